@@ -1,0 +1,96 @@
+"""Snapshots -> one exposition body (text or OpenMetrics, plain or gzip). No I/O, no waiting.
+
+The body only changes when the store changes or a snapshot turns stale, so it is built once per
+(store version, stale set, format) and every other scrape returns the cached bytes.
+"""
+
+from __future__ import annotations
+
+import gzip
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from exporter import __version__
+from exporter import metrics as m
+from exporter.exposition import join_exposition, render_samples
+from exporter.families import Family, MetricSpec
+from exporter.store import Store
+
+GZIP_LEVEL = 5
+
+
+@dataclass(slots=True)
+class _Cached:
+    key: tuple[int, frozenset[str], bool]
+    body: bytes
+    gzipped: bytes | None = None
+
+
+class Collector:
+    """Renders the store for `/metrics`."""
+
+    def __init__(self, store: Store, clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.clock = clock
+        self._cache: dict[bool, _Cached] = {}
+
+    def exposition(self, openmetrics: bool = False, gzipped: bool = False) -> bytes:
+        """The current body in the asked format; gzip-compressed if `gzipped`."""
+        now = self.clock()
+        stale = frozenset(n for n, s in self.store.targets.items() if s.stale(now))
+        key = (self.store.version, stale, openmetrics)
+        cached = self._cache.get(openmetrics)
+        if cached is None or cached.key != key:
+            cached = _Cached(key, self._render(stale, openmetrics))
+            self._cache[openmetrics] = cached
+        if not gzipped:
+            return cached.body
+        if cached.gzipped is None:
+            cached.gzipped = gzip.compress(cached.body, compresslevel=GZIP_LEVEL, mtime=0)
+        return cached.gzipped
+
+    def _render(self, stale: frozenset[str], openmetrics: bool) -> bytes:
+        blocks: dict[str, list[bytes]] = {}
+        specs: dict[str, MetricSpec] = {}
+        for name, state in sorted(self.store.targets.items()):
+            if state.snapshot is None or name in stale:
+                continue
+            for family_name, block in state.snapshot.blocks.items():
+                blocks.setdefault(family_name, []).append(block)
+                specs.setdefault(family_name, state.snapshot.specs[family_name])
+        own = [(f.spec, [render_samples(f, "")[0]]) for f in self._self_families(stale)]
+        upstream = [(specs[name], blocks[name]) for name in sorted(blocks)]
+        return join_exposition([*own, *upstream], openmetrics)
+
+    def _self_families(self, stale: frozenset[str]) -> list[Family]:
+        fams = {spec.name: Family(spec) for spec in m.SELF_SPECS}
+
+        def add(spec: MetricSpec, labels: tuple[str, ...], value: float) -> None:
+            fams[spec.name].add(labels, value)
+
+        for name, state in sorted(self.store.targets.items()):
+            key = (state.system, name)
+            is_stale = name in stale
+            add(m.TARGET_UP, key, 1 if state.up else 0)
+            if state.last_success is not None:
+                add(m.TARGET_LAST_SUCCESS, key, state.last_success)
+            add(m.TARGET_POLL_DURATION, key, state.last_duration)
+            add(m.TARGET_POLL_INTERVAL, key, state.interval)
+            series = 0 if is_stale or state.snapshot is None else state.snapshot.series
+            add(m.TARGET_SERIES, key, series)
+            add(m.TARGET_STALE, key, 1 if is_stale else 0)
+            add(m.TARGET_POLLS, key, state.polls_total)
+            for reason in m.REASONS:
+                add(m.TARGET_ERRORS, (*key, reason), state.errors_total.get(reason, 0))
+            add(m.SERIES_DROPPED, key, state.dropped_total)
+        for (system, field_name), count in sorted(self.store.unknown_values.items()):
+            add(m.UNKNOWN_VALUES, (system, field_name), count)
+        add(m.BUILD_INFO, (__version__, platform.python_version()), 1)
+        add(m.RELOAD_OK, (), 1 if self.store.reload_ok else 0)
+        if self.store.reload_at is not None:
+            add(m.RELOAD_AT, (), self.store.reload_at)
+        shard = self.store.shard
+        add(m.SHARD_INFO, (str(shard.index), str(shard.count)), 1)
+        return list(fams.values())

@@ -1,0 +1,104 @@
+"""Metric specifications and the plain records sources fill with samples.
+
+Sources describe every family they emit with a `MetricSpec` (name, type, help, label names) and
+return `Family` objects: a spec plus samples as (label values, value). The core adds the `target`
+and static labels and renders them; sources never format exposition text themselves.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+Kind = Literal["gauge", "counter", "info"]
+
+_METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
+_LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+
+# Label values longer than this are cut and suffixed with a digest of the full value, so two long
+# names that share a prefix still give two distinct series.
+MAX_LABEL_VALUE_LENGTH = 200
+_DIGEST_CHARS = 12
+
+
+@dataclass(frozen=True, slots=True)
+class MetricSpec:
+    """One metric family: its exposed name, type, help text and label names (besides `target`)."""
+
+    name: str
+    kind: Kind
+    help: str
+    labels: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not _METRIC_NAME.match(self.name):
+            raise ValueError(f"invalid metric name {self.name!r}")
+        if self.kind == "counter" and not self.name.endswith("_total"):
+            raise ValueError(f"counter {self.name!r} must end in _total")
+        if self.kind == "info" and not self.name.endswith("_info"):
+            raise ValueError(f"info metric {self.name!r} must end in _info")
+        for label in self.labels:
+            if not _LABEL_NAME.match(label) or label.startswith("__"):
+                raise ValueError(f"invalid label name {label!r} in {self.name}")
+
+
+Sample = tuple[tuple[str, ...], float]
+
+
+@dataclass(slots=True)
+class Family:
+    """A spec and its samples for one poll of one target."""
+
+    spec: MetricSpec
+    samples: list[Sample] = field(default_factory=list)
+
+    def add(self, label_values: Sequence[str], value: float) -> None:
+        """Append one sample; label values are given in the spec's label order."""
+        self.samples.append((tuple(label_values), float(value)))
+
+
+def bound_label_value(value: str) -> str:
+    """Cap a label value's length deterministically, keeping distinct values distinct."""
+    if len(value) <= MAX_LABEL_VALUE_LENGTH:
+        return value
+    digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:_DIGEST_CHARS]
+    return f"{value[: MAX_LABEL_VALUE_LENGTH - _DIGEST_CHARS - 1]}~{digest}"
+
+
+_UNSAFE_STATE_CHARS = re.compile(r"[^A-Za-z0-9_.:\-]")
+MAX_UNKNOWN_STATE_LENGTH = 64
+
+
+@dataclass(frozen=True, slots=True)
+class StateSet:
+    """A closed set of upstream state names, exported as a one-hot gauge with a `status` label.
+
+    Values outside the set are sanitised and length-capped, and reported as unknown so the
+    caller can count them.
+    """
+
+    values: tuple[str, ...]
+
+    def normalise(self, raw: object) -> tuple[str, bool]:
+        """Return (label value, known?) for an upstream state value."""
+        text = raw if isinstance(raw, str) else str(raw)
+        if text in self.values:
+            return text, True
+        cleaned = _UNSAFE_STATE_CHARS.sub("_", text)[:MAX_UNKNOWN_STATE_LENGTH]
+        return cleaned or "_", False
+
+    def one_hot(self, family: Family, prefix: Sequence[str], current: str) -> None:
+        """Add one sample per known state (1 for `current`, else 0), plus `current` if unknown."""
+        base = tuple(prefix)
+        for state in self.values:
+            family.samples.append(((*base, state), 1.0 if state == current else 0.0))
+        if current not in self.values:
+            family.samples.append(((*base, current), 1.0))
+
+
+def families_by_name(families: Iterable[Family]) -> dict[str, Family]:
+    """Index families by metric name (tests and tools use this to look one up)."""
+    return {f.spec.name: f for f in families}

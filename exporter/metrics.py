@@ -1,0 +1,117 @@
+"""The exporter's own metric families: names, help texts and label names in one place.
+
+Upstream families are declared by their source modules (`Source.specs`); `all_specs()` gathers
+both, so tests, dashboards and alert rules can be checked against one list.
+"""
+
+from __future__ import annotations
+
+from exporter.families import MetricSpec
+from exporter.http import Reason
+
+TARGET = ("system", "target")
+
+TARGET_UP = MetricSpec(
+    "dataflow_exporter_target_up", "gauge", "1 if the last poll of the target succeeded.", TARGET
+)
+TARGET_LAST_SUCCESS = MetricSpec(
+    "dataflow_exporter_target_last_success_timestamp_seconds",
+    "gauge",
+    "When the target was last polled successfully, Unix time.",
+    TARGET,
+)
+TARGET_POLL_DURATION = MetricSpec(
+    "dataflow_exporter_target_poll_duration_seconds",
+    "gauge",
+    "How long the target's last poll took.",
+    TARGET,
+)
+TARGET_POLL_INTERVAL = MetricSpec(
+    "dataflow_exporter_target_poll_interval_seconds",
+    "gauge",
+    "The target's configured poll interval.",
+    TARGET,
+)
+TARGET_SERIES = MetricSpec(
+    "dataflow_exporter_target_series",
+    "gauge",
+    "Series the target currently exports (0 once its last good poll is stale).",
+    TARGET,
+)
+TARGET_STALE = MetricSpec(
+    "dataflow_exporter_target_stale",
+    "gauge",
+    "1 if the target's series are withheld because its last success is older than stale_after.",
+    TARGET,
+)
+TARGET_POLLS = MetricSpec(
+    "dataflow_exporter_target_polls_total",
+    "counter",
+    "Polls of the target, successful or not.",
+    TARGET,
+)
+TARGET_ERRORS = MetricSpec(
+    "dataflow_exporter_target_errors_total",
+    "counter",
+    "Failed polls of the target by reason.",
+    (*TARGET, "reason"),
+)
+SERIES_DROPPED = MetricSpec(
+    "dataflow_exporter_series_dropped_total",
+    "counter",
+    "Series dropped because the target exceeded its max_series.",
+    TARGET,
+)
+UNKNOWN_VALUES = MetricSpec(
+    "dataflow_exporter_unknown_values_total",
+    "counter",
+    "Upstream enum values outside the known set (exported as their own state).",
+    ("system", "field"),
+)
+BUILD_INFO = MetricSpec(
+    "dataflow_exporter_build_info", "info", "Build of the exporter.", ("version", "python_version")
+)
+RELOAD_OK = MetricSpec(
+    "dataflow_exporter_config_last_reload_successful",
+    "gauge",
+    "1 if the last config (re)load succeeded.",
+)
+RELOAD_AT = MetricSpec(
+    "dataflow_exporter_config_last_reload_success_timestamp_seconds",
+    "gauge",
+    "When the config was last loaded successfully, Unix time.",
+)
+SHARD_INFO = MetricSpec(
+    "dataflow_exporter_shard_info",
+    "info",
+    "This replica's shard: it exports entities whose stable hash modulo count equals index.",
+    ("index", "count"),
+)
+
+SELF_SPECS = (
+    TARGET_UP,
+    TARGET_LAST_SUCCESS,
+    TARGET_POLL_DURATION,
+    TARGET_POLL_INTERVAL,
+    TARGET_SERIES,
+    TARGET_STALE,
+    TARGET_POLLS,
+    TARGET_ERRORS,
+    SERIES_DROPPED,
+    UNKNOWN_VALUES,
+    BUILD_INFO,
+    RELOAD_OK,
+    RELOAD_AT,
+    SHARD_INFO,
+)
+REASONS = tuple(reason.value for reason in Reason)
+
+
+def all_specs() -> dict[str, MetricSpec]:
+    """Every family the exporter can emit, by name."""
+    from exporter.sources import REGISTRY
+
+    specs = {spec.name: spec for spec in SELF_SPECS}
+    for source in REGISTRY.values():
+        specs.update({spec.name: spec for spec in source.specs})
+    return specs

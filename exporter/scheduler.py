@@ -1,0 +1,207 @@
+"""Background polling: one task per target, owned and cancelled by the `Scheduler`.
+
+Each poller runs its polls one after another (so never two at once), within the target's
+`timeout`, then sleeps for the jittered interval, for an exponential backoff after consecutive
+failures, and at least as long as an upstream's `Retry-After` asks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+
+from exporter.config import Config
+from exporter.http import Reason, UpstreamClient, UpstreamError
+from exporter.log import get_logger
+from exporter.schema import TargetConfig
+from exporter.sources import REGISTRY
+from exporter.sources.base import Shard, Source
+from exporter.store import Store, TargetState, build_snapshot
+
+log = get_logger("exporter.scheduler")
+
+JITTER = 0.1  # +/- 10 % on every sleep, so targets drift apart instead of polling in lockstep
+BACKOFF_FACTOR_CAP = 8  # a failing target is polled at least every 8 intervals
+FIRST_POLL_SPREAD_SECONDS = 1.0
+
+
+def backoff_delay(interval: float, failures: int, retry_after: float | None) -> float:
+    """Seconds until the next poll, before jitter."""
+    delay = interval
+    if failures > 0:
+        delay = interval * min(2 ** (failures - 1), BACKOFF_FACTOR_CAP)
+    if retry_after is not None:
+        delay = max(delay, retry_after)
+    return delay
+
+
+class Poller:
+    """Polls one target for as long as its config is unchanged."""
+
+    def __init__(
+        self,
+        config: TargetConfig,
+        source: Source[Any],
+        client: UpstreamClient,
+        store: Store,
+        clock: Callable[[], float],
+        rng: random.Random,
+    ) -> None:
+        self.config = config
+        self.source = source
+        self.client = client
+        self.store = store
+        self.clock = clock
+        self.rng = rng
+        self.retry_after: float | None = None
+
+    async def poll_once(self) -> bool:
+        """One poll: fetch, translate and store; never raises except on cancellation."""
+        cfg = self.config
+        started = time.monotonic()
+        self.retry_after = None
+        try:
+            async with asyncio.timeout(cfg.timeout):
+                result = await self.source.poll(self.client)
+            labels = (("target", cfg.name), *sorted(cfg.labels.items()))
+            snapshot = build_snapshot(
+                result.families, labels, cfg.max_series, result.entities, self.clock()
+            )
+        except UpstreamError as exc:
+            self.retry_after = exc.retry_after
+            return self._failed(exc.reason, str(exc), started)
+        except TimeoutError:
+            return self._failed(
+                Reason.TIMEOUT, f"poll exceeded its {cfg.timeout:g}s timeout", started
+            )
+        except Exception as exc:  # the poll-loop boundary: a bug must not stop the poller
+            log.exception("poll_crashed", target=cfg.name, system=cfg.system)
+            return self._failed(Reason.SCHEMA, f"unexpected {type(exc).__name__}: {exc}", started)
+        duration = time.monotonic() - started
+        self.store.record_success(cfg.name, snapshot, result.unknown_values, duration)
+        if snapshot.dropped:
+            log.warning(
+                "series_dropped",
+                target=cfg.name,
+                dropped=snapshot.dropped,
+                max_series=cfg.max_series,
+            )
+        log.info(
+            "poll_finished",
+            target=cfg.name,
+            system=cfg.system,
+            outcome="success",
+            duration_s=round(duration, 4),
+            entities=sum(result.entities.values()),
+            series=snapshot.series,
+        )
+        return True
+
+    def _failed(self, reason: Reason, message: str, started: float) -> bool:
+        cfg = self.config
+        duration = time.monotonic() - started
+        self.store.record_failure(cfg.name, reason, message, duration, self.clock())
+        log.warning(
+            "poll_finished",
+            target=cfg.name,
+            system=cfg.system,
+            outcome="failure",
+            duration_s=round(duration, 4),
+            reason=reason.value,
+            error=message,
+            retry_after_s=self.retry_after,
+        )
+        return False
+
+    def next_delay(self) -> float:
+        """The jittered sleep before the next poll."""
+        state = self.store.targets.get(self.config.name)
+        failures = state.consecutive_failures if state else 0
+        delay = backoff_delay(self.config.interval, failures, self.retry_after)
+        return delay * self.rng.uniform(1 - JITTER, 1 + JITTER)
+
+    async def run(self) -> None:
+        """Poll until cancelled."""
+        spread = min(FIRST_POLL_SPREAD_SECONDS, self.config.interval * JITTER)
+        await asyncio.sleep(self.rng.uniform(0, spread))
+        while True:
+            await self.poll_once()
+            await asyncio.sleep(self.next_delay())
+
+
+class Scheduler:
+    """Owns every poller task: starts them, swaps them on reload, cancels them on stop."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        store: Store,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.session = session
+        self.store = store
+        self.clock = clock
+        self.rng = rng or random.Random()
+        self.pollers: dict[str, Poller] = {}
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._shard = Shard()
+
+    def _make_poller(self, target: TargetConfig) -> Poller:
+        source = REGISTRY[target.system](target, self.clock, self._shard)
+        client = UpstreamClient(self.session, target, source.auth())
+        return Poller(target, source, client, self.store, self.clock, self.rng)
+
+    def configure(self, config: Config) -> None:
+        """Create pollers for a config: keep unchanged targets, replace changed, drop removed."""
+        shard_changed = config.shard != self._shard
+        self._shard = self.store.shard = config.shard
+        wanted = {t.name: t for t in config.targets}
+        for name in list(self.pollers):
+            old = self.pollers[name].config
+            if name not in wanted or shard_changed or old != wanted[name]:
+                self._drop(name)
+        for name, target in wanted.items():
+            if name in self.pollers:
+                continue
+            self.pollers[name] = self._make_poller(target)
+            self.store.add(TargetState(name, target.system, target.interval, target.stale_after))
+
+    def _drop(self, name: str) -> None:
+        self.pollers.pop(name, None)
+        task = self._tasks.pop(name, None)
+        if task is not None:
+            task.cancel()
+        self.store.remove(name)
+
+    def start(self) -> None:
+        """Start a background task for every poller that has none."""
+        for name, poller in self.pollers.items():
+            if name not in self._tasks:
+                self._tasks[name] = asyncio.create_task(poller.run(), name=f"poll:{name}")
+
+    async def apply(self, config: Config) -> None:
+        """Reload: reconfigure, start new pollers and wait for dropped ones to finish."""
+        before = dict(self._tasks)
+        self.configure(config)
+        cancelled = [task for name, task in before.items() if self._tasks.get(name) is not task]
+        await asyncio.gather(*cancelled, return_exceptions=True)
+        self.start()
+
+    async def poll_all_once(self) -> bool:
+        """Poll every target once, concurrently; True if all succeeded (the `once` command)."""
+        results = await asyncio.gather(*(p.poll_once() for p in self.pollers.values()))
+        return all(results)
+
+    async def stop(self) -> None:
+        """Cancel every poller task and wait until they are gone."""
+        tasks = list(self._tasks.values())
+        self._tasks.clear()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

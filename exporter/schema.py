@@ -1,0 +1,174 @@
+"""Typed, frozen config models shared by every source: durations, secrets, filters, TLS.
+
+Each source subclasses `TargetConfig` with its own keys; `exporter.config` loads YAML into them.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    FilePath,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
+
+from exporter import redact
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def parse_duration(value: Any) -> float:
+    """Parse `30s`, `5m`, `1h30m`, `250ms` or a bare number of seconds into seconds."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as 30s, 5m or 1h")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        pos, seconds = 0, 0.0
+        for match in _DURATION_PART.finditer(text):
+            if match.start() != pos:
+                break
+            seconds += float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+            pos = match.end()
+        if not text or pos != len(text):
+            raise ValueError(f"invalid duration {value!r}: expected e.g. 30s, 5m, 1h30m, 250ms")
+    else:
+        raise ValueError("expected a duration such as 30s, 5m or 1h")
+    if seconds <= 0:
+        raise ValueError("duration must be greater than zero")
+    return seconds
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+
+_LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+_TARGET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}$")
+
+
+class Strict(BaseModel):
+    """Base of every config model: unknown keys are errors and loaded config never changes."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Filter(Strict):
+    """Include/exclude regular expressions applied to entity names (search, not full match)."""
+
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+
+    @field_validator("include", "exclude")
+    @classmethod
+    def _valid_regexes(cls, patterns: tuple[str, ...]) -> tuple[str, ...]:
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from exc
+        return patterns
+
+    def matches(self, name: str) -> bool:
+        """True if `name` passes: matches some include (or none are given) and no exclude."""
+        if self.include and not any(re.search(p, name) for p in self.include):
+            return False
+        return not any(re.search(p, name) for p in self.exclude)
+
+
+class TLSConfig(Strict):
+    """Client TLS towards one upstream."""
+
+    ca_file: FilePath | None = None
+    cert_file: FilePath | None = None
+    key_file: FilePath | None = None
+    insecure_skip_verify: bool = False
+
+    @model_validator(mode="after")
+    def _cert_and_key_together(self) -> TLSConfig:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("cert_file and key_file must be given together")
+        return self
+
+
+class Defaults(Strict):
+    """The `global:` section: defaults every target may override."""
+
+    interval: Duration = 30.0
+    timeout: Duration = 10.0
+    stale_after: Duration = 300.0
+    max_concurrency: int = Field(default=8, ge=1, le=256)
+    max_series: int = Field(default=100_000, ge=1)
+    max_response_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+
+
+DEFAULT_KEYS = tuple(Defaults.model_fields)
+RESERVED_LABELS = frozenset({"target", "system", "job", "instance"})
+
+
+class TargetConfig(Defaults):
+    """Keys every target has; each source adds its own in a subclass."""
+
+    name: str
+    system: str
+    url: str
+    labels: dict[str, str] = Field(default_factory=dict)
+    tls: TLSConfig | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _valid_name(cls, name: str) -> str:
+        if not _TARGET_NAME.match(name):
+            raise ValueError(
+                "must be 1-128 characters of letters, digits, '_', '.', ':' or '-', "
+                "starting with a letter or digit"
+            )
+        return name
+
+    @field_validator("url")
+    @classmethod
+    def _valid_url(cls, url: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", url):
+            raise ValueError("must be an http:// or https:// URL")
+        if re.match(r"^https?://[^/]*@", url):
+            raise ValueError("must not carry credentials; use the password/api key keys")
+        return url.rstrip("/")
+
+    @field_validator("labels")
+    @classmethod
+    def _valid_labels(cls, labels: dict[str, str]) -> dict[str, str]:
+        for key in labels:
+            if not _LABEL_NAME.match(key) or key.startswith("__"):
+                raise ValueError(f"invalid label name {key!r}")
+            if key in RESERVED_LABELS:
+                raise ValueError(f"label name {key!r} is reserved")
+        return labels
+
+    def __hash__(self) -> int:  # frozen models with dict fields are not hashable by default
+        return hash((self.name, self.system))
+
+
+def read_secret(inline: SecretStr | None, path: Path | None) -> str | None:
+    """The current value of a secret: inline, or the file's content re-read now (for rotation)."""
+    if path is not None:
+        value = path.read_text(encoding="utf-8").strip()
+        redact.register(value)
+        return value
+    if inline is not None:
+        return inline.get_secret_value()
+    return None
+
+
+def one_of(data: Any, inline: str, file: str) -> Any:
+    """Reject a config that gives both `x` and `x_file` for the same secret."""
+    if isinstance(data, dict) and data.get(inline) is not None and data.get(file) is not None:
+        raise ValueError(f"give either {inline} or {file}, not both")
+    return data

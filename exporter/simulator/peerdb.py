@@ -1,0 +1,358 @@
+"""A fake PeerDB UI/API: the `/api/v1` endpoints the exporter reads, as grpc-gateway writes them.
+
+Faithful where it matters: int64 values as strings, enums by name, `null` for unset messages,
+random spaces after commas, google.rpc.Status error bodies, 404 for dropped mirrors, and the UI's
+auth (Basic with an empty username; a wrong password gets 403 with an empty body, no
+credentials a redirect to the sign-in page).
+
+Scenario: a handful of named mirrors (running, paused, failed, a finished query replication, one
+that is dropped and re-created over and over) and any number of generated ones that pause now
+and then. Batches complete every `batch_period` seconds; slot lag grows while a mirror is stopped.
+"""
+
+from __future__ import annotations
+
+import base64
+import random
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from exporter.simulator.base import Clock, SimulatedSystem, protojson
+
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class SimMirror:
+    """A mirror of the scenario."""
+
+    name: str
+    source: str
+    source_type: str
+    destination: str
+    destination_type: str
+    status: str  # the base state; generated mirrors may pause now and then
+    is_cdc: bool = True
+    created_ms: int = 1741944413589
+
+
+NAMED = (
+    SimMirror(
+        "orders_pg_to_ch", "pg_prod", "POSTGRES", "ch_analytics", "CLICKHOUSE", "STATUS_RUNNING"
+    ),
+    SimMirror("events_pg_to_sf", "pg_prod", "POSTGRES", "sf_dw", "SNOWFLAKE", "STATUS_PAUSED"),
+    SimMirror(
+        "users_mysql_to_ch", "mysql_app", "MYSQL", "ch_analytics", "CLICKHOUSE", "STATUS_FAILED"
+    ),
+    SimMirror(
+        "nightly_events_qrep",
+        "pg_prod",
+        "POSTGRES",
+        "sf_dw",
+        "SNOWFLAKE",
+        "STATUS_COMPLETED",
+        is_cdc=False,
+    ),
+    SimMirror("tmp_backfill", "pg_prod", "POSTGRES", "ch_analytics", "CLICKHOUSE", "CYCLE"),
+)
+
+
+def _rfc3339(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class PeerDBSimulator(SimulatedSystem):
+    """The fake PeerDB."""
+
+    name = "peerdb"
+    prefix = "/api/v1/"
+
+    def __init__(
+        self,
+        clock: Clock,
+        seed: int = 1,
+        mirrors: int = len(NAMED),
+        password: str | None = None,
+        churn_period: float = 60.0,
+        batch_period: float = 10.0,
+    ) -> None:
+        super().__init__(clock, seed)
+        self.password = password
+        self.churn_period = churn_period
+        self.batch_period = batch_period
+        self.rng = random.Random(seed)
+        generated = tuple(
+            SimMirror(
+                f"mirror_{i:05d}",
+                f"pg_shard_{i % 10}",
+                "POSTGRES",
+                "ch_analytics",
+                "CLICKHOUSE",
+                "GENERATED",
+            )
+            for i in range(max(0, mirrors - len(NAMED)))
+        )
+        self.mirrors = (*NAMED[: max(0, mirrors)], *generated)
+
+    # -- scenario -------------------------------------------------------------------------------
+
+    def status_of(self, mirror: SimMirror) -> str | None:
+        """The mirror's state now; None while a cycling mirror is dropped."""
+        epoch = int(self.elapsed() // self.churn_period)
+        if mirror.status == "CYCLE":
+            return ("STATUS_RUNNING", "STATUS_TERMINATING", None)[epoch % 3]
+        if mirror.status == "GENERATED":
+            return "STATUS_PAUSED" if self.chance(mirror.name, epoch) < 0.05 else "STATUS_RUNNING"
+        return mirror.status
+
+    def _item(self, index: int, mirror: SimMirror, status: str) -> dict[str, Any]:
+        item = {
+            "id": str(index + 7),
+            "workflowId": f"{mirror.name}-{index:04x}",
+            "name": mirror.name,
+            "sourceName": mirror.source,
+            "sourceType": mirror.source_type,
+            "destinationName": mirror.destination,
+            "destinationType": mirror.destination_type,
+            "createdAt": mirror.created_ms,
+            "isCdc": mirror.is_cdc,
+            "status": status,
+        }
+        item.update(self.overrides.get(mirror.name, {}))
+        return item
+
+    def _live(self) -> list[tuple[int, SimMirror, str]]:
+        live = []
+        for i, mirror in enumerate(self.mirrors):
+            status = self.status_of(mirror)
+            if status is not None and not self.overrides.get(mirror.name, {}).get("_dropped"):
+                live.append((i, mirror, status))
+        return live
+
+    def _find(self, name: str) -> tuple[int, SimMirror, str] | None:
+        return next((m for m in self._live() if m[1].name == name), None)
+
+    def batch(self, mirror: SimMirror, status: str) -> tuple[int, float, float | None, int]:
+        """(batch id, start, end or None while running, rows) of the mirror's newest batch."""
+        offset = self.chance(mirror.name, "offset") * self.batch_period
+        now = self.elapsed() + offset
+        if status not in ("STATUS_RUNNING", "STATUS_TERMINATING"):
+            now = offset - 3600.0  # stopped mirrors stopped an hour before the simulator began
+        seq = int(now // self.batch_period)
+        started = self.started - offset + seq * self.batch_period
+        running = (now % self.batch_period) < self.batch_period * 0.2
+        rows = 100 + int(self.chance(mirror.name, seq) * 900)
+        return 10_000 + seq, started, None if running else started + self.batch_period * 0.2, rows
+
+    def demo_target(self, url: str) -> dict[str, Any]:
+        """A target polling this simulator."""
+        target: dict[str, Any] = {"name": "peerdb-demo", "system": "peerdb", "url": url}
+        if self.password:
+            target["password"] = self.password
+        return target
+
+    # -- HTTP -------------------------------------------------------------------------------------
+
+    def _body(self, data: Any, status: int = 200) -> web.Response:
+        return web.Response(
+            body=protojson(data, self.rng), status=status, content_type="application/json"
+        )
+
+    def error_response(self, status: int) -> web.Response:
+        """google.rpc.Status JSON as grpc-gateway writes it."""
+        code = {400: 3, 401: 16, 403: 7, 404: 5, 409: 6, 429: 8, 500: 13, 501: 12, 503: 14, 504: 4}
+        message = {404: "not found", 503: "service unavailable"}.get(status, "internal error")
+        return self._body({"code": code.get(status, 2), "message": message, "details": []}, status)
+
+    def auth_failure(self) -> web.Response:
+        """Wrong password: 403 with an empty body, as the UI's proxy answers."""
+        return web.Response(status=403)
+
+    def _denied(self, request: web.Request) -> web.Response | None:
+        if not self.password:
+            return None
+        header = request.headers.get("Authorization", "")
+        if not header.startswith("Basic "):
+            return web.Response(
+                status=307,
+                headers={"Location": "/api/auth/signin?callbackUrl=%2F"},
+                text="<html><body>Redirecting to sign in</body></html>",
+                content_type="text/html",
+            )
+        expected = base64.b64encode(f":{self.password}".encode()).decode()
+        return None if header[len("Basic ") :] == expected else self.auth_failure()
+
+    def add_routes(self, router: web.UrlDispatcher) -> None:
+        """The endpoints the exporter uses."""
+        router.add_get("/api/v1/mirrors/list", self.mirrors_list)
+        router.add_post("/api/v1/mirrors/status", self.mirror_status)
+        router.add_get("/api/v1/mirrors/total_rows_synced/{name}", self.total_rows)
+        router.add_post("/api/v1/mirrors/cdc/batches", self.cdc_batches)
+        router.add_get("/api/v1/peers/slots/{peer}", self.slots)
+        router.add_get("/api/v1/instance/info", self.instance_info)
+        router.add_get("/api/v1/version", self.version)
+
+    async def mirrors_list(self, request: web.Request) -> web.Response:
+        """GET mirrors/list."""
+        if (denied := self._denied(request)) is not None:
+            return denied
+        return self._body({"mirrors": [self._item(i, m, s) for i, m, s in self._live()]})
+
+    async def _json_body(self, request: web.Request) -> dict[str, Any]:
+        try:
+            data = orjson.loads(await request.read())
+        except orjson.JSONDecodeError:
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def _not_found(self, name: str) -> web.Response:
+        return self._body({"code": 5, "message": f"flow {name} not found", "details": []}, 404)
+
+    async def mirror_status(self, request: web.Request) -> web.Response:
+        """POST mirrors/status."""
+        if (denied := self._denied(request)) is not None:
+            return denied
+        body = await self._json_body(request)
+        name = str(body.get("flowJobName") or body.get("flow_job_name") or "")
+        found = self._find(name)
+        if found is None:
+            return self._not_found(name)
+        index, mirror, status = found
+        status = self._item(index, mirror, status)["status"]
+        created = _rfc3339(mirror.created_ms / 1000)
+        if not mirror.is_cdc:
+            qrep: dict[str, Any] = {"partitions": []}
+            return self._body(
+                {
+                    "flowJobName": name,
+                    "qrepStatus": qrep,
+                    "currentFlowState": status,
+                    "createdAt": created,
+                }
+            )
+        out: dict[str, Any] = {"flowJobName": name}
+        if body.get("includeFlowInfo") or body.get("include_flow_info"):
+            batch_id, *_ = self.batch(mirror, status)
+            out["cdcStatus"] = {
+                "config": {
+                    "flowJobName": name,
+                    "sourceName": mirror.source,
+                    "destinationName": mirror.destination,
+                    "publicationName": f"peerflow_pub_{name}",
+                    "replicationSlotName": f"peerflow_slot_{name}",
+                    "maxBatchSize": 1000000,
+                    "idleTimeoutSeconds": "60",
+                    "env": {},
+                    "flags": [],
+                },
+                "snapshotStatus": None,
+                "cdcBatches": [],
+                "sourceType": mirror.source_type,
+                "destinationType": mirror.destination_type,
+                "rowsSynced": str(batch_id * 500),
+            }
+        out["currentFlowState"] = status
+        out["createdAt"] = created
+        return self._body(out)
+
+    async def total_rows(self, request: web.Request) -> web.Response:
+        """GET mirrors/total_rows_synced/{name}."""
+        if (denied := self._denied(request)) is not None:
+            return denied
+        name = request.match_info["name"]
+        found = self._find(name)
+        if found is None:
+            return self._not_found(name)
+        _, mirror, status = found
+        batch_id, *_ = self.batch(mirror, status)
+        cdc, initial = batch_id * 500, 1_000_000
+        return self._body(
+            {
+                "totalCountCDC": str(cdc),
+                "totalCountInitialLoad": str(initial),
+                "totalCount": str(cdc + initial),
+            }
+        )
+
+    async def cdc_batches(self, request: web.Request) -> web.Response:
+        """POST mirrors/cdc/batches, newest first."""
+        if (denied := self._denied(request)) is not None:
+            return denied
+        body = await self._json_body(request)
+        name = str(body.get("flowJobName") or "")
+        found = self._find(name)
+        if found is None:
+            return self._not_found(name)
+        _, mirror, status = found
+        limit = int(body.get("limit") or 0) or 100
+        batch_id, started, ended, rows = self.batch(mirror, status)
+        batches = []
+        for back in range(min(limit, 3)):
+            b_start = started - back * self.batch_period
+            b_end = ended if back == 0 else b_start + self.batch_period * 0.2
+            batches.append(
+                {
+                    "startLsn": str(1_000_000 + (batch_id - back) * 4096),
+                    "endLsn": "0"
+                    if b_end is None
+                    else str(1_000_000 + (batch_id - back + 1) * 4096),
+                    "numRows": "0" if b_end is None else str(rows if back == 0 else 500),
+                    "startTime": _rfc3339(b_start),
+                    "endTime": None if b_end is None else _rfc3339(b_end),
+                    "batchId": str(batch_id - back),
+                }
+            )
+        return self._body({"cdcBatches": batches, "total": batch_id, "page": 1})
+
+    async def slots(self, request: web.Request) -> web.Response:
+        """GET peers/slots/{peer}: one slot per CDC mirror reading from the peer."""
+        if (denied := self._denied(request)) is not None:
+            return denied
+        peer = request.match_info["peer"]
+        data = []
+        for _, mirror, status in self._live():
+            if mirror.source != peer or not mirror.is_cdc:
+                continue
+            running = status == "STATUS_RUNNING"
+            lag = (
+                2.0 + 10 * self.chance(mirror.name, int(self.elapsed()))
+                if running
+                else 64.0 + self.elapsed() * 0.5
+            )
+            data.append(
+                {
+                    "slotName": f"peerflow_slot_{mirror.name}",
+                    "redoLSN": "4/4D3A2B10",
+                    "restartLSN": "4/4C000028",
+                    "active": running,
+                    "lagInMb": round(lag, 2),
+                    "confirmedFlushLSN": "4/4D1F0E40",
+                    "walStatus": "reserved",
+                    "currentLSN": "4/4E2A9F88",
+                    "restartToConfirmedMb": round(lag, 2),
+                    "confirmedToCurrentMb": round(lag, 2),
+                    "waitEventType": "Activity",
+                    "waitEvent": "WalSenderMain",
+                    "backendState": "active" if running else "idle",
+                    "logicalDecodingWorkMemMb": "64",
+                }
+            )
+        return self._body({"slotData": data})
+
+    async def instance_info(self, request: web.Request) -> web.Response:
+        """GET instance/info."""
+        if (denied := self._denied(request)) is not None:
+            return denied
+        return self._body(
+            {"status": self.overrides.get("_instance", {}).get("status", "INSTANCE_STATUS_READY")}
+        )
+
+    async def version(self, request: web.Request) -> web.Response:
+        """GET version."""
+        if (denied := self._denied(request)) is not None:
+            return denied
+        return self._body({"version": "v0.37.4"})

@@ -1,0 +1,178 @@
+"""The one interface every upstream module implements, and the helpers they share.
+
+A source is created per target and lives as long as the target's config is unchanged, so it may
+remember state across polls (tokens, last success times, seen executions). `poll` does the I/O
+through the `UpstreamClient` it is given; parsing and family building are pure functions in the
+source's module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+import zlib
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Coroutine, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar, Generic, TypeVar
+
+from exporter.families import Family, MetricSpec
+from exporter.http import Auth, SchemaError, UpstreamClient, UpstreamError
+from exporter.schema import TargetConfig
+
+Clock = Callable[[], float]
+C = TypeVar("C", bound=TargetConfig)
+
+
+@dataclass(frozen=True, slots=True)
+class Shard:
+    """This replica's share of entities: those whose stable hash modulo `count` is `index`."""
+
+    index: int = 0
+    count: int = 1
+
+    def owns(self, key: str) -> bool:
+        """True if the entity named `key` belongs to this replica."""
+        if self.count <= 1:
+            return True
+        return zlib.crc32(key.encode("utf-8", "surrogatepass")) % self.count == self.index
+
+    @property
+    def primary(self) -> bool:
+        """True on the replica that exports target-wide series (not tied to one entity)."""
+        return self.index == 0
+
+
+@dataclass(slots=True)
+class PollResult:
+    """What one successful poll produced."""
+
+    families: list[Family]
+    # Entities per state, for the status page (e.g. {"mirrors/STATUS_RUNNING": 3}).
+    entities: dict[str, int] = field(default_factory=dict)
+    # (field, value) pairs seen outside the known enums; counted by the core.
+    unknown_values: list[tuple[str, str]] = field(default_factory=list)
+
+
+class Source(ABC, Generic[C]):
+    """One upstream system: its config model, its metric specs and how to poll it."""
+
+    system: ClassVar[str]
+    config_model: ClassVar[type[TargetConfig]]
+    specs: ClassVar[tuple[MetricSpec, ...]]
+
+    def __init__(self, config: C, clock: Clock = time.time, shard: Shard | None = None) -> None:
+        self.config = config
+        self.clock = clock
+        self.shard = shard or Shard()
+
+    def auth(self) -> Auth | None:
+        """Credentials for this target's requests (None: anonymous)."""
+        return None
+
+    @abstractmethod
+    async def poll(self, client: UpstreamClient) -> PollResult:
+        """Fetch the upstream's current state and translate it into families."""
+
+
+# Helpers for walking JSON in parsers: each raises SchemaError naming the field.
+
+
+def obj(value: Any, what: str) -> dict[str, Any]:
+    """`value` as a JSON object."""
+    if not isinstance(value, dict):
+        raise SchemaError(f"{what}: expected an object, got {type(value).__name__}")
+    return value
+
+
+def arr(value: Any, what: str) -> list[Any]:
+    """`value` as a JSON array."""
+    if not isinstance(value, list):
+        raise SchemaError(f"{what}: expected an array, got {type(value).__name__}")
+    return value
+
+
+def string(value: Any, what: str) -> str:
+    """`value` as a JSON string."""
+    if not isinstance(value, str):
+        raise SchemaError(f"{what}: expected a string, got {type(value).__name__}")
+    return value
+
+
+def number(value: Any, what: str) -> float:
+    """A JSON number, or an integer encoded as a string (protojson int64)."""
+    if isinstance(value, bool):
+        raise SchemaError(f"{what}: expected a number, got a boolean")
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(int(value.strip()))
+        except ValueError:
+            try:
+                result = float(value)
+            except ValueError:
+                raise SchemaError(f"{what}: expected a number, got {value[:40]!r}") from None
+            if math.isnan(result):
+                raise SchemaError(f"{what}: expected a number, got NaN") from None
+            return result
+    raise SchemaError(f"{what}: expected a number, got {type(value).__name__}")
+
+
+def optional_number(value: Any, what: str) -> float | None:
+    """A number, or None for null/absent."""
+    return None if value is None else number(value, what)
+
+
+def boolean(value: Any, what: str) -> bool:
+    """A JSON boolean."""
+    if not isinstance(value, bool):
+        raise SchemaError(f"{what}: expected a boolean, got {type(value).__name__}")
+    return value
+
+
+def timestamp(value: Any, what: str) -> float | None:
+    """An RFC 3339 timestamp string as epoch seconds (None for null or empty)."""
+    if value is None or value == "":
+        return None
+    text = string(value, what)
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise SchemaError(f"{what}: invalid timestamp {text[:40]!r}") from None
+    if parsed.tzinfo is None:
+        raise SchemaError(f"{what}: timestamp {text[:40]!r} has no time zone")
+    return parsed.timestamp()
+
+
+T = TypeVar("T")
+
+
+async def run_all(coros: Iterable[Coroutine[Any, Any, T]]) -> list[T]:
+    """Run coroutines concurrently; on failure cancel the rest and raise the first error itself
+    (not an ExceptionGroup), so the poll loop sees one classified error."""
+    tasks: list[asyncio.Task[T]] = []
+    try:
+        async with asyncio.TaskGroup() as group:
+            for coro in coros:
+                tasks.append(group.create_task(coro))
+    except BaseExceptionGroup as errors:
+        raise _first_leaf(errors) from None
+    return [task.result() for task in tasks]
+
+
+def _first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    leaves: list[BaseException] = []
+    stack: list[BaseException] = [group]
+    while stack:
+        exc = stack.pop()
+        if isinstance(exc, BaseExceptionGroup):
+            stack.extend(reversed(exc.exceptions))
+        else:
+            leaves.append(exc)
+    for leaf in leaves:
+        if isinstance(leaf, UpstreamError):
+            return leaf
+    return leaves[0]

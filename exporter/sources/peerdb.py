@@ -1,0 +1,525 @@
+"""PeerDB CDC mirrors: state, identity, row counters, newest batch and replication-slot lag.
+
+API facts: PeerDB's HTTP API is grpc-gateway (protojson: int64 as strings, enums by name, unset
+messages null, unset oneofs omitted), reached through the UI's `/api/v1/...` proxy, Basic auth with
+an empty username. Discovery uses `GET mirrors/list`; an explicit `mirrors:` list uses
+`POST mirrors/status` with `includeFlowInfo` and always `excludeBatches`/`excludeSnapshotStatus`
+(without them the answer carries every batch the mirror ever ran).
+
+Sample exposition::
+
+    peerdb_mirror_status{target="pg",mirror="orders",status="STATUS_RUNNING"} 1.0
+    peerdb_mirror_status{target="pg",mirror="orders",status="STATUS_PAUSED"} 0.0
+    peerdb_mirror_info{target="pg",mirror="orders",source_peer="pg_prod",source_type="POSTGRES",
+        destination_peer="ch",destination_type="CLICKHOUSE",cdc="true"} 1.0
+    peerdb_mirror_rows_synced_total{target="pg",mirror="orders"} 4.8213377e+07
+    peerdb_mirror_last_batch_end_timestamp_seconds{target="pg",mirror="orders"} 1.742471944e+09
+    peerdb_slot_lag_bytes{target="pg",peer="pg_prod",slot="peerflow_slot_orders"} 1.9136512e+07
+"""
+
+from __future__ import annotations
+
+import urllib.parse
+from collections.abc import Coroutine
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import FilePath, SecretStr, model_validator
+
+from exporter.auth import BasicAuth, SecretReader
+from exporter.families import Family, MetricSpec, StateSet
+from exporter.http import Auth, Reason, UpstreamClient, UpstreamError
+from exporter.schema import Filter, TargetConfig, one_of
+from exporter.sources.base import (
+    PollResult,
+    Source,
+    arr,
+    boolean,
+    number,
+    obj,
+    optional_number,
+    run_all,
+    string,
+    timestamp,
+)
+
+API = "/api/v1"
+MIB = 1024 * 1024
+
+FLOW_STATUSES = StateSet(
+    (
+        "STATUS_UNKNOWN",
+        "STATUS_RUNNING",
+        "STATUS_PAUSED",
+        "STATUS_PAUSING",
+        "STATUS_SETUP",
+        "STATUS_SNAPSHOT",
+        "STATUS_TERMINATING",
+        "STATUS_TERMINATED",
+        "STATUS_COMPLETED",
+        "STATUS_RESYNC",
+        "STATUS_FAILED",
+        "STATUS_MODIFYING",
+    )
+)
+INSTANCE_STATUSES = StateSet(
+    ("INSTANCE_STATUS_UNKNOWN", "INSTANCE_STATUS_READY", "INSTANCE_STATUS_MAINTENANCE")
+)
+_INSTANCE_CODES = {
+    0: "INSTANCE_STATUS_UNKNOWN",
+    1: "INSTANCE_STATUS_READY",
+    3: "INSTANCE_STATUS_MAINTENANCE",
+}
+DB_TYPES = {
+    -1: "DBTYPE_UNKNOWN",
+    0: "BIGQUERY",
+    1: "SNOWFLAKE",
+    2: "MONGO",
+    3: "POSTGRES",
+    5: "S3",
+    6: "SQLSERVER",
+    7: "MYSQL",
+    8: "CLICKHOUSE",
+    9: "KAFKA",
+    10: "PUBSUB",
+    11: "EVENTHUBS",
+    12: "ELASTICSEARCH",
+    13: "COCKROACHDB",
+}
+
+MIRROR_STATUS = MetricSpec(
+    "peerdb_mirror_status",
+    "gauge",
+    "Mirror state (polled): 1 for the current FlowStatus, 0 for the others.",
+    ("mirror", "status"),
+)
+MIRROR_INFO = MetricSpec(
+    "peerdb_mirror_info",
+    "info",
+    "Mirror identity (polled): source and destination peers and types, CDC or query replication.",
+    ("mirror", "source_peer", "source_type", "destination_peer", "destination_type", "cdc"),
+)
+MIRROR_CREATED = MetricSpec(
+    "peerdb_mirror_created_timestamp_seconds",
+    "gauge",
+    "When the mirror was created (polled), Unix time.",
+    ("mirror",),
+)
+MIRROR_ROWS_SYNCED = MetricSpec(
+    "peerdb_mirror_rows_synced_total",
+    "counter",
+    "Rows synced by the mirror, initial load and CDC (polled).",
+    ("mirror",),
+)
+MIRROR_BATCHES = MetricSpec(
+    "peerdb_mirror_cdc_batches_total",
+    "counter",
+    "CDC batches the mirror has started (polled).",
+    ("mirror",),
+)
+LAST_BATCH_END = MetricSpec(
+    "peerdb_mirror_last_batch_end_timestamp_seconds",
+    "gauge",
+    "End time of the newest completed CDC batch (polled), Unix time: the mirror's freshness.",
+    ("mirror",),
+)
+LAST_BATCH_ROWS = MetricSpec(
+    "peerdb_mirror_last_batch_rows",
+    "gauge",
+    "Rows in the newest completed CDC batch (polled).",
+    ("mirror",),
+)
+SLOT_LAG = MetricSpec(
+    "peerdb_slot_lag_bytes",
+    "gauge",
+    "Replication slot lag on a Postgres source peer (polled; reported in MiB, exported in bytes).",
+    ("peer", "slot"),
+)
+SLOT_ACTIVE = MetricSpec(
+    "peerdb_slot_active",
+    "gauge",
+    "1 if the replication slot has an active consumer (polled).",
+    ("peer", "slot"),
+)
+INSTANCE_STATUS = MetricSpec(
+    "peerdb_instance_status",
+    "gauge",
+    "PeerDB instance state (polled): 1 for the current one; MAINTENANCE during upgrades.",
+    ("status",),
+)
+SPECS = (
+    MIRROR_STATUS,
+    MIRROR_INFO,
+    MIRROR_CREATED,
+    MIRROR_ROWS_SYNCED,
+    MIRROR_BATCHES,
+    LAST_BATCH_END,
+    LAST_BATCH_ROWS,
+    SLOT_LAG,
+    SLOT_ACTIVE,
+    INSTANCE_STATUS,
+)
+
+
+class PeerDBTarget(TargetConfig):
+    """`system: peerdb`: the UI URL (or flow-api :8113) and the UI password, if one is set."""
+
+    system: Literal["peerdb"]
+    password: SecretStr | None = None
+    password_file: FilePath | None = None
+    mirrors: Filter | tuple[str, ...] = Filter()
+    rows_synced: bool = True
+    cdc_batches: bool = True
+    slots: bool = True
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_password(cls, data: Any) -> Any:
+        return one_of(data, "password", "password_file")
+
+
+# ---------------------------------------------------------------------------------------------
+# Records and pure parsers
+
+
+@dataclass(frozen=True, slots=True)
+class Mirror:
+    """One mirror's identity and state."""
+
+    name: str
+    status: str
+    status_known: bool
+    source_peer: str = ""
+    source_type: str = ""
+    destination_peer: str = ""
+    destination_type: str = ""
+    created: float | None = None
+    is_cdc: bool = True
+    rows_synced: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """The newest completed CDC batch of a mirror and the mirror's batch count."""
+
+    end_time: float | None
+    rows: float | None
+    total: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """One replication slot on a source peer."""
+
+    peer: str
+    name: str
+    lag_bytes: float
+    active: bool
+
+
+def flow_status(value: Any) -> tuple[str, bool]:
+    """A FlowStatus given by name or numeric code -> (label value, known?)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if 0 <= value < len(FLOW_STATUSES.values):
+            return FLOW_STATUSES.values[value], True
+        return FLOW_STATUSES.normalise(value)
+    if isinstance(value, str) and value.strip().isdigit():
+        return flow_status(int(value.strip()))
+    if value is None:
+        return FLOW_STATUSES.normalise("null")
+    return FLOW_STATUSES.normalise(value)
+
+
+def _db_type(value: Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return DB_TYPES.get(value, str(value))
+    return value if isinstance(value, str) else ""
+
+
+def check_ok(data: dict[str, Any], what: str) -> None:
+    """Servers before v0.18.3 answer errors as 200 with `ok: false` and `errorMessage`."""
+    if data.get("ok") is False:
+        message = str(data.get("errorMessage") or "request failed")[:200]
+        status = 404 if "not found" in message.lower() else 500
+        reason = Reason.HTTP_4XX if status == 404 else Reason.HTTP_5XX
+        raise UpstreamError(reason, f"{what}: {message}", status=status)
+
+
+def parse_mirror_list(payload: Any) -> list[Mirror]:
+    """`GET mirrors/list` -> mirrors (createdAt is epoch milliseconds here)."""
+    data = obj(payload, "mirrors/list")
+    check_ok(data, "mirrors/list")
+    mirrors = []
+    for i, raw in enumerate(arr(data.get("mirrors", []) or [], "mirrors/list.mirrors")):
+        item = obj(raw, f"mirrors[{i}]")
+        status, known = flow_status(item.get("status"))
+        created = optional_number(item.get("createdAt"), f"mirrors[{i}].createdAt")
+        mirrors.append(
+            Mirror(
+                name=string(item.get("name"), f"mirrors[{i}].name"),
+                status=status,
+                status_known=known,
+                source_peer=str(item.get("sourceName") or ""),
+                source_type=_db_type(item.get("sourceType")),
+                destination_peer=str(item.get("destinationName") or ""),
+                destination_type=_db_type(item.get("destinationType")),
+                created=created / 1000.0 if created else None,
+                is_cdc=bool(item.get("isCdc", True)),
+            )
+        )
+    return mirrors
+
+
+def parse_mirror_status(payload: Any) -> Mirror:
+    """`POST mirrors/status` (includeFlowInfo, batches and snapshot excluded) -> mirror."""
+    data = obj(payload, "mirrors/status")
+    check_ok(data, "mirrors/status")
+    name = string(data.get("flowJobName"), "mirrors/status.flowJobName")
+    status, known = flow_status(data.get("currentFlowState"))
+    created = timestamp(data.get("createdAt"), "mirrors/status.createdAt")
+    cdc = data.get("cdcStatus")
+    if cdc is None:
+        return Mirror(name, status, known, created=created, is_cdc="qrepStatus" not in data)
+    cdc = obj(cdc, "mirrors/status.cdcStatus")
+    config = obj(cdc.get("config") or {}, "mirrors/status.cdcStatus.config")
+    return Mirror(
+        name=name,
+        status=status,
+        status_known=known,
+        source_peer=str(config.get("sourceName") or ""),
+        source_type=_db_type(cdc.get("sourceType")),
+        destination_peer=str(config.get("destinationName") or ""),
+        destination_type=_db_type(cdc.get("destinationType")),
+        created=created,
+        is_cdc=True,
+        rows_synced=optional_number(cdc.get("rowsSynced"), "cdcStatus.rowsSynced"),
+    )
+
+
+def parse_total_rows(payload: Any) -> float:
+    """`GET mirrors/total_rows_synced/{name}` -> rows synced, initial load and CDC."""
+    data = obj(payload, "total_rows_synced")
+    check_ok(data, "total_rows_synced")
+    return number(data.get("totalCount", "0"), "total_rows_synced.totalCount")
+
+
+def parse_batches(payload: Any) -> Batch:
+    """`POST cdc/batches` (newest first) -> the newest batch that has ended, and the count."""
+    data = obj(payload, "cdc/batches")
+    check_ok(data, "cdc/batches")
+    total = optional_number(data.get("total"), "cdc/batches.total")
+    for i, raw in enumerate(arr(data.get("cdcBatches") or [], "cdc/batches.cdcBatches")):
+        batch = obj(raw, f"cdcBatches[{i}]")
+        end = timestamp(batch.get("endTime"), f"cdcBatches[{i}].endTime")
+        if end is not None:
+            return Batch(
+                end, optional_number(batch.get("numRows"), f"cdcBatches[{i}].numRows"), total
+            )
+    return Batch(None, None, total)
+
+
+def parse_slots(peer: str, payload: Any) -> list[Slot]:
+    """`GET peers/slots/{peer}` -> slots; `lagInMb` is MiB, exported as bytes."""
+    data = obj(payload, "peers/slots")
+    check_ok(data, "peers/slots")
+    slots = []
+    for i, raw in enumerate(arr(data.get("slotData") or [], "peers/slots.slotData")):
+        item = obj(raw, f"slotData[{i}]")
+        lag_mib = optional_number(item.get("lagInMb"), f"slotData[{i}].lagInMb") or 0.0
+        slots.append(
+            Slot(
+                peer=peer,
+                name=string(item.get("slotName"), f"slotData[{i}].slotName"),
+                lag_bytes=lag_mib * MIB,
+                active=boolean(item.get("active", False), f"slotData[{i}].active"),
+            )
+        )
+    return slots
+
+
+def parse_instance(payload: Any) -> tuple[str, bool]:
+    """`GET instance/info` -> (instance status, known?)."""
+    data = obj(payload, "instance/info")
+    value = data.get("status", "INSTANCE_STATUS_UNKNOWN")
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = _INSTANCE_CODES.get(value, value)
+    return INSTANCE_STATUSES.normalise(value)
+
+
+# ---------------------------------------------------------------------------------------------
+# Records -> families (pure)
+
+
+@dataclass(slots=True)
+class Observation:
+    """Everything one poll read, ready to become families."""
+
+    mirrors: list[Mirror]
+    rows: dict[str, float]
+    batches: dict[str, Batch]
+    slots: list[Slot]
+    instance: str | None
+
+
+def build_families(seen: Observation) -> list[Family]:
+    """Translate one poll's records into PeerDB families."""
+    status = Family(MIRROR_STATUS)
+    info = Family(MIRROR_INFO)
+    created = Family(MIRROR_CREATED)
+    rows = Family(MIRROR_ROWS_SYNCED)
+    batches = Family(MIRROR_BATCHES)
+    batch_end = Family(LAST_BATCH_END)
+    batch_rows = Family(LAST_BATCH_ROWS)
+    for m in seen.mirrors:
+        FLOW_STATUSES.one_hot(status, (m.name,), m.status)
+        info.add(
+            (
+                m.name,
+                m.source_peer,
+                m.source_type,
+                m.destination_peer,
+                m.destination_type,
+                "true" if m.is_cdc else "false",
+            ),
+            1,
+        )
+        if m.created is not None:
+            created.add((m.name,), m.created)
+        synced = seen.rows.get(m.name, m.rows_synced)
+        if synced is not None:
+            rows.add((m.name,), synced)
+        batch = seen.batches.get(m.name)
+        if batch is not None:
+            if batch.total is not None:
+                batches.add((m.name,), batch.total)
+            if batch.end_time is not None:
+                batch_end.add((m.name,), batch.end_time)
+            if batch.rows is not None:
+                batch_rows.add((m.name,), batch.rows)
+    lag = Family(SLOT_LAG)
+    active = Family(SLOT_ACTIVE)
+    for slot in seen.slots:
+        lag.add((slot.peer, slot.name), slot.lag_bytes)
+        active.add((slot.peer, slot.name), 1 if slot.active else 0)
+    families = [status, info, created, rows, batches, batch_end, batch_rows, lag, active]
+    if seen.instance is not None:
+        instance = Family(INSTANCE_STATUS)
+        INSTANCE_STATUSES.one_hot(instance, (), seen.instance)
+        families.append(instance)
+    return families
+
+
+# ---------------------------------------------------------------------------------------------
+# I/O
+
+
+def _path(*parts: str) -> str:
+    return API + "/" + "/".join(urllib.parse.quote(p, safe="") for p in parts)
+
+
+class PeerDBSource(Source[PeerDBTarget]):
+    """Polls one PeerDB instance."""
+
+    system = "peerdb"
+    config_model = PeerDBTarget
+    specs = SPECS
+
+    def auth(self) -> Auth | None:
+        """Basic auth with an empty username, as the PeerDB UI expects."""
+        cfg = self.config
+        if cfg.password is None and cfg.password_file is None:
+            return None
+        return BasicAuth(
+            "", SecretReader(cfg.password, Path(cfg.password_file) if cfg.password_file else None)
+        )
+
+    async def poll(self, client: UpstreamClient) -> PollResult:
+        """Inventory (list or per-mirror status), then rows, batches, slots and instance state."""
+        selected = await self._mirrors(client)
+        mirrors = [m for m in selected if self.shard.owns(m.name)]
+        rows: dict[str, float] = {}
+        batches: dict[str, Batch] = {}
+        vanished: set[str] = set()
+        calls: list[Coroutine[Any, Any, list[Slot] | None]] = []
+        for m in mirrors:
+            if self.config.rows_synced and m.rows_synced is None:
+                calls.append(self._rows(client, m.name, rows, vanished))
+            if self.config.cdc_batches and m.is_cdc:
+                calls.append(self._batch(client, m.name, batches, vanished))
+        if self.config.slots:
+            # Slots belong to peers, not mirrors: each replica takes the peers it owns.
+            peers = {m.source_peer for m in selected if m.source_type == "POSTGRES"}
+            calls.extend(
+                self._slots(client, p) for p in sorted(peers) if p and self.shard.owns("peer/" + p)
+            )
+        slots = [s for found in await run_all(calls) if found for s in found]
+        result = PollResult(families=[])
+        instance = None
+        if self.shard.primary:
+            instance, known = parse_instance(await client.get_json(_path("instance", "info")))
+            if not known:
+                result.unknown_values.append(("instance_status", instance))
+        live = [m for m in mirrors if m.name not in vanished]
+        for m in live:
+            if not m.status_known:
+                result.unknown_values.append(("flow_status", m.status))
+            key = f"mirrors {m.status}"
+            result.entities[key] = result.entities.get(key, 0) + 1
+        result.families = build_families(Observation(live, rows, batches, slots, instance))
+        return result
+
+    async def _mirrors(self, client: UpstreamClient) -> list[Mirror]:
+        """Mirrors selected by the config (include/exclude or the explicit list)."""
+        selection = self.config.mirrors
+        if isinstance(selection, Filter):
+            listed = parse_mirror_list(await client.get_json(_path("mirrors", "list")))
+            return [m for m in listed if selection.matches(m.name)]
+        names = [n for n in dict.fromkeys(selection) if self.shard.owns(n)]
+        found = await run_all(self._status(client, n) for n in names)
+        return [m for m in found if m is not None]
+
+    async def _status(self, client: UpstreamClient, name: str) -> Mirror | None:
+        body = {
+            "flowJobName": name,
+            "includeFlowInfo": True,
+            "excludeBatches": True,
+            "excludeSnapshotStatus": True,
+        }
+        try:
+            return parse_mirror_status(await client.post_json(_path("mirrors", "status"), body))
+        except UpstreamError as exc:
+            if exc.status == 404:
+                return None  # dropped: the catalog row is gone, so are its series
+            raise
+
+    async def _rows(
+        self, client: UpstreamClient, name: str, out: dict[str, float], vanished: set[str]
+    ) -> None:
+        try:
+            out[name] = parse_total_rows(
+                await client.get_json(_path("mirrors", "total_rows_synced", name))
+            )
+        except UpstreamError as exc:
+            if exc.status != 404:
+                raise
+            vanished.add(name)
+
+    async def _batch(
+        self, client: UpstreamClient, name: str, out: dict[str, Batch], vanished: set[str]
+    ) -> None:
+        body = {"flowJobName": name, "limit": 2}  # newest first; the newest may still be running
+        try:
+            out[name] = parse_batches(
+                await client.post_json(_path("mirrors", "cdc", "batches"), body)
+            )
+        except UpstreamError as exc:
+            if exc.status != 404:
+                raise
+            vanished.add(name)
+
+    async def _slots(self, client: UpstreamClient, peer: str) -> list[Slot]:
+        payload = await client.get_json(
+            _path("peers", "slots", peer), {"peerdbManagedOnly": "true"}
+        )
+        return parse_slots(peer, payload)

@@ -1,0 +1,176 @@
+"""The latest state of every target: its last good snapshot (pre-rendered sample lines) and its
+poll health. Written only by the scheduler, read by the collector and the status page; every
+change bumps `version`, which is what the collector's cache keys on.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from exporter.exposition import label_prefix, render_samples
+from exporter.families import Family, MetricSpec
+from exporter.http import Reason
+from exporter.sources.base import Shard
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """One successful poll, rendered: sample lines per family name, ready to be joined."""
+
+    blocks: Mapping[str, bytes]
+    specs: Mapping[str, MetricSpec]
+    series: int
+    dropped: int
+    entities: Mapping[str, int]
+    taken_at: float
+
+
+def build_snapshot(
+    families: list[Family],
+    constant_labels: tuple[tuple[str, str], ...],
+    max_series: int,
+    entities: Mapping[str, int],
+    now: float,
+) -> Snapshot:
+    """Render a poll's families; beyond `max_series` samples are dropped deterministically (the
+    family that crosses the cap keeps its lowest label sets, later families are dropped)."""
+    prefix = label_prefix(constant_labels)
+    blocks: dict[str, bytes] = {}
+    specs: dict[str, MetricSpec] = {}
+    series = dropped = 0
+    for family in families:
+        name = family.spec.name
+        budget = max_series - series
+        if budget <= 0:
+            dropped += len(family.samples)
+            continue
+        kept = family
+        if len(family.samples) > budget:
+            kept = Family(family.spec, sorted(family.samples)[:budget])
+            dropped += len(family.samples) - budget
+        rendered, count = render_samples(kept, prefix)
+        if count == 0:
+            continue
+        series += count
+        if name in blocks:
+            blocks[name] += rendered
+        else:
+            blocks[name] = rendered
+            specs[name] = family.spec
+    return Snapshot(
+        MappingProxyType(blocks),
+        MappingProxyType(specs),
+        series,
+        dropped,
+        MappingProxyType(dict(entities)),
+        now,
+    )
+
+
+@dataclass(slots=True)
+class TargetState:
+    """Poll health and the last good snapshot of one target."""
+
+    name: str
+    system: str
+    interval: float
+    stale_after: float
+    snapshot: Snapshot | None = None
+    polled: bool = False
+    up: bool = False
+    last_success: float | None = None
+    last_poll_at: float | None = None
+    last_duration: float = 0.0
+    last_error_reason: str | None = None
+    last_error: str | None = None
+    polls_total: int = 0
+    errors_total: Counter[str] = field(default_factory=Counter)
+    dropped_total: int = 0
+    consecutive_failures: int = 0
+
+    def stale(self, now: float) -> bool:
+        """True when the last good snapshot is too old to be shown."""
+        if self.up or self.snapshot is None:
+            return False
+        return now - self.snapshot.taken_at > self.stale_after
+
+
+class Store:
+    """Every target's state, the reload status and the unknown-value counters."""
+
+    def __init__(self) -> None:
+        self.version = 0
+        self._targets: dict[str, TargetState] = {}
+        self.unknown_values: Counter[tuple[str, str]] = Counter()
+        self.reload_ok = True
+        self.reload_at: float | None = None
+        self.shard = Shard()
+
+    @property
+    def targets(self) -> Mapping[str, TargetState]:
+        """Read-only view of the targets by name."""
+        return MappingProxyType(self._targets)
+
+    def _changed(self) -> None:
+        self.version += 1
+
+    def add(self, state: TargetState) -> None:
+        """Start tracking a target (replacing any state under the same name)."""
+        self._targets[state.name] = state
+        self._changed()
+
+    def remove(self, name: str) -> None:
+        """Forget a target and its series."""
+        if self._targets.pop(name, None) is not None:
+            self._changed()
+
+    def record_success(
+        self, name: str, snapshot: Snapshot, unknown: list[tuple[str, str]], duration: float
+    ) -> None:
+        """Swap in a new good snapshot."""
+        state = self._targets.get(name)
+        if state is None:
+            return
+        state.snapshot = snapshot
+        state.polled = state.up = True
+        state.last_success = state.last_poll_at = snapshot.taken_at
+        state.last_duration = duration
+        state.last_error_reason = state.last_error = None
+        state.polls_total += 1
+        state.dropped_total += snapshot.dropped
+        state.consecutive_failures = 0
+        for field_name, _value in unknown:
+            self.unknown_values[(state.system, field_name)] += 1
+        self._changed()
+
+    def record_failure(
+        self, name: str, reason: Reason, message: str, duration: float, now: float
+    ) -> None:
+        """Mark a failed poll; the last good snapshot stays until it is stale."""
+        state = self._targets.get(name)
+        if state is None:
+            return
+        state.polled = True
+        state.up = False
+        state.last_poll_at = now
+        state.last_duration = duration
+        state.last_error_reason = reason.value
+        state.last_error = message
+        state.polls_total += 1
+        state.errors_total[reason.value] += 1
+        state.consecutive_failures += 1
+        self._changed()
+
+    def record_reload(self, ok: bool, now: float) -> None:
+        """Remember the outcome of a config reload."""
+        self.reload_ok = ok
+        if ok:
+            self.reload_at = now
+        self._changed()
+
+    def ready(self) -> bool:
+        """True once every target has finished at least one poll."""
+        return all(state.polled for state in self._targets.values())

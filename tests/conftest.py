@@ -1,0 +1,39 @@
+"""Shared fixtures: a clean secret registry, the simulator, and aioresponses on new aiohttp."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import aioresponses.core
+import pytest
+from aiohttp import ClientResponse
+
+from exporter import redact
+from exporter.simulator import Simulation
+
+
+class _CompatResponse(ClientResponse):
+    """aioresponses 0.7.x builds ClientResponse without `stream_writer`, which aiohttp >= 3.14
+    requires (pnuckowski/aioresponses#289); default it so mocked requests work on both."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("stream_writer", None)
+        super().__init__(*args, **kwargs)
+
+
+aioresponses.core.ClientResponse = _CompatResponse  # type: ignore[misc]
+
+
+@pytest.fixture(autouse=True)
+def _clean_secrets() -> Iterator[None]:
+    redact.forget_all()
+    yield
+    redact.forget_all()
+
+
+@pytest.fixture
+async def simulation() -> AsyncIterator[Simulation]:
+    """Every simulated system with default options on a free loopback port."""
+    async with Simulation() as sim:
+        yield sim
