@@ -9,6 +9,7 @@ import email.utils
 import math
 import ssl
 import time
+import urllib.parse
 from collections.abc import Callable, Mapping
 from enum import StrEnum
 from typing import Any, Protocol
@@ -184,12 +185,25 @@ class UpstreamClient:
         self._on_request = on_request
 
     async def get_json(self, path: str, params: Mapping[str, str] | None = None) -> Any:
-        """GET `path` (relative to the target URL) and return its decoded JSON."""
+        """GET `path` (relative to the target URL, or an absolute URL on the same origin, as
+        pagination links are) and return its decoded JSON."""
         return await self.request_json("GET", path, params=params)
 
-    async def post_json(self, path: str, body: Mapping[str, Any]) -> Any:
-        """POST a JSON body to `path` and return the decoded JSON answer."""
-        return await self.request_json("POST", path, body=body)
+    async def post_json(
+        self, path: str, body: Mapping[str, Any], *, authenticate: bool = True
+    ) -> Any:
+        """POST a JSON body to `path` and return the decoded JSON answer (`authenticate=False`
+        for the call that obtains credentials)."""
+        return await self.request_json("POST", path, body=body, authenticate=authenticate)
+
+    def _url(self, path: str) -> str:
+        if not path.startswith(("http://", "https://")):
+            return self.base_url + path
+        here, there = urllib.parse.urlsplit(self.base_url), urllib.parse.urlsplit(path)
+        if (here.scheme, here.netloc) != (there.scheme, there.netloc):
+            # Never send this target's credentials to another host named in a payload.
+            raise SchemaError(f"link to another origin refused: {there.scheme}://{there.netloc}")
+        return path
 
     async def request_json(
         self,
@@ -198,12 +212,15 @@ class UpstreamClient:
         *,
         params: Mapping[str, str] | None = None,
         body: Mapping[str, Any] | None = None,
+        authenticate: bool = True,
     ) -> Any:
         """One request with auth (renewed and retried once after a 401), decoded as JSON."""
-        what = f"{method} {path}"
-        status, content, headers = await self._send(method, path, params, body, what)
-        if status == 401 and self._auth is not None and await self._auth.renew():
-            status, content, headers = await self._send(method, path, params, body, what)
+        url = self._url(path)
+        what = f"{method} {urllib.parse.urlsplit(url).path}"
+        auth = self._auth if authenticate else None
+        status, content, headers = await self._send(method, url, params, body, what, auth)
+        if status == 401 and auth is not None and await auth.renew():
+            status, content, headers = await self._send(method, url, params, body, what, auth)
         if not 200 <= status < 300:
             raise classify_status(status, what, content, headers)
         return decode_json(content, what)
@@ -211,14 +228,15 @@ class UpstreamClient:
     async def _send(
         self,
         method: str,
-        path: str,
+        url: str,
         params: Mapping[str, str] | None,
         body: Mapping[str, Any] | None,
         what: str,
+        auth: Auth | None,
     ) -> tuple[int, bytes, Mapping[str, str]]:
         headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
-        if self._auth is not None:
-            headers.update(await self._auth.headers())
+        if auth is not None:
+            headers.update(await auth.headers())
         data = None
         if body is not None:
             data = orjson.dumps(body)
@@ -229,7 +247,7 @@ class UpstreamClient:
             try:
                 async with self._session.request(
                     method,
-                    self.base_url + path,
+                    url,
                     params=params,
                     data=data,
                     headers=headers,
