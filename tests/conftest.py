@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from types import SimpleNamespace
 from typing import Any
 
 import aioresponses.core
@@ -18,7 +19,7 @@ class _CompatResponse(ClientResponse):
     requires (pnuckowski/aioresponses#289); default it so mocked requests work on both."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("stream_writer", None)
+        kwargs.setdefault("stream_writer", SimpleNamespace(output_size=0))
         super().__init__(*args, **kwargs)
 
 

@@ -43,10 +43,12 @@ class Faults:
     # Share of requests affected (1.0: all), for bursts and flapping.
     ratio: float = 1.0
     requests: Counter[str] = field(default_factory=Counter)
+    in_flight: int = 0
+    max_in_flight: int = 0
 
     def update(self, changes: dict[str, Any]) -> None:
         """Apply a JSON object of changes (unknown keys and kinds are rejected)."""
-        names = {f.name for f in fields(self)} - {"requests"}
+        names = {f.name for f in fields(self)} - _COUNTERS
         unknown = set(changes) - names
         if unknown:
             raise ValueError(f"unknown fault settings: {sorted(unknown)}")
@@ -57,11 +59,9 @@ class Faults:
 
     def reset(self) -> None:
         """Back to answering normally (request counts are kept)."""
-        counts = self.requests
         for f in fields(self):
-            if f.name != "requests":
+            if f.name not in _COUNTERS:
                 setattr(self, f.name, f.default)
-        self.requests = counts
 
     def describe(self) -> dict[str, Any]:
         """The settings and request counts as JSON."""
@@ -70,6 +70,7 @@ class Faults:
         return data
 
 
+_COUNTERS = frozenset({"requests", "in_flight", "max_in_flight"})
 ErrorBody = Callable[[int], web.Response]
 
 
@@ -88,12 +89,17 @@ def fault_middleware(
             return await handler(request)
         faults.requests["total"] += 1
         faults.requests[request.path] += 1
-        if faults.latency:
-            await asyncio.sleep(faults.latency)
-        kind = faults.kind
-        if kind == "none" or rng.random() >= faults.ratio:
-            return await handler(request)
-        return await _apply(kind, faults, request, handler, error_body, auth_failure)
+        faults.in_flight += 1
+        faults.max_in_flight = max(faults.max_in_flight, faults.in_flight)
+        try:
+            if faults.latency:
+                await asyncio.sleep(faults.latency)
+            kind = faults.kind
+            if kind == "none" or rng.random() >= faults.ratio:
+                return await handler(request)
+            return await _apply(kind, faults, request, handler, error_body, auth_failure)
+        finally:
+            faults.in_flight -= 1
 
     return middleware
 

@@ -85,6 +85,8 @@ class PeerDBSimulator(SimulatedSystem):
         self.churn_period = churn_period
         self.batch_period = batch_period
         self.rng = random.Random(seed)
+        # Bodies of mirrors/status requests, so tests can check what the exporter asks for.
+        self.status_requests: list[dict[str, Any]] = []
         generated = tuple(
             SimMirror(
                 f"mirror_{i:05d}",
@@ -217,6 +219,7 @@ class PeerDBSimulator(SimulatedSystem):
         if (denied := self._denied(request)) is not None:
             return denied
         body = await self._json_body(request)
+        self.status_requests.append(body)
         name = str(body.get("flowJobName") or body.get("flow_job_name") or "")
         found = self._find(name)
         if found is None:

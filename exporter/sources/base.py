@@ -94,6 +94,12 @@ def arr(value: Any, what: str) -> list[Any]:
     return value
 
 
+def items(container: dict[str, Any], key: str, what: str) -> list[Any]:
+    """The array under `key`; a missing key or JSON null (protojson, unset lists) is empty."""
+    value = container.get(key)
+    return [] if value is None else arr(value, f"{what}.{key}")
+
+
 def string(value: Any, what: str) -> str:
     """`value` as a JSON string."""
     if not isinstance(value, str):

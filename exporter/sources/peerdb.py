@@ -34,8 +34,8 @@ from exporter.schema import Filter, TargetConfig, one_of
 from exporter.sources.base import (
     PollResult,
     Source,
-    arr,
     boolean,
+    items,
     number,
     obj,
     optional_number,
@@ -251,7 +251,7 @@ def parse_mirror_list(payload: Any) -> list[Mirror]:
     data = obj(payload, "mirrors/list")
     check_ok(data, "mirrors/list")
     mirrors = []
-    for i, raw in enumerate(arr(data.get("mirrors", []) or [], "mirrors/list.mirrors")):
+    for i, raw in enumerate(items(data, "mirrors", "mirrors/list")):
         item = obj(raw, f"mirrors[{i}]")
         status, known = flow_status(item.get("status"))
         created = optional_number(item.get("createdAt"), f"mirrors[{i}].createdAt")
@@ -309,7 +309,7 @@ def parse_batches(payload: Any) -> Batch:
     data = obj(payload, "cdc/batches")
     check_ok(data, "cdc/batches")
     total = optional_number(data.get("total"), "cdc/batches.total")
-    for i, raw in enumerate(arr(data.get("cdcBatches") or [], "cdc/batches.cdcBatches")):
+    for i, raw in enumerate(items(data, "cdcBatches", "cdc/batches")):
         batch = obj(raw, f"cdcBatches[{i}]")
         end = timestamp(batch.get("endTime"), f"cdcBatches[{i}].endTime")
         if end is not None:
@@ -324,7 +324,7 @@ def parse_slots(peer: str, payload: Any) -> list[Slot]:
     data = obj(payload, "peers/slots")
     check_ok(data, "peers/slots")
     slots = []
-    for i, raw in enumerate(arr(data.get("slotData") or [], "peers/slots.slotData")):
+    for i, raw in enumerate(items(data, "slotData", "peers/slots")):
         item = obj(raw, f"slotData[{i}]")
         lag_mib = optional_number(item.get("lagInMb"), f"slotData[{i}].lagInMb") or 0.0
         slots.append(

@@ -1,0 +1,121 @@
+"""Config loading: every validation rule has a bad config with its exact error."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from exporter import config as config_mod
+from exporter.config import ConfigError
+from exporter.schema import Filter, parse_duration
+from exporter.sources import REGISTRY
+
+CONFIGS = Path(__file__).parent / "configs"
+BAD = sorted(CONFIGS.glob("bad-*.yaml"))
+
+
+def expected_error(path: Path) -> str:
+    first = path.read_text().splitlines()[0]
+    assert first.startswith("# error: "), f"{path.name} must start with '# error: ...'"
+    return first.removeprefix("# error: ").replace("{systems}", ", ".join(sorted(REGISTRY)))
+
+
+@pytest.mark.parametrize("path", BAD, ids=[p.stem for p in BAD])
+def test_bad_config_is_rejected_with_its_yaml_path(path: Path) -> None:
+    with pytest.raises(ConfigError) as caught:
+        config_mod.load(path, env={})
+    assert any(e.endswith(expected_error(path)) for e in caught.value.errors), caught.value.errors
+
+
+def test_every_error_is_reported_at_once(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "global: {interval: fast}\n"
+        "targets:\n"
+        "  - {name: a, system: peerdb, url: 'ftp://x', color: red}\n"
+        "  - {name: b, system: nope, url: 'http://x'}\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        config_mod.load(path, env={})
+    paths = sorted(e.split(":")[0] for e in caught.value.errors)
+    assert paths == ["global.interval", "targets[0].color", "targets[0].url", "targets[1].system"]
+
+
+def test_global_defaults_apply_and_targets_override_them() -> None:
+    cfg = config_mod.parse(
+        {
+            "global": {"interval": "1m", "timeout": "20s", "max_concurrency": 3},
+            "targets": [
+                {"name": "a", "system": "peerdb", "url": "http://a:3000"},
+                {"name": "b", "system": "peerdb", "url": "http://b:3000/", "interval": "2m"},
+            ],
+        },
+        env={},
+    )
+    a, b = cfg.targets
+    assert (a.interval, a.timeout, a.max_concurrency) == (60.0, 20.0, 3)
+    assert (b.interval, b.timeout) == (120.0, 20.0)
+    assert b.url == "http://b:3000"
+
+
+def test_environment_references_expand_with_defaults_and_dollar_escape() -> None:
+    cfg = config_mod.parse(
+        {
+            "targets": [
+                {
+                    "name": "${NAME}",
+                    "system": "peerdb",
+                    "url": "${URL:-http://fallback:3000}",
+                    "labels": {"note": "costs $$5"},
+                }
+            ]
+        },
+        env={"NAME": "from-env"},
+    )
+    target = cfg.targets[0]
+    assert (target.name, target.url, target.labels) == (
+        "from-env",
+        "http://fallback:3000",
+        {"note": "costs $5"},
+    )
+
+
+def test_loaded_config_is_frozen() -> None:
+    cfg = config_mod.parse({"targets": [{"name": "a", "system": "peerdb", "url": "http://a"}]})
+    with pytest.raises(ValueError, match="frozen"):
+        cfg.targets[0].name = "b"  # type: ignore[misc]
+
+
+def test_an_unreadable_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read"):
+        config_mod.load(tmp_path / "missing.yaml")
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("30s", 30), ("5m", 300), ("1h30m", 5400), ("250ms", 0.25), ("2d", 172800), (15, 15)],
+)
+def test_durations_parse_to_seconds(text: str | int, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+def test_filters_include_then_exclude_by_regex_search() -> None:
+    f = Filter(include=("^orders_", "^users_"), exclude=("_tmp$",))
+    assert [n for n in ["orders_a", "users_b", "orders_tmp", "events"] if f.matches(n)] == [
+        "orders_a",
+        "users_b",
+    ]
+
+
+def test_example_config_is_valid() -> None:
+    example = Path(__file__).parent.parent / "config.example.yaml"
+    env = {
+        "PEERDB_PASSWORD": "x" * 8,
+        "CC_API_KEY": "key",
+        "CC_API_SECRET": "secret-value",
+        "FELDERA_API_KEY": "apikey:abc",
+        "ETLWORKS_PASSWORD": "pw-value",
+    }
+    cfg = config_mod.load(example, env=env)
+    assert {t.system for t in cfg.targets} == set(REGISTRY)
