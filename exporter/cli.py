@@ -19,6 +19,7 @@ from exporter import config as config_mod
 from exporter.config import ConfigError
 from exporter.daemon import Exporter, parse_listen_address
 from exporter.log import configure, get_logger
+from exporter.schema import parse_duration
 from exporter.sources.base import Shard
 from exporter.webconfig import WebConfigError, load_web_config
 
@@ -266,8 +267,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 def demo_config(sim_url: str, systems: dict[str, Any], interval: str) -> dict[str, Any]:
     """The config the demo runs the exporter with."""
+    timeout = min(4.0, parse_duration(interval) * 0.8)
     return {
-        "global": {"interval": interval, "timeout": "4s", "stale_after": "1m"},
+        "global": {"interval": interval, "timeout": f"{timeout:g}s", "stale_after": "1m"},
         "targets": [system.demo_target(sim_url) for system in systems.values()],
     }
 

@@ -80,7 +80,9 @@ def test_rendered_samples_equal_prometheus_client_for_ordinary_names() -> None:
     fams = _families()
     ours = Collector(_store_with(fams)).exposition().decode()
     theirs = _reference(fams)
-    short = {k: v for k, v in _upstream_only(theirs).items() if len(dict(k[1]).get("thing", "")) < 200}
+    short = {
+        k: v for k, v in _upstream_only(theirs).items() if len(dict(k[1]).get("thing", "")) < 200
+    }
     assert short.items() <= _upstream_only(ours).items()
 
 
@@ -108,7 +110,9 @@ def test_a_repeated_label_set_keeps_only_its_first_sample() -> None:
     fam.add(("same",), 1)
     fam.add(("same",), 2)
     text = Collector(_store_with([fam])).exposition().decode()
-    assert _upstream_only(text) == {("demo_rows_total", frozenset({("target", "t1"), ("thing", "same")})): 1.0}
+    assert _upstream_only(text) == {
+        ("demo_rows_total", frozenset({("target", "t1"), ("thing", "same")})): 1.0
+    }
 
 
 def test_openmetrics_output_parses_and_names_counters_without_total() -> None:
@@ -128,7 +132,9 @@ def test_text_headers_keep_total_and_show_info_as_gauge() -> None:
 def test_families_of_several_targets_share_one_header_block() -> None:
     store = _store_with(_families(), "t1")
     store.add(TargetState("t2", "demo", 30, 300))
-    store.record_success("t2", build_snapshot(_families(), (("target", "t2"),), 10_000, {}, 1.0), [], 0.1)
+    store.record_success(
+        "t2", build_snapshot(_families(), (("target", "t2"),), 10_000, {}, 1.0), [], 0.1
+    )
     text = Collector(store).exposition().decode()
     assert text.count("# TYPE demo_rows_total counter") == 1
     targets = {dict(ls)["target"] for n, ls in samples(text) if n == "demo_rows_total"}

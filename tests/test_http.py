@@ -47,7 +47,9 @@ async def _reason_of(client: UpstreamClient, path: str = "/x") -> UpstreamError:
         (503, Reason.HTTP_5XX),
     ],
 )
-async def test_status_codes_map_to_reasons(client: UpstreamClient, status: int, reason: Reason) -> None:
+async def test_status_codes_map_to_reasons(
+    client: UpstreamClient, status: int, reason: Reason
+) -> None:
     with aioresponses() as mocked:
         mocked.get(f"{BASE}/x", status=status, body=b"", headers={"Location": "/login"})
         error = await _reason_of(client)
@@ -65,7 +67,9 @@ async def test_redirects_are_not_followed(client: UpstreamClient) -> None:
 
 async def test_retry_after_seconds_are_kept_on_429(client: UpstreamClient) -> None:
     with aioresponses() as mocked:
-        mocked.get(f"{BASE}/x", status=429, body=b"<html>slow down</html>", headers={"Retry-After": "17"})
+        mocked.get(
+            f"{BASE}/x", status=429, body=b"<html>slow down</html>", headers={"Retry-After": "17"}
+        )
         error = await _reason_of(client)
     assert error.retry_after == 17.0
 

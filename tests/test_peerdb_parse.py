@@ -41,7 +41,9 @@ def test_every_flow_status_is_accepted_by_name_and_by_code(code: int, name: str)
     assert flow_status(str(code)) == (name, True)
 
 
-@pytest.mark.parametrize(("raw", "label"), [("STATUS_HIBERNATING", "STATUS_HIBERNATING"), (42, "42")])
+@pytest.mark.parametrize(
+    ("raw", "label"), [("STATUS_HIBERNATING", "STATUS_HIBERNATING"), (42, "42")]
+)
 def test_an_unknown_flow_status_keeps_its_own_value_and_is_flagged(raw: object, label: str) -> None:
     assert flow_status(raw) == (label, False)
 
@@ -60,8 +62,16 @@ def test_unknown_status_gets_its_own_series_besides_the_twelve_known() -> None:
 def test_mirror_list_reads_identity_state_and_epoch_millisecond_creation() -> None:
     mirrors = parse_mirror_list(fixture("mirrors_list"))
     first = mirrors[0]
-    assert [m.name for m in mirrors] == ["orders_pg_to_ch", "nightly_events_qrep", "users_mysql_to_ch"]
-    assert (first.status, first.source_peer, first.source_type) == ("STATUS_RUNNING", "pg_prod", "POSTGRES")
+    assert [m.name for m in mirrors] == [
+        "orders_pg_to_ch",
+        "nightly_events_qrep",
+        "users_mysql_to_ch",
+    ]
+    assert (first.status, first.source_peer, first.source_type) == (
+        "STATUS_RUNNING",
+        "pg_prod",
+        "POSTGRES",
+    )
     assert first.created == pytest.approx(1741944413.589)
     assert [m.is_cdc for m in mirrors] == [True, False, True]
 
@@ -109,7 +119,10 @@ def test_slot_lag_is_converted_from_mebibytes_to_bytes() -> None:
     assert (slot.peer, slot.name, slot.active) == ("pg_prod", "peerflow_slot_orders_pg_to_ch", True)
 
 
-@pytest.mark.parametrize(("raw", "state"), [("INSTANCE_STATUS_READY", "INSTANCE_STATUS_READY"), (3, "INSTANCE_STATUS_MAINTENANCE")])
+@pytest.mark.parametrize(
+    ("raw", "state"),
+    [("INSTANCE_STATUS_READY", "INSTANCE_STATUS_READY"), (3, "INSTANCE_STATUS_MAINTENANCE")],
+)
 def test_instance_status_by_name_or_code(raw: object, state: str) -> None:
     assert parse_instance({"status": raw}) == (state, True)
 
