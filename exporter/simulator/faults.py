@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+import orjson
 from aiohttp import web
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -27,6 +28,8 @@ FAULT_KINDS = (
     "auth",  # the system's own authentication failure
     "reset",  # close the connection mid-body
     "drip",  # send the real body one byte every `drip_interval` seconds
+    "wrong_types",  # the real JSON with its top-level object and array swapped
+    "missing_fields",  # the real JSON with every field of its top-level objects removed
 )
 
 
@@ -131,9 +134,20 @@ async def _apply(
     body = real.body if isinstance(real, web.Response) and isinstance(real.body, bytes) else b"{}"
     if kind == "truncated":
         return web.Response(body=body[: max(1, len(body) // 2)], content_type="application/json")
+    if kind in ("wrong_types", "missing_fields"):
+        mutated = _mutate(kind, orjson.loads(body) if body.strip() else {})
+        return web.Response(body=orjson.dumps(mutated), content_type="application/json")
     if kind == "reset":
         return await _reset_mid_body(request, body)
     return await _drip(request, body, faults.drip_interval)
+
+
+def _mutate(kind: str, data: Any) -> Any:
+    if kind == "wrong_types":
+        return list(data.values()) if isinstance(data, dict) else {"items": data}
+    if isinstance(data, list):
+        return [{} for _ in data] or [{}]
+    return {}
 
 
 async def _reset_mid_body(request: web.Request, body: bytes) -> web.StreamResponse:

@@ -95,8 +95,11 @@ def arr(value: Any, what: str) -> list[Any]:
 
 
 def items(container: dict[str, Any], key: str, what: str) -> list[Any]:
-    """The array under `key`; a missing key or JSON null (protojson, unset lists) is empty."""
-    value = container.get(key)
+    """The array under a required `key`; JSON null counts as empty, a missing key is an error
+    (an inventory that silently lost its list must not make every entity vanish)."""
+    if key not in container:
+        raise SchemaError(f"{what}: required field {key!r} is missing")
+    value = container[key]
     return [] if value is None else arr(value, f"{what}.{key}")
 
 

@@ -1,0 +1,193 @@
+"""TLS and basic auth on every endpoint, from an exporter-toolkit web config."""
+
+from __future__ import annotations
+
+import base64
+import ssl
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import bcrypt
+import pytest
+import trustme
+import yaml
+
+from exporter import webconfig
+from exporter.daemon import Exporter
+from exporter.simulator import Simulation
+from exporter.webconfig import WebConfigError, load_web_config
+
+PASSWORD = "web-pass-81c3"
+ENDPOINTS = [
+    ("GET", "/metrics"),
+    ("GET", "/"),
+    ("GET", "/-/healthy"),
+    ("GET", "/-/ready"),
+    ("POST", "/-/reload"),
+]
+
+
+def basic(user: str, password: str) -> dict[str, str]:
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
+
+
+@pytest.fixture(scope="module")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+def _hash(password: str) -> str:
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(4)).decode()
+
+
+def _web_config(tmp_path: Path, ca: trustme.CA, *, users: bool, client_ca: bool = False) -> Path:
+    cert = ca.issue_cert("127.0.0.1", "localhost")
+    cert_file, key_file = tmp_path / "server.pem", tmp_path / "server.key"
+    cert.cert_chain_pems[0].write_to_path(str(cert_file))
+    cert.private_key_pem.write_to_path(str(key_file))
+    data: dict[str, object] = {
+        "tls_server_config": {"cert_file": str(cert_file), "key_file": str(key_file)}
+    }
+    if client_ca:
+        ca_file = tmp_path / "client-ca.pem"
+        ca.cert_pem.write_to_path(str(ca_file))
+        data["tls_server_config"] = {
+            **data["tls_server_config"],  # type: ignore[dict-item]
+            "client_ca_file": str(ca_file),
+            "client_auth_type": "RequireAndVerifyClientCert",
+        }
+    if users:
+        data["basic_auth_users"] = {"prometheus": _hash(PASSWORD)}
+    path = tmp_path / "web.yml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[Simulation]:
+    async with Simulation({"peerdb": {}}) as s:
+        yield s
+
+
+async def _start(tmp_path: Path, sim: Simulation, web: Path) -> Exporter:
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        yaml.safe_dump({"targets": [{"name": "pg", "system": "peerdb", "url": sim.url}]})
+    )
+    exporter = Exporter(config, "127.0.0.1:0", load_web_config(web))
+    await exporter.start()
+    return exporter
+
+
+def _client_ssl(ca: trustme.CA, with_cert: bool = False) -> ssl.SSLContext:
+    ctx = ssl.create_default_context()
+    ca.configure_trust(ctx)
+    if with_cert:
+        ca.issue_cert("prometheus-client").configure_cert(ctx)
+    return ctx
+
+
+async def _status(
+    exporter: Exporter, ctx: ssl.SSLContext, method: str, path: str, auth: dict[str, str] | None
+) -> int:
+    async with aiohttp.ClientSession() as session, session.request(
+        method, f"https://127.0.0.1:{exporter.port}{path}", ssl=ctx, headers=auth
+    ) as resp:
+        return resp.status
+
+
+@pytest.mark.parametrize(("method", "path"), ENDPOINTS)
+async def test_every_endpoint_needs_the_right_password(
+    tmp_path: Path, sim: Simulation, ca: trustme.CA, method: str, path: str
+) -> None:
+    exporter = await _start(tmp_path, sim, _web_config(tmp_path, ca, users=True))
+    ctx = _client_ssl(ca)
+    try:
+        assert await _status(exporter, ctx, method, path, None) == 401
+        assert await _status(exporter, ctx, method, path, basic("prometheus", "wrong")) == 401
+        assert await _status(exporter, ctx, method, path, basic("nobody", PASSWORD)) == 401
+        assert await _status(exporter, ctx, method, path, basic("prometheus", PASSWORD)) in (
+            200,
+            503,
+        )
+    finally:
+        await exporter.stop()
+
+
+async def test_an_unauthenticated_answer_asks_for_basic_auth(
+    tmp_path: Path, sim: Simulation, ca: trustme.CA
+) -> None:
+    exporter = await _start(tmp_path, sim, _web_config(tmp_path, ca, users=True))
+    try:
+        async with aiohttp.ClientSession() as session:
+            url = f"https://127.0.0.1:{exporter.port}/metrics"
+            async with session.get(url, ssl=_client_ssl(ca)) as resp:
+                assert resp.headers["WWW-Authenticate"].startswith("Basic ")
+                assert "dataflow_exporter" not in await resp.text()
+    finally:
+        await exporter.stop()
+
+
+async def test_plain_http_to_the_tls_port_gets_no_metrics(
+    tmp_path: Path, sim: Simulation, ca: trustme.CA
+) -> None:
+    exporter = await _start(tmp_path, sim, _web_config(tmp_path, ca, users=False))
+    try:
+        async with aiohttp.ClientSession() as session:
+            with pytest.raises(aiohttp.ClientError):
+                async with session.get(f"http://127.0.0.1:{exporter.port}/metrics") as resp:
+                    await resp.read()
+        assert await _status(exporter, _client_ssl(ca), "GET", "/-/healthy", None) == 200
+    finally:
+        await exporter.stop()
+
+
+async def test_client_certificates_are_required_when_configured(
+    tmp_path: Path, sim: Simulation, ca: trustme.CA
+) -> None:
+    exporter = await _start(tmp_path, sim, _web_config(tmp_path, ca, users=False, client_ca=True))
+    try:
+        with pytest.raises(aiohttp.ClientError):
+            await _status(exporter, _client_ssl(ca), "GET", "/-/healthy", None)
+        assert (
+            await _status(exporter, _client_ssl(ca, with_cert=True), "GET", "/-/healthy", None)
+            == 200
+        )
+    finally:
+        await exporter.stop()
+
+
+def test_unknown_users_are_checked_against_a_dummy_hash(monkeypatch: pytest.MonkeyPatch) -> None:
+    checked: list[bytes] = []
+    real = bcrypt.checkpw
+
+    def counting(password: bytes, hashed: bytes) -> bool:
+        checked.append(hashed)
+        return real(password, hashed)
+
+    monkeypatch.setattr(webconfig.bcrypt, "checkpw", counting)
+    users = {"prometheus": _hash(PASSWORD).encode()}
+    assert webconfig.check_password(users, "prometheus", PASSWORD)
+    assert not webconfig.check_password(users, "intruder", PASSWORD)
+    assert len(checked) == 2
+    assert checked[1] not in users.values()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("basic_auth_users: {a: plaintext}", "not a bcrypt hash"),
+        (
+            "tls_server_config: {cert_file: /nonexistent.pem, key_file: /nonexistent.key}",
+            "tls_server_config",
+        ),
+        ("unknown_section: {}", "unknown_section"),
+    ],
+)
+def test_bad_web_configs_are_rejected(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "web.yml"
+    path.write_text(text)
+    with pytest.raises(WebConfigError, match=message):
+        load_web_config(path)
