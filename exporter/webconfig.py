@@ -123,11 +123,17 @@ def check_password(users: Mapping[str, bytes], user: str, password: str) -> bool
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+# Kubelet probes cannot send a password, and these answer only "ok" or "not yet".
+UNAUTHENTICATED_PATHS = frozenset({"/-/healthy", "/-/ready"})
+
+
 def auth_middleware(config: WebConfig) -> Any:
-    """aiohttp middleware requiring basic auth on every endpoint."""
+    """aiohttp middleware requiring basic auth on every endpoint but the health probes."""
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path in UNAUTHENTICATED_PATHS:
+            return await handler(request)
         creds = _credentials(request.headers.get("Authorization", ""))
         if creds is not None and await asyncio.to_thread(check_password, config.users, *creds):
             return await handler(request)

@@ -19,13 +19,7 @@ from exporter.simulator import Simulation
 from exporter.webconfig import WebConfigError, load_web_config
 
 PASSWORD = "web-pass-81c3"
-ENDPOINTS = [
-    ("GET", "/metrics"),
-    ("GET", "/"),
-    ("GET", "/-/healthy"),
-    ("GET", "/-/ready"),
-    ("POST", "/-/reload"),
-]
+ENDPOINTS = [("GET", "/metrics"), ("GET", "/"), ("POST", "/-/reload")]
 
 
 def basic(user: str, password: str) -> dict[str, str]:
@@ -112,6 +106,17 @@ async def test_every_endpoint_needs_the_right_password(
             200,
             503,
         )
+    finally:
+        await exporter.stop()
+
+
+@pytest.mark.parametrize("path", ["/-/healthy", "/-/ready"])
+async def test_health_probes_answer_without_credentials(
+    tmp_path: Path, sim: Simulation, ca: trustme.CA, path: str
+) -> None:
+    exporter = await _start(tmp_path, sim, _web_config(tmp_path, ca, users=True))
+    try:
+        assert await _status(exporter, _client_ssl(ca), "GET", path, None) in (200, 503)
     finally:
         await exporter.stop()
 
