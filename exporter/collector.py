@@ -18,7 +18,7 @@ from exporter.exposition import join_exposition, render_samples
 from exporter.families import Family, MetricSpec
 from exporter.store import Store
 
-GZIP_LEVEL = 5
+GZIP_LEVEL = 1  # the body is cached; a rebuild should stay cheap at 100k series
 
 
 @dataclass(slots=True)

@@ -14,17 +14,16 @@ from aiohttp import web
 
 from exporter.simulator.app import build_app
 from exporter.simulator.base import Clock, SimulatedSystem
+from exporter.simulator.confluent import ConfluentSimulator
+from exporter.simulator.etlworks import EtlworksSimulator
+from exporter.simulator.feldera import FelderaSimulator
 from exporter.simulator.peerdb import PeerDBSimulator
-
-# import: feldera
-# import: confluent
-# import: etlworks
 
 SIMULATORS: dict[str, type[SimulatedSystem]] = {
     PeerDBSimulator.name: PeerDBSimulator,
-    # simulator: feldera
-    # simulator: confluent
-    # simulator: etlworks
+    FelderaSimulator.name: FelderaSimulator,
+    ConfluentSimulator.name: ConfluentSimulator,
+    EtlworksSimulator.name: EtlworksSimulator,
 }
 
 

@@ -5,15 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from exporter.sources.base import Source
+from exporter.sources.confluent import ConfluentSource
+from exporter.sources.etlworks import EtlworksSource
+from exporter.sources.feldera import FelderaSource
 from exporter.sources.peerdb import PeerDBSource
-
-# import: feldera
-# import: confluent
-# import: etlworks
 
 REGISTRY: dict[str, type[Source[Any]]] = {
     PeerDBSource.system: PeerDBSource,
-    # registry: feldera
-    # registry: confluent
-    # registry: etlworks
+    FelderaSource.system: FelderaSource,
+    ConfluentSource.system: ConfluentSource,
+    EtlworksSource.system: EtlworksSource,
 }

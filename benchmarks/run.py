@@ -1,0 +1,394 @@
+"""Scale benchmark: the exporter against the simulator at production size, beside two references
+measured in the same run on the same data.
+
+  python3 benchmarks/run.py                 # full scale (about 3 minutes)
+  python3 benchmarks/run.py --scale small   # a quick look
+
+Reports, per system: poll-cycle wall time and CPU, and the "network floor" (a bare aiohttp client
+replaying exactly the requests of that cycle, with the same concurrency, decoding the JSON and
+doing nothing else). For /metrics: latency p50/p99 and bytes for text/OpenMetrics, plain/gzip,
+both when the body must be rebuilt (a poll just finished) and when it is cached; beside
+prometheus_client's `generate_latest` over the same families. Then RSS over repeated cycles.
+The simulator runs in its own process so its CPU is not counted. Compare ratios, not absolute
+times: the machines are shared and noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gzip
+import json
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import orjson
+import psutil
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.openmetrics import exposition as om_exposition
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from exporter import config as config_mod  # noqa: E402
+from exporter.collector import Collector  # noqa: E402
+from exporter.families import Family  # noqa: E402
+from exporter.http import Auth, UpstreamClient, new_session  # noqa: E402
+from exporter.scheduler import Scheduler  # noqa: E402
+from exporter.server import make_app  # noqa: E402
+from exporter.simulator import SIMULATORS  # noqa: E402
+from exporter.store import Store  # noqa: E402
+
+SCALES = {
+    "full": {
+        "peerdb": {"mirrors": 5000},
+        "feldera": {"pipelines": 250, "connectors_per_pipeline": 4},
+        "confluent": {"links": 4, "topics": 2000, "partitions": 12},
+        "etlworks": {"flows": 2000},
+    },
+    "small": {
+        "peerdb": {"mirrors": 500},
+        "feldera": {"pipelines": 25, "connectors_per_pipeline": 4},
+        "confluent": {"links": 2, "topics": 200, "partitions": 12},
+        "etlworks": {"flows": 200},
+    },
+}
+CONCURRENCY = 16
+
+
+@dataclass
+class Recorded:
+    method: str
+    url: str
+    params: Any
+    body: Any
+    headers: dict[str, str]
+
+
+@dataclass
+class SystemFigures:
+    walls: list[float] = field(default_factory=list)
+    cpus: list[float] = field(default_factory=list)
+    floor_walls: list[float] = field(default_factory=list)
+    floor_cpus: list[float] = field(default_factory=list)
+    requests: int = 0
+    series: int = 0
+
+
+RECORDING: list[Recorded] | None = None
+LAST_FAMILIES: dict[str, list[Family]] = {}
+
+
+def _install_probes() -> None:
+    """Record every upstream request, and keep each poll's families for the reference render."""
+    original_send = UpstreamClient._send
+
+    async def recording_send(
+        self: UpstreamClient,
+        method: str,
+        url: str,
+        params: Any,
+        body: Any,
+        what: str,
+        auth: Auth | None,
+    ) -> Any:
+        if RECORDING is not None:
+            headers = dict(await auth.headers()) if auth is not None else {}
+            RECORDING.append(Recorded(method, url, params, body, headers))
+        return await original_send(self, method, url, params, body, what, auth)
+
+    UpstreamClient._send = recording_send  # type: ignore[method-assign]
+
+    for source_class in _sources():
+        original_poll = source_class.poll
+
+        async def poll(self: Any, client: UpstreamClient, _orig: Any = original_poll) -> Any:
+            result = await _orig(self, client)
+            LAST_FAMILIES[self.config.name] = result.families
+            return result
+
+        source_class.poll = poll  # type: ignore[method-assign]
+
+
+def _sources() -> list[Any]:
+    from exporter.sources import REGISTRY
+
+    return list(REGISTRY.values())
+
+
+async def _floor(session: aiohttp.ClientSession, records: list[Recorded]) -> tuple[float, float]:
+    """Replay a cycle's requests: the first alone (the inventory), the rest concurrently."""
+    limit = asyncio.Semaphore(CONCURRENCY)
+
+    async def fetch(r: Recorded) -> Any:
+        async with limit:
+            data = orjson.dumps(r.body) if r.body is not None else None
+            async with session.request(
+                r.method, r.url, params=r.params, data=data, headers=r.headers
+            ) as resp:
+                return orjson.loads(await resp.read())
+
+    wall, cpu = time.perf_counter(), time.process_time()
+    if records:
+        await fetch(records[0])
+        await asyncio.gather(*(fetch(r) for r in records[1:]))
+    return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def _reference_registry(families: dict[str, list[Family]]) -> CollectorRegistry:
+    built: list[Metric] = []
+    for target, fams in families.items():
+        for fam in fams:
+            labels = ["target", *fam.spec.labels]
+            metric: Metric
+            if fam.spec.kind == "counter":
+                metric = CounterMetricFamily(fam.spec.name, fam.spec.help, labels=labels)
+            else:
+                metric = GaugeMetricFamily(fam.spec.name, fam.spec.help, labels=labels)
+            for values, v in fam.samples:
+                metric.add_metric([target, *values], v)
+            built.append(metric)
+
+    class Fixed:
+        def collect(self) -> list[Metric]:
+            return built
+
+    registry = CollectorRegistry()
+    registry.register(Fixed())  # type: ignore[arg-type]
+    return registry
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:9.1f} ms"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+async def _wait_port(port: int) -> None:
+    for _ in range(200):
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.close()
+            await writer.wait_closed()
+            return
+        except OSError:
+            await asyncio.sleep(0.05)
+    raise RuntimeError("simulator did not start")
+
+
+async def run(scale: str, cycles: int, scrapes: int) -> dict[str, Any]:
+    global RECORDING
+    knobs = SCALES[scale]
+    port = _free_port()
+    sets = [f"--set={system}.{k}={v}" for system, kv in knobs.items() for k, v in kv.items()]
+    sim = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "exporter.cli",
+            "simulate",
+            "--listen",
+            f"127.0.0.1:{port}",
+            *sets,
+            "--log.level",
+            "error",
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        await _wait_port(port)
+        url = f"http://127.0.0.1:{port}"
+        targets = [
+            SIMULATORS[s](time.time, **knobs.get(s, {})).demo_target(url) for s in SIMULATORS
+        ]
+        cfg = config_mod.parse(
+            {
+                "global": {
+                    "interval": "10m",
+                    "timeout": "5m",
+                    "max_series": 2_000_000,
+                    "max_concurrency": CONCURRENCY,
+                },
+                "targets": targets,
+            }
+        )
+        _install_probes()
+        process = psutil.Process()
+        figures = {t.system: SystemFigures() for t in cfg.targets}
+        rss: list[float] = []
+        store = Store()
+        async with new_session() as session, aiohttp.ClientSession() as floor_session:
+            scheduler = Scheduler(session, store)
+            scheduler.configure(cfg)
+            for _cycle in range(cycles):
+                for name, poller in scheduler.pollers.items():
+                    fig = figures[poller.config.system]
+                    RECORDING = []
+                    wall, cpu = time.perf_counter(), time.process_time()
+                    ok = await poller.poll_once()
+                    fig.walls.append(time.perf_counter() - wall)
+                    fig.cpus.append(time.process_time() - cpu)
+                    records, RECORDING = RECORDING, None
+                    if not ok:
+                        raise RuntimeError(f"{name}: {store.targets[name].last_error}")
+                    fig.requests = len(records)
+                    snapshot = store.targets[name].snapshot
+                    fig.series = snapshot.series if snapshot else 0
+                    floor_wall, floor_cpu = await _floor(floor_session, records)
+                    fig.floor_walls.append(floor_wall)
+                    fig.floor_cpus.append(floor_cpu)
+                rss.append(process.memory_info().rss / 2**20)
+            scrape = await _measure_scrapes(store, scrapes)
+        scrape["reference"] = _measure_reference(scrapes)
+        return {"scale": scale, "systems": figures, "rss_mib": rss, "scrape": scrape}
+    finally:
+        sim.terminate()
+        sim.wait(10)
+
+
+async def _measure_scrapes(store: Store, scrapes: int) -> dict[str, Any]:
+    from aiohttp import web
+
+    collector = Collector(store)
+
+    async def noop_reload() -> list[str]:
+        return []
+
+    runner = web.AppRunner(make_app(store, collector, noop_reload), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    out: dict[str, Any] = {}
+    variants = {
+        "text": {"Accept-Encoding": "identity"},
+        "text+gzip": {"Accept-Encoding": "gzip"},
+        "openmetrics": {
+            "Accept": "application/openmetrics-text; version=1.0.0",
+            "Accept-Encoding": "identity",
+        },
+        "openmetrics+gzip": {
+            "Accept": "application/openmetrics-text; version=1.0.0",
+            "Accept-Encoding": "gzip",
+        },
+    }
+    try:
+        async with aiohttp.ClientSession(auto_decompress=False) as client:
+            for label, headers in variants.items():
+                for mode in ("rebuilt", "cached"):
+                    times, size = [], 0
+                    for _ in range(scrapes):
+                        if mode == "rebuilt":
+                            store.version += 1  # as when a poll has just completed
+                        t0 = time.perf_counter()
+                        async with client.get(
+                            f"http://127.0.0.1:{port}/metrics", headers=headers
+                        ) as resp:
+                            body = await resp.read()
+                        times.append(time.perf_counter() - t0)
+                        size = len(body)
+                    out[f"{label} {mode}"] = {
+                        "p50": _percentile(times, 0.5),
+                        "p99": _percentile(times, 0.99),
+                        "bytes": size,
+                    }
+        series_text = collector.exposition().decode()
+        out["series"] = sum(
+            1 for line in series_text.splitlines() if line and not line.startswith("#")
+        )
+        out["gzip_bytes"] = len(gzip.compress(series_text.encode()))
+    finally:
+        await runner.cleanup()
+    return out
+
+
+def _measure_reference(scrapes: int) -> dict[str, Any]:
+    registry = _reference_registry(LAST_FAMILIES)
+    result: dict[str, Any] = {}
+    for label, render in (
+        ("generate_latest text", generate_latest),
+        ("generate_latest openmetrics", om_exposition.generate_latest),
+    ):
+        times = []
+        for _ in range(max(3, scrapes // 10)):
+            t0 = time.perf_counter()
+            body = render(registry)
+            times.append(time.perf_counter() - t0)
+        result[label] = {
+            "p50": statistics.median(times),
+            "p99": _percentile(times, 0.99),
+            "bytes": len(body),
+        }
+    return result
+
+
+def report(results: dict[str, Any]) -> str:
+    lines = [f"scale: {results['scale']}", "", "poll cycle per system (median over cycles)"]
+    lines.append(
+        f"{'system':<10} {'requests':>8} {'series':>8} {'wall':>12} {'floor wall':>12} {'ratio':>6} {'cpu':>12} {'floor cpu':>12} {'ratio':>6}"
+    )
+    for system, fig in results["systems"].items():
+        wall, floor = statistics.median(fig.walls), statistics.median(fig.floor_walls)
+        cpu, floor_cpu = statistics.median(fig.cpus), statistics.median(fig.floor_cpus)
+        lines.append(
+            f"{system:<10} {fig.requests:>8} {fig.series:>8} {_ms(wall)} {_ms(floor)} {wall / floor:6.2f} "
+            f"{_ms(cpu)} {_ms(floor_cpu)} {cpu / max(floor_cpu, 1e-9):6.2f}"
+        )
+    scrape = results["scrape"]
+    lines += [
+        "",
+        f"/metrics with {scrape['series']} series (gzip of text: {scrape['gzip_bytes']} bytes)",
+    ]
+    lines.append(f"{'variant':<30} {'p50':>12} {'p99':>12} {'bytes':>10}")
+    for label, fig in scrape.items():
+        if isinstance(fig, dict) and "p50" in fig:
+            lines.append(f"{label:<30} {_ms(fig['p50'])} {_ms(fig['p99'])} {fig['bytes']:>10}")
+    for label, fig in scrape["reference"].items():
+        lines.append(f"{label:<30} {_ms(fig['p50'])} {_ms(fig['p99'])} {fig['bytes']:>10}")
+    ref_text = scrape["reference"]["generate_latest text"]["p50"]
+    ref_om = scrape["reference"]["generate_latest openmetrics"]["p50"]
+    lines += [
+        "",
+        f"generate_latest / rebuilt text scrape (p50): {ref_text / scrape['text rebuilt']['p50']:.1f}x",
+        f"generate_latest openmetrics / rebuilt openmetrics scrape (p50): {ref_om / scrape['openmetrics rebuilt']['p50']:.1f}x",
+        f"generate_latest / cached text scrape (p50): {ref_text / scrape['text cached']['p50']:.1f}x",
+        "",
+        "RSS after each cycle (MiB): " + ", ".join(f"{r:.0f}" for r in results["rss_mib"]),
+    ]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--scale", choices=sorted(SCALES), default="full")
+    parser.add_argument("--cycles", type=int, default=4)
+    parser.add_argument("--scrapes", type=int, default=50)
+    parser.add_argument("--json", type=Path, default=None, help="also write the raw figures here")
+    args = parser.parse_args()
+    results = asyncio.run(run(args.scale, args.cycles, args.scrapes))
+    print(report(results))
+    if args.json:
+        raw = {**results, "systems": {k: vars(v) for k, v in results["systems"].items()}}
+        args.json.write_text(json.dumps(raw, indent=2))
+
+
+if __name__ == "__main__":
+    main()

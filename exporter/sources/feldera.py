@@ -1,0 +1,939 @@
+"""Feldera pipelines: lifecycle state, connector health and fatal errors, counters and freshness.
+
+API facts: everything is under `/v0`, auth is `Authorization: Bearer <api key>` (the key a user
+is given already starts with `apikey:`; the open-source default runs without auth), enums are
+strings, errors are `{message, error_code, details}`. Discovery is `GET pipelines?selector=status`
+(every pipeline, stopped and failed ones included), then `GET pipelines/{p}/stats` for the
+Running and Paused ones: one call carries the global metrics and every connector (without the
+recent-error lists). An explicit `connectors:` list uses the per-connector endpoints
+`pipelines/{p}/tables/{t}/connectors/{c}/stats` (views: `views/{v}/...`) instead of `/stats`.
+A pipeline that stops between the two calls answers 503 `PipelineInteractionNotDeployed`: its
+status stays, its connector series go, and the target stays up.
+
+Sample exposition::
+
+    feldera_pipeline_status{target="f",pipeline="fraud-detection",status="Running"} 1.0
+    feldera_pipeline_status{target="f",pipeline="fraud-detection",status="Stopped"} 0.0
+    feldera_pipeline_deployment_error{target="f",pipeline="inventory-rollup"} 1.0
+    feldera_pipeline_state{target="f",pipeline="fraud-detection",status="Running"} 1.0
+    feldera_pipeline_rss_bytes{target="f",pipeline="fraud-detection"} 1.87695104e+09
+    feldera_input_connector_health{target="f",pipeline="payments",table="payments",
+        connector="kafka_in",status="Unhealthy"} 1.0
+    feldera_input_connector_fatal_error{target="f",pipeline="payments",table="payments",
+        connector="kafka_in"} 1.0
+    feldera_input_connector_records_total{target="f",pipeline="fraud-detection",
+        table="transactions",connector="kafka_in"} 1.048576e+06
+    feldera_input_connector_processing_latency_p99_seconds{target="f",pipeline="fraud-detection",
+        table="transactions",connector="kafka_in"} 0.04125
+    feldera_output_connector_transmitted_records_total{target="f",pipeline="fraud-detection",
+        view="fraud_alerts",connector="kafka_out"} 15320.0
+"""
+
+from __future__ import annotations
+
+import re
+import urllib.parse
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import FilePath, SecretStr, model_validator
+
+from exporter.auth import BearerAuth, SecretReader
+from exporter.families import Family, MetricSpec, StateSet
+from exporter.http import Auth, UpstreamClient, UpstreamError
+from exporter.schema import Filter, Strict, TargetConfig, one_of
+from exporter.sources.base import (
+    PollResult,
+    Source,
+    arr,
+    boolean,
+    number,
+    obj,
+    optional_number,
+    run_all,
+    string,
+    timestamp,
+)
+
+API = "/v0"
+
+DEPLOYMENT_STATUSES = StateSet(
+    (
+        "Stopped",
+        "Provisioning",
+        "Unavailable",
+        "Coordination",
+        "Standby",
+        "AwaitingApproval",
+        "Initializing",
+        "Bootstrapping",
+        "ConcurrentBootstrapping",
+        "Synchronizing",
+        "Replaying",
+        "Paused",
+        "Running",
+        "Suspended",
+        "Stopping",
+    )
+)
+DESIRED_STATUSES = StateSet(("Stopped", "Unavailable", "Standby", "Paused", "Running", "Suspended"))
+PROGRAM_STATUSES = StateSet(
+    (
+        "Pending",
+        "CompilingSql",
+        "SqlCompiled",
+        "CompilingRust",
+        "Success",
+        "SqlError",
+        "RustError",
+        "SystemError",
+    )
+)
+PIPELINE_STATES = StateSet(("Paused", "Running", "Terminated"))
+MEMORY_PRESSURES = StateSet(("low", "moderate", "high", "critical"))
+HEALTH_STATUSES = StateSet(("Healthy", "Unhealthy"))
+
+# Only these deployment states have a pipeline process that answers `/stats`.
+STATS_STATUSES = frozenset({"Running", "Paused"})
+# 503 codes that concern one pipeline (stopped meanwhile, or its process unreachable), not the
+# whole API: the rest of the poll is still good.
+PIPELINE_UNREACHABLE_CODES = frozenset(
+    {"PipelineInteractionNotDeployed", "PipelineInteractionUnreachable"}
+)
+UNKNOWN_PIPELINE_CODE = "UnknownPipelineName"
+
+PIPELINE = ("pipeline",)
+INPUT = ("pipeline", "table", "connector")
+OUTPUT = ("pipeline", "view", "connector")
+
+PIPELINE_STATUS = MetricSpec(
+    "feldera_pipeline_status",
+    "gauge",
+    "Pipeline deployment status (polled): 1 for the current one, 0 for the others.",
+    (*PIPELINE, "status"),
+)
+PIPELINE_DESIRED_STATUS = MetricSpec(
+    "feldera_pipeline_desired_status",
+    "gauge",
+    "Deployment status the pipeline was asked to reach (polled): 1 for the current one.",
+    (*PIPELINE, "status"),
+)
+PIPELINE_STATUS_CHANGE = MetricSpec(
+    "feldera_pipeline_status_change_timestamp_seconds",
+    "gauge",
+    "When the pipeline entered its current deployment status (polled), Unix time.",
+    PIPELINE,
+)
+PIPELINE_DEPLOYMENT_ERROR = MetricSpec(
+    "feldera_pipeline_deployment_error",
+    "gauge",
+    "1 if the pipeline's last deployment ended with an error (polled).",
+    PIPELINE,
+)
+PIPELINE_PROGRAM_STATUS = MetricSpec(
+    "feldera_pipeline_program_status",
+    "gauge",
+    "Pipeline program compilation status (polled): 1 for the current one.",
+    (*PIPELINE, "status"),
+)
+PIPELINE_STATS_AVAILABLE = MetricSpec(
+    "feldera_pipeline_stats_available",
+    "gauge",
+    "1 if the Running/Paused pipeline answered its stats call (polled); 0 when it was not "
+    "deployed or unreachable, and its connector series are then absent.",
+    PIPELINE,
+)
+PIPELINE_STATE = MetricSpec(
+    "feldera_pipeline_state",
+    "gauge",
+    "State reported by the pipeline process (polled): 1 for the current one.",
+    (*PIPELINE, "status"),
+)
+PIPELINE_RSS = MetricSpec(
+    "feldera_pipeline_rss_bytes",
+    "gauge",
+    "Resident set size of the pipeline process (polled).",
+    PIPELINE,
+)
+PIPELINE_MEMORY_PRESSURE = MetricSpec(
+    "feldera_pipeline_memory_pressure",
+    "gauge",
+    "Memory pressure level of the pipeline (polled): 1 for the current one.",
+    (*PIPELINE, "status"),
+)
+PIPELINE_UPTIME = MetricSpec(
+    "feldera_pipeline_uptime_seconds",
+    "gauge",
+    "Time since the pipeline process started (polled).",
+    PIPELINE,
+)
+PIPELINE_START = MetricSpec(
+    "feldera_pipeline_start_timestamp_seconds",
+    "gauge",
+    "When the pipeline process started (polled), Unix time; counters restart from 0 then.",
+    PIPELINE,
+)
+PIPELINE_PROCESSED = MetricSpec(
+    "feldera_pipeline_processed_records_total",
+    "counter",
+    "Input records processed by the pipeline's engine since its process started (polled).",
+    PIPELINE,
+)
+PIPELINE_OUTPUT_STALL = MetricSpec(
+    "feldera_pipeline_output_stall_seconds",
+    "gauge",
+    "How long the pipeline has been stalled by full output buffers (polled; 0 when not).",
+    PIPELINE,
+)
+
+
+def _input(name: str, kind: Literal["gauge", "counter"], help_text: str) -> MetricSpec:
+    return MetricSpec(f"feldera_input_connector_{name}", kind, help_text, INPUT)
+
+
+def _output(name: str, kind: Literal["gauge", "counter"], help_text: str) -> MetricSpec:
+    return MetricSpec(f"feldera_output_connector_{name}", kind, help_text, OUTPUT)
+
+
+IN_PAUSED = _input("paused", "gauge", "1 if the input connector was paused by a user (polled).")
+IN_BARRIER = _input(
+    "barrier", "gauge", "1 if the input connector currently blocks checkpoints (polled)."
+)
+IN_END_OF_INPUT = _input(
+    "end_of_input", "gauge", "1 if the input connector has signalled end of input (polled)."
+)
+IN_FATAL_ERROR = _input(
+    "fatal_error", "gauge", "1 if the input connector has hit a fatal error (polled)."
+)
+IN_HEALTH = MetricSpec(
+    "feldera_input_connector_health",
+    "gauge",
+    "Input connector health (polled): 1 for the current one; absent when not reported.",
+    (*INPUT, "status"),
+)
+IN_RECORDS = _input("records_total", "counter", "Records received by the input connector (polled).")
+IN_BYTES = _input("bytes_total", "counter", "Bytes received by the input connector (polled).")
+IN_PARSE_ERRORS = _input(
+    "parse_errors_total", "counter", "Parse errors of the input connector (polled)."
+)
+IN_TRANSPORT_ERRORS = _input(
+    "transport_errors_total", "counter", "Transport errors of the input connector (polled)."
+)
+IN_BUFFERED_RECORDS = _input(
+    "buffered_records", "gauge", "Records buffered by the input connector, not processed (polled)."
+)
+IN_BUFFERED_BYTES = _input(
+    "buffered_bytes", "gauge", "Bytes buffered by the input connector, not yet processed (polled)."
+)
+IN_LATENCY = _input(
+    "processing_latency_p99_seconds",
+    "gauge",
+    "99th percentile of ingest-to-processed latency over recent batches (polled; absent "
+    "before the first sample).",
+)
+IN_COMPLETED = _input(
+    "completed_timestamp_seconds",
+    "gauge",
+    "When the newest input fully processed by every output was completed (polled), Unix time.",
+)
+OUT_FATAL_ERROR = _output(
+    "fatal_error", "gauge", "1 if the output connector has hit a fatal error (polled)."
+)
+OUT_HEALTH = MetricSpec(
+    "feldera_output_connector_health",
+    "gauge",
+    "Output connector health (polled): 1 for the current one; absent when not reported.",
+    (*OUTPUT, "status"),
+)
+OUT_RECORDS = _output(
+    "transmitted_records_total", "counter", "Records sent by the output connector (polled)."
+)
+OUT_BYTES = _output(
+    "transmitted_bytes_total", "counter", "Bytes sent by the output connector (polled)."
+)
+OUT_ENCODE_ERRORS = _output(
+    "encode_errors_total", "counter", "Encoding errors of the output connector (polled)."
+)
+OUT_TRANSPORT_ERRORS = _output(
+    "transport_errors_total", "counter", "Transport errors of the output connector (polled)."
+)
+OUT_PROCESSED_INPUT = _output(
+    "processed_input_records_total",
+    "counter",
+    "Input records whose outputs the connector has handled (polled); compare with the "
+    "pipeline's processed records for output lag.",
+)
+OUT_QUEUED_RECORDS = _output(
+    "queued_records", "gauge", "Records queued for the output connector (polled)."
+)
+OUT_QUEUED_BATCHES = _output(
+    "queued_batches", "gauge", "Batches queued for the output connector (polled)."
+)
+OUT_BUFFERED_RECORDS = _output(
+    "buffered_records", "gauge", "Records in the output connector's buffer (polled)."
+)
+OUT_BUFFERED_BATCHES = _output(
+    "buffered_batches", "gauge", "Batches in the output connector's buffer (polled)."
+)
+
+SPECS = (
+    PIPELINE_STATUS,
+    PIPELINE_DESIRED_STATUS,
+    PIPELINE_STATUS_CHANGE,
+    PIPELINE_DEPLOYMENT_ERROR,
+    PIPELINE_PROGRAM_STATUS,
+    PIPELINE_STATS_AVAILABLE,
+    PIPELINE_STATE,
+    PIPELINE_RSS,
+    PIPELINE_MEMORY_PRESSURE,
+    PIPELINE_UPTIME,
+    PIPELINE_START,
+    PIPELINE_PROCESSED,
+    PIPELINE_OUTPUT_STALL,
+    IN_PAUSED,
+    IN_BARRIER,
+    IN_END_OF_INPUT,
+    IN_FATAL_ERROR,
+    IN_HEALTH,
+    IN_RECORDS,
+    IN_BYTES,
+    IN_PARSE_ERRORS,
+    IN_TRANSPORT_ERRORS,
+    IN_BUFFERED_RECORDS,
+    IN_BUFFERED_BYTES,
+    IN_LATENCY,
+    IN_COMPLETED,
+    OUT_FATAL_ERROR,
+    OUT_HEALTH,
+    OUT_RECORDS,
+    OUT_BYTES,
+    OUT_ENCODE_ERRORS,
+    OUT_TRANSPORT_ERRORS,
+    OUT_PROCESSED_INPUT,
+    OUT_QUEUED_RECORDS,
+    OUT_QUEUED_BATCHES,
+    OUT_BUFFERED_RECORDS,
+    OUT_BUFFERED_BATCHES,
+)
+
+
+class ConnectorRef(Strict):
+    """One connector polled through its own stats endpoint: a table's input or a view's output."""
+
+    pipeline: str
+    table: str | None = None
+    view: str | None = None
+    connector: str
+
+    @model_validator(mode="after")
+    def _table_or_view(self) -> ConnectorRef:
+        if (self.table is None) == (self.view is None):
+            raise ValueError("give exactly one of table (input connector) or view (output)")
+        return self
+
+
+class FelderaTarget(TargetConfig):
+    """`system: feldera`: the API URL, an optional API key and which pipelines/connectors."""
+
+    system: Literal["feldera"]
+    api_key: SecretStr | None = None
+    api_key_file: FilePath | None = None
+    pipelines: Filter = Filter()
+    # None: discover connectors with /stats; a list: poll only these, per connector.
+    connectors: tuple[ConnectorRef, ...] | None = None
+    include_ephemeral: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_api_key(cls, data: Any) -> Any:
+        return one_of(data, "api_key", "api_key_file")
+
+
+# ---------------------------------------------------------------------------------------------
+# Records and pure parsers
+
+
+@dataclass(frozen=True, slots=True)
+class Pipeline:
+    """One pipeline's lifecycle state from the pipeline list."""
+
+    name: str
+    status: str
+    status_known: bool
+    desired: str
+    desired_known: bool
+    program: str
+    program_known: bool
+    deployment_error: bool
+    status_since: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    """A connector's reported health."""
+
+    status: str
+    known: bool
+
+
+@dataclass(frozen=True, slots=True)
+class InputConnector:
+    """One input connector's status and metrics."""
+
+    pipeline: str
+    table: str
+    connector: str
+    paused: bool
+    barrier: bool
+    end_of_input: bool
+    fatal_error: bool
+    health: Health | None
+    records: float
+    bytes: float
+    parse_errors: float
+    transport_errors: float
+    buffered_records: float
+    buffered_bytes: float
+    latency_p99_seconds: float | None
+    completed_at: float | None
+
+    @property
+    def labels(self) -> tuple[str, str, str]:
+        """Label values in the spec's order."""
+        return (self.pipeline, self.table, self.connector)
+
+
+@dataclass(frozen=True, slots=True)
+class OutputConnector:
+    """One output connector's status and metrics."""
+
+    pipeline: str
+    view: str
+    connector: str
+    fatal_error: bool
+    health: Health | None
+    transmitted_records: float
+    transmitted_bytes: float
+    encode_errors: float
+    transport_errors: float
+    processed_input_records: float
+    queued_records: float
+    queued_batches: float
+    buffered_records: float
+    buffered_batches: float
+
+    @property
+    def labels(self) -> tuple[str, str, str]:
+        """Label values in the spec's order."""
+        return (self.pipeline, self.view, self.connector)
+
+
+@dataclass(frozen=True, slots=True)
+class GlobalMetrics:
+    """The pipeline-wide part of `/stats`."""
+
+    pipeline: str
+    state: str
+    state_known: bool
+    memory_pressure: str
+    memory_pressure_known: bool
+    rss_bytes: float
+    uptime_seconds: float
+    start_time: float
+    processed_records: float
+    output_stall_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class PipelineStats:
+    """One pipeline's `/stats` answer."""
+
+    global_metrics: GlobalMetrics
+    inputs: tuple[InputConnector, ...]
+    outputs: tuple[OutputConnector, ...]
+
+
+def _state(states: StateSet, value: Any) -> tuple[str, bool]:
+    return states.normalise("null" if value is None else value)
+
+
+def parse_pipeline(raw: Any, what: str) -> Pipeline:
+    """One `PipelineSelectedInfo` (selector=status) -> pipeline."""
+    item = obj(raw, what)
+    status, status_known = _state(DEPLOYMENT_STATUSES, item.get("deployment_status"))
+    desired, desired_known = _state(DESIRED_STATUSES, item.get("deployment_desired_status"))
+    program, program_known = _state(PROGRAM_STATUSES, item.get("program_status"))
+    error = item.get("deployment_error")
+    if error is not None:
+        obj(error, f"{what}.deployment_error")
+    return Pipeline(
+        name=string(item.get("name"), f"{what}.name"),
+        status=status,
+        status_known=status_known,
+        desired=desired,
+        desired_known=desired_known,
+        program=program,
+        program_known=program_known,
+        deployment_error=error is not None,
+        status_since=timestamp(
+            item.get("deployment_status_since"), f"{what}.deployment_status_since"
+        ),
+    )
+
+
+def parse_pipeline_list(payload: Any) -> list[Pipeline]:
+    """`GET /v0/pipelines?selector=status` -> every pipeline."""
+    return [
+        parse_pipeline(raw, f"pipelines[{i}]")
+        for i, raw in enumerate(arr(payload, "GET /v0/pipelines"))
+    ]
+
+
+def split_endpoint(endpoint_name: str, stream: str) -> tuple[str, str]:
+    """`endpoint_name` ("{table}.{connector}") -> (table, connector), the table taken from
+    `config.stream` so a table name with dots in it (quoted) still splits right."""
+    if stream and endpoint_name.startswith(stream + "."):
+        return stream, endpoint_name[len(stream) + 1 :]
+    table, dot, connector = endpoint_name.rpartition(".")
+    if not dot:
+        return stream, endpoint_name
+    return stream or table, connector
+
+
+def is_ephemeral(connector: str, output: bool) -> bool:
+    """HTTP ingress/egress connectors, created per HTTP request and gone with it."""
+    return connector.startswith("api-" if output else "api-ingress-")
+
+
+def _health(value: Any, what: str) -> Health | None:
+    if value is None:
+        return None
+    status, known = _state(HEALTH_STATUSES, obj(value, what).get("status"))
+    return Health(status, known)
+
+
+def _fatal(value: Any, what: str) -> bool:
+    if value is None:
+        return False
+    return bool(string(value, what))
+
+
+def _endpoint(raw: Any, what: str) -> tuple[dict[str, Any], str, str, dict[str, Any]]:
+    item = obj(raw, what)
+    name = string(item.get("endpoint_name"), f"{what}.endpoint_name")
+    config = obj(item.get("config"), f"{what}.config")
+    stream = string(config.get("stream"), f"{what}.config.stream")
+    parent, connector = split_endpoint(name, stream)
+    return item, parent, connector, obj(item.get("metrics"), f"{what}.metrics")
+
+
+def parse_input(pipeline: str, raw: Any, what: str) -> InputConnector:
+    """One `InputEndpointStatus` -> input connector (optional keys may be absent)."""
+    item, table, connector, metrics = _endpoint(raw, what)
+    latency = optional_number(
+        metrics.get("processing_latency_p99_micros"), f"{what}.processing_latency_p99_micros"
+    )
+    frontier = item.get("completed_frontier")
+    completed = None
+    if frontier is not None:
+        completed = timestamp(
+            obj(frontier, f"{what}.completed_frontier").get("completed_at"),
+            f"{what}.completed_frontier.completed_at",
+        )
+    m = f"{what}.metrics"
+    return InputConnector(
+        pipeline=pipeline,
+        table=table,
+        connector=connector,
+        paused=boolean(item.get("paused"), f"{what}.paused"),
+        barrier=boolean(item.get("barrier"), f"{what}.barrier"),
+        end_of_input=boolean(metrics.get("end_of_input"), f"{m}.end_of_input"),
+        fatal_error=_fatal(item.get("fatal_error"), f"{what}.fatal_error"),
+        health=_health(item.get("health"), f"{what}.health"),
+        records=number(metrics.get("total_records"), f"{m}.total_records"),
+        bytes=number(metrics.get("total_bytes"), f"{m}.total_bytes"),
+        parse_errors=number(metrics.get("num_parse_errors"), f"{m}.num_parse_errors"),
+        transport_errors=number(metrics.get("num_transport_errors"), f"{m}.num_transport_errors"),
+        buffered_records=number(metrics.get("buffered_records"), f"{m}.buffered_records"),
+        buffered_bytes=number(metrics.get("buffered_bytes"), f"{m}.buffered_bytes"),
+        latency_p99_seconds=None if latency is None else latency / 1e6,
+        completed_at=completed,
+    )
+
+
+def parse_output(pipeline: str, raw: Any, what: str) -> OutputConnector:
+    """One `OutputEndpointStatus` -> output connector."""
+    item, view, connector, metrics = _endpoint(raw, what)
+    m = f"{what}.metrics"
+
+    def count(key: str) -> float:
+        return number(metrics.get(key), f"{m}.{key}")
+
+    return OutputConnector(
+        pipeline=pipeline,
+        view=view,
+        connector=connector,
+        fatal_error=_fatal(item.get("fatal_error"), f"{what}.fatal_error"),
+        health=_health(item.get("health"), f"{what}.health"),
+        transmitted_records=count("transmitted_records"),
+        transmitted_bytes=count("transmitted_bytes"),
+        encode_errors=count("num_encode_errors"),
+        transport_errors=count("num_transport_errors"),
+        processed_input_records=count("total_processed_input_records"),
+        queued_records=count("queued_records"),
+        queued_batches=count("queued_batches"),
+        buffered_records=count("buffered_records"),
+        buffered_batches=count("buffered_batches"),
+    )
+
+
+def parse_global_metrics(pipeline: str, raw: Any) -> GlobalMetrics:
+    """`global_metrics` of `/stats` -> the few pipeline-wide values we export."""
+    what = "stats.global_metrics"
+    data = obj(raw, what)
+
+    def count(key: str) -> float:
+        return number(data.get(key), f"{what}.{key}")
+
+    state, state_known = _state(PIPELINE_STATES, data.get("state"))
+    pressure, pressure_known = _state(MEMORY_PRESSURES, data.get("memory_pressure"))
+    return GlobalMetrics(
+        pipeline=pipeline,
+        state=state,
+        state_known=state_known,
+        memory_pressure=pressure,
+        memory_pressure_known=pressure_known,
+        rss_bytes=count("rss_bytes"),
+        uptime_seconds=count("uptime_msecs") / 1000.0,
+        start_time=count("start_time"),
+        processed_records=count("total_processed_records"),
+        output_stall_seconds=count("output_stall_msecs") / 1000.0,
+    )
+
+
+def parse_stats(pipeline: str, payload: Any) -> PipelineStats:
+    """`GET /v0/pipelines/{p}/stats` -> global metrics and every connector."""
+    data = obj(payload, "stats")
+    return PipelineStats(
+        global_metrics=parse_global_metrics(pipeline, data.get("global_metrics")),
+        inputs=tuple(
+            parse_input(pipeline, raw, f"stats.inputs[{i}]")
+            for i, raw in enumerate(arr(data.get("inputs"), "stats.inputs"))
+        ),
+        outputs=tuple(
+            parse_output(pipeline, raw, f"stats.outputs[{i}]")
+            for i, raw in enumerate(arr(data.get("outputs"), "stats.outputs"))
+        ),
+    )
+
+
+_PLAIN_IDENTIFIER = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+def sql_identifier(name: str) -> str:
+    """A table/view name as the per-connector endpoint parses it: unquoted names are lower-cased
+    there, so any other spelling is sent quoted to keep its case."""
+    if len(name) >= 2 and name.startswith('"') and name.endswith('"'):
+        return name
+    if _PLAIN_IDENTIFIER.match(name):
+        return name
+    return '"' + name.replace('"', '""') + '"'
+
+
+def error_code(exc: UpstreamError) -> str | None:
+    """Feldera's `error_code` from an error answer, if the body is Feldera's own."""
+    payload = exc.payload
+    if isinstance(payload, dict) and isinstance(payload.get("error_code"), str):
+        code: str = payload["error_code"]
+        return code
+    return None
+
+
+# ---------------------------------------------------------------------------------------------
+# Records -> families (pure)
+
+
+@dataclass(slots=True)
+class Observation:
+    """Everything one poll read, ready to become families."""
+
+    pipelines: list[Pipeline]
+    # Per Running/Paused pipeline: did its stats (or connector) calls answer?
+    stats_available: dict[str, bool] = field(default_factory=dict)
+    global_metrics: list[GlobalMetrics] = field(default_factory=list)
+    inputs: list[InputConnector] = field(default_factory=list)
+    outputs: list[OutputConnector] = field(default_factory=list)
+    # Explicitly listed connectors the upstream does not know.
+    missing_connectors: int = 0
+
+
+def _flag(family: Family, labels: tuple[str, ...], on: bool) -> None:
+    family.add(labels, 1 if on else 0)
+
+
+def _pipeline_families(seen: Observation) -> list[Family]:
+    status = Family(PIPELINE_STATUS)
+    desired = Family(PIPELINE_DESIRED_STATUS)
+    since = Family(PIPELINE_STATUS_CHANGE)
+    error = Family(PIPELINE_DEPLOYMENT_ERROR)
+    program = Family(PIPELINE_PROGRAM_STATUS)
+    available = Family(PIPELINE_STATS_AVAILABLE)
+    for p in seen.pipelines:
+        DEPLOYMENT_STATUSES.one_hot(status, (p.name,), p.status)
+        DESIRED_STATUSES.one_hot(desired, (p.name,), p.desired)
+        PROGRAM_STATUSES.one_hot(program, (p.name,), p.program)
+        _flag(error, (p.name,), p.deployment_error)
+        if p.status_since is not None:
+            since.add((p.name,), p.status_since)
+        if p.name in seen.stats_available:
+            _flag(available, (p.name,), seen.stats_available[p.name])
+    return [status, desired, since, error, program, available]
+
+
+def _global_families(seen: Observation) -> list[Family]:
+    state = Family(PIPELINE_STATE)
+    rss = Family(PIPELINE_RSS)
+    pressure = Family(PIPELINE_MEMORY_PRESSURE)
+    uptime = Family(PIPELINE_UPTIME)
+    start = Family(PIPELINE_START)
+    processed = Family(PIPELINE_PROCESSED)
+    stall = Family(PIPELINE_OUTPUT_STALL)
+    for g in seen.global_metrics:
+        labels = (g.pipeline,)
+        PIPELINE_STATES.one_hot(state, labels, g.state)
+        MEMORY_PRESSURES.one_hot(pressure, labels, g.memory_pressure)
+        rss.add(labels, g.rss_bytes)
+        uptime.add(labels, g.uptime_seconds)
+        start.add(labels, g.start_time)
+        processed.add(labels, g.processed_records)
+        stall.add(labels, g.output_stall_seconds)
+    return [state, rss, pressure, uptime, start, processed, stall]
+
+
+def _input_families(inputs: Iterable[InputConnector]) -> list[Family]:
+    flags = {spec: Family(spec) for spec in (IN_PAUSED, IN_BARRIER, IN_END_OF_INPUT)}
+    fatal, health = Family(IN_FATAL_ERROR), Family(IN_HEALTH)
+    values = {
+        spec: Family(spec)
+        for spec in (
+            IN_RECORDS,
+            IN_BYTES,
+            IN_PARSE_ERRORS,
+            IN_TRANSPORT_ERRORS,
+            IN_BUFFERED_RECORDS,
+            IN_BUFFERED_BYTES,
+        )
+    }
+    latency, completed = Family(IN_LATENCY), Family(IN_COMPLETED)
+    for c in inputs:
+        labels = c.labels
+        _flag(flags[IN_PAUSED], labels, c.paused)
+        _flag(flags[IN_BARRIER], labels, c.barrier)
+        _flag(flags[IN_END_OF_INPUT], labels, c.end_of_input)
+        _flag(fatal, labels, c.fatal_error)
+        if c.health is not None:
+            HEALTH_STATUSES.one_hot(health, labels, c.health.status)
+        values[IN_RECORDS].add(labels, c.records)
+        values[IN_BYTES].add(labels, c.bytes)
+        values[IN_PARSE_ERRORS].add(labels, c.parse_errors)
+        values[IN_TRANSPORT_ERRORS].add(labels, c.transport_errors)
+        values[IN_BUFFERED_RECORDS].add(labels, c.buffered_records)
+        values[IN_BUFFERED_BYTES].add(labels, c.buffered_bytes)
+        if c.latency_p99_seconds is not None:
+            latency.add(labels, c.latency_p99_seconds)
+        if c.completed_at is not None:
+            completed.add(labels, c.completed_at)
+    return [*flags.values(), fatal, health, *values.values(), latency, completed]
+
+
+def _output_families(outputs: Iterable[OutputConnector]) -> list[Family]:
+    fatal, health = Family(OUT_FATAL_ERROR), Family(OUT_HEALTH)
+    fields_by_spec = {
+        OUT_RECORDS: "transmitted_records",
+        OUT_BYTES: "transmitted_bytes",
+        OUT_ENCODE_ERRORS: "encode_errors",
+        OUT_TRANSPORT_ERRORS: "transport_errors",
+        OUT_PROCESSED_INPUT: "processed_input_records",
+        OUT_QUEUED_RECORDS: "queued_records",
+        OUT_QUEUED_BATCHES: "queued_batches",
+        OUT_BUFFERED_RECORDS: "buffered_records",
+        OUT_BUFFERED_BATCHES: "buffered_batches",
+    }
+    values = {spec: Family(spec) for spec in fields_by_spec}
+    for c in outputs:
+        labels = c.labels
+        _flag(fatal, labels, c.fatal_error)
+        if c.health is not None:
+            HEALTH_STATUSES.one_hot(health, labels, c.health.status)
+        for spec, name in fields_by_spec.items():
+            values[spec].add(labels, getattr(c, name))
+    return [fatal, health, *values.values()]
+
+
+def build_families(seen: Observation) -> list[Family]:
+    """Translate one poll's records into Feldera families."""
+    return [
+        *_pipeline_families(seen),
+        *_global_families(seen),
+        *_input_families(seen.inputs),
+        *_output_families(seen.outputs),
+    ]
+
+
+def summarise(seen: Observation) -> PollResult:
+    """Entity counts for the status page and unknown enum values, without families yet."""
+    result = PollResult(families=[])
+
+    def count(key: str) -> None:
+        result.entities[key] = result.entities.get(key, 0) + 1
+
+    for p in seen.pipelines:
+        count(f"pipelines {p.status}")
+        for known, field_name, value in (
+            (p.status_known, "deployment_status", p.status),
+            (p.desired_known, "deployment_desired_status", p.desired),
+            (p.program_known, "program_status", p.program),
+        ):
+            if not known:
+                result.unknown_values.append((field_name, value))
+    for g in seen.global_metrics:
+        if not g.state_known:
+            result.unknown_values.append(("pipeline_state", g.state))
+        if not g.memory_pressure_known:
+            result.unknown_values.append(("memory_pressure", g.memory_pressure))
+    connectors: list[InputConnector | OutputConnector] = [*seen.inputs, *seen.outputs]
+    for c in connectors:
+        count(f"connectors {c.health.status}" if c.health else "connectors health unreported")
+        if c.health is not None and not c.health.known:
+            result.unknown_values.append(("connector_health", c.health.status))
+    if seen.missing_connectors:
+        result.entities["connectors not found"] = seen.missing_connectors
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# I/O
+
+
+def _path(*parts: str) -> str:
+    return API + "/" + "/".join(urllib.parse.quote(p, safe="") for p in parts)
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    """What asking one pipeline's process gave: stats, or why not."""
+
+    pipeline: str
+    stats: PipelineStats | None = None
+    connector: InputConnector | OutputConnector | None = None
+    unreachable: bool = False  # 503: stopped meanwhile or process unreachable
+    vanished: bool = False  # 404 UnknownPipelineName: deleted since the list call
+    missing: bool = False  # 404 for one explicitly listed connector
+
+
+def _classify(pipeline: str, exc: UpstreamError) -> _Outcome:
+    """A per-pipeline failure as an outcome, or re-raise what fails the whole target."""
+    code = error_code(exc)
+    if exc.status == 503 and code in PIPELINE_UNREACHABLE_CODES:
+        return _Outcome(pipeline, unreachable=True)
+    if exc.status == 404 and code == UNKNOWN_PIPELINE_CODE:
+        return _Outcome(pipeline, vanished=True)
+    raise exc
+
+
+class FelderaSource(Source[FelderaTarget]):
+    """Polls one Feldera API server."""
+
+    system = "feldera"
+    config_model = FelderaTarget
+    specs = SPECS
+
+    def auth(self) -> Auth | None:
+        """Bearer auth with the API key as given (it already starts with `apikey:`)."""
+        cfg = self.config
+        if cfg.api_key is None and cfg.api_key_file is None:
+            return None
+        return BearerAuth(
+            SecretReader(cfg.api_key, Path(cfg.api_key_file) if cfg.api_key_file else None)
+        )
+
+    async def poll(self, client: UpstreamClient) -> PollResult:
+        """Pipeline list, then `/stats` (or the listed connectors) of Running/Paused ones."""
+        listed = parse_pipeline_list(
+            await client.get_json(_path("pipelines"), {"selector": "status"})
+        )
+        pipelines = [
+            p for p in listed if self.config.pipelines.matches(p.name) and self.shard.owns(p.name)
+        ]
+        live = {p.name for p in pipelines if p.status in STATS_STATUSES}
+        if self.config.connectors is None:
+            outcomes = await run_all(self._stats(client, name) for name in sorted(live))
+        else:
+            refs = [r for r in dict.fromkeys(self.config.connectors) if r.pipeline in live]
+            outcomes = await run_all(self._connector(client, ref) for ref in refs)
+        seen = self._observe(pipelines, outcomes)
+        result = summarise(seen)
+        result.families = build_families(seen)
+        return result
+
+    def _observe(self, pipelines: list[Pipeline], outcomes: list[_Outcome]) -> Observation:
+        vanished = {o.pipeline for o in outcomes if o.vanished}
+        unreachable = {o.pipeline for o in outcomes if o.unreachable} - vanished
+        seen = Observation([p for p in pipelines if p.name not in vanished])
+        asked = {o.pipeline for o in outcomes} - vanished
+        seen.stats_available = {n: n not in unreachable for n in asked}
+        ephemeral_ok = self.config.include_ephemeral
+        for o in outcomes:
+            if o.pipeline in vanished or o.pipeline in unreachable:
+                continue
+            seen.missing_connectors += o.missing
+            if o.stats is not None:
+                seen.global_metrics.append(o.stats.global_metrics)
+                seen.inputs.extend(
+                    c
+                    for c in o.stats.inputs
+                    if ephemeral_ok or not is_ephemeral(c.connector, False)
+                )
+                seen.outputs.extend(
+                    c
+                    for c in o.stats.outputs
+                    if ephemeral_ok or not is_ephemeral(c.connector, True)
+                )
+            elif isinstance(o.connector, InputConnector):
+                seen.inputs.append(o.connector)
+            elif isinstance(o.connector, OutputConnector):
+                seen.outputs.append(o.connector)
+        return seen
+
+    async def _stats(self, client: UpstreamClient, pipeline: str) -> _Outcome:
+        try:
+            payload = await client.get_json(_path("pipelines", pipeline, "stats"))
+        except UpstreamError as exc:
+            return _classify(pipeline, exc)
+        return _Outcome(pipeline, stats=parse_stats(pipeline, payload))
+
+    async def _connector(self, client: UpstreamClient, ref: ConnectorRef) -> _Outcome:
+        output = ref.view is not None
+        parent = ref.view if ref.view is not None else ref.table or ""
+        kind = "views" if output else "tables"
+        path = _path(
+            "pipelines",
+            ref.pipeline,
+            kind,
+            sql_identifier(parent),
+            "connectors",
+            ref.connector,
+            "stats",
+        )
+        try:
+            payload = await client.get_json(path)
+        except UpstreamError as exc:
+            if exc.status == 404 and error_code(exc) != UNKNOWN_PIPELINE_CODE:
+                return _Outcome(ref.pipeline, missing=True)
+            return _classify(ref.pipeline, exc)
+        what = f"{kind}/{parent}/connectors/{ref.connector}"
+        if output:
+            return _Outcome(ref.pipeline, connector=parse_output(ref.pipeline, payload, what))
+        return _Outcome(ref.pipeline, connector=parse_input(ref.pipeline, payload, what))
