@@ -37,14 +37,14 @@ from prometheus_client.openmetrics import exposition as om_exposition
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from exporter import config as config_mod  # noqa: E402
-from exporter.collector import Collector  # noqa: E402
-from exporter.families import Family  # noqa: E402
-from exporter.http import Auth, UpstreamClient, new_session  # noqa: E402
-from exporter.scheduler import Scheduler  # noqa: E402
-from exporter.server import make_app  # noqa: E402
-from exporter.simulator import SIMULATORS  # noqa: E402
-from exporter.store import Store  # noqa: E402
+from exporter import config as config_mod
+from exporter.collector import Collector
+from exporter.families import Family
+from exporter.http import Auth, UpstreamClient, new_session
+from exporter.scheduler import Scheduler
+from exporter.server import make_app
+from exporter.simulator import SIMULATORS
+from exporter.store import Store
 
 SCALES = {
     "full": {
@@ -167,7 +167,7 @@ def _reference_registry(families: dict[str, list[Family]]) -> CollectorRegistry:
 
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def _ms(seconds: float) -> str:
@@ -197,7 +197,7 @@ async def run(scale: str, cycles: int, scrapes: int) -> dict[str, Any]:
     knobs = SCALES[scale]
     port = _free_port()
     sets = [f"--set={system}.{k}={v}" for system, kv in knobs.items() for k, v in kv.items()]
-    sim = subprocess.Popen(
+    sim = subprocess.Popen(  # noqa: ASYNC220 - started once, before anything is measured
         [
             sys.executable,
             "-m",
@@ -340,15 +340,16 @@ def _measure_reference(scrapes: int) -> dict[str, Any]:
 
 def report(results: dict[str, Any]) -> str:
     lines = [f"scale: {results['scale']}", "", "poll cycle per system (median over cycles)"]
-    lines.append(
-        f"{'system':<10} {'requests':>8} {'series':>8} {'wall':>12} {'floor wall':>12} {'ratio':>6} {'cpu':>12} {'floor cpu':>12} {'ratio':>6}"
-    )
+    heads = ("requests", "series", "wall", "floor wall", "ratio", "cpu", "floor cpu", "ratio")
+    widths = (8, 8, 12, 12, 6, 12, 12, 6)
+    row = " ".join(f"{h:>{w}}" for h, w in zip(heads, widths, strict=True))
+    lines.append(f"{'system':<10} {row}")
     for system, fig in results["systems"].items():
         wall, floor = statistics.median(fig.walls), statistics.median(fig.floor_walls)
         cpu, floor_cpu = statistics.median(fig.cpus), statistics.median(fig.floor_cpus)
         lines.append(
-            f"{system:<10} {fig.requests:>8} {fig.series:>8} {_ms(wall)} {_ms(floor)} {wall / floor:6.2f} "
-            f"{_ms(cpu)} {_ms(floor_cpu)} {cpu / max(floor_cpu, 1e-9):6.2f}"
+            f"{system:<10} {fig.requests:>8} {fig.series:>8} {_ms(wall)} {_ms(floor)} "
+            f"{wall / floor:6.2f} {_ms(cpu)} {_ms(floor_cpu)} {cpu / max(floor_cpu, 1e-9):6.2f}"
         )
     scrape = results["scrape"]
     lines += [
@@ -363,11 +364,13 @@ def report(results: dict[str, Any]) -> str:
         lines.append(f"{label:<30} {_ms(fig['p50'])} {_ms(fig['p99'])} {fig['bytes']:>10}")
     ref_text = scrape["reference"]["generate_latest text"]["p50"]
     ref_om = scrape["reference"]["generate_latest openmetrics"]["p50"]
+    text_rebuilt = scrape["text rebuilt"]["p50"]
+    om_rebuilt = scrape["openmetrics rebuilt"]["p50"]
     lines += [
         "",
-        f"generate_latest / rebuilt text scrape (p50): {ref_text / scrape['text rebuilt']['p50']:.1f}x",
-        f"generate_latest openmetrics / rebuilt openmetrics scrape (p50): {ref_om / scrape['openmetrics rebuilt']['p50']:.1f}x",
-        f"generate_latest / cached text scrape (p50): {ref_text / scrape['text cached']['p50']:.1f}x",
+        f"generate_latest / rebuilt text scrape (p50): {ref_text / text_rebuilt:.1f}x",
+        f"generate_latest openmetrics / rebuilt openmetrics (p50): {ref_om / om_rebuilt:.1f}x",
+        f"generate_latest / cached text (p50): {ref_text / scrape['text cached']['p50']:.1f}x",
         "",
         "RSS after each cycle (MiB): " + ", ".join(f"{r:.0f}" for r in results["rss_mib"]),
     ]
