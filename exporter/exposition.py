@@ -63,23 +63,28 @@ def render_samples(family: Family, prefix: str) -> tuple[bytes, int]:
     the whole scrape invalid with a duplicate series.
     """
     spec = family.spec
-    names = spec.labels
+    keys = [f'{name}="' for name in spec.labels]
+    # Label values repeat a lot (topic names across partitions, state names across entities).
+    escaped: dict[str, str] = {}
     seen: set[tuple[str, ...]] = set()
     lines: list[str] = []
+    head = spec.name + "{" + prefix + ("," if prefix else "")
+    bare = f"{spec.name}{{{prefix}}} " if prefix else f"{spec.name} "
     for values, value in family.samples:
         if values in seen:
             continue
         seen.add(values)
-        parts = [prefix] if prefix else []
-        parts.extend(
-            f'{n}="{escape_label_value(bound_label_value(v))}"'
-            for n, v in zip(names, values, strict=True)
-        )
-        labels = ",".join(parts)
-        if labels:
-            lines.append(f"{spec.name}{{{labels}}} {format_value(value)}\n")
-        else:
-            lines.append(f"{spec.name} {format_value(value)}\n")
+        formatted = format_value(value)
+        if not keys:
+            lines.append(f"{bare}{formatted}\n")
+            continue
+        parts = []
+        for key, raw in zip(keys, values, strict=True):
+            text = escaped.get(raw)
+            if text is None:
+                text = escaped[raw] = escape_label_value(bound_label_value(raw))
+            parts.append(key + text + '"')
+        lines.append(f"{head}{','.join(parts)}}} {formatted}\n")
     return "".join(lines).encode("utf-8", "replace"), len(lines)
 
 
