@@ -1,0 +1,189 @@
+"""No credential ever leaves the process: unique secrets are planted in every credential field
+(inline, `*_file` and `${ENV}`), every path that logs or renders is driven, and every byte the
+exporter wrote or served is searched for them."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import yaml
+
+from exporter.simulator import Simulation
+from tests.test_cli import _free_port
+
+CLI = [sys.executable, "-m", "exporter.cli"]
+
+GOOD = {
+    "peerdb": "S3cr3t-peerdb-inline-4b7e",
+    "peerdb_env": "S3cr3t-peerdb-env-91aa",
+    "feldera": "apikey:S3cr3t-feldera-file-0c2d",
+    "cc_key": "S3cr3t-cc-key-5f1e",
+    "cc_secret": "S3cr3t-cc-secret-file-77ab",
+    "etl_password": "S3cr3t-etl-password-file-3d90",
+    "etl_key": "S3cr3t-etl-apikey-env-aa12",
+}
+WRONG = {
+    "peerdb": "S3cr3t-wrong-peerdb-1111",
+    "feldera": "apikey:S3cr3t-wrong-feldera-2222",
+    "cc_secret": "S3cr3t-wrong-cc-3333",
+    "etl_password": "S3cr3t-wrong-etl-4444",
+    "broken": "S3cr3t-in-a-broken-config-5555",
+}
+
+
+def _planted() -> list[str]:
+    values = [*GOOD.values(), *WRONG.values()]
+    encoded = [base64.b64encode(f":{GOOD['peerdb']}".encode()).decode()]
+    encoded.append(base64.b64encode(f"{GOOD['cc_key']}:{GOOD['cc_secret']}".encode()).decode())
+    return values + encoded
+
+
+def _config(
+    url: str, secrets_dir: Path, extra: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    def file(name: str, value: str) -> str:
+        path = secrets_dir / name
+        path.write_text(value + "\n")
+        return str(path)
+
+    targets: list[dict[str, Any]] = [
+        {"name": "pg-inline", "system": "peerdb", "url": url, "password": GOOD["peerdb"]},
+        {"name": "pg-env", "system": "peerdb", "url": url, "password": "${PEERDB_SECRET}"},
+        {"name": "pg-wrong", "system": "peerdb", "url": url, "password": WRONG["peerdb"]},
+        {
+            "name": "fd-file",
+            "system": "feldera",
+            "url": url,
+            "api_key_file": file("fd", GOOD["feldera"]),
+        },
+        {"name": "fd-wrong", "system": "feldera", "url": url, "api_key": WRONG["feldera"]},
+        {
+            "name": "cc-file",
+            "system": "confluent",
+            "url": url,
+            "cluster_id": "lkc-sim001",
+            "username": GOOD["cc_key"],
+            "password_file": file("cc", GOOD["cc_secret"]),
+        },
+        {
+            "name": "cc-wrong",
+            "system": "confluent",
+            "url": url,
+            "cluster_id": "lkc-sim001",
+            "username": GOOD["cc_key"],
+            "password": WRONG["cc_secret"],
+        },
+        {
+            "name": "etl-file",
+            "system": "etlworks",
+            "url": url,
+            "login": "exporter",
+            "password_file": file("etl", GOOD["etl_password"]),
+        },
+        {"name": "etl-env", "system": "etlworks", "url": url, "api_key": "${ETL_KEY}"},
+        {
+            "name": "etl-wrong",
+            "system": "etlworks",
+            "url": url,
+            "login": "exporter",
+            "password": WRONG["etl_password"],
+        },
+    ]
+    return {"global": {"interval": "1s", "timeout": "0.8s"}, "targets": targets + (extra or [])}
+
+
+async def _read(session: aiohttp.ClientSession, method: str, url: str, **kw: Any) -> str:
+    async with session.request(method, url, **kw) as resp:
+        return await resp.text()
+
+
+async def test_no_secret_appears_in_logs_pages_metrics_or_errors(tmp_path: Path) -> None:
+    options = {
+        "peerdb": {"password": GOOD["peerdb"]},
+        "feldera": {"api_key": GOOD["feldera"]},
+        "confluent": {"api_key": GOOD["cc_key"], "api_secret": GOOD["cc_secret"]},
+        "etlworks": {
+            "login": "exporter",
+            "password": GOOD["etl_password"],
+            "api_key": GOOD["etl_key"],
+        },
+    }
+    env = {**os.environ, "PEERDB_SECRET": GOOD["peerdb_env"], "ETL_KEY": GOOD["etl_key"]}
+    seen: list[str] = []
+    async with Simulation(options) as sim, aiohttp.ClientSession() as session:
+        # pg-env's password differs from the simulator's: its failure path is exercised too.
+        config_path = tmp_path / "config.yaml"
+        config_path.write_text(yaml.safe_dump(_config(sim.url, tmp_path)))
+        port = _free_port()
+        base = f"http://127.0.0.1:{port}"
+        proc = await asyncio.create_subprocess_exec(
+            *CLI, "run", "--config", str(config_path), "--web.listen-address", f"127.0.0.1:{port}",
+            "--log.format", "json", "--log.level", "debug",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env,
+        )  # fmt: skip
+        try:
+            for _ in range(200):
+                try:
+                    if "Ready" in await _read(session, "GET", f"{base}/-/ready"):
+                        break
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.1)
+            await session.post(
+                f"{sim.url}/_sim/etlworks/faults", json={"kind": "auth", "ratio": 0.5}
+            )
+            await asyncio.sleep(2.5)
+            await session.delete(f"{sim.url}/_sim/etlworks/faults")
+            seen.append(await _read(session, "GET", f"{base}/metrics"))
+            seen.append(
+                await _read(
+                    session,
+                    "GET",
+                    f"{base}/metrics",
+                    headers={"Accept": "application/openmetrics-text"},
+                )
+            )
+            seen.append(await _read(session, "GET", f"{base}/"))
+            proc.send_signal(signal.SIGHUP)
+            await asyncio.sleep(1)
+            broken = _config(
+                sim.url,
+                tmp_path,
+                [{"name": "bad", "system": "peerdb", "password": WRONG["broken"]}],
+            )
+            config_path.write_text(yaml.safe_dump(broken))
+            seen.append(await _read(session, "POST", f"{base}/-/reload"))
+            seen.append(await _read(session, "GET", f"{base}/"))
+            proc.send_signal(signal.SIGTERM)
+            out, err = await asyncio.wait_for(proc.communicate(), 30)
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+        seen += [out.decode(), err.decode()]
+        check = await asyncio.create_subprocess_exec(
+            *CLI,
+            "check",
+            str(config_path),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=env,
+        )
+        check_out, check_err = await check.communicate()
+        seen += [check_out.decode(), check_err.decode()]
+        tokens = list(getattr(sim.systems["etlworks"], "tokens", {}))
+
+    everything = "\n".join(seen)
+    assert '"event": "poll_finished"' in everything
+    assert '"reason": "auth"' in everything
+    assert "targets[10].url: required key is missing" in everything
+    assert tokens, "the Etlworks token path was not exercised"
+    for secret in _planted() + tokens:
+        assert secret not in everything, f"secret {secret[:12]}... leaked"
