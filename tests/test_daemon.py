@@ -238,3 +238,27 @@ async def test_logs_have_one_line_per_poll_and_no_secret(sim: Simulation, tmp_pa
     assert '"event": "poll_finished"' in lines
     assert '"reason": "auth"' in lines
     assert SECRET not in lines
+
+
+async def test_reload_drops_removed_targets_and_keeps_unchanged_counters(
+    exporter: Exporter, sim: Simulation
+) -> None:
+    async with aiohttp.ClientSession() as session:
+        write_config(
+            exporter.config_path,
+            sim.url,
+            pg2={"system": "peerdb", "url": sim.url, "password": SECRET},
+        )
+        assert await exporter.reload() == []
+        await wait_ready(base(exporter), session)
+        polls_before = exporter.store.targets["pg"].polls_total
+        state_before = exporter.store.targets["pg"]
+        write_config(exporter.config_path, sim.url)  # pg2 removed, pg unchanged
+        assert await exporter.reload() == []
+        async with session.get(f"{base(exporter)}/metrics") as resp:
+            text = await resp.text()
+    assert exporter.store.targets["pg"] is state_before
+    assert exporter.store.targets["pg"].polls_total >= polls_before
+    assert [s for s in series_of(text, "peerdb_mirror_info") if s["target"] == "pg2"] == []
+    assert value(text, "dataflow_exporter_target_up", target="pg2") is None
+    assert value(text, "dataflow_exporter_config_last_reload_successful") == 1
