@@ -26,6 +26,16 @@ def register(value: str | None) -> None:
         _secrets = _secrets | {value}
 
 
+def unregister(value: str | None) -> None:
+    """Forget a secret that is no longer valid (a replaced access token), so the set stays
+    bounded in a long-running process."""
+    global _secrets
+    if value is None or value not in _secrets:
+        return
+    with _lock:
+        _secrets = _secrets - {value}
+
+
 def redact(text: str) -> str:
     """Replace every registered secret in `text` with a mask."""
     for secret in _secrets:
