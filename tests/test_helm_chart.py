@@ -490,12 +490,11 @@ def test_tls_web_config_switches_probes_and_scrapes_to_https(
     assert endpoint["tlsConfig"] == {"insecureSkipVerify": True}
 
 
-def test_basic_auth_web_config_makes_probes_check_the_port_only(helm: ModuleType) -> None:
+def test_probes_stay_http_checks_with_basic_auth_because_health_is_exempt(helm: ModuleType) -> None:
     objects = render(helm, {"webConfig": {"existingSecret": "web", "basicAuth": True}})
     exporter = container(objects)
-    for probe in (exporter["livenessProbe"], exporter["readinessProbe"]):
-        assert probe["tcpSocket"] == {"port": "http-metrics"}
-        assert "httpGet" not in probe
+    assert exporter["livenessProbe"]["httpGet"]["path"] == "/-/healthy"
+    assert exporter["readinessProbe"]["httpGet"]["path"] == "/-/ready"
 
 
 # --- sharding -----------------------------------------------------------------------------------

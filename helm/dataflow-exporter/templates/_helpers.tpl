@@ -100,22 +100,17 @@ app.kubernetes.io/part-of: dataflow-exporter
 {{- end }}
 
 {{/*
-A probe on one of the exporter's health endpoints. Basic auth guards every endpoint and a probe
-cannot send a password it does not hold, so with basic auth on the probe only opens the port.
+A probe on one of the exporter's health endpoints. The exporter answers /-/healthy and /-/ready
+without basic auth (a kubelet cannot send a password), so the probe is an HTTP GET in every mode.
 */}}
 {{- define "dataflow-exporter.probe" -}}
 {{- $root := index . 0 }}
 {{- $path := index . 1 }}
 {{- $settings := index . 2 }}
-{{- if and $root.Values.webConfig.existingSecret $root.Values.webConfig.basicAuth }}
-tcpSocket:
-  port: http-metrics
-{{- else }}
 httpGet:
   path: {{ $path }}
   port: http-metrics
   scheme: {{ include "dataflow-exporter.scheme" $root }}
-{{- end }}
 {{- with $settings }}
 {{ toYaml . }}
 {{- end }}
