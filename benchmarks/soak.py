@@ -74,6 +74,13 @@ def series_count(exporter_url: str) -> int:
     return sum(1 for line in text.splitlines() if line and not line.startswith("#"))
 
 
+def write_config(path: Path, data: dict[str, Any]) -> None:
+    """Replace the config atomically (as a ConfigMap update does): no reload reads half a file."""
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(yaml.safe_dump(data))
+    tmp.replace(path)
+
+
 def main() -> None:  # noqa: PLR0915 - one linear script
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -118,7 +125,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
         "max_series": 10**6,
     }
     full = {"global": defaults, "targets": targets}
-    config_path.write_text(yaml.safe_dump(full))
+    write_config(config_path, full)
     log = open(workdir / "exporter.log", "w")  # noqa: SIM115 - closed at the end
     exporter = subprocess.Popen(
         [
@@ -165,7 +172,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
             http("POST", f"{sim_url}/_sim/{system}/faults", fault)
             exporter.send_signal(signal.SIGHUP)
             if cycle % 4 == 0:
-                config_path.write_text(yaml.safe_dump({**full, "targets": targets[1:]}))
+                write_config(config_path, {**full, "targets": targets[1:]})
                 exporter.send_signal(signal.SIGHUP)
             phase_end = time.monotonic() + args.cycle_seconds
             fault_end = time.monotonic() + 30
@@ -173,7 +180,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
                 if fault_end and time.monotonic() >= fault_end:
                     http("DELETE", f"{sim_url}/_sim/{system}/faults")
                     http("DELETE", f"{sim_url}/_sim/peerdb/overrides")
-                    config_path.write_text(yaml.safe_dump(full))
+                    write_config(config_path, full)
                     exporter.send_signal(signal.SIGHUP)
                     fault_end = 0
                 time.sleep(10)
@@ -181,7 +188,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
             if fault_end:
                 http("DELETE", f"{sim_url}/_sim/{system}/faults")
                 http("DELETE", f"{sim_url}/_sim/peerdb/overrides")
-                config_path.write_text(yaml.safe_dump(full))
+                write_config(config_path, full)
                 exporter.send_signal(signal.SIGHUP)
         time.sleep(60)  # every target polled again after the last fault and reload
         sample()

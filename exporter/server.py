@@ -79,6 +79,25 @@ def _age(now: float, then: float | None) -> str:
     return f"{seconds // 3600}h ago"
 
 
+def _utc(then: float | None) -> str:
+    if then is None:
+        return ""
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(then))
+
+
+def _entities(state: TargetState, stale: bool) -> str:
+    """Entity counts per state; marked as old when they come from an earlier poll."""
+    if state.snapshot is None:
+        return "<td></td>"
+    esc = html.escape
+    counts = "<br>".join(f"{esc(k)}: {v}" for k, v in sorted(state.snapshot.entities.items()))
+    if state.up or not state.polled:
+        return f'<td class="entities">{counts}</td>'
+    # A failed poll keeps the last good snapshot: say so, or these counts read as current.
+    note = "withheld from /metrics: stale" if stale else "as of the last success"
+    return f'<td class="entities old">{counts}<br><span class="note">({note})</span></td>'
+
+
 def _target_row(state: TargetState, now: float) -> str:
     esc = html.escape
     if not state.polled:
@@ -87,43 +106,55 @@ def _target_row(state: TargetState, now: float) -> str:
         status, cls = "UP", "up"
     else:
         status, cls = "DOWN", "down"
-    if state.stale(now):
+    stale = state.stale(now)
+    if stale:
         status += " (stale)"
     error = ""
     if state.last_error_reason:
         error = (
             f"<b>{esc(state.last_error_reason)}</b>: {esc(redact.redact(state.last_error or ''))}"
         )
-    entities = ""
-    if state.snapshot is not None:
-        entities = "<br>".join(f"{esc(k)}: {v}" for k, v in sorted(state.snapshot.entities.items()))
     series = state.snapshot.series if state.snapshot else 0
     return (
         f'<tr class="{cls}" data-target="{esc(state.name)}">'
-        f"<td>{esc(state.name)}</td><td>{esc(state.system)}</td>"
+        f'<td class="name">{esc(state.name)}</td><td class="name">{esc(state.system)}</td>'
         f'<td class="status">{status}</td>'
-        f"<td>{_age(now, state.last_success)}</td><td>{state.last_duration:.3f}s</td>"
-        f'<td class="error">{error}</td><td>{entities}</td><td>{series}</td></tr>'
+        f'<td class="name" title="{_utc(state.last_success)}">{_age(now, state.last_success)}</td>'
+        f'<td>{state.last_duration:.3f}s</td><td class="error">{error}</td>'
+        f"{_entities(state, stale)}<td>{series}</td></tr>"
     )
 
 
+def _attention_first(item: tuple[str, TargetState]) -> tuple[int, str]:
+    """Down targets first, then pending ones, then the rest, each by name."""
+    name, state = item
+    if state.polled and not state.up:
+        return 0, name
+    return (1 if not state.polled else 2), name
+
+
 def render_status_page(store: Store, now: float) -> str:
-    """The `/` page: one row per target; never shows config values such as URLs or secrets."""
-    rows = "\n".join(_target_row(s, now) for _, s in sorted(store.targets.items()))
+    """The `/` page: one row per target, those that are down first; never shows config values
+    such as URLs or secrets."""
+    targets = sorted(store.targets.items(), key=_attention_first)
+    rows = "\n".join(_target_row(s, now) for _, s in targets)
     down = sum(1 for s in store.targets.values() if s.polled and not s.up)
     reload_note = "" if store.reload_ok else '<p class="down">Last config reload FAILED.</p>'
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="10">
+<meta name="viewport" content="width=device-width, initial-scale=1">
 <title>dataflow-exporter</title>
 <style>
 body{{font-family:sans-serif;margin:2em}} table{{border-collapse:collapse}}
 td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}}
+td.name,td.status,td.entities{{white-space:nowrap}} td.status{{font-weight:bold}}
 tr.up td.status{{background:#cfc}} tr.down td.status{{background:#fcc}}
-tr.pending td.status{{background:#ffc}} p.down{{color:#a00;font-weight:bold}}
+tr.pending td.status{{background:#ffc}} p.down,.bad{{color:#a00;font-weight:bold}}
+td.old{{color:#666}} .note{{font-size:90%;font-style:italic}}
 </style></head><body>
 <h1>dataflow-exporter {html.escape(__version__)}</h1>
-<p>{len(store.targets)} targets, <span id="down-count">{down}</span> down.
-<a href="/metrics">/metrics</a> · <a href="/-/healthy">/-/healthy</a> ·
+<p>{len(store.targets)} targets, <span id="down-count"{' class="bad"' if down else ""}>{down}</span>
+down. <a href="/metrics">/metrics</a> · <a href="/-/healthy">/-/healthy</a> ·
 <a href="/-/ready">/-/ready</a></p>{reload_note}
 <table id="targets"><thead><tr><th>Target</th><th>System</th><th>Status</th>
 <th>Last success</th><th>Last poll took</th><th>Last error</th><th>Entities</th>

@@ -86,9 +86,12 @@ def _client_ssl(ca: trustme.CA, with_cert: bool = False) -> ssl.SSLContext:
 async def _status(
     exporter: Exporter, ctx: ssl.SSLContext, method: str, path: str, auth: dict[str, str] | None
 ) -> int:
-    async with aiohttp.ClientSession() as session, session.request(
-        method, f"https://127.0.0.1:{exporter.port}{path}", ssl=ctx, headers=auth
-    ) as resp:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.request(
+            method, f"https://127.0.0.1:{exporter.port}{path}", ssl=ctx, headers=auth
+        ) as resp,
+    ):
         return resp.status
 
 

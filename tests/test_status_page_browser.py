@@ -1,0 +1,197 @@
+"""The status page as a person sees it: the demo scenario with one target failing, loaded in a real
+headless Chromium (Debian's, driven by Playwright).
+
+The simulator and the exporter run in-process; PeerDB starts answering 500 after the exporter's
+first good poll, so its row shows DOWN with the reason and its last known entity counts. Secrets
+planted in the config (the PeerDB and Etlworks passwords) must appear nowhere in the page. A
+screenshot is left in the test's tmp directory. Without Playwright or Chromium the test skips,
+except under CI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any, NoReturn
+
+import aiohttp
+import pytest
+import yaml
+
+from exporter.cli import demo_config
+from exporter.daemon import Exporter
+from exporter.simulator import Simulation
+
+PEERDB_SECRET = "pg-ui-Pa55-status-page-5c1d"
+ETLWORKS_SECRET = "etl-Pa55-status-page-9e2b"
+FAILING = "peerdb-demo"
+HEALTHY = ("confluent-demo", "etlworks-demo", "feldera-demo")
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def _missing(what: str) -> NoReturn:
+    """Skip without `what`, but fail under CI, where the browser test must run."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{what} is required under CI")
+    pytest.skip(f"{what} is not installed")
+
+
+@pytest.fixture
+def playwright_api() -> ModuleType:
+    try:
+        from playwright import async_api
+    except ImportError:
+        _missing("playwright (PyPI)")
+    return async_api
+
+
+@pytest.fixture
+def chromium() -> str:
+    path = shutil.which("chromium")
+    if path is None:
+        _missing("chromium (Debian package)")
+    return path
+
+
+async def _until(condition: Any, what: str) -> None:
+    for _ in range(300):
+        if condition():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture
+async def demo_with_a_failing_target(tmp_path: Path) -> AsyncIterator[tuple[str, str]]:
+    """(exporter URL, simulator URL): the demo, once PeerDB has gone down after a good poll."""
+    options: dict[str, dict[str, Any]] = {
+        "peerdb": {"password": PEERDB_SECRET},
+        "confluent": {},
+        "feldera": {},
+        "etlworks": {"password": ETLWORKS_SECRET},
+    }
+    async with Simulation(options) as sim:
+        config = tmp_path / "demo.yaml"
+        config.write_text(yaml.safe_dump(demo_config(sim.url, sim.systems, "1s")))
+        exporter = Exporter(config, "127.0.0.1:0")
+        await exporter.start()
+        try:
+            targets = exporter.store.targets
+            await _until(lambda: all(t.up for t in targets.values()), "every target to be up")
+            async with aiohttp.ClientSession() as session:
+                fault = {"kind": "status", "status": 500}
+                async with session.post(f"{sim.url}/_sim/peerdb/faults", json=fault) as resp:
+                    assert resp.status == 200
+            await _until(lambda: not targets[FAILING].up, "PeerDB to be down")
+            yield f"http://127.0.0.1:{exporter.port}", sim.url
+        finally:
+            await exporter.stop()
+
+
+async def test_status_page_shows_a_person_what_is_up_what_is_down_and_why(
+    playwright_api: ModuleType,
+    chromium: str,
+    demo_with_a_failing_target: tuple[str, str],
+    tmp_path: Path,
+) -> None:
+    base, sim_url = demo_with_a_failing_target
+    async with playwright_api.async_playwright() as pw:
+        browser = await pw.chromium.launch_persistent_context(
+            str(tmp_path / "profile"),
+            executable_path=chromium,
+            headless=True,
+            args=CHROMIUM_FLAGS,
+            viewport={"width": 1280, "height": 900},
+        )
+        try:
+            page = await browser.new_page()
+            response = await page.goto(base + "/")
+            assert response is not None and response.ok
+            await page.screenshot(path=str(tmp_path / "status-page.png"), full_page=True)
+            seen = await _what_a_person_sees(page)
+            dom = await page.content()
+            followed = {href: await _follow(page, base, href) for href in seen["links"]}
+        finally:
+            await browser.close()
+
+    assert seen["title"] == "dataflow-exporter"
+    assert seen["summary"].startswith("4 targets, 1 down.")
+    assert seen["down_count_colour"] != seen["text_colour"], "the down count stands out"
+
+    rows = seen["rows"]
+    assert rows[0]["target"] == FAILING, "a down target is listed first"
+    assert sorted(row["target"] for row in rows) == sorted([FAILING, *HEALTHY])
+    by_name = {row["target"]: row for row in rows}
+
+    failing = by_name[FAILING]
+    assert failing["status"] == "DOWN"
+    assert failing["error"].startswith("http_5xx: HTTP 500")
+    assert "mirrors STATUS_FAILED: 1" in failing["entities"]
+    assert "(as of the last success)" in failing["entities"]
+    for name in HEALTHY:
+        row = by_name[name]
+        assert row["status"] == "UP", name
+        assert row["error"] == "", name
+        assert row["last_success"].endswith("s ago"), name
+        assert "as of the last success" not in row["entities"], name
+    assert "mirror topics FAILED: 1" in by_name["confluent-demo"]["entities"]
+    assert "connectors Unhealthy: 1" in by_name["feldera-demo"]["entities"]
+    assert "flows error: 1" in by_name["etlworks-demo"]["entities"]
+    assert failing["status_background"] not in {row["status_background"] for row in rows[1:]}
+
+    assert followed["/metrics"].startswith("# HELP dataflow_exporter_target_up")
+    assert followed["/-/healthy"] == "Healthy."
+    assert followed["/-/ready"] == "Ready."
+
+    for secret in (PEERDB_SECRET, ETLWORKS_SECRET):
+        assert secret not in dom
+    assert sim_url.removeprefix("http://") not in dom, "upstream URLs are config, not shown"
+    assert (tmp_path / "status-page.png").read_bytes().startswith(b"\x89PNG")
+
+
+async def _what_a_person_sees(page: Any) -> dict[str, Any]:
+    """The page's visible text, cell by cell, and the colours that carry meaning."""
+    result: dict[str, Any] = await page.evaluate(
+        """() => {
+            const text = el => el.innerText.trim();
+            const rows = [...document.querySelectorAll('#targets tbody tr')].map(tr => {
+                const cells = [...tr.cells].map(text);
+                return {
+                    target: cells[0], system: cells[1], status: cells[2],
+                    last_success: cells[3], error: cells[5], entities: cells[6],
+                    status_background: getComputedStyle(tr.cells[2]).backgroundColor,
+                };
+            });
+            const summary = document.querySelector('p');
+            return {
+                title: document.title,
+                summary: text(summary),
+                down_count_colour: getComputedStyle(document.getElementById('down-count')).color,
+                text_colour: getComputedStyle(summary).color,
+                links: [...summary.querySelectorAll('a')].map(a => a.getAttribute('href')),
+                rows,
+            };
+        }"""
+    )
+    return result
+
+
+async def _follow(page: Any, base: str, href: str) -> str:
+    """Click the page's link to `href` and return the text it leads to, then come back."""
+    async with page.expect_navigation():
+        await page.click(f'a[href="{href}"]')
+    assert page.url == base + href
+    body: str = (await page.inner_text("body")).strip()
+    await page.go_back()
+    return body
