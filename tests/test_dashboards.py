@@ -410,3 +410,19 @@ def test_variable_query_offers_values(
     answer = _get_json(f"{prometheus}/api/v1/label/{match['label']}/values?{params}")
     assert answer["status"] == "success"
     assert answer["data"], f"no values for {variable[1]['definition']}"
+
+
+def test_committed_dashboards_are_what_the_generator_writes(tmp_path: Path) -> None:
+    import shutil
+
+    root = Path(__file__).resolve().parent.parent
+    (tmp_path / "grafana").mkdir()
+    (tmp_path / "helm" / "dataflow-exporter" / "files" / "dashboards").mkdir(parents=True)
+    shutil.copy(root / "grafana" / "generate.py", tmp_path / "grafana" / "generate.py")
+    subprocess.run(
+        [sys.executable, str(tmp_path / "grafana" / "generate.py"), str(tmp_path)], check=True
+    )
+    for generated in sorted((tmp_path / "grafana").glob("*.json")):
+        assert generated.read_text() == (root / "grafana" / generated.name).read_text(), (
+            generated.name
+        )
