@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -99,6 +100,10 @@ class PeerDBSimulator(SimulatedSystem):
             for i in range(max(0, mirrors - len(NAMED)))
         )
         self.mirrors = (*NAMED[: max(0, mirrors)], *generated)
+        self._by_name = {m.name: i for i, m in enumerate(self.mirrors)}
+        self._by_peer: dict[str, list[int]] = {}
+        for i, m in enumerate(self.mirrors):
+            self._by_peer.setdefault(m.source, []).append(i)
 
     # -- scenario -------------------------------------------------------------------------------
 
@@ -127,16 +132,21 @@ class PeerDBSimulator(SimulatedSystem):
         item.update(self.overrides.get(mirror.name, {}))
         return item
 
-    def _live(self) -> list[tuple[int, SimMirror, str]]:
-        live = []
-        for i, mirror in enumerate(self.mirrors):
-            status = self.status_of(mirror)
-            if status is not None and not self.overrides.get(mirror.name, {}).get("_dropped"):
-                live.append((i, mirror, status))
-        return live
+    def _live_one(self, index: int) -> tuple[int, SimMirror, str] | None:
+        mirror = self.mirrors[index]
+        status = self.status_of(mirror)
+        if status is None or self.overrides.get(mirror.name, {}).get("_dropped"):
+            return None
+        return index, mirror, status
+
+    def _live(self, indexes: Iterable[int] | None = None) -> list[tuple[int, SimMirror, str]]:
+        chosen = range(len(self.mirrors)) if indexes is None else indexes
+        return [found for i in chosen if (found := self._live_one(i)) is not None]
 
     def _find(self, name: str) -> tuple[int, SimMirror, str] | None:
-        return next((m for m in self._live() if m[1].name == name), None)
+        # Indexed, so per-mirror calls stay O(1) at thousands of mirrors.
+        index = self._by_name.get(name)
+        return None if index is None else self._live_one(index)
 
     def batch(self, mirror: SimMirror, status: str) -> tuple[int, float, float | None, int]:
         """(batch id, start, end or None while running, rows) of the mirror's newest batch."""
@@ -317,8 +327,8 @@ class PeerDBSimulator(SimulatedSystem):
             return denied
         peer = request.match_info["peer"]
         data = []
-        for _, mirror, status in self._live():
-            if mirror.source != peer or not mirror.is_cdc:
+        for _, mirror, status in self._live(self._by_peer.get(peer, [])):
+            if not mirror.is_cdc:
                 continue
             running = status == "STATUS_RUNNING"
             lag = (
