@@ -5,26 +5,18 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from typing import Any
 
 import aiohttp
 import pytest
 from aioresponses import aioresponses
 from structlog.testing import capture_logs
 
-from exporter.http import UpstreamClient, new_session
-from exporter.scheduler import Scheduler
-from exporter.simulator import Simulation
-from exporter.simulator.etlworks import HANG_SECONDS, EtlworksSimulator
+from exporter.http import UpstreamClient
+from exporter.simulator.etlworks import HANG_SECONDS
 from exporter.sources.etlworks import STATUSES, EtlworksSource, EtlworksTarget
-from exporter.store import Store
-from tests.helpers import Polled, poll_once, promtool_check_metrics, samples, series_of, value
+from tests.etlworks_rig import rig
+from tests.helpers import poll_once, promtool_check_metrics, samples, series_of, value
 
-LOGIN = "exporter"
-PASSWORD = "etl-secret-pass-5d1c"
 STATUS = "etlworks_flow_last_execution_status"
 DURATION = "etlworks_flow_last_execution_duration_seconds"
 EXECUTIONS = "etlworks_flow_executions_total"
@@ -42,58 +34,6 @@ PINNED = {
     "5047": "canceled",
     "5052": "success",
 }
-
-
-class FakeClock:
-    """Time that moves only when told to (starts now, so nothing looks stale)."""
-
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@dataclass
-class Rig:
-    """The simulator and an exporter scheduler sharing one fake clock."""
-
-    sim: Simulation
-    clock: FakeClock
-    session: aiohttp.ClientSession
-    scheduler: Scheduler
-
-    @property
-    def etl(self) -> EtlworksSimulator:
-        system = self.sim.systems["etlworks"]
-        assert isinstance(system, EtlworksSimulator)
-        return system
-
-    def config(self, **keys: Any) -> dict[str, Any]:
-        target = {"name": "etl", "system": "etlworks", "url": self.sim.url}
-        target |= {"login": LOGIN, "password": PASSWORD} | keys
-        return {"global": {"interval": "30s", "timeout": "5s"}, "targets": [target]}
-
-    async def poll(self, **keys: Any) -> Polled:
-        return await poll_once(self.config(**keys), self.session, self.scheduler)
-
-    async def control(self, path: str, body: dict[str, Any]) -> None:
-        async with self.session.post(f"{self.sim.url}/_sim/etlworks/{path}", json=body) as resp:
-            assert resp.status == 200, await resp.text()
-
-    async def override(self, flow_id: int, **fields: Any) -> None:
-        await self.control(f"overrides/{flow_id}", fields)
-
-
-@asynccontextmanager
-async def rig(**knobs: Any) -> AsyncIterator[Rig]:
-    clock = FakeClock()
-    options = {"etlworks": {"login": LOGIN, "password": PASSWORD} | knobs}
-    async with Simulation(options, clock=clock) as sim, new_session() as session:
-        yield Rig(sim, clock, session, Scheduler(session, Store(), clock=clock))
 
 
 def current_status(text: str, flow_id: str) -> list[str]:
