@@ -10,7 +10,7 @@ import math
 import ssl
 import time
 import urllib.parse
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -171,7 +171,6 @@ class UpstreamClient:
         session: aiohttp.ClientSession,
         config: TargetConfig,
         auth: Auth | None = None,
-        on_request: Callable[[], None] | None = None,
     ) -> None:
         self.base_url = config.url
         self._session = session
@@ -182,7 +181,6 @@ class UpstreamClient:
         self._timeout = aiohttp.ClientTimeout(
             total=config.timeout, sock_connect=min(config.timeout, 10.0)
         )
-        self._on_request = on_request
 
     async def get_json(self, path: str, params: Mapping[str, str] | None = None) -> Any:
         """GET `path` (relative to the target URL, or an absolute URL on the same origin, as
@@ -242,8 +240,6 @@ class UpstreamClient:
             data = orjson.dumps(body)
             headers["Content-Type"] = "application/json"
         async with self._limit:
-            if self._on_request is not None:
-                self._on_request()
             try:
                 async with self._session.request(
                     method,

@@ -20,7 +20,7 @@ Sample exposition::
 from __future__ import annotations
 
 import urllib.parse
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -414,6 +414,20 @@ def build_families(seen: Observation) -> list[Family]:
 # I/O
 
 
+_DROPPED = object()
+
+
+async def _unless_dropped(call: Awaitable[Any]) -> Any:
+    """The call's JSON, or `_DROPPED` on 404: a dropped mirror's catalog row is gone (PeerDB
+    deletes it when the drop finishes), so its series go too; it is not a target failure."""
+    try:
+        return await call
+    except UpstreamError as exc:
+        if exc.status == 404:
+            return _DROPPED
+        raise
+
+
 def _path(*parts: str) -> str:
     return API + "/" + "/".join(urllib.parse.quote(p, safe="") for p in parts)
 
@@ -486,37 +500,28 @@ class PeerDBSource(Source[PeerDBTarget]):
             "excludeBatches": True,
             "excludeSnapshotStatus": True,
         }
-        try:
-            return parse_mirror_status(await client.post_json(_path("mirrors", "status"), body))
-        except UpstreamError as exc:
-            if exc.status == 404:
-                return None  # dropped: the catalog row is gone, so are its series
-            raise
+        payload = await _unless_dropped(client.post_json(_path("mirrors", "status"), body))
+        return None if payload is _DROPPED else parse_mirror_status(payload)
 
     async def _rows(
         self, client: UpstreamClient, name: str, out: dict[str, float], vanished: set[str]
     ) -> None:
-        try:
-            out[name] = parse_total_rows(
-                await client.get_json(_path("mirrors", "total_rows_synced", name))
-            )
-        except UpstreamError as exc:
-            if exc.status != 404:
-                raise
+        path = _path("mirrors", "total_rows_synced", name)
+        payload = await _unless_dropped(client.get_json(path))
+        if payload is _DROPPED:
             vanished.add(name)
+        else:
+            out[name] = parse_total_rows(payload)
 
     async def _batch(
         self, client: UpstreamClient, name: str, out: dict[str, Batch], vanished: set[str]
     ) -> None:
         body = {"flowJobName": name, "limit": 2}  # newest first; the newest may still be running
-        try:
-            out[name] = parse_batches(
-                await client.post_json(_path("mirrors", "cdc", "batches"), body)
-            )
-        except UpstreamError as exc:
-            if exc.status != 404:
-                raise
+        payload = await _unless_dropped(client.post_json(_path("mirrors", "cdc", "batches"), body))
+        if payload is _DROPPED:
             vanished.add(name)
+        else:
+            out[name] = parse_batches(payload)
 
     async def _slots(self, client: UpstreamClient, peer: str) -> list[Slot]:
         payload = await client.get_json(
