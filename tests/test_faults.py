@@ -195,8 +195,9 @@ async def test_a_failing_upstream_gets_backoff_not_hammering(tmp_path: Path, sys
     state, requests = await _run_against_fault(tmp_path, system, {"kind": "status", "status": 500})
     # Without backoff: 15 polls in 3 s. With it: 0, 0.2, 0.4, 0.8, 1.6, 3.2 (x 0.9-1.1 jitter).
     assert 3 <= state.polls_total <= 7, f"{state.polls_total} polls in 3 s"
-    # At most one request per failed poll, plus one token issue for Etlworks' login.
-    assert requests <= 2 * state.polls_total, f"{requests} requests in 3 s"
+    # A failed poll sends at most two requests (Confluent's two concurrent inventory calls, or
+    # Etlworks' token issue and flow list); the poll cut short by stop() may have sent its own.
+    assert requests <= 2 * (state.polls_total + 1), f"{requests} requests in 3 s"
 
 
 @pytest.mark.parametrize("system", sorted(SIMULATORS))
