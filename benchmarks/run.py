@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import gzip
 import json
 import socket
@@ -39,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from exporter import config as config_mod
 from exporter.collector import Collector
+from exporter.daemon import tune_gc
 from exporter.families import Family
 from exporter.http import Auth, UpstreamClient, new_session
 from exporter.scheduler import Scheduler
@@ -192,31 +194,31 @@ async def _wait_port(port: int) -> None:
     raise RuntimeError("simulator did not start")
 
 
+def _start_simulator(knobs: dict[str, dict[str, int]], port: int) -> subprocess.Popen[bytes]:
+    sets = [f"--set={system}.{k}={v}" for system, kv in knobs.items() for k, v in kv.items()]
+    command = [sys.executable, "-m", "exporter.cli", "simulate", f"--listen=127.0.0.1:{port}"]
+    return subprocess.Popen(
+        [*command, "--log.level=error", *sets],
+        stdout=subprocess.DEVNULL,
+    )
+
+
+def _targets(knobs: dict[str, dict[str, int]], url: str, systems: Any = None) -> list[Any]:
+    return [
+        SIMULATORS[s](time.time, **knobs.get(s, {})).demo_target(url)
+        for s in (systems or SIMULATORS)
+    ]
+
+
 async def run(scale: str, cycles: int, scrapes: int) -> dict[str, Any]:
     global RECORDING
     knobs = SCALES[scale]
     port = _free_port()
-    sets = [f"--set={system}.{k}={v}" for system, kv in knobs.items() for k, v in kv.items()]
-    sim = subprocess.Popen(  # noqa: ASYNC220 - started once, before anything is measured
-        [
-            sys.executable,
-            "-m",
-            "exporter.cli",
-            "simulate",
-            "--listen",
-            f"127.0.0.1:{port}",
-            *sets,
-            "--log.level",
-            "error",
-        ],
-        stdout=subprocess.DEVNULL,
-    )
+    sim = _start_simulator(knobs, port)
     try:
         await _wait_port(port)
         url = f"http://127.0.0.1:{port}"
-        targets = [
-            SIMULATORS[s](time.time, **knobs.get(s, {})).demo_target(url) for s in SIMULATORS
-        ]
+        targets = _targets(knobs, url)
         cfg = config_mod.parse(
             {
                 "global": {
@@ -338,6 +340,53 @@ def _measure_reference(scrapes: int) -> dict[str, Any]:
     return result
 
 
+async def sweep(concurrencies: list[int], latency: float) -> str:
+    """Poll time against `max_concurrency` for the systems that make a request per entity, with
+    every upstream answer delayed by `latency` (as a remote API is); a fresh simulator per run
+    so its peak of requests in flight belongs to that run."""
+    knobs = SCALES["small"]
+    systems = ("peerdb", "etlworks")
+    lines = [
+        f"poll time by max_concurrency (scale small, {latency * 1000:g} ms upstream latency)",
+        f"{'system':<10} {'concurrency':>11} {'wall':>12} {'in flight (max)':>16}",
+    ]
+    for concurrency in concurrencies:
+        port = _free_port()
+        sim = _start_simulator(knobs, port)
+        try:
+            await _wait_port(port)
+            url = f"http://127.0.0.1:{port}"
+            cfg = config_mod.parse(
+                {
+                    "global": {"interval": "10m", "timeout": "5m", "max_concurrency": concurrency},
+                    "targets": _targets(knobs, url, systems),
+                }
+            )
+            async with new_session() as session, aiohttp.ClientSession() as control:
+                for system in systems:
+                    async with control.post(
+                        f"{url}/_sim/{system}/faults", json={"latency": latency}
+                    ) as resp:
+                        resp.raise_for_status()
+                scheduler = Scheduler(session, Store())
+                scheduler.configure(cfg)
+                for poller in scheduler.pollers.values():
+                    await poller.poll_once()  # warm: connections, tokens
+                    started = time.perf_counter()
+                    if not await poller.poll_once():
+                        raise RuntimeError(f"{poller.config.name} failed")
+                    wall = time.perf_counter() - started
+                    async with control.get(f"{url}/_sim/{poller.config.system}/faults") as resp:
+                        in_flight = (await resp.json())["max_in_flight"]
+                    lines.append(
+                        f"{poller.config.system:<10} {concurrency:>11} {_ms(wall)} {in_flight:>16}"
+                    )
+        finally:
+            sim.terminate()
+            sim.wait(10)
+    return "\n".join(lines)
+
+
 def report(results: dict[str, Any]) -> str:
     lines = [f"scale: {results['scale']}", "", "poll cycle per system (median over cycles)"]
     heads = ("requests", "series", "wall", "floor wall", "ratio", "cpu", "floor cpu", "ratio")
@@ -351,6 +400,17 @@ def report(results: dict[str, Any]) -> str:
             f"{system:<10} {fig.requests:>8} {fig.series:>8} {_ms(wall)} {_ms(floor)} "
             f"{wall / floor:6.2f} {_ms(cpu)} {_ms(floor_cpu)} {cpu / max(floor_cpu, 1e-9):6.2f}"
         )
+    figures = results["systems"].values()
+    wall = sum(statistics.median(f.walls) for f in figures)
+    floor = sum(statistics.median(f.floor_walls) for f in figures)
+    cpu = sum(statistics.median(f.cpus) for f in figures)
+    floor_cpu = sum(statistics.median(f.floor_cpus) for f in figures)
+    lines.append(
+        f"{'all':<10} {sum(f.requests for f in figures):>8} {sum(f.series for f in figures):>8} "
+        f"{_ms(wall)} {_ms(floor)} {wall / floor:6.2f} {_ms(cpu)} {_ms(floor_cpu)} "
+        f"{cpu / max(floor_cpu, 1e-9):6.2f}"
+    )
+    lines.append(f"(gc thresholds {gc.get_threshold()}, max_concurrency {CONCURRENCY})")
     scrape = results["scrape"]
     lines += [
         "",
@@ -385,7 +445,19 @@ def main() -> None:
     parser.add_argument("--cycles", type=int, default=4)
     parser.add_argument("--scrapes", type=int, default=50)
     parser.add_argument("--json", type=Path, default=None, help="also write the raw figures here")
+    parser.add_argument(
+        "--sweep",
+        type=lambda text: [int(v) for v in text.split(",")],
+        default=None,
+        metavar="N,N,...",
+        help="instead: poll time against max_concurrency, e.g. --sweep 1,4,8,16,32",
+    )
+    parser.add_argument("--latency-ms", type=float, default=10.0, help="upstream delay (sweep)")
     args = parser.parse_args()
+    tune_gc()  # as `dataflow-exporter run` does; the references run in this process too
+    if args.sweep:
+        print(asyncio.run(sweep(args.sweep, args.latency_ms / 1000)))
+        return
     results = asyncio.run(run(args.scale, args.cycles, args.scrapes))
     print(report(results))
     if args.json:

@@ -17,7 +17,7 @@ import yaml
 from exporter import __version__, redact
 from exporter import config as config_mod
 from exporter.config import ConfigError
-from exporter.daemon import Exporter, parse_listen_address
+from exporter.daemon import Exporter, parse_listen_address, tune_gc
 from exporter.log import configure, get_logger
 from exporter.schema import parse_duration
 from exporter.sources.base import Shard
@@ -172,6 +172,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         log.error("startup_failed", error=str(exc))
         return 2
 
+    tune_gc()
+
     async def main() -> int:
         exporter = Exporter(args.config, args.listen, web_config, shard)
         try:
@@ -285,6 +287,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(exc, file=sys.stderr)
         return 2
+    tune_gc()
 
     async def main() -> int:
         sim = Simulation(options, sim_host, sim_port)

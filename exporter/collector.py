@@ -60,7 +60,7 @@ class Collector:
             for family_name, block in state.snapshot.blocks.items():
                 blocks.setdefault(family_name, []).append(block)
                 specs.setdefault(family_name, state.snapshot.specs[family_name])
-        own = [(f.spec, [render_samples(f, "")[0]]) for f in self._self_families(stale)]
+        own = [(f.spec, [render_samples(f)]) for f in self._self_families(stale)]
         upstream = [(specs[name], blocks[name]) for name in sorted(blocks)]
         return join_exposition([*own, *upstream], openmetrics)
 

@@ -81,6 +81,12 @@ class StateSet:
     """
 
     values: tuple[str, ...]
+    _suffixes: tuple[tuple[str], ...] = field(init=False, repr=False, compare=False)
+    _index: dict[str, int] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_suffixes", tuple((state,) for state in self.values))
+        object.__setattr__(self, "_index", {state: i for i, state in enumerate(self.values)})
 
     def normalise(self, raw: object) -> tuple[str, bool]:
         """Return (label value, known?) for an upstream state value."""
@@ -93,10 +99,14 @@ class StateSet:
     def one_hot(self, family: Family, prefix: Sequence[str], current: str) -> None:
         """Add one sample per known state (1 for `current`, else 0), plus `current` if unknown."""
         base = tuple(prefix)
-        for state in self.values:
-            family.samples.append(((*base, state), 1.0 if state == current else 0.0))
-        if current not in self.values:
+        start = len(family.samples)
+        # Runs once per entity per poll: all zeros in one comprehension, then the one 1.
+        family.samples += [(base + suffix, 0.0) for suffix in self._suffixes]
+        index = self._index.get(current)
+        if index is None:
             family.samples.append(((*base, current), 1.0))
+        else:
+            family.samples[start + index] = (base + self._suffixes[index], 1.0)
 
 
 def families_by_name(families: Iterable[Family]) -> dict[str, Family]:

@@ -214,7 +214,8 @@ class UpstreamClient:
     ) -> Any:
         """One request with auth (renewed and retried once after a 401), decoded as JSON."""
         url = self._url(path)
-        what = f"{method} {urllib.parse.urlsplit(url).path}"
+        relative = not path.startswith(("http://", "https://"))
+        what = f"{method} {path if relative else urllib.parse.urlsplit(url).path}"
         auth = self._auth if authenticate else None
         status, content, headers = await self._send(method, url, params, body, what, auth)
         if status == 401 and auth is not None and await auth.renew():

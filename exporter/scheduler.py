@@ -16,6 +16,7 @@ from typing import Any
 import aiohttp
 
 from exporter.config import Config
+from exporter.exposition import SeriesRenderer
 from exporter.http import Reason, UpstreamClient, UpstreamError
 from exporter.log import get_logger
 from exporter.schema import TargetConfig
@@ -59,6 +60,7 @@ class Poller:
         self.clock = clock
         self.rng = rng
         self.retry_after: float | None = None
+        self.renderer = SeriesRenderer((("target", config.name), *sorted(config.labels.items())))
 
     async def poll_once(self) -> bool:
         """One poll: fetch, translate and store; never raises except on cancellation."""
@@ -68,9 +70,13 @@ class Poller:
         try:
             async with asyncio.timeout(cfg.timeout):
                 result = await self.source.poll(self.client)
-            labels = (("target", cfg.name), *sorted(cfg.labels.items()))
             snapshot = build_snapshot(
-                result.families, labels, cfg.max_series, result.entities, self.clock()
+                result.families,
+                self.renderer.constant_labels,
+                cfg.max_series,
+                result.entities,
+                self.clock(),
+                self.renderer,
             )
         except UpstreamError as exc:
             self.retry_after = exc.retry_after

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
-from exporter.exposition import label_prefix, render_samples
+from exporter.exposition import SeriesRenderer
 from exporter.families import Family, MetricSpec
 from exporter.http import Reason
 from exporter.sources.base import Shard
@@ -34,10 +34,18 @@ def build_snapshot(
     max_series: int,
     entities: Mapping[str, int],
     now: float,
+    renderer: SeriesRenderer | None = None,
 ) -> Snapshot:
     """Render a poll's families; beyond `max_series` samples are dropped deterministically (the
-    family that crosses the cap keeps its lowest label sets, later families are dropped)."""
-    prefix = label_prefix(constant_labels)
+    family that crosses the cap keeps its lowest label sets, later families are dropped).
+
+    Pass the target's `renderer` from poll to poll so unchanged label sets are not re-rendered.
+    """
+    if renderer is None:
+        renderer = SeriesRenderer(constant_labels)
+    elif renderer.constant_labels != constant_labels:
+        raise ValueError("renderer was made for other constant labels")
+    renderer.begin()
     blocks: dict[str, bytes] = {}
     specs: dict[str, MetricSpec] = {}
     series = dropped = 0
@@ -51,7 +59,7 @@ def build_snapshot(
         if len(family.samples) > budget:
             kept = Family(family.spec, sorted(family.samples)[:budget])
             dropped += len(family.samples) - budget
-        rendered, count = render_samples(kept, prefix)
+        rendered, count = renderer.render(kept)
         if count == 0:
             continue
         series += count
@@ -60,6 +68,7 @@ def build_snapshot(
         else:
             blocks[name] = rendered
             specs[name] = family.spec
+    renderer.finish()
     return Snapshot(
         MappingProxyType(blocks),
         MappingProxyType(specs),

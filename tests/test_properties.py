@@ -109,6 +109,8 @@ def test_any_json_is_translated_or_classified(system: str, payloads: list[Any]) 
             result = await asyncio.wait_for(source.poll(client), 5)  # type: ignore[arg-type]
         except UpstreamError:
             return
+        # The renderer formats values as floats; an int would print without its ".0".
+        assert all(type(v) is float for f in result.families for _, v in f.samples)
         build_snapshot(result.families, (("target", "t"),), 100_000, result.entities, 0.0)
 
     asyncio.run(poll())

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import math
+import re
 import time
+import urllib.parse
 import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Coroutine, Iterable
@@ -75,6 +77,21 @@ class Source(ABC, Generic[C]):
     @abstractmethod
     async def poll(self, client: UpstreamClient) -> PollResult:
         """Fetch the upstream's current state and translate it into families."""
+
+
+# Characters a path segment keeps as they are (RFC 3986 unreserved); the common case is checked
+# first because quoting every entity name of every poll showed up in profiles.
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]+")
+
+
+def api_path(root: str, *segments: str) -> str:
+    """`root` followed by each segment percent-encoded as one path segment (`/` included)."""
+    return "/".join(
+        [
+            root,
+            *(s if _UNRESERVED.fullmatch(s) else urllib.parse.quote(s, safe="") for s in segments),
+        ]
+    )
 
 
 # Helpers for walking JSON in parsers: each raises SchemaError naming the field.

@@ -34,11 +34,10 @@ Sample exposition::
 from __future__ import annotations
 
 import functools
-import urllib.parse
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, NamedTuple, TypeVar
 
 from pydantic import Field, FilePath, SecretStr, field_validator, model_validator
 
@@ -47,7 +46,17 @@ from exporter.families import Family, MetricSpec, StateSet
 from exporter.http import Auth, SchemaError, UpstreamClient, UpstreamError
 from exporter.log import get_logger
 from exporter.schema import Filter, TargetConfig, one_of
-from exporter.sources.base import PollResult, Source, arr, items, number, obj, run_all, string
+from exporter.sources.base import (
+    PollResult,
+    Source,
+    api_path,
+    arr,
+    items,
+    number,
+    obj,
+    run_all,
+    string,
+)
 
 log = get_logger("exporter.sources.confluent")
 
@@ -240,9 +249,11 @@ class Link:
     error_known: bool = True
 
 
-@dataclass(frozen=True, slots=True)
-class PartitionLag:
-    """One partition of a mirror topic; negative values are the upstream's "not yet known"."""
+class PartitionLag(NamedTuple):
+    """One partition of a mirror topic; negative values are the upstream's "not yet known".
+
+    A named tuple, not a frozen dataclass: tens of thousands are built per poll, at half the cost.
+    """
 
     partition: int
     lag: float
@@ -487,7 +498,7 @@ class ConfluentSource(Source[ConfluentTarget]):
 
     def _path(self, *parts: str) -> str:
         segments = (self.config.cluster_id, *parts)
-        return API + "/" + "/".join(urllib.parse.quote(p, safe="") for p in segments)
+        return api_path(API, *segments)
 
     async def poll(self, client: UpstreamClient) -> PollResult:
         """Links and mirror topics (one inventory call each, concurrently), then families."""

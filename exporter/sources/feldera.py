@@ -32,7 +32,6 @@ Sample exposition::
 from __future__ import annotations
 
 import re
-import urllib.parse
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +46,7 @@ from exporter.schema import Filter, Strict, TargetConfig, one_of
 from exporter.sources.base import (
     PollResult,
     Source,
+    api_path,
     arr,
     boolean,
     number,
@@ -818,7 +818,7 @@ def summarise(seen: Observation) -> PollResult:
 
 
 def _path(*parts: str) -> str:
-    return API + "/" + "/".join(urllib.parse.quote(p, safe="") for p in parts)
+    return api_path(API, *parts)
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,6 @@ Sample exposition::
 
 from __future__ import annotations
 
-import urllib.parse
 from collections.abc import Awaitable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +33,7 @@ from exporter.schema import Filter, TargetConfig, one_of
 from exporter.sources.base import (
     PollResult,
     Source,
+    api_path,
     boolean,
     items,
     number,
@@ -429,7 +429,7 @@ async def _unless_dropped(call: Awaitable[Any]) -> Any:
 
 
 def _path(*parts: str) -> str:
-    return API + "/" + "/".join(urllib.parse.quote(p, safe="") for p in parts)
+    return api_path(API, *parts)
 
 
 class PeerDBSource(Source[PeerDBTarget]):
