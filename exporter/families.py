@@ -50,7 +50,10 @@ Sample = tuple[tuple[str, ...], float]
 
 @dataclass(slots=True)
 class Family:
-    """A spec and its samples for one poll of one target."""
+    """A spec and its samples for one poll of one target.
+
+    Samples appended directly (hot loops do) must hold float values, as `add` makes them.
+    """
 
     spec: MetricSpec
     samples: list[Sample] = field(default_factory=list)

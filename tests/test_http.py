@@ -12,6 +12,7 @@ from aioresponses import aioresponses
 
 from exporter.http import Reason, SchemaError, UpstreamClient, UpstreamError, parse_retry_after
 from exporter.schema import TargetConfig
+from exporter.sources.base import api_path
 
 BASE = "http://upstream.test:8080"
 
@@ -167,3 +168,17 @@ async def test_a_slow_answer_is_a_timeout() -> None:
     finally:
         await runner.cleanup()
     assert error.reason is Reason.TIMEOUT
+
+
+@pytest.mark.parametrize(
+    ("segment", "encoded"),
+    [
+        ("orders-v2_cdc.1~x", "orders-v2_cdc.1~x"),
+        ("a/b", "a%2Fb"),
+        ("sp ace", "sp%20ace"),
+        ("?#%", "%3F%23%25"),
+        ("ünï", "%C3%BCn%C3%AF"),
+    ],
+)
+def test_path_segments_are_percent_encoded_one_by_one(segment: str, encoded: str) -> None:
+    assert api_path("/api/v1", "mirrors", segment) == f"/api/v1/mirrors/{encoded}"
