@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 from array import array
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from exporter.families import Family, MetricSpec, Sample, bound_label_value
@@ -151,25 +151,26 @@ class SeriesRenderer:
     def _render_by_label_set(
         self, family: Family, previous: _Rendered | None, earlier: _Rendered | None
     ) -> _Rendered:
-        known: dict[LabelValues, bytes] = {}
-        if previous is not None:
-            block, start = previous.block, 0
-            for key, length, cut in zip(
-                previous.keys, previous.lengths, previous.cuts, strict=True
-            ):
-                known[key] = block[start : start + cut]
-                start += length
-        seen = set(earlier.keys) if earlier else set()
-        new_head = self._head_maker(family.spec)
+        known = dict(zip(previous.keys, _heads(previous), strict=True)) if previous else {}
+        # Repeats are recognised by their rendered head, not their raw label values: two raw
+        # values may render alike (a lone surrogate and "?" both encode as "?"), and a scrape
+        # must still never show one series twice.
+        seen = set(_heads(earlier)) if earlier else set()
+        spec = family.spec
+        new_head = self._head_maker(spec)
         keys: list[LabelValues] = []
         values: list[float] = []
         lines: list[bytes] = []
         cuts = array("I")
         for labels, value in family.samples:
-            if labels in seen:
-                continue  # a repeated label set: the first sample wins
-            seen.add(labels)
-            head = known.get(labels) or new_head(labels).encode("utf-8", "replace")
+            head = known.get(labels)
+            if head is None:
+                if len(labels) != len(spec.labels):
+                    raise ValueError(f"{spec.name}: {len(labels)} label values for {spec.labels}")
+                head = new_head(labels).encode("utf-8", "replace")
+            if head in seen:
+                continue  # a repeated series: the first sample wins
+            seen.add(head)
             keys.append(labels)
             values.append(value)
             lines.append(head + format_value(value).encode() + b"\n")
@@ -244,6 +245,14 @@ def _reuse(samples: list[Sample], previous: _Rendered) -> _Rendered | None:
     for index, length in changed:
         lengths[index] = length
     return _Rendered(previous.keys, values, b"".join(parts), lengths, previous.cuts)
+
+
+def _heads(rendered: _Rendered) -> Iterator[bytes]:
+    """Each line's `name{labels} ` head, in order."""
+    block, start = rendered.block, 0
+    for length, cut in zip(rendered.lengths, rendered.cuts, strict=True):
+        yield block[start : start + cut]
+        start += length
 
 
 def _literal(text: str) -> str:

@@ -49,25 +49,31 @@ def build_snapshot(
     blocks: dict[str, bytes] = {}
     specs: dict[str, MetricSpec] = {}
     series = dropped = 0
-    for family in families:
-        name = family.spec.name
-        budget = max_series - series
-        if budget <= 0:
-            dropped += len(family.samples)
-            continue
-        kept = family
-        if len(family.samples) > budget:
-            kept = Family(family.spec, sorted(family.samples)[:budget])
-            dropped += len(family.samples) - budget
-        rendered, count = renderer.render(kept)
-        if count == 0:
-            continue
-        series += count
-        if name in blocks:
-            blocks[name] += rendered
-        else:
-            blocks[name] = rendered
-            specs[name] = family.spec
+    try:
+        for family in families:
+            name = family.spec.name
+            budget = max_series - series
+            if budget <= 0:
+                dropped += len(_first_samples(family))
+                continue
+            kept = family
+            if len(family.samples) > budget:
+                first = _first_samples(family)
+                if len(first) > budget:
+                    kept = Family(family.spec, sorted(first.items())[:budget])
+                    dropped += len(first) - budget
+            rendered, count = renderer.render(kept)
+            if count == 0:
+                continue
+            series += count
+            if name in blocks:
+                blocks[name] += rendered
+            else:
+                blocks[name] = rendered
+                specs[name] = family.spec
+    except BaseException:
+        renderer.begin()  # keep no half-rendered poll until the next one
+        raise
     renderer.finish()
     return Snapshot(
         MappingProxyType(blocks),
@@ -77,6 +83,14 @@ def build_snapshot(
         MappingProxyType(dict(entities)),
         now,
     )
+
+
+def _first_samples(family: Family) -> dict[tuple[str, ...], float]:
+    """Each label set's first value: what the renderer keeps, and what the cap counts."""
+    first: dict[tuple[str, ...], float] = {}
+    for labels, value in family.samples:
+        first.setdefault(labels, value)
+    return first
 
 
 @dataclass(slots=True)

@@ -12,7 +12,7 @@ from aioresponses import aioresponses
 
 from exporter.http import Reason, SchemaError, UpstreamClient, UpstreamError, parse_retry_after
 from exporter.schema import TargetConfig
-from exporter.sources.base import api_path
+from exporter.sources.base import api_path, number
 
 BASE = "http://upstream.test:8080"
 
@@ -182,3 +182,9 @@ async def test_a_slow_answer_is_a_timeout() -> None:
 )
 def test_path_segments_are_percent_encoded_one_by_one(segment: str, encoded: str) -> None:
     assert api_path("/api/v1", "mirrors", segment) == f"/api/v1/mirrors/{encoded}"
+
+
+@pytest.mark.parametrize("text", ["9" * 400, "NaN", "twelve"])
+def test_numbers_out_of_range_or_not_numbers_are_schema_errors(text: str) -> None:
+    with pytest.raises(SchemaError, match="rows"):
+        number(text, "rows")

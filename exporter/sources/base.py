@@ -136,6 +136,8 @@ def number(value: Any, what: str) -> float:
     if isinstance(value, str):
         try:
             return float(int(value.strip()))
+        except OverflowError:
+            raise SchemaError(f"{what}: number out of range: {value[:40]!r}") from None
         except ValueError:
             try:
                 result = float(value)
