@@ -229,10 +229,7 @@ def _reuse(samples: list[Sample], previous: _Rendered) -> _Rendered | None:
         keep(value)
         if value == last:
             continue
-        if type(value) is float and (0.0 < value < 1e6 or -1e16 < value < 0.0):
-            text = repr(value).encode()  # what format_value returns in this range
-        else:
-            text = format_value(value).encode()
+        text = format_value(value).encode()
         start = end - previous.lengths[index]
         parts.append(block[run : start + cut])
         parts.append(text + b"\n")

@@ -183,3 +183,18 @@ async def test_demo_serves_the_simulated_upstreams_and_prints_its_urls() -> None
             proc.kill()
             await proc.wait()
     assert proc.returncode == 0
+
+
+async def test_run_collects_cycles_rarely_and_freezes_start_up_objects(tmp_path: Path) -> None:
+    # A fresh interpreter, as `dataflow-exporter run` starts; a config error ends it right after.
+    probe = (
+        "import gc, sys; from exporter import cli; from exporter.daemon import GC_THRESHOLDS; "
+        "rc = cli.main(['run', '--config', sys.argv[1]]); "
+        "print(rc, gc.get_threshold() == GC_THRESHOLDS, gc.get_freeze_count() > 0)"
+    )
+    missing = str(tmp_path / "missing.yaml")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", probe, missing, stdout=asyncio.subprocess.PIPE
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(), 60)
+    assert out.decode().split() == ["1", "True", "True"]

@@ -36,7 +36,6 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal, NamedTuple, TypeVar
 
 from pydantic import Field, FilePath, SecretStr, field_validator, model_validator
@@ -491,10 +490,10 @@ class ConfluentSource(Source[ConfluentTarget]):
         """Bearer with a token, else Basic with the cluster API key and secret, else none."""
         cfg = self.config
         if cfg.token is not None or cfg.token_file is not None:
-            return BearerAuth(SecretReader(cfg.token, _path_of(cfg.token_file)))
+            return BearerAuth(SecretReader(cfg.token, cfg.token_file))
         if cfg.username is None:
             return None
-        return BasicAuth(cfg.username, SecretReader(cfg.password, _path_of(cfg.password_file)))
+        return BasicAuth(cfg.username, SecretReader(cfg.password, cfg.password_file))
 
     def _path(self, *parts: str) -> str:
         segments = (self.config.cluster_id, *parts)
@@ -585,7 +584,3 @@ class ConfluentSource(Source[ConfluentTarget]):
         raise SchemaError(
             f"{path}: more than {self.config.max_pages} pages (max_pages); raise max_pages"
         )
-
-
-def _path_of(value: FilePath | None) -> Path | None:
-    return Path(value) if value is not None else None

@@ -45,7 +45,6 @@ import time
 from collections.abc import Collection, Mapping, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, FilePath, SecretStr, field_validator, model_validator
@@ -619,9 +618,7 @@ class EtlworksSource(Source[EtlworksTarget]):
         self.missing: list[int] = []
         self.tokens: TokenAuth | None = None
         if config.login is not None:
-            password = SecretReader(
-                config.password, Path(config.password_file) if config.password_file else None
-            )
+            password = SecretReader(config.password, config.password_file)
             self.tokens = TokenAuth(config.login, password, clock, config.token_max_age)
 
     def auth(self) -> Auth | None:
@@ -629,9 +626,7 @@ class EtlworksSource(Source[EtlworksTarget]):
         if self.tokens is not None:
             return self.tokens
         cfg = self.config
-        return BearerAuth(
-            SecretReader(cfg.api_key, Path(cfg.api_key_file) if cfg.api_key_file else None)
-        )
+        return BearerAuth(SecretReader(cfg.api_key, cfg.api_key_file))
 
     async def poll(self, client: UpstreamClient) -> PollResult:
         """The selected flows (listed or configured), then each one's newest execution."""

@@ -34,7 +34,6 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import FilePath, SecretStr, model_validator
@@ -855,9 +854,7 @@ class FelderaSource(Source[FelderaTarget]):
         cfg = self.config
         if cfg.api_key is None and cfg.api_key_file is None:
             return None
-        return BearerAuth(
-            SecretReader(cfg.api_key, Path(cfg.api_key_file) if cfg.api_key_file else None)
-        )
+        return BearerAuth(SecretReader(cfg.api_key, cfg.api_key_file))
 
     async def poll(self, client: UpstreamClient) -> PollResult:
         """Pipeline list, then `/stats` (or the listed connectors) of Running/Paused ones."""

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Coroutine
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import FilePath, SecretStr, model_validator
@@ -444,9 +443,7 @@ class PeerDBSource(Source[PeerDBTarget]):
         cfg = self.config
         if cfg.password is None and cfg.password_file is None:
             return None
-        return BasicAuth(
-            "", SecretReader(cfg.password, Path(cfg.password_file) if cfg.password_file else None)
-        )
+        return BasicAuth("", SecretReader(cfg.password, cfg.password_file))
 
     async def poll(self, client: UpstreamClient) -> PollResult:
         """Inventory (list or per-mirror status), then rows, batches, slots and instance state."""
