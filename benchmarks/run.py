@@ -71,7 +71,8 @@ class Recorded:
     url: str
     params: Any
     body: Any
-    headers: dict[str, str]
+    auth: Auth | None
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -85,6 +86,9 @@ class SystemFigures:
 
 
 RECORDING: list[Recorded] | None = None
+# Families are kept for the reference render only from one unmeasured poll after the measured
+# cycles: kept during them, they would grow the heap the collector walks and slow those polls.
+KEEP_FAMILIES = False
 LAST_FAMILIES: dict[str, list[Family]] = {}
 
 
@@ -102,8 +106,8 @@ def _install_probes() -> None:
         auth: Auth | None,
     ) -> Any:
         if RECORDING is not None:
-            headers = dict(await auth.headers()) if auth is not None else {}
-            RECORDING.append(Recorded(method, url, params, body, headers))
+            # Headers are read after the poll: the probe must cost the poll next to nothing.
+            RECORDING.append(Recorded(method, url, params, body, auth))
         return await original_send(self, method, url, params, body, what, auth)
 
     UpstreamClient._send = recording_send  # type: ignore[method-assign]
@@ -113,7 +117,8 @@ def _install_probes() -> None:
 
         async def poll(self: Any, client: UpstreamClient, _orig: Any = original_poll) -> Any:
             result = await _orig(self, client)
-            LAST_FAMILIES[self.config.name] = result.families
+            if KEEP_FAMILIES:
+                LAST_FAMILIES[self.config.name] = result.families
             return result
 
         source_class.poll = poll  # type: ignore[method-assign]
@@ -211,7 +216,7 @@ def _targets(knobs: dict[str, dict[str, int]], url: str, systems: Any = None) ->
 
 
 async def run(scale: str, cycles: int, scrapes: int) -> dict[str, Any]:
-    global RECORDING
+    global RECORDING, KEEP_FAMILIES
     knobs = SCALES[scale]
     port = _free_port()
     sim = _start_simulator(knobs, port)
@@ -252,10 +257,17 @@ async def run(scale: str, cycles: int, scrapes: int) -> dict[str, Any]:
                     fig.requests = len(records)
                     snapshot = store.targets[name].snapshot
                     fig.series = snapshot.series if snapshot else 0
+                    for record in records:
+                        if record.auth is not None:
+                            record.headers = dict(await record.auth.headers())
                     floor_wall, floor_cpu = await _floor(floor_session, records)
                     fig.floor_walls.append(floor_wall)
                     fig.floor_cpus.append(floor_cpu)
                 rss.append(process.memory_info().rss / 2**20)
+            KEEP_FAMILIES = True
+            for poller in scheduler.pollers.values():
+                await poller.poll_once()
+            KEEP_FAMILIES = False
             scrape = await _measure_scrapes(store, scrapes)
         scrape["reference"] = _measure_reference(scrapes)
         return {"scale": scale, "systems": figures, "rss_mib": rss, "scrape": scrape}

@@ -44,14 +44,21 @@ class BasicAuth:
     def __init__(self, username: str, password: SecretReader) -> None:
         self._username = username
         self._password = password
+        # The header of the password last seen: built again only when the password changes.
+        self._built: tuple[str | None, Mapping[str, str]] = (None, {})
 
     async def headers(self) -> Mapping[str, str]:
         """The Authorization header, or none when no password is configured."""
         password = await self._password.get()
+        seen, built = self._built
+        if password == seen:
+            return built
         if password is None:
             return {}
         token = base64.b64encode(f"{self._username}:{password}".encode()).decode("ascii")
-        return {"Authorization": f"Basic {token}"}
+        built = {"Authorization": f"Basic {token}"}
+        self._built = (password, built)
+        return built
 
     async def renew(self) -> bool:
         """Static credentials cannot be renewed."""

@@ -213,34 +213,34 @@ def _reuse(samples: list[Sample], previous: _Rendered) -> _Rendered | None:
     values: list[float] = []
     keep = values.append
     parts: list[bytes] = []
-    changed: list[tuple[int, int]] = []
-    run = 0  # where the unchanged bytes not yet copied start
-    for index, (labels, value), key, last, end, cut in zip(
+    cut_out = parts.append
+    lengths: array[int] | None = None  # copied on the first change
+    run = 0  # where the old bytes not yet copied start
+    start = 0  # where the current line starts
+    for index, (labels, value), key, last, length, cut in zip(
         itertools.count(),
         samples,
         previous.keys,
         previous.values,
-        itertools.accumulate(previous.lengths),
+        previous.lengths,
         previous.cuts,
         strict=False,  # count() is endless; the others have the same length
     ):
         if labels != key:
             return None
         keep(value)
-        if value == last:
-            continue
-        text = format_value(value).encode()
-        start = end - previous.lengths[index]
-        parts.append(block[run : start + cut])
-        parts.append(text + b"\n")
-        changed.append((index, cut + len(text) + 1))
-        run = end
-    if not changed:
+        if value != last:
+            text = format_value(value).encode()
+            cut_out(block[run : start + cut])
+            cut_out(text)
+            run = start + length - 1  # the line's newline is copied with what follows
+            if lengths is None:
+                lengths = array("I", previous.lengths)
+            lengths[index] = cut + len(text) + 1
+        start += length
+    if lengths is None:
         return _Rendered(previous.keys, values, block, previous.lengths, previous.cuts)
-    parts.append(block[run:])
-    lengths = array("I", previous.lengths)
-    for index, length in changed:
-        lengths[index] = length
+    cut_out(block[run:])
     return _Rendered(previous.keys, values, b"".join(parts), lengths, previous.cuts)
 
 

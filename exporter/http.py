@@ -12,7 +12,7 @@ import time
 import urllib.parse
 from collections.abc import Mapping
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import aiohttp
 import orjson
@@ -109,6 +109,17 @@ def decode_json(body: bytes, what: str) -> Any:
         raise UpstreamError(Reason.DECODE, f"{what}: invalid JSON ({exc})") from None
 
 
+class Answer(NamedTuple):
+    """A 2xx answer's body, undecoded, and the request it answers (`GET /path`, for errors)."""
+
+    body: bytes
+    what: str
+
+    def json(self) -> Any:
+        """The body decoded as JSON (a `decode` error if it is not)."""
+        return decode_json(self.body, self.what)
+
+
 def _error_text(body: bytes) -> str:
     """A short, safe description of an error body for logs and the status page."""
     try:
@@ -187,6 +198,14 @@ class UpstreamClient:
         pagination links are) and return its decoded JSON."""
         return await self.request_json("GET", path, params=params)
 
+    async def get(self, path: str, params: Mapping[str, str] | None = None) -> Answer:
+        """GET `path` and return the answer undecoded, for a source that decodes it itself."""
+        return await self.request("GET", path, params=params)
+
+    async def post(self, path: str, body: Mapping[str, Any]) -> Answer:
+        """POST a JSON body to `path` and return the answer undecoded."""
+        return await self.request("POST", path, body=body)
+
     async def post_json(
         self, path: str, body: Mapping[str, Any], *, authenticate: bool = True
     ) -> Any:
@@ -213,6 +232,22 @@ class UpstreamClient:
         authenticate: bool = True,
     ) -> Any:
         """One request with auth (renewed and retried once after a 401), decoded as JSON."""
+        answer = await self.request(
+            method, path, params=params, body=body, authenticate=authenticate
+        )
+        return answer.json()
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        body: Mapping[str, Any] | None = None,
+        authenticate: bool = True,
+    ) -> Answer:
+        """One request with auth (renewed and retried once after a 401): a 2xx answer's body,
+        or the classified `UpstreamError`."""
         url = self._url(path)
         relative = not path.startswith(("http://", "https://"))
         what = f"{method} {path if relative else urllib.parse.urlsplit(url).path}"
@@ -222,7 +257,7 @@ class UpstreamClient:
             status, content, headers = await self._send(method, url, params, body, what, auth)
         if not 200 <= status < 300:
             raise classify_status(status, what, content, headers)
-        return decode_json(content, what)
+        return Answer(content, what)
 
     async def _send(
         self,
@@ -252,8 +287,9 @@ class UpstreamClient:
                     ssl=self._ssl,
                     timeout=self._timeout,
                 ) as resp:
-                    content = await self._read_capped(resp, what)
-                    return resp.status, content, resp.headers
+                    if self._whole(resp, what):
+                        return resp.status, await resp.read(), resp.headers
+                    return resp.status, await self._read_chunks(resp, what), resp.headers
             except UpstreamError:
                 raise
             except (TimeoutError, aiohttp.ServerTimeoutError):
@@ -265,13 +301,22 @@ class UpstreamClient:
             except OSError as exc:
                 raise UpstreamError(Reason.CONNECT, f"{what}: {_short(exc)}") from None
 
-    async def _read_capped(self, resp: aiohttp.ClientResponse, what: str) -> bytes:
-        limit = self._max_bytes
-        if resp.content_length is not None and resp.content_length > limit:
+    def _whole(self, resp: aiohttp.ClientResponse, what: str) -> bool:
+        """True if the body can be read whole: it declares its length, within the cap, and is
+        not compressed (a small gzip can inflate past the cap, so it is counted as it inflates)."""
+        declared = resp.content_length
+        if declared is None:
+            return False
+        if declared > self._max_bytes:
             raise UpstreamError(
                 Reason.DECODE,
-                f"{what}: body of {resp.content_length} bytes exceeds the {limit} byte cap",
+                f"{what}: body of {declared} bytes exceeds the {self._max_bytes} byte cap",
             )
+        return resp.headers.get("Content-Encoding", "identity") == "identity"
+
+    async def _read_chunks(self, resp: aiohttp.ClientResponse, what: str) -> bytes:
+        """The body, counted chunk by chunk against the cap as it arrives (and inflates)."""
+        limit = self._max_bytes
         chunks: list[bytes] = []
         size = 0
         async for chunk in resp.content.iter_chunked(_CHUNK):

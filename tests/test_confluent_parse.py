@@ -12,10 +12,11 @@ import pytest
 
 from exporter import config as config_mod
 from exporter.families import Family, families_by_name
-from exporter.http import SchemaError
+from exporter.http import Answer, SchemaError
 from exporter.sources.confluent import (
     LINK_STATES,
     MIRROR_STATUSES,
+    MIRROR_TOPICS,
     Observation,
     build_families,
     entity_counts,
@@ -322,3 +323,19 @@ def test_config_rejects_inconsistent_credentials_and_bad_keys(
 ) -> None:
     errors = config_errors(target(**keys))
     assert any(message in e for e in errors), errors
+
+
+@pytest.mark.parametrize("path", ["typed", "checked"])
+def test_partitions_come_sorted_and_a_repeated_partition_keeps_its_first_entry(path: str) -> None:
+    lags = [
+        {"partition": 2, "lag": 5, "last_source_fetch_offset": 9},
+        {"partition": 0, "lag": 1, "last_source_fetch_offset": 3},
+        {"partition": 2, "lag": 7, "last_source_fetch_offset": 11},
+    ]
+    payload = {"kind": "x", "metadata": {"self": "s"}, "data": [mirror_item(mirror_lags=lags)]}
+    answer = Answer(json.dumps(payload).encode(), "GET /mirrors")
+    topics, _ = MIRROR_TOPICS.typed(answer) if path == "typed" else MIRROR_TOPICS.checked(answer)
+    assert [(p.partition, p.lag, p.last_source_fetch_offset) for p in topics[0].lags] == [
+        (0, 1.0, 3.0),
+        (2, 5.0, 9.0),
+    ]

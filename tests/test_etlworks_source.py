@@ -13,6 +13,7 @@ from structlog.testing import capture_logs
 
 from exporter.http import UpstreamClient
 from exporter.simulator.etlworks import HANG_SECONDS
+from exporter.sources import etlworks as etlworks_source
 from exporter.sources.etlworks import STATUSES, EtlworksSource, EtlworksTarget
 from tests.etlworks_rig import rig
 from tests.helpers import poll_once, promtool_check_metrics, samples, series_of, value
@@ -278,3 +279,30 @@ async def test_a_server_that_ignores_offset_is_listed_once_not_forever() -> None
         listings = [url for (_, url) in mocked.requests if url.path == "/rest/v1/flows"]
     assert len(listings) == 2
     assert result.entities == {"flows no_execution": 250}
+
+
+async def test_only_execution_answers_that_changed_are_parsed_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    parsed: list[str] = []
+    original = etlworks_source.parse_execution
+
+    def counting(payload: object, what: str) -> object:
+        parsed.append(what)
+        return original(payload, what)
+
+    monkeypatch.setattr(etlworks_source, "parse_execution", counting)
+    async with rig() as r:
+        first = await r.poll()
+        flows = len(parsed)
+        parsed.clear()
+        now = r.clock.now
+        await r.override(5052, auditId=9002, status="error", started=ms(now - 9), ended=ms(now))
+        second = await r.poll()
+    assert flows > 10
+    assert parsed == ["executions/5052"]
+    assert current_status(first.text, "5052") == ["success"]
+    assert current_status(second.text, "5052") == ["error"]
+    # Unchanged flows keep exporting what their (unparsed) answers said.
+    assert current_status(second.text, "5010") == ["error"]
+    assert value(second.text, RETRIES, flow_id="5010") == 2

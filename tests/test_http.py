@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gzip
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -153,6 +154,45 @@ async def test_a_body_over_the_size_cap_is_refused_without_reading_it_all() -> N
         await runner.cleanup()
     assert error.reason is Reason.DECODE
     assert "byte cap" in str(error)
+
+
+async def test_a_compressed_body_is_capped_by_its_inflated_size() -> None:
+    inflated = b"[" + b"0," * 100_000 + b"0]"
+    compressed = gzip.compress(inflated)
+    assert len(compressed) < 65536 < len(inflated)
+
+    async def bomb(_request: web.Request) -> web.Response:
+        return web.Response(
+            body=compressed,
+            headers={"Content-Encoding": "gzip", "Content-Type": "application/json"},
+        )
+
+    runner, url = await _serve(bomb)
+    try:
+        async with aiohttp.ClientSession() as session:
+            client = UpstreamClient(session, _config(url, max_response_bytes=65536))
+            error = await _reason_of(client)
+    finally:
+        await runner.cleanup()
+    assert error.reason is Reason.DECODE
+    assert "byte cap" in str(error)
+
+
+async def test_a_body_within_the_cap_is_read_whole() -> None:
+    body = b"[" + b"0," * 20_000 + b"0]"
+
+    async def plain(_request: web.Request) -> web.Response:
+        return web.Response(body=body, content_type="application/json")
+
+    runner, url = await _serve(plain)
+    try:
+        async with aiohttp.ClientSession() as session:
+            client = UpstreamClient(session, _config(url, max_response_bytes=65536))
+            answer = await client.get("/x")
+    finally:
+        await runner.cleanup()
+    assert answer.body == body
+    assert answer.what == "GET /x"
 
 
 async def test_a_slow_answer_is_a_timeout() -> None:

@@ -4,15 +4,17 @@ classified `UpstreamError` — never anything else, never a hang."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from exporter import config as config_mod
-from exporter.http import Reason, UpstreamError
+from exporter.http import Answer, Reason, UpstreamError
 from exporter.sources import REGISTRY
 from exporter.store import build_snapshot
 
@@ -77,6 +79,12 @@ class ArbitraryClient:
     async def get_json(self, path: str, params: Mapping[str, str] | None = None) -> Any:
         return self._next()
 
+    async def get(self, path: str, params: Mapping[str, str] | None = None) -> Answer:
+        return _answer(self._next())
+
+    async def post(self, path: str, body: Mapping[str, Any]) -> Answer:
+        return _answer(self._next())
+
     async def post_json(
         self, path: str, body: Mapping[str, Any], *, authenticate: bool = True
     ) -> Any:
@@ -84,6 +92,14 @@ class ArbitraryClient:
 
     async def request_json(self, method: str, path: str, **_: Any) -> Any:
         return self._next()
+
+
+def _answer(payload: Any) -> Answer:
+    try:
+        body = orjson.dumps(payload)
+    except orjson.JSONEncodeError:  # an integer beyond 64 bits
+        body = json.dumps(payload).encode()
+    return Answer(body, "GET /drawn")
 
 
 def _target(system: str) -> Any:

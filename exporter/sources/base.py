@@ -18,10 +18,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Annotated, Any, ClassVar, Generic, TypeVar
+
+import msgspec
 
 from exporter.families import Family, MetricSpec
-from exporter.http import Auth, SchemaError, UpstreamClient, UpstreamError
+from exporter.http import Answer, Auth, SchemaError, UpstreamClient, UpstreamError
 from exporter.schema import TargetConfig
 
 Clock = Callable[[], float]
@@ -149,6 +151,15 @@ def number(value: Any, what: str) -> float:
     raise SchemaError(f"{what}: expected a number, got {type(value).__name__}")
 
 
+def field_number(container: dict[str, Any], key: str, where: str) -> float:
+    """`container[key]` as a number; the error names `where.key` (built only on the slow path:
+    parsers read tens of thousands of counters per poll)."""
+    value = container.get(key)
+    if type(value) is int or type(value) is float:
+        return float(value)
+    return number(value, f"{where}.{key}")
+
+
 def optional_number(value: Any, what: str) -> float | None:
     """A number, or None for null/absent."""
     return None if value is None else number(value, what)
@@ -176,6 +187,71 @@ def timestamp(value: Any, what: str) -> float | None:
 
 
 T = TypeVar("T")
+S = TypeVar("S")
+
+# The integers orjson keeps exact (bigger ones become floats there). Typed shapes take only
+# these, so a bigger one goes to the checked path and both paths see the same values.
+JsonInt = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
+# A number as the checked parsers' `number` takes it: also an integer in a string (protojson).
+JsonNumber = JsonInt | float | str
+
+
+class Shape(Generic[S, T]):
+    """Typed decoding of an answer's usual shape, with the checked parser for anything else.
+
+    msgspec decodes and type-checks a body against `shape` in C, skipping the Python walk over
+    every field; `convert` turns it into the records. A body of any other shape (a string for a
+    number, a null list, a missing field), or one `convert` refuses with `msgspec.ValidationError`
+    or `SchemaError`, goes to `checked`, which accepts what it tolerates and names the field it
+    rejects. For a body both accept, both must give equal records.
+    """
+
+    def __init__(
+        self, shape: type[S], convert: Callable[[S], T], checked: Callable[[Any], T]
+    ) -> None:
+        self._decode = msgspec.json.Decoder(shape).decode
+        self._convert = convert
+        self._checked = checked
+
+    def __call__(self, answer: Answer) -> T:
+        """The answer's records, by the typed path when the body has the usual shape."""
+        try:
+            return self.typed(answer)
+        except (msgspec.DecodeError, UnicodeDecodeError, SchemaError):
+            return self.checked(answer)
+
+    def typed(self, answer: Answer) -> T:
+        """The records by the typed path alone; raises on a body it leaves to the checked one."""
+        return self._convert(self._decode(answer.body))
+
+    def checked(self, answer: Answer) -> T:
+        """The records by the checked path alone."""
+        return self._checked(answer.json())
+
+
+class AnswerMemo(Generic[T]):
+    """The records parsed from each answer of the last successful poll, by request: an answer
+    byte-identical to the last one is neither decoded nor parsed again. Parsers given to it
+    must be pure functions of the body, and their records immutable (they are shared)."""
+
+    def __init__(self) -> None:
+        self._last: dict[str, tuple[bytes, T]] = {}
+        self._next: dict[str, tuple[bytes, T]] = {}
+
+    def begin(self) -> None:
+        """Start a poll (forgets what a failed poll parsed)."""
+        self._next = {}
+
+    def finish(self) -> None:
+        """End a successful poll: its answers are what the next poll compares with."""
+        self._last, self._next = self._next, {}
+
+    def parse(self, key: str, answer: Answer, parse: Callable[[Answer], T]) -> T:
+        """`parse(answer)`, or the last poll's records for `key` if its body was the same."""
+        last = self._last.get(key)
+        record = last[1] if last is not None and last[0] == answer.body else parse(answer)
+        self._next[key] = (answer.body, record)
+        return record
 
 
 async def run_all(coros: Iterable[Coroutine[Any, Any, T]]) -> list[T]:

@@ -44,9 +44,9 @@ import re
 import time
 from collections.abc import Collection, Mapping, Sequence
 from contextvars import ContextVar
-from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
+import msgspec
 from pydantic import Field, FilePath, SecretStr, field_validator, model_validator
 
 from exporter import redact
@@ -56,6 +56,7 @@ from exporter.http import Auth, Reason, SchemaError, UpstreamClient, UpstreamErr
 from exporter.log import get_logger
 from exporter.schema import Duration, Filter, TargetConfig, one_of
 from exporter.sources.base import (
+    AnswerMemo,
     Clock,
     PollResult,
     Shard,
@@ -213,16 +214,14 @@ class EtlworksTarget(TargetConfig):
 # Records and pure parsers
 
 
-@dataclass(frozen=True, slots=True)
-class FlowRef:
+class FlowRef(msgspec.Struct, frozen=True, gc=False):
     """A flow to poll: its id and, when discovered, its name."""
 
     id: int
     name: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class Execution:
+class Execution(msgspec.Struct, frozen=True, gc=False):
     """A flow's newest execution (FlowAuditRecord)."""
 
     audit_id: int | None
@@ -243,8 +242,7 @@ class Execution:
         return None if self.started is None else f"started:{self.started!r}"
 
 
-@dataclass(frozen=True, slots=True)
-class FlowReading:
+class FlowReading(msgspec.Struct, frozen=True, gc=False):
     """What one poll learnt about one flow."""
 
     flow: FlowRef
@@ -424,8 +422,7 @@ def execution_duration(execution: Execution, now: float) -> float | None:
 # What a source remembers across polls (pure)
 
 
-@dataclass(frozen=True, slots=True)
-class FlowMemory:
+class FlowMemory(msgspec.Struct, frozen=True, gc=False):
     """Per flow, across polls: the last success and the finished executions counted."""
 
     last_success: float | None = None
@@ -617,6 +614,8 @@ class EtlworksSource(Source[EtlworksTarget]):
         self.memory: dict[int, FlowMemory] = {}
         self.missing: list[int] = []
         self.tokens: TokenAuth | None = None
+        # Most flows have not run again since the last poll: their answers are byte-identical.
+        self.answers: AnswerMemo[Execution | None] = AnswerMemo()
         if config.login is not None:
             password = SecretReader(config.password, config.password_file)
             self.tokens = TokenAuth(config.login, password, clock, config.token_max_age)
@@ -632,6 +631,7 @@ class EtlworksSource(Source[EtlworksTarget]):
         """The selected flows (listed or configured), then each one's newest execution."""
         if self.tokens is not None:
             self.tokens.client = client
+        self.answers.begin()
         flows = [f for f in await self._flows(client) if self.shard.owns(str(f.id))]
         readings = await run_all(self._reading(client, f) for f in flows)
         memory = remember(self.memory, readings, self.since, {f.id for f in flows})
@@ -646,6 +646,7 @@ class EtlworksSource(Source[EtlworksTarget]):
                 result.unknown_values.append(("execution_status", r.execution.status))
         # Only a poll that got this far changes what is remembered.
         self.memory, self.missing = memory, missing
+        self.answers.finish()
         return result
 
     async def _flows(self, client: UpstreamClient) -> list[FlowRef]:
@@ -674,9 +675,10 @@ class EtlworksSource(Source[EtlworksTarget]):
     async def _reading(self, client: UpstreamClient, flow: FlowRef) -> FlowReading:
         what = f"executions/{flow.id}"
         try:
-            payload = await client.get_json(f"{API}/executions/{flow.id}")
+            answer = await client.get(f"{API}/{what}")
         except UpstreamError as exc:
             if exc.status != 404:
                 raise
             return FlowReading(flow, found=False, execution=None)
-        return FlowReading(flow, found=True, execution=parse_execution(payload, what))
+        execution = self.answers.parse(what, answer, lambda a: parse_execution(a.json(), what))
+        return FlowReading(flow, found=True, execution=execution)

@@ -36,6 +36,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import msgspec
 from pydantic import FilePath, SecretStr, model_validator
 
 from exporter.auth import BearerAuth, SecretReader
@@ -48,7 +49,7 @@ from exporter.sources.base import (
     api_path,
     arr,
     boolean,
-    number,
+    field_number,
     obj,
     optional_number,
     run_all,
@@ -354,8 +355,7 @@ class FelderaTarget(TargetConfig):
 # Records and pure parsers
 
 
-@dataclass(frozen=True, slots=True)
-class Pipeline:
+class Pipeline(msgspec.Struct, frozen=True, gc=False):
     """One pipeline's lifecycle state from the pipeline list."""
 
     name: str
@@ -369,16 +369,14 @@ class Pipeline:
     status_since: float | None
 
 
-@dataclass(frozen=True, slots=True)
-class Health:
+class Health(msgspec.Struct, frozen=True, gc=False):
     """A connector's reported health."""
 
     status: str
     known: bool
 
 
-@dataclass(frozen=True, slots=True)
-class InputConnector:
+class InputConnector(msgspec.Struct, frozen=True, gc=False):
     """One input connector's status and metrics."""
 
     pipeline: str
@@ -404,8 +402,7 @@ class InputConnector:
         return (self.pipeline, self.table, self.connector)
 
 
-@dataclass(frozen=True, slots=True)
-class OutputConnector:
+class OutputConnector(msgspec.Struct, frozen=True, gc=False):
     """One output connector's status and metrics."""
 
     pipeline: str
@@ -429,8 +426,7 @@ class OutputConnector:
         return (self.pipeline, self.view, self.connector)
 
 
-@dataclass(frozen=True, slots=True)
-class GlobalMetrics:
+class GlobalMetrics(msgspec.Struct, frozen=True, gc=False):
     """The pipeline-wide part of `/stats`."""
 
     pipeline: str
@@ -445,8 +441,7 @@ class GlobalMetrics:
     output_stall_seconds: float
 
 
-@dataclass(frozen=True, slots=True)
-class PipelineStats:
+class PipelineStats(msgspec.Struct, frozen=True, gc=False):
     """One pipeline's `/stats` answer."""
 
     global_metrics: GlobalMetrics
@@ -551,12 +546,12 @@ def parse_input(pipeline: str, raw: Any, what: str) -> InputConnector:
         end_of_input=boolean(metrics.get("end_of_input"), f"{m}.end_of_input"),
         fatal_error=_fatal(item.get("fatal_error"), f"{what}.fatal_error"),
         health=_health(item.get("health"), f"{what}.health"),
-        records=number(metrics.get("total_records"), f"{m}.total_records"),
-        bytes=number(metrics.get("total_bytes"), f"{m}.total_bytes"),
-        parse_errors=number(metrics.get("num_parse_errors"), f"{m}.num_parse_errors"),
-        transport_errors=number(metrics.get("num_transport_errors"), f"{m}.num_transport_errors"),
-        buffered_records=number(metrics.get("buffered_records"), f"{m}.buffered_records"),
-        buffered_bytes=number(metrics.get("buffered_bytes"), f"{m}.buffered_bytes"),
+        records=field_number(metrics, "total_records", m),
+        bytes=field_number(metrics, "total_bytes", m),
+        parse_errors=field_number(metrics, "num_parse_errors", m),
+        transport_errors=field_number(metrics, "num_transport_errors", m),
+        buffered_records=field_number(metrics, "buffered_records", m),
+        buffered_bytes=field_number(metrics, "buffered_bytes", m),
         latency_p99_seconds=None if latency is None else latency / 1e6,
         completed_at=completed,
     )
@@ -568,7 +563,7 @@ def parse_output(pipeline: str, raw: Any, what: str) -> OutputConnector:
     m = f"{what}.metrics"
 
     def count(key: str) -> float:
-        return number(metrics.get(key), f"{m}.{key}")
+        return field_number(metrics, key, m)
 
     return OutputConnector(
         pipeline=pipeline,
@@ -594,7 +589,7 @@ def parse_global_metrics(pipeline: str, raw: Any) -> GlobalMetrics:
     data = obj(raw, what)
 
     def count(key: str) -> float:
-        return number(data.get(key), f"{what}.{key}")
+        return field_number(data, key, what)
 
     state, state_known = _state(PIPELINE_STATES, data.get("state"))
     pressure, pressure_known = _state(MEMORY_PRESSURES, data.get("memory_pressure"))
@@ -820,8 +815,7 @@ def _path(*parts: str) -> str:
     return api_path(API, *parts)
 
 
-@dataclass(frozen=True, slots=True)
-class _Outcome:
+class _Outcome(msgspec.Struct, frozen=True, gc=False):
     """What asking one pipeline's process gave: stats, or why not."""
 
     pipeline: str

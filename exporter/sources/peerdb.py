@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import msgspec
 from pydantic import FilePath, SecretStr, model_validator
 
 from exporter.auth import BasicAuth, SecretReader
@@ -30,7 +31,10 @@ from exporter.families import Family, MetricSpec, StateSet
 from exporter.http import Auth, Reason, UpstreamClient, UpstreamError
 from exporter.schema import Filter, TargetConfig, one_of
 from exporter.sources.base import (
+    JsonInt,
+    JsonNumber,
     PollResult,
+    Shape,
     Source,
     api_path,
     boolean,
@@ -182,8 +186,7 @@ class PeerDBTarget(TargetConfig):
 # Records and pure parsers
 
 
-@dataclass(frozen=True, slots=True)
-class Mirror:
+class Mirror(msgspec.Struct, frozen=True, gc=False):
     """One mirror's identity and state."""
 
     name: str
@@ -198,8 +201,7 @@ class Mirror:
     rows_synced: float | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Batch:
+class Batch(msgspec.Struct, frozen=True, gc=False):
     """The newest completed CDC batch of a mirror and the mirror's batch count."""
 
     end_time: float | None
@@ -207,8 +209,7 @@ class Batch:
     total: float | None
 
 
-@dataclass(frozen=True, slots=True)
-class Slot:
+class Slot(msgspec.Struct, frozen=True, gc=False):
     """One replication slot on a source peer."""
 
     peer: str
@@ -252,22 +253,47 @@ def parse_mirror_list(payload: Any) -> list[Mirror]:
     mirrors = []
     for i, raw in enumerate(items(data, "mirrors", "mirrors/list")):
         item = obj(raw, f"mirrors[{i}]")
-        status, known = flow_status(item.get("status"))
-        created = optional_number(item.get("createdAt"), f"mirrors[{i}].createdAt")
         mirrors.append(
-            Mirror(
-                name=string(item.get("name"), f"mirrors[{i}].name"),
-                status=status,
-                status_known=known,
-                source_peer=str(item.get("sourceName") or ""),
-                source_type=_db_type(item.get("sourceType")),
-                destination_peer=str(item.get("destinationName") or ""),
-                destination_type=_db_type(item.get("destinationType")),
-                created=created / 1000.0 if created else None,
-                is_cdc=bool(item.get("isCdc", True)),
+            _listed_mirror(
+                string(item.get("name"), f"mirrors[{i}].name"),
+                item.get("status"),
+                item.get("createdAt"),
+                item.get("sourceName"),
+                item.get("sourceType"),
+                item.get("destinationName"),
+                item.get("destinationType"),
+                item.get("isCdc", True),
+                f"mirrors[{i}]",
             )
         )
     return mirrors
+
+
+def _listed_mirror(
+    name: str,
+    status: Any,
+    created: Any,
+    source_name: Any,
+    source_type: Any,
+    destination_name: Any,
+    destination_type: Any,
+    is_cdc: Any,
+    what: str,
+) -> Mirror:
+    """One `mirrors/list` entry from its fields, however they were decoded."""
+    state, known = flow_status(status)
+    created_ms = optional_number(created, f"{what}.createdAt")
+    return Mirror(
+        name=name,
+        status=state,
+        status_known=known,
+        source_peer=str(source_name or ""),
+        source_type=_db_type(source_type),
+        destination_peer=str(destination_name or ""),
+        destination_type=_db_type(destination_type),
+        created=created_ms / 1000.0 if created_ms else None,
+        is_cdc=bool(is_cdc),
+    )
 
 
 def parse_mirror_status(payload: Any) -> Mirror:
@@ -320,21 +346,27 @@ def parse_batches(payload: Any) -> Batch:
 
 def parse_slots(peer: str, payload: Any) -> list[Slot]:
     """`GET peers/slots/{peer}` -> slots; `lagInMb` is MiB, exported as bytes."""
+    return [Slot(peer, *entry) for entry in _slot_entries(payload)]
+
+
+SlotEntry = tuple[str, float, bool]  # a slot's name, lag in bytes and whether it is active
+
+
+def _slot_entries(payload: Any) -> list[SlotEntry]:
     data = obj(payload, "peers/slots")
     check_ok(data, "peers/slots")
-    slots = []
+    entries = []
     for i, raw in enumerate(items(data, "slotData", "peers/slots")):
         item = obj(raw, f"slotData[{i}]")
         lag_mib = optional_number(item.get("lagInMb"), f"slotData[{i}].lagInMb") or 0.0
-        slots.append(
-            Slot(
-                peer=peer,
-                name=string(item.get("slotName"), f"slotData[{i}].slotName"),
-                lag_bytes=lag_mib * MIB,
-                active=boolean(item.get("active", False), f"slotData[{i}].active"),
+        entries.append(
+            (
+                string(item.get("slotName"), f"slotData[{i}].slotName"),
+                lag_mib * MIB,
+                boolean(item.get("active", False), f"slotData[{i}].active"),
             )
         )
-    return slots
+    return entries
 
 
 def parse_instance(payload: Any) -> tuple[str, bool]:
@@ -344,6 +376,109 @@ def parse_instance(payload: Any) -> tuple[str, bool]:
     if isinstance(value, int) and not isinstance(value, bool):
         value = _INSTANCE_CODES.get(value, value)
     return INSTANCE_STATUSES.normalise(value)
+
+
+# The usual shapes of the larger or more frequent answers, for typed decoding (see `Shape`).
+# Fields the checked parsers take in several forms go through the same helpers in both paths.
+
+
+class _ListedMirrorShape(msgspec.Struct, gc=False, rename="camel"):
+    name: str
+    status: str | JsonInt | None = None
+    created_at: JsonNumber | None = None
+    source_name: str | None = None
+    source_type: str | JsonInt | None = None
+    destination_name: str | None = None
+    destination_type: str | JsonInt | None = None
+    is_cdc: bool | None = True
+
+
+class _MirrorListShape(msgspec.Struct, gc=False, rename="camel"):
+    mirrors: list[_ListedMirrorShape] | None
+    ok: bool | None = None
+
+
+def _mirror_list(page: _MirrorListShape) -> list[Mirror]:
+    _usual(page.ok)
+    return [
+        _listed_mirror(
+            m.name,
+            m.status,
+            m.created_at,
+            m.source_name,
+            m.source_type,
+            m.destination_name,
+            m.destination_type,
+            m.is_cdc,
+            "mirrors[]",
+        )
+        for m in page.mirrors or ()
+    ]
+
+
+class _BatchShape(msgspec.Struct, gc=False, rename="camel"):
+    end_time: str | None = None
+    num_rows: JsonNumber | None = None
+
+
+class _BatchesShape(msgspec.Struct, gc=False, rename="camel"):
+    cdc_batches: list[_BatchShape] | None
+    total: JsonNumber | None = None
+    ok: bool | None = None
+
+
+def _batches(page: _BatchesShape) -> Batch:
+    _usual(page.ok)
+    total = optional_number(page.total, "cdc/batches.total")
+    for batch in page.cdc_batches or ():
+        end = timestamp(batch.end_time, "cdcBatches[].endTime")
+        if end is not None:
+            return Batch(end, optional_number(batch.num_rows, "cdcBatches[].numRows"), total)
+    return Batch(None, None, total)
+
+
+class _TotalRowsShape(msgspec.Struct, gc=False, rename="camel"):
+    total_count: JsonNumber = "0"
+    ok: bool | None = None
+
+
+def _total_rows(page: _TotalRowsShape) -> float:
+    _usual(page.ok)
+    return number(page.total_count, "total_rows_synced.totalCount")
+
+
+class _SlotShape(msgspec.Struct, gc=False, rename="camel"):
+    slot_name: str
+    lag_in_mb: JsonNumber | None = None
+    active: bool = False
+
+
+class _SlotsShape(msgspec.Struct, gc=False, rename="camel"):
+    slot_data: list[_SlotShape] | None
+    ok: bool | None = None
+
+
+def _slots(page: _SlotsShape) -> list[SlotEntry]:
+    _usual(page.ok)
+    return [
+        (
+            slot.slot_name,
+            (optional_number(slot.lag_in_mb, "slotData[].lagInMb") or 0.0) * MIB,
+            slot.active,
+        )
+        for slot in page.slot_data or ()
+    ]
+
+
+def _usual(ok: bool | None) -> None:
+    if ok is False:
+        raise msgspec.ValidationError("ok: false")  # an error answer: the checked path says why
+
+
+MIRROR_LIST = Shape(_MirrorListShape, _mirror_list, parse_mirror_list)
+BATCHES = Shape(_BatchesShape, _batches, parse_batches)
+SLOTS = Shape(_SlotsShape, _slots, _slot_entries)
+TOTAL_ROWS = Shape(_TotalRowsShape, _total_rows, parse_total_rows)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -431,6 +566,10 @@ def _path(*parts: str) -> str:
     return api_path(API, *parts)
 
 
+BATCHES_PATH = _path("mirrors", "cdc", "batches")
+ROWS_PATH = _path("mirrors", "total_rows_synced")  # + "/{mirror}"
+
+
 class PeerDBSource(Source[PeerDBTarget]):
     """Polls one PeerDB instance."""
 
@@ -464,11 +603,13 @@ class PeerDBSource(Source[PeerDBTarget]):
             calls.extend(
                 self._slots(client, p) for p in sorted(peers) if p and self.shard.owns("peer/" + p)
             )
+        states: list[tuple[str, bool]] = []
+        if self.shard.primary:
+            calls.append(self._instance(client, states))
         slots = [s for found in await run_all(calls) if found for s in found]
         result = PollResult(families=[])
         instance = None
-        if self.shard.primary:
-            instance, known = parse_instance(await client.get_json(_path("instance", "info")))
+        for instance, known in states:
             if not known:
                 result.unknown_values.append(("instance_status", instance))
         live = [m for m in mirrors if m.name not in vanished]
@@ -484,7 +625,7 @@ class PeerDBSource(Source[PeerDBTarget]):
         """Mirrors selected by the config (include/exclude or the explicit list)."""
         selection = self.config.mirrors
         if isinstance(selection, Filter):
-            listed = parse_mirror_list(await client.get_json(_path("mirrors", "list")))
+            listed = MIRROR_LIST(await client.get(_path("mirrors", "list")))
             return [m for m in listed if selection.matches(m.name)]
         names = [n for n in dict.fromkeys(selection) if self.shard.owns(n)]
         found = await run_all(self._status(client, n) for n in names)
@@ -503,25 +644,25 @@ class PeerDBSource(Source[PeerDBTarget]):
     async def _rows(
         self, client: UpstreamClient, name: str, out: dict[str, float], vanished: set[str]
     ) -> None:
-        path = _path("mirrors", "total_rows_synced", name)
-        payload = await _unless_dropped(client.get_json(path))
-        if payload is _DROPPED:
+        answer = await _unless_dropped(client.get(api_path(ROWS_PATH, name)))
+        if answer is _DROPPED:
             vanished.add(name)
         else:
-            out[name] = parse_total_rows(payload)
+            out[name] = TOTAL_ROWS(answer)
 
     async def _batch(
         self, client: UpstreamClient, name: str, out: dict[str, Batch], vanished: set[str]
     ) -> None:
         body = {"flowJobName": name, "limit": 2}  # newest first; the newest may still be running
-        payload = await _unless_dropped(client.post_json(_path("mirrors", "cdc", "batches"), body))
-        if payload is _DROPPED:
+        answer = await _unless_dropped(client.post(BATCHES_PATH, body))
+        if answer is _DROPPED:
             vanished.add(name)
         else:
-            out[name] = parse_batches(payload)
+            out[name] = BATCHES(answer)
+
+    async def _instance(self, client: UpstreamClient, out: list[tuple[str, bool]]) -> None:
+        out.append(parse_instance(await client.get_json(_path("instance", "info"))))
 
     async def _slots(self, client: UpstreamClient, peer: str) -> list[Slot]:
-        payload = await client.get_json(
-            _path("peers", "slots", peer), {"peerdbManagedOnly": "true"}
-        )
-        return parse_slots(peer, payload)
+        answer = await client.get(_path("peers", "slots", peer), {"peerdbManagedOnly": "true"})
+        return [Slot(peer, *entry) for entry in SLOTS(answer)]
