@@ -97,7 +97,8 @@ class SeriesRenderer:
     Upstream inventories come back in a stable order, so a family usually lists exactly the
     label sets of the last poll in the same order. Then a series costs one tuple comparison,
     its value is formatted only if it changed, and the new block is the old one with those
-    values spliced in. Otherwise lines are rendered afresh, reusing known heads by label set.
+    values spliced in. Otherwise lines are rendered afresh, reusing by label set the known
+    heads, and the whole lines whose value is unchanged.
     Only the last poll is remembered: a series gone upstream is forgotten one poll later.
     """
 
@@ -151,7 +152,11 @@ class SeriesRenderer:
     def _render_by_label_set(
         self, family: Family, previous: _Rendered | None, earlier: _Rendered | None
     ) -> _Rendered:
-        known = dict(zip(previous.keys, _heads(previous), strict=True)) if previous else {}
+        # A label set rendered last poll keeps its head, and its whole line if its value is
+        # unchanged: found by its position in the last poll's block.
+        where = {labels: i for i, labels in enumerate(previous.keys)} if previous else {}
+        old = previous or _Rendered([], [], b"", array("I"), array("I"))
+        starts = list(itertools.accumulate(old.lengths, initial=0))
         # Repeats are recognised by their rendered head, not their raw label values: two raw
         # values may render alike (a lone surrogate and "?" both encode as "?"), and a scrape
         # must still never show one series twice.
@@ -163,17 +168,23 @@ class SeriesRenderer:
         lines: list[bytes] = []
         cuts = array("I")
         for labels, value in family.samples:
-            head = known.get(labels)
-            if head is None:
+            i = where.get(labels)
+            line = None
+            if i is None:
                 if len(labels) != len(spec.labels):
                     raise ValueError(f"{spec.name}: {len(labels)} label values for {spec.labels}")
                 head = new_head(labels).encode("utf-8", "replace")
+            else:
+                start = starts[i]
+                head = old.block[start : start + old.cuts[i]]
+                if value == old.values[i]:
+                    line = old.block[start : starts[i + 1]]
             if head in seen:
                 continue  # a repeated series: the first sample wins
             seen.add(head)
             keys.append(labels)
             values.append(value)
-            lines.append(head + format_value(value).encode() + b"\n")
+            lines.append(line or head + format_value(value).encode() + b"\n")
             cuts.append(len(head))
         return _Rendered(keys, values, b"".join(lines), array("I", map(len, lines)), cuts)
 

@@ -312,7 +312,9 @@ class UpstreamClient:
                 Reason.DECODE,
                 f"{what}: body of {declared} bytes exceeds the {self._max_bytes} byte cap",
             )
-        return resp.headers.get("Content-Encoding", "identity") == "identity"
+        # Every Content-Encoding header must say identity: aiohttp inflates by the last one.
+        encodings = resp.headers.getall("Content-Encoding", [])
+        return all(encoding.strip().lower() == "identity" for encoding in encodings)
 
     async def _read_chunks(self, resp: aiohttp.ClientResponse, what: str) -> bytes:
         """The body, counted chunk by chunk against the cap as it arrives (and inflates)."""

@@ -10,6 +10,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aioresponses import aioresponses
+from multidict import CIMultiDict
 
 from exporter.http import Reason, SchemaError, UpstreamClient, UpstreamError, parse_retry_after
 from exporter.schema import TargetConfig
@@ -166,6 +167,26 @@ async def test_a_compressed_body_is_capped_by_its_inflated_size() -> None:
             body=compressed,
             headers={"Content-Encoding": "gzip", "Content-Type": "application/json"},
         )
+
+    runner, url = await _serve(bomb)
+    try:
+        async with aiohttp.ClientSession() as session:
+            client = UpstreamClient(session, _config(url, max_response_bytes=65536))
+            error = await _reason_of(client)
+    finally:
+        await runner.cleanup()
+    assert error.reason is Reason.DECODE
+    assert "byte cap" in str(error)
+
+
+async def test_a_compressed_body_behind_an_identity_header_is_still_capped() -> None:
+    inflated = b"[" + b"0," * 100_000 + b"0]"
+    compressed = gzip.compress(inflated)
+
+    async def bomb(_request: web.Request) -> web.Response:
+        # aiohttp inflates by the last Content-Encoding header, whatever the first one says.
+        headers = CIMultiDict([("Content-Encoding", "identity"), ("Content-Encoding", "gzip")])
+        return web.Response(body=compressed, headers=headers, content_type="application/json")
 
     runner, url = await _serve(bomb)
     try:

@@ -42,7 +42,9 @@ def test_every_flow_status_is_accepted_by_name_and_by_code(code: int, name: str)
 
 
 @pytest.mark.parametrize(
-    ("raw", "label"), [("STATUS_HIBERNATING", "STATUS_HIBERNATING"), (42, "42")]
+    ("raw", "label"),
+    # "²" is a digit to str.isdigit, but not a number to int(): an unknown value, not a crash.
+    [("STATUS_HIBERNATING", "STATUS_HIBERNATING"), (42, "42"), ("²", "_")],
 )
 def test_an_unknown_flow_status_keeps_its_own_value_and_is_flagged(raw: object, label: str) -> None:
     assert flow_status(raw) == (label, False)

@@ -1,5 +1,6 @@
 """Typed decoding (`Shape`): the usual shape of the large answers is decoded by msgspec, anything
-else by the checked parser, and for every body both paths give the same records or the same error.
+else by the checked parser, and for every JSON body both paths give the same records or the same
+error.
 """
 
 from __future__ import annotations
@@ -136,7 +137,7 @@ def _outcome(parse: Any, answer: Answer) -> tuple[Any, ...]:
 @pytest.mark.parametrize(("name", "shape", "payloads"), CASES, ids=[c[0] for c in CASES])
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
-def test_typed_and_checked_decoding_agree_on_any_body(
+def test_typed_and_checked_decoding_agree_on_any_json_body(
     name: str, shape: Shape[Any, Any], payloads: st.SearchStrategy[Any], data: st.DataObject
 ) -> None:
     answer = _answer(data.draw(payloads))
@@ -188,3 +189,24 @@ def test_a_partition_beyond_64_bits_reads_alike_on_both_paths() -> None:
     )
     answer = Answer(body, "x")
     assert MIRROR_TOPICS(answer) == MIRROR_TOPICS.checked(answer)
+
+
+def test_a_deeply_nested_unread_field_takes_the_checked_path() -> None:
+    usual = (FIXTURES / "confluent/link_mirrors_list.json").read_bytes()
+    body = b'{"x": ' + b"[" * 990 + b"]" * 990 + b", " + usual.lstrip()[1:]
+    answer = Answer(body, "GET /mirrors")
+    assert _outcome(MIRROR_TOPICS, answer) == _outcome(MIRROR_TOPICS.checked, answer)
+
+
+@pytest.mark.parametrize("unread", [b'"\xff"', b"1e400"])
+def test_the_typed_path_does_not_fail_an_answer_over_a_field_no_parser_reads(
+    unread: bytes,
+) -> None:
+    usual = (FIXTURES / "confluent/link_mirrors_list.json").read_bytes()
+    body = b'{"x": ' + unread.decode("unicode_escape").encode("latin-1") + b", "
+    body += usual.lstrip()[1:]
+    answer = Answer(body, "GET /mirrors")
+    with pytest.raises(UpstreamError):
+        MIRROR_TOPICS.checked(answer)  # orjson refuses the whole body
+    topics, _ = MIRROR_TOPICS(answer)
+    assert topics == MIRROR_TOPICS.typed(Answer(usual, "GET /mirrors"))[0]

@@ -189,8 +189,9 @@ def timestamp(value: Any, what: str) -> float | None:
 T = TypeVar("T")
 S = TypeVar("S")
 
-# The integers orjson keeps exact (bigger ones become floats there). Typed shapes take only
-# these, so a bigger one goes to the checked path and both paths see the same values.
+# orjson keeps integers exact within 64 bits and turns bigger ones into floats; msgspec's bounds
+# stop at int64. Typed shapes take int64 only, so any other integer goes to the checked path
+# and both paths see the same values.
 JsonInt = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
 # A number as the checked parsers' `number` takes it: also an integer in a string (protojson).
 JsonNumber = JsonInt | float | str
@@ -203,7 +204,9 @@ class Shape(Generic[S, T]):
     every field; `convert` turns it into the records. A body of any other shape (a string for a
     number, a null list, a missing field), or one `convert` refuses with `msgspec.ValidationError`
     or `SchemaError`, goes to `checked`, which accepts what it tolerates and names the field it
-    rejects. For a body both accept, both must give equal records.
+    rejects. For any body the checked path can decode, both give the same records or the same
+    error. The typed path is more lenient in one way: it skips fields no parser reads without
+    decoding them, so invalid UTF-8 or an out-of-range number there does not fail the answer.
     """
 
     def __init__(
@@ -217,7 +220,7 @@ class Shape(Generic[S, T]):
         """The answer's records, by the typed path when the body has the usual shape."""
         try:
             return self.typed(answer)
-        except (msgspec.DecodeError, UnicodeDecodeError, SchemaError):
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError, SchemaError):
             return self.checked(answer)
 
     def typed(self, answer: Answer) -> T:

@@ -224,7 +224,7 @@ def flow_status(value: Any) -> tuple[str, bool]:
         if 0 <= value < len(FLOW_STATUSES.values):
             return FLOW_STATUSES.values[value], True
         return FLOW_STATUSES.normalise(value)
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and value.strip().isdecimal():  # not isdigit: "²" is a digit
         return flow_status(int(value.strip()))
     if value is None:
         return FLOW_STATUSES.normalise("null")
