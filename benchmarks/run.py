@@ -399,28 +399,35 @@ async def sweep(concurrencies: list[int], latency: float) -> str:
     return "\n".join(lines)
 
 
+def _poll_row(
+    name: str, requests: int, series: int, wall: float, floor: float, cpu: float, floor_cpu: float
+) -> str:
+    return (
+        f"{name:<10} {requests:>8} {series:>8} {_ms(wall)} {_ms(floor)} {wall / floor:6.2f} "
+        f"{_ms(cpu)} {_ms(floor_cpu)} {cpu / max(floor_cpu, 1e-9):6.2f}"
+    )
+
+
 def report(results: dict[str, Any]) -> str:
     lines = [f"scale: {results['scale']}", "", "poll cycle per system (median over cycles)"]
     heads = ("requests", "series", "wall", "floor wall", "ratio", "cpu", "floor cpu", "ratio")
     widths = (8, 8, 12, 12, 6, 12, 12, 6)
     row = " ".join(f"{h:>{w}}" for h, w in zip(heads, widths, strict=True))
     lines.append(f"{'system':<10} {row}")
-    for system, fig in results["systems"].items():
-        wall, floor = statistics.median(fig.walls), statistics.median(fig.floor_walls)
-        cpu, floor_cpu = statistics.median(fig.cpus), statistics.median(fig.floor_cpus)
-        lines.append(
-            f"{system:<10} {fig.requests:>8} {fig.series:>8} {_ms(wall)} {_ms(floor)} "
-            f"{wall / floor:6.2f} {_ms(cpu)} {_ms(floor_cpu)} {cpu / max(floor_cpu, 1e-9):6.2f}"
-        )
-    figures = results["systems"].values()
-    wall = sum(statistics.median(f.walls) for f in figures)
-    floor = sum(statistics.median(f.floor_walls) for f in figures)
-    cpu = sum(statistics.median(f.cpus) for f in figures)
-    floor_cpu = sum(statistics.median(f.floor_cpus) for f in figures)
+    figures = results["systems"]
+    medians = {
+        system: [statistics.median(xs) for xs in (f.walls, f.floor_walls, f.cpus, f.floor_cpus)]
+        for system, f in figures.items()
+    }
+    for system, fig in figures.items():
+        lines.append(_poll_row(system, fig.requests, fig.series, *medians[system]))
     lines.append(
-        f"{'all':<10} {sum(f.requests for f in figures):>8} {sum(f.series for f in figures):>8} "
-        f"{_ms(wall)} {_ms(floor)} {wall / floor:6.2f} {_ms(cpu)} {_ms(floor_cpu)} "
-        f"{cpu / max(floor_cpu, 1e-9):6.2f}"
+        _poll_row(
+            "all",
+            sum(f.requests for f in figures.values()),
+            sum(f.series for f in figures.values()),
+            *(sum(column) for column in zip(*medians.values(), strict=True)),
+        )
     )
     lines.append(f"(gc thresholds {gc.get_threshold()}, max_concurrency {CONCURRENCY})")
     scrape = results["scrape"]

@@ -196,7 +196,7 @@ class UpstreamClient:
     async def get_json(self, path: str, params: Mapping[str, str] | None = None) -> Any:
         """GET `path` (relative to the target URL, or an absolute URL on the same origin, as
         pagination links are) and return its decoded JSON."""
-        return await self.request_json("GET", path, params=params)
+        return (await self.get(path, params)).json()
 
     async def get(self, path: str, params: Mapping[str, str] | None = None) -> Answer:
         """GET `path` and return the answer undecoded, for a source that decodes it itself."""
@@ -211,7 +211,7 @@ class UpstreamClient:
     ) -> Any:
         """POST a JSON body to `path` and return the decoded JSON answer (`authenticate=False`
         for the call that obtains credentials)."""
-        return await self.request_json("POST", path, body=body, authenticate=authenticate)
+        return (await self.request("POST", path, body=body, authenticate=authenticate)).json()
 
     def _url(self, path: str) -> str:
         if not path.startswith(("http://", "https://")):
@@ -221,21 +221,6 @@ class UpstreamClient:
             # Never send this target's credentials to another host named in a payload.
             raise SchemaError(f"link to another origin refused: {there.scheme}://{there.netloc}")
         return path
-
-    async def request_json(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Mapping[str, str] | None = None,
-        body: Mapping[str, Any] | None = None,
-        authenticate: bool = True,
-    ) -> Any:
-        """One request with auth (renewed and retried once after a 401), decoded as JSON."""
-        answer = await self.request(
-            method, path, params=params, body=body, authenticate=authenticate
-        )
-        return answer.json()
 
     async def request(
         self,

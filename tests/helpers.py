@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -10,12 +11,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
+import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from exporter import config as config_mod
 from exporter.collector import Collector
-from exporter.http import new_session
+from exporter.http import Answer, new_session
 from exporter.scheduler import Scheduler
 from exporter.store import Store
 
@@ -92,3 +94,12 @@ def promtool_check_metrics(text: str) -> None:
         check=False,
     )
     assert result.returncode == 0, (result.stdout + result.stderr).decode()
+
+
+def answer_of(payload: Any) -> Answer:
+    """A 2xx answer whose body is `payload` as JSON (integers beyond 64 bits included)."""
+    try:
+        body = orjson.dumps(payload)
+    except orjson.JSONEncodeError:  # orjson refuses integers beyond 64 bits
+        body = json.dumps(payload).encode()
+    return Answer(body, "GET /drawn")

@@ -20,6 +20,7 @@ from exporter.sources.confluent import (
     Observation,
     build_families,
     entity_counts,
+    integer,
     parse_links,
     parse_mirror_topics,
     unknown_values,
@@ -339,3 +340,9 @@ def test_partitions_come_sorted_and_a_repeated_partition_keeps_its_first_entry(p
         (0, 1.0, 3.0),
         (2, 5.0, 9.0),
     ]
+
+
+def test_an_integer_beyond_float_precision_stays_exact() -> None:
+    assert integer(2**60 + 1, "partition") == 2**60 + 1
+    assert integer("7", "partition") == 7
+    assert integer(3.0, "partition") == 3

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import gzip
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 
 import aiohttp
 import pytest
@@ -14,9 +15,10 @@ from multidict import CIMultiDict
 
 from exporter.http import Reason, SchemaError, UpstreamClient, UpstreamError, parse_retry_after
 from exporter.schema import TargetConfig
-from exporter.sources.base import api_path, number
+from exporter.sources.base import api_path, field_number, number
 
 BASE = "http://upstream.test:8080"
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def _config(url: str = BASE, **overrides: object) -> TargetConfig:
@@ -128,14 +130,21 @@ async def test_connection_refused_is_connect() -> None:
     assert error.reason is Reason.CONNECT
 
 
-async def _serve(handler: web.RequestHandler) -> tuple[web.AppRunner, str]:  # type: ignore[name-defined]
+@asynccontextmanager
+async def _served(handler: Handler, **config: object) -> AsyncIterator[UpstreamClient]:
+    """A client for a real loopback server answering `GET /x` with `handler`."""
     app = web.Application()
     app.router.add_get("/x", handler)
     runner = web.AppRunner(app)
     await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    return runner, f"http://127.0.0.1:{runner.addresses[0][1]}"
+    try:
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        url = f"http://127.0.0.1:{runner.addresses[0][1]}"
+        async with aiohttp.ClientSession() as session:
+            yield UpstreamClient(session, _config(url, **config))
+    finally:
+        await runner.cleanup()
 
 
 async def test_a_body_over_the_size_cap_is_refused_without_reading_it_all() -> None:
@@ -146,55 +155,32 @@ async def test_a_body_over_the_size_cap_is_refused_without_reading_it_all() -> N
             await response.write(b"[" + b"0," * 8192)
         return response
 
-    runner, url = await _serve(big)
-    try:
-        async with aiohttp.ClientSession() as session:
-            client = UpstreamClient(session, _config(url, max_response_bytes=65536))
-            error = await _reason_of(client)
-    finally:
-        await runner.cleanup()
+    async with _served(big, max_response_bytes=65536) as client:
+        error = await _reason_of(client)
     assert error.reason is Reason.DECODE
     assert "byte cap" in str(error)
 
 
-async def test_a_compressed_body_is_capped_by_its_inflated_size() -> None:
+@pytest.mark.parametrize(
+    "encodings",
+    [
+        ["gzip"],
+        # aiohttp inflates by the last Content-Encoding header, whatever the first one says.
+        ["identity", "gzip"],
+    ],
+    ids=["gzip", "identity-then-gzip"],
+)
+async def test_a_compressed_body_is_capped_by_its_inflated_size(encodings: list[str]) -> None:
     inflated = b"[" + b"0," * 100_000 + b"0]"
     compressed = gzip.compress(inflated)
     assert len(compressed) < 65536 < len(inflated)
 
     async def bomb(_request: web.Request) -> web.Response:
-        return web.Response(
-            body=compressed,
-            headers={"Content-Encoding": "gzip", "Content-Type": "application/json"},
-        )
-
-    runner, url = await _serve(bomb)
-    try:
-        async with aiohttp.ClientSession() as session:
-            client = UpstreamClient(session, _config(url, max_response_bytes=65536))
-            error = await _reason_of(client)
-    finally:
-        await runner.cleanup()
-    assert error.reason is Reason.DECODE
-    assert "byte cap" in str(error)
-
-
-async def test_a_compressed_body_behind_an_identity_header_is_still_capped() -> None:
-    inflated = b"[" + b"0," * 100_000 + b"0]"
-    compressed = gzip.compress(inflated)
-
-    async def bomb(_request: web.Request) -> web.Response:
-        # aiohttp inflates by the last Content-Encoding header, whatever the first one says.
-        headers = CIMultiDict([("Content-Encoding", "identity"), ("Content-Encoding", "gzip")])
+        headers = CIMultiDict([("Content-Encoding", e) for e in encodings])
         return web.Response(body=compressed, headers=headers, content_type="application/json")
 
-    runner, url = await _serve(bomb)
-    try:
-        async with aiohttp.ClientSession() as session:
-            client = UpstreamClient(session, _config(url, max_response_bytes=65536))
-            error = await _reason_of(client)
-    finally:
-        await runner.cleanup()
+    async with _served(bomb, max_response_bytes=65536) as client:
+        error = await _reason_of(client)
     assert error.reason is Reason.DECODE
     assert "byte cap" in str(error)
 
@@ -205,13 +191,8 @@ async def test_a_body_within_the_cap_is_read_whole() -> None:
     async def plain(_request: web.Request) -> web.Response:
         return web.Response(body=body, content_type="application/json")
 
-    runner, url = await _serve(plain)
-    try:
-        async with aiohttp.ClientSession() as session:
-            client = UpstreamClient(session, _config(url, max_response_bytes=65536))
-            answer = await client.get("/x")
-    finally:
-        await runner.cleanup()
+    async with _served(plain, max_response_bytes=65536) as client:
+        answer = await client.get("/x")
     assert answer.body == body
     assert answer.what == "GET /x"
 
@@ -221,13 +202,8 @@ async def test_a_slow_answer_is_a_timeout() -> None:
         await asyncio.sleep(1.5)
         return web.json_response({})
 
-    runner, url = await _serve(slow)
-    try:
-        async with aiohttp.ClientSession() as session:
-            client = UpstreamClient(session, _config(url, timeout=0.3))
-            error = await _reason_of(client)
-    finally:
-        await runner.cleanup()
+    async with _served(slow, timeout=0.3) as client:
+        error = await _reason_of(client)
     assert error.reason is Reason.TIMEOUT
 
 
@@ -249,3 +225,14 @@ def test_path_segments_are_percent_encoded_one_by_one(segment: str, encoded: str
 def test_numbers_out_of_range_or_not_numbers_are_schema_errors(text: str) -> None:
     with pytest.raises(SchemaError, match="rows"):
         number(text, "rows")
+
+
+def test_a_counter_field_reads_as_a_float_and_a_bad_one_names_its_path() -> None:
+    metrics = {"total_records": 7, "total_bytes": "12", "num_parse_errors": True}
+    assert field_number(metrics, "total_records", "stats.inputs[0].metrics") == 7.0
+    assert type(field_number(metrics, "total_records", "m")) is float
+    assert field_number(metrics, "total_bytes", "m") == 12.0  # an int64 sent as a string
+    with pytest.raises(SchemaError, match=r"stats\.inputs\[0\]\.metrics\.num_parse_errors"):
+        field_number(metrics, "num_parse_errors", "stats.inputs[0].metrics")
+    with pytest.raises(SchemaError, match=r"metrics\.buffered_records"):
+        field_number(metrics, "buffered_records", "metrics")

@@ -4,11 +4,9 @@ classified `UpstreamError` — never anything else, never a hang."""
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Mapping
 from typing import Any
 
-import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -17,6 +15,7 @@ from exporter import config as config_mod
 from exporter.http import Answer, Reason, UpstreamError
 from exporter.sources import REGISTRY
 from exporter.store import build_snapshot
+from tests.helpers import answer_of
 
 json_scalars = (
     st.none() | st.booleans() | st.integers(-(2**63), 2**64) | st.floats() | st.text(max_size=20)
@@ -80,26 +79,15 @@ class ArbitraryClient:
         return self._next()
 
     async def get(self, path: str, params: Mapping[str, str] | None = None) -> Answer:
-        return _answer(self._next())
+        return answer_of(self._next())
 
     async def post(self, path: str, body: Mapping[str, Any]) -> Answer:
-        return _answer(self._next())
+        return answer_of(self._next())
 
     async def post_json(
         self, path: str, body: Mapping[str, Any], *, authenticate: bool = True
     ) -> Any:
         return self._next()
-
-    async def request_json(self, method: str, path: str, **_: Any) -> Any:
-        return self._next()
-
-
-def _answer(payload: Any) -> Answer:
-    try:
-        body = orjson.dumps(payload)
-    except orjson.JSONEncodeError:  # an integer beyond 64 bits
-        body = json.dumps(payload).encode()
-    return Answer(body, "GET /drawn")
 
 
 def _target(system: str) -> Any:

@@ -5,11 +5,9 @@ error.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -18,6 +16,7 @@ from exporter.http import Answer, UpstreamError
 from exporter.sources.base import Shape
 from exporter.sources.confluent import MIRROR_TOPICS
 from exporter.sources.peerdb import BATCHES, MIRROR_LIST, SLOTS, TOTAL_ROWS
+from tests.helpers import answer_of
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -119,14 +118,6 @@ CASES: list[tuple[str, Shape[Any, Any], st.SearchStrategy[dict[str, Any]]]] = [
 ]
 
 
-def _answer(payload: Any) -> Answer:
-    try:
-        body = orjson.dumps(payload)
-    except orjson.JSONEncodeError:  # an integer beyond 64 bits
-        body = json.dumps(payload).encode()
-    return Answer(body, "GET /drawn")
-
-
 def _outcome(parse: Any, answer: Answer) -> tuple[Any, ...]:
     try:
         return ("records", parse(answer))
@@ -140,7 +131,7 @@ def _outcome(parse: Any, answer: Answer) -> tuple[Any, ...]:
 def test_typed_and_checked_decoding_agree_on_any_json_body(
     name: str, shape: Shape[Any, Any], payloads: st.SearchStrategy[Any], data: st.DataObject
 ) -> None:
-    answer = _answer(data.draw(payloads))
+    answer = answer_of(data.draw(payloads))
     assert _outcome(shape, answer) == _outcome(shape.checked, answer)
 
 

@@ -335,9 +335,7 @@ def parse_links(payload: Any) -> tuple[list[Link], str | None]:
 
 def parse_lags(raw_lags: list[Any], what: str) -> tuple[PartitionLag, ...]:
     """`mirror_lags` (any order, possibly repeating a partition) -> one per partition, sorted."""
-    return by_partition(
-        [_plain_lag(raw) or _checked_lag(raw, f"{what}[{j}]") for j, raw in enumerate(raw_lags)]
-    )
+    return by_partition([_checked_lag(raw, f"{what}[{j}]") for j, raw in enumerate(raw_lags)])
 
 
 def by_partition(lags: list[PartitionLag]) -> tuple[PartitionLag, ...]:
@@ -350,20 +348,6 @@ def by_partition(lags: list[PartitionLag]) -> tuple[PartitionLag, ...]:
 
 
 _PARTITION = operator.attrgetter("partition")
-
-
-def _plain_lag(raw: Any) -> PartitionLag | None:
-    """The common case without per-field checks (tens of thousands per poll); None otherwise."""
-    if type(raw) is not dict:
-        return None
-    partition, lag, offset = (
-        raw.get("partition"),
-        raw.get("lag"),
-        raw.get("last_source_fetch_offset"),
-    )
-    if type(partition) is int and type(lag) is int and type(offset) is int:
-        return PartitionLag(partition, float(lag), float(offset))
-    return None
 
 
 def _checked_lag(raw: Any, what: str) -> PartitionLag:

@@ -609,7 +609,8 @@ class PeerDBSource(Source[PeerDBTarget]):
         slots = [s for found in await run_all(calls) if found for s in found]
         result = PollResult(families=[])
         instance = None
-        for instance, known in states:
+        if states:
+            instance, known = states[0]
             if not known:
                 result.unknown_values.append(("instance_status", instance))
         live = [m for m in mirrors if m.name not in vanished]
