@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import platform
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -85,6 +86,14 @@ class Collector:
             for reason in m.REASONS:
                 add(m.TARGET_ERRORS, (*key, reason), state.errors_total.get(reason, 0))
             add(m.SERIES_DROPPED, key, state.dropped_total)
+            failing = Counter(f.endpoint for f in state.detail_failures)
+            for endpoint in sorted({*state.detail_endpoints, *failing}):
+                add(m.DETAIL_FAILURES, (*key, endpoint), failing.get(endpoint, 0))
+                for reason in m.DETAIL_REASONS:
+                    count = state.detail_errors_total.get((endpoint, reason), 0)
+                    add(m.DETAIL_ERRORS, (*key, endpoint, reason), count)
+            for capability, served in state.capabilities.items():
+                add(m.CAPABILITY, (*key, capability), 1 if served else 0)
         for (system, field_name), count in sorted(self.store.unknown_values.items()):
             add(m.UNKNOWN_VALUES, (system, field_name), count)
         add(m.BUILD_INFO, (__version__, platform.python_version()), 1)

@@ -80,10 +80,13 @@ class StateSet:
     """A closed set of upstream state names, exported as a one-hot gauge with a `status` label.
 
     Values outside the set are sanitised and length-capped, and reported as unknown so the
-    caller can count them.
+    caller can count them. `sparse` states are known too but get a series only while current:
+    the upstream's own states that only some releases report (one series per entity for a
+    state most targets never see would cost more than it tells).
     """
 
     values: tuple[str, ...]
+    sparse: frozenset[str] = frozenset()
     _suffixes: tuple[tuple[str], ...] = field(init=False, repr=False, compare=False)
     _index: dict[str, int] = field(init=False, repr=False, compare=False)
 
@@ -94,13 +97,14 @@ class StateSet:
     def normalise(self, raw: object) -> tuple[str, bool]:
         """Return (label value, known?) for an upstream state value."""
         text = raw if isinstance(raw, str) else str(raw)
-        if text in self.values:
+        if text in self._index or text in self.sparse:
             return text, True
         cleaned = _UNSAFE_STATE_CHARS.sub("_", text)[:MAX_UNKNOWN_STATE_LENGTH]
         return cleaned or "_", False
 
     def one_hot(self, family: Family, prefix: Sequence[str], current: str) -> None:
-        """Add one sample per known state (1 for `current`, else 0), plus `current` if unknown."""
+        """Add one sample per known state (1 for `current`, else 0), plus `current` if it is
+        sparse or unknown."""
         base = tuple(prefix)
         start = len(family.samples)
         # Runs once per entity per poll: all zeros in one comprehension, then the one 1.

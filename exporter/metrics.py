@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from exporter.families import MetricSpec
 from exporter.http import Reason
+from exporter.sources.base import ENTITY_REASONS
 
 TARGET = ("system", "target")
 
@@ -68,6 +69,24 @@ UNKNOWN_VALUES = MetricSpec(
     "Upstream enum values outside the known set (exported as their own state).",
     ("system", "field"),
 )
+DETAIL_ERRORS = MetricSpec(
+    "dataflow_exporter_detail_errors_total",
+    "counter",
+    "Failed detail calls (one entity's counters, stats or executions) while the target was up.",
+    (*TARGET, "endpoint", "reason"),
+)
+DETAIL_FAILURES = MetricSpec(
+    "dataflow_exporter_target_detail_failures",
+    "gauge",
+    "Entities whose detail call failed in the last good poll (their detail series are absent).",
+    (*TARGET, "endpoint"),
+)
+CAPABILITY = MetricSpec(
+    "dataflow_exporter_target_capability",
+    "gauge",
+    "1 if the target's upstream release serves the capability, 0 if it lacks it (series absent).",
+    (*TARGET, "capability"),
+)
 BUILD_INFO = MetricSpec(
     "dataflow_exporter_build_info", "info", "Build of the exporter.", ("version", "python_version")
 )
@@ -99,12 +118,17 @@ SELF_SPECS = (
     TARGET_ERRORS,
     SERIES_DROPPED,
     UNKNOWN_VALUES,
+    DETAIL_ERRORS,
+    DETAIL_FAILURES,
+    CAPABILITY,
     BUILD_INFO,
     RELOAD_OK,
     RELOAD_AT,
     SHARD_INFO,
 )
 REASONS = tuple(reason.value for reason in Reason)
+# The reasons a single detail call can fail with while its target stays up.
+DETAIL_REASONS = tuple(reason.value for reason in Reason if reason in ENTITY_REASONS)
 
 
 def all_specs() -> dict[str, MetricSpec]:

@@ -21,7 +21,7 @@ from exporter.http import Reason, UpstreamClient, UpstreamError
 from exporter.log import get_logger
 from exporter.schema import TargetConfig
 from exporter.sources import REGISTRY
-from exporter.sources.base import Shard, Source
+from exporter.sources.base import DetailFailure, Shard, Source
 from exporter.store import Store, TargetState, build_snapshot
 
 log = get_logger("exporter.scheduler")
@@ -29,6 +29,9 @@ log = get_logger("exporter.scheduler")
 JITTER = 0.1  # +/- 10 % on every sleep, so targets drift apart instead of polling in lockstep
 BACKOFF_FACTOR_CAP = 8  # a failing target is polled at least every 8 intervals
 FIRST_POLL_SPREAD_SECONDS = 1.0
+# Distinct unknown enum values logged per target; beyond it a misbehaving upstream that invents
+# a value per entity cannot grow memory or flood the log (they are still counted).
+MAX_UNKNOWN_LOGGED = 1000
 
 
 def backoff_delay(interval: float, failures: int, retry_after: float | None) -> float:
@@ -60,6 +63,8 @@ class Poller:
         self.clock = clock
         self.rng = rng
         self.retry_after: float | None = None
+        self._failing: dict[tuple[str, str], DetailFailure] = {}
+        self._unknown_logged: set[tuple[str, str]] = set()
         self.renderer = SeriesRenderer((("target", config.name), *sorted(config.labels.items())))
 
     async def poll_once(self) -> bool:
@@ -89,7 +94,11 @@ class Poller:
             log.exception("poll_crashed", target=cfg.name, system=cfg.system)
             return self._failed(Reason.SCHEMA, f"unexpected {type(exc).__name__}: {exc}", started)
         duration = time.monotonic() - started
-        self.store.record_success(cfg.name, snapshot, result.unknown_values, duration)
+        failures = tuple(result.detail_failures)
+        self._log_changes(failures, result.unknown_values)
+        self.store.record_success(
+            cfg.name, snapshot, result.unknown_values, duration, failures, result.capabilities
+        )
         if snapshot.dropped:
             log.warning(
                 "series_dropped",
@@ -107,6 +116,47 @@ class Poller:
             series=snapshot.series,
         )
         return True
+
+    def _log_changes(
+        self, failures: tuple[DetailFailure, ...], unknown: list[tuple[str, str]]
+    ) -> None:
+        """Log a detail failure when it starts or changes and when it clears, and each unknown
+        enum value the first time it is seen: once per change, not once per poll."""
+        cfg = self.config
+        now = {(f.entity, f.endpoint): f for f in failures}
+        for key, failure in now.items():
+            before = self._failing.get(key)
+            if before is None or before.reason != failure.reason:
+                log.warning(
+                    "detail_failed",
+                    target=cfg.name,
+                    system=cfg.system,
+                    entity=failure.entity,
+                    endpoint=failure.endpoint,
+                    reason=failure.reason.value,
+                    error=failure.message,
+                )
+        for entity, endpoint in self._failing.keys() - now.keys():
+            log.info(
+                "detail_recovered",
+                target=cfg.name,
+                system=cfg.system,
+                entity=entity,
+                endpoint=endpoint,
+            )
+        self._failing = now
+        for field_name, value in unknown:
+            if (field_name, value) in self._unknown_logged:
+                continue
+            if len(self._unknown_logged) < MAX_UNKNOWN_LOGGED:
+                self._unknown_logged.add((field_name, value))
+                log.warning(
+                    "unknown_value",
+                    target=cfg.name,
+                    system=cfg.system,
+                    field=field_name,
+                    value=value[:200],
+                )
 
     def _failed(self, reason: Reason, message: str, started: float) -> bool:
         cfg = self.config
@@ -176,7 +226,15 @@ class Scheduler:
             if name in self.pollers:
                 continue
             self.pollers[name] = self._make_poller(target)
-            self.store.add(TargetState(name, target.system, target.interval, target.stale_after))
+            self.store.add(
+                TargetState(
+                    name,
+                    target.system,
+                    target.interval,
+                    target.stale_after,
+                    detail_endpoints=REGISTRY[target.system].detail_endpoints,
+                )
+            )
 
     def _drop(self, name: str) -> None:
         self.pollers.pop(name, None)

@@ -13,7 +13,7 @@ from types import MappingProxyType
 from exporter.exposition import SeriesRenderer
 from exporter.families import Family, MetricSpec
 from exporter.http import Reason
-from exporter.sources.base import Shard
+from exporter.sources.base import DetailFailure, Shard
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +113,13 @@ class TargetState:
     errors_total: Counter[str] = field(default_factory=Counter)
     dropped_total: int = 0
     consecutive_failures: int = 0
+    # The source's kinds of detail call, so their counters exist at 0 before the first failure.
+    detail_endpoints: tuple[str, ...] = ()
+    # Detail calls that failed in the last successful poll (the entities are still exported).
+    detail_failures: tuple[DetailFailure, ...] = ()
+    detail_errors_total: Counter[tuple[str, str]] = field(default_factory=Counter)
+    # What the upstream's release serves (False: it lacks that route or field).
+    capabilities: Mapping[str, bool] = field(default_factory=dict)
 
     def stale(self, now: float) -> bool:
         """True when the last good snapshot is too old to be shown."""
@@ -151,12 +158,23 @@ class Store:
             self._changed()
 
     def record_success(
-        self, name: str, snapshot: Snapshot, unknown: list[tuple[str, str]], duration: float
+        self,
+        name: str,
+        snapshot: Snapshot,
+        unknown: list[tuple[str, str]],
+        duration: float,
+        detail_failures: tuple[DetailFailure, ...] = (),
+        capabilities: Mapping[str, bool] | None = None,
     ) -> None:
-        """Swap in a new good snapshot."""
+        """Swap in a new good snapshot, with the detail calls that failed in that poll."""
         state = self._targets.get(name)
         if state is None:
             return
+        state.detail_failures = detail_failures
+        for failure in detail_failures:
+            state.detail_errors_total[(failure.endpoint, failure.reason.value)] += 1
+        if capabilities is not None:
+            state.capabilities = MappingProxyType(dict(capabilities))
         state.snapshot = snapshot
         state.polled = state.up = True
         state.last_success = state.last_poll_at = snapshot.taken_at

@@ -81,10 +81,22 @@ def test_every_link_state_is_one_hot_over_the_five(state: str) -> None:
     assert {labels[-1] for labels, v in status.items() if v == 1.0} == {state}
 
 
-def test_a_link_without_link_state_reads_as_unknown() -> None:
+def test_a_link_without_link_state_has_no_state_series_rather_than_a_made_up_one() -> None:
+    # Confluent Platform before 7.6 reports neither link_state nor link_error.
     link = {"link_name": "l", "cluster_link_id": "c", "topic_names": []}
-    status = by_labels(families_of([], [link])["confluent_link_status"])
-    assert status[(CLUSTER, "l", "UNKNOWN")] == 1.0
+    families = families_of([], [link])
+    assert by_labels(families["confluent_link_status"]) == {}
+    assert by_labels(families["confluent_link_error"]) == {}
+
+
+def test_platform_unknown_mirror_status_is_known_and_gets_a_series_only_while_current() -> None:
+    unknown = families_of([mirror_item(mirror_status="UNKNOWN")])
+    assert by_labels(unknown["confluent_mirror_topic_status"])[
+        (CLUSTER, "dr-link", "orders", "UNKNOWN")
+    ] == 1.0
+    active = by_labels(families_of([mirror_item()])["confluent_mirror_topic_status"])
+    assert len(active) == 12
+    assert (CLUSTER, "dr-link", "orders", "UNKNOWN") not in active
 
 
 @pytest.mark.parametrize("status", MIRROR_STATUSES.values)

@@ -225,15 +225,39 @@ async def test_a_failed_poll_leaves_the_counters_as_they_were() -> None:
         await r.override(
             5052, auditId=7001, status="success", started=ms(now + 1), ended=ms(now + 5)
         )
-        await r.override(5021, started={"broken": True})  # this flow's answer fails the poll
+        await r.control("faults", {"kind": "status", "status": 503})  # the whole poll fails
         r.clock.advance(30)
         failed = await r.poll()
-        assert failed.store.targets["etl"].last_error_reason == "schema"
-        await r.override(5021, started=ms(now - 3600))
+        assert failed.store.targets["etl"].last_error_reason == "http_5xx"
+        await r.control("faults", {"kind": "none"})
         r.clock.advance(30)
         polled = await r.poll()
         assert polled.ok
         assert executions(polled.text, "5052")["success"] == 1
+
+
+async def test_one_flows_bad_answer_fails_that_flow_alone_and_counts_nothing_twice() -> None:
+    async with rig() as r:
+        now = r.clock.now
+        assert (await r.poll()).ok
+        await r.override(
+            5052, auditId=7001, status="success", started=ms(now + 1), ended=ms(now + 5)
+        )
+        await r.override(5021, started={"broken": True})
+        r.clock.advance(30)
+        partial = await r.poll()
+        assert partial.ok
+        (failure,) = partial.store.targets["etl"].detail_failures
+        assert failure.entity == "flow 5021 (Export invoices to SFTP)"
+        assert (failure.endpoint, failure.reason) == ("executions", "schema")
+        assert value(partial.text, "etlworks_flow_found", flow_id="5021") is None
+        assert executions(partial.text, "5052")["success"] == 1
+        await r.override(5021, started=ms(now - 3600))
+        r.clock.advance(30)
+        polled = await r.poll()
+        assert polled.store.targets["etl"].detail_failures == ()
+        assert executions(polled.text, "5052")["success"] == 1
+        assert value(polled.text, "etlworks_flow_found", flow_id="5021") == 1
 
 
 async def test_spring_error_bodies_give_the_reason_and_message() -> None:

@@ -282,13 +282,24 @@ async def test_a_pipeline_deleted_since_the_list_loses_every_series(feldera: Sim
     ]
 
 
-async def test_another_server_error_on_stats_fails_the_target(feldera: Simulation) -> None:
+async def test_a_failed_initialization_on_one_pipeline_fails_that_pipeline_only(
+    feldera: Simulation,
+) -> None:
     await override(feldera, "market-data", {"_stats_error": 500})
     polled = await poll_once(config(feldera))
-    assert not polled.ok
+    assert polled.ok
     text = polled.text
-    assert value(text, "dataflow_exporter_target_up", target="fd") == 0
-    assert value(text, "dataflow_exporter_target_errors_total", target="fd", reason="http_5xx") == 1
+    assert value(text, "dataflow_exporter_target_up", target="fd") == 1
+    assert value(text, "feldera_pipeline_stats_available", pipeline="market-data") == 0
+    assert value(text, "feldera_pipeline_status", pipeline="market-data", status="Running") == 1
+    assert value(text, "feldera_pipeline_stats_available", pipeline="clickstream") == 1
+    assert (
+        value(text, "dataflow_exporter_detail_errors_total", endpoint="stats", reason="http_5xx")
+        == 1
+    )
+    (failure,) = polled.store.targets["fd"].detail_failures
+    assert (failure.entity, failure.endpoint) == ("pipeline market-data", "stats")
+    assert "InitializationError" in failure.message or "initializing" in failure.message
 
 
 async def test_counters_restart_from_zero_when_the_pipeline_restarts() -> None:

@@ -12,7 +12,7 @@ from exporter.http import new_session
 from exporter.simulator import Simulation
 from exporter.simulator.peerdb import PeerDBSimulator
 from exporter.sources.peerdb import FLOW_STATUSES
-from tests.helpers import poll_once, promtool_check_metrics, series_of, value
+from tests.helpers import poll_once, promtool_check_metrics, samples, series_of, value
 
 PASSWORD = "pdb-secret-7f3a9c"
 
@@ -86,25 +86,28 @@ async def test_include_and_exclude_select_mirrors(peerdb: Simulation) -> None:
     assert mirrors == {"orders_pg_to_ch", "mirror_00000", "mirror_00002"}
 
 
-async def test_explicit_list_polls_status_with_flow_info_but_never_all_batches(
+def _mirror_series(text: str, mirror: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    return {
+        (name, labels): v
+        for (name, labels), v in samples(text).items()
+        if name.startswith("peerdb_mirror_") and ("mirror", mirror) in labels
+    }
+
+
+async def test_explicit_list_selects_from_the_list_and_matches_discovery(
     peerdb: Simulation,
 ) -> None:
-    polled = await poll_once(target(peerdb, mirrors=["orders_pg_to_ch", "nightly_events_qrep"]))
-    sent = sim_of(peerdb).status_requests
-    assert {r["flowJobName"] for r in sent} == {"orders_pg_to_ch", "nightly_events_qrep"}
-    assert all(
-        r["includeFlowInfo"] and r["excludeBatches"] and r["excludeSnapshotStatus"] for r in sent
-    )
-    assert sim_of(peerdb).faults.requests["/api/v1/mirrors/list"] == 0
-    text = polled.text
-    assert (
-        value(text, "peerdb_mirror_status", mirror="orders_pg_to_ch", status="STATUS_RUNNING") == 1
-    )
-    assert value(text, "peerdb_mirror_rows_synced_total", mirror="orders_pg_to_ch")
-    assert {s["mirror"] for s in series_of(text, "peerdb_mirror_info")} == {
-        "orders_pg_to_ch",
-        "nightly_events_qrep",
-    }
+    names = ["orders_pg_to_ch", "nightly_events_qrep"]
+    async with new_session() as session:
+        explicit = await poll_once(target(peerdb, mirrors=names), session)
+        discovered = await poll_once(target(peerdb), session)
+    # The state comes from the list itself: no per-mirror status call, never a Temporal query.
+    assert sim_of(peerdb).status_requests == []
+    assert {s["mirror"] for s in series_of(explicit.text, "peerdb_mirror_info")} == set(names)
+    for name in names:
+        assert _mirror_series(explicit.text, name) == _mirror_series(discovered.text, name)
+    info = {s["mirror"]: s for s in series_of(explicit.text, "peerdb_mirror_info")}
+    assert info["nightly_events_qrep"]["source_peer"] == "pg_prod"  # QRep keeps its peers
 
 
 async def test_a_listed_mirror_that_was_dropped_just_has_no_series(peerdb: Simulation) -> None:

@@ -81,3 +81,16 @@ def protojson(data: Any, rng: random.Random) -> bytes:
         return orjson.dumps(value).decode()
 
     return enc(data).encode()
+
+
+Release = tuple[int, int, int]
+
+
+def release(value: object, knob: str) -> Release:
+    """A version knob ("0.30.6", "v0.30.6") as a comparable (major, minor, patch)."""
+    text = str(value).strip().removeprefix("v")
+    parts = text.split(".")
+    if isinstance(value, float) or len(parts) != 3 or not all(p.isdecimal() for p in parts):
+        raise ValueError(f"{knob}: expected a release such as 0.30.6, got {value!r}")
+    major, minor, patch = (int(p) for p in parts)
+    return major, minor, patch

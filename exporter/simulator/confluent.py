@@ -15,6 +15,14 @@ seconds; `partner-link` (UNAVAILABLE, AUTHENTICATION_ERROR) has `partner-events`
 and pause now and then. Lag grows and drains over `lag_period` seconds on ACTIVE topics and
 grows without bound on the others, whose fetch offsets stand still.
 
+Releases (`version`): `cloud` (default: Confluent Cloud, the ccloud-sdk-go-v2 kafkarest/v3
+spec; `self` URLs without `:443`) or `cp-X.Y.Z`, Confluent Platform's REST as the
+kafka-rest-sdk-go kafkarestv3 models show it: `link_state`, `link_error`,
+`link_error_message` and `mirror_topic_error` first appear in its v0.3.18 models (2024-01,
+about CP 7.6), so `cp-7.5.0` and older omit them, and know only ACTIVE, FAILED, PAUSED,
+STOPPED, PENDING_STOPPED, PENDING_MIRROR and PENDING_SYNCHRONIZE (a topic the newer release
+calls LINK_FAILED, LINK_PAUSED or SOURCE_UNAVAILABLE reads ACTIVE there).
+
 Knobs (keyword arguments): `links`, `topics` (both counts, the named ones first), `partitions`
 (per topic), `cluster_id`, `api_key` + `api_secret` (require Basic auth), `token` (require
 Bearer auth), `page_size`, `link_origin` (scheme://host written into `self`/`next` links instead
@@ -37,9 +45,11 @@ from typing import Any
 
 from aiohttp import web
 
-from exporter.simulator.base import Clock, SimulatedSystem, json_response
+from exporter.simulator.base import Clock, Release, SimulatedSystem, json_response, release
 
 API = "/kafka/v3/clusters"
+# The Confluent Platform release whose REST first reports link state and errors (about 7.6).
+LINK_STATE_SINCE: Release = (7, 6, 0)
 DAY = 86400.0
 
 
@@ -150,8 +160,13 @@ class ConfluentSimulator(SimulatedSystem):
         rate_limit: float | None = None,
         state_period: float = 60.0,
         lag_period: float = 300.0,
+        version: str = "cloud",
     ) -> None:
         super().__init__(clock, seed)
+        self.cloud = version == "cloud"
+        if not self.cloud and not str(version).startswith("cp-"):
+            raise ValueError(f"confluent.version: expected cloud or cp-X.Y.Z, got {version!r}")
+        self.plays = (9999, 0, 0) if self.cloud else release(version[3:], "confluent.version")
         self.cluster_id = cluster_id
         self.api_key = api_key
         self.api_secret = api_secret
@@ -333,6 +348,9 @@ class ConfluentSimulator(SimulatedSystem):
             "link_error_message": link.error_message,
             "link_state": link.state,
         }
+        if self.plays < LINK_STATE_SINCE:
+            for key in ("link_error", "link_error_message", "link_state", "remote_cluster_id"):
+                del item[key]
         item.update(self._fields(f"link:{link.name}"))
         return item
 
@@ -353,6 +371,10 @@ class ConfluentSimulator(SimulatedSystem):
             "mirror_topic_error": error,
             "state_time_ms": int(since * 1000),
         }
+        if self.plays < LINK_STATE_SINCE:
+            del item["mirror_topic_error"]
+            if status in ("LINK_FAILED", "LINK_PAUSED", "SOURCE_UNAVAILABLE"):
+                item["mirror_status"] = "ACTIVE"
         item.update(self._fields(topic.name))
         return item
 

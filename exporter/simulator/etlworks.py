@@ -13,6 +13,12 @@ fails after two retries, one that warns, one stuck in the queue, one canceled, o
 and flows that run every `run_period` seconds: queued, then running, then success, warning, error
 or now and then canceled, decided deterministically from the seed and the elapsed time. Tests
 override an execution's fields through the control API (entity = the flow id).
+
+Documentation variants (Etlworks is closed source; its docs are the contract): `token_route`
+chooses which of the two documented token routes the server has — `issue` (`POST
+/rest/v1/token-auth/issue`, the support docs' Authentication API, default) or `token-auth` (`POST
+/rest/v1/token-auth`, the newer developer docs' quickstart, 24 h tokens); the other answers 404.
+Partial failure: `failing_flows` answer their executions call with a Spring-style 500.
 """
 
 from __future__ import annotations
@@ -84,8 +90,16 @@ class EtlworksSimulator(SimulatedSystem):
         api_key: str | None = None,
         token_ttl: float = 600.0,
         run_period: float = 300.0,
+        token_route: str = "issue",
+        failing_flows: tuple[int, ...] = (),
     ) -> None:
         super().__init__(clock, seed)
+        if token_route not in ("issue", "token-auth"):
+            raise ValueError(
+                f"etlworks.token_route: expected issue or token-auth, not {token_route!r}"
+            )
+        self.token_route = token_route
+        self.failing_flows = frozenset(int(f) for f in failing_flows)
         self.login = login
         self.password = password
         self.api_key = api_key
@@ -273,6 +287,7 @@ class EtlworksSimulator(SimulatedSystem):
     def add_routes(self, router: web.UrlDispatcher) -> None:
         """The endpoints the exporter uses."""
         router.add_post(API + "/token-auth/issue", self.issue_token)
+        router.add_post(API + "/token-auth", self.issue_token)
         router.add_get(API + "/flows", self.list_flows)
         router.add_get(API + "/executions/{flow_id}", self.flow_execution)
 
@@ -283,7 +298,10 @@ class EtlworksSimulator(SimulatedSystem):
         return f"{header}.{claims}.{_b64(self.rng.randbytes(24))}"
 
     async def issue_token(self, request: web.Request) -> web.Response:
-        """POST token-auth/issue: {login, password} -> {token}."""
+        """POST token-auth/issue or token-auth: {login, password} -> {token}."""
+        served = API + ("/token-auth/issue" if self.token_route == "issue" else "/token-auth")
+        if request.path != served:
+            return self._spring(404, "No static resource " + request.path[1:], request.path)
         # The JWT filter runs before the endpoint: a stale token sent along is refused.
         if "Authorization" in request.headers and self._bearer_problem(request):
             return self._spring(401, "Access token expired", request.path)
@@ -348,4 +366,12 @@ class EtlworksSimulator(SimulatedSystem):
         flow = self._live(int(raw))
         if flow is None:
             return self._spring(404, f"Flow with id {raw} not found", request.path)
+        if flow.id in self.failing_flows:
+            return self._spring(
+                500,
+                "Could not open JDBC Connection for transaction; nested exception is "
+                "java.sql.SQLTransientConnectionException: audit-pool - Connection is not "
+                "available, request timed out after 30000ms.",
+                request.path,
+            )
         return json_response(self.execution(flow))

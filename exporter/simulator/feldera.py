@@ -1,12 +1,27 @@
 """A fake Feldera API server: the `/v0` endpoints the exporter reads, shaped as Feldera writes them.
 
 Faithful where it matters: `GET pipelines?selector=status` lists every pipeline (stopped and
-failed ones too); `/stats` answers only for Running/Paused pipelines (others get 503
-`PipelineInteractionNotDeployed`, a deleted one 404 `UnknownPipelineName`) and leaves the error
-lists out, the per-connector endpoints include them; `processing_latency_p99_micros` is omitted
-before a connector's first sample; table names in per-connector paths are parsed as SQL
-identifiers (unquoted lower-cased, `"Quoted"` kept); a wrong API key gets 401 with a body that has
-no `details` key.
+failed ones too); `/stats` answers while the pipeline has a controller (Running, Paused,
+Bootstrapping, Replaying, ConcurrentBootstrapping, Synchronizing) and leaves the error lists out,
+the per-connector endpoints include them; `processing_latency_p99_micros` is omitted before a
+connector's first sample; table names in per-connector paths are parsed as SQL identifiers
+(unquoted lower-cased, `"Quoted"` kept) and `config.stream` is the relation's sql_name(), quoted
+when case-sensitive (`"Trades"`, endpoint `Trades.kafka_in`); a wrong API key gets 401 with a
+body that has no `details` key.
+
+It plays one release (`version`, default 0.336.0, the newest tag; supported from 0.100.0), as
+feldera/feldera answers at that tag:
+- `global_metrics.output_stall_msecs` from v0.254.0, `memory_pressure` and
+  `memory_pressure_epoch` from v0.274.0; connector `health` from v0.265.0;
+  `completed_frontier` from v0.149.0; `buffered_bytes` from v0.125.0;
+  `processing_latency_p99_micros` from v0.333.0 (crates/adapters/src/controller/stats.rs).
+- A pipeline in transition: from v0.148.0 the manager forwards the pipeline process's own answer
+  (crates/adapters/src/server.rs): 503 `Initializing` (also Standby, AwaitingApproval),
+  503 `Suspended`, 410 `Terminating` while Stopping; before, the manager answers 503
+  `PipelineInteractionNotDeployed` itself. Unavailable is 503 `PipelineUnavailable` from
+  v0.161.0, `PipelineInteractionUnreachable` before (crates/pipeline-manager/src/runner/).
+- The 401 of a bad API key has a JSON body from v0.150.0; before, only `WWW-Authenticate`.
+- List entries lack the `deployment_resources_*`/`deployment_runtime_*` fields before v0.148.0.
 
 Scenario: "clickstream" (healthy Kafka inputs, restarts every `restart_period` seconds so its
 counters go back to 0), "fraud-detection" (parse errors, a finished input, ephemeral HTTP
@@ -18,14 +33,15 @@ connectors each, one of which turns Unhealthy now and then.
 Overrides (control API, entity = pipeline name): fields merged into the pipeline's list entry;
 `_state` (a deployment status the pipeline really is in), `_dropped` (deleted), `_stats_error`
 (an HTTP status its stats endpoints answer while the list is unchanged: 404 deleted and 503 not
-deployed meanwhile, as Feldera words them), `_global` (merged into `global_metrics`).
-Entity `pipeline:endpoint_name`: fields merged into that connector's status (`metrics` merged key
-by key).
+deployed meanwhile, as Feldera words them, 500 a failed initialization), `_global` (merged into
+`global_metrics`). Entity `pipeline:endpoint_name`: fields merged into that connector's status
+(`metrics` merged key by key).
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -33,12 +49,56 @@ from typing import Any
 
 from aiohttp import web
 
-from exporter.simulator.base import Clock, SimulatedSystem, json_response
+from exporter.simulator.base import Clock, Release, SimulatedSystem, json_response, release
 
-PLATFORM_VERSION = "v0.336.0"
 DAY = 86400.0
-STATS_STATUSES = ("Running", "Paused")
+STATS_STATUSES = (
+    "Running",
+    "Paused",
+    "Bootstrapping",
+    "Replaying",
+    "ConcurrentBootstrapping",
+    "Synchronizing",
+)
 DESIRABLE = ("Stopped", "Paused", "Running", "Standby", "Suspended")
+# What the pipeline process answers for `/stats` when it has no controller (server.rs).
+PROCESS_ANSWERS = {
+    "Initializing": (503, "Initializing"),
+    "Standby": (503, "Initializing"),
+    "AwaitingApproval": (503, "Initializing"),
+    "Suspended": (503, "Suspended"),
+    "Stopping": (410, "Terminating"),
+}
+FORWARDS_PROCESS_ANSWER: Release = (0, 148, 0)
+PIPELINE_UNAVAILABLE_CODE: Release = (0, 161, 0)
+AUTH_ERROR_BODY: Release = (0, 150, 0)
+# Fields by the release that added them, for playing older releases.
+GLOBAL_SINCE: dict[str, Release] = {
+    "output_stall_msecs": (0, 254, 0),
+    "memory_pressure": (0, 274, 0),
+    "memory_pressure_epoch": (0, 274, 0),
+    "concurrent_bootstrap_phase": (0, 324, 0),
+    "transaction_status": (0, 138, 0),
+    "transaction_id": (0, 138, 0),
+    "transaction_initiators": (0, 179, 0),
+    "total_initiated_steps": (0, 242, 0),
+    "total_completed_steps": (0, 242, 0),
+    "initial_start_time": (0, 125, 0),
+    "buffered_input_bytes": (0, 125, 0),
+    "total_input_bytes": (0, 125, 0),
+    "total_processed_bytes": (0, 125, 0),
+}
+HEALTH_SINCE: Release = (0, 265, 0)
+FRONTIER_SINCE: Release = (0, 149, 0)
+BUFFERED_BYTES_SINCE: Release = (0, 125, 0)
+LATENCY_SINCE: Release = (0, 333, 0)
+STATUS_DETAILS_SINCE: Release = (0, 148, 0)
+_PLAIN_SQL_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+def sql_name(name: str) -> str:
+    """A relation's name as Feldera writes `config.stream`: quoted when case-sensitive."""
+    return name if _PLAIN_SQL_NAME.match(name) else '"' + name.replace('"', '""') + '"'
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,8 +248,10 @@ class FelderaSimulator(SimulatedSystem):
         api_key: str | None = None,
         restart_period: float = 600.0,
         churn_period: float = 60.0,
+        version: str = "0.336.0",
     ) -> None:
         super().__init__(clock, seed)
+        self.plays = release(version, "feldera.version")
         self.api_key = api_key
         self.restart_period = restart_period
         self.churn_period = churn_period
@@ -295,28 +357,34 @@ class FelderaSimulator(SimulatedSystem):
         if sampled:
             jitter = self.chance(pipeline.name, connector.endpoint_name, int(until // 10))
             metrics["processing_latency_p99_micros"] = 20_000 + int(40_000 * jitter)
+        if self.plays < BUFFERED_BYTES_SINCE:
+            del metrics["buffered_bytes"]
+        if self.plays < LATENCY_SINCE:
+            metrics.pop("processing_latency_p99_micros", None)
         out: dict[str, Any] = {
             "endpoint_name": connector.endpoint_name,
-            "config": {"stream": connector.stream},
+            "config": {"stream": sql_name(connector.stream)},
             "metrics": metrics,
             "fatal_error": _FAILED_TOPIC if connector.kind == "failed" else None,
         }
         if full:
             out["parse_errors"] = self._errors(parse_errors, until, "json")
             out["transport_errors"] = self._errors(transport_errors, until, None)
-        out["health"] = self._health(pipeline, connector)
+        if self.plays >= HEALTH_SINCE:
+            out["health"] = self._health(pipeline, connector)
         out["paused"] = connector.kind == "failed"
         out["barrier"] = False
-        out["completed_frontier"] = (
-            {
-                "metadata": {"offsets": [{"start": max(0, records - 576), "end": records}]},
-                "ingested_at": _rfc3339(until - 0.09),
-                "processed_at": _rfc3339(until - 0.04),
-                "completed_at": _rfc3339(until),
-            }
-            if sampled
-            else None
-        )
+        if self.plays >= FRONTIER_SINCE:
+            out["completed_frontier"] = (
+                {
+                    "metadata": {"offsets": [{"start": max(0, records - 576), "end": records}]},
+                    "ingested_at": _rfc3339(until - 0.09),
+                    "processed_at": _rfc3339(until - 0.04),
+                    "completed_at": _rfc3339(until),
+                }
+                if sampled
+                else None
+            )
         return self._overridden(pipeline, connector, out)
 
     def output_status(
@@ -338,7 +406,7 @@ class FelderaSimulator(SimulatedSystem):
         buffered = int(16 * jitter) if status == "Running" else 0
         out: dict[str, Any] = {
             "endpoint_name": connector.endpoint_name,
-            "config": {"stream": connector.stream},
+            "config": {"stream": sql_name(connector.stream)},
             "metrics": {
                 "transmitted_records": transmitted,
                 "transmitted_bytes": transmitted * 600,
@@ -357,7 +425,8 @@ class FelderaSimulator(SimulatedSystem):
         if full:
             out["encode_errors"] = []
             out["transport_errors"] = []
-        out["health"] = self._health(pipeline, connector)
+        if self.plays >= HEALTH_SINCE:
+            out["health"] = self._health(pipeline, connector)
         return self._overridden(pipeline, connector, out)
 
     def _errors(self, count: int, until: float, tag: str | None) -> list[dict[str, Any]]:
@@ -444,6 +513,11 @@ class FelderaSimulator(SimulatedSystem):
             "total_completed_steps": steps,
             "pipeline_complete": False,
         }
+        for key, since in GLOBAL_SINCE.items():
+            if self.plays < since:
+                data.pop(key, None)
+        if status != "Paused":
+            data["state"] = "Running"  # a bootstrapping or replaying controller is running
         data.update(self.overrides.get(pipeline.name, {}).get("_global", {}))
         return data
 
@@ -486,7 +560,7 @@ class FelderaSimulator(SimulatedSystem):
             "tags": [],
             "created_at": _rfc3339(self.started - 40 * DAY - index),
             "version": 3 + index % 5,
-            "platform_version": PLATFORM_VERSION,
+            "platform_version": "v{}.{}.{}".format(*self.plays),
             "program_config": {
                 "profile": "optimized",
                 "cache": True,
@@ -518,6 +592,14 @@ class FelderaSimulator(SimulatedSystem):
             "deployment_runtime_desired_status": runtime and desired,
             "deployment_runtime_desired_status_since": since if runtime else None,
         }
+        if self.plays < STATUS_DETAILS_SINCE:
+            for key in list(item):
+                if key.startswith(("deployment_resources_", "deployment_runtime_")) or key in (
+                    "deployment_desired_status_since",
+                    "deployment_id",
+                    "deployment_initial",
+                ):
+                    del item[key]
         item.update(
             {
                 k: v
@@ -543,6 +625,13 @@ class FelderaSimulator(SimulatedSystem):
         )
 
     def _unreachable(self, name: str) -> web.Response:
+        if self.plays >= PIPELINE_UNAVAILABLE_CODE and name:
+            return self._error(
+                503,
+                "PipelineUnavailable",
+                f"Pipeline {name} is currently unavailable",
+                {"pipeline_name": name},
+            )
         error = "deployment status is currently 'unavailable' -- wait for it to become 'running' "
         error += "or 'paused' again"
         return self._error(
@@ -562,7 +651,13 @@ class FelderaSimulator(SimulatedSystem):
         return self._error(status, "UnknownInternalError", "internal error", {})
 
     def auth_failure(self) -> web.Response:
-        """401 without `details` and not labelled JSON, as the API server builds it."""
+        """401 without `details` and not labelled JSON, as the API server builds it (before
+        v0.150.0: an empty body and only the `WWW-Authenticate` header)."""
+        if self.plays < AUTH_ERROR_BODY:
+            return web.Response(
+                status=401,
+                headers={"WWW-Authenticate": 'Bearer error_description="Unauthorized API key"'},
+            )
         return web.Response(
             status=401,
             text='{"message":"Unauthorized API key","error_code":"AuthenticationFailed"}',
@@ -602,10 +697,25 @@ class FelderaSimulator(SimulatedSystem):
             return self._not_found(name)
         if forced == 503:
             return self._not_deployed(name, "Stopped")
+        if forced == 500:
+            return self._error(
+                500,
+                "InitializationError",
+                "Error initializing the pipeline: failed to open checkpoint: storage unavailable",
+                {"error": "failed to open checkpoint: storage unavailable"},
+            )
         if isinstance(forced, int):
             return self.error_response(forced)
         if status == "Unavailable":
             return self._unreachable(name)
+        if status in PROCESS_ANSWERS and self.plays >= FORWARDS_PROCESS_ANSWER:
+            code, error_code = PROCESS_ANSWERS[status]
+            message = {
+                "Initializing": "The pipeline is still initializing",
+                "Suspended": "The pipeline has been suspended",
+                "Terminating": "The pipeline is shutting down",
+            }[error_code]
+            return self._error(code, error_code, message, None)
         if status not in STATS_STATUSES:
             return self._not_deployed(name, status)
         return pipeline, status

@@ -1,9 +1,25 @@
 """A fake PeerDB UI/API: the `/api/v1` endpoints the exporter reads, as grpc-gateway writes them.
 
 Faithful where it matters: int64 values as strings, enums by name, `null` for unset messages,
-random spaces after commas, google.rpc.Status error bodies, 404 for dropped mirrors, and the UI's
-auth (Basic with an empty username; a wrong password gets 403 with an empty body, no
-credentials a redirect to the sign-in page).
+random spaces after commas, google.rpc.Status error bodies, and the UI's auth (Basic with an
+empty username; a wrong password gets 403 with an empty body, no credentials a redirect to the
+sign-in page).
+
+It plays one release (`version`, default 0.37.4, the newest tag; supported from 0.20.0), as that
+release's code in PeerDB-io/peerdb answers:
+- `mirrors/list` items carry `status` from v0.36.7 (protos/route.proto `ListMirrorsItem`).
+- `GET mirrors/total_rows_synced/{m}` exists from v0.30.7; before it grpc-gateway's router answers
+  `404 {"code":5,"message":"Not Found"}`. It and `POST mirrors/cdc/batches` answer 200 with zeros
+  or no batches for an unknown mirror (flow/cmd/mirror_status.go).
+- `mirrors/status` for a dropped mirror answers `404 {"code":5,"message":"flow X not found"}` from
+  v0.34.0; before, `500 {"code":2,...}` with the catalog's "no rows in result set".
+- `peers/slots/{peer}` honours `peerdbManagedOnly` from v0.36.10 (older releases return every
+  slot of the database, here also a non-PeerDB `debezium_*` slot); `lagInMb` is whole MiB
+  (flow/connectors/postgres/client.go: `round((current_lsn - restart_lsn) / 1024 / 1024)`).
+
+Partial failures (flow/cmd/peer_data.go, mirror_status.go): `unreachable_peers` answer slots with
+`400 {"code":9}` (FailedPrecondition: PeerDB cannot connect to that source database);
+`flow_info_failures` mirrors answer `includeFlowInfo` with `500 {"code":13}` (the Temporal query).
 
 Scenario: a handful of named mirrors (running, paused, failed, a finished query replication, one
 that is dropped and re-created over and over) and any number of generated ones that pause now
@@ -22,9 +38,16 @@ from typing import Any
 import orjson
 from aiohttp import web
 
-from exporter.simulator.base import Clock, SimulatedSystem, protojson
+from exporter.simulator.base import Clock, Release, SimulatedSystem, protojson, release
 
 MIB = 1024 * 1024
+NEWEST: Release = (0, 37, 4)
+LIST_CARRIES_STATUS: Release = (0, 36, 7)
+HAS_TOTAL_ROWS: Release = (0, 30, 7)
+STATUS_NOT_FOUND_IS_404: Release = (0, 34, 0)
+HONOURS_MANAGED_ONLY: Release = (0, 36, 10)
+# A slot another tool made in the same database: PeerDB's own filter leaves it out.
+FOREIGN_SLOT = "debezium_orders"
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,8 +103,14 @@ class PeerDBSimulator(SimulatedSystem):
         password: str | None = None,
         churn_period: float = 60.0,
         batch_period: float = 10.0,
+        version: str = "0.37.4",
+        unreachable_peers: Iterable[str] = (),
+        flow_info_failures: Iterable[str] = (),
     ) -> None:
         super().__init__(clock, seed)
+        self.plays = release(version, "peerdb.version")
+        self.unreachable_peers = frozenset(unreachable_peers)
+        self.flow_info_failures = frozenset(flow_info_failures)
         self.password = password
         self.churn_period = churn_period
         self.batch_period = batch_period
@@ -127,8 +156,9 @@ class PeerDBSimulator(SimulatedSystem):
             "destinationType": mirror.destination_type,
             "createdAt": mirror.created_ms,
             "isCdc": mirror.is_cdc,
-            "status": status,
         }
+        if self.plays >= LIST_CARRIES_STATUS:
+            item["status"] = status
         item.update(self.overrides.get(mirror.name, {}))
         return item
 
@@ -222,7 +252,14 @@ class PeerDBSimulator(SimulatedSystem):
         return data if isinstance(data, dict) else {}
 
     def _not_found(self, name: str) -> web.Response:
+        if self.plays < STATUS_NOT_FOUND_IS_404:
+            message = f"unable to get the workflow ID of mirror {name}: no rows in result set"
+            return self._body({"code": 2, "message": message, "details": []}, 500)
         return self._body({"code": 5, "message": f"flow {name} not found", "details": []}, 404)
+
+    def _no_route(self) -> web.Response:
+        """grpc-gateway's router for a path this release does not serve."""
+        return self._body({"code": 5, "message": "Not Found", "details": []}, 404)
 
     async def mirror_status(self, request: web.Request) -> web.Response:
         """POST mirrors/status."""
@@ -234,8 +271,14 @@ class PeerDBSimulator(SimulatedSystem):
         found = self._find(name)
         if found is None:
             return self._not_found(name)
-        index, mirror, status = found
-        status = self._item(index, mirror, status)["status"]
+        _, mirror, status = found
+        status = self.overrides.get(mirror.name, {}).get("status", status)
+        flow_info = body.get("includeFlowInfo") or body.get("include_flow_info")
+        if flow_info and name in self.flow_info_failures:
+            message = (
+                f"unable to obtain CDC information for mirror {name}: context deadline exceeded"
+            )
+            return self._body({"code": 13, "message": message, "details": []}, 500)
         created = _rfc3339(mirror.created_ms / 1000)
         if not mirror.is_cdc:
             qrep: dict[str, Any] = {"partitions": []}
@@ -248,7 +291,7 @@ class PeerDBSimulator(SimulatedSystem):
                 }
             )
         out: dict[str, Any] = {"flowJobName": name}
-        if body.get("includeFlowInfo") or body.get("include_flow_info"):
+        if flow_info:
             batch_id, *_ = self.batch(mirror, status)
             out["cdcStatus"] = {
                 "config": {
@@ -276,13 +319,14 @@ class PeerDBSimulator(SimulatedSystem):
         """GET mirrors/total_rows_synced/{name}."""
         if (denied := self._denied(request)) is not None:
             return denied
-        name = request.match_info["name"]
-        found = self._find(name)
-        if found is None:
-            return self._not_found(name)
-        _, mirror, status = found
-        batch_id, *_ = self.batch(mirror, status)
-        cdc, initial = batch_id * 500, 1_000_000
+        if self.plays < HAS_TOTAL_ROWS:
+            return self._no_route()
+        found = self._find(request.match_info["name"])
+        cdc = initial = 0  # an unknown mirror: zeros, not 404
+        if found is not None:
+            _, mirror, status = found
+            batch_id, *_ = self.batch(mirror, status)
+            cdc, initial = batch_id * 500, 1_000_000
         return self._body(
             {
                 "totalCountCDC": str(cdc),
@@ -296,10 +340,9 @@ class PeerDBSimulator(SimulatedSystem):
         if (denied := self._denied(request)) is not None:
             return denied
         body = await self._json_body(request)
-        name = str(body.get("flowJobName") or "")
-        found = self._find(name)
-        if found is None:
-            return self._not_found(name)
+        found = self._find(str(body.get("flowJobName") or ""))
+        if found is None:  # an unknown mirror has no batches: 200, not 404
+            return self._body({"cdcBatches": [], "total": 0, "page": 0})
         _, mirror, status = found
         limit = int(body.get("limit") or 0) or 100
         batch_id, started, ended, rows = self.batch(mirror, status)
@@ -326,8 +369,18 @@ class PeerDBSimulator(SimulatedSystem):
         if (denied := self._denied(request)) is not None:
             return denied
         peer = request.match_info["peer"]
+        if peer in self.unreachable_peers:
+            message = (
+                "failed to get postgres connector: failed to connect to "
+                f"`host={peer}.db.internal user=peerdb database=app`: dial error (timeout)"
+            )
+            return self._body({"code": 9, "message": message, "details": []}, 400)
         data = []
-        for _, mirror, status in self._live(self._by_peer.get(peer, [])):
+        indexes = self._by_peer.get(peer, [])
+        managed_only = request.query.get("peerdbManagedOnly", "").lower() in ("true", "1")
+        if indexes and not (managed_only and self.plays >= HONOURS_MANAGED_ONLY):
+            data.append(self._slot(FOREIGN_SLOT, 512.0, active=True))
+        for _, mirror, status in self._live(indexes):
             if not mirror.is_cdc:
                 continue
             running = status == "STATUS_RUNNING"
@@ -336,25 +389,29 @@ class PeerDBSimulator(SimulatedSystem):
                 if running
                 else 64.0 + self.elapsed() * 0.5
             )
-            data.append(
-                {
-                    "slotName": f"peerflow_slot_{mirror.name}",
-                    "redoLSN": "4/4D3A2B10",
-                    "restartLSN": "4/4C000028",
-                    "active": running,
-                    "lagInMb": round(lag, 2),
-                    "confirmedFlushLSN": "4/4D1F0E40",
-                    "walStatus": "reserved",
-                    "currentLSN": "4/4E2A9F88",
-                    "restartToConfirmedMb": round(lag, 2),
-                    "confirmedToCurrentMb": round(lag, 2),
-                    "waitEventType": "Activity",
-                    "waitEvent": "WalSenderMain",
-                    "backendState": "active" if running else "idle",
-                    "logicalDecodingWorkMemMb": "64",
-                }
-            )
+            data.append(self._slot(f"peerflow_slot_{mirror.name}", lag, active=running))
         return self._body({"slotData": data})
+
+    @staticmethod
+    def _slot(name: str, lag_mib: float, active: bool) -> dict[str, Any]:
+        # PeerDB's query rounds to whole MiB in SQL; the float field then carries an integer.
+        whole = round(lag_mib)
+        return {
+            "slotName": name,
+            "redoLSN": "4/4D3A2B10",
+            "restartLSN": "4/4C000028",
+            "active": active,
+            "lagInMb": whole,
+            "confirmedFlushLSN": "4/4D1F0E40",
+            "walStatus": "reserved",
+            "currentLSN": "4/4E2A9F88",
+            "restartToConfirmedMb": whole,
+            "confirmedToCurrentMb": whole,
+            "waitEventType": "Activity",
+            "waitEvent": "WalSenderMain",
+            "backendState": "active" if active else "idle",
+            "logicalDecodingWorkMemMb": "64",
+        }
 
     async def instance_info(self, request: web.Request) -> web.Response:
         """GET instance/info."""
@@ -368,4 +425,5 @@ class PeerDBSimulator(SimulatedSystem):
         """GET version."""
         if (denied := self._denied(request)) is not None:
             return denied
-        return self._body({"version": "v0.37.4"})
+        # PeerDB answers its build's short commit, not a release name.
+        return self._body({"version": "6b52fb6c"})

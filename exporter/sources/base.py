@@ -1,9 +1,24 @@
-"""The one interface every upstream module implements, and the helpers they share.
+"""The one interface every upstream module implements, and the policies they share.
 
 A source is created per target and lives as long as the target's config is unchanged, so it may
-remember state across polls (tokens, last success times, seen executions). `poll` does the I/O
-through the `UpstreamClient` it is given; parsing and family building are pure functions in the
-source's module.
+remember state across polls (tokens, last success times, seen executions, what the upstream's
+version serves). `poll` does the I/O through the `UpstreamClient` it is given; parsing and family
+building are pure functions in the source's module.
+
+A poll reads an *inventory* (the list of mirrors, pipelines, links and topics, flows), which
+decides which entities exist and whether the target is up, and then *details* (one entity's
+counters, stats, executions). The policies every source follows live here, once:
+
+- A failed inventory fails the poll. A failed detail fails that detail only (`Details.fetch`):
+  the entity keeps what the inventory says, the detail's series are absent, and the failure is
+  reported as a `DetailFailure`. Failures that are about the whole target (timeout, connection,
+  TLS, credentials, rate limit) still fail the poll.
+- A 404 means "gone" only where the upstream really means that entity no longer exists
+  (`gone_if`); a 404 from a route an older release lacks is a missing capability, learned
+  once and re-checked now and then (`Capabilities`), never a vanished entity.
+- Detail calls go through a bounded worker pool (`fan_out`), not one task per entity.
+- Pagination follows one cap policy (`collect_pages`): beyond the cap the poll fails, because a
+  partial inventory would look like deleted entities.
 """
 
 from __future__ import annotations
@@ -15,7 +30,7 @@ import time
 import urllib.parse
 import zlib
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Annotated, Any, ClassVar, Generic, TypeVar
@@ -23,7 +38,7 @@ from typing import Annotated, Any, ClassVar, Generic, TypeVar
 import msgspec
 
 from exporter.families import Family, MetricSpec
-from exporter.http import Answer, Auth, SchemaError, UpstreamClient, UpstreamError
+from exporter.http import Answer, Auth, Reason, SchemaError, UpstreamClient, UpstreamError
 from exporter.schema import TargetConfig
 
 Clock = Callable[[], float]
@@ -49,6 +64,15 @@ class Shard:
         return self.index == 0
 
 
+class DetailFailure(msgspec.Struct, frozen=True, gc=False):
+    """One entity's detail call that failed while the target's inventory answered."""
+
+    entity: str  # what the user sees it as, e.g. "mirror orders", "pipeline fraud"
+    endpoint: str  # the kind of call, one of a source's few fixed names (a label value)
+    reason: Reason
+    message: str
+
+
 @dataclass(slots=True)
 class PollResult:
     """What one successful poll produced."""
@@ -58,6 +82,10 @@ class PollResult:
     entities: dict[str, int] = field(default_factory=dict)
     # (field, value) pairs seen outside the known enums; counted by the core.
     unknown_values: list[tuple[str, str]] = field(default_factory=list)
+    # Detail calls that failed; their entities are still exported from the inventory.
+    detail_failures: list[DetailFailure] = field(default_factory=list)
+    # What the upstream's version serves, by capability name (False: this release lacks it).
+    capabilities: dict[str, bool] = field(default_factory=dict)
 
 
 class Source(ABC, Generic[C]):
@@ -66,11 +94,18 @@ class Source(ABC, Generic[C]):
     system: ClassVar[str]
     config_model: ClassVar[type[TargetConfig]]
     specs: ClassVar[tuple[MetricSpec, ...]]
+    # The kinds of detail call the source makes (the `endpoint` label of detail failures).
+    detail_endpoints: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: C, clock: Clock = time.time, shard: Shard | None = None) -> None:
         self.config = config
         self.clock = clock
         self.shard = shard or Shard()
+        self.capabilities = Capabilities(clock)
+
+    def details(self) -> Details:
+        """A fresh record of one poll's detail calls, bounded by the target's concurrency."""
+        return Details(self.capabilities, self.config.max_concurrency)
 
     def auth(self) -> Auth | None:
         """Credentials for this target's requests (None: anonymous)."""
@@ -283,3 +318,160 @@ def _first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
         if isinstance(leaf, UpstreamError):
             return leaf
     return leaves[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# Per-entity outcomes: capabilities, detail failures, the worker pool and pagination
+
+
+# How long a capability learned missing is trusted before one poll asks again: an upgrade of
+# the upstream is noticed within this time, and an old release costs a few 404s per recheck.
+CAPABILITY_RECHECK_SECONDS = 600.0
+
+# Reasons that say something about one answer rather than about reaching the target at all.
+ENTITY_REASONS = frozenset({Reason.HTTP_4XX, Reason.HTTP_5XX, Reason.DECODE, Reason.SCHEMA})
+
+
+class Capabilities:
+    """What this target's upstream release serves, learned from its answers.
+
+    A route an older release lacks answers 404 for every entity; once one such 404 is seen the
+    capability is missing and its calls are skipped, until `CAPABILITY_RECHECK_SECONDS` have
+    passed and one poll tries again.
+    """
+
+    def __init__(self, clock: Clock, recheck: float = CAPABILITY_RECHECK_SECONDS) -> None:
+        self._clock = clock
+        self._recheck = recheck
+        self._missing: dict[str, float] = {}
+        self._asked: set[str] = set()
+
+    def available(self, name: str) -> bool:
+        """True if calls for `name` should be made this poll."""
+        self._asked.add(name)
+        since = self._missing.get(name)
+        return since is None or self._clock() - since >= self._recheck
+
+    def lacks(self, name: str) -> None:
+        """The upstream answered that it has no such route."""
+        self._asked.add(name)
+        self._missing[name] = self._clock()
+
+    def has(self, name: str) -> None:
+        """The upstream served `name`."""
+        self._asked.add(name)
+        self._missing.pop(name, None)
+
+    def state(self) -> dict[str, bool]:
+        """Every capability asked about so far, and whether the upstream serves it."""
+        return {name: name not in self._missing for name in sorted(self._asked)}
+
+
+def not_found(exc: UpstreamError) -> bool:
+    """A 404: for `gone_if` where the upstream answers 404 only for a deleted entity."""
+    return exc.status == 404
+
+
+class _Gone:
+    """The entity no longer exists upstream."""
+
+    def __repr__(self) -> str:
+        return "GONE"
+
+
+GONE = _Gone()
+
+
+class Details:
+    """One poll's detail calls: each fails alone, recorded as a `DetailFailure`."""
+
+    def __init__(self, capabilities: Capabilities, limit: int) -> None:
+        self.capabilities = capabilities
+        self.limit = limit
+        self.failures: list[DetailFailure] = []
+
+    async def fetch(
+        self,
+        entity: str,
+        endpoint: str,
+        call: Callable[[], Awaitable[T]],
+        *,
+        gone_if: Callable[[UpstreamError], bool] | None = None,
+        capability: str | None = None,
+    ) -> T | _Gone | None:
+        """`call()`'s result; `GONE` if `gone_if` says the error means the entity was deleted;
+        None if the detail failed (recorded) or the upstream's release lacks `capability`, whose
+        route answers 404 (its series are then absent).
+        """
+        if capability is not None and not self.capabilities.available(capability):
+            return None
+        try:
+            result = await call()
+        except UpstreamError as exc:
+            if gone_if is not None and gone_if(exc):
+                return GONE
+            if exc.status == 404 and capability is not None:
+                self.capabilities.lacks(capability)
+                return None
+            if exc.reason not in ENTITY_REASONS:
+                raise
+            self.failures.append(DetailFailure(entity, endpoint, exc.reason, str(exc)))
+            return None
+        if capability is not None:
+            self.capabilities.has(capability)
+        return result
+
+    def into(self, result: PollResult) -> PollResult:
+        """Attach the failures and the capability state to a poll's result."""
+        result.detail_failures = self.failures
+        result.capabilities = self.capabilities.state()
+        return result
+
+
+async def fan_out(jobs: Iterable[Callable[[], Awaitable[T]]], limit: int) -> list[T]:
+    """Run `jobs` with at most `limit` at once, results in order.
+
+    A pool of `limit` workers takes jobs one by one: nothing is created per job before it
+    runs, so a timeout or SIGTERM cancels at most `limit` tasks however many entities there
+    are. The first error cancels the rest and is raised as itself.
+    """
+    queue = list(jobs)
+    results: list[Any] = [None] * len(queue)
+    pending = iter(enumerate(queue))
+
+    async def worker() -> None:
+        for index, job in pending:
+            results[index] = await job()
+
+    await run_all(worker() for _ in range(min(max(limit, 1), len(queue))))
+    return results
+
+
+Cursor = TypeVar("Cursor")
+
+
+async def collect_pages(
+    first: Cursor,
+    fetch: Callable[[Cursor], Awaitable[tuple[list[T], Cursor | None]]],
+    max_pages: int,
+    what: str,
+) -> list[T]:
+    """Every record of a paged inventory, following cursors up to `max_pages` pages.
+
+    Beyond the cap the poll fails rather than exporting a partial list, which would make every
+    entity on the unread pages lose its series as if it had been deleted; so does a cursor that
+    points back to a page already read.
+    """
+    records: list[T] = []
+    cursor: Cursor | None = first
+    seen: list[Cursor] = []
+    for _ in range(max_pages):
+        assert cursor is not None
+        seen.append(cursor)
+        page, cursor = await fetch(seen[-1])
+        records.extend(page)
+        if cursor is None:
+            return records
+        if cursor in seen:
+            raise SchemaError(f"{what}: the next page points back to a page already read")
+    raise SchemaError(f"{what}: more than {max_pages} pages; the inventory would be partial")

@@ -54,6 +54,7 @@ from exporter.sources.base import (
     Source,
     api_path,
     arr,
+    collect_pages,
     items,
     number,
     obj,
@@ -80,7 +81,8 @@ LINK_ERRORS = StateSet(
         "TIMEOUT_ERROR",
     )
 )
-# MirrorTopicStatus: a closed enum in the spec, in the spec's order.
+# MirrorTopicStatus: a closed enum in the Cloud spec, in its order; Confluent Platform also
+# knows UNKNOWN (kafka-rest-sdk-go kafkarestv3/model_mirror_topic_status.go from v0.3.18).
 MIRROR_STATUSES = StateSet(
     (
         "ACTIVE",
@@ -95,7 +97,8 @@ MIRROR_STATUSES = StateSet(
         "PENDING_SYNCHRONIZE",
         "PENDING_SETUP_FOR_RESTORE",
         "PENDING_RESTORE",
-    )
+    ),
+    sparse=frozenset({"UNKNOWN"}),
 )
 # `mirror_topic_error` (x-extensible-enum).
 MIRROR_ERRORS = StateSet(
@@ -242,10 +245,10 @@ class ConfluentTarget(TargetConfig):
 
 
 class Link(msgspec.Struct, frozen=True, gc=False):
-    """One cluster link's state and error."""
+    """One cluster link's state and error (None: the server's release does not report it)."""
 
     name: str
-    state: str
+    state: str | None
     state_known: bool
     error: str | None
     error_known: bool = True
@@ -314,9 +317,9 @@ def parse_links(payload: Any) -> tuple[list[Link], str | None]:
     links = []
     for i, raw in enumerate(arr(data.get("data"), "links.data")):
         item = obj(raw, f"links.data[{i}]")
-        # Optional in the spec: a link that does not say is in the spec's own UNKNOWN state.
-        state, state_known = _enum(
-            LINK_STATES, item.get("link_state") or "UNKNOWN", f"links.data[{i}].link_state"
+        # Confluent Platform before 7.6 has no `link_state`: no state series, not a made-up one.
+        state, state_known = _optional_enum(
+            LINK_STATES, item.get("link_state"), f"links.data[{i}].link_state"
         )
         error, error_known = _optional_enum(
             LINK_ERRORS, item.get("link_error"), f"links.data[{i}].link_error"
@@ -460,7 +463,8 @@ def build_families(
     """Translate one poll's records into Confluent families; linear in topics + partitions."""
     link_status, link_error = Family(LINK_STATUS), Family(LINK_ERROR)
     for link in seen.links:
-        LINK_STATES.one_hot(link_status, (cluster_id, link.name), link.state)
+        if link.state is not None:
+            LINK_STATES.one_hot(link_status, (cluster_id, link.name), link.state)
         if link.error is not None:
             link_error.add((cluster_id, link.name, link.error), 1)
     status, error = Family(MIRROR_STATUS), Family(MIRROR_ERROR)
@@ -498,7 +502,7 @@ def unknown_values(seen: Observation) -> list[tuple[str, str]]:
     """(field, value) for every enum value outside the spec's sets, for the core to count."""
     out = []
     for link in seen.links:
-        if not link.state_known:
+        if not link.state_known and link.state is not None:
             out.append(("link_state", link.state))
         if not link.error_known and link.error is not None:
             out.append(("link_error", link.error))
@@ -513,7 +517,7 @@ def unknown_values(seen: Observation) -> list[tuple[str, str]]:
 def entity_counts(seen: Observation) -> dict[str, int]:
     """Links and mirror topics per state, for the status page."""
     counts: dict[str, int] = {}
-    for key in [f"links {link.state}" for link in seen.links] + [
+    for key in [f"links {link.state or 'state unreported'}" for link in seen.links] + [
         f"mirror topics {topic.status}" for topic in seen.topics
     ]:
         counts[key] = counts.get(key, 0) + 1
@@ -611,22 +615,9 @@ class ConfluentSource(Source[ConfluentTarget]):
         path: str,
         parse: Callable[[Answer], tuple[list[R], str | None]],
     ) -> list[R]:
-        """Every page of a collection: follow `metadata.next` up to `max_pages` pages.
+        """Every page of a collection: follow `metadata.next` up to `max_pages` pages."""
 
-        Going past the cap fails the poll rather than exporting a partial list, which would
-        make every topic on the unread pages lose its series as if it had been deleted.
-        """
-        records: list[R] = []
-        url, visited = path, {path}
-        for _ in range(self.config.max_pages):
-            page, url_next = parse(await client.get(url))
-            records.extend(page)
-            if url_next is None:
-                return records
-            if url_next in visited:
-                raise SchemaError(f"{path}: metadata.next points back to a page already read")
-            url = url_next
-            visited.add(url)
-        raise SchemaError(
-            f"{path}: more than {self.config.max_pages} pages (max_pages); raise max_pages"
-        )
+        async def page(url: str) -> tuple[list[R], str | None]:
+            return parse(await client.get(url))
+
+        return await collect_pages(path, page, self.config.max_pages, f"{path} (max_pages)")

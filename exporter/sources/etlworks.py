@@ -39,6 +39,7 @@ Sample exposition::
 from __future__ import annotations
 
 import asyncio
+import functools
 import math
 import re
 import time
@@ -58,14 +59,16 @@ from exporter.schema import Duration, Filter, TargetConfig, one_of
 from exporter.sources.base import (
     AnswerMemo,
     Clock,
+    Details,
     PollResult,
     Shard,
     Source,
     arr,
+    collect_pages,
+    fan_out,
     number,
     obj,
     optional_number,
-    run_all,
     string,
     timestamp,
 )
@@ -74,6 +77,8 @@ log = get_logger("exporter.sources.etlworks")
 
 API = "/rest/v1"
 TOKEN_ISSUE_PATH = API + "/token-auth/issue"
+# The newer docs' route for the same login (24 h tokens); tried when the first answers 404.
+TOKEN_AUTH_PATH = API + "/token-auth"
 # The documented maximum page size of list endpoints.
 FLOWS_PAGE_SIZE = 200
 # A server that ignored `offset` could page forever; 100 pages is 20,000 flows.
@@ -538,6 +543,8 @@ class TokenAuth:
         # Bumped by every issue attempt; `_token`, when set, comes from the latest one.
         self._attempt = 0
         self._error: UpstreamError | None = None
+        # The token route this server answered on (learned once).
+        self.route = TOKEN_ISSUE_PATH
 
     def _too_old(self) -> bool:
         age = self._clock() - self._issued_at
@@ -577,7 +584,14 @@ class TokenAuth:
         body = {"login": self.login, "password": await self._password.get() or ""}
         try:
             # Unauthenticated: the old token may be expired, and a JWT filter rejects it.
-            payload = await self.client.post_json(TOKEN_ISSUE_PATH, body, authenticate=False)
+            try:
+                payload = await self.client.post_json(self.route, body, authenticate=False)
+            except UpstreamError as exc:
+                # Both documented routes issue the same token; a server has at least one.
+                if exc.status not in (404, 405):
+                    raise
+                self.route = TOKEN_AUTH_PATH if self.route == TOKEN_ISSUE_PATH else TOKEN_ISSUE_PATH
+                payload = await self.client.post_json(self.route, body, authenticate=False)
             token = parse_token(payload)
         except UpstreamError as exc:
             self._attempt += 1
@@ -604,6 +618,7 @@ class EtlworksSource(Source[EtlworksTarget]):
     system = "etlworks"
     config_model = EtlworksTarget
     specs = SPECS
+    detail_endpoints = ("executions",)
 
     def __init__(
         self, config: EtlworksTarget, clock: Clock = time.time, shard: Shard | None = None
@@ -631,9 +646,13 @@ class EtlworksSource(Source[EtlworksTarget]):
         """The selected flows (listed or configured), then each one's newest execution."""
         if self.tokens is not None:
             self.tokens.client = client
+        details = self.details()
         self.answers.begin()
         flows = [f for f in await self._flows(client) if self.shard.owns(str(f.id))]
-        readings = await run_all(self._reading(client, f) for f in flows)
+        found = await fan_out(
+            [functools.partial(self._reading, client, details, f) for f in flows], details.limit
+        )
+        readings = [r for r in found if r is not None]
         memory = remember(self.memory, readings, self.since, {f.id for f in flows})
         result = PollResult(families=build_families(readings, memory, self.clock()))
         missing = [r.flow.id for r in readings if not r.found]
@@ -644,10 +663,13 @@ class EtlworksSource(Source[EtlworksTarget]):
             result.entities[key] = result.entities.get(key, 0) + 1
             if r.execution is not None and not r.execution.status_known:
                 result.unknown_values.append(("execution_status", r.execution.status))
+        failed = len(flows) - len(readings)
+        if failed:
+            result.entities["flows executions unavailable"] = failed
         # Only a poll that got this far changes what is remembered.
         self.memory, self.missing = memory, missing
         self.answers.finish()
-        return result
+        return details.into(result)
 
     async def _flows(self, client: UpstreamClient) -> list[FlowRef]:
         """The configured flow ids, or the listed flows whose names pass the filter."""
@@ -659,26 +681,34 @@ class EtlworksSource(Source[EtlworksTarget]):
     async def _list_flows(self, client: UpstreamClient) -> list[FlowRef]:
         """Every flow, page by page until a short page (or one with nothing new)."""
         flows: dict[int, FlowRef] = {}
-        for page in range(MAX_FLOW_PAGES):
-            params = {"limit": str(FLOWS_PAGE_SIZE), "offset": str(page * FLOWS_PAGE_SIZE)}
+
+        async def page(offset: int) -> tuple[list[FlowRef], int | None]:
+            params = {"limit": str(FLOWS_PAGE_SIZE), "offset": str(offset)}
             listed = parse_flows(await client.get_json(API + "/flows", params))
             fresh = [f for f in listed if f.id not in flows]
             flows.update((f.id, f) for f in fresh)
             # Nothing new: the server ignores `offset` and answered everything at once.
             if len(listed) < FLOWS_PAGE_SIZE or not fresh:
-                return list(flows.values())
-        log.warning(
-            "flow_list_truncated", target=self.config.name, pages=MAX_FLOW_PAGES, flows=len(flows)
-        )
-        return list(flows.values())
+                return fresh, None
+            return fresh, offset + FLOWS_PAGE_SIZE
 
-    async def _reading(self, client: UpstreamClient, flow: FlowRef) -> FlowReading:
+        return await collect_pages(0, page, MAX_FLOW_PAGES, "GET /rest/v1/flows")
+
+    async def _reading(
+        self, client: UpstreamClient, details: Details, flow: FlowRef
+    ) -> FlowReading | None:
         what = f"executions/{flow.id}"
-        try:
-            answer = await client.get(f"{API}/{what}")
-        except UpstreamError as exc:
-            if exc.status != 404:
-                raise
-            return FlowReading(flow, found=False, execution=None)
-        execution = self.answers.parse(what, answer, lambda a: parse_execution(a.json(), what))
-        return FlowReading(flow, found=True, execution=execution)
+
+        async def call() -> FlowReading:
+            try:
+                answer = await client.get(f"{API}/{what}")
+            except UpstreamError as exc:
+                if exc.status != 404:
+                    raise
+                return FlowReading(flow, found=False, execution=None)
+            execution = self.answers.parse(what, answer, lambda a: parse_execution(a.json(), what))
+            return FlowReading(flow, found=True, execution=execution)
+
+        entity = f"flow {flow.id}" + (f" ({flow.name})" if flow.name else "")
+        reading = await details.fetch(entity, "executions", call)
+        return reading if isinstance(reading, FlowReading) else None

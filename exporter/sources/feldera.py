@@ -31,6 +31,7 @@ Sample exposition::
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -44,15 +45,17 @@ from exporter.families import Family, MetricSpec, StateSet
 from exporter.http import Auth, UpstreamClient, UpstreamError
 from exporter.schema import Filter, Strict, TargetConfig, one_of
 from exporter.sources.base import (
+    GONE,
+    Details,
     PollResult,
     Source,
     api_path,
     arr,
     boolean,
+    fan_out,
     field_number,
     obj,
     optional_number,
-    run_all,
     string,
     timestamp,
 )
@@ -76,7 +79,8 @@ DEPLOYMENT_STATUSES = StateSet(
         "Running",
         "Suspended",
         "Stopping",
-    )
+    ),
+    sparse=frozenset({"Suspending"}),  # v0.97.0 to v0.147.0 only
 )
 DESIRED_STATUSES = StateSet(("Stopped", "Unavailable", "Standby", "Paused", "Running", "Suspended"))
 PROGRAM_STATUSES = StateSet(
@@ -95,13 +99,13 @@ PIPELINE_STATES = StateSet(("Paused", "Running", "Terminated"))
 MEMORY_PRESSURES = StateSet(("low", "moderate", "high", "critical"))
 HEALTH_STATUSES = StateSet(("Healthy", "Unhealthy"))
 
-# Only these deployment states have a pipeline process that answers `/stats`.
-STATS_STATUSES = frozenset({"Running", "Paused"})
-# 503 codes that concern one pipeline (stopped meanwhile, or its process unreachable), not the
-# whole API: the rest of the poll is still good.
-PIPELINE_UNREACHABLE_CODES = frozenset(
-    {"PipelineInteractionNotDeployed", "PipelineInteractionUnreachable"}
+# The deployment states whose pipeline process has a controller that answers `/stats`
+# (crates/adapters/src/server.rs): a bootstrap or replay can take hours, and its connectors'
+# health and fatal errors matter most then.
+STATS_STATUSES = frozenset(
+    {"Running", "Paused", "Bootstrapping", "Replaying", "ConcurrentBootstrapping", "Synchronizing"}
 )
+# The only 404 that means the pipeline itself is gone (deleted since the list call).
 UNKNOWN_PIPELINE_CODE = "UnknownPipelineName"
 
 PIPELINE = ("pipeline",)
@@ -392,7 +396,7 @@ class InputConnector(msgspec.Struct, frozen=True, gc=False):
     parse_errors: float
     transport_errors: float
     buffered_records: float
-    buffered_bytes: float
+    buffered_bytes: float | None  # from v0.125.0
     latency_p99_seconds: float | None
     completed_at: float | None
 
@@ -432,13 +436,13 @@ class GlobalMetrics(msgspec.Struct, frozen=True, gc=False):
     pipeline: str
     state: str
     state_known: bool
-    memory_pressure: str
+    memory_pressure: str | None  # from v0.274.0
     memory_pressure_known: bool
     rss_bytes: float
     uptime_seconds: float
     start_time: float
     processed_records: float
-    output_stall_seconds: float
+    output_stall_seconds: float | None  # from v0.254.0
 
 
 class PipelineStats(msgspec.Struct, frozen=True, gc=False):
@@ -514,11 +518,21 @@ def _fatal(value: Any, what: str) -> bool:
     return bool(string(value, what))
 
 
+def unquote_identifier(name: str) -> str:
+    """A SQL identifier as the user wrote it, without the quotes Feldera keeps in
+    `config.stream` for case-sensitive names (`"Trades"` -> `Trades`)."""
+    if len(name) >= 2 and name.startswith('"') and name.endswith('"'):
+        return name[1:-1].replace('""', '"')
+    return name
+
+
 def _endpoint(raw: Any, what: str) -> tuple[dict[str, Any], str, str, dict[str, Any]]:
     item = obj(raw, what)
     name = string(item.get("endpoint_name"), f"{what}.endpoint_name")
     config = obj(item.get("config"), f"{what}.config")
-    stream = string(config.get("stream"), f"{what}.config.stream")
+    # `stream` is the relation's sql_name(): quoted when case-sensitive, while the endpoint
+    # name uses the bare name (`Trades.kafka_in`).
+    stream = unquote_identifier(string(config.get("stream"), f"{what}.config.stream"))
     parent, connector = split_endpoint(name, stream)
     return item, parent, connector, obj(item.get("metrics"), f"{what}.metrics")
 
@@ -551,7 +565,7 @@ def parse_input(pipeline: str, raw: Any, what: str) -> InputConnector:
         parse_errors=field_number(metrics, "num_parse_errors", m),
         transport_errors=field_number(metrics, "num_transport_errors", m),
         buffered_records=field_number(metrics, "buffered_records", m),
-        buffered_bytes=field_number(metrics, "buffered_bytes", m),
+        buffered_bytes=optional_number(metrics.get("buffered_bytes"), f"{m}.buffered_bytes"),
         latency_p99_seconds=None if latency is None else latency / 1e6,
         completed_at=completed,
     )
@@ -592,7 +606,12 @@ def parse_global_metrics(pipeline: str, raw: Any) -> GlobalMetrics:
         return field_number(data, key, what)
 
     state, state_known = _state(PIPELINE_STATES, data.get("state"))
-    pressure, pressure_known = _state(MEMORY_PRESSURES, data.get("memory_pressure"))
+    # Absent before v0.274.0: no series, not an unknown value.
+    raw_pressure = data.get("memory_pressure")
+    pressure: str | None = None
+    pressure_known = True
+    if raw_pressure is not None:
+        pressure, pressure_known = _state(MEMORY_PRESSURES, raw_pressure)
     return GlobalMetrics(
         pipeline=pipeline,
         state=state,
@@ -603,8 +622,13 @@ def parse_global_metrics(pipeline: str, raw: Any) -> GlobalMetrics:
         uptime_seconds=count("uptime_msecs") / 1000.0,
         start_time=count("start_time"),
         processed_records=count("total_processed_records"),
-        output_stall_seconds=count("output_stall_msecs") / 1000.0,
+        output_stall_seconds=_msecs(data.get("output_stall_msecs"), f"{what}.output_stall_msecs"),
     )
+
+
+def _msecs(value: Any, what: str) -> float | None:
+    milliseconds = optional_number(value, what)
+    return None if milliseconds is None else milliseconds / 1000.0
 
 
 def parse_stats(pipeline: str, payload: Any) -> PipelineStats:
@@ -697,12 +721,14 @@ def _global_families(seen: Observation) -> list[Family]:
     for g in seen.global_metrics:
         labels = (g.pipeline,)
         PIPELINE_STATES.one_hot(state, labels, g.state)
-        MEMORY_PRESSURES.one_hot(pressure, labels, g.memory_pressure)
+        if g.memory_pressure is not None:
+            MEMORY_PRESSURES.one_hot(pressure, labels, g.memory_pressure)
         rss.add(labels, g.rss_bytes)
         uptime.add(labels, g.uptime_seconds)
         start.add(labels, g.start_time)
         processed.add(labels, g.processed_records)
-        stall.add(labels, g.output_stall_seconds)
+        if g.output_stall_seconds is not None:
+            stall.add(labels, g.output_stall_seconds)
     return [state, rss, pressure, uptime, start, processed, stall]
 
 
@@ -734,7 +760,8 @@ def _input_families(inputs: Iterable[InputConnector]) -> list[Family]:
         values[IN_PARSE_ERRORS].add(labels, c.parse_errors)
         values[IN_TRANSPORT_ERRORS].add(labels, c.transport_errors)
         values[IN_BUFFERED_RECORDS].add(labels, c.buffered_records)
-        values[IN_BUFFERED_BYTES].add(labels, c.buffered_bytes)
+        if c.buffered_bytes is not None:
+            values[IN_BUFFERED_BYTES].add(labels, c.buffered_bytes)
         if c.latency_p99_seconds is not None:
             latency.add(labels, c.latency_p99_seconds)
         if c.completed_at is not None:
@@ -795,7 +822,7 @@ def summarise(seen: Observation) -> PollResult:
     for g in seen.global_metrics:
         if not g.state_known:
             result.unknown_values.append(("pipeline_state", g.state))
-        if not g.memory_pressure_known:
+        if g.memory_pressure is not None and not g.memory_pressure_known:
             result.unknown_values.append(("memory_pressure", g.memory_pressure))
     connectors: list[InputConnector | OutputConnector] = [*seen.inputs, *seen.outputs]
     for c in connectors:
@@ -815,25 +842,17 @@ def _path(*parts: str) -> str:
     return api_path(API, *parts)
 
 
-class _Outcome(msgspec.Struct, frozen=True, gc=False):
-    """What asking one pipeline's process gave: stats, or why not."""
-
-    pipeline: str
-    stats: PipelineStats | None = None
-    connector: InputConnector | OutputConnector | None = None
-    unreachable: bool = False  # 503: stopped meanwhile or process unreachable
-    vanished: bool = False  # 404 UnknownPipelineName: deleted since the list call
-    missing: bool = False  # 404 for one explicitly listed connector
+def _pipeline_deleted(exc: UpstreamError) -> bool:
+    """Only `UnknownPipelineName` means the pipeline is gone; any other 404 (a proxy's, an
+    unknown connector) is not a deletion."""
+    return exc.status == 404 and error_code(exc) == UNKNOWN_PIPELINE_CODE
 
 
-def _classify(pipeline: str, exc: UpstreamError) -> _Outcome:
-    """A per-pipeline failure as an outcome, or re-raise what fails the whole target."""
-    code = error_code(exc)
-    if exc.status == 503 and code in PIPELINE_UNREACHABLE_CODES:
-        return _Outcome(pipeline, unreachable=True)
-    if exc.status == 404 and code == UNKNOWN_PIPELINE_CODE:
-        return _Outcome(pipeline, vanished=True)
-    raise exc
+class _Missing:
+    """An explicitly listed connector the pipeline does not have."""
+
+
+MISSING = _Missing()
 
 
 class FelderaSource(Source[FelderaTarget]):
@@ -842,6 +861,7 @@ class FelderaSource(Source[FelderaTarget]):
     system = "feldera"
     config_model = FelderaTarget
     specs = SPECS
+    detail_endpoints = ("stats", "connector_stats")
 
     def auth(self) -> Auth | None:
         """Bearer auth with the API key as given (it already starts with `apikey:`)."""
@@ -851,61 +871,72 @@ class FelderaSource(Source[FelderaTarget]):
         return BearerAuth(SecretReader(cfg.api_key, cfg.api_key_file))
 
     async def poll(self, client: UpstreamClient) -> PollResult:
-        """Pipeline list, then `/stats` (or the listed connectors) of Running/Paused ones."""
+        """Pipeline list, then `/stats` (or the listed connectors) of the live ones."""
+        details = self.details()
         listed = parse_pipeline_list(
             await client.get_json(_path("pipelines"), {"selector": "status"})
         )
         pipelines = [
             p for p in listed if self.config.pipelines.matches(p.name) and self.shard.owns(p.name)
         ]
-        live = {p.name for p in pipelines if p.status in STATS_STATUSES}
+        live = sorted(p.name for p in pipelines if p.status in STATS_STATUSES)
+        seen = Observation(pipelines)
+        gone: set[str] = set()
         if self.config.connectors is None:
-            outcomes = await run_all(self._stats(client, name) for name in sorted(live))
+            jobs = [functools.partial(self._stats, client, details, n, seen, gone) for n in live]
         else:
-            refs = [r for r in dict.fromkeys(self.config.connectors) if r.pipeline in live]
-            outcomes = await run_all(self._connector(client, ref) for ref in refs)
-        seen = self._observe(pipelines, outcomes)
+            alive = set(live)
+            refs = [r for r in dict.fromkeys(self.config.connectors) if r.pipeline in alive]
+            jobs = [
+                functools.partial(self._connector, client, details, r, seen, gone) for r in refs
+            ]
+        await fan_out(jobs, details.limit)
+        if gone:
+            seen = _without(seen, gone)
         result = summarise(seen)
         result.families = build_families(seen)
-        return result
+        return details.into(result)
 
-    def _observe(self, pipelines: list[Pipeline], outcomes: list[_Outcome]) -> Observation:
-        vanished = {o.pipeline for o in outcomes if o.vanished}
-        unreachable = {o.pipeline for o in outcomes if o.unreachable} - vanished
-        seen = Observation([p for p in pipelines if p.name not in vanished])
-        asked = {o.pipeline for o in outcomes} - vanished
-        seen.stats_available = {n: n not in unreachable for n in asked}
-        ephemeral_ok = self.config.include_ephemeral
-        for o in outcomes:
-            if o.pipeline in vanished or o.pipeline in unreachable:
-                continue
-            seen.missing_connectors += o.missing
-            if o.stats is not None:
-                seen.global_metrics.append(o.stats.global_metrics)
-                seen.inputs.extend(
-                    c
-                    for c in o.stats.inputs
-                    if ephemeral_ok or not is_ephemeral(c.connector, False)
-                )
-                seen.outputs.extend(
-                    c
-                    for c in o.stats.outputs
-                    if ephemeral_ok or not is_ephemeral(c.connector, True)
-                )
-            elif isinstance(o.connector, InputConnector):
-                seen.inputs.append(o.connector)
-            elif isinstance(o.connector, OutputConnector):
-                seen.outputs.append(o.connector)
-        return seen
-
-    async def _stats(self, client: UpstreamClient, pipeline: str) -> _Outcome:
-        try:
+    async def _stats(
+        self,
+        client: UpstreamClient,
+        details: Details,
+        pipeline: str,
+        seen: Observation,
+        gone: set[str],
+    ) -> None:
+        async def call() -> PipelineStats:
             payload = await client.get_json(_path("pipelines", pipeline, "stats"))
-        except UpstreamError as exc:
-            return _classify(pipeline, exc)
-        return _Outcome(pipeline, stats=parse_stats(pipeline, payload))
+            return parse_stats(pipeline, payload)
 
-    async def _connector(self, client: UpstreamClient, ref: ConnectorRef) -> _Outcome:
+        # During a transition the manager forwards the pipeline's own answer (410 Terminating,
+        # 503 Initializing or Suspended, 500 InitializationError) or answers 503 itself: that
+        # pipeline's stats are missing this poll, the rest of the target is fine.
+        stats = await details.fetch(
+            f"pipeline {pipeline}", "stats", call, gone_if=_pipeline_deleted
+        )
+        if stats is GONE:
+            gone.add(pipeline)
+            return
+        seen.stats_available[pipeline] = isinstance(stats, PipelineStats)
+        if isinstance(stats, PipelineStats):
+            keep = self.config.include_ephemeral
+            seen.global_metrics.append(stats.global_metrics)
+            seen.inputs.extend(
+                c for c in stats.inputs if keep or not is_ephemeral(c.connector, False)
+            )
+            seen.outputs.extend(
+                c for c in stats.outputs if keep or not is_ephemeral(c.connector, True)
+            )
+
+    async def _connector(
+        self,
+        client: UpstreamClient,
+        details: Details,
+        ref: ConnectorRef,
+        seen: Observation,
+        gone: set[str],
+    ) -> None:
         output = ref.view is not None
         parent = ref.view if ref.view is not None else ref.table or ""
         kind = "views" if output else "tables"
@@ -918,13 +949,43 @@ class FelderaSource(Source[FelderaTarget]):
             ref.connector,
             "stats",
         )
-        try:
-            payload = await client.get_json(path)
-        except UpstreamError as exc:
-            if exc.status == 404 and error_code(exc) != UNKNOWN_PIPELINE_CODE:
-                return _Outcome(ref.pipeline, missing=True)
-            return _classify(ref.pipeline, exc)
         what = f"{kind}/{parent}/connectors/{ref.connector}"
-        if output:
-            return _Outcome(ref.pipeline, connector=parse_output(ref.pipeline, payload, what))
-        return _Outcome(ref.pipeline, connector=parse_input(ref.pipeline, payload, what))
+
+        async def call() -> InputConnector | OutputConnector | _Missing:
+            try:
+                payload = await client.get_json(path)
+            except UpstreamError as exc:
+                if exc.status == 404 and not _pipeline_deleted(exc):
+                    return MISSING
+                raise
+            if output:
+                return parse_output(ref.pipeline, payload, what)
+            return parse_input(ref.pipeline, payload, what)
+
+        entity = f"connector {ref.pipeline}/{parent}.{ref.connector}"
+        found = await details.fetch(entity, "connector_stats", call, gone_if=_pipeline_deleted)
+        if found is GONE:
+            gone.add(ref.pipeline)
+        elif found is MISSING:
+            seen.missing_connectors += 1
+        elif isinstance(found, InputConnector):
+            seen.inputs.append(found)
+        elif isinstance(found, OutputConnector):
+            seen.outputs.append(found)
+        # A pipeline answers for all its connectors or none: one failure marks it unavailable.
+        available = found is not None and found is not GONE
+        seen.stats_available[ref.pipeline] = (
+            seen.stats_available.get(ref.pipeline, True) and available
+        )
+
+
+def _without(seen: Observation, gone: set[str]) -> Observation:
+    """The observation less the pipelines deleted since the list call."""
+    return Observation(
+        pipelines=[p for p in seen.pipelines if p.name not in gone],
+        stats_available={n: v for n, v in seen.stats_available.items() if n not in gone},
+        global_metrics=[g for g in seen.global_metrics if g.pipeline not in gone],
+        inputs=[c for c in seen.inputs if c.pipeline not in gone],
+        outputs=[c for c in seen.outputs if c.pipeline not in gone],
+        missing_connectors=seen.missing_connectors,
+    )

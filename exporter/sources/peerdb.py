@@ -2,9 +2,21 @@
 
 API facts: PeerDB's HTTP API is grpc-gateway (protojson: int64 as strings, enums by name, unset
 messages null, unset oneofs omitted), reached through the UI's `/api/v1/...` proxy, Basic auth with
-an empty username. Discovery uses `GET mirrors/list`; an explicit `mirrors:` list uses
-`POST mirrors/status` with `includeFlowInfo` and always `excludeBatches`/`excludeSnapshotStatus`
-(without them the answer carries every batch the mirror ever ran).
+an empty username.
+
+Inventory: `GET mirrors/list` (every supported release; an explicit `mirrors:` list selects from
+it, so both modes give one mirror the same series). It carries each mirror's state from v0.36.7
+(`ListMirrorsItem.status`); before that the state is a detail call per mirror, `POST
+mirrors/status` without `includeFlowInfo` (which would query Temporal and can fail alone).
+
+Details, each failing alone: `GET mirrors/total_rows_synced/{m}` (from v0.30.7; older releases
+answer the gateway's routing 404, so the capability is learned missing instead of the mirror
+looking dropped), `POST mirrors/cdc/batches` (from v0.19.0), `GET peers/slots/{peer}` (400
+FailedPrecondition when PeerDB cannot reach that source database), `GET instance/info` (from
+v0.20.0). `peerdbManagedOnly` is honoured from v0.36.10; releases without the list's `status`
+return every slot of the database, so only PeerDB's own (`peerflow_slot_*`) are kept there.
+Only `mirrors/status` means "dropped" by a 404 (`flow X not found`); `total_rows_synced` and
+`cdc/batches` answer 200 with zeros for an unknown mirror on current releases.
 
 Sample exposition::
 
@@ -19,11 +31,13 @@ Sample exposition::
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Coroutine
+import functools
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import msgspec
+import msgspec.structs
 from pydantic import FilePath, SecretStr, model_validator
 
 from exporter.auth import BasicAuth, SecretReader
@@ -31,6 +45,8 @@ from exporter.families import Family, MetricSpec, StateSet
 from exporter.http import Auth, Reason, UpstreamClient, UpstreamError
 from exporter.schema import Filter, TargetConfig, one_of
 from exporter.sources.base import (
+    GONE,
+    Details,
     JsonInt,
     JsonNumber,
     PollResult,
@@ -38,17 +54,20 @@ from exporter.sources.base import (
     Source,
     api_path,
     boolean,
+    fan_out,
     items,
+    not_found,
     number,
     obj,
     optional_number,
-    run_all,
     string,
     timestamp,
 )
 
 API = "/api/v1"
 MIB = 1024 * 1024
+# Slots PeerDB creates under its default name; a custom `replicationSlotName` has any name.
+DEFAULT_SLOT_PREFIX = "peerflow_slot_"
 
 FLOW_STATUSES = StateSet(
     (
@@ -187,10 +206,10 @@ class PeerDBTarget(TargetConfig):
 
 
 class Mirror(msgspec.Struct, frozen=True, gc=False):
-    """One mirror's identity and state."""
+    """One mirror's identity and state (None: the list of this release does not carry it)."""
 
     name: str
-    status: str
+    status: str | None
     status_known: bool
     source_peer: str = ""
     source_type: str = ""
@@ -198,7 +217,6 @@ class Mirror(msgspec.Struct, frozen=True, gc=False):
     destination_type: str = ""
     created: float | None = None
     is_cdc: bool = True
-    rows_synced: float | None = None
 
 
 class Batch(msgspec.Struct, frozen=True, gc=False):
@@ -271,7 +289,7 @@ def parse_mirror_list(payload: Any) -> list[Mirror]:
 
 def _listed_mirror(
     name: str,
-    status: Any,
+    status: Any,  # None: absent (releases before v0.36.7)
     created: Any,
     source_name: Any,
     source_type: Any,
@@ -281,7 +299,7 @@ def _listed_mirror(
     what: str,
 ) -> Mirror:
     """One `mirrors/list` entry from its fields, however they were decoded."""
-    state, known = flow_status(status)
+    state, known = (None, True) if status is None else flow_status(status)
     created_ms = optional_number(created, f"{what}.createdAt")
     return Mirror(
         name=name,
@@ -296,30 +314,11 @@ def _listed_mirror(
     )
 
 
-def parse_mirror_status(payload: Any) -> Mirror:
-    """`POST mirrors/status` (includeFlowInfo, batches and snapshot excluded) -> mirror."""
+def parse_mirror_state(payload: Any) -> tuple[str, bool]:
+    """`POST mirrors/status` (without flow info) -> (the mirror's FlowStatus, known?)."""
     data = obj(payload, "mirrors/status")
     check_ok(data, "mirrors/status")
-    name = string(data.get("flowJobName"), "mirrors/status.flowJobName")
-    status, known = flow_status(data.get("currentFlowState"))
-    created = timestamp(data.get("createdAt"), "mirrors/status.createdAt")
-    cdc = data.get("cdcStatus")
-    if cdc is None:
-        return Mirror(name, status, known, created=created, is_cdc="qrepStatus" not in data)
-    cdc = obj(cdc, "mirrors/status.cdcStatus")
-    config = obj(cdc.get("config") or {}, "mirrors/status.cdcStatus.config")
-    return Mirror(
-        name=name,
-        status=status,
-        status_known=known,
-        source_peer=str(config.get("sourceName") or ""),
-        source_type=_db_type(cdc.get("sourceType")),
-        destination_peer=str(config.get("destinationName") or ""),
-        destination_type=_db_type(cdc.get("destinationType")),
-        created=created,
-        is_cdc=True,
-        rows_synced=optional_number(cdc.get("rowsSynced"), "cdcStatus.rowsSynced"),
-    )
+    return flow_status(data.get("currentFlowState"))
 
 
 def parse_total_rows(payload: Any) -> float:
@@ -506,7 +505,8 @@ def build_families(seen: Observation) -> list[Family]:
     batch_end = Family(LAST_BATCH_END)
     batch_rows = Family(LAST_BATCH_ROWS)
     for m in seen.mirrors:
-        FLOW_STATUSES.one_hot(status, (m.name,), m.status)
+        if m.status is not None:
+            FLOW_STATUSES.one_hot(status, (m.name,), m.status)
         info.add(
             (
                 m.name,
@@ -520,7 +520,7 @@ def build_families(seen: Observation) -> list[Family]:
         )
         if m.created is not None:
             created.add((m.name,), m.created)
-        synced = seen.rows.get(m.name, m.rows_synced)
+        synced = seen.rows.get(m.name)
         if synced is not None:
             rows.add((m.name,), synced)
         batch = seen.batches.get(m.name)
@@ -548,26 +548,27 @@ def build_families(seen: Observation) -> list[Family]:
 # I/O
 
 
-_DROPPED = object()
-
-
-async def _unless_dropped(call: Awaitable[Any]) -> Any:
-    """The call's JSON, or `_DROPPED` on 404: a dropped mirror's catalog row is gone (PeerDB
-    deletes it when the drop finishes), so its series go too; it is not a target failure."""
-    try:
-        return await call
-    except UpstreamError as exc:
-        if exc.status == 404:
-            return _DROPPED
-        raise
-
-
 def _path(*parts: str) -> str:
     return api_path(API, *parts)
 
 
+LIST_PATH = _path("mirrors", "list")
+STATUS_PATH = _path("mirrors", "status")
 BATCHES_PATH = _path("mirrors", "cdc", "batches")
 ROWS_PATH = _path("mirrors", "total_rows_synced")  # + "/{mirror}"
+INSTANCE_PATH = _path("instance", "info")
+
+
+@dataclass(slots=True)
+class _Reading:
+    """What one poll's detail calls found, filled in as they answer."""
+
+    states: dict[str, tuple[str, bool]]
+    gone: set[str]
+    rows: dict[str, float]
+    batches: dict[str, Batch]
+    slots: list[Slot]
+    instance: list[tuple[str, bool]]
 
 
 class PeerDBSource(Source[PeerDBTarget]):
@@ -576,6 +577,7 @@ class PeerDBSource(Source[PeerDBTarget]):
     system = "peerdb"
     config_model = PeerDBTarget
     specs = SPECS
+    detail_endpoints = ("mirror_status", "rows_synced", "cdc_batches", "slots", "instance_info")
 
     def auth(self) -> Auth | None:
         """Basic auth with an empty username, as the PeerDB UI expects."""
@@ -585,85 +587,132 @@ class PeerDBSource(Source[PeerDBTarget]):
         return BasicAuth("", SecretReader(cfg.password, cfg.password_file))
 
     async def poll(self, client: UpstreamClient) -> PollResult:
-        """Inventory (list or per-mirror status), then rows, batches, slots and instance state."""
-        selected = await self._mirrors(client)
+        """The mirror list, then each mirror's details and each source peer's slots."""
+        details = self.details()
+        listed = MIRROR_LIST(await client.get(LIST_PATH))
+        selected = [m for m in listed if self._selected(m.name)]
         mirrors = [m for m in selected if self.shard.owns(m.name)]
-        rows: dict[str, float] = {}
-        batches: dict[str, Batch] = {}
-        vanished: set[str] = set()
-        calls: list[Coroutine[Any, Any, list[Slot] | None]] = []
+        # The list carries every mirror's state from v0.36.7 on; an empty list says nothing.
+        carries_state = all(m.status is not None for m in listed)
+        seen = _Reading({}, set(), {}, {}, [], [])
+        jobs: list[Callable[[], Awaitable[None]]] = []
         for m in mirrors:
-            if self.config.rows_synced and m.rows_synced is None:
-                calls.append(self._rows(client, m.name, rows, vanished))
+            if m.status is None:
+                jobs.append(functools.partial(self._state, client, details, m.name, seen))
+            if self.config.rows_synced:
+                jobs.append(functools.partial(self._rows, client, details, m.name, seen))
             if self.config.cdc_batches and m.is_cdc:
-                calls.append(self._batch(client, m.name, batches, vanished))
+                jobs.append(functools.partial(self._batch, client, details, m.name, seen))
         if self.config.slots:
             # Slots belong to peers, not mirrors: each replica takes the peers it owns.
             peers = {m.source_peer for m in selected if m.source_type == "POSTGRES"}
-            calls.extend(
-                self._slots(client, p) for p in sorted(peers) if p and self.shard.owns("peer/" + p)
+            jobs.extend(
+                functools.partial(self._slots, client, details, p, seen, carries_state)
+                for p in sorted(peers)
+                if p and self.shard.owns("peer/" + p)
             )
-        states: list[tuple[str, bool]] = []
         if self.shard.primary:
-            calls.append(self._instance(client, states))
-        slots = [s for found in await run_all(calls) if found for s in found]
+            jobs.append(functools.partial(self._instance, client, details, seen))
+        await fan_out(jobs, details.limit)
+        live = [
+            m if m.name not in seen.states else _with_state(m, *seen.states[m.name])
+            for m in mirrors
+            if m.name not in seen.gone
+        ]
         result = PollResult(families=[])
         instance = None
-        if states:
-            instance, known = states[0]
+        if seen.instance:
+            instance, known = seen.instance[0]
             if not known:
                 result.unknown_values.append(("instance_status", instance))
-        live = [m for m in mirrors if m.name not in vanished]
         for m in live:
-            if not m.status_known:
+            if m.status is not None and not m.status_known:
                 result.unknown_values.append(("flow_status", m.status))
-            key = f"mirrors {m.status}"
+            key = f"mirrors {m.status or 'state unavailable'}"
             result.entities[key] = result.entities.get(key, 0) + 1
-        result.families = build_families(Observation(live, rows, batches, slots, instance))
-        return result
+        result.families = build_families(
+            Observation(live, seen.rows, seen.batches, seen.slots, instance)
+        )
+        return details.into(result)
 
-    async def _mirrors(self, client: UpstreamClient) -> list[Mirror]:
-        """Mirrors selected by the config (include/exclude or the explicit list)."""
+    def _selected(self, name: str) -> bool:
         selection = self.config.mirrors
         if isinstance(selection, Filter):
-            listed = MIRROR_LIST(await client.get(_path("mirrors", "list")))
-            return [m for m in listed if selection.matches(m.name)]
-        names = [n for n in dict.fromkeys(selection) if self.shard.owns(n)]
-        found = await run_all(self._status(client, n) for n in names)
-        return [m for m in found if m is not None]
+            return selection.matches(name)
+        return name in self._listed
 
-    async def _status(self, client: UpstreamClient, name: str) -> Mirror | None:
-        body = {
-            "flowJobName": name,
-            "includeFlowInfo": True,
-            "excludeBatches": True,
-            "excludeSnapshotStatus": True,
-        }
-        payload = await _unless_dropped(client.post_json(_path("mirrors", "status"), body))
-        return None if payload is _DROPPED else parse_mirror_status(payload)
+    @functools.cached_property
+    def _listed(self) -> frozenset[str]:
+        """The explicitly listed mirrors, for membership tests once per mirror."""
+        selection = self.config.mirrors
+        return frozenset(() if isinstance(selection, Filter) else selection)
+
+    async def _state(
+        self, client: UpstreamClient, details: Details, name: str, seen: _Reading
+    ) -> None:
+        # Without includeFlowInfo: the state alone, no Temporal query.
+        body = {"flowJobName": name, "includeFlowInfo": False}
+
+        async def call() -> tuple[str, bool]:
+            return parse_mirror_state(await client.post_json(STATUS_PATH, body))
+
+        # 404 "flow X not found": the drop has finished and the catalog row is gone.
+        state = await details.fetch(f"mirror {name}", "mirror_status", call, gone_if=not_found)
+        if state is GONE:
+            seen.gone.add(name)
+        elif isinstance(state, tuple):
+            seen.states[name] = state
 
     async def _rows(
-        self, client: UpstreamClient, name: str, out: dict[str, float], vanished: set[str]
+        self, client: UpstreamClient, details: Details, name: str, seen: _Reading
     ) -> None:
-        answer = await _unless_dropped(client.get(api_path(ROWS_PATH, name)))
-        if answer is _DROPPED:
-            vanished.add(name)
-        else:
-            out[name] = TOTAL_ROWS(answer)
+        async def call() -> float:
+            return TOTAL_ROWS(await client.get(api_path(ROWS_PATH, name)))
+
+        rows = await details.fetch(f"mirror {name}", "rows_synced", call, capability="rows_synced")
+        if isinstance(rows, float):
+            seen.rows[name] = rows
 
     async def _batch(
-        self, client: UpstreamClient, name: str, out: dict[str, Batch], vanished: set[str]
+        self, client: UpstreamClient, details: Details, name: str, seen: _Reading
     ) -> None:
         body = {"flowJobName": name, "limit": 2}  # newest first; the newest may still be running
-        answer = await _unless_dropped(client.post(BATCHES_PATH, body))
-        if answer is _DROPPED:
-            vanished.add(name)
-        else:
-            out[name] = BATCHES(answer)
 
-    async def _instance(self, client: UpstreamClient, out: list[tuple[str, bool]]) -> None:
-        out.append(parse_instance(await client.get_json(_path("instance", "info"))))
+        async def call() -> Batch:
+            return BATCHES(await client.post(BATCHES_PATH, body))
 
-    async def _slots(self, client: UpstreamClient, peer: str) -> list[Slot]:
-        answer = await client.get(_path("peers", "slots", peer), {"peerdbManagedOnly": "true"})
-        return [Slot(peer, *entry) for entry in SLOTS(answer)]
+        batch = await details.fetch(f"mirror {name}", "cdc_batches", call, capability="cdc_batches")
+        if isinstance(batch, Batch):
+            seen.batches[name] = batch
+
+    async def _slots(
+        self,
+        client: UpstreamClient,
+        details: Details,
+        peer: str,
+        seen: _Reading,
+        filtered_upstream: bool,
+    ) -> None:
+        async def call() -> list[SlotEntry]:
+            path = _path("peers", "slots", peer)
+            return SLOTS(await client.get(path, {"peerdbManagedOnly": "true"}))
+
+        entries = await details.fetch(f"peer {peer}", "slots", call)
+        if isinstance(entries, list):
+            seen.slots.extend(
+                Slot(peer, *entry)
+                for entry in entries
+                if filtered_upstream or entry[0].startswith(DEFAULT_SLOT_PREFIX)
+            )
+
+    async def _instance(self, client: UpstreamClient, details: Details, seen: _Reading) -> None:
+        async def call() -> tuple[str, bool]:
+            return parse_instance(await client.get_json(INSTANCE_PATH))
+
+        state = await details.fetch("instance", "instance_info", call, capability="instance_info")
+        if isinstance(state, tuple):
+            seen.instance.append(state)
+
+
+def _with_state(mirror: Mirror, status: str, known: bool) -> Mirror:
+    return msgspec.structs.replace(mirror, status=status, status_known=known)
