@@ -102,6 +102,8 @@ def _target_row(state: TargetState, now: float) -> str:
     esc = html.escape
     if not state.polled:
         status, cls = "PENDING", "pending"
+    elif state.up and state.detail_failures:
+        status, cls = "UP (partial)", "partial"
     elif state.up:
         status, cls = "UP", "up"
     else:
@@ -123,6 +125,51 @@ def _target_row(state: TargetState, now: float) -> str:
         f'<td>{state.last_duration:.3f}s</td><td class="error">{error}</td>'
         f"{_entities(state, stale)}<td>{series}</td></tr>"
     )
+
+
+# Rows shown per target: enough to name what is broken without making the page huge.
+MAX_DETAIL_ROWS = 50
+
+
+def _partial_section(targets: list[tuple[str, TargetState]]) -> str:
+    """Entities whose detail calls failed while their target was up, and the capabilities the
+    targets' upstream releases lack (their series are absent, not failing)."""
+    esc = html.escape
+    rows = []
+    for name, state in targets:
+        failures = sorted(state.detail_failures, key=lambda f: (f.endpoint, f.entity))
+        for failure in failures[:MAX_DETAIL_ROWS]:
+            rows.append(
+                f'<tr data-target="{esc(name)}"><td class="name">{esc(name)}</td>'
+                f'<td class="name">{esc(failure.entity)}</td><td>{esc(failure.endpoint)}</td>'
+                f'<td class="error"><b>{esc(failure.reason.value)}</b>: '
+                f"{esc(redact.redact(failure.message))}</td></tr>"
+            )
+        if len(failures) > MAX_DETAIL_ROWS:
+            more = len(failures) - MAX_DETAIL_ROWS
+            rows.append(f'<tr><td colspan="4" class="note">{esc(name)}: {more} more</td></tr>')
+    lacking = [
+        f'<li data-target="{esc(name)}">{esc(name)} ({esc(state.system)}): '
+        + ", ".join(esc(c) for c, served in state.capabilities.items() if not served)
+        + "</li>"
+        for name, state in targets
+        if not all(state.capabilities.values())
+    ]
+    html_out = ""
+    if rows:
+        html_out += (
+            '<h2>Failing details</h2><p class="note">The target is up; these entities keep '
+            "their state from the inventory, but the series of the failed call are absent."
+            '</p><table id="details"><thead><tr><th>Target</th><th>Entity</th><th>Call</th>'
+            "<th>Error</th></tr></thead><tbody>\n" + "\n".join(rows) + "\n</tbody></table>"
+        )
+    if lacking:
+        html_out += (
+            '<h2>Not served by the upstream release</h2><ul id="capabilities">'
+            + "".join(lacking)
+            + '</ul><p class="note">Their series are absent; see docs/compatibility.md.</p>'
+        )
+    return html_out
 
 
 def _attention_first(item: tuple[str, TargetState]) -> tuple[int, str]:
@@ -149,7 +196,8 @@ body{{font-family:sans-serif;margin:2em}} table{{border-collapse:collapse}}
 td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left;vertical-align:top}}
 td.name,td.status,td.entities{{white-space:nowrap}} td.status{{font-weight:bold}}
 tr.up td.status{{background:#cfc}} tr.down td.status{{background:#fcc}}
-tr.pending td.status{{background:#ffc}} p.down,.bad{{color:#a00;font-weight:bold}}
+tr.pending td.status{{background:#ffc}} tr.partial td.status{{background:#fd9}}
+p.down,.bad{{color:#a00;font-weight:bold}}
 td.old{{color:#666}} .note{{font-size:90%;font-style:italic}}
 </style></head><body>
 <h1>dataflow-exporter {html.escape(__version__)}</h1>
@@ -161,7 +209,9 @@ down. <a href="/metrics">/metrics</a> · <a href="/-/healthy">/-/healthy</a> ·
 <th>Series</th></tr></thead>
 <tbody>
 {rows}
-</tbody></table></body></html>
+</tbody></table>
+{_partial_section(targets)}
+</body></html>
 """
 
 

@@ -6,7 +6,8 @@ import json
 import os
 import shutil
 import subprocess
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,6 +63,7 @@ async def poll_once(
     data: Mapping[str, Any],
     session: aiohttp.ClientSession | None = None,
     scheduler: Scheduler | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> Polled:
     """Poll every target of a config (as YAML data) once and render the exposition."""
     cfg = config_mod.parse(dict(data), env={})
@@ -69,7 +71,7 @@ async def poll_once(
     session = session or new_session()
     try:
         if scheduler is None:
-            scheduler = Scheduler(session, Store())
+            scheduler = Scheduler(session, Store(), clock)
         scheduler.configure(cfg)
         ok = await scheduler.poll_all_once()
         text = Collector(scheduler.store).exposition().decode()

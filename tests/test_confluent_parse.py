@@ -91,9 +91,12 @@ def test_a_link_without_link_state_has_no_state_series_rather_than_a_made_up_one
 
 def test_platform_unknown_mirror_status_is_known_and_gets_a_series_only_while_current() -> None:
     unknown = families_of([mirror_item(mirror_status="UNKNOWN")])
-    assert by_labels(unknown["confluent_mirror_topic_status"])[
-        (CLUSTER, "dr-link", "orders", "UNKNOWN")
-    ] == 1.0
+    assert (
+        by_labels(unknown["confluent_mirror_topic_status"])[
+            (CLUSTER, "dr-link", "orders", "UNKNOWN")
+        ]
+        == 1.0
+    )
     active = by_labels(families_of([mirror_item()])["confluent_mirror_topic_status"])
     assert len(active) == 12
     assert (CLUSTER, "dr-link", "orders", "UNKNOWN") not in active

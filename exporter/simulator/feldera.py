@@ -33,9 +33,11 @@ connectors each, one of which turns Unhealthy now and then.
 Overrides (control API, entity = pipeline name): fields merged into the pipeline's list entry;
 `_state` (a deployment status the pipeline really is in), `_dropped` (deleted), `_stats_error`
 (an HTTP status its stats endpoints answer while the list is unchanged: 404 deleted and 503 not
-deployed meanwhile, as Feldera words them, 500 a failed initialization), `_global` (merged into
-`global_metrics`). Entity `pipeline:endpoint_name`: fields merged into that connector's status
-(`metrics` merged key by key).
+deployed meanwhile, as Feldera words them, 500 a failed initialization), `_stats_as` (a deployment
+state the pipeline's process answers as while the list still shows the old one: Stopping gives
+410 `Terminating`, Initializing or Suspended 503), `_global` (merged into `global_metrics`).
+Entity `pipeline:endpoint_name`: fields merged into that connector's status (`metrics` merged
+key by key).
 """
 
 from __future__ import annotations
@@ -477,7 +479,7 @@ class FelderaSimulator(SimulatedSystem):
         records = sum(m["total_records"] for m in metrics)
         in_bytes = sum(m["total_bytes"] for m in metrics)
         buffered = sum(m["buffered_records"] for m in metrics)
-        buffered_bytes = sum(m["buffered_bytes"] for m in metrics)
+        buffered_bytes = sum(m.get("buffered_bytes", 0) for m in metrics)
         steps = int(uptime * 10)
         data: dict[str, Any] = {
             "state": status,
@@ -706,6 +708,8 @@ class FelderaSimulator(SimulatedSystem):
             )
         if isinstance(forced, int):
             return self.error_response(forced)
+        # The process moved on since the list was read: it answers as that state does.
+        status = str(self.overrides.get(name, {}).get("_stats_as", status))
         if status == "Unavailable":
             return self._unreachable(name)
         if status in PROCESS_ANSWERS and self.plays >= FORWARDS_PROCESS_ANSWER:
