@@ -4,7 +4,8 @@ measured in the same run on the same data.
   python3 benchmarks/run.py                 # full scale (about 3 minutes)
   python3 benchmarks/run.py --scale small   # a quick look
 
-Reports, per system: poll-cycle wall time and CPU, and the "network floor" (a bare aiohttp client
+Reports, per system: requests per poll and per entity (mirror, pipeline, link and topic, flow),
+poll-cycle wall time and CPU, and the "network floor" (a bare aiohttp client
 replaying exactly the requests of that cycle, with the same concurrency, decoding the JSON and
 doing nothing else). For /metrics: latency p50/p99 and bytes for text/OpenMetrics, plain/gzip,
 both when the body must be rebuilt (a poll just finished) and when it is cached; beside
@@ -83,6 +84,7 @@ class SystemFigures:
     floor_cpus: list[float] = field(default_factory=list)
     requests: int = 0
     series: int = 0
+    entities: int = 0
 
 
 RECORDING: list[Recorded] | None = None
@@ -257,6 +259,7 @@ async def run(scale: str, cycles: int, scrapes: int) -> dict[str, Any]:
                     fig.requests = len(records)
                     snapshot = store.targets[name].snapshot
                     fig.series = snapshot.series if snapshot else 0
+                    fig.entities = sum(snapshot.entities.values()) if snapshot else 0
                     for record in records:
                         if record.auth is not None:
                             record.headers = dict(await record.auth.headers())
@@ -400,18 +403,38 @@ async def sweep(concurrencies: list[int], latency: float) -> str:
 
 
 def _poll_row(
-    name: str, requests: int, series: int, wall: float, floor: float, cpu: float, floor_cpu: float
+    name: str,
+    requests: int,
+    entities: int,
+    series: int,
+    wall: float,
+    floor: float,
+    cpu: float,
+    floor_cpu: float,
 ) -> str:
+    per_entity = requests / max(entities, 1)
     return (
-        f"{name:<10} {requests:>8} {series:>8} {_ms(wall)} {_ms(floor)} {wall / floor:6.2f} "
+        f"{name:<10} {requests:>8} {entities:>8} {per_entity:>7.2f} {series:>8} {_ms(wall)} "
+        f"{_ms(floor)} {wall / floor:6.2f} "
         f"{_ms(cpu)} {_ms(floor_cpu)} {cpu / max(floor_cpu, 1e-9):6.2f}"
     )
 
 
 def report(results: dict[str, Any]) -> str:
     lines = [f"scale: {results['scale']}", "", "poll cycle per system (median over cycles)"]
-    heads = ("requests", "series", "wall", "floor wall", "ratio", "cpu", "floor cpu", "ratio")
-    widths = (8, 8, 12, 12, 6, 12, 12, 6)
+    heads = (
+        "requests",
+        "entities",
+        "req/ent",
+        "series",
+        "wall",
+        "floor wall",
+        "ratio",
+        "cpu",
+        "floor cpu",
+        "ratio",
+    )
+    widths = (8, 8, 7, 8, 12, 12, 6, 12, 12, 6)
     row = " ".join(f"{h:>{w}}" for h, w in zip(heads, widths, strict=True))
     lines.append(f"{'system':<10} {row}")
     figures = results["systems"]
@@ -420,11 +443,12 @@ def report(results: dict[str, Any]) -> str:
         for system, f in figures.items()
     }
     for system, fig in figures.items():
-        lines.append(_poll_row(system, fig.requests, fig.series, *medians[system]))
+        lines.append(_poll_row(system, fig.requests, fig.entities, fig.series, *medians[system]))
     lines.append(
         _poll_row(
             "all",
             sum(f.requests for f in figures.values()),
+            sum(f.entities for f in figures.values()),
             sum(f.series for f in figures.values()),
             *(sum(column) for column in zip(*medians.values(), strict=True)),
         )
