@@ -65,6 +65,7 @@ class Poller:
         self.retry_after: float | None = None
         self._failing: dict[tuple[str, str], DetailFailure] = {}
         self._unknown_logged: set[tuple[str, str]] = set()
+        self._capabilities: dict[str, bool] = {}
         self.renderer = SeriesRenderer((("target", config.name), *sorted(config.labels.items())))
 
     async def poll_once(self) -> bool:
@@ -96,6 +97,7 @@ class Poller:
         duration = time.monotonic() - started
         failures = tuple(result.detail_failures)
         self._log_changes(failures, result.unknown_values)
+        self._log_capabilities(result.capabilities)
         self.store.record_success(
             cfg.name, snapshot, result.unknown_values, duration, failures, result.capabilities
         )
@@ -157,6 +159,19 @@ class Poller:
                     field=field_name,
                     value=value[:200],
                 )
+
+    def _log_capabilities(self, capabilities: dict[str, bool]) -> None:
+        """Log what the upstream's release lacks when it is learned, and when it is served again
+        (an upgrade)."""
+        for name, served in capabilities.items():
+            if self._capabilities.get(name, True) != served:
+                (log.warning if not served else log.info)(
+                    "capability_missing" if not served else "capability_served",
+                    target=self.config.name,
+                    system=self.config.system,
+                    capability=name,
+                )
+        self._capabilities = dict(capabilities)
 
     def _failed(self, reason: Reason, message: str, started: float) -> bool:
         cfg = self.config

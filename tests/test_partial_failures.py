@@ -12,7 +12,9 @@ from typing import Any
 
 import msgspec.structs
 import pytest
+from structlog.testing import capture_logs
 
+from exporter.http import new_session
 from exporter.server import render_status_page
 from exporter.simulator import Simulation
 from tests.helpers import Labels, poll_once, samples, value
@@ -194,3 +196,32 @@ async def test_the_status_page_escapes_an_upstreams_error_text() -> None:
     page = render_status_page(polled.store, FIXED_NOW)
     assert "<script>alert(1)" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+async def test_a_detail_failure_is_logged_when_it_starts_and_clears_not_every_poll() -> None:
+    async with Simulation({"peerdb": {}}, clock=fixed_clock) as sim:
+        peerdb: Any = sim.systems["peerdb"]
+        async with new_session() as session:
+            with capture_logs() as logs:
+                first = await poll_once(config(sim, "peerdb"), session, clock=fixed_clock)
+                peerdb.unreachable_peers = frozenset({"pg_prod"})
+                for _ in range(3):
+                    await poll_once(config(sim, "peerdb"), session, first.scheduler, fixed_clock)
+                peerdb.unreachable_peers = frozenset()
+                await poll_once(config(sim, "peerdb"), session, first.scheduler, fixed_clock)
+    events = [(e["event"], e.get("entity")) for e in logs if e["event"].startswith("detail_")]
+    assert events == [("detail_failed", "peer pg_prod"), ("detail_recovered", "peer pg_prod")]
+
+
+async def test_a_missing_capability_and_an_unknown_value_are_logged_once() -> None:
+    async with Simulation({"peerdb": {"version": "0.30.6"}}, clock=fixed_clock) as sim:
+        sim.systems["peerdb"].overrides["orders_pg_to_ch"] = {"status": "STATUS_HIBERNATING"}
+        async with new_session() as session:
+            with capture_logs() as logs:
+                first = await poll_once(config(sim, "peerdb"), session, clock=fixed_clock)
+                for _ in range(2):
+                    await poll_once(config(sim, "peerdb"), session, first.scheduler, fixed_clock)
+    missing = [e for e in logs if e["event"] == "capability_missing"]
+    assert [e["capability"] for e in missing] == ["rows_synced"]
+    unknown = [e for e in logs if e["event"] == "unknown_value"]
+    assert [(e["field"], e["value"]) for e in unknown] == [("flow_status", "STATUS_HIBERNATING")]
