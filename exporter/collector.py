@@ -85,7 +85,13 @@ class Collector:
             for reason in m.REASONS:
                 add(m.TARGET_ERRORS, (*key, reason), state.errors_total.get(reason, 0))
             add(m.SERIES_DROPPED, key, state.dropped_total)
-        for (system, field_name), count in sorted(self.store.unknown_values.items()):
+        unknown = {
+            (state.system, field_name): 0
+            for state in self.store.targets.values()
+            for field_name in m.UNKNOWN_VALUE_FIELDS.get(state.system, ())
+        }
+        unknown.update(self.store.unknown_values)
+        for (system, field_name), count in sorted(unknown.items()):
             add(m.UNKNOWN_VALUES, (system, field_name), count)
         add(m.BUILD_INFO, (__version__, platform.python_version()), 1)
         add(m.RELOAD_OK, (), 1 if self.store.reload_ok else 0)

@@ -82,14 +82,14 @@ class _Findings:
 
     errors: list[str] = field(default_factory=list)
     environment: list[str] = field(default_factory=list)
-    # YAML paths whose value came from an unset variable: with syntax_only their errors are moot.
+    # YAML paths whose value came from an unset variable: further errors there are moot.
     unset_paths: list[tuple[Any, ...]] = field(default_factory=list)
     syntax_only: bool = False
 
     def add(self, where: tuple[Any, ...], message: str, *, environment: bool = False) -> None:
         """Record one problem at a YAML path."""
-        if self.syntax_only and any(where[: len(p)] == p for p in self.unset_paths):
-            return
+        if any(where[: len(p)] == p for p in self.unset_paths):
+            return  # the unset variable is the problem there, and it is reported already
         if environment:
             if not self.syntax_only:
                 self.environment.append(f"{_path(where)}: {message}")
