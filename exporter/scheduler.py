@@ -132,6 +132,8 @@ class Poller:
             outcome="failure",
             duration_s=round(duration, 4),
             reason=reason.value,
+            # Errors name the request path below the URL; with the URL, a path prefix shows too.
+            url=cfg.url,
             error=message,
             retry_after_s=self.retry_after,
         )
