@@ -332,6 +332,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     """`check`: every mistake with its YAML path, then, apart, what the environment lacks."""
+    configure(args.log_level, args.log_format)
     path = args.config_file or args.config
     if path is None:
         print("check needs a config file: --config.file=FILE", file=sys.stderr)

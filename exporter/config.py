@@ -2,6 +2,8 @@
 
 Every problem is collected and reported at once, each prefixed with its YAML path
 (`targets[2].interval: ...`), so `dataflow-exporter check` shows everything to fix in one go.
+Mistakes in the file are kept apart from what the environment lacks (unset variables, missing or
+unreadable files), which `check --syntax-only` leaves out.
 """
 
 from __future__ import annotations
@@ -102,12 +104,12 @@ class _Findings:
         return bool(self.errors or self.environment)
 
 
-def expand_env(node: Any, where: tuple[Any, ...], found: _Findings, env: Mapping[str, str]) -> Any:
+def _expand_env(node: Any, where: tuple[Any, ...], found: _Findings, env: Mapping[str, str]) -> Any:
     """Expand `${VAR}` and `${VAR:-default}` in every string (`$$` is a literal `$`)."""
     if isinstance(node, dict):
-        return {k: expand_env(v, (*where, k), found, env) for k, v in node.items()}
+        return {k: _expand_env(v, (*where, k), found, env) for k, v in node.items()}
     if isinstance(node, list):
-        return [expand_env(v, (*where, i), found, env) for i, v in enumerate(node)]
+        return [_expand_env(v, (*where, i), found, env) for i, v in enumerate(node)]
     if not isinstance(node, str) or "$" not in node:
         return node
 
@@ -154,7 +156,7 @@ def _parse(
     if not isinstance(data, dict):
         found.add((), "expected a mapping with 'global' and 'targets'")
         return None, found
-    data = expand_env(data, (), found, os.environ if env is None else env)
+    data = _expand_env(data, (), found, os.environ if env is None else env)
     _register_secret_like(data)
     for key in data:
         if key not in _TOP_KEYS:
