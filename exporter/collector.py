@@ -94,7 +94,13 @@ class Collector:
                     add(m.DETAIL_ERRORS, (*key, endpoint, reason), count)
             for capability, served in state.capabilities.items():
                 add(m.CAPABILITY, (*key, capability), 1 if served else 0)
-        for (system, field_name), count in sorted(self.store.unknown_values.items()):
+        unknown = {
+            (state.system, field_name): 0
+            for state in self.store.targets.values()
+            for field_name in m.UNKNOWN_VALUE_FIELDS.get(state.system, ())
+        }
+        unknown.update(self.store.unknown_values)
+        for (system, field_name), count in sorted(unknown.items()):
             add(m.UNKNOWN_VALUES, (system, field_name), count)
         add(m.BUILD_INFO, (__version__, platform.python_version()), 1)
         add(m.RELOAD_OK, (), 1 if self.store.reload_ok else 0)

@@ -2,6 +2,8 @@
 
 Every problem is collected and reported at once, each prefixed with its YAML path
 (`targets[2].interval: ...`), so `dataflow-exporter check` shows everything to fix in one go.
+Mistakes in the file are kept apart from what the environment lacks (unset variables, missing or
+unreadable files), which `check --syntax-only` leaves out.
 """
 
 from __future__ import annotations
@@ -9,15 +11,15 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from exporter import redact
-from exporter.schema import DEFAULT_KEYS, Defaults, TargetConfig
+from exporter import messages, redact
+from exporter.schema import DEFAULT_KEYS, Defaults, TargetConfig, format_duration
 from exporter.sources import REGISTRY
 from exporter.sources.base import Shard
 
@@ -28,9 +30,11 @@ _TOP_KEYS = ("global", "targets", "shard")
 class ConfigError(Exception):
     """A config that cannot be used; `errors` lists every problem with its YAML path."""
 
-    def __init__(self, errors: list[str]) -> None:
+    def __init__(self, errors: list[str], environment: list[str] | None = None) -> None:
         super().__init__("\n".join(errors))
         self.errors = errors
+        # The subset of `errors` the environment causes: unset variables, unreadable files.
+        self.environment = environment or []
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,12 +77,39 @@ def _path(parts: tuple[Any, ...]) -> str:
     return out or "(top level)"
 
 
-def expand_env(node: Any, where: tuple[Any, ...], errors: list[str], env: Mapping[str, str]) -> Any:
+@dataclass(slots=True)
+class _Findings:
+    """What validation found: mistakes in the file, and what the environment lacks (unset
+    variables, missing or unreadable files), kept apart so `check` can report them apart."""
+
+    errors: list[str] = field(default_factory=list)
+    environment: list[str] = field(default_factory=list)
+    # YAML paths whose value came from an unset variable: further errors there are moot.
+    unset_paths: list[tuple[Any, ...]] = field(default_factory=list)
+    syntax_only: bool = False
+
+    def add(self, where: tuple[Any, ...], message: str, *, environment: bool = False) -> None:
+        """Record one problem at a YAML path."""
+        if any(where[: len(p)] == p for p in self.unset_paths):
+            return  # the unset variable is the problem there, and it is reported already
+        if environment:
+            if not self.syntax_only:
+                self.environment.append(f"{_path(where)}: {message}")
+            return
+        self.errors.append(f"{_path(where)}: {message}")
+
+    @property
+    def failed(self) -> bool:
+        """True if the config cannot be used as it stands."""
+        return bool(self.errors or self.environment)
+
+
+def _expand_env(node: Any, where: tuple[Any, ...], found: _Findings, env: Mapping[str, str]) -> Any:
     """Expand `${VAR}` and `${VAR:-default}` in every string (`$$` is a literal `$`)."""
     if isinstance(node, dict):
-        return {k: expand_env(v, (*where, k), errors, env) for k, v in node.items()}
+        return {k: _expand_env(v, (*where, k), found, env) for k, v in node.items()}
     if isinstance(node, list):
-        return [expand_env(v, (*where, i), errors, env) for i, v in enumerate(node)]
+        return [_expand_env(v, (*where, i), found, env) for i, v in enumerate(node)]
     if not isinstance(node, str) or "$" not in node:
         return node
 
@@ -90,105 +121,162 @@ def expand_env(node: Any, where: tuple[Any, ...], errors: list[str], env: Mappin
             return env[name]
         if default is not None:
             return default
-        errors.append(f"{_path(where)}: environment variable {name} is not set")
+        found.add(where, f"environment variable {name} is not set", environment=True)
+        found.unset_paths.append(where)
         return ""
 
     return _ENV_REF.sub(replace, node)
 
 
-def _pydantic_errors(exc: ValidationError, where: tuple[Any, ...]) -> list[str]:
-    out = []
-    for err in exc.errors(include_url=False, include_input=False):
-        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-        # A union of Filter | list reports both branches; name the key once with a clear hint.
-        loc = tuple(p for p in loc if p not in ("Filter", "tuple[str, ...]"))
-        if err["type"] == "extra_forbidden":
-            message = "unknown key"
-        elif err["type"] == "missing":
-            message = "required key is missing"
-        else:
-            message = err["msg"].removeprefix("Value error, ")
-        out.append(f"{_path((*where, *loc))}: {message}")
-    return list(dict.fromkeys(out))
-
-
-def _validate(model: type[BaseModel], data: Any, where: tuple[Any, ...], errors: list[str]) -> Any:
+def _validate(model: type[BaseModel], data: Any, where: tuple[Any, ...], found: _Findings) -> Any:
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, context={"yaml": True})
     except ValidationError as exc:
-        errors.extend(_pydantic_errors(exc, where))
+        for loc, message, is_file in messages.translate(exc):
+            found.add((*where, *loc), message, environment=is_file)
         return None
 
 
 def parse(data: Any, env: Mapping[str, str] | None = None) -> Config:
     """Validate an already-parsed YAML document into a `Config`, or raise `ConfigError`."""
-    errors: list[str] = []
+    config, found = _parse(data, env, syntax_only=False)
+    if config is None or found.failed:
+        raise ConfigError(found.errors + found.environment, found.environment)
+    for target in config.targets:
+        _register_secrets(target)
+    return config
+
+
+def _parse(
+    data: Any, env: Mapping[str, str] | None, *, syntax_only: bool
+) -> tuple[Config | None, _Findings]:
+    found = _Findings(syntax_only=syntax_only)
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ConfigError(["(top level): expected a mapping with 'global' and 'targets'"])
-    data = expand_env(data, (), errors, os.environ if env is None else env)
+        found.add((), "expected a mapping with 'global' and 'targets'")
+        return None, found
+    data = _expand_env(data, (), found, os.environ if env is None else env)
     _register_secret_like(data)
-    errors.extend(f"{key}: unknown key" for key in data if key not in _TOP_KEYS)
+    for key in data:
+        if key not in _TOP_KEYS:
+            found.add((key,), "unknown key")
 
-    defaults = _validate(Defaults, data.get("global") or {}, ("global",), errors) or Defaults()
-    shard = _parse_shard(data.get("shard"), errors)
+    defaults, inherited = _parse_global(data.get("global"), found)
+    shard = _parse_shard(data.get("shard"), found)
     raw_targets = data.get("targets")
     if not isinstance(raw_targets, list) or not raw_targets:
-        errors.append("targets: expected a non-empty list of targets")
+        found.add(("targets",), "expected a non-empty list of targets")
         raw_targets = []
 
     targets: list[TargetConfig] = []
     first_index: dict[str, int] = {}
     for i, raw in enumerate(raw_targets):
-        target = _parse_target(raw, i, defaults, errors)
+        target = _parse_target(raw, i, inherited, defaults, found)
         if target is None:
             continue
         if target.name in first_index:
-            errors.append(
-                f"targets[{i}].name: duplicate target name {target.name!r} "
-                f"(also targets[{first_index[target.name]}])"
+            found.add(
+                ("targets", i, "name"),
+                f"duplicate target name {target.name!r} (also targets[{first_index[target.name]}])",
             )
         first_index.setdefault(target.name, i)
         targets.append(target)
-    if errors:
-        raise ConfigError(errors)
-    for target in targets:
-        _register_secrets(target)
-    return Config(defaults, tuple(targets), shard)
+    if found.errors or len(targets) != len(raw_targets):
+        return None, found
+    return Config(defaults, tuple(targets), shard), found
 
 
-def _parse_target(raw: Any, i: int, defaults: Defaults, errors: list[str]) -> TargetConfig | None:
+def _parse_global(raw: Any, found: _Findings) -> tuple[Defaults, dict[str, Any]]:
+    """The `global:` section, and the raw values targets inherit: only those that are valid,
+    so a mistake there is reported once, at `global.*`, not again under every target."""
+    if raw is None:
+        return Defaults(), {}
+    if not isinstance(raw, dict):
+        found.add(("global",), "expected a mapping of defaults (interval, timeout, ...)")
+        return Defaults(), {}
+    before = len(found.errors)
+    defaults = _validate(Defaults, raw, ("global",), found)
+    if defaults is not None:
+        if defaults.timeout >= defaults.interval:
+            found.add(
+                ("global", "timeout"),
+                f"must be shorter than global.interval "
+                f"({format_duration(defaults.timeout)} >= {format_duration(defaults.interval)})",
+            )
+        return defaults, {k: v for k, v in raw.items() if k in DEFAULT_KEYS}
+    bad = {e.split(":", 1)[0] for e in found.errors[before:]}
+    inherited = {
+        key: value
+        for key, value in raw.items()
+        if key in DEFAULT_KEYS and f"global.{key}" not in bad
+    }
+    partial = _validate(Defaults, inherited, ("global",), _Findings())
+    return partial or Defaults(), inherited
+
+
+def _parse_target(
+    raw: Any, i: int, inherited: dict[str, Any], defaults: Defaults, found: _Findings
+) -> TargetConfig | None:
     where: tuple[Any, ...] = ("targets", i)
     if not isinstance(raw, dict):
-        errors.append(f"{_path(where)}: expected a mapping")
+        found.add(where, "expected a mapping")
         return None
     system = raw.get("system")
     source = REGISTRY.get(system) if isinstance(system, str) else None
     if source is None:
         known = ", ".join(sorted(REGISTRY))
         got = "missing" if system is None else f"unknown system {system!r}"
-        errors.append(f"{_path((*where, 'system'))}: {got} (expected one of: {known})")
+        found.add((*where, "system"), f"{got} (expected one of: {known})")
         return None
-    merged = {key: getattr(defaults, key) for key in DEFAULT_KEYS} | raw
-    before = len(errors)
-    target: TargetConfig | None = _validate(source.config_model, merged, where, errors)
-    if target is None or len(errors) > before:
+    before = len(found.errors) + len(found.environment)
+    target: TargetConfig | None = _validate(source.config_model, inherited | raw, where, found)
+    if target is None or len(found.errors) + len(found.environment) > before:
         return None
-    if target.timeout >= target.interval:
-        errors.append(
-            f"{_path((*where, 'timeout'))}: must be shorter than interval "
-            f"({target.timeout:g}s >= {target.interval:g}s)"
-        )
+    _check_timeout(target, raw, where, defaults, found)
     used = {label for spec in source.specs for label in spec.labels}
     for label in sorted(set(target.labels) & used):
-        errors.append(
-            f"{_path((*where, 'labels', label))}: clashes with a label of {system} metrics"
-        )
+        found.add((*where, "labels", label), f"clashes with a label of {system} metrics")
+    _check_files(target, where, found)
     return target
 
 
-def _parse_shard(raw: Any, errors: list[str]) -> Shard:
+def _check_timeout(
+    target: TargetConfig,
+    raw: dict[str, Any],
+    where: tuple[Any, ...],
+    defaults: Defaults,
+    found: _Findings,
+) -> None:
+    """timeout < interval, reported at the key this target sets (a global clash is reported
+    once, at `global.timeout`)."""
+    if target.timeout < target.interval or not {"timeout", "interval"} & set(raw):
+        return
+    timeout, interval = format_duration(target.timeout), format_duration(target.interval)
+    if "timeout" in raw:
+        inherited = "" if "interval" in raw else ", interval from global"
+        found.add(
+            (*where, "timeout"),
+            f"must be shorter than interval ({timeout} >= {interval}{inherited})",
+        )
+    else:
+        found.add(
+            (*where, "interval"),
+            f"must be longer than timeout ({interval} <= {timeout}, timeout from global)",
+        )
+
+
+def _check_files(target: TargetConfig, where: tuple[Any, ...], found: _Findings) -> None:
+    """Every file the target names must be readable now (existence is checked by the model)."""
+    files: list[tuple[tuple[Any, ...], Any]] = [((k,), v) for k, v in target.__dict__.items()]
+    if target.tls is not None:
+        files += [(("tls", k), v) for k, v in target.tls.__dict__.items()]
+    for loc, value in files:
+        if isinstance(value, Path) and not os.access(value, os.R_OK):
+            found.add((*where, *loc), f"{value}: cannot read the file", environment=True)
+
+
+def _parse_shard(raw: Any, found: _Findings) -> Shard:
     if raw is None:
         return Shard()
     if (
@@ -196,10 +284,10 @@ def _parse_shard(raw: Any, errors: list[str]) -> Shard:
         or set(raw) != {"index", "count"}
         or not all(isinstance(raw[k], int) and not isinstance(raw[k], bool) for k in raw)
     ):
-        errors.append("shard: expected {index: <int>, count: <int>}")
+        found.add(("shard",), "expected {index: <int>, count: <int>}")
         return Shard()
     if raw["count"] < 1 or not 0 <= raw["index"] < raw["count"]:
-        errors.append("shard: need count >= 1 and 0 <= index < count")
+        found.add(("shard",), "need count >= 1 and 0 <= index < count")
         return Shard()
     return Shard(raw["index"], raw["count"])
 
@@ -226,18 +314,51 @@ def _register_secrets(target: TargetConfig) -> None:
             redact.register(value.get_secret_value())
 
 
-def load(path: str | Path, env: Mapping[str, str] | None = None) -> Config:
-    """Read and validate a config file, or raise `ConfigError` listing every problem."""
+def _read(path: str | Path) -> Any:
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError([f"{path}: cannot read: {exc.strerror or exc}"]) from None
     try:
-        data = yaml.load(text, Loader=_StrictLoader)
+        return yaml.load(text, Loader=_StrictLoader)
     except yaml.YAMLError as exc:
         # Only the position and the problem: the YAML snippet could hold a secret.
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or "cannot parse"
         raise ConfigError([f"{path}: invalid YAML{where}: {problem}"]) from None
-    return parse(data, env)
+
+
+def load(path: str | Path, env: Mapping[str, str] | None = None) -> Config:
+    """Read and validate a config file, or raise `ConfigError` listing every problem."""
+    return parse(_read(path), env)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckReport:
+    """What `check` found: mistakes in the file apart from what the environment lacks."""
+
+    errors: list[str]
+    environment: list[str]
+    targets: int
+
+
+def check(
+    path: str | Path, env: Mapping[str, str] | None = None, *, syntax_only: bool = False
+) -> CheckReport:
+    """Validate a config file for `check`; with `syntax_only`, unset variables and the files
+    it names are not looked at (for checking a config away from its secrets)."""
+    try:
+        data = _read(path)
+    except ConfigError as exc:
+        return CheckReport(exc.errors, [], 0)
+    config, found = _parse(data, env, syntax_only=syntax_only)
+    raw_targets = data.get("targets") if isinstance(data, dict) else None
+    count = (
+        len(config.targets)
+        if config
+        else len(raw_targets or [])
+        if isinstance(raw_targets, list)
+        else 0
+    )
+    return CheckReport(found.errors, found.environment, count)

@@ -38,6 +38,7 @@ class Reason(StrEnum):
     HTTP_5XX = "http_5xx"
     DECODE = "decode"
     SCHEMA = "schema"
+    INTERNAL = "internal"  # a bug in the exporter, not a fault of the upstream
 
 
 class UpstreamError(Exception):

@@ -1,4 +1,5 @@
-"""structlog set-up: JSON lines when not on a TTY, console lines on one, secrets always redacted.
+"""structlog set-up: JSON lines or logfmt when not on a TTY, console lines on one, secrets always
+redacted.
 
 The redaction processor runs last before rendering, over every string in the event, so a secret
 that reaches a log call by any route (an upstream echoing it, an exception text) is masked.
@@ -15,7 +16,9 @@ import structlog
 
 from exporter import redact
 
-LogFormat = Literal["json", "console", "auto"]
+LogFormat = Literal["logfmt", "json", "console", "auto"]
+LEVELS = ("debug", "info", "warn", "error")
+FORMATS = ("auto", "logfmt", "json", "console")
 
 
 def _scrub(value: Any) -> Any:
@@ -36,14 +39,15 @@ def redact_processor(
 
 
 def configure(level: str = "info", fmt: LogFormat = "auto", stream: TextIO | None = None) -> None:
-    """Configure structlog for the process (idempotent)."""
+    """Configure structlog for the process (idempotent); `level` is one of LEVELS."""
     out = stream or sys.stderr
-    console = fmt == "console" or (fmt == "auto" and out.isatty())
-    renderer: Any = (
-        structlog.dev.ConsoleRenderer(colors=False)
-        if console
-        else structlog.processors.JSONRenderer()
-    )
+    renderer: Any = structlog.processors.JSONRenderer()
+    if fmt == "console" or (fmt == "auto" and out.isatty()):
+        renderer = structlog.dev.ConsoleRenderer(colors=False)
+    elif fmt == "logfmt":
+        renderer = structlog.processors.LogfmtRenderer(
+            key_order=["timestamp", "level", "event"], drop_missing=True
+        )
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

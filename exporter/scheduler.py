@@ -8,9 +8,12 @@ failures, and at least as long as an upstream's `Retry-After` asks.
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import time
+import traceback
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -42,6 +45,14 @@ def backoff_delay(interval: float, failures: int, retry_after: float | None) -> 
     if retry_after is not None:
         delay = max(delay, retry_after)
     return delay
+
+
+def internal_error(exc: BaseException) -> str:
+    """A bug as one line: what went wrong and where in the exporter's code."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    ours = [f for f in frames if f"{os.sep}exporter{os.sep}" in f.filename] or frames
+    where = f" at {Path(ours[-1].filename).name}:{ours[-1].lineno}" if ours else ""
+    return f"internal error (please report it): {type(exc).__name__}: {exc}{where}"
 
 
 class Poller:
@@ -92,8 +103,10 @@ class Poller:
                 Reason.TIMEOUT, f"poll exceeded its {cfg.timeout:g}s timeout", started
             )
         except Exception as exc:  # the poll-loop boundary: a bug must not stop the poller
-            log.exception("poll_crashed", target=cfg.name, system=cfg.system)
-            return self._failed(Reason.SCHEMA, f"unexpected {type(exc).__name__}: {exc}", started)
+            # One line per poll, like any failure: a traceback every interval would bury the
+            # log. The traceback is there for whoever asks for debug logs to report the bug.
+            log.debug("poll_internal_error", target=cfg.name, exc_info=True)
+            return self._failed(Reason.INTERNAL, internal_error(exc), started)
         duration = time.monotonic() - started
         failures = tuple(result.detail_failures)
         self._log_changes(failures, result.unknown_values)
@@ -184,6 +197,8 @@ class Poller:
             outcome="failure",
             duration_s=round(duration, 4),
             reason=reason.value,
+            # Errors name the request path below the URL; with the URL, a path prefix shows too.
+            url=cfg.url,
             error=message,
             retry_after_s=self.retry_after,
         )

@@ -6,6 +6,7 @@ Each source subclasses `TargetConfig` with its own keys; `exporter.config` loads
 from __future__ import annotations
 
 import re
+import urllib.parse
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,20 +17,34 @@ from pydantic import (
     Field,
     FilePath,
     SecretStr,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
 from exporter import redact
 
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w|y)")
+_UNIT_SECONDS = {
+    "ms": 0.001,
+    "s": 1.0,
+    "m": 60.0,
+    "h": 3600.0,
+    "d": 86400.0,
+    "w": 604800.0,
+    "y": 31536000.0,
+}
+_DURATION_HINT = "expected a duration with a unit, such as 30s, 5m, 1h30m or 250ms"
 
 
-def parse_duration(value: Any) -> float:
-    """Parse `30s`, `5m`, `1h30m`, `250ms` or a bare number of seconds into seconds."""
-    if isinstance(value, bool):
-        raise ValueError("expected a duration such as 30s, 5m or 1h")
+def parse_duration(value: Any, *, from_yaml: bool = False) -> float:
+    """Parse `30s`, `5m`, `1h30m` or `250ms` (Prometheus style) into seconds.
+
+    A bare number is taken as seconds only from Python; in YAML it needs a unit, since
+    `interval: 30000` would otherwise quietly mean more than eight hours.
+    """
+    if isinstance(value, bool) or (from_yaml and isinstance(value, int | float)):
+        raise ValueError(f"{_DURATION_HINT} (got {value!r})")
     if isinstance(value, int | float):
         seconds = float(value)
     elif isinstance(value, str):
@@ -41,18 +56,66 @@ def parse_duration(value: Any) -> float:
             seconds += float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
             pos = match.end()
         if not text or pos != len(text):
-            raise ValueError(f"invalid duration {value!r}: expected e.g. 30s, 5m, 1h30m, 250ms")
+            raise ValueError(f"invalid duration {value!r}: {_DURATION_HINT}")
     else:
-        raise ValueError("expected a duration such as 30s, 5m or 1h")
+        raise ValueError(_DURATION_HINT)
     if seconds <= 0:
         raise ValueError("duration must be greater than zero")
     return seconds
 
 
-Duration = Annotated[float, BeforeValidator(parse_duration)]
+def format_duration(seconds: float) -> str:
+    """Seconds as the config writes them: 90 -> 1m30s, 0.25 -> 250ms."""
+    if seconds < 1:
+        return f"{seconds * 1000:g}ms"
+    out, rest = "", seconds
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if rest >= size:
+            count = int(rest // size)
+            out += f"{count}{unit}"
+            rest -= count * size
+    if rest or not out:
+        out += f"{rest:g}s"
+    return out
+
+
+def config_duration(value: Any, info: ValidationInfo) -> float:
+    """The `Duration` validator: strict about units when the value comes from the YAML file."""
+    return parse_duration(value, from_yaml=bool((info.context or {}).get("yaml")))
+
+
+Duration = Annotated[float, BeforeValidator(config_duration)]
 
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _TARGET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}$")
+
+
+_SECRETS_HINT = "credentials belong in the password, token or api_key keys (or their _file forms)"
+
+
+def check_url(url: str) -> str:
+    """An upstream base URL as given, without a trailing slash; a path prefix is kept."""
+    if any(char.isspace() for char in url):
+        raise ValueError("must not contain spaces or other whitespace (percent-encode them)")
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("must be an http:// or https:// URL, e.g. http://peerdb-ui:3000")
+    if "@" in parts.netloc:
+        raise ValueError(f"must not carry credentials; {_SECRETS_HINT}")
+    if parts.query or parts.fragment or url.endswith(("?", "#")):
+        raise ValueError(
+            f"must not have a query string or fragment (it would be sent on every request "
+            f"and shown in errors); {_SECRETS_HINT}"
+        )
+    if not parts.hostname:
+        raise ValueError("has no host name")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError("has an invalid port: expected a number from 1 to 65535") from None
+    if port == 0:
+        raise ValueError("has an invalid port: expected a number from 1 to 65535")
+    return url.rstrip("/")
 
 
 class Strict(BaseModel):
@@ -136,11 +199,7 @@ class TargetConfig(Defaults):
     @field_validator("url")
     @classmethod
     def _valid_url(cls, url: str) -> str:
-        if not re.match(r"^https?://[^/\s]+", url):
-            raise ValueError("must be an http:// or https:// URL")
-        if re.match(r"^https?://[^/]*@", url):
-            raise ValueError("must not carry credentials; use the password/api key keys")
-        return url.rstrip("/")
+        return check_url(url)
 
     @field_validator("labels")
     @classmethod

@@ -42,6 +42,8 @@ async def metrics(request: web.Request) -> web.Response:
     headers = {"Content-Type": OPENMETRICS_CONTENT_TYPE if openmetrics else TEXT_CONTENT_TYPE}
     if gzipped:
         headers["Content-Encoding"] = "gzip"
+    # The body depends on Accept-Encoding (and Accept): a cache in between must key on both.
+    headers["Vary"] = "Accept-Encoding, Accept"
     return web.Response(body=body, headers=headers)
 
 
@@ -210,6 +212,9 @@ down. <a href="/metrics">/metrics</a> · <a href="/-/healthy">/-/healthy</a> ·
 <tbody>
 {rows}
 </tbody></table>
+<p class="note" id="state-names">State names are each upstream's own spelling, shown as it
+reports them: PeerDB <code>STATUS_RUNNING</code>, Feldera <code>Running</code>, Confluent
+<code>ACTIVE</code>, Etlworks <code>success</code>.</p>
 {_partial_section(targets)}
 </body></html>
 """

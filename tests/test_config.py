@@ -94,7 +94,15 @@ def test_an_unreadable_file_is_a_config_error(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("text", "seconds"),
-    [("30s", 30), ("5m", 300), ("1h30m", 5400), ("250ms", 0.25), ("2d", 172800), (15, 15)],
+    [
+        ("30s", 30),
+        ("5m", 300),
+        ("1h30m", 5400),
+        ("250ms", 0.25),
+        ("2d", 172800),
+        ("1w", 604800),
+        (15, 15),
+    ],
 )
 def test_durations_parse_to_seconds(text: str | int, seconds: float) -> None:
     assert parse_duration(text) == seconds

@@ -330,7 +330,7 @@ def test_config_requires_the_cluster_id() -> None:
         ({"password": "SECRET"}, "password needs username"),
         ({"username": "KEY"}, "username needs password or password_file"),
         ({"token": "T", "token_file": "/etc/hostname"}, "give either token or token_file"),
-        ({"max_pages": 0}, "max_pages: Input should be greater than or equal to 1"),
+        ({"max_pages": 0}, "max_pages: must be at least 1"),
         ({"partitions": False}, "partitions: unknown key"),
     ],
 )

@@ -147,7 +147,7 @@ def test_entrypoint_is_the_console_script_and_cmd_reads_the_chart_config_path() 
     assert entrypoint == ["dataflow-exporter"]
     assert entrypoint[0] in scripts
     args = build_parser().parse_args(command)
-    assert (args.command, args.config) == ("run", CONFIG_PATH)
+    assert (args.command, args.config_file) == ("run", CONFIG_PATH)
 
 
 def test_healthcheck_probes_the_healthy_endpoint() -> None:

@@ -327,7 +327,7 @@ def test_arguments_are_accepted_by_the_exporter_cli(
     for objects in (default_objects, full_objects):
         args = build_parser().parse_args(container(objects)["args"])
         assert args.command == "run"
-        assert args.config == "/etc/dataflow-exporter/config.yaml"
+        assert args.config_file == "/etc/dataflow-exporter/config.yaml"
         assert args.listen == ":9891"
         assert args.log_format == "json"
 

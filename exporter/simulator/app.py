@@ -1,6 +1,9 @@
 """The simulator's HTTP server: every simulated system on one port (their API paths do not
 overlap), plus a control API under `/_sim/` to inject faults and override entity fields.
 
+Index:
+  GET    /                            every simulated system's API paths and control endpoints
+
 Control API:
   GET    /_sim/{system}/faults        current faults and request counts
   POST   /_sim/{system}/faults        JSON changes, e.g. {"kind": "status", "status": 503}
@@ -34,12 +37,33 @@ def build_app(systems: Mapping[str, SimulatedSystem], seed: int = 1) -> web.Appl
     app[SYSTEMS_KEY] = dict(systems)
     for system in systems.values():
         system.add_routes(app.router)
+    app.router.add_get("/", _index)
     app.router.add_get("/_sim/{system}/faults", _get_faults)
     app.router.add_post("/_sim/{system}/faults", _set_faults)
     app.router.add_delete("/_sim/{system}/faults", _clear_faults)
     app.router.add_post("/_sim/{system}/overrides/{entity}", _set_override)
     app.router.add_delete("/_sim/{system}/overrides", _clear_overrides)
     return app
+
+
+async def _index(request: web.Request) -> web.Response:
+    """What a person opening the simulator's URL wants: which APIs answer here, and how to
+    break them."""
+    systems: dict[str, SimulatedSystem] = request.app[SYSTEMS_KEY]
+    paths = sorted({r.canonical for r in request.app.router.resources()})
+    return json_response(
+        {
+            "simulator": "dataflow-exporter simulated upstreams (docs/simulator.md)",
+            "systems": {
+                name: {
+                    "api": [p for p in paths if p.startswith(system.prefix)],
+                    "faults": f"/_sim/{name}/faults",
+                    "overrides": f"/_sim/{name}/overrides/{{entity}}",
+                }
+                for name, system in sorted(systems.items())
+            },
+        }
+    )
 
 
 def _system(request: web.Request) -> SimulatedSystem:

@@ -1,0 +1,80 @@
+"""The poll loop: an exporter bug is its own reason, in one log line per poll; a URL's path
+prefix is kept on every request and shown in the failure's log line."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+
+from exporter.log import configure
+from exporter.simulator import Simulation
+from exporter.sources import REGISTRY
+from tests.helpers import poll_once, value
+
+
+@pytest.fixture
+def log_lines() -> Iterator[io.StringIO]:
+    out = io.StringIO()
+    configure("info", "json", out)
+    yield out
+    configure()
+
+
+async def test_an_exporter_bug_is_reason_internal_in_one_line_per_poll(
+    simulation: Simulation, log_lines: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def buggy_poll(self: Any, client: Any) -> Any:
+        return {}["mirrors"]  # a KeyError, as a bug in a source would raise
+
+    monkeypatch.setattr(REGISTRY["peerdb"], "poll", buggy_poll)
+    config = {"targets": [{"name": "pg", "system": "peerdb", "url": simulation.url}]}
+    polled = await poll_once(config)
+    await polled.scheduler.poll_all_once()
+
+    assert value(polled.text, "dataflow_exporter_target_errors_total", reason="internal") == 1
+    assert value(polled.text, "dataflow_exporter_target_errors_total", reason="schema") == 0
+    lines = [json.loads(line) for line in log_lines.getvalue().splitlines()]
+    assert [(e["event"], e["reason"]) for e in lines] == [("poll_finished", "internal")] * 2
+    assert "KeyError: 'mirrors'" in lines[0]["error"]
+    assert "Traceback" not in log_lines.getvalue()
+
+
+@pytest.fixture
+async def behind_a_proxy_prefix() -> AsyncIterator[str]:
+    """The simulated upstreams served below /proxy, as a reverse proxy's path prefix puts them."""
+    from aiohttp import web
+
+    from exporter.simulator import SIMULATORS
+    from exporter.simulator.app import build_app
+
+    systems = {"peerdb": SIMULATORS["peerdb"](time.time, seed=1)}
+    root = web.Application()
+    root.add_subapp("/proxy", build_app(systems))
+    runner = web.AppRunner(root)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    await runner.cleanup()
+
+
+async def test_a_path_prefix_in_url_is_kept_on_every_request(behind_a_proxy_prefix: str) -> None:
+    url = f"{behind_a_proxy_prefix}/proxy/"
+    polled = await poll_once({"targets": [{"name": "pg", "system": "peerdb", "url": url}]})
+    assert polled.ok, polled.store.targets["pg"].last_error
+    assert value(polled.text, "dataflow_exporter_target_up", target="pg") == 1
+
+
+async def test_a_failed_polls_log_line_shows_the_url_with_its_prefix(
+    behind_a_proxy_prefix: str, log_lines: io.StringIO
+) -> None:
+    url = f"{behind_a_proxy_prefix}/wrong-prefix"
+    polled = await poll_once({"targets": [{"name": "pg", "system": "peerdb", "url": url}]})
+    assert not polled.ok
+    (line,) = [json.loads(text) for text in log_lines.getvalue().splitlines()]
+    assert (line["reason"], line["url"]) == ("http_4xx", url)

@@ -1,0 +1,88 @@
+"""The exporter's own endpoints and self-metrics, served over loopback."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from exporter.collector import Collector
+from exporter.metrics import UNKNOWN_VALUE_FIELDS
+from exporter.server import make_app
+from exporter.sources import REGISTRY
+from exporter.store import Store, TargetState
+from tests.helpers import value
+
+
+async def no_reload() -> list[str]:
+    return []
+
+
+@pytest.fixture
+def store() -> Store:
+    store = Store()
+    store.add(TargetState("pg", "peerdb", 30.0, 300.0))
+    store.add(TargetState("etl", "etlworks", 30.0, 300.0))
+    return store
+
+
+@pytest.fixture
+async def base_url(store: Store) -> AsyncIterator[str]:
+    runner = web.AppRunner(make_app(store, Collector(store), no_reload))
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    await runner.cleanup()
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "identity"])
+async def test_metrics_says_its_body_varies_by_accept_encoding(
+    base_url: str, encoding: str
+) -> None:
+    async with (
+        aiohttp.ClientSession(auto_decompress=False) as session,
+        session.get(f"{base_url}/metrics", headers={"Accept-Encoding": encoding}) as resp,
+    ):
+        vary = {part.strip() for part in resp.headers.get("Vary", "").split(",")}
+    assert "Accept-Encoding" in vary
+
+
+async def test_status_page_says_state_names_are_each_upstreams_spelling(base_url: str) -> None:
+    async with aiohttp.ClientSession() as session, session.get(f"{base_url}/") as resp:
+        page = await resp.text()
+    assert "each upstream's own spelling" in page
+    for spelling in ("STATUS_RUNNING", "Running", "ACTIVE", "success"):
+        assert f"<code>{spelling}</code>" in page
+
+
+def test_unknown_value_counters_start_at_zero_for_configured_systems(store: Store) -> None:
+    text = Collector(store).exposition().decode()
+    for system in ("peerdb", "etlworks"):
+        for field in UNKNOWN_VALUE_FIELDS[system]:
+            assert (
+                value(text, "dataflow_exporter_unknown_values_total", system=system, field=field)
+                == 0
+            )
+    assert 'system="feldera"' not in text  # no target, no series
+
+
+def test_unknown_value_counters_keep_counting_after_zero(store: Store) -> None:
+    store.unknown_values[("peerdb", "flow_status")] += 2
+    text = Collector(store).exposition().decode()
+    assert (
+        value(text, "dataflow_exporter_unknown_values_total", system="peerdb", field="flow_status")
+        == 2
+    )
+
+
+@pytest.mark.parametrize("system", sorted(REGISTRY))
+def test_every_declared_unknown_value_field_is_one_its_source_counts(system: str) -> None:
+    import inspect
+
+    source_text = inspect.getsource(inspect.getmodule(REGISTRY[system]))  # type: ignore[arg-type]
+    assert set(UNKNOWN_VALUE_FIELDS) == set(REGISTRY)
+    for field in UNKNOWN_VALUE_FIELDS[system]:
+        assert f'"{field}"' in source_text
