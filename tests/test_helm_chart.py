@@ -684,3 +684,62 @@ def test_notes_warn_when_no_target_is_configured(helm: ModuleType) -> None:
 def test_notes_name_every_shard_pod(helm: ModuleType) -> None:
     text = notes(helm, {"sharding": {"enabled": True, "replicas": 3}})
     assert f"{FULLNAME}-0 .. {FULLNAME}-2" in text
+
+
+# --- AlertmanagerConfig -------------------------------------------------------------------------
+
+ALERTMANAGER_EXAMPLE = ROOT / "alerts" / "alertmanager.example.yml"
+AM_VALUES: dict[str, Any] = {
+    "alertmanagerConfig": {
+        "enabled": True,
+        "receivers": {
+            "pager": {"urlSecret": {"name": "oncall-hooks", "key": "pager"}},
+            "tickets": {"urlSecret": {"name": "oncall-hooks", "key": "tickets"}},
+        },
+    }
+}
+
+
+def _matchers(strings: list[str]) -> list[dict[str, str]]:
+    parsed = []
+    for text in strings:
+        match = re.fullmatch(r'(\w+)(=~|=)"(.*)"', text)
+        assert match, text
+        parsed.append({"name": match[1], "matchType": match[2], "value": match[3]})
+    return parsed
+
+
+def test_alertmanager_config_is_the_example_routing(helm: ModuleType) -> None:
+    example = yaml.safe_load(ALERTMANAGER_EXAMPLE.read_text(encoding="utf-8"))
+    spec = only(render(helm, AM_VALUES), "AlertmanagerConfig")["spec"]
+    route, shipped = example["route"], spec["route"]
+    assert shipped["receiver"] == route["receiver"]
+    assert shipped["groupBy"] == route["group_by"]
+    assert (shipped["groupWait"], shipped["groupInterval"], shipped["repeatInterval"]) == (
+        route["group_wait"],
+        route["group_interval"],
+        route["repeat_interval"],
+    )
+    assert [(r["receiver"], r["matchers"], r.get("repeatInterval")) for r in shipped["routes"]] == [
+        (r["receiver"], _matchers(r["matchers"]), r.get("repeat_interval")) for r in route["routes"]
+    ]
+    [inhibit] = example["inhibit_rules"]
+    assert spec["inhibitRules"] == [
+        {
+            "sourceMatch": _matchers(inhibit["source_matchers"]),
+            "targetMatch": _matchers(inhibit["target_matchers"]),
+            "equal": inhibit["equal"],
+        }
+    ]
+    assert [r["name"] for r in spec["receivers"]] == [r["name"] for r in example["receivers"]]
+    urls = [r["webhookConfigs"][0]["urlSecret"] for r in spec["receivers"]]
+    assert urls == [
+        {"name": "oncall-hooks", "key": "pager"},
+        {"name": "oncall-hooks", "key": "tickets"},
+    ]
+
+
+def test_alertmanager_config_without_a_receiver_secret_is_refused_by_name(helm: ModuleType) -> None:
+    with pytest.raises(helm.HelmError) as caught:
+        render(helm, {"alertmanagerConfig": {"enabled": True}})
+    assert "alertmanagerConfig.receivers.pager.urlSecret.name" in str(caught.value)
