@@ -1002,7 +1002,7 @@ def peerdb() -> dict[str, Any]:
             "PeerDB instance",
             "The instance's own state: MAINTENANCE during upgrades.",
             f"peerdb_instance_status{{{T}}} == 1",
-            legend="{{status}}",
+            legend="{{target}}: {{status}}",
             text_mode="name",
             steps=((None, BLUE),),
         ),
@@ -1049,7 +1049,8 @@ def peerdb() -> dict[str, Any]:
             f"How long ago each mirror's newest completed CDC batch ended: its freshness. The red line is PeerDBMirrorNoRecentBatch's threshold ({BATCH_LIMIT} s).",
             [
                 target(
-                    f"time() - peerdb_mirror_last_batch_end_timestamp_seconds{{{PM}}}", "{{mirror}}"
+                    f"time() - peerdb_mirror_last_batch_end_timestamp_seconds{{{PM}}}",
+                    "{{target}} / {{mirror}}",
                 )
             ],
             unit="s",
@@ -1064,7 +1065,8 @@ def peerdb() -> dict[str, Any]:
             "Rows synced per second by each mirror (initial load and CDC).",
             [
                 target(
-                    f"rate(peerdb_mirror_rows_synced_total{{{PM}}}[$__rate_interval])", "{{mirror}}"
+                    f"rate(peerdb_mirror_rows_synced_total{{{PM}}}[$__rate_interval])",
+                    "{{target}} / {{mirror}}",
                 )
             ],
             unit="short",
@@ -1079,7 +1081,7 @@ def peerdb() -> dict[str, Any]:
             [
                 target(
                     f"rate(peerdb_mirror_cdc_batches_total{{{PM}}}[$__rate_interval]) * 60",
-                    "{{mirror}}",
+                    "{{target}} / {{mirror}}",
                 )
             ],
         ),
@@ -1090,7 +1092,7 @@ def peerdb() -> dict[str, Any]:
         timeseries(
             "Rows in the newest batch",
             "Size of each mirror's newest completed CDC batch.",
-            [target(f"peerdb_mirror_last_batch_rows{{{PM}}}", "{{mirror}}")],
+            [target(f"peerdb_mirror_last_batch_rows{{{PM}}}", "{{target}} / {{mirror}}")],
         ),
         8,
         8,
@@ -1111,7 +1113,7 @@ def peerdb() -> dict[str, Any]:
         timeseries(
             "Replication slot lag",
             f"WAL each replication slot holds on its Postgres source peer. The red line is PeerDBSlotLagHigh's threshold ({SLOT_LIMIT} bytes).",
-            [target(f"peerdb_slot_lag_bytes{{{T}}}", "{{peer}} / {{slot}}")],
+            [target(f"peerdb_slot_lag_bytes{{{T}}}", "{{target}} / {{peer}} / {{slot}}")],
             unit="bytes",
             threshold_line=SLOT_LIMIT,
         ),
@@ -1299,7 +1301,7 @@ def confluent() -> dict[str, Any]:
         timeseries(
             "Lag per mirror topic",
             f"Messages each mirror topic is behind its source topic, summed over its partitions. The red line is ConfluentMirrorLagHigh's threshold ({LAG_LIMIT}).",
-            [target(f"confluent_mirror_topic_lag{{{CT}}}", "{{link}} / {{topic}}")],
+            [target(f"confluent_mirror_topic_lag{{{CT}}}", "{{target}} / {{link}} / {{topic}}")],
             threshold_line=LAG_LIMIT,
         ),
         12,
@@ -1309,7 +1311,12 @@ def confluent() -> dict[str, Any]:
         timeseries(
             "Lag trend",
             "Change of each mirror topic's lag per second over the last 15 minutes: above 0 it falls behind, below 0 it catches up (ConfluentMirrorLagGrowing watches this).",
-            [target(f"deriv(confluent_mirror_topic_lag{{{CT}}}[15m])", "{{link}} / {{topic}}")],
+            [
+                target(
+                    f"deriv(confluent_mirror_topic_lag{{{CT}}}[15m])",
+                    "{{target}} / {{link}} / {{topic}}",
+                )
+            ],
             min_zero=False,
         ),
         12,
@@ -1321,7 +1328,8 @@ def confluent() -> dict[str, Any]:
             "The 20 mirror partitions furthest behind their source partitions.",
             [
                 target(
-                    f"topk(20, confluent_mirror_partition_lag{{{CT}}})", "{{topic}} [{{partition}}]"
+                    f"topk(20, confluent_mirror_partition_lag{{{CT}}})",
+                    "{{target}} / {{topic}} [{{partition}}]",
                 )
             ],
         ),
@@ -1335,7 +1343,7 @@ def confluent() -> dict[str, Any]:
             [
                 target(
                     f"sum by (target, link, topic) (rate(confluent_mirror_partition_last_source_fetch_offset{{{CT}}}[$__rate_interval]))",
-                    "{{link}} / {{topic}}",
+                    "{{target}} / {{link}} / {{topic}}",
                 )
             ],
         ),
@@ -1554,7 +1562,7 @@ def feldera() -> dict[str, Any]:
             [
                 target(
                     f"sum by (target, pipeline) (rate(feldera_pipeline_processed_records_total{{{FP}}}[$__rate_interval]))",
-                    "{{pipeline}}",
+                    "{{target}} / {{pipeline}}",
                 )
             ],
         ),
@@ -1565,7 +1573,7 @@ def feldera() -> dict[str, Any]:
         timeseries(
             "Memory (RSS)",
             "Resident memory of each pipeline process.",
-            [target(f"feldera_pipeline_rss_bytes{{{FP}}}", "{{pipeline}}")],
+            [target(f"feldera_pipeline_rss_bytes{{{FP}}}", "{{target}} / {{pipeline}}")],
             unit="bytes",
         ),
         8,
@@ -1575,7 +1583,7 @@ def feldera() -> dict[str, Any]:
         timeseries(
             "Output stall",
             "How long each pipeline has been stalled by full output buffers (0 when not).",
-            [target(f"feldera_pipeline_output_stall_seconds{{{FP}}}", "{{pipeline}}")],
+            [target(f"feldera_pipeline_output_stall_seconds{{{FP}}}", "{{target}} / {{pipeline}}")],
             unit="s",
         ),
         8,
@@ -1680,7 +1688,7 @@ def feldera() -> dict[str, Any]:
             [
                 target(
                     f"sum by (target, pipeline, table, connector) (rate(feldera_input_connector_records_total{{{FP}}}[$__rate_interval]))",
-                    "{{pipeline}} / {{table}}.{{connector}}",
+                    "{{target}} / {{pipeline}} / {{table}}.{{connector}}",
                 )
             ],
         ),
@@ -1694,7 +1702,7 @@ def feldera() -> dict[str, Any]:
             [
                 target(
                     f"sum by (target, pipeline, view, connector) (rate(feldera_output_connector_transmitted_records_total{{{FP}}}[$__rate_interval]))",
-                    "{{pipeline}} / {{view}}.{{connector}}",
+                    "{{target}} / {{pipeline}} / {{view}}.{{connector}}",
                 )
             ],
         ),
@@ -1708,7 +1716,7 @@ def feldera() -> dict[str, Any]:
             [
                 target(
                     f"sum by (target, pipeline, table, connector) (rate(feldera_input_connector_bytes_total{{{FP}}}[$__rate_interval]))",
-                    "{{pipeline}} / {{table}}.{{connector}}",
+                    "{{target}} / {{pipeline}} / {{table}}.{{connector}}",
                 )
             ],
             unit="Bps",
@@ -1723,7 +1731,7 @@ def feldera() -> dict[str, Any]:
             [
                 target(
                     f"sum by (target, pipeline, view, connector) (rate(feldera_output_connector_transmitted_bytes_total{{{FP}}}[$__rate_interval]))",
-                    "{{pipeline}} / {{view}}.{{connector}}",
+                    "{{target}} / {{pipeline}} / {{view}}.{{connector}}",
                 )
             ],
             unit="Bps",
@@ -1738,22 +1746,22 @@ def feldera() -> dict[str, Any]:
             [
                 target(
                     f"sum by (target, pipeline, table, connector) (increase(feldera_input_connector_parse_errors_total{{{FP}}}[$__rate_interval]))",
-                    "parse: {{pipeline}} / {{table}}.{{connector}}",
+                    "parse: {{target}} / {{pipeline}} / {{table}}.{{connector}}",
                     "A",
                 ),
                 target(
                     f"sum by (target, pipeline, table, connector) (increase(feldera_input_connector_transport_errors_total{{{FP}}}[$__rate_interval]))",
-                    "transport: {{pipeline}} / {{table}}.{{connector}}",
+                    "transport: {{target}} / {{pipeline}} / {{table}}.{{connector}}",
                     "B",
                 ),
                 target(
                     f"sum by (target, pipeline, view, connector) (increase(feldera_output_connector_encode_errors_total{{{FP}}}[$__rate_interval]))",
-                    "encode: {{pipeline}} / {{view}}.{{connector}}",
+                    "encode: {{target}} / {{pipeline}} / {{view}}.{{connector}}",
                     "C",
                 ),
                 target(
                     f"sum by (target, pipeline, view, connector) (increase(feldera_output_connector_transport_errors_total{{{FP}}}[$__rate_interval]))",
-                    "transport: {{pipeline}} / {{view}}.{{connector}}",
+                    "transport: {{target}} / {{pipeline}} / {{view}}.{{connector}}",
                     "D",
                 ),
             ],
@@ -1769,17 +1777,17 @@ def feldera() -> dict[str, Any]:
             [
                 target(
                     f"max by (target, pipeline) (feldera_pipeline_processed_records_total{{{FP}}}) - on (target, pipeline) group_right max by (target, pipeline, view, connector) (feldera_output_connector_processed_input_records_total{{{FP}}})",
-                    "not handled: {{pipeline}} / {{view}}.{{connector}}",
+                    "not handled: {{target}} / {{pipeline}} / {{view}}.{{connector}}",
                     "A",
                 ),
                 target(
                     f"feldera_output_connector_queued_records{{{FP}}}",
-                    "queued: {{pipeline}} / {{view}}.{{connector}}",
+                    "queued: {{target}} / {{pipeline}} / {{view}}.{{connector}}",
                     "B",
                 ),
                 target(
                     f"feldera_output_connector_buffered_records{{{FP}}}",
-                    "buffered: {{pipeline}} / {{view}}.{{connector}}",
+                    "buffered: {{target}} / {{pipeline}} / {{view}}.{{connector}}",
                     "C",
                 ),
             ],
@@ -1794,7 +1802,7 @@ def feldera() -> dict[str, Any]:
             [
                 target(
                     f"feldera_input_connector_buffered_records{{{FP}}}",
-                    "{{pipeline}} / {{table}}.{{connector}}",
+                    "{{target}} / {{pipeline}} / {{table}}.{{connector}}",
                 )
             ],
         ),
@@ -1808,7 +1816,7 @@ def feldera() -> dict[str, Any]:
             [
                 target(
                     f"feldera_input_connector_processing_latency_p99_seconds{{{FP}}}",
-                    "{{pipeline}} / {{table}}.{{connector}}",
+                    "{{target}} / {{pipeline}} / {{table}}.{{connector}}",
                 )
             ],
             unit="s",
@@ -1823,7 +1831,7 @@ def feldera() -> dict[str, Any]:
             [
                 target(
                     f"time() - feldera_input_connector_completed_timestamp_seconds{{{FP}}}",
-                    "{{pipeline}} / {{table}}.{{connector}}",
+                    "{{target}} / {{pipeline}} / {{table}}.{{connector}}",
                 )
             ],
             unit="s",
@@ -2006,7 +2014,12 @@ def etlworks() -> dict[str, Any]:
         timeseries(
             "Duration of the newest run",
             f"Each flow's newest execution: its duration, or its time so far while queued or running. The red line is EtlworksFlowRunningTooLong's threshold ({RUN_LIMIT} s).",
-            [target(f"etlworks_flow_last_execution_duration_seconds{{{EF}}}", "{{flow}}")],
+            [
+                target(
+                    f"etlworks_flow_last_execution_duration_seconds{{{EF}}}",
+                    "{{target}} / {{flow}}",
+                )
+            ],
             unit="s",
             threshold_line=RUN_LIMIT,
         ),
@@ -2034,7 +2047,12 @@ def etlworks() -> dict[str, Any]:
         timeseries(
             "Time since the last success",
             f"How long ago each flow last succeeded (as seen by the exporter since it started). The red line is EtlworksFlowNoRecentSuccess's threshold ({SUCCESS_LIMIT} s).",
-            [target(f"time() - etlworks_flow_last_success_timestamp_seconds{{{EF}}}", "{{flow}}")],
+            [
+                target(
+                    f"time() - etlworks_flow_last_success_timestamp_seconds{{{EF}}}",
+                    "{{target}} / {{flow}}",
+                )
+            ],
             unit="s",
             threshold_line=SUCCESS_LIMIT,
         ),
@@ -2047,8 +2065,8 @@ def etlworks() -> dict[str, Any]:
             "Each records* metric of every flow's newest execution (recordsProcessed, recordsAdded, ...).",
             [
                 target(
-                    f"sum by (flow, field) (etlworks_flow_last_execution_records{{{EF}}})",
-                    "{{flow}}: {{field}}",
+                    f"sum by (target, flow, field) (etlworks_flow_last_execution_records{{{EF}}})",
+                    "{{target}} / {{flow}}: {{field}}",
                 )
             ],
         ),
@@ -2059,7 +2077,7 @@ def etlworks() -> dict[str, Any]:
         timeseries(
             "Retries of the newest run",
             "Automatic retries of each flow's newest execution.",
-            [target(f"etlworks_flow_last_execution_retries{{{EF}}}", "{{flow}}")],
+            [target(f"etlworks_flow_last_execution_retries{{{EF}}}", "{{target}} / {{flow}}")],
         ),
         12,
         7,

@@ -517,3 +517,23 @@ def test_stats_never_show_missing_data_as_zero() -> None:
     for dashboard in DASHBOARDS.values():
         for panel in all_panels(dashboard):
             assert panel.get("fieldConfig", {}).get("defaults", {}).get("noValue") != "0"
+
+
+LEGEND_PANELS = {"timeseries", "state-timeline", "stat", "bargauge"}
+PER_SERIES_QUERIES = [
+    q
+    for q in QUERIES
+    if next(p for p in all_panels(DASHBOARDS[q.dashboard]) if p["id"] == q.panel_id)["type"]
+    in LEGEND_PANELS
+]
+
+
+@pytest.mark.parametrize("query", PER_SERIES_QUERIES, ids=str)
+def test_every_legend_of_series_from_several_targets_names_the_target(
+    prometheus: str, query: Query
+) -> None:
+    panel = next(p for p in all_panels(DASHBOARDS[query.dashboard]) if p["id"] == query.panel_id)
+    [legend] = [t["legendFormat"] for t in panel["targets"] if t["refId"] == query.ref]
+    series = _instant(prometheus, substitute(query.expr))
+    if any("target" in s["metric"] for s in series):
+        assert "{{target}}" in legend, legend
