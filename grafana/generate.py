@@ -7,7 +7,25 @@ import sys
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parent.parent
+import yaml
+
+from exporter.families import StateSet
+from exporter.sources import confluent as confluent_source
+from exporter.sources import etlworks as etlworks_source
+from exporter.sources import feldera as feldera_source
+from exporter.sources import peerdb as peerdb_source
+
+SOURCE = Path(__file__).resolve().parent.parent
+ROOT = Path(sys.argv[1]) if len(sys.argv) > 1 else SOURCE
+# The one config of thresholds, shared with the alert rules (alerts/config.yml).
+ALERTS = yaml.safe_load((SOURCE / "alerts" / "config.yml").read_text(encoding="utf-8"))["alerts"]
+
+
+def limit(alert: str, key: str) -> int:
+    """A threshold of alerts/config.yml, for threshold lines and the queries that mirror a rule."""
+    return int(ALERTS[alert][key])
+
+
 DS = {"type": "prometheus", "uid": "${datasource}"}
 TAGS = ["dataflow-exporter"]
 
@@ -21,7 +39,9 @@ GREEN, RED, ORANGE, YELLOW, BLUE, GREY, PURPLE = (
     "purple",
 )
 
-STATUS_COLORS = {
+# Colour by meaning. Every state of the sources' own state sets (STATE_SETS) must have one: the
+# generator stops, naming the state, when an exporter upgrade adds a state without a colour here.
+COLOURS = {
     # PeerDB
     "STATUS_RUNNING": GREEN,
     "STATUS_COMPLETED": BLUE,
@@ -58,11 +78,25 @@ STATUS_COLORS = {
     "Provisioning": YELLOW,
     "Initializing": YELLOW,
     "Bootstrapping": YELLOW,
+    "ConcurrentBootstrapping": YELLOW,
+    "Synchronizing": YELLOW,
     "Replaying": YELLOW,
+    "Coordination": YELLOW,
+    "AwaitingApproval": YELLOW,
+    "Standby": BLUE,
     "Unavailable": RED,
     "Suspended": ORANGE,
+    "Suspending": YELLOW,
     "Healthy": GREEN,
     "Unhealthy": RED,
+    "Pending": YELLOW,
+    "CompilingSql": YELLOW,
+    "SqlCompiled": YELLOW,
+    "CompilingRust": YELLOW,
+    "Success": GREEN,
+    "SqlError": RED,
+    "RustError": RED,
+    "SystemError": RED,
     # Etlworks
     "success": GREEN,
     "warning": YELLOW,
@@ -72,20 +106,43 @@ STATUS_COLORS = {
     "canceled": GREY,
 }
 
+# The state sets whose `status` label the dashboards colour, per system.
+STATE_SETS: dict[str, tuple[StateSet, ...]] = {
+    "peerdb": (peerdb_source.FLOW_STATUSES,),
+    "confluent": (confluent_source.LINK_STATES, confluent_source.MIRROR_STATUSES),
+    "feldera": (
+        feldera_source.DEPLOYMENT_STATUSES,
+        feldera_source.DESIRED_STATUSES,
+        feldera_source.HEALTH_STATUSES,
+        feldera_source.PROGRAM_STATUSES,
+    ),
+    "etlworks": (etlworks_source.STATUSES,),
+}
+
 
 def statuses(system: str) -> list[str]:
-    """The status names (of STATUS_COLORS) that one system uses."""
+    """Every state one system's state sets know, sparse ones included, in their order."""
+    names: dict[str, None] = {}
+    for states in STATE_SETS[system]:
+        names.update(dict.fromkeys(states.values))
+        names.update(dict.fromkeys(sorted(states.sparse)))
+    return list(names)
 
-    def of(name: str) -> str:
-        if name.startswith("STATUS_"):
-            return "peerdb"
-        if name.isupper():
-            return "confluent"
-        if name[0].isupper():
-            return "feldera"
-        return "etlworks"
 
-    return [name for name in STATUS_COLORS if of(name) == system]
+def _status_colors() -> dict[str, str]:
+    missing = [s for system in STATE_SETS for s in statuses(system) if s not in COLOURS]
+    if missing:
+        raise SystemExit(f"grafana/generate.py: give these states a colour in COLOURS: {missing}")
+    return {s: COLOURS[s] for system in STATE_SETS for s in statuses(system)}
+
+
+STATUS_COLORS = _status_colors()
+
+BATCH_LIMIT = limit("PeerDBMirrorNoRecentBatch", "threshold_seconds")
+SLOT_LIMIT = limit("PeerDBSlotLagHigh", "threshold_bytes")
+LAG_LIMIT = limit("ConfluentMirrorLagHigh", "threshold_messages")
+RUN_LIMIT = limit("EtlworksFlowRunningTooLong", "threshold_seconds")
+SUCCESS_LIMIT = limit("EtlworksFlowNoRecentSuccess", "threshold_seconds")
 
 
 class Dashboard:
@@ -189,7 +246,7 @@ def stat(
             "defaults": {
                 "color": {"mode": "thresholds"},
                 "mappings": mappings or [],
-                "noValue": "0",
+                "noValue": "no data",
                 "thresholds": thresholds(*steps),
                 "unit": unit,
             },
@@ -400,6 +457,58 @@ def table(
             {"displayName": columns.get(sort[0], sort[0]), "desc": sort[1]}
         ]
     return panel
+
+
+def state_timeline(
+    title: str,
+    description: str,
+    metrics: tuple[str, ...],
+    selector: str,
+    by: str,
+    states: StateSet,
+    legend: str,
+) -> dict[str, Any]:
+    """One row per entity, coloured by its state over time. The one-hot state series become one
+    number per entity (the state's position in its state set; 0 for a state the exporter does
+    not know), mapped back to the state's name and colour; an entity without series is a gap."""
+    names = [*states.values, *sorted(states.sparse)]
+    terms = [
+        f'(({metric}{{{selector}, status="{name}"}} == 1) * {i + 1})'
+        for metric in metrics
+        for i, name in enumerate(names)
+    ]
+    terms += [f"({metric}{{{selector}}} * 0)" for metric in metrics]
+    options = {"0": {"text": "other state", "color": PURPLE, "index": 0}}
+    options.update(
+        {
+            str(i + 1): {"text": name, "color": COLOURS[name], "index": i + 1}
+            for i, name in enumerate(names)
+        }
+    )
+    return {
+        "datasource": DS,
+        "description": description,
+        "fieldConfig": {
+            "defaults": {
+                "color": {"mode": "thresholds"},
+                "custom": {"fillOpacity": 80, "lineWidth": 0, "spanNulls": False},
+                "mappings": [{"type": "value", "options": options}],
+                "thresholds": thresholds((None, "text")),
+            },
+            "overrides": [],
+        },
+        "options": {
+            "alignValue": "left",
+            "legend": {"displayMode": "list", "placement": "bottom", "showLegend": False},
+            "mergeValues": True,
+            "rowHeight": 0.9,
+            "showValue": "auto",
+            "tooltip": {"mode": "single", "sort": "none"},
+        },
+        "targets": [target(f"max by ({by}) ({' or '.join(terms)})", legend)],
+        "title": title,
+        "type": "state-timeline",
+    }
 
 
 def mapping_values(values: dict[str, tuple[str, str]]) -> list[dict[str, Any]]:
@@ -804,7 +913,7 @@ def overview() -> dict[str, Any]:
     d.add(
         table(
             "Etlworks flows failed or hanging",
-            "Flows whose newest execution ended in error, and executions queued or running for over 2 hours.",
+            f"Flows whose newest execution ended in error, and executions queued or running for over {RUN_LIMIT} s.",
             [
                 (
                     "A",
@@ -812,7 +921,7 @@ def overview() -> dict[str, Any]:
                 ),
                 (
                     "B",
-                    f'label_replace(etlworks_flow_last_execution_duration_seconds{{{T}}} > 7200 and on (target, flow_id) etlworks_flow_last_execution_status{{status=~"queued|running"}} == 1, "problem", "running for over 2 hours", "__name__", ".*")',
+                    f'label_replace(etlworks_flow_last_execution_duration_seconds{{{T}}} > {RUN_LIMIT} and on (target, flow_id) etlworks_flow_last_execution_status{{status=~"queued|running"}} == 1, "problem", "running for over {RUN_LIMIT} s", "__name__", ".*")',
                 ),
             ],
             {"target": "Target", "flow_id": "Flow id", "flow": "Flow", "problem": "Problem"},
@@ -893,7 +1002,7 @@ def peerdb() -> dict[str, Any]:
             "PeerDB instance",
             "The instance's own state: MAINTENANCE during upgrades.",
             f"peerdb_instance_status{{{T}}} == 1",
-            legend="{{status}}",
+            legend="{{target}}: {{status}}",
             text_mode="name",
             steps=((None, BLUE),),
         ),
@@ -937,14 +1046,15 @@ def peerdb() -> dict[str, Any]:
     d.add(
         timeseries(
             "Time since the newest CDC batch",
-            "How long ago each mirror's newest completed CDC batch ended: its freshness. The red line is PeerDBMirrorNoRecentBatch's threshold (1 hour).",
+            f"How long ago each mirror's newest completed CDC batch ended: its freshness. The red line is PeerDBMirrorNoRecentBatch's threshold ({BATCH_LIMIT} s).",
             [
                 target(
-                    f"time() - peerdb_mirror_last_batch_end_timestamp_seconds{{{PM}}}", "{{mirror}}"
+                    f"time() - peerdb_mirror_last_batch_end_timestamp_seconds{{{PM}}}",
+                    "{{target}} / {{mirror}}",
                 )
             ],
             unit="s",
-            threshold_line=3600,
+            threshold_line=BATCH_LIMIT,
         ),
         12,
         8,
@@ -955,7 +1065,8 @@ def peerdb() -> dict[str, Any]:
             "Rows synced per second by each mirror (initial load and CDC).",
             [
                 target(
-                    f"rate(peerdb_mirror_rows_synced_total{{{PM}}}[$__rate_interval])", "{{mirror}}"
+                    f"rate(peerdb_mirror_rows_synced_total{{{PM}}}[$__rate_interval])",
+                    "{{target}} / {{mirror}}",
                 )
             ],
             unit="short",
@@ -970,7 +1081,7 @@ def peerdb() -> dict[str, Any]:
             [
                 target(
                     f"rate(peerdb_mirror_cdc_batches_total{{{PM}}}[$__rate_interval]) * 60",
-                    "{{mirror}}",
+                    "{{target}} / {{mirror}}",
                 )
             ],
         ),
@@ -981,7 +1092,7 @@ def peerdb() -> dict[str, Any]:
         timeseries(
             "Rows in the newest batch",
             "Size of each mirror's newest completed CDC batch.",
-            [target(f"peerdb_mirror_last_batch_rows{{{PM}}}", "{{mirror}}")],
+            [target(f"peerdb_mirror_last_batch_rows{{{PM}}}", "{{target}} / {{mirror}}")],
         ),
         8,
         8,
@@ -1001,10 +1112,10 @@ def peerdb() -> dict[str, Any]:
     d.add(
         timeseries(
             "Replication slot lag",
-            "WAL each replication slot holds on its Postgres source peer. The red line is PeerDBSlotLagHigh's threshold (5 GiB).",
-            [target(f"peerdb_slot_lag_bytes{{{T}}}", "{{peer}} / {{slot}}")],
+            f"WAL each replication slot holds on its Postgres source peer. The red line is PeerDBSlotLagHigh's threshold ({SLOT_LIMIT} bytes).",
+            [target(f"peerdb_slot_lag_bytes{{{T}}}", "{{target}} / {{peer}} / {{slot}}")],
             unit="bytes",
-            threshold_line=5368709120,
+            threshold_line=SLOT_LIMIT,
         ),
         16,
         8,
@@ -1028,6 +1139,20 @@ def peerdb() -> dict[str, Any]:
             sort=("Value #A", True),
         ),
         8,
+        8,
+    )
+    d.row("State over time")
+    d.add(
+        state_timeline(
+            "Mirror states",
+            "Each mirror's status over time, one row per target and mirror. A gap is no data (the exporter did not report the mirror), not a healthy state.",
+            ("peerdb_mirror_status",),
+            PM,
+            "target, mirror",
+            peerdb_source.FLOW_STATUSES,
+            "{{target}} / {{mirror}}",
+        ),
+        24,
         8,
     )
     return dashboard(
@@ -1113,7 +1238,7 @@ def confluent() -> dict[str, Any]:
             "Messages all selected mirror topics are behind their sources.",
             f"sum(confluent_mirror_topic_lag{{{CT}}})",
             unit="short",
-            steps=((None, GREEN), (100000, ORANGE)),
+            steps=((None, GREEN), (LAG_LIMIT, ORANGE)),
         ),
         4,
         4,
@@ -1175,9 +1300,9 @@ def confluent() -> dict[str, Any]:
     d.add(
         timeseries(
             "Lag per mirror topic",
-            "Messages each mirror topic is behind its source topic, summed over its partitions. The red line is ConfluentMirrorLagHigh's threshold (100000).",
-            [target(f"confluent_mirror_topic_lag{{{CT}}}", "{{link}} / {{topic}}")],
-            threshold_line=100000,
+            f"Messages each mirror topic is behind its source topic, summed over its partitions. The red line is ConfluentMirrorLagHigh's threshold ({LAG_LIMIT}).",
+            [target(f"confluent_mirror_topic_lag{{{CT}}}", "{{target}} / {{link}} / {{topic}}")],
+            threshold_line=LAG_LIMIT,
         ),
         12,
         8,
@@ -1186,7 +1311,12 @@ def confluent() -> dict[str, Any]:
         timeseries(
             "Lag trend",
             "Change of each mirror topic's lag per second over the last 15 minutes: above 0 it falls behind, below 0 it catches up (ConfluentMirrorLagGrowing watches this).",
-            [target(f"deriv(confluent_mirror_topic_lag{{{CT}}}[15m])", "{{link}} / {{topic}}")],
+            [
+                target(
+                    f"deriv(confluent_mirror_topic_lag{{{CT}}}[15m])",
+                    "{{target}} / {{link}} / {{topic}}",
+                )
+            ],
             min_zero=False,
         ),
         12,
@@ -1198,7 +1328,8 @@ def confluent() -> dict[str, Any]:
             "The 20 mirror partitions furthest behind their source partitions.",
             [
                 target(
-                    f"topk(20, confluent_mirror_partition_lag{{{CT}}})", "{{topic}} [{{partition}}]"
+                    f"topk(20, confluent_mirror_partition_lag{{{CT}}})",
+                    "{{target}} / {{topic}} [{{partition}}]",
                 )
             ],
         ),
@@ -1212,7 +1343,7 @@ def confluent() -> dict[str, Any]:
             [
                 target(
                     f"sum by (target, link, topic) (rate(confluent_mirror_partition_last_source_fetch_offset{{{CT}}}[$__rate_interval]))",
-                    "{{link}} / {{topic}}",
+                    "{{target}} / {{link}} / {{topic}}",
                 )
             ],
         ),
@@ -1257,6 +1388,33 @@ def confluent() -> dict[str, Any]:
         ),
         12,
         9,
+    )
+    d.row("State over time")
+    d.add(
+        state_timeline(
+            "Link states",
+            "Each cluster link's state over time, one row per target and link. A gap is no data, not a healthy state.",
+            ("confluent_link_status",),
+            CL,
+            "target, link",
+            confluent_source.LINK_STATES,
+            "{{target}} / {{link}}",
+        ),
+        24,
+        6,
+    )
+    d.add(
+        state_timeline(
+            "Mirror topic states",
+            "Each mirror topic's status over time, one row per target, link and topic. A gap is no data, not a healthy state.",
+            ("confluent_mirror_topic_status",),
+            CT,
+            "target, link, topic",
+            confluent_source.MIRROR_STATUSES,
+            "{{target}} / {{link}} / {{topic}}",
+        ),
+        24,
+        8,
     )
     return dashboard(
         "dataflow-confluent",
@@ -1404,7 +1562,7 @@ def feldera() -> dict[str, Any]:
             [
                 target(
                     f"sum by (target, pipeline) (rate(feldera_pipeline_processed_records_total{{{FP}}}[$__rate_interval]))",
-                    "{{pipeline}}",
+                    "{{target}} / {{pipeline}}",
                 )
             ],
         ),
@@ -1415,7 +1573,7 @@ def feldera() -> dict[str, Any]:
         timeseries(
             "Memory (RSS)",
             "Resident memory of each pipeline process.",
-            [target(f"feldera_pipeline_rss_bytes{{{FP}}}", "{{pipeline}}")],
+            [target(f"feldera_pipeline_rss_bytes{{{FP}}}", "{{target}} / {{pipeline}}")],
             unit="bytes",
         ),
         8,
@@ -1425,7 +1583,7 @@ def feldera() -> dict[str, Any]:
         timeseries(
             "Output stall",
             "How long each pipeline has been stalled by full output buffers (0 when not).",
-            [target(f"feldera_pipeline_output_stall_seconds{{{FP}}}", "{{pipeline}}")],
+            [target(f"feldera_pipeline_output_stall_seconds{{{FP}}}", "{{target}} / {{pipeline}}")],
             unit="s",
         ),
         8,
@@ -1530,7 +1688,7 @@ def feldera() -> dict[str, Any]:
             [
                 target(
                     f"sum by (target, pipeline, table, connector) (rate(feldera_input_connector_records_total{{{FP}}}[$__rate_interval]))",
-                    "{{pipeline}} / {{table}}.{{connector}}",
+                    "{{target}} / {{pipeline}} / {{table}}.{{connector}}",
                 )
             ],
         ),
@@ -1544,7 +1702,7 @@ def feldera() -> dict[str, Any]:
             [
                 target(
                     f"sum by (target, pipeline, view, connector) (rate(feldera_output_connector_transmitted_records_total{{{FP}}}[$__rate_interval]))",
-                    "{{pipeline}} / {{view}}.{{connector}}",
+                    "{{target}} / {{pipeline}} / {{view}}.{{connector}}",
                 )
             ],
         ),
@@ -1558,7 +1716,7 @@ def feldera() -> dict[str, Any]:
             [
                 target(
                     f"sum by (target, pipeline, table, connector) (rate(feldera_input_connector_bytes_total{{{FP}}}[$__rate_interval]))",
-                    "{{pipeline}} / {{table}}.{{connector}}",
+                    "{{target}} / {{pipeline}} / {{table}}.{{connector}}",
                 )
             ],
             unit="Bps",
@@ -1573,7 +1731,7 @@ def feldera() -> dict[str, Any]:
             [
                 target(
                     f"sum by (target, pipeline, view, connector) (rate(feldera_output_connector_transmitted_bytes_total{{{FP}}}[$__rate_interval]))",
-                    "{{pipeline}} / {{view}}.{{connector}}",
+                    "{{target}} / {{pipeline}} / {{view}}.{{connector}}",
                 )
             ],
             unit="Bps",
@@ -1588,22 +1746,22 @@ def feldera() -> dict[str, Any]:
             [
                 target(
                     f"sum by (target, pipeline, table, connector) (increase(feldera_input_connector_parse_errors_total{{{FP}}}[$__rate_interval]))",
-                    "parse: {{pipeline}} / {{table}}.{{connector}}",
+                    "parse: {{target}} / {{pipeline}} / {{table}}.{{connector}}",
                     "A",
                 ),
                 target(
                     f"sum by (target, pipeline, table, connector) (increase(feldera_input_connector_transport_errors_total{{{FP}}}[$__rate_interval]))",
-                    "transport: {{pipeline}} / {{table}}.{{connector}}",
+                    "transport: {{target}} / {{pipeline}} / {{table}}.{{connector}}",
                     "B",
                 ),
                 target(
                     f"sum by (target, pipeline, view, connector) (increase(feldera_output_connector_encode_errors_total{{{FP}}}[$__rate_interval]))",
-                    "encode: {{pipeline}} / {{view}}.{{connector}}",
+                    "encode: {{target}} / {{pipeline}} / {{view}}.{{connector}}",
                     "C",
                 ),
                 target(
                     f"sum by (target, pipeline, view, connector) (increase(feldera_output_connector_transport_errors_total{{{FP}}}[$__rate_interval]))",
-                    "transport: {{pipeline}} / {{view}}.{{connector}}",
+                    "transport: {{target}} / {{pipeline}} / {{view}}.{{connector}}",
                     "D",
                 ),
             ],
@@ -1619,17 +1777,17 @@ def feldera() -> dict[str, Any]:
             [
                 target(
                     f"max by (target, pipeline) (feldera_pipeline_processed_records_total{{{FP}}}) - on (target, pipeline) group_right max by (target, pipeline, view, connector) (feldera_output_connector_processed_input_records_total{{{FP}}})",
-                    "not handled: {{pipeline}} / {{view}}.{{connector}}",
+                    "not handled: {{target}} / {{pipeline}} / {{view}}.{{connector}}",
                     "A",
                 ),
                 target(
                     f"feldera_output_connector_queued_records{{{FP}}}",
-                    "queued: {{pipeline}} / {{view}}.{{connector}}",
+                    "queued: {{target}} / {{pipeline}} / {{view}}.{{connector}}",
                     "B",
                 ),
                 target(
                     f"feldera_output_connector_buffered_records{{{FP}}}",
-                    "buffered: {{pipeline}} / {{view}}.{{connector}}",
+                    "buffered: {{target}} / {{pipeline}} / {{view}}.{{connector}}",
                     "C",
                 ),
             ],
@@ -1644,7 +1802,7 @@ def feldera() -> dict[str, Any]:
             [
                 target(
                     f"feldera_input_connector_buffered_records{{{FP}}}",
-                    "{{pipeline}} / {{table}}.{{connector}}",
+                    "{{target}} / {{pipeline}} / {{table}}.{{connector}}",
                 )
             ],
         ),
@@ -1658,7 +1816,7 @@ def feldera() -> dict[str, Any]:
             [
                 target(
                     f"feldera_input_connector_processing_latency_p99_seconds{{{FP}}}",
-                    "{{pipeline}} / {{table}}.{{connector}}",
+                    "{{target}} / {{pipeline}} / {{table}}.{{connector}}",
                 )
             ],
             unit="s",
@@ -1673,12 +1831,39 @@ def feldera() -> dict[str, Any]:
             [
                 target(
                     f"time() - feldera_input_connector_completed_timestamp_seconds{{{FP}}}",
-                    "{{pipeline}} / {{table}}.{{connector}}",
+                    "{{target}} / {{pipeline}} / {{table}}.{{connector}}",
                 )
             ],
             unit="s",
         ),
         8,
+        8,
+    )
+    d.row("State over time")
+    d.add(
+        state_timeline(
+            "Pipeline states",
+            "Each pipeline's deployment status over time, one row per target and pipeline. A gap is no data, not a healthy state.",
+            ("feldera_pipeline_status",),
+            FP,
+            "target, pipeline",
+            feldera_source.DEPLOYMENT_STATUSES,
+            "{{target}} / {{pipeline}}",
+        ),
+        24,
+        8,
+    )
+    d.add(
+        state_timeline(
+            "Connector health",
+            "Each input and output connector's health over time, one row per target, pipeline and connector. A gap is no data (no stats from the pipeline), not a healthy state.",
+            ("feldera_input_connector_health", "feldera_output_connector_health"),
+            FP,
+            "target, pipeline, connector",
+            feldera_source.HEALTH_STATUSES,
+            "{{target}} / {{pipeline}} / {{connector}}",
+        ),
+        24,
         8,
     )
     return dashboard(
@@ -1751,9 +1936,9 @@ def etlworks() -> dict[str, Any]:
     )
     d.add(
         stat(
-            "Running over 2 hours",
-            "Executions queued or running for over 2 hours (EtlworksFlowRunningTooLong's threshold).",
-            f'sum((etlworks_flow_last_execution_duration_seconds{{{EF}}} > bool 7200) * on (target, flow_id) max by (target, flow_id) (etlworks_flow_last_execution_status{{{T}, status=~"queued|running"}}))',
+            "Running too long",
+            f"Executions queued or running for over {RUN_LIMIT} s (EtlworksFlowRunningTooLong's threshold).",
+            f'sum((etlworks_flow_last_execution_duration_seconds{{{EF}}} > bool {RUN_LIMIT}) * on (target, flow_id) max by (target, flow_id) (etlworks_flow_last_execution_status{{{T}, status=~"queued|running"}}))',
             steps=((None, GREEN), (1, ORANGE)),
         ),
         4,
@@ -1761,9 +1946,9 @@ def etlworks() -> dict[str, Any]:
     )
     d.add(
         stat(
-            "No success for a day",
-            "Flows whose last success seen by the exporter is over a day old (EtlworksFlowNoRecentSuccess's threshold).",
-            f"sum(time() - etlworks_flow_last_success_timestamp_seconds{{{EF}}} > bool 86400)",
+            "No recent success",
+            f"Flows whose last success seen by the exporter is over {SUCCESS_LIMIT} s old (EtlworksFlowNoRecentSuccess's threshold).",
+            f"sum(time() - etlworks_flow_last_success_timestamp_seconds{{{EF}}} > bool {SUCCESS_LIMIT})",
             steps=((None, GREEN), (1, ORANGE)),
         ),
         4,
@@ -1828,10 +2013,15 @@ def etlworks() -> dict[str, Any]:
     d.add(
         timeseries(
             "Duration of the newest run",
-            "Each flow's newest execution: its duration, or its time so far while queued or running. The red line is EtlworksFlowRunningTooLong's threshold (2 hours).",
-            [target(f"etlworks_flow_last_execution_duration_seconds{{{EF}}}", "{{flow}}")],
+            f"Each flow's newest execution: its duration, or its time so far while queued or running. The red line is EtlworksFlowRunningTooLong's threshold ({RUN_LIMIT} s).",
+            [
+                target(
+                    f"etlworks_flow_last_execution_duration_seconds{{{EF}}}",
+                    "{{target}} / {{flow}}",
+                )
+            ],
             unit="s",
-            threshold_line=7200,
+            threshold_line=RUN_LIMIT,
         ),
         12,
         8,
@@ -1856,10 +2046,15 @@ def etlworks() -> dict[str, Any]:
     d.add(
         timeseries(
             "Time since the last success",
-            "How long ago each flow last succeeded (as seen by the exporter since it started). The red line is EtlworksFlowNoRecentSuccess's threshold (1 day).",
-            [target(f"time() - etlworks_flow_last_success_timestamp_seconds{{{EF}}}", "{{flow}}")],
+            f"How long ago each flow last succeeded (as seen by the exporter since it started). The red line is EtlworksFlowNoRecentSuccess's threshold ({SUCCESS_LIMIT} s).",
+            [
+                target(
+                    f"time() - etlworks_flow_last_success_timestamp_seconds{{{EF}}}",
+                    "{{target}} / {{flow}}",
+                )
+            ],
             unit="s",
-            threshold_line=86400,
+            threshold_line=SUCCESS_LIMIT,
         ),
         12,
         8,
@@ -1870,8 +2065,8 @@ def etlworks() -> dict[str, Any]:
             "Each records* metric of every flow's newest execution (recordsProcessed, recordsAdded, ...).",
             [
                 target(
-                    f"sum by (flow, field) (etlworks_flow_last_execution_records{{{EF}}})",
-                    "{{flow}}: {{field}}",
+                    f"sum by (target, flow, field) (etlworks_flow_last_execution_records{{{EF}}})",
+                    "{{target}} / {{flow}}: {{field}}",
                 )
             ],
         ),
@@ -1882,7 +2077,7 @@ def etlworks() -> dict[str, Any]:
         timeseries(
             "Retries of the newest run",
             "Automatic retries of each flow's newest execution.",
-            [target(f"etlworks_flow_last_execution_retries{{{EF}}}", "{{flow}}")],
+            [target(f"etlworks_flow_last_execution_retries{{{EF}}}", "{{target}} / {{flow}}")],
         ),
         12,
         7,
@@ -1904,6 +2099,20 @@ def etlworks() -> dict[str, Any]:
         ),
         12,
         7,
+    )
+    d.row("State over time")
+    d.add(
+        state_timeline(
+            "Flow execution states",
+            "The status of each flow's newest execution over time, one row per target and flow. A gap is no data, not a healthy state.",
+            ("etlworks_flow_last_execution_status",),
+            EF,
+            "target, flow",
+            etlworks_source.STATUSES,
+            "{{target}} / {{flow}}",
+        ),
+        24,
+        8,
     )
     return dashboard(
         "dataflow-etlworks",

@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -281,3 +282,82 @@ def test_every_alert_is_in_the_thresholds_table_at_the_top_of_the_file() -> None
 def test_every_alert_is_explained_in_the_operations_guide() -> None:
     guide = OPERATIONS_DOC.read_text(encoding="utf-8")
     assert sorted(name for name in ALERT_NAMES if f"`{name}`" not in guide) == []
+
+
+# --- one config, runbooks -----------------------------------------------------------------------
+
+RUNBOOKS = ROOT / "docs" / "runbooks.md"
+RUNBOOK_PARTS = ("**What it means.**", "**Confirm.**", "**Fix.**", "**Escalate**")
+
+
+def _generator() -> Any:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "alerts_generate", ROOT / "alerts" / "generate.py"
+    )
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _runbook_sections() -> dict[str, str]:
+    text = RUNBOOKS.read_text(encoding="utf-8")
+    parts = re.split(r"(?m)^## (\S+)\n", text)[1:]
+    return dict(zip(parts[::2], parts[1::2], strict=True))
+
+
+def test_committed_rules_and_chart_copies_are_what_the_generator_writes(tmp_path: Path) -> None:
+    subprocess.run(
+        [sys.executable, str(ROOT / "alerts" / "generate.py"), str(tmp_path)], check=True
+    )
+    written = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
+    assert len(written) == 3
+    for path in written:
+        assert (tmp_path / path).read_bytes() == (ROOT / path).read_bytes(), path
+
+
+def test_every_placeholder_has_a_config_value_and_every_value_is_used() -> None:
+    gen = _generator()
+    template = (ROOT / "alerts" / "rules.template.yml").read_text(encoding="utf-8")
+    body = template.split("\ngroups:\n", 1)[1]
+    used = {m[1] + (f".{m[2]}" if m[2] else "") for m in gen.PLACEHOLDER.finditer(body)}
+    config = gen.load_config()
+    defined = {"runbook_url"} | {
+        f"{alert}.{key}" for alert, params in config["alerts"].items() for key in params
+    }
+    assert sorted(defined - used) == []
+    assert sorted(used - defined) == []
+    assert list(config["alerts"]) == ALERT_NAMES
+
+
+def test_a_threshold_changed_in_the_config_reaches_expr_for_and_prose() -> None:
+    gen = _generator()
+    config = gen.merged(
+        gen.load_config(), {"alerts": {"EtlworksFlowRunningTooLong": {"threshold_seconds": 600}}}
+    )
+    config = gen.merged(config, {"alerts": {"EtlworksFlowRunningTooLong": {"for": "7m"}}})
+    groups = yaml.safe_load(gen.rules_file(config))["groups"]
+    rule = next(
+        r for g in groups for r in g["rules"] if r.get("alert") == "EtlworksFlowRunningTooLong"
+    )
+    assert "etlworks_flow_last_execution_duration_seconds > 600" in rule["expr"]
+    assert rule["for"] == "7m"
+    assert "(threshold: 600s)" in rule["annotations"]["description"]
+
+
+@pytest.mark.parametrize("rule", ALERTS, ids=ALERT_NAMES)
+def test_every_alert_links_its_runbook_section(rule: dict[str, Any]) -> None:
+    base = _generator().load_config()["runbook_url"]
+    assert rule["annotations"]["runbook_url"] == f"{base}#{rule['alert'].lower()}"
+
+
+def test_every_alert_has_a_runbook_section_and_every_section_an_alert() -> None:
+    assert sorted(_runbook_sections()) == sorted(ALERT_NAMES)
+
+
+@pytest.mark.parametrize("name", sorted(_runbook_sections()))
+def test_every_runbook_section_says_meaning_confirmation_fix_and_escalation(name: str) -> None:
+    section = _runbook_sections()[name]
+    assert [part for part in RUNBOOK_PARTS if part not in section] == []

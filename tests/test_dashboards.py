@@ -419,6 +419,8 @@ def test_committed_dashboards_are_what_the_generator_writes(tmp_path: Path) -> N
     (tmp_path / "grafana").mkdir()
     (tmp_path / "helm" / "dataflow-exporter" / "files" / "dashboards").mkdir(parents=True)
     shutil.copy(root / "grafana" / "generate.py", tmp_path / "grafana" / "generate.py")
+    (tmp_path / "alerts").mkdir()
+    shutil.copy(root / "alerts" / "config.yml", tmp_path / "alerts" / "config.yml")
     subprocess.run(
         [sys.executable, str(tmp_path / "grafana" / "generate.py"), str(tmp_path)], check=True
     )
@@ -426,3 +428,112 @@ def test_committed_dashboards_are_what_the_generator_writes(tmp_path: Path) -> N
         assert generated.read_text() == (root / "grafana" / generated.name).read_text(), (
             generated.name
         )
+
+
+# --- one config, state colours, state timelines -------------------------------------------------
+
+ALERTS_CONFIG = yaml.safe_load((ROOT / "alerts" / "config.yml").read_text(encoding="utf-8"))
+
+
+def _generator() -> Any:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("grafana_generate", GRAFANA / "generate.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_threshold_lines_are_the_alert_thresholds_of_the_one_config() -> None:
+    lines = {
+        step["value"]
+        for dashboard in DASHBOARDS.values()
+        for panel in all_panels(dashboard)
+        if panel["type"] == "timeseries"
+        for step in panel["fieldConfig"]["defaults"].get("thresholds", {}).get("steps", [])
+        if step["color"] == "red"
+    }
+    alerts = ALERTS_CONFIG["alerts"]
+    assert lines == {
+        alerts["PeerDBMirrorNoRecentBatch"]["threshold_seconds"],
+        alerts["PeerDBSlotLagHigh"]["threshold_bytes"],
+        alerts["ConfluentMirrorLagHigh"]["threshold_messages"],
+        alerts["EtlworksFlowRunningTooLong"]["threshold_seconds"],
+        alerts["EtlworksFlowNoRecentSuccess"]["threshold_seconds"],
+    }
+
+
+def test_every_state_of_the_sources_state_sets_has_a_colour() -> None:
+    generate = _generator()
+    for system, state_sets in generate.STATE_SETS.items():
+        for states in state_sets:
+            for name in (*states.values, *states.sparse):
+                assert name in generate.STATUS_COLORS, (system, name)
+                assert name in generate.statuses(system)
+
+
+def test_a_state_without_a_colour_stops_the_generator(monkeypatch: pytest.MonkeyPatch) -> None:
+    from exporter.families import StateSet
+
+    generate = _generator()
+    monkeypatch.setitem(generate.STATE_SETS, "peerdb", (StateSet(("STATUS_HIBERNATING",)),))
+    with pytest.raises(SystemExit, match="STATUS_HIBERNATING"):
+        generate._status_colors()
+
+
+# Entity kind -> (dashboard, the labels one row of its state timeline stands for).
+STATE_TIMELINES = {
+    "mirrors": ("dataflow-peerdb.json", ("target", "mirror")),
+    "links": ("dataflow-confluent.json", ("target", "link")),
+    "mirror topics": ("dataflow-confluent.json", ("target", "link", "topic")),
+    "pipelines": ("dataflow-feldera.json", ("target", "pipeline")),
+    "connectors": ("dataflow-feldera.json", ("target", "pipeline", "connector")),
+    "flows": ("dataflow-etlworks.json", ("target", "flow")),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(STATE_TIMELINES))
+def test_entity_states_have_a_state_timeline_whose_rows_name_the_target(kind: str) -> None:
+    name, labels = STATE_TIMELINES[kind]
+    timelines = [p for p in all_panels(DASHBOARDS[name]) if p["type"] == "state-timeline"]
+    legends = [t["legendFormat"] for p in timelines for t in p["targets"]]
+    assert " / ".join(f"{{{{{label}}}}}" for label in labels) in legends
+
+
+def test_state_timelines_show_no_data_as_a_gap_and_every_state_by_name() -> None:
+    for dashboard in DASHBOARDS.values():
+        for panel in all_panels(dashboard):
+            if panel["type"] != "state-timeline":
+                continue
+            defaults = panel["fieldConfig"]["defaults"]
+            assert defaults["custom"]["spanNulls"] is False
+            assert "noValue" not in defaults
+            [mapping] = defaults["mappings"]
+            assert all(option["text"] for option in mapping["options"].values())
+
+
+def test_stats_never_show_missing_data_as_zero() -> None:
+    for dashboard in DASHBOARDS.values():
+        for panel in all_panels(dashboard):
+            assert panel.get("fieldConfig", {}).get("defaults", {}).get("noValue") != "0"
+
+
+LEGEND_PANELS = {"timeseries", "state-timeline", "stat", "bargauge"}
+PER_SERIES_QUERIES = [
+    q
+    for q in QUERIES
+    if next(p for p in all_panels(DASHBOARDS[q.dashboard]) if p["id"] == q.panel_id)["type"]
+    in LEGEND_PANELS
+]
+
+
+@pytest.mark.parametrize("query", PER_SERIES_QUERIES, ids=str)
+def test_every_legend_of_series_from_several_targets_names_the_target(
+    prometheus: str, query: Query
+) -> None:
+    panel = next(p for p in all_panels(DASHBOARDS[query.dashboard]) if p["id"] == query.panel_id)
+    [legend] = [t["legendFormat"] for t in panel["targets"] if t["refId"] == query.ref]
+    series = _instant(prometheus, substitute(query.expr))
+    if any("target" in s["metric"] for s in series):
+        assert "{{target}}" in legend, legend

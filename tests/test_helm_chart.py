@@ -27,7 +27,8 @@ from exporter.cli import build_parser, shard_from
 
 ROOT = Path(__file__).resolve().parent.parent
 CHART = ROOT / "helm" / "dataflow-exporter"
-CHART_RULES = CHART / "files" / "dataflow-exporter.rules.yml"
+CHART_TEMPLATE = CHART / "files" / "rules.template.yml"
+CHART_ALERTS_CONFIG = CHART / "files" / "alerts-config.yml"
 REPO_RULES = ROOT / "alerts" / "dataflow-exporter.rules.yml"
 RELEASE = "flows"
 NAMESPACE = "monitoring"
@@ -557,11 +558,21 @@ def test_optional_operator_objects_are_off_by_default(
 # --- PrometheusRule -----------------------------------------------------------------------------
 
 
-def test_repo_rules_file_is_a_copy_of_the_chart_rules_file() -> None:
-    assert REPO_RULES.read_bytes() == CHART_RULES.read_bytes()
+def test_chart_carries_the_rules_template_and_the_one_alerts_config() -> None:
+    assert CHART_TEMPLATE.read_bytes() == (ROOT / "alerts" / "rules.template.yml").read_bytes()
+    assert CHART_ALERTS_CONFIG.read_bytes() == (ROOT / "alerts" / "config.yml").read_bytes()
 
 
-def test_prometheus_rule_carries_the_rules_file_unchanged(
+def _rule_groups(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    groups: list[dict[str, Any]] = only(objects, "PrometheusRule")["spec"]["groups"]
+    return groups
+
+
+def _alert(groups: list[dict[str, Any]], name: str) -> dict[str, Any]:
+    return next(r for g in groups for r in g["rules"] if r.get("alert") == name)
+
+
+def test_prometheus_rule_with_default_values_is_the_repo_rules_file(
     full_objects: list[dict[str, Any]],
 ) -> None:
     rule = only(full_objects, "PrometheusRule")
@@ -569,6 +580,45 @@ def test_prometheus_rule_carries_the_rules_file_unchanged(
     assert set(rule["spec"]) == {"groups"}
     repo_groups = yaml.safe_load(REPO_RULES.read_text(encoding="utf-8"))["groups"]
     assert rule["spec"]["groups"] == repo_groups
+
+
+def test_values_tune_thresholds_durations_and_runbook_url(helm: ModuleType) -> None:
+    config = {
+        "runbook_url": "https://wiki.example.org/dataflow/runbooks",
+        "alerts": {
+            "PeerDBSlotLagHigh": {"threshold_bytes": 10737418240, "for": "45m"},
+            "EtlworksFlowFailed": {"statuses": "error|warning"},
+        },
+    }
+    objects = render(helm, {"prometheusRule": {"enabled": True, "config": config}})
+    groups = _rule_groups(objects)
+    slot = _alert(groups, "PeerDBSlotLagHigh")
+    assert slot["expr"].strip() == "peerdb_slot_lag_bytes > 10737418240"
+    assert slot["for"] == "45m"
+    assert "more than {{ 10737418240 | humanize1024 }}B of WAL for 45m" in " ".join(
+        slot["annotations"]["description"].split()
+    )
+    assert 'status=~"error|warning"' in _alert(groups, "EtlworksFlowFailed")["expr"]
+    # Untouched settings keep the shipped defaults.
+    assert _alert(groups, "PeerDBMirrorFailed")["for"] == "5m"
+    urls = {r["annotations"]["runbook_url"] for g in groups for r in g["rules"] if "alert" in r}
+    assert all(u.startswith("https://wiki.example.org/dataflow/runbooks#") for u in urls)
+
+
+@pytest.mark.parametrize(
+    ("alerts", "named"),
+    [
+        ({"PeerDBMirrorFaild": {"for": "1m"}}, "prometheusRule.config.alerts.PeerDBMirrorFaild"),
+        ({"PeerDBMirrorFailed": {"treshold": 1}}, "alerts.PeerDBMirrorFailed.treshold"),
+    ],
+)  # fmt: skip
+def test_unknown_alert_or_setting_in_values_is_refused_by_name(
+    helm: ModuleType, alerts: dict[str, Any], named: str
+) -> None:
+    values = {"prometheusRule": {"enabled": True, "config": {"alerts": alerts}}}
+    with pytest.raises(helm.HelmError) as caught:
+        render(helm, values)
+    assert named in str(caught.value)
 
 
 def test_prometheus_rule_passes_promtool(
@@ -587,7 +637,7 @@ def test_prometheus_rule_appends_additional_groups(helm: ModuleType) -> None:
     extra = {"name": "site", "rules": [{"record": "site:up:sum", "expr": "sum(up)"}]}
     objects = render(helm, {"prometheusRule": {"enabled": True, "additionalGroups": [extra]}})
     groups = only(objects, "PrometheusRule")["spec"]["groups"]
-    shipped = yaml.safe_load(CHART_RULES.read_text(encoding="utf-8"))["groups"]
+    shipped = yaml.safe_load(REPO_RULES.read_text(encoding="utf-8"))["groups"]
     assert groups == [*shipped, extra]
 
 
@@ -634,3 +684,62 @@ def test_notes_warn_when_no_target_is_configured(helm: ModuleType) -> None:
 def test_notes_name_every_shard_pod(helm: ModuleType) -> None:
     text = notes(helm, {"sharding": {"enabled": True, "replicas": 3}})
     assert f"{FULLNAME}-0 .. {FULLNAME}-2" in text
+
+
+# --- AlertmanagerConfig -------------------------------------------------------------------------
+
+ALERTMANAGER_EXAMPLE = ROOT / "alerts" / "alertmanager.example.yml"
+AM_VALUES: dict[str, Any] = {
+    "alertmanagerConfig": {
+        "enabled": True,
+        "receivers": {
+            "pager": {"urlSecret": {"name": "oncall-hooks", "key": "pager"}},
+            "tickets": {"urlSecret": {"name": "oncall-hooks", "key": "tickets"}},
+        },
+    }
+}
+
+
+def _matchers(strings: list[str]) -> list[dict[str, str]]:
+    parsed = []
+    for text in strings:
+        match = re.fullmatch(r'(\w+)(=~|=)"(.*)"', text)
+        assert match, text
+        parsed.append({"name": match[1], "matchType": match[2], "value": match[3]})
+    return parsed
+
+
+def test_alertmanager_config_is_the_example_routing(helm: ModuleType) -> None:
+    example = yaml.safe_load(ALERTMANAGER_EXAMPLE.read_text(encoding="utf-8"))
+    spec = only(render(helm, AM_VALUES), "AlertmanagerConfig")["spec"]
+    route, shipped = example["route"], spec["route"]
+    assert shipped["receiver"] == route["receiver"]
+    assert shipped["groupBy"] == route["group_by"]
+    assert (shipped["groupWait"], shipped["groupInterval"], shipped["repeatInterval"]) == (
+        route["group_wait"],
+        route["group_interval"],
+        route["repeat_interval"],
+    )
+    assert [(r["receiver"], r["matchers"], r.get("repeatInterval")) for r in shipped["routes"]] == [
+        (r["receiver"], _matchers(r["matchers"]), r.get("repeat_interval")) for r in route["routes"]
+    ]
+    [inhibit] = example["inhibit_rules"]
+    assert spec["inhibitRules"] == [
+        {
+            "sourceMatch": _matchers(inhibit["source_matchers"]),
+            "targetMatch": _matchers(inhibit["target_matchers"]),
+            "equal": inhibit["equal"],
+        }
+    ]
+    assert [r["name"] for r in spec["receivers"]] == [r["name"] for r in example["receivers"]]
+    urls = [r["webhookConfigs"][0]["urlSecret"] for r in spec["receivers"]]
+    assert urls == [
+        {"name": "oncall-hooks", "key": "pager"},
+        {"name": "oncall-hooks", "key": "tickets"},
+    ]
+
+
+def test_alertmanager_config_without_a_receiver_secret_is_refused_by_name(helm: ModuleType) -> None:
+    with pytest.raises(helm.HelmError) as caught:
+        render(helm, {"alertmanagerConfig": {"enabled": True}})
+    assert "alertmanagerConfig.receivers.pager.urlSecret.name" in str(caught.value)
