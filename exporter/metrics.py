@@ -42,7 +42,8 @@ TARGET_SERIES = MetricSpec(
 TARGET_STALE = MetricSpec(
     "dataflow_exporter_target_stale",
     "gauge",
-    "1 if the target's series are withheld because its last success is older than stale_after.",
+    "1 if the target's last success (or, if it never succeeded, its configuration) is older "
+    "than stale_after; its series are then withheld.",
     TARGET,
 )
 TARGET_POLLS = MetricSpec(

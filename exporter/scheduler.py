@@ -263,6 +263,7 @@ class Scheduler:
                     target.interval,
                     target.stale_after,
                     detail_endpoints=REGISTRY[target.system].detail_endpoints,
+                    configured_at=self.clock(),
                 )
             )
 

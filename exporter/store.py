@@ -126,6 +126,9 @@ class TargetState:
     detail_errors_total: Counter[tuple[str, str]] = field(default_factory=Counter)
     # What the upstream's release serves (False: it lacks that route or field).
     capabilities: Mapping[str, bool] = field(default_factory=dict)
+    # When the target was configured (or the process started): a target that never succeeds
+    # goes stale `stale_after` later, like one that stopped succeeding.
+    configured_at: float | None = None
     # Entities not healthy in the last good poll, and how many were left out beyond the cap.
     broken: tuple[BrokenEntity, ...] = ()
     broken_omitted: int = 0
@@ -138,9 +141,13 @@ class TargetState:
     backoff_factor: int = 1  # intervals the next poll waits after consecutive failures
 
     def stale(self, now: float) -> bool:
-        """True when the last good snapshot is too old to be shown."""
-        if self.up or self.snapshot is None:
+        """True when the last good snapshot is too old to be shown, or when no poll has
+        succeeded for `stale_after` since the target was configured."""
+        if self.up:
             return False
+        if self.snapshot is None:
+            configured = self.configured_at
+            return configured is not None and now - configured > self.stale_after
         return now - self.snapshot.taken_at > self.stale_after
 
     def seen_since(self, key: BrokenKey) -> float | None:
