@@ -125,7 +125,9 @@ def _target(state: TargetState, now: float) -> TargetView:
         retry_after_seconds=state.retry_after,
         next_poll=state.next_poll_at,
         series=state.snapshot.series if state.snapshot is not None and not stale else 0,
-        entities=dict(state.snapshot.entities) if state.snapshot is not None else {},
+        entities={_text(k): v for k, v in state.snapshot.entities.items()}
+        if state.snapshot
+        else {},
         broken=len(state.broken) + len(state.detail_failures),
         broken_omitted=state.broken_omitted,
         capability_gaps=[name for name, served in state.capabilities.items() if not served],
@@ -145,8 +147,8 @@ def _broken(state: TargetState, stale: bool) -> list[BrokenView]:
                 system=state.system,
                 target=state.name,
                 kind=entity.kind,
-                names=dict(entity.names),
-                state=entity.state,
+                names={label: _text(value) for label, value in entity.names},
+                state=_text(entity.state),
                 error=_shown(entity.error),
                 since=entity.since if upstream_since else state.seen_since(broken_key(entity)),
                 since_source="upstream" if upstream_since else "exporter",
@@ -159,7 +161,7 @@ def _broken(state: TargetState, stale: bool) -> list[BrokenView]:
                 system=state.system,
                 target=state.name,
                 kind="detail call",
-                names={"entity": failure.entity, "call": failure.endpoint},
+                names={"entity": _text(failure.entity), "call": failure.endpoint},
                 state=f"failing ({failure.reason.value})",
                 error=_shown(failure.message),
                 since=state.seen_since(detail_key(failure)),
@@ -170,10 +172,15 @@ def _broken(state: TargetState, stale: bool) -> list[BrokenView]:
     return views
 
 
+def _text(text: str) -> str:
+    """Upstream text as valid UTF-8: a lone surrogate (JSON allows `\\ud800`) becomes `?`."""
+    return text if text.isascii() else text.encode("utf-8", "replace").decode("utf-8")
+
+
 def _shown(text: str) -> str:
     """Upstream text as it may be shown: scrubbed, then cut (scrubbing first, so a cut never
     leaves half a credential unrecognised)."""
-    text = scrub.scrub(text)
+    text = scrub.scrub(_text(text))
     return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 1] + "…"
 
 

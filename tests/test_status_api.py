@@ -16,8 +16,11 @@ import yaml
 from exporter.cli import demo_config
 from exporter.daemon import Exporter
 from exporter.simulator import Simulation
+from exporter.sources.base import BrokenEntity
 from exporter.status import API_VERSION
-from exporter.status_api import schema_text
+from exporter.status_api import schema_text, status_json
+from exporter.status_page import render_status_page
+from exporter.store import Store, TargetState, build_snapshot
 
 PEERDB_SECRET = "pg-ui-Pa55-status-api-7f3a"
 
@@ -92,3 +95,15 @@ def test_the_documented_example_follows_the_schema() -> None:
     doc = (Path(__file__).resolve().parent.parent / "docs" / "status-api.md").read_text()
     example = doc[doc.index("```json") + len("```json") : doc.rindex("```")]
     jsonschema.Draft202012Validator(json.loads(schema_text())).validate(json.loads(example))
+
+
+def test_an_entity_name_with_a_lone_surrogate_still_gives_valid_json_and_html() -> None:
+    store = Store()
+    store.add(TargetState("t", "peerdb", 30, 300))
+    snapshot = build_snapshot([], (("target", "t"),), 10, {"mirrors STATUS_FAILED": 1}, 1.0)
+    mirror = BrokenEntity("mirror", (("mirror", "bad\ud800name"),), "STATUS_FAILED", "x\udfff")
+    store.record_success("t", snapshot, [], 0.1, (), {}, (mirror,))
+    document = json.loads(status_json(store, 2.0))
+    assert document["broken"][0]["names"] == {"mirror": "bad?name"}
+    assert document["broken"][0]["error"] == "x?"
+    render_status_page(store, 2.0).encode("utf-8")
