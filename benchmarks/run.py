@@ -44,6 +44,7 @@ from exporter.collector import Collector
 from exporter.daemon import tune_gc
 from exporter.families import Family
 from exporter.http import Auth, UpstreamClient, new_session
+from exporter.runtime_metrics import RuntimeMetrics
 from exporter.scheduler import Scheduler
 from exporter.server import make_app
 from exporter.simulator import SIMULATORS
@@ -282,7 +283,7 @@ async def run(scale: str, cycles: int, scrapes: int) -> dict[str, Any]:
 async def _measure_scrapes(store: Store, scrapes: int) -> dict[str, Any]:
     from aiohttp import web
 
-    collector = Collector(store)
+    collector = Collector(store, runtime=RuntimeMetrics())
 
     async def noop_reload() -> list[str]:
         return []

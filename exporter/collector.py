@@ -1,40 +1,55 @@
-"""Snapshots -> one exposition body (text or OpenMetrics, plain or gzip). No I/O, no waiting.
+"""Snapshots -> one exposition body (text or OpenMetrics, plain or gzip). No upstream I/O, no
+waiting.
 
 The body only changes when the store changes or a snapshot turns stale, so it is built once per
-(store version, stale set, format) and every other scrape returns the cached bytes.
+(store version, stale set, format) and every other scrape returns the cached bytes, followed by
+the process's own metrics read afresh (`runtime_metrics`, when given). For gzip the cached body
+is kept as a sync-flushed deflate stream: the fresh tail is compressed on its own and spliced
+after it in one gzip member, so the large body is never compressed twice.
 """
 
 from __future__ import annotations
 
-import gzip
 import platform
+import struct
 import time
+import zlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from exporter import __version__
 from exporter import metrics as m
-from exporter.exposition import join_exposition, render_samples
+from exporter.exposition import OPENMETRICS_EOF, join_exposition, render_samples
 from exporter.families import Family, MetricSpec
+from exporter.runtime_metrics import RuntimeMetrics
 from exporter.store import Store
 
 GZIP_LEVEL = 1  # the body is cached; a rebuild should stay cheap at 100k series
+# A gzip member header: deflate, no name, mtime 0, "fastest" (level 1), unknown OS.
+_GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x04\xff"
 
 
 @dataclass(slots=True)
 class _Cached:
     key: tuple[int, frozenset[str], bool]
-    body: bytes
-    gzipped: bytes | None = None
+    body: bytes  # without the OpenMetrics `# EOF`
+    deflated: bytes | None = None  # raw deflate of `body`, sync-flushed so more can follow
+    crc: int = 0
 
 
 class Collector:
     """Renders the store for `/metrics`."""
 
-    def __init__(self, store: Store, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        store: Store,
+        clock: Callable[[], float] = time.time,
+        runtime: RuntimeMetrics | None = None,
+    ) -> None:
         self.store = store
         self.clock = clock
+        self.runtime = runtime
         self._cache: dict[bool, _Cached] = {}
 
     def exposition(self, openmetrics: bool = False, gzipped: bool = False) -> bytes:
@@ -46,11 +61,20 @@ class Collector:
         if cached is None or cached.key != key:
             cached = _Cached(key, self._render(stale, openmetrics))
             self._cache[openmetrics] = cached
+        tail = self.runtime.render(openmetrics) if self.runtime is not None else b""
+        if openmetrics:
+            tail += OPENMETRICS_EOF
         if not gzipped:
-            return cached.body
-        if cached.gzipped is None:
-            cached.gzipped = gzip.compress(cached.body, compresslevel=GZIP_LEVEL, mtime=0)
-        return cached.gzipped
+            return cached.body + tail if tail else cached.body
+        if cached.deflated is None:
+            compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS)
+            deflated = compressor.compress(cached.body) + compressor.flush(zlib.Z_SYNC_FLUSH)
+            cached.deflated, cached.crc = deflated, zlib.crc32(cached.body)
+        compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS)
+        rest = compressor.compress(tail) + compressor.flush()
+        size = (len(cached.body) + len(tail)) & 0xFFFFFFFF
+        trailer = struct.pack("<II", zlib.crc32(tail, cached.crc), size)
+        return b"".join((_GZIP_HEADER, cached.deflated, rest, trailer))
 
     def _render(self, stale: frozenset[str], openmetrics: bool) -> bytes:
         blocks: dict[str, list[bytes]] = {}
@@ -63,7 +87,8 @@ class Collector:
                 specs.setdefault(family_name, state.snapshot.specs[family_name])
         own = [(f.spec, [render_samples(f)]) for f in self._self_families(stale)]
         upstream = [(specs[name], blocks[name]) for name in sorted(blocks)]
-        return join_exposition([*own, *upstream], openmetrics)
+        # `# EOF` is added per scrape, after the runtime metrics.
+        return join_exposition([*own, *upstream], openmetrics, eof=False)
 
     def _self_families(self, stale: frozenset[str]) -> list[Family]:
         fams = {spec.name: Family(spec) for spec in m.SELF_SPECS}

@@ -19,6 +19,7 @@ from exporter.collector import Collector
 from exporter.config import Config, ConfigError
 from exporter.http import new_session
 from exporter.log import get_logger
+from exporter.runtime_metrics import RuntimeMetrics
 from exporter.scheduler import Scheduler
 from exporter.server import make_app
 from exporter.sources.base import Shard
@@ -66,7 +67,7 @@ class Exporter:
         self.shard_override = shard
         self.clock = clock
         self.store = Store()
-        self.collector = Collector(self.store, clock)
+        self.collector = Collector(self.store, clock, RuntimeMetrics())
         self._session: aiohttp.ClientSession | None = None
         self.scheduler: Scheduler | None = None
         self._runner: web.AppRunner | None = None

@@ -273,15 +273,16 @@ def render_samples(family: Family, prefix_labels: Sequence[tuple[str, str]] = ()
 
 
 def join_exposition(
-    blocks: Iterable[tuple[MetricSpec, Sequence[bytes]]], openmetrics: bool
+    blocks: Iterable[tuple[MetricSpec, Sequence[bytes]]], openmetrics: bool, eof: bool = True
 ) -> bytes:
-    """Join per-family sample blocks under one header each; adds `# EOF` for OpenMetrics."""
+    """Join per-family sample blocks under one header each; adds `# EOF` for OpenMetrics
+    unless `eof` is False (more families follow)."""
     out: list[bytes] = []
     for spec, parts in blocks:
         if not any(parts):
             continue
         out.append(header(spec, openmetrics))
         out.extend(parts)
-    if openmetrics:
+    if openmetrics and eof:
         out.append(OPENMETRICS_EOF)
     return b"".join(out)

@@ -42,7 +42,8 @@ TARGET_SERIES = MetricSpec(
 TARGET_STALE = MetricSpec(
     "dataflow_exporter_target_stale",
     "gauge",
-    "1 if the target's series are withheld because its last success is older than stale_after.",
+    "1 if the target's last success (or, if it never succeeded, its configuration) is older "
+    "than stale_after; its series are then withheld.",
     TARGET,
 )
 TARGET_POLLS = MetricSpec(
@@ -126,6 +127,47 @@ SELF_SPECS = (
     RELOAD_AT,
     SHARD_INFO,
 )
+# The process's own families, rendered by `runtime_metrics` from prometheus_client's process,
+# GC and platform collectors (whose help texts they carry); listed here so rules and dashboards
+# can be checked against them like every other family.
+RUNTIME_SPECS = (
+    MetricSpec("process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes."),
+    MetricSpec("process_resident_memory_bytes", "gauge", "Resident memory size in bytes."),
+    MetricSpec(
+        "process_start_time_seconds",
+        "gauge",
+        "Start time of the process since unix epoch in seconds.",
+    ),
+    MetricSpec(
+        "process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds."
+    ),
+    MetricSpec("process_open_fds", "gauge", "Number of open file descriptors."),
+    MetricSpec("process_max_fds", "gauge", "Maximum number of open file descriptors."),
+    MetricSpec(
+        "python_gc_objects_collected_total",
+        "counter",
+        "Objects collected during gc",
+        ("generation",),
+    ),
+    MetricSpec(
+        "python_gc_objects_uncollectable_total",
+        "counter",
+        "Uncollectable objects found during GC",
+        ("generation",),
+    ),
+    MetricSpec(
+        "python_gc_collections_total",
+        "counter",
+        "Number of times this generation was collected",
+        ("generation",),
+    ),
+    MetricSpec(
+        "python_info",
+        "gauge",
+        "Python platform information",
+        ("implementation", "major", "minor", "patchlevel", "version"),
+    ),
+)
 REASONS = tuple(reason.value for reason in Reason)
 # The reasons a single detail call can fail with while its target stays up.
 DETAIL_REASONS = tuple(reason.value for reason in Reason if reason in ENTITY_REASONS)
@@ -150,7 +192,7 @@ def all_specs() -> dict[str, MetricSpec]:
     """Every family the exporter can emit, by name."""
     from exporter.sources import REGISTRY
 
-    specs = {spec.name: spec for spec in SELF_SPECS}
+    specs = {spec.name: spec for spec in (*SELF_SPECS, *RUNTIME_SPECS)}
     for source in REGISTRY.values():
         specs.update({spec.name: spec for spec in source.specs})
     return specs

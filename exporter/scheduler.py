@@ -37,11 +37,14 @@ FIRST_POLL_SPREAD_SECONDS = 1.0
 MAX_UNKNOWN_LOGGED = 1000
 
 
+def backoff_factor(failures: int) -> int:
+    """How many intervals the next poll waits after `failures` consecutive failures."""
+    return min(2 ** (failures - 1), BACKOFF_FACTOR_CAP) if failures > 0 else 1
+
+
 def backoff_delay(interval: float, failures: int, retry_after: float | None) -> float:
     """Seconds until the next poll, before jitter."""
-    delay = interval
-    if failures > 0:
-        delay = interval * min(2 ** (failures - 1), BACKOFF_FACTOR_CAP)
+    delay = interval * backoff_factor(failures)
     if retry_after is not None:
         delay = max(delay, retry_after)
     return delay
@@ -112,7 +115,13 @@ class Poller:
         self._log_changes(failures, result.unknown_values)
         self._log_capabilities(result.capabilities)
         self.store.record_success(
-            cfg.name, snapshot, result.unknown_values, duration, failures, result.capabilities
+            cfg.name,
+            snapshot,
+            result.unknown_values,
+            duration,
+            failures,
+            result.capabilities,
+            tuple(result.broken),
         )
         if snapshot.dropped:
             log.warning(
@@ -217,7 +226,13 @@ class Poller:
         await asyncio.sleep(self.rng.uniform(0, spread))
         while True:
             await self.poll_once()
-            await asyncio.sleep(self.next_delay())
+            delay = self.next_delay()
+            state = self.store.targets.get(self.config.name)
+            factor = backoff_factor(state.consecutive_failures if state else 0)
+            self.store.record_schedule(
+                self.config.name, self.clock() + delay, self.retry_after, factor
+            )
+            await asyncio.sleep(delay)
 
 
 class Scheduler:
@@ -263,6 +278,7 @@ class Scheduler:
                     target.interval,
                     target.stale_after,
                     detail_endpoints=REGISTRY[target.system].detail_endpoints,
+                    configured_at=self.clock(),
                 )
             )
 

@@ -13,7 +13,13 @@ from types import MappingProxyType
 from exporter.exposition import SeriesRenderer
 from exporter.families import Family, MetricSpec
 from exporter.http import Reason
-from exporter.sources.base import DetailFailure, Shard
+from exporter.sources.base import BrokenEntity, DetailFailure, Shard
+
+# Broken entities kept per target (the worst upstream could report every entity broken); the
+# status page and the API say how many more there were.
+MAX_BROKEN_KEPT = 5000
+# What identifies one broken entity in one state, for "since when".
+BrokenKey = tuple[str, tuple[tuple[str, str], ...], str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,12 +126,44 @@ class TargetState:
     detail_errors_total: Counter[tuple[str, str]] = field(default_factory=Counter)
     # What the upstream's release serves (False: it lacks that route or field).
     capabilities: Mapping[str, bool] = field(default_factory=dict)
+    # When the target was configured (or the process started): a target that never succeeds
+    # goes stale `stale_after` later, like one that stopped succeeding.
+    configured_at: float | None = None
+    # Entities not healthy in the last good poll, and how many were left out beyond the cap.
+    broken: tuple[BrokenEntity, ...] = ()
+    broken_omitted: int = 0
+    # When the exporter first saw each broken entity (or failing detail) in its current state;
+    # holds only what is broken now, so it stays as small as `broken`.
+    first_seen: Mapping[BrokenKey, float] = field(default_factory=dict)
+    # The poller's plan: when the next poll is due and what stretched the wait.
+    next_poll_at: float | None = None
+    retry_after: float | None = None
+    backoff_factor: int = 1  # intervals the next poll waits after consecutive failures
 
     def stale(self, now: float) -> bool:
-        """True when the last good snapshot is too old to be shown."""
-        if self.up or self.snapshot is None:
+        """True when the last good snapshot is too old to be shown, or when no poll has
+        succeeded for `stale_after` since the target was configured."""
+        if self.up:
             return False
+        if self.snapshot is None:
+            configured = self.configured_at
+            return configured is not None and now - configured > self.stale_after
         return now - self.snapshot.taken_at > self.stale_after
+
+    def seen_since(self, key: BrokenKey) -> float | None:
+        """When the exporter first saw `key` broken (None: not broken in the last good poll)."""
+        return self.first_seen.get(key)
+
+
+def broken_key(entity: BrokenEntity) -> BrokenKey:
+    """The identity of a broken entity in its current state."""
+    return (entity.kind, entity.names, entity.state)
+
+
+def detail_key(failure: DetailFailure) -> BrokenKey:
+    """The identity of a failing detail call, in the same space as broken entities."""
+    names = (("entity", failure.entity), ("call", failure.endpoint))
+    return ("detail", names, failure.reason.value)
 
 
 class Store:
@@ -165,12 +203,18 @@ class Store:
         duration: float,
         detail_failures: tuple[DetailFailure, ...] = (),
         capabilities: Mapping[str, bool] | None = None,
+        broken: tuple[BrokenEntity, ...] = (),
     ) -> None:
-        """Swap in a new good snapshot, with the detail calls that failed in that poll."""
+        """Swap in a new good snapshot, with the detail calls that failed in that poll and the
+        entities that are not healthy."""
         state = self._targets.get(name)
         if state is None:
             return
         state.detail_failures = detail_failures
+        state.broken = broken[:MAX_BROKEN_KEPT]
+        state.broken_omitted = len(broken) - len(state.broken)
+        keys = [*map(broken_key, state.broken), *map(detail_key, detail_failures)]
+        state.first_seen = {k: state.first_seen.get(k, snapshot.taken_at) for k in keys}
         for failure in detail_failures:
             state.detail_errors_total[(failure.endpoint, failure.reason.value)] += 1
         if capabilities is not None:
@@ -204,6 +248,15 @@ class Store:
         state.errors_total[reason.value] += 1
         state.consecutive_failures += 1
         self._changed()
+
+    def record_schedule(
+        self, name: str, next_poll_at: float, retry_after: float | None, backoff_factor: int
+    ) -> None:
+        """Remember when the target's next poll is due (shown, not exported: no version bump)."""
+        state = self._targets.get(name)
+        if state is not None:
+            state.next_poll_at, state.retry_after = next_poll_at, retry_after
+            state.backoff_factor = backoff_factor
 
     def record_reload(self, ok: bool, now: float) -> None:
         """Remember the outcome of a config reload."""

@@ -15,8 +15,8 @@ import pytest
 from structlog.testing import capture_logs
 
 from exporter.http import new_session
-from exporter.server import render_status_page
 from exporter.simulator import Simulation
+from exporter.status_page import render_status_page
 from tests.helpers import Labels, poll_once, samples, value
 
 FIXED_NOW = 1_700_000_000.0
@@ -179,9 +179,9 @@ async def test_the_status_page_names_the_broken_entity_and_what_the_release_lack
     ) as sim:
         polled = await poll_once(config(sim, "peerdb"), clock=fixed_clock)
     page = render_status_page(polled.store, FIXED_NOW)
-    assert "UP (partial)" in page
-    details = page[page.index('id="details"') :]
-    assert "peer pg_prod" in details
+    assert 'class="partial" data-target="peerdb-demo"' in page, "up, holding broken entities"
+    details = page[page.index('id="broken"') :]
+    assert "peer pg_prod (slots call)" in details
     assert "failed to get postgres connector" in details
     capabilities = page[page.index('id="capabilities"') :]
     assert "rows_synced" in capabilities

@@ -19,7 +19,7 @@ from exporter.simulator import Simulation
 from exporter.webconfig import WebConfigError, load_web_config
 
 PASSWORD = "web-pass-81c3"
-ENDPOINTS = [("GET", "/metrics"), ("GET", "/"), ("POST", "/-/reload")]
+ENDPOINTS = [("GET", "/metrics"), ("GET", "/"), ("GET", "/api/v1/status"), ("POST", "/-/reload")]
 
 
 def basic(user: str, password: str) -> dict[str, str]:

@@ -73,6 +73,18 @@ class DetailFailure(msgspec.Struct, frozen=True, gc=False):
     message: str
 
 
+class BrokenEntity(msgspec.Struct, frozen=True, gc=False):
+    """One entity that is not healthy now, in the upstream's own words (for on-call, not for
+    labels: error texts never become series)."""
+
+    kind: str  # "mirror", "pipeline", "input connector", "link", "mirror topic", "flow", ...
+    # The entity's names as its series label them, e.g. (("link", "dr"), ("topic", "orders")).
+    names: tuple[tuple[str, str], ...]
+    state: str  # the upstream's own state, or what crossed an alert threshold
+    error: str = ""  # the upstream's own error text; "" when it gives none
+    since: float | None = None  # the upstream's own state-change time, when it reports one
+
+
 @dataclass(slots=True)
 class PollResult:
     """What one successful poll produced."""
@@ -86,6 +98,8 @@ class PollResult:
     detail_failures: list[DetailFailure] = field(default_factory=list)
     # What the upstream's version serves, by capability name (False: this release lacks it).
     capabilities: dict[str, bool] = field(default_factory=dict)
+    # Entities that are failed, paused, unhealthy, erroring, stuck or past an alert threshold.
+    broken: list[BrokenEntity] = field(default_factory=list)
 
 
 class Source(ABC, Generic[C]):

@@ -42,12 +42,14 @@ from typing import Any, Literal, TypeVar
 import msgspec
 from pydantic import Field, FilePath, SecretStr, field_validator, model_validator
 
+from exporter import thresholds
 from exporter.auth import BasicAuth, BearerAuth, SecretReader
 from exporter.families import Family, MetricSpec, StateSet
 from exporter.http import Answer, Auth, SchemaError, UpstreamClient, UpstreamError
 from exporter.log import get_logger
 from exporter.schema import Filter, TargetConfig, one_of
 from exporter.sources.base import (
+    BrokenEntity,
     JsonInt,
     PollResult,
     Shape,
@@ -252,6 +254,7 @@ class Link(msgspec.Struct, frozen=True, gc=False):
     state_known: bool
     error: str | None
     error_known: bool = True
+    error_message: str = ""  # `link_error_message`: the upstream's own words, "" when none
 
 
 class PartitionLag(msgspec.Struct, frozen=True, gc=False):
@@ -331,9 +334,15 @@ def parse_links(payload: Any) -> tuple[list[Link], str | None]:
                 state_known=state_known,
                 error=error,
                 error_known=error_known,
+                error_message=_text(item.get("link_error_message")),
             )
         )
     return links, next_page(data, "links")
+
+
+def _text(value: Any) -> str:
+    """An optional free-text field; anything but a string counts as absent (it is only shown)."""
+    return value if isinstance(value, str) else ""
 
 
 def parse_lags(raw_lags: list[Any], what: str) -> tuple[PartitionLag, ...]:
@@ -514,6 +523,40 @@ def unknown_values(seen: Observation) -> list[tuple[str, str]]:
     return out
 
 
+# Link states that need a person; a link whose state is unreported (older releases) is not listed.
+BROKEN_LINK_STATES = frozenset({"FAILED", "UNAVAILABLE", "PAUSED"})
+# Mirror topic states that are broken at once, and those that are only while they last too long.
+BROKEN_TOPIC_STATES = frozenset(
+    {"FAILED", "LINK_FAILED", "SOURCE_UNAVAILABLE", "PAUSED", "LINK_PAUSED", "UNKNOWN"}
+)
+NO_ERRORS = frozenset({"NO_ERROR", "NOT_SET"})
+
+
+def broken_entities(seen: Observation, topic_lags: list[float], now: float) -> list[BrokenEntity]:
+    """Links and mirror topics that need a person, with Confluent's own error words and state
+    time. `topic_lags` is each topic's summed lag, in `seen.topics` order (as exported)."""
+    broken = []
+    for link in seen.links:
+        if link.state in BROKEN_LINK_STATES or (link.state is not None and not link.state_known):
+            error = link.error if link.error not in NO_ERRORS else None
+            words = ": ".join(w for w in (error, link.error_message) if w)
+            broken.append(BrokenEntity("link", (("link", link.name),), link.state or "", words))
+    for topic, lag in zip(seen.topics, topic_lags, strict=True):
+        state = topic.status
+        if topic.status_known and state not in BROKEN_TOPIC_STATES:
+            if state.startswith("PENDING_"):
+                if now - topic.state_time <= thresholds.CONFLUENT_PENDING_SECONDS:
+                    continue
+            elif state == "ACTIVE" and lag > thresholds.CONFLUENT_MIRROR_LAG_MESSAGES:
+                state = f"ACTIVE, lag {lag:.0f} messages"
+            else:
+                continue
+        error = topic.error if topic.error is not None and topic.error not in NO_ERRORS else ""
+        names = (("link", topic.link), ("topic", topic.name))
+        broken.append(BrokenEntity("mirror topic", names, state, error, topic.state_time))
+    return broken
+
+
 def entity_counts(seen: Observation) -> dict[str, int]:
     """Links and mirror topics per state, for the status page."""
     counts: dict[str, int] = {}
@@ -573,10 +616,14 @@ class ConfluentSource(Source[ConfluentTarget]):
                 and self.shard.owns(topic.key)
             ],
         )
+        families = build_families(seen, self.config.cluster_id, self.config.partition_metrics)
+        # The summed lags were just exported (TOPIC_LAG, one per topic in order): reuse them.
+        topic_lags = next(f for f in families if f.spec is TOPIC_LAG).samples
         return PollResult(
-            families=build_families(seen, self.config.cluster_id, self.config.partition_metrics),
+            families=families,
             entities=entity_counts(seen),
             unknown_values=unknown_values(seen),
+            broken=broken_entities(seen, [lag for _, lag in topic_lags], self.clock()),
         )
 
     def _selected(self, link: str) -> bool:

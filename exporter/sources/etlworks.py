@@ -50,7 +50,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from pydantic import Field, FilePath, SecretStr, field_validator, model_validator
 
-from exporter import redact
+from exporter import redact, thresholds
 from exporter.auth import BearerAuth, SecretReader
 from exporter.families import Family, MetricSpec, StateSet
 from exporter.http import Auth, Reason, SchemaError, UpstreamClient, UpstreamError
@@ -58,6 +58,7 @@ from exporter.log import get_logger
 from exporter.schema import Duration, Filter, TargetConfig, one_of
 from exporter.sources.base import (
     AnswerMemo,
+    BrokenEntity,
     Clock,
     Details,
     PollResult,
@@ -238,6 +239,7 @@ class Execution(msgspec.Struct, frozen=True, gc=False):
     duration: float | None  # from the `duration` string, when it could be read
     retries: float
     records: tuple[tuple[str, float], ...] = ()
+    exception: str = ""  # the execution's own error text (errors only)
 
     @property
     def identity(self) -> str | None:
@@ -399,6 +401,7 @@ def parse_execution(payload: Any, what: str) -> Execution | None:
     status, known = execution_status(data.get("status"))
     audit = optional_number(data.get("auditId"), f"{what}.auditId")
     name = data.get("flowName")
+    exception = data.get("exception")
     return Execution(
         audit_id=None if audit is None else int(audit),
         flow_name=name if isinstance(name, str) else "",
@@ -409,6 +412,7 @@ def parse_execution(payload: Any, what: str) -> Execution | None:
         duration=parse_duration_text(data.get("duration")),
         retries=optional_number(data.get("retries"), f"{what}.retries") or 0.0,
         records=record_counts(data.get("metrics"), data.get("records")),
+        exception=exception if isinstance(exception, str) else "",
     )
 
 
@@ -511,6 +515,36 @@ def build_families(
         for final, total in zip(FINISHED, remembered.totals, strict=True):
             executions.add((*labels, final), total)
     return [found, status, start, end, duration, retries, records, success, executions]
+
+
+# Final statuses that need a person; a warning or a cancel was someone's decision or is minor.
+BROKEN_STATUSES = frozenset({"error"})
+
+
+def broken_entities(readings: Sequence[FlowReading], now: float) -> list[BrokenEntity]:
+    """Flows whose newest execution failed, runs or waits past the alert threshold, or that the
+    upstream does not know (404), with the execution's own `exception` text."""
+    broken = []
+    for reading in readings:
+        flow_id = str(reading.flow.id)
+        e = reading.execution
+        if e is None:
+            if not reading.found:
+                names = (("flow_id", flow_id), ("flow", reading.flow.name))
+                broken.append(BrokenEntity("flow", names, "not found"))
+            continue
+        state = e.status
+        since = e.ended if e.ended is not None else e.started
+        if e.status in UNFINISHED:
+            if e.started is None or now - e.started <= thresholds.ETLWORKS_RUNNING_SECONDS:
+                continue
+            state = f"{e.status} for {(now - e.started) / 3600:.1f}h"
+            since = e.started
+        elif e.status not in BROKEN_STATUSES and e.status_known:
+            continue
+        names = (("flow_id", flow_id), ("flow", reading.flow.name or e.flow_name))
+        broken.append(BrokenEntity("flow", names, state, e.exception, since))
+    return broken
 
 
 # ---------------------------------------------------------------------------------------------
@@ -654,7 +688,10 @@ class EtlworksSource(Source[EtlworksTarget]):
         )
         readings = [r for r in found if r is not None]
         memory = remember(self.memory, readings, self.since, {f.id for f in flows})
-        result = PollResult(families=build_families(readings, memory, self.clock()))
+        now = self.clock()
+        result = PollResult(
+            families=build_families(readings, memory, now), broken=broken_entities(readings, now)
+        )
         missing = [r.flow.id for r in readings if not r.found]
         if missing and missing != self.missing:  # once per change, not once per poll
             log.warning("flows_not_found", target=self.config.name, flow_ids=missing[:20])

@@ -46,6 +46,7 @@ from exporter.http import Auth, UpstreamClient, UpstreamError
 from exporter.schema import Filter, Strict, TargetConfig, one_of
 from exporter.sources.base import (
     GONE,
+    BrokenEntity,
     Details,
     PollResult,
     Source,
@@ -371,6 +372,7 @@ class Pipeline(msgspec.Struct, frozen=True, gc=False):
     program_known: bool
     deployment_error: bool
     status_since: float | None
+    deployment_error_message: str = ""  # `deployment_error.message`, the upstream's words
 
 
 class Health(msgspec.Struct, frozen=True, gc=False):
@@ -378,6 +380,7 @@ class Health(msgspec.Struct, frozen=True, gc=False):
 
     status: str
     known: bool
+    description: str = ""  # why, in the connector's own words (Unhealthy)
 
 
 class InputConnector(msgspec.Struct, frozen=True, gc=False):
@@ -399,6 +402,7 @@ class InputConnector(msgspec.Struct, frozen=True, gc=False):
     buffered_bytes: float | None  # from v0.125.0
     latency_p99_seconds: float | None
     completed_at: float | None
+    fatal_error_message: str = ""
 
     @property
     def labels(self) -> tuple[str, str, str]:
@@ -423,6 +427,7 @@ class OutputConnector(msgspec.Struct, frozen=True, gc=False):
     queued_batches: float
     buffered_records: float
     buffered_batches: float
+    fatal_error_message: str = ""
 
     @property
     def labels(self) -> tuple[str, str, str]:
@@ -464,8 +469,9 @@ def parse_pipeline(raw: Any, what: str) -> Pipeline:
     desired, desired_known = _state(DESIRED_STATUSES, item.get("deployment_desired_status"))
     program, program_known = _state(PROGRAM_STATUSES, item.get("program_status"))
     error = item.get("deployment_error")
+    message = ""
     if error is not None:
-        obj(error, f"{what}.deployment_error")
+        message = _words(obj(error, f"{what}.deployment_error").get("message"))
     return Pipeline(
         name=string(item.get("name"), f"{what}.name"),
         status=status,
@@ -478,6 +484,7 @@ def parse_pipeline(raw: Any, what: str) -> Pipeline:
         status_since=timestamp(
             item.get("deployment_status_since"), f"{what}.deployment_status_since"
         ),
+        deployment_error_message=message,
     )
 
 
@@ -508,8 +515,14 @@ def is_ephemeral(connector: str, output: bool) -> bool:
 def _health(value: Any, what: str) -> Health | None:
     if value is None:
         return None
-    status, known = _state(HEALTH_STATUSES, obj(value, what).get("status"))
-    return Health(status, known)
+    health = obj(value, what)
+    status, known = _state(HEALTH_STATUSES, health.get("status"))
+    return Health(status, known, _words(health.get("description")))
+
+
+def _words(value: Any) -> str:
+    """An optional free-text field; anything but a string counts as absent (it is only shown)."""
+    return value if isinstance(value, str) else ""
 
 
 def _fatal(value: Any, what: str) -> bool:
@@ -568,6 +581,7 @@ def parse_input(pipeline: str, raw: Any, what: str) -> InputConnector:
         buffered_bytes=optional_number(metrics.get("buffered_bytes"), f"{m}.buffered_bytes"),
         latency_p99_seconds=None if latency is None else latency / 1e6,
         completed_at=completed,
+        fatal_error_message=_words(item.get("fatal_error")),
     )
 
 
@@ -594,6 +608,7 @@ def parse_output(pipeline: str, raw: Any, what: str) -> OutputConnector:
         queued_batches=count("queued_batches"),
         buffered_records=count("buffered_records"),
         buffered_batches=count("buffered_batches"),
+        fatal_error_message=_words(item.get("fatal_error")),
     )
 
 
@@ -834,6 +849,44 @@ def summarise(seen: Observation) -> PollResult:
     return result
 
 
+# Deployment states that need a person (with or without a deployment error).
+BROKEN_PIPELINE_STATES = frozenset({"Paused", "Unavailable", "Failed"})
+BROKEN_PROGRAM_STATES = frozenset({"SqlError", "RustError", "SystemError"})
+
+
+def broken_entities(seen: Observation) -> list[BrokenEntity]:
+    """Pipelines with a deployment error, a failed program or a paused or unavailable
+    deployment, and connectors with a fatal error or unhealthy, in Feldera's own words."""
+    broken = []
+    for p in seen.pipelines:
+        if p.program in BROKEN_PROGRAM_STATES:
+            state = p.program
+        elif p.deployment_error or p.status in BROKEN_PIPELINE_STATES or not p.status_known:
+            state = p.status
+        else:
+            continue
+        names: tuple[tuple[str, str], ...] = (("pipeline", p.name),)
+        error = p.deployment_error_message
+        broken.append(BrokenEntity("pipeline", names, state, error, p.status_since))
+    connectors: list[tuple[str, str, InputConnector | OutputConnector]] = [
+        *(("input connector", "table", c) for c in seen.inputs),
+        *(("output connector", "view", c) for c in seen.outputs),
+    ]
+    for kind, parent, c in connectors:
+        unhealthy = c.health is not None and c.health.status != "Healthy"
+        if not (c.fatal_error or unhealthy):
+            continue
+        pipeline, relation, name = c.labels
+        names = (("pipeline", pipeline), (parent, relation), ("connector", name))
+        state = "fatal error" if c.fatal_error else ""
+        if c.health is not None:
+            state = ", ".join(s for s in (state, c.health.status) if s)
+        words = [c.fatal_error_message, c.health.description if c.health else ""]
+        error = "\n".join(dict.fromkeys(w for w in words if w))
+        broken.append(BrokenEntity(kind, names, state, error))
+    return broken
+
+
 # ---------------------------------------------------------------------------------------------
 # I/O
 
@@ -895,6 +948,7 @@ class FelderaSource(Source[FelderaTarget]):
             seen = _without(seen, gone)
         result = summarise(seen)
         result.families = build_families(seen)
+        result.broken = broken_entities(seen)
         return details.into(result)
 
     async def _stats(

@@ -40,12 +40,14 @@ import msgspec
 import msgspec.structs
 from pydantic import FilePath, SecretStr, model_validator
 
+from exporter import thresholds
 from exporter.auth import BasicAuth, SecretReader
 from exporter.families import Family, MetricSpec, StateSet
 from exporter.http import Auth, Reason, UpstreamClient, UpstreamError
 from exporter.schema import Filter, TargetConfig, one_of
 from exporter.sources.base import (
     GONE,
+    BrokenEntity,
     Details,
     JsonInt,
     JsonNumber,
@@ -544,6 +546,37 @@ def build_families(seen: Observation) -> list[Family]:
     return families
 
 
+# Mirror states that need a person. PeerDB's list carries no error text and no state-change
+# time: `mirrors/logs` keeps an error history, not the current error, and costs a call per
+# mirror, so the status page shows the state and when the exporter first saw it.
+BROKEN_MIRROR_STATES = frozenset({"STATUS_FAILED", "STATUS_PAUSED", "STATUS_UNKNOWN"})
+
+
+def broken_entities(seen: Observation, now: float) -> list[BrokenEntity]:
+    """Failed, paused or unknown mirrors, running mirrors without a recent batch and slots
+    lagging past the alert thresholds."""
+    broken = []
+    for m in seen.mirrors:
+        if m.status is None:
+            continue
+        state = m.status
+        if m.status_known and state not in BROKEN_MIRROR_STATES:
+            batch = seen.batches.get(m.name)
+            end = batch.end_time if batch is not None else None
+            if state != "STATUS_RUNNING" or end is None:
+                continue
+            if now - end <= thresholds.PEERDB_BATCH_AGE_SECONDS:
+                continue
+            state = f"STATUS_RUNNING, no CDC batch for {(now - end) / 3600:.1f}h"
+        broken.append(BrokenEntity("mirror", (("mirror", m.name),), state))
+    for slot in seen.slots:
+        if slot.lag_bytes > thresholds.PEERDB_SLOT_LAG_BYTES:
+            names = (("peer", slot.peer), ("slot", slot.name))
+            state = f"lag {slot.lag_bytes / 2**30:.1f} GiB" + ("" if slot.active else ", inactive")
+            broken.append(BrokenEntity("replication slot", names, state))
+    return broken
+
+
 # ---------------------------------------------------------------------------------------------
 # I/O
 
@@ -630,9 +663,9 @@ class PeerDBSource(Source[PeerDBTarget]):
                 result.unknown_values.append(("flow_status", m.status))
             key = f"mirrors {m.status or 'state unavailable'}"
             result.entities[key] = result.entities.get(key, 0) + 1
-        result.families = build_families(
-            Observation(live, seen.rows, seen.batches, seen.slots, instance)
-        )
+        observation = Observation(live, seen.rows, seen.batches, seen.slots, instance)
+        result.families = build_families(observation)
+        result.broken = broken_entities(observation, self.clock())
         return details.into(result)
 
     def _selected(self, name: str) -> bool:

@@ -1,0 +1,19 @@
+"""The alert thresholds the status page and `/api/v1/status` use to call an entity broken.
+
+They mirror the defaults of `alerts/dataflow-exporter.rules.yml` (its header table), so an
+entity listed as "broken now" is one its alert would page for once the rule's `for:` has
+passed; `tests/test_thresholds.py` checks they agree. Change both together.
+"""
+
+from __future__ import annotations
+
+# PeerDBMirrorNoRecentBatch: a running mirror whose newest completed CDC batch is older.
+PEERDB_BATCH_AGE_SECONDS = 3600.0
+# PeerDBSlotLagHigh: replication slot lag (5 GiB).
+PEERDB_SLOT_LAG_BYTES = 5368709120.0
+# ConfluentMirrorLagHigh: an ACTIVE mirror topic further behind its source than this.
+CONFLUENT_MIRROR_LAG_MESSAGES = 100000.0
+# ConfluentMirrorTopicStuckPending (its `for:`): Confluent reports when the state began.
+CONFLUENT_PENDING_SECONDS = 1800.0
+# EtlworksFlowRunningTooLong: an execution running or queued for longer.
+ETLWORKS_RUNNING_SECONDS = 7200.0
