@@ -1,8 +1,9 @@
 """The alert thresholds the status page and `/api/v1/status` use to call an entity broken.
 
-They mirror the defaults of `alerts/dataflow-exporter.rules.yml` (its header table), so an
-entity listed as "broken now" is one its alert would page for once the rule's `for:` has
-passed; `tests/test_thresholds.py` checks they agree. Change both together.
+They are the defaults of the one alerts config, `alerts/config.yml` (which the installed
+package does not carry), so an entity listed as "broken now" is one its alert would page for
+once the rule's `for:` has passed; `tests/test_thresholds.py` checks they agree. Thresholds
+tuned through the Helm chart's `prometheusRule.config` change the rules, not these.
 """
 
 from __future__ import annotations
