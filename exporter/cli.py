@@ -519,6 +519,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 f"dataflow-exporter demo is running (Ctrl-C to stop)\n"
                 f"  status page: {base}/\n"
                 f"  metrics:     {base}/metrics\n"
+                f"  status API:  {base}/api/v1/status\n"
                 f"  simulator:   {sim.url}/  (faults: {sim.url}/_sim/<system>/faults)\n"
                 f"  config:      {path}",
                 flush=True,
