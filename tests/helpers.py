@@ -105,3 +105,16 @@ def answer_of(payload: Any) -> Answer:
     except orjson.JSONEncodeError:  # orjson refuses integers beyond 64 bits
         body = json.dumps(payload).encode()
     return Answer(body, "GET /drawn")
+
+
+def alerts_generator() -> Any:
+    """alerts/generate.py as a module (it is a script, not part of the package)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "alerts" / "generate.py"
+    spec = importlib.util.spec_from_file_location("alerts_generate", path)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -24,6 +24,7 @@ import pytest
 import yaml
 
 from exporter.metrics import SELF_SPECS, all_specs
+from tests.helpers import alerts_generator
 
 ROOT = Path(__file__).resolve().parent.parent
 RULES = ROOT / "alerts" / "dataflow-exporter.rules.yml"
@@ -290,18 +291,6 @@ RUNBOOKS = ROOT / "docs" / "runbooks.md"
 RUNBOOK_PARTS = ("**What it means.**", "**Confirm.**", "**Fix.**", "**Escalate**")
 
 
-def _generator() -> Any:
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(
-        "alerts_generate", ROOT / "alerts" / "generate.py"
-    )
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _runbook_sections() -> dict[str, str]:
     text = RUNBOOKS.read_text(encoding="utf-8")
     parts = re.split(r"(?m)^## (\S+)\n", text)[1:]
@@ -319,7 +308,7 @@ def test_committed_rules_and_chart_copies_are_what_the_generator_writes(tmp_path
 
 
 def test_every_placeholder_has_a_config_value_and_every_value_is_used() -> None:
-    gen = _generator()
+    gen = alerts_generator()
     template = (ROOT / "alerts" / "rules.template.yml").read_text(encoding="utf-8")
     body = template.split("\ngroups:\n", 1)[1]
     used = {m[1] + (f".{m[2]}" if m[2] else "") for m in gen.PLACEHOLDER.finditer(body)}
@@ -333,7 +322,7 @@ def test_every_placeholder_has_a_config_value_and_every_value_is_used() -> None:
 
 
 def test_a_threshold_changed_in_the_config_reaches_expr_for_and_prose() -> None:
-    gen = _generator()
+    gen = alerts_generator()
     config = gen.merged(
         gen.load_config(), {"alerts": {"EtlworksFlowRunningTooLong": {"threshold_seconds": 600}}}
     )
@@ -349,7 +338,7 @@ def test_a_threshold_changed_in_the_config_reaches_expr_for_and_prose() -> None:
 
 @pytest.mark.parametrize("rule", ALERTS, ids=ALERT_NAMES)
 def test_every_alert_links_its_runbook_section(rule: dict[str, Any]) -> None:
-    base = _generator().load_config()["runbook_url"]
+    base = alerts_generator().load_config()["runbook_url"]
     assert rule["annotations"]["runbook_url"] == f"{base}#{rule['alert'].lower()}"
 
 

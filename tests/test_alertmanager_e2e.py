@@ -12,7 +12,6 @@ test. Without prometheus or prometheus-alertmanager the test skips, except under
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ import pytest
 import yaml
 from aiohttp import web
 
+from tests.helpers import alerts_generator
 from tests.test_alert_rules import tool_binary
 from tests.test_cli import _free_port
 from tests.test_dashboards import _exporter_config, _stop
@@ -41,19 +41,9 @@ EXPECTED: dict[str, dict[str, str]] = {
 }
 
 
-def _generator() -> Any:
-    spec = importlib.util.spec_from_file_location(
-        "alerts_generate", ROOT / "alerts" / "generate.py"
-    )
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def _fast_rules() -> str:
     """The shipped rules with every `for:` at 0s, through the one config."""
-    gen = _generator()
+    gen = alerts_generator()
     config = gen.load_config()
     fast = {"alerts": {alert: {"for": "0s"} for alert in config["alerts"]}}
     text: str = gen.rules_file(gen.merged(config, fast))
@@ -199,7 +189,7 @@ async def test_broken_entities_arrive_grouped_with_labels_severity_summary_and_r
         found = arrived()
         assert sorted(found) == sorted(EXPECTED), f"missing: {set(EXPECTED) - set(found)}"
 
-        base = _generator().load_config()["runbook_url"]
+        base = alerts_generator().load_config()["runbook_url"]
         for name, (note, alert) in found.items():
             severity = alert["labels"]["severity"]
             # Routed by severity, grouped per alert and target as the example says.

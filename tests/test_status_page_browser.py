@@ -41,6 +41,17 @@ CHROMIUM_FLAGS = [
 ]
 
 
+async def _launch(pw: Any, chromium: str, tmp_path: Path) -> Any:
+    """Debian's Chromium, headless, with a profile of its own in the test's directory."""
+    return await pw.chromium.launch_persistent_context(
+        str(tmp_path / "profile"),
+        executable_path=chromium,
+        headless=True,
+        args=CHROMIUM_FLAGS,
+        viewport={"width": 1280, "height": 900},
+    )
+
+
 def _missing(what: str) -> NoReturn:
     """Skip without `what`, but fail under CI, where the browser test must run."""
     if os.environ.get("CI"):
@@ -108,13 +119,7 @@ async def test_status_page_shows_a_person_what_is_up_what_is_down_and_why(
 ) -> None:
     base, sim_url = demo_with_a_failing_target
     async with playwright_api.async_playwright() as pw:
-        browser = await pw.chromium.launch_persistent_context(
-            str(tmp_path / "profile"),
-            executable_path=chromium,
-            headless=True,
-            args=CHROMIUM_FLAGS,
-            viewport={"width": 1280, "height": 900},
-        )
+        browser = await _launch(pw, chromium, tmp_path)
         try:
             page = await browser.new_page()
             response = await page.goto(base + "/")
@@ -257,13 +262,7 @@ async def test_broken_now_names_each_broken_entity_with_the_upstreams_words(
     playwright_api: ModuleType, chromium: str, demo: str, tmp_path: Path
 ) -> None:
     async with playwright_api.async_playwright() as pw:
-        browser = await pw.chromium.launch_persistent_context(
-            str(tmp_path / "profile"),
-            executable_path=chromium,
-            headless=True,
-            args=CHROMIUM_FLAGS,
-            viewport={"width": 1280, "height": 900},
-        )
+        browser = await _launch(pw, chromium, tmp_path)
         try:
             page = await browser.new_page()
             response = await page.goto(demo + "/")
