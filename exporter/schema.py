@@ -170,6 +170,7 @@ class Defaults(Strict):
     stale_after: Duration = 300.0
     max_concurrency: int = Field(default=8, ge=1, le=256)
     max_series: int = Field(default=100_000, ge=1)
+    max_entities: int = Field(default=20_000, ge=1)
     max_response_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
 
 

@@ -225,3 +225,23 @@ async def test_a_missing_capability_and_an_unknown_value_are_logged_once() -> No
     assert [e["capability"] for e in missing] == ["rows_synced"]
     unknown = [e for e in logs if e["event"] == "unknown_value"]
     assert [(e["field"], e["value"]) for e in unknown] == [("flow_status", "STATUS_HIBERNATING")]
+
+
+@pytest.mark.parametrize(
+    ("system", "inventory_calls"),
+    [("peerdb", 1), ("feldera", 1), ("confluent", 2), ("etlworks", 2)],
+)
+async def test_an_inventory_past_max_entities_fails_the_poll_before_any_detail_call(
+    system: str, inventory_calls: int
+) -> None:
+    async with Simulation({system: {}}, clock=fixed_clock) as sim:
+        data = config(sim, system)
+        data["targets"][0]["max_entities"] = 3
+        polled = await poll_once(data, clock=fixed_clock)
+        sent = sim.systems[system].faults.requests["total"]
+    name = data["targets"][0]["name"]
+    state = polled.store.targets[name]
+    assert not polled.ok
+    assert state.last_error_reason == "decode"
+    assert "more than max_entities (3)" in (state.last_error or "")
+    assert sent == inventory_calls  # the list (and the token or second list), nothing per entity

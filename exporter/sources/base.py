@@ -117,6 +117,17 @@ class Source(ABC, Generic[C]):
         self.shard = shard or Shard()
         self.capabilities = Capabilities(clock)
 
+    def admit(self, count: int, what: str) -> None:
+        """Fail the poll as soon as the inventory is read if it lists more selected entities
+        than `max_entities`: a poll's cost is bounded before any detail call is spent."""
+        limit = self.config.max_entities
+        if count > limit:
+            raise UpstreamError(
+                Reason.DECODE,
+                f"{what}: {count} selected, more than max_entities ({limit}); raise "
+                "max_entities or narrow the target with include/exclude",
+            )
+
     def details(self) -> Details:
         """A fresh record of one poll's detail calls, bounded by the target's concurrency."""
         return Details(self.capabilities, self.config.max_concurrency)

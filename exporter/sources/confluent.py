@@ -616,6 +616,7 @@ class ConfluentSource(Source[ConfluentTarget]):
                 and self.shard.owns(topic.key)
             ],
         )
+        self.admit(len(seen.links) + len(seen.topics), "links and mirror topics")
         families = build_families(seen, self.config.cluster_id, self.config.partition_metrics)
         # The summed lags were just exported (TOPIC_LAG, one per topic in order): reuse them.
         topic_lags = next(f for f in families if f.spec is TOPIC_LAG).samples

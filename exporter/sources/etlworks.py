@@ -683,6 +683,7 @@ class EtlworksSource(Source[EtlworksTarget]):
         details = self.details()
         self.answers.begin()
         flows = [f for f in await self._flows(client) if self.shard.owns(str(f.id))]
+        self.admit(len(flows), "flows")
         found = await fan_out(
             [functools.partial(self._reading, client, details, f) for f in flows], details.limit
         )

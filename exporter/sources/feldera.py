@@ -932,6 +932,7 @@ class FelderaSource(Source[FelderaTarget]):
         pipelines = [
             p for p in listed if self.config.pipelines.matches(p.name) and self.shard.owns(p.name)
         ]
+        self.admit(len(pipelines), "GET /v0/pipelines: pipelines")
         live = sorted(p.name for p in pipelines if p.status in STATS_STATUSES)
         seen = Observation(pipelines)
         gone: set[str] = set()

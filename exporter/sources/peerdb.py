@@ -625,6 +625,7 @@ class PeerDBSource(Source[PeerDBTarget]):
         listed = MIRROR_LIST(await client.get(LIST_PATH))
         selected = [m for m in listed if self._selected(m.name)]
         mirrors = [m for m in selected if self.shard.owns(m.name)]
+        self.admit(len(mirrors), "mirrors/list: mirrors")
         # The list carries every mirror's state from v0.36.7 on; an empty list says nothing.
         carries_state = all(m.status is not None for m in listed)
         seen = _Reading({}, set(), {}, {}, [], [])
