@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
+import signal
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -20,7 +24,7 @@ from exporter.config import Config, ConfigError
 from exporter.http import new_session
 from exporter.log import get_logger
 from exporter.scheduler import Scheduler
-from exporter.server import make_app
+from exporter.server import ServerLimits, make_app
 from exporter.sources.base import Shard
 from exporter.store import Store
 from exporter.webconfig import WebConfig
@@ -41,6 +45,64 @@ def tune_gc() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
+# How long a stop signal may take to end the process; past it the process exits at once (a
+# render thread or a stuck client must not keep a pod in Terminating).
+EXIT_DEADLINE_SECONDS = 5.0
+# How long stopping waits for requests in flight before closing their connections.
+SHUTDOWN_GRACE_SECONDS = 1.0
+
+
+def arm_exit_deadline(
+    signals: Iterable[signal.Signals], seconds: float = EXIT_DEADLINE_SECONDS
+) -> None:
+    """Make each signal end the process within `seconds` whatever the event loop is doing.
+
+    Call after `loop.add_signal_handler`: the loop's own handling still runs (the signal
+    reaches it through its wake-up descriptor), and this Python-level handler, which runs even
+    while the loop is busy, starts a timer that exits if the clean shutdown has not finished.
+    """
+    armed = threading.Event()
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        if armed.is_set():
+            return
+        armed.set()
+        timer = threading.Timer(seconds, _exit_now, args=(signum,))
+        timer.daemon = True
+        timer.start()
+
+    for sig in signals:
+        signal.signal(sig, on_signal)
+
+
+def _exit_now(signum: int) -> None:
+    os.write(2, f"shutdown took over {EXIT_DEADLINE_SECONDS:g}s; exiting now\n".encode())
+    os._exit(128 + signum)
+
+
+class AcceptErrorFilter:
+    """Loop exception handler: running out of descriptors while accepting is logged once, not
+    on every retry of the accept loop (asyncio logs a traceback per attempt)."""
+
+    def __init__(self) -> None:
+        self.suppressed = 0
+
+    def __call__(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        """Log the first accept failure and count the rest; pass anything else on."""
+        message = str(context.get("message", ""))
+        if message.startswith("socket.accept() out of system resource"):
+            if self.suppressed == 0:
+                exc = context.get("exception")
+                log.error(
+                    "accept_failed_out_of_descriptors",
+                    error=str(exc) if exc else message,
+                    hint="raise the file descriptor limit; new connections wait until then",
+                )
+            self.suppressed += 1
+            return
+        loop.default_exception_handler(context)
+
+
 def parse_listen_address(address: str) -> tuple[str, int]:
     """`host:port`, `:port` or `[v6]:port` -> (host, port); an empty host means all interfaces."""
     host, sep, port = address.rpartition(":")
@@ -59,8 +121,10 @@ class Exporter:
         web_config: WebConfig | None = None,
         shard: Shard | None = None,
         clock: Callable[[], float] = time.time,
+        limits: ServerLimits | None = None,
     ) -> None:
         self.config_path = Path(config_path)
+        self.limits = limits or ServerLimits()
         self.listen = listen
         self.web_config = web_config
         self.shard_override = shard
@@ -87,8 +151,15 @@ class Exporter:
         self.scheduler.configure(loaded)
         self.store.record_reload(True, self.clock())
         self.scheduler.start()
-        app = make_app(self.store, self.collector, self.reload, self.web_config)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        asyncio.get_running_loop().set_exception_handler(AcceptErrorFilter())
+        app = make_app(self.store, self.collector, self.reload, self.web_config, self.limits)
+        self._runner = web.AppRunner(
+            app,
+            access_log=None,
+            handle_signals=False,
+            keepalive_timeout=self.limits.idle_seconds,
+            shutdown_timeout=SHUTDOWN_GRACE_SECONDS,
+        )
         await self._runner.setup()
         host, port = parse_listen_address(self.listen)
         ssl_context = self.web_config.ssl_context if self.web_config else None
@@ -108,15 +179,21 @@ class Exporter:
         async with self._reload_lock:
             try:
                 loaded = await asyncio.to_thread(self._load)
+                assert self.scheduler is not None
+                await self.scheduler.apply(loaded)
             except ConfigError as exc:
-                self.store.record_reload(False, self.clock())
-                log.error("config_reload_failed", errors=exc.errors)
-                return exc.errors
-            assert self.scheduler is not None
-            await self.scheduler.apply(loaded)
+                return self._reload_failed(exc.errors)
+            except Exception as exc:  # reload's boundary: the running config must survive
+                log.exception("config_reload_crashed")
+                return self._reload_failed([f"{self.config_path}: unexpected {type(exc).__name__}"])
             self.store.record_reload(True, self.clock())
             log.info("config_reloaded", targets=len(loaded.targets))
             return []
+
+    def _reload_failed(self, errors: list[str]) -> list[str]:
+        self.store.record_reload(False, self.clock())
+        log.error("config_reload_failed", errors=errors)
+        return errors
 
     async def stop(self) -> None:
         """Stop serving, cancel every poller and close the session."""

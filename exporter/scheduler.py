@@ -8,6 +8,7 @@ failures, and at least as long as an upstream's `Retry-After` asks.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import random
 import time
 from collections.abc import Callable
@@ -21,14 +22,17 @@ from exporter.http import Reason, UpstreamClient, UpstreamError
 from exporter.log import get_logger
 from exporter.schema import TargetConfig
 from exporter.sources import REGISTRY
-from exporter.sources.base import Shard, Source
-from exporter.store import Store, TargetState, build_snapshot
+from exporter.sources.base import PollResult, Shard, Source
+from exporter.store import Snapshot, Store, TargetState, build_snapshot
 
 log = get_logger("exporter.scheduler")
 
 JITTER = 0.1  # +/- 10 % on every sleep, so targets drift apart instead of polling in lockstep
 BACKOFF_FACTOR_CAP = 8  # a failing target is polled at least every 8 intervals
 FIRST_POLL_SPREAD_SECONDS = 1.0
+# Threads that render snapshots: rendering a large poll is CPU work that would otherwise hold
+# the event loop (and with it /metrics, every other target's poll and signal handling).
+RENDER_THREADS = 2
 
 
 def backoff_delay(interval: float, failures: int, retry_after: float | None) -> float:
@@ -52,6 +56,7 @@ class Poller:
         store: Store,
         clock: Callable[[], float],
         rng: random.Random,
+        renderers: concurrent.futures.Executor | None = None,
     ) -> None:
         self.config = config
         self.source = source
@@ -61,6 +66,10 @@ class Poller:
         self.rng = rng
         self.retry_after: float | None = None
         self.renderer = SeriesRenderer((("target", config.name), *sorted(config.labels.items())))
+        self._renderers = renderers
+        # A render cut short by the timeout still runs in its thread; the next one waits for
+        # it, as both use `renderer`.
+        self._rendering: asyncio.Future[Snapshot] | None = None
 
     async def poll_once(self) -> bool:
         """One poll: fetch, translate and store; never raises except on cancellation."""
@@ -68,16 +77,10 @@ class Poller:
         started = time.monotonic()
         self.retry_after = None
         try:
+            # The timeout covers everything up to the swap into the store, rendering included.
             async with asyncio.timeout(cfg.timeout):
                 result = await self.source.poll(self.client)
-            snapshot = build_snapshot(
-                result.families,
-                self.renderer.constant_labels,
-                cfg.max_series,
-                result.entities,
-                self.clock(),
-                self.renderer,
-            )
+                snapshot = await self._render(result)
         except UpstreamError as exc:
             self.retry_after = exc.retry_after
             return self._failed(exc.reason, str(exc), started)
@@ -107,6 +110,28 @@ class Poller:
             series=snapshot.series,
         )
         return True
+
+    async def _render(self, result: PollResult) -> Snapshot:
+        """The poll's snapshot, built in a render thread when the poller has them."""
+        cfg = self.config
+        if self._rendering is not None and not self._rendering.done():
+            await asyncio.wait([self._rendering])
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(
+            self._renderers,
+            build_snapshot,
+            result.families,
+            self.renderer.constant_labels,
+            cfg.max_series,
+            result.entities,
+            self.clock(),
+            self.renderer,
+        )
+        self._rendering = future
+        future.add_done_callback(_retrieve)
+        # shield: cancelling the wait must not mark the future cancelled while its thread
+        # still runs, or the next render would not wait for it.
+        return await asyncio.shield(future)
 
     def _failed(self, reason: Reason, message: str, started: float) -> bool:
         cfg = self.config
@@ -140,6 +165,12 @@ class Poller:
             await asyncio.sleep(self.next_delay())
 
 
+def _retrieve(future: asyncio.Future[Snapshot]) -> None:
+    """Mark an abandoned render's outcome as seen (its poll already counted the failure)."""
+    if not future.cancelled():
+        future.exception()
+
+
 class Scheduler:
     """Owns every poller task: starts them, swaps them on reload, cancels them on stop."""
 
@@ -157,11 +188,14 @@ class Scheduler:
         self.pollers: dict[str, Poller] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._shard = Shard()
+        self._renderers = concurrent.futures.ThreadPoolExecutor(
+            RENDER_THREADS, thread_name_prefix="render"
+        )
 
     def _make_poller(self, target: TargetConfig) -> Poller:
         source = REGISTRY[target.system](target, self.clock, self._shard)
         client = UpstreamClient(self.session, target, source.auth())
-        return Poller(target, source, client, self.store, self.clock, self.rng)
+        return Poller(target, source, client, self.store, self.clock, self.rng, self._renderers)
 
     def configure(self, config: Config) -> None:
         """Create pollers for a config: keep unchanged targets, replace changed, drop removed."""
@@ -211,3 +245,5 @@ class Scheduler:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        # A render still running finishes on its own; nothing waits for its result.
+        self._renderers.shutdown(wait=False, cancel_futures=True)
