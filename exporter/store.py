@@ -15,6 +15,12 @@ from exporter.families import Family, MetricSpec
 from exporter.http import Reason
 from exporter.sources.base import Shard
 
+# Distinct (system, field) pairs counted in `unknown_values`: field names can come from an
+# upstream's payload, and each pair is a self-metric series. Past the cap, new pairs count
+# under OTHER_FIELD.
+MAX_UNKNOWN_FIELDS = 1000
+OTHER_FIELD = "(other)"
+
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
@@ -166,7 +172,10 @@ class Store:
         state.dropped_total += snapshot.dropped
         state.consecutive_failures = 0
         for field_name, _value in unknown:
-            self.unknown_values[(state.system, field_name)] += 1
+            key = (state.system, field_name)
+            if key not in self.unknown_values and len(self.unknown_values) >= MAX_UNKNOWN_FIELDS:
+                key = (state.system, OTHER_FIELD)
+            self.unknown_values[key] += 1
         self._changed()
 
     def record_failure(
