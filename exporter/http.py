@@ -12,6 +12,7 @@ import math
 import ssl
 import time
 import zlib
+from collections import OrderedDict
 from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any, NamedTuple, Protocol
@@ -191,6 +192,46 @@ def make_ssl_context(tls: TLSConfig | None) -> ssl.SSLContext | bool:
     return ctx
 
 
+class Limiter:
+    """At most `limit` holders at once, woken in arrival order (`async with limiter:`).
+
+    Like asyncio.Semaphore, except that a cancelled waiter leaves in O(1): Python 3.11's
+    semaphore removes it from a deque, so cancelling a poll with 100k requests queued spent
+    minutes on the event loop.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self._free = limit
+        self._waiters: OrderedDict[asyncio.Future[None], None] = OrderedDict()
+
+    async def __aenter__(self) -> None:
+        if self._free > 0 and not self._waiters:
+            self._free -= 1
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters[waiter] = None
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self._release()  # handed the slot and cancelled at once: pass it on
+            raise
+        finally:
+            self._waiters.pop(waiter, None)
+
+    async def __aexit__(self, *_exc: object) -> None:
+        self._release()
+
+    def _release(self) -> None:
+        """Hand the slot to the first waiter still waiting, or free it."""
+        while self._waiters:
+            waiter, _ = self._waiters.popitem(last=False)
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+        self._free += 1
+
+
 class UpstreamClient:
     """Requests to one target: base URL, auth, TLS, per-target concurrency limit and size cap."""
 
@@ -205,7 +246,7 @@ class UpstreamClient:
         self._base = URL(config.url + "/")
         self._session = session
         self._auth = auth
-        self._limit = asyncio.Semaphore(config.max_concurrency)
+        self._limit = Limiter(config.max_concurrency)
         self._max_bytes = config.max_response_bytes
         self._ssl = make_ssl_context(config.tls)
         self._timeout = aiohttp.ClientTimeout(

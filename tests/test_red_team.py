@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import gzip
 import os
 import random
@@ -243,6 +244,24 @@ async def test_rendering_does_not_hold_the_event_loop(monkeypatch: pytest.Monkey
         ticker.cancel()
         await asyncio.gather(ticker, return_exceptions=True)
     assert max(gaps) < render_seconds / 4
+
+
+async def test_cancelling_a_poll_with_many_queued_requests_stays_linear() -> None:
+    async def cancel_queued(count: int) -> float:
+        async with aiohttp.ClientSession() as session:
+            client = UpstreamClient(session, _target("http://127.0.0.1:1", max_concurrency=1))
+            # Requests wait for the target's concurrency limit, as a poll's per-entity calls do.
+            tasks = [asyncio.create_task(client.get("/x")) for _ in range(count)]
+            await asyncio.sleep(0.05)
+            started = time.perf_counter()
+            for task in reversed(tasks):  # a TaskGroup cancels in no particular order
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            return time.perf_counter() - started
+
+    small, large = await cancel_queued(2_000), await cancel_queued(20_000)
+    # Linear work is a ratio near 10; a waiter list searched per cancellation is near 100.
+    assert large / small < 35, f"{small:.3f}s for 2k, {large:.3f}s for 20k"
 
 
 _RUN_WITH_ENDLESS_RENDER = textwrap.dedent(
@@ -783,9 +802,21 @@ def _secret_error(path: Path) -> UpstreamError:
 def test_a_fifo_secret_file_fails_the_poll_as_config(tmp_path: Path) -> None:
     fifo = tmp_path / "password"
     os.mkfifo(fifo)
-    error = _secret_error(fifo)
+    # Should a read block on the FIFO (the bug this guards against), a writer that opens and
+    # closes it later ends that read, so the test fails instead of hanging.
+    unblock = threading.Timer(15, _open_and_close_for_writing, args=(fifo,))
+    unblock.start()
+    try:
+        error = _secret_error(fifo)
+    finally:
+        unblock.cancel()
     assert error.reason is Reason.CONFIG
     assert "not a regular file" in str(error)
+
+
+def _open_and_close_for_writing(fifo: Path) -> None:
+    with contextlib.suppress(OSError):  # no reader waiting: nothing to unblock
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
 
 
 def test_a_symlink_to_a_device_is_refused(tmp_path: Path) -> None:
