@@ -192,8 +192,10 @@ class _Instant(Source[TargetConfig]):
     specs = (TARGET_UP,)
 
     async def poll(self, client: UpstreamClient) -> PollResult:
+        # Enough series to be rendered in a render thread, as a large poll is.
         family = Family(TARGET_UP)
-        family.add(("any", "t"), 1.0)
+        for i in range(scheduler_mod.RENDER_INLINE_SAMPLES):
+            family.add(("any", f"t{i}"), 1.0)
         return PollResult([family])
 
 
