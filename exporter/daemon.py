@@ -5,6 +5,7 @@ atomic reload (a bad new config keeps the old one) and a clean shutdown.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import gc
 import os
 import signal
@@ -38,11 +39,29 @@ log = get_logger("exporter.daemon")
 GC_THRESHOLDS = (100_000, 10, 10)
 
 
+# glibc gives each thread that allocates its own malloc arena. Render threads allocate a large
+# poll's blocks, which outlive the poll, so each arena keeps its high-water mark: a 400k-series
+# poll peaked near 100 MiB higher than with one arena. One arena costs render threads some lock
+# contention, which the interpreter lock makes moot.
+_M_ARENA_MAX = -8
+MALLOC_ARENAS = 1
+
+
 def tune_gc() -> None:
-    """Collect cycles less often and keep import-time objects out of every full collection."""
+    """Collect cycles less often and keep import-time objects out of every full collection;
+    keep malloc to one arena (glibc only; elsewhere nothing changes)."""
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
+    _limit_malloc_arenas()
+
+
+def _limit_malloc_arenas() -> None:
+    try:
+        libc = ctypes.CDLL(None)
+        libc.mallopt(_M_ARENA_MAX, MALLOC_ARENAS)
+    except (OSError, AttributeError):
+        pass  # not glibc: its allocator manages threads its own way
 
 
 # How long a stop signal may take to end the process; past it the process exits at once (a
