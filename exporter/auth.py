@@ -1,21 +1,29 @@
 """Static credentials for upstream requests: HTTP Basic and Bearer, read from inline or file
 secrets. A `*_file` secret is re-read at most every few seconds so rotation needs no restart.
+
+Secret files are read in a small pool of their own, so a slow file system or a flood of other
+blocking work (password checks, inflation) cannot hold up the other.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import concurrent.futures
 import time
 from collections.abc import Mapping
 from pathlib import Path
 
 from pydantic import SecretStr
 
-from exporter.schema import read_secret
+from exporter import redact
+from exporter.http import Reason, UpstreamError, os_error_text
+from exporter.schema import SecretFileError, read_secret
 
 # How long a secret file's content is reused before it is read again.
 SECRET_FILE_TTL_SECONDS = 5.0
+# Two threads: one file on a hung network mount does not hold up every other secret.
+_SECRET_READS = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="secret-read")
 
 
 class SecretReader:
@@ -33,9 +41,21 @@ class SecretReader:
             return read_secret(self._inline, None)
         now = time.monotonic()
         if now - self._read_at >= SECRET_FILE_TTL_SECONDS:
-            self._cached = await asyncio.to_thread(read_secret, None, self._path)
+            self._cached = await self._read(self._path)
             self._read_at = now
         return self._cached
+
+    @staticmethod
+    async def _read(path: Path) -> str | None:
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(_SECRET_READS, read_secret, None, path)
+        except SecretFileError as exc:
+            raise UpstreamError(Reason.CONFIG, str(exc)) from None
+        except OSError as exc:
+            raise UpstreamError(
+                Reason.CONNECT, f"secret file {path}: {os_error_text(exc)}"
+            ) from None
 
 
 class BasicAuth:
@@ -56,6 +76,10 @@ class BasicAuth:
         if password is None:
             return {}
         token = base64.b64encode(f"{self._username}:{password}".encode()).decode("ascii")
+        # An upstream that echoes the header puts this token in its error text.
+        redact.register_basic(self._username, password)
+        if seen is not None:
+            redact.unregister_basic(self._username, seen)
         built = {"Authorization": f"Basic {token}"}
         self._built = (password, built)
         return built

@@ -19,7 +19,7 @@ import yaml
 from exporter import __version__, redact
 from exporter import config as config_mod
 from exporter.config import ConfigError
-from exporter.daemon import Exporter, parse_listen_address, tune_gc
+from exporter.daemon import Exporter, arm_exit_deadline, parse_listen_address, tune_gc
 from exporter.log import FORMATS, LEVELS, configure, get_logger
 from exporter.schema import parse_duration
 from exporter.sources.base import Shard
@@ -273,6 +273,7 @@ async def _serve_until_signalled(exporter: Exporter, extra_stop: Any = None) -> 
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     loop.add_signal_handler(signal.SIGINT, stop.set)
     loop.add_signal_handler(signal.SIGHUP, on_hup)
+    arm_exit_deadline((signal.SIGTERM, signal.SIGINT))
     try:
         await stop.wait()
         log.info("shutdown_requested")

@@ -54,6 +54,14 @@ class Collector:
 
     def exposition(self, openmetrics: bool = False, gzipped: bool = False) -> bytes:
         """The current body in the asked format; gzip-compressed if `gzipped`."""
+        return b"".join(self.exposition_parts(openmetrics, gzipped))
+
+    def exposition_parts(
+        self, openmetrics: bool = False, gzipped: bool = False
+    ) -> tuple[bytes, ...]:
+        """The current body as consecutive parts: the cached (large, shared) body and the
+        fresh tail, never copied into one object, so a scrape in flight holds no body of its
+        own."""
         now = self.clock()
         stale = frozenset(n for n, s in self.store.targets.items() if s.stale(now))
         key = (self.store.version, stale, openmetrics)
@@ -65,7 +73,7 @@ class Collector:
         if openmetrics:
             tail += OPENMETRICS_EOF
         if not gzipped:
-            return cached.body + tail if tail else cached.body
+            return (cached.body, tail)
         if cached.deflated is None:
             compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS)
             deflated = compressor.compress(cached.body) + compressor.flush(zlib.Z_SYNC_FLUSH)
@@ -74,7 +82,7 @@ class Collector:
         rest = compressor.compress(tail) + compressor.flush()
         size = (len(cached.body) + len(tail)) & 0xFFFFFFFF
         trailer = struct.pack("<II", zlib.crc32(tail, cached.crc), size)
-        return b"".join((_GZIP_HEADER, cached.deflated, rest, trailer))
+        return (_GZIP_HEADER, cached.deflated, rest + trailer)
 
     def _render(self, stale: frozenset[str], openmetrics: bool) -> bytes:
         blocks: dict[str, list[bytes]] = {}

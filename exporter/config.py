@@ -46,8 +46,80 @@ class Config:
     shard: Shard
 
 
+# A config is a few levels deep; anything much deeper is an attack or a generated mistake, and
+# would exhaust Python's recursion limit while being loaded.
+MAX_YAML_DEPTH = 64
+# Nodes after aliases are expanded: 100k targets of a dozen keys stay far below; an alias bomb
+# ("billion laughs") is refused before it is expanded.
+MAX_YAML_NODES = 5_000_000
+
+
+class _DuplicateKeyError(yaml.constructor.ConstructorError):
+    """A key given twice in one mapping (its name is shown: keys are not secrets)."""
+
+
 class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that rejects duplicate keys instead of silently keeping the last one."""
+    """SafeLoader that rejects duplicate keys instead of silently keeping the last one, and
+    documents nested too deeply or expanding through aliases into too many nodes."""
+
+    _depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
+        """Compose one node, refusing nesting beyond `MAX_YAML_DEPTH`."""
+        self._depth += 1
+        try:
+            if self._depth > MAX_YAML_DEPTH:
+                raise yaml.composer.ComposerError(
+                    None,
+                    None,
+                    f"nested more than {MAX_YAML_DEPTH} levels deep",
+                    self.peek_event().start_mark,  # type: ignore[no-untyped-call]
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def get_single_node(self) -> yaml.Node | None:
+        """The document's node, once its size with aliases expanded is known to be sane."""
+        node = super().get_single_node()
+        if node is not None:
+            _check_expanded_size(node)
+        return node
+
+
+def _check_expanded_size(root: yaml.Node) -> None:
+    """Count the nodes the document becomes once every alias is expanded, without expanding
+    it (each shared node is sized once); refuse recursive aliases and alias bombs."""
+    sizes: dict[int, int] = {}
+    in_progress: set[int] = set()
+
+    def size(node: yaml.Node) -> int:
+        key = id(node)
+        known = sizes.get(key)
+        if known is not None:
+            return known
+        if key in in_progress:
+            raise yaml.composer.ComposerError(
+                None, None, "an alias refers to a node that contains it", node.start_mark
+            )
+        in_progress.add(key)
+        total = 1
+        if isinstance(node, yaml.SequenceNode):
+            total += sum(size(child) for child in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            total += sum(size(k) + size(v) for k, v in node.value)
+        in_progress.discard(key)
+        if total > MAX_YAML_NODES:
+            raise yaml.composer.ComposerError(
+                None,
+                None,
+                f"aliases expand the document beyond {MAX_YAML_NODES} nodes",
+                node.start_mark,
+            )
+        sizes[key] = total
+        return total
+
+    size(root)
 
 
 def _mapping_without_duplicates(loader: _StrictLoader, node: yaml.MappingNode) -> dict[Any, Any]:
@@ -55,11 +127,31 @@ def _mapping_without_duplicates(loader: _StrictLoader, node: yaml.MappingNode) -
     for key_node, _ in node.value:
         key = loader.construct_object(key_node)
         if key in seen:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"duplicate key {key!r}", key_node.start_mark
-            )
+            raise _DuplicateKeyError(None, None, f"duplicate key {key!r}", key_node.start_mark)
         seen.add(key)
     return loader.construct_mapping(node)
+
+
+# A quoted piece of a YAML error that may be the document's own text (an alias name, a tag, a
+# scalar): PyYAML quotes such values with repr. Token names (',', '<stream end>') stay.
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+_TOKEN_NAME = re.compile(r"^.<[a-z ]+>.$|^[^A-Za-z0-9]*$")
+
+
+def _hide_value(match: re.Match[str]) -> str:
+    quoted = match.group(0)
+    return quoted if _TOKEN_NAME.match(quoted) else "(value not shown)"
+
+
+def yaml_problem(exc: yaml.YAMLError) -> str:
+    """The position and problem of a YAML error, never the document's text: an inline secret
+    written as `!abc` or `*abc` would otherwise be printed back as a tag or alias name."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+    problem = str(getattr(exc, "problem", None) or "cannot parse")
+    if not isinstance(exc, _DuplicateKeyError):
+        problem = _QUOTED.sub(_hide_value, problem)
+    return f"invalid YAML{where}: {problem}"
 
 
 _StrictLoader.add_constructor(
@@ -319,19 +411,24 @@ def _read(path: str | Path) -> Any:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError([f"{path}: cannot read: {exc.strerror or exc}"]) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError([f"{path}: not UTF-8 text (byte {exc.start})"]) from None
     try:
         return yaml.load(text, Loader=_StrictLoader)
     except yaml.YAMLError as exc:
         # Only the position and the problem: the YAML snippet could hold a secret.
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or "cannot parse"
-        raise ConfigError([f"{path}: invalid YAML{where}: {problem}"]) from None
+        raise ConfigError([f"{path}: {yaml_problem(exc)}"]) from None
+    except (RecursionError, MemoryError):
+        raise ConfigError([f"{path}: too large or too deeply nested to load"]) from None
 
 
 def load(path: str | Path, env: Mapping[str, str] | None = None) -> Config:
     """Read and validate a config file, or raise `ConfigError` listing every problem."""
-    return parse(_read(path), env)
+    data = _read(path)
+    try:
+        return parse(data, env)
+    except (RecursionError, MemoryError):
+        raise ConfigError([f"{path}: too large or too deeply nested to validate"]) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -352,7 +449,10 @@ def check(
         data = _read(path)
     except ConfigError as exc:
         return CheckReport(exc.errors, [], 0)
-    config, found = _parse(data, env, syntax_only=syntax_only)
+    try:
+        config, found = _parse(data, env, syntax_only=syntax_only)
+    except (RecursionError, MemoryError):
+        return CheckReport([f"{path}: too large or too deeply nested to validate"], [], 0)
     raw_targets = data.get("targets") if isinstance(data, dict) else None
     count = (
         len(config.targets)

@@ -6,16 +6,21 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import errno
+import json
 import math
 import ssl
 import time
-import urllib.parse
+import zlib
+from collections import OrderedDict
 from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any, NamedTuple, Protocol
 
 import aiohttp
 import orjson
+from aiohttp.http_exceptions import ContentLengthError
+from yarl import URL
 
 from exporter import __version__, redact
 from exporter.schema import TargetConfig, TLSConfig
@@ -39,6 +44,7 @@ class Reason(StrEnum):
     DECODE = "decode"
     SCHEMA = "schema"
     INTERNAL = "internal"  # a bug in the exporter, not a fault of the upstream
+    CONFIG = "config"
 
 
 class UpstreamError(Exception):
@@ -102,12 +108,24 @@ def decode_json(body: bytes, what: str) -> Any:
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
+        if "surrogate" in str(exc):
+            return _decode_with_lone_surrogates(body, what)
         head = body[:64].lstrip().lower()
         if head.startswith((b"<!doctype", b"<html", b"<")):
             raise UpstreamError(Reason.DECODE, f"{what}: HTML page instead of JSON") from None
         if not body.strip():
             raise UpstreamError(Reason.DECODE, f"{what}: empty body instead of JSON") from None
         raise UpstreamError(Reason.DECODE, f"{what}: invalid JSON ({exc})") from None
+
+
+def _decode_with_lone_surrogates(body: bytes, what: str) -> Any:
+    """JSON that escapes a lone UTF-16 surrogate (`"\\ud800"`) is still JSON (RFC 8259 allows
+    it) but orjson refuses it; one odd entity name must not fail the whole target, so such a
+    body is decoded by the standard library (the names render with a replacement character)."""
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        raise UpstreamError(Reason.DECODE, f"{what}: invalid JSON") from None
 
 
 class Answer(NamedTuple):
@@ -132,7 +150,7 @@ def _error_text(body: bytes) -> str:
         for key in ("message", "error", "errorMessage"):
             value = data.get(key)
             if isinstance(value, str) and value:
-                return value[:_MESSAGE_LIMIT]
+                return redact.shorten(value, _MESSAGE_LIMIT)
     return ""
 
 
@@ -175,6 +193,46 @@ def make_ssl_context(tls: TLSConfig | None) -> ssl.SSLContext | bool:
     return ctx
 
 
+class Limiter:
+    """At most `limit` holders at once, woken in arrival order (`async with limiter:`).
+
+    Like asyncio.Semaphore, except that a cancelled waiter leaves in O(1): Python 3.11's
+    semaphore removes it from a deque, so cancelling a poll with 100k requests queued spent
+    minutes on the event loop.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self._free = limit
+        self._waiters: OrderedDict[asyncio.Future[None], None] = OrderedDict()
+
+    async def __aenter__(self) -> None:
+        if self._free > 0 and not self._waiters:
+            self._free -= 1
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters[waiter] = None
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self._release()  # handed the slot and cancelled at once: pass it on
+            raise
+        finally:
+            self._waiters.pop(waiter, None)
+
+    async def __aexit__(self, *_exc: object) -> None:
+        self._release()
+
+    def _release(self) -> None:
+        """Hand the slot to the first waiter still waiting, or free it."""
+        while self._waiters:
+            waiter, _ = self._waiters.popitem(last=False)
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+        self._free += 1
+
+
 class UpstreamClient:
     """Requests to one target: base URL, auth, TLS, per-target concurrency limit and size cap."""
 
@@ -185,9 +243,11 @@ class UpstreamClient:
         auth: Auth | None = None,
     ) -> None:
         self.base_url = config.url
+        # A trailing slash makes relative links resolve under the target's path prefix.
+        self._base = URL(config.url + "/")
         self._session = session
         self._auth = auth
-        self._limit = asyncio.Semaphore(config.max_concurrency)
+        self._limit = Limiter(config.max_concurrency)
         self._max_bytes = config.max_response_bytes
         self._ssl = make_ssl_context(config.tls)
         self._timeout = aiohttp.ClientTimeout(
@@ -214,14 +274,24 @@ class UpstreamClient:
         for the call that obtains credentials)."""
         return (await self.request("POST", path, body=body, authenticate=authenticate)).json()
 
-    def _url(self, path: str) -> str:
-        if not path.startswith(("http://", "https://")):
-            return self.base_url + path
-        here, there = urllib.parse.urlsplit(self.base_url), urllib.parse.urlsplit(path)
-        if (here.scheme, here.netloc) != (there.scheme, there.netloc):
-            # Never send this target's credentials to another host named in a payload.
-            raise SchemaError(f"link to another origin refused: {there.scheme}://{there.netloc}")
-        return path
+    def _url(self, path: str) -> URL:
+        """The URL to request for `path`: a path starting with `/` (the sources' API paths)
+        goes under the target URL's path prefix; anything else, such as a pagination link, is
+        resolved against the target URL as a browser would. The result must keep the target's
+        scheme, host, port and path prefix: credentials never go anywhere else."""
+        if path.startswith("/") and not path.startswith("//"):
+            url = URL(self.base_url + path)
+        else:
+            try:
+                url = self._base.join(URL(path))
+            except ValueError:
+                raise SchemaError(f"link {_quoted(path)} is not a valid URL") from None
+        if not _same_place(self._base, url):
+            raise SchemaError(
+                f"link {_quoted(path)} refused: it points to another origin or outside "
+                f"{self.base_url} (credentials go only to the target's own URL)"
+            )
+        return url
 
     async def request(
         self,
@@ -235,8 +305,7 @@ class UpstreamClient:
         """One request with auth (renewed and retried once after a 401): a 2xx answer's body,
         or the classified `UpstreamError`."""
         url = self._url(path)
-        relative = not path.startswith(("http://", "https://"))
-        what = f"{method} {path if relative else urllib.parse.urlsplit(url).path}"
+        what = f"{method} {_shown_path(self._base, url)}"
         auth = self._auth if authenticate else None
         status, content, headers = await self._send(method, url, params, body, what, auth)
         if status == 401 and auth is not None and await auth.renew():
@@ -248,13 +317,17 @@ class UpstreamClient:
     async def _send(
         self,
         method: str,
-        url: str,
+        url: URL,
         params: Mapping[str, str] | None,
         body: Mapping[str, Any] | None,
         what: str,
         auth: Auth | None,
     ) -> tuple[int, bytes, Mapping[str, str]]:
-        headers = {"User-Agent": USER_AGENT, "Accept": "application/json"}
+        headers = {
+            "User-Agent": USER_AGENT,
+            "Accept": "application/json",
+            "Accept-Encoding": ACCEPT_ENCODING,
+        }
         if auth is not None:
             headers.update(await auth.headers())
         data = None
@@ -272,24 +345,33 @@ class UpstreamClient:
                     allow_redirects=False,
                     ssl=self._ssl,
                     timeout=self._timeout,
+                    # Inflated here, in a worker thread, not by aiohttp on the event loop.
+                    auto_decompress=False,
                 ) as resp:
-                    if self._whole(resp, what):
+                    encodings = _encodings(resp, what)
+                    if not encodings and self._whole(resp, what):
                         return resp.status, await resp.read(), resp.headers
-                    return resp.status, await self._read_chunks(resp, what), resp.headers
+                    raw = await self._read_chunks(resp, what)
+                    if encodings:
+                        raw = await asyncio.to_thread(
+                            inflate, raw, encodings, self._max_bytes, what
+                        )
+                    return resp.status, raw, resp.headers
             except UpstreamError:
                 raise
             except (TimeoutError, aiohttp.ServerTimeoutError):
                 raise UpstreamError(Reason.TIMEOUT, f"{what}: timed out") from None
             except (aiohttp.ClientSSLError, ssl.SSLError) as exc:
                 raise UpstreamError(Reason.TLS, f"{what}: TLS error: {_short(exc)}") from None
+            except (aiohttp.ClientPayloadError, aiohttp.ClientResponseError) as exc:
+                raise _malformed(exc, what) from None
             except aiohttp.ClientError as exc:
                 raise UpstreamError(Reason.CONNECT, f"{what}: {_short(exc)}") from None
             except OSError as exc:
-                raise UpstreamError(Reason.CONNECT, f"{what}: {_short(exc)}") from None
+                raise UpstreamError(Reason.CONNECT, f"{what}: {os_error_text(exc)}") from None
 
     def _whole(self, resp: aiohttp.ClientResponse, what: str) -> bool:
-        """True if the body can be read whole: it declares its length, within the cap, and is
-        not compressed (a small gzip can inflate past the cap, so it is counted as it inflates)."""
+        """True if the body can be read whole: it declares its length, within the cap."""
         declared = resp.content_length
         if declared is None:
             return False
@@ -298,9 +380,7 @@ class UpstreamClient:
                 Reason.DECODE,
                 f"{what}: body of {declared} bytes exceeds the {self._max_bytes} byte cap",
             )
-        # Every Content-Encoding header must say identity: aiohttp inflates by the last one.
-        encodings = resp.headers.getall("Content-Encoding", [])
-        return all(encoding.strip().lower() == "identity" for encoding in encodings)
+        return True
 
     async def _read_chunks(self, resp: aiohttp.ClientResponse, what: str) -> bytes:
         """The body, counted chunk by chunk against the cap as it arrives (and inflates)."""
@@ -315,9 +395,95 @@ class UpstreamClient:
         return b"".join(chunks)
 
 
+# What this client asks for and can inflate; anything else an upstream sends is a decode error.
+ACCEPT_ENCODING = "gzip, deflate"
+# zlib window bits: 47 accepts a gzip or a zlib header; -15 is raw deflate (sent by some servers
+# as `deflate`).
+_WBITS = {"gzip": 47, "x-gzip": 47, "deflate": 47}
+
+
+def _encodings(resp: aiohttp.ClientResponse, what: str) -> list[str]:
+    """The body's content codings in the order they were applied (identity left out)."""
+    found: list[str] = []
+    for header in resp.headers.getall("Content-Encoding", []):
+        for part in header.split(","):
+            coding = part.strip().lower()
+            if coding in ("", "identity"):
+                continue
+            if coding not in _WBITS:
+                raise UpstreamError(
+                    Reason.DECODE, f"{what}: unsupported Content-Encoding {coding[:40]!r}"
+                )
+            found.append(coding)
+    return found
+
+
+def inflate(body: bytes, encodings: list[str], limit: int, what: str) -> bytes:
+    """Undo each content coding, last applied first, never producing more than `limit` bytes
+    (a gzip bomb stops at the cap). CPU-bound: called in a worker thread."""
+    for coding in reversed(encodings):
+        body = _inflate_one(body, _WBITS[coding], limit, what)
+    return body
+
+
+def _inflate_one(body: bytes, wbits: int, limit: int, what: str) -> bytes:
+    try:
+        inflater = zlib.decompressobj(wbits)
+        out = inflater.decompress(body, limit + 1)
+    except zlib.error:
+        if wbits != 47:
+            raise UpstreamError(Reason.DECODE, f"{what}: corrupt compressed body") from None
+        # `deflate` is sometimes sent raw, without the zlib header.
+        return _inflate_one(body, -15, limit, what)
+    if len(out) > limit or inflater.unconsumed_tail:
+        raise UpstreamError(Reason.DECODE, f"{what}: body exceeds the {limit} byte cap")
+    return out
+
+
+def _malformed(exc: aiohttp.ClientError, what: str) -> UpstreamError:
+    """A broken answer: cut short (the connection dropped: `connect`) or not well-formed HTTP
+    (bad status line, headers or chunking: `decode`, as the upstream did answer)."""
+    if isinstance(exc.__cause__, ContentLengthError):
+        return UpstreamError(Reason.CONNECT, f"{what}: connection lost mid-answer")
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return UpstreamError(Reason.DECODE, f"{what}: malformed HTTP body (framing or encoding)")
+    return UpstreamError(Reason.DECODE, f"{what}: malformed HTTP status line or headers")
+
+
+def os_error_text(exc: OSError) -> str:
+    """An OS error in words, naming descriptor exhaustion plainly."""
+    if exc.errno in (errno.EMFILE, errno.ENFILE):
+        return "too many open files in the exporter (raise its file descriptor limit)"
+    return _short(exc)
+
+
 def _short(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
-    return text[:_MESSAGE_LIMIT]
+    return redact.shorten(str(exc) or type(exc).__name__, _MESSAGE_LIMIT)
+
+
+def _quoted(text: str) -> str:
+    """A value from an upstream payload, shortened for an error message."""
+    shown = redact.shorten(text, 80)
+    return repr(shown + ("…" if len(shown) < len(text) else ""))
+
+
+def _same_place(base: URL, url: URL) -> bool:
+    """True if `url` has `base`'s scheme, host and port (the default port written or not) and
+    lies under its path."""
+    if not url.is_absolute() or url.user is not None or url.password is not None:
+        return False
+    if (url.scheme, url.host, url.port) != (base.scheme, base.host, base.port):
+        return False
+    return url.path.startswith(base.path) or url.path + "/" == base.path
+
+
+def _shown_path(base: URL, url: URL) -> str:
+    """The request's path below the target URL, as errors name it (`/api/v1/mirrors`)."""
+    return (
+        "/" + url.raw_path[len(base.raw_path) :]
+        if url.raw_path.startswith(base.raw_path)
+        else url.raw_path
+    )
 
 
 def new_session() -> aiohttp.ClientSession:

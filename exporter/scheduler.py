@@ -8,6 +8,7 @@ failures, and at least as long as an upstream's `Retry-After` asks.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import random
 import time
@@ -24,8 +25,8 @@ from exporter.http import Reason, UpstreamClient, UpstreamError
 from exporter.log import get_logger
 from exporter.schema import TargetConfig
 from exporter.sources import REGISTRY
-from exporter.sources.base import DetailFailure, Shard, Source
-from exporter.store import Store, TargetState, build_snapshot
+from exporter.sources.base import DetailFailure, PollResult, Shard, Source
+from exporter.store import Snapshot, Store, TargetState, build_snapshot
 
 log = get_logger("exporter.scheduler")
 
@@ -40,6 +41,14 @@ MAX_UNKNOWN_LOGGED = 1000
 def backoff_factor(failures: int) -> int:
     """How many intervals the next poll waits after `failures` consecutive failures."""
     return min(2 ** (failures - 1), BACKOFF_FACTOR_CAP) if failures > 0 else 1
+
+
+# Threads that render snapshots: rendering a large poll is CPU work that would otherwise hold
+# the event loop (and with it /metrics, every other target's poll and signal handling).
+RENDER_THREADS = 2
+# A poll with fewer samples renders on the loop in a few milliseconds: cheaper than a thread
+# hop, and no contention for the interpreter lock with the loop thread.
+RENDER_INLINE_SAMPLES = 5_000
 
 
 def backoff_delay(interval: float, failures: int, retry_after: float | None) -> float:
@@ -69,6 +78,7 @@ class Poller:
         store: Store,
         clock: Callable[[], float],
         rng: random.Random,
+        renderers: concurrent.futures.Executor | None = None,
     ) -> None:
         self.config = config
         self.source = source
@@ -81,6 +91,10 @@ class Poller:
         self._unknown_logged: set[tuple[str, str]] = set()
         self._capabilities: dict[str, bool] = {}
         self.renderer = SeriesRenderer((("target", config.name), *sorted(config.labels.items())))
+        self._renderers = renderers
+        # A render cut short by the timeout still runs in its thread; the next one waits for
+        # it, as both use `renderer`.
+        self._rendering: asyncio.Future[Snapshot] | None = None
 
     async def poll_once(self) -> bool:
         """One poll: fetch, translate and store; never raises except on cancellation."""
@@ -88,16 +102,10 @@ class Poller:
         started = time.monotonic()
         self.retry_after = None
         try:
+            # The timeout covers everything up to the swap into the store, rendering included.
             async with asyncio.timeout(cfg.timeout):
                 result = await self.source.poll(self.client)
-            snapshot = build_snapshot(
-                result.families,
-                self.renderer.constant_labels,
-                cfg.max_series,
-                result.entities,
-                self.clock(),
-                self.renderer,
-            )
+                snapshot = await self._render(result)
         except UpstreamError as exc:
             self.retry_after = exc.retry_after
             return self._failed(exc.reason, str(exc), started)
@@ -195,6 +203,27 @@ class Poller:
                 )
         self._capabilities = dict(capabilities)
 
+    async def _render(self, result: PollResult) -> Snapshot:
+        """The poll's snapshot; a large one is built in a render thread."""
+        if self._rendering is not None and not self._rendering.done():
+            await asyncio.wait([self._rendering])
+        args = (
+            result.families,
+            self.renderer.constant_labels,
+            self.config.max_series,
+            result.entities,
+            self.clock(),
+            self.renderer,
+        )
+        if sum(len(family.samples) for family in result.families) < RENDER_INLINE_SAMPLES:
+            return build_snapshot(*args)
+        future = asyncio.get_running_loop().run_in_executor(self._renderers, build_snapshot, *args)
+        self._rendering = future
+        future.add_done_callback(_retrieve)
+        # shield: cancelling the wait must not mark the future cancelled while its thread
+        # still runs, or the next render would not wait for it.
+        return await asyncio.shield(future)
+
     def _failed(self, reason: Reason, message: str, started: float) -> bool:
         cfg = self.config
         duration = time.monotonic() - started
@@ -235,6 +264,12 @@ class Poller:
             await asyncio.sleep(delay)
 
 
+def _retrieve(future: asyncio.Future[Snapshot]) -> None:
+    """Mark an abandoned render's outcome as seen (its poll already counted the failure)."""
+    if not future.cancelled():
+        future.exception()
+
+
 class Scheduler:
     """Owns every poller task: starts them, swaps them on reload, cancels them on stop."""
 
@@ -252,11 +287,14 @@ class Scheduler:
         self.pollers: dict[str, Poller] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._shard = Shard()
+        self._renderers = concurrent.futures.ThreadPoolExecutor(
+            RENDER_THREADS, thread_name_prefix="render"
+        )
 
     def _make_poller(self, target: TargetConfig) -> Poller:
         source = REGISTRY[target.system](target, self.clock, self._shard)
         client = UpstreamClient(self.session, target, source.auth())
-        return Poller(target, source, client, self.store, self.clock, self.rng)
+        return Poller(target, source, client, self.store, self.clock, self.rng, self._renderers)
 
     def configure(self, config: Config) -> None:
         """Create pollers for a config: keep unchanged targets, replace changed, drop removed."""
@@ -315,3 +353,5 @@ class Scheduler:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        # A render still running finishes on its own; nothing waits for its result.
+        self._renderers.shutdown(wait=False, cancel_futures=True)

@@ -5,7 +5,10 @@ Each source subclasses `TargetConfig` with its own keys; `exporter.config` loads
 
 from __future__ import annotations
 
+import errno
+import os
 import re
+import stat
 import urllib.parse
 from pathlib import Path
 from typing import Annotated, Any
@@ -216,15 +219,56 @@ class TargetConfig(Defaults):
         return hash((self.name, self.system))
 
 
+# A secret is a password, token or key: anything bigger is not one (a log file, /dev/zero).
+MAX_SECRET_BYTES = 64 * 1024
+
+
+class SecretFileError(Exception):
+    """A secret file that cannot be used; the message names the file and why."""
+
+
 def read_secret(inline: SecretStr | None, path: Path | None) -> str | None:
-    """The current value of a secret: inline, or the file's content re-read now (for rotation)."""
+    """The current value of a secret: inline, or the file's content re-read now (for rotation).
+
+    Blocking: callers on the event loop run it in a worker thread. Only a regular file of at
+    most `MAX_SECRET_BYTES` is read; a FIFO, device or directory is refused (opened without
+    blocking, checked before reading), and so is a symlink to one.
+    """
     if path is not None:
-        value = path.read_text(encoding="utf-8").strip()
+        value = _read_secret_file(path)
         redact.register(value)
         return value
     if inline is not None:
         return inline.get_secret_value()
     return None
+
+
+def _read_secret_file(path: Path) -> str:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    except OSError as exc:
+        if exc.errno in (errno.EMFILE, errno.ENFILE):
+            raise  # the process is out of descriptors: not a problem of this file
+        raise SecretFileError(f"secret file {path}: cannot open: {exc.strerror}") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise SecretFileError(f"secret file {path}: not a regular file")
+        data = b""
+        while len(data) <= MAX_SECRET_BYTES:
+            chunk = os.read(fd, MAX_SECRET_BYTES + 1 - len(data))
+            if not chunk:
+                break
+            data += chunk
+    except OSError as exc:
+        raise SecretFileError(f"secret file {path}: cannot read: {exc.strerror}") from None
+    finally:
+        os.close(fd)
+    if len(data) > MAX_SECRET_BYTES:
+        raise SecretFileError(f"secret file {path}: larger than {MAX_SECRET_BYTES} bytes")
+    try:
+        return data.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise SecretFileError(f"secret file {path}: not UTF-8 text") from None
 
 
 def one_of(data: Any, inline: str, file: str) -> Any:

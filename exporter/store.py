@@ -21,6 +21,12 @@ MAX_BROKEN_KEPT = 5000
 # What identifies one broken entity in one state, for "since when".
 BrokenKey = tuple[str, tuple[tuple[str, str], ...], str]
 
+# Distinct (system, field) pairs counted in `unknown_values`: field names can come from an
+# upstream's payload, and each pair is a self-metric series. Past the cap, new pairs count
+# under OTHER_FIELD.
+MAX_UNKNOWN_FIELDS = 1000
+OTHER_FIELD = "(other)"
+
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
@@ -228,7 +234,10 @@ class Store:
         state.dropped_total += snapshot.dropped
         state.consecutive_failures = 0
         for field_name, _value in unknown:
-            self.unknown_values[(state.system, field_name)] += 1
+            key = (state.system, field_name)
+            if key not in self.unknown_values and len(self.unknown_values) >= MAX_UNKNOWN_FIELDS:
+                key = (state.system, OTHER_FIELD)
+            self.unknown_values[key] += 1
         self._changed()
 
     def record_failure(

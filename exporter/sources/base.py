@@ -37,6 +37,7 @@ from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
 import msgspec
 
+from exporter import redact
 from exporter.families import Family, MetricSpec
 from exporter.http import Answer, Auth, Reason, SchemaError, UpstreamClient, UpstreamError
 from exporter.schema import TargetConfig
@@ -151,9 +152,15 @@ def api_path(root: str, *segments: str) -> str:
     return "/".join(
         [
             root,
-            *(s if _UNRESERVED.fullmatch(s) else urllib.parse.quote(s, safe="") for s in segments),
+            *(s if _UNRESERVED.fullmatch(s) else _quote_segment(s) for s in segments),
         ]
     )
+
+
+def _quote_segment(segment: str) -> str:
+    # A name with a lone surrogate (valid in JSON, not in UTF-8) is sent back as the bytes the
+    # upstream's own UTF-16 escape stands for, rather than failing the poll.
+    return urllib.parse.quote(segment.encode("utf-8", "surrogatepass"), safe="")
 
 
 # Helpers for walking JSON in parsers: each raises SchemaError naming the field.
@@ -189,8 +196,14 @@ def string(value: Any, what: str) -> str:
     return value
 
 
+def _shown(text: str) -> str:
+    """An upstream string quoted for an error message: redacted, then cut."""
+    return repr(redact.shorten(text, 40))
+
+
 def number(value: Any, what: str) -> float:
-    """A JSON number, or an integer encoded as a string (protojson int64)."""
+    """A JSON number, or a number encoded as a string (protojson int64); a string must give a
+    finite number (`"1e400"` or `"-inf"` would become an infinite value or timestamp)."""
     if isinstance(value, bool):
         raise SchemaError(f"{what}: expected a number, got a boolean")
     if isinstance(value, int | float):
@@ -199,14 +212,16 @@ def number(value: Any, what: str) -> float:
         try:
             return float(int(value.strip()))
         except OverflowError:
-            raise SchemaError(f"{what}: number out of range: {value[:40]!r}") from None
+            raise SchemaError(f"{what}: number out of range: {_shown(value)}") from None
         except ValueError:
             try:
                 result = float(value)
             except ValueError:
-                raise SchemaError(f"{what}: expected a number, got {value[:40]!r}") from None
+                raise SchemaError(f"{what}: expected a number, got {_shown(value)}") from None
             if math.isnan(result):
                 raise SchemaError(f"{what}: expected a number, got NaN") from None
+            if math.isinf(result):
+                raise SchemaError(f"{what}: number out of range: {_shown(value)}") from None
             return result
     raise SchemaError(f"{what}: expected a number, got {type(value).__name__}")
 
@@ -240,9 +255,9 @@ def timestamp(value: Any, what: str) -> float | None:
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise SchemaError(f"{what}: invalid timestamp {text[:40]!r}") from None
+        raise SchemaError(f"{what}: invalid timestamp {_shown(text)}") from None
     if parsed.tzinfo is None:
-        raise SchemaError(f"{what}: timestamp {text[:40]!r} has no time zone")
+        raise SchemaError(f"{what}: timestamp {_shown(text)} has no time zone")
     return parsed.timestamp()
 
 
