@@ -305,7 +305,9 @@ class UpstreamClient:
         """One request with auth (renewed and retried once after a 401): a 2xx answer's body,
         or the classified `UpstreamError`."""
         url = self._url(path)
-        what = f"{method} {_shown_path(self._base, url)}"
+        # The whole path, the target URL's prefix included: a prefix given twice
+        # (`url: http://h/api/v1`) or a proxy's must show in every error and log line.
+        what = f"{method} {url.raw_path}"
         auth = self._auth if authenticate else None
         status, content, headers = await self._send(method, url, params, body, what, auth)
         if status == 401 and auth is not None and await auth.renew():
@@ -475,15 +477,6 @@ def _same_place(base: URL, url: URL) -> bool:
     if (url.scheme, url.host, url.port) != (base.scheme, base.host, base.port):
         return False
     return url.path.startswith(base.path) or url.path + "/" == base.path
-
-
-def _shown_path(base: URL, url: URL) -> str:
-    """The request's path below the target URL, as errors name it (`/api/v1/mirrors`)."""
-    return (
-        "/" + url.raw_path[len(base.raw_path) :]
-        if url.raw_path.startswith(base.raw_path)
-        else url.raw_path
-    )
 
 
 def new_session() -> aiohttp.ClientSession:

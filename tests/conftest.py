@@ -8,6 +8,7 @@ from typing import Any
 
 import aioresponses.core
 import pytest
+import structlog
 from aiohttp import ClientResponse
 
 from exporter import redact
@@ -24,6 +25,16 @@ class _CompatResponse(ClientResponse):
 
 
 aioresponses.core.ClientResponse = _CompatResponse  # type: ignore[misc]
+
+
+@pytest.fixture(autouse=True)
+def _logging_as_it_was() -> Iterator[None]:
+    """A command run in-process (`cli.main`) configures structlog to write to the stderr of
+    that moment, a capture stream that is closed after its test: later tests must not log
+    into it."""
+    saved = structlog.get_config()
+    yield
+    structlog.configure(**saved)
 
 
 @pytest.fixture(autouse=True)

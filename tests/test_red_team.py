@@ -48,8 +48,9 @@ from exporter.http import Reason, UpstreamClient, UpstreamError, decode_json
 from exporter.metrics import TARGET_UP
 from exporter.scheduler import Poller
 from exporter.schema import TargetConfig
-from exporter.server import ServerLimits, make_app, render_status_page, wants_gzip
+from exporter.server import ServerLimits, make_app, wants_gzip
 from exporter.sources.base import PollResult, SchemaError, Source, number
+from exporter.status_page import render_status_page
 from exporter.store import MAX_UNKNOWN_FIELDS, Snapshot, Store, TargetState
 
 MiB = 1024 * 1024
@@ -881,8 +882,8 @@ def test_the_status_page_shows_a_lone_surrogate_as_a_replacement() -> None:
     snapshot = Snapshot({}, {}, 1, 0, {"mirrors/\ud800": 1}, time.time())
     store.record_success("t", snapshot, [], 0.1)
     page = render_status_page(store, time.time())
-    assert "mirrors/\ud800" in page
-    assert page.encode("utf-8", "replace")
+    assert "mirrors/?: 1" in page
+    page.encode("utf-8")  # nothing left that UTF-8 cannot encode
 
 
 async def test_the_status_page_answers_with_a_lone_surrogate() -> None:

@@ -78,3 +78,14 @@ async def test_a_failed_polls_log_line_shows_the_url_with_its_prefix(
     assert not polled.ok
     (line,) = [json.loads(text) for text in log_lines.getvalue().splitlines()]
     assert (line["reason"], line["url"]) == ("http_4xx", url)
+
+
+async def test_a_failed_polls_error_names_the_whole_path_the_server_received(
+    behind_a_proxy_prefix: str,
+) -> None:
+    # The prefix written into `url` twice: the error shows the doubled path, not a tidied one.
+    url = f"{behind_a_proxy_prefix}/proxy/api/v1"
+    polled = await poll_once({"targets": [{"name": "pg", "system": "peerdb", "url": url}]})
+    assert not polled.ok
+    error = polled.store.targets["pg"].last_error or ""
+    assert "GET /proxy/api/v1/api/v1/mirrors/list" in error
