@@ -15,6 +15,7 @@ import asyncio
 import os
 import shutil
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from types import ModuleType
 from typing import Any, NoReturn
@@ -25,7 +26,7 @@ import yaml
 
 from exporter.cli import demo_config
 from exporter.daemon import Exporter
-from exporter.simulator import Simulation
+from exporter.simulator import SIMULATORS, Simulation
 
 PEERDB_SECRET = "pg-ui-Pa55-status-page-5c1d"
 ETLWORKS_SECRET = "etl-Pa55-status-page-9e2b"
@@ -84,6 +85,24 @@ async def _until(condition: Any, what: str) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
+@asynccontextmanager
+async def _demo_up(
+    options: dict[str, dict[str, Any]], tmp_path: Path
+) -> AsyncIterator[tuple[Exporter, Simulation]]:
+    """The simulator and the exporter polling it, once every target is up."""
+    async with Simulation(options) as sim:
+        config = tmp_path / "demo.yaml"
+        config.write_text(yaml.safe_dump(demo_config(sim.url, sim.systems, "1s")))
+        exporter = Exporter(config, "127.0.0.1:0")
+        await exporter.start()
+        try:
+            targets = exporter.store.targets
+            await _until(lambda: all(t.up for t in targets.values()), "every target to be up")
+            yield exporter, sim
+        finally:
+            await exporter.stop()
+
+
 @pytest.fixture
 async def demo_with_a_failing_target(tmp_path: Path) -> AsyncIterator[tuple[str, str]]:
     """(exporter URL, simulator URL): the demo, once PeerDB has gone down after a good poll."""
@@ -93,22 +112,13 @@ async def demo_with_a_failing_target(tmp_path: Path) -> AsyncIterator[tuple[str,
         "feldera": {},
         "etlworks": {"password": ETLWORKS_SECRET},
     }
-    async with Simulation(options) as sim:
-        config = tmp_path / "demo.yaml"
-        config.write_text(yaml.safe_dump(demo_config(sim.url, sim.systems, "1s")))
-        exporter = Exporter(config, "127.0.0.1:0")
-        await exporter.start()
-        try:
-            targets = exporter.store.targets
-            await _until(lambda: all(t.up for t in targets.values()), "every target to be up")
-            async with aiohttp.ClientSession() as session:
-                fault = {"kind": "status", "status": 500}
-                async with session.post(f"{sim.url}/_sim/peerdb/faults", json=fault) as resp:
-                    assert resp.status == 200
-            await _until(lambda: not targets[FAILING].up, "PeerDB to be down")
-            yield f"http://127.0.0.1:{exporter.port}", sim.url
-        finally:
-            await exporter.stop()
+    async with _demo_up(options, tmp_path) as (exporter, sim):
+        async with aiohttp.ClientSession() as session:
+            fault = {"kind": "status", "status": 500}
+            async with session.post(f"{sim.url}/_sim/peerdb/faults", json=fault) as resp:
+                assert resp.status == 200
+        await _until(lambda: not exporter.store.targets[FAILING].up, "PeerDB to be down")
+        yield f"http://127.0.0.1:{exporter.port}", sim.url
 
 
 async def test_status_page_shows_a_person_what_is_up_what_is_down_and_why(
@@ -245,17 +255,9 @@ HEALTHY_ENTITIES = {
 @pytest.fixture
 async def demo(tmp_path: Path) -> AsyncIterator[str]:
     """The exporter's URL once every demo target is up."""
-    async with Simulation({"peerdb": {}, "confluent": {}, "feldera": {}, "etlworks": {}}) as sim:
-        config = tmp_path / "demo.yaml"
-        config.write_text(yaml.safe_dump(demo_config(sim.url, sim.systems, "1s")))
-        exporter = Exporter(config, "127.0.0.1:0")
-        await exporter.start()
-        try:
-            targets = exporter.store.targets
-            await _until(lambda: all(t.up for t in targets.values()), "every target to be up")
-            yield f"http://127.0.0.1:{exporter.port}"
-        finally:
-            await exporter.stop()
+    options: dict[str, dict[str, Any]] = {name: {} for name in SIMULATORS}
+    async with _demo_up(options, tmp_path) as (exporter, _):
+        yield f"http://127.0.0.1:{exporter.port}"
 
 
 async def test_broken_now_names_each_broken_entity_with_the_upstreams_words(
