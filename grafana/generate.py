@@ -722,7 +722,7 @@ def overview() -> dict[str, Any]:
     d.add(
         timeseries(
             "Failed polls by reason",
-            "Failed polls per target and reason (timeout, connect, tls, auth, rate_limited, http_4xx, http_5xx, decode, schema).",
+            "Failed polls per target and reason (timeout, connect, tls, auth, rate_limited, http_4xx, http_5xx, decode, schema, config, internal).",
             [
                 target(
                     f"sum by (target, reason) (increase(dataflow_exporter_target_errors_total{{{T}}}[$__rate_interval])) > 0",
