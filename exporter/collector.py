@@ -130,7 +130,7 @@ class Collector:
         unknown = {
             (state.system, field_name): 0
             for state in self.store.targets.values()
-            for field_name in m.UNKNOWN_VALUE_FIELDS.get(state.system, ())
+            for field_name in state.unknown_value_fields
         }
         unknown.update(self.store.unknown_values)
         for (system, field_name), count in sorted(unknown.items()):

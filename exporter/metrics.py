@@ -171,21 +171,6 @@ RUNTIME_SPECS = (
 REASONS = tuple(reason.value for reason in Reason)
 # The reasons a single detail call can fail with while its target stays up.
 DETAIL_REASONS = tuple(reason.value for reason in Reason if reason in ENTITY_REASONS)
-# The enum fields each source counts unknown values of, so their counters are exported at 0
-# from the start: `increase()` and alerts need the series before its first unknown value.
-UNKNOWN_VALUE_FIELDS: dict[str, tuple[str, ...]] = {
-    "confluent": ("link_error", "link_state", "mirror_status", "mirror_topic_error"),
-    "etlworks": ("execution_status",),
-    "feldera": (
-        "connector_health",
-        "deployment_desired_status",
-        "deployment_status",
-        "memory_pressure",
-        "pipeline_state",
-        "program_status",
-    ),
-    "peerdb": ("flow_status", "instance_status"),
-}
 
 
 def all_specs() -> dict[str, MetricSpec]:

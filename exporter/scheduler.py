@@ -316,6 +316,7 @@ class Scheduler:
                     target.interval,
                     target.stale_after,
                     detail_endpoints=REGISTRY[target.system].detail_endpoints,
+                    unknown_value_fields=REGISTRY[target.system].unknown_value_fields,
                     configured_at=self.clock(),
                 )
             )

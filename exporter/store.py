@@ -127,6 +127,8 @@ class TargetState:
     consecutive_failures: int = 0
     # The source's kinds of detail call, so their counters exist at 0 before the first failure.
     detail_endpoints: tuple[str, ...] = ()
+    # The enum fields its source counts unknown values of, exported at 0 from the start.
+    unknown_value_fields: tuple[str, ...] = ()
     # Detail calls that failed in the last successful poll (the entities are still exported).
     detail_failures: tuple[DetailFailure, ...] = ()
     detail_errors_total: Counter[tuple[str, str]] = field(default_factory=Counter)

@@ -111,6 +111,10 @@ class Source(ABC, Generic[C]):
     specs: ClassVar[tuple[MetricSpec, ...]]
     # The kinds of detail call the source makes (the `endpoint` label of detail failures).
     detail_endpoints: ClassVar[tuple[str, ...]] = ()
+    # The enum fields the source counts unknown values of (the `field` label), so the core
+    # exports their counters at 0 from the start: `increase()` and alerts need the series
+    # before the first unknown value.
+    unknown_value_fields: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: C, clock: Clock = time.time, shard: Shard | None = None) -> None:
         self.config = config

@@ -579,6 +579,7 @@ class ConfluentSource(Source[ConfluentTarget]):
     system = "confluent"
     config_model = ConfluentTarget
     specs = SPECS
+    unknown_value_fields = ("link_error", "link_state", "mirror_status", "mirror_topic_error")
 
     def auth(self) -> Auth | None:
         """Bearer with a token, else Basic with the cluster API key and secret, else none."""

@@ -653,6 +653,7 @@ class EtlworksSource(Source[EtlworksTarget]):
     config_model = EtlworksTarget
     specs = SPECS
     detail_endpoints = ("executions",)
+    unknown_value_fields = ("execution_status",)
 
     def __init__(
         self, config: EtlworksTarget, clock: Clock = time.time, shard: Shard | None = None

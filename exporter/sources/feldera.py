@@ -915,6 +915,14 @@ class FelderaSource(Source[FelderaTarget]):
     config_model = FelderaTarget
     specs = SPECS
     detail_endpoints = ("stats", "connector_stats")
+    unknown_value_fields = (
+        "connector_health",
+        "deployment_desired_status",
+        "deployment_status",
+        "memory_pressure",
+        "pipeline_state",
+        "program_status",
+    )
 
     def auth(self) -> Auth | None:
         """Bearer auth with the API key as given (it already starts with `apikey:`)."""

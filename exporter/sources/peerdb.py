@@ -611,6 +611,7 @@ class PeerDBSource(Source[PeerDBTarget]):
     config_model = PeerDBTarget
     specs = SPECS
     detail_endpoints = ("mirror_status", "rows_synced", "cdc_batches", "slots", "instance_info")
+    unknown_value_fields = ("flow_status", "instance_status")
 
     def auth(self) -> Auth | None:
         """Basic auth with an empty username, as the PeerDB UI expects."""
