@@ -20,7 +20,7 @@ WORKDIR /src
 # needed even here.
 RUN python -m venv /opt/venv
 COPY pyproject.toml README.md ./
-COPY exporter ./exporter
+COPY dataflow_exporter ./dataflow_exporter
 # A regular (non-editable) install: the virtualenv holds compiled bytecode and no source tree.
 # pip and setuptools leave the virtualenv afterwards; the runtime never installs anything.
 RUN /opt/venv/bin/pip install --no-cache-dir . \

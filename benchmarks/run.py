@@ -39,16 +39,16 @@ from prometheus_client.openmetrics import exposition as om_exposition
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from exporter import config as config_mod
-from exporter.collector import Collector
-from exporter.daemon import tune_gc
-from exporter.families import Family
-from exporter.http import Auth, UpstreamClient, new_session
-from exporter.runtime_metrics import RuntimeMetrics
-from exporter.scheduler import Scheduler
-from exporter.server import make_app
-from exporter.simulator import SIMULATORS
-from exporter.store import Store
+from dataflow_exporter import config as config_mod
+from dataflow_exporter.daemon import tune_gc
+from dataflow_exporter.exposition_cache import ExpositionCache
+from dataflow_exporter.families import Family
+from dataflow_exporter.runtime_metrics import RuntimeMetrics
+from dataflow_exporter.scheduler import Scheduler
+from dataflow_exporter.server import make_app
+from dataflow_exporter.simulator import SIMULATORS
+from dataflow_exporter.store import Store
+from dataflow_exporter.upstream import Auth, UpstreamClient, new_session
 
 SCALES = {
     "full": {
@@ -90,7 +90,7 @@ class SystemFigures:
 
 RECORDING: list[Recorded] | None = None
 # Families are kept for the reference render only from one unmeasured poll after the measured
-# cycles: kept during them, they would grow the heap the collector walks and slow those polls.
+# cycles: kept during them, they would grow the heap the cache walks and slow those polls.
 KEEP_FAMILIES = False
 LAST_FAMILIES: dict[str, list[Family]] = {}
 
@@ -128,7 +128,7 @@ def _install_probes() -> None:
 
 
 def _sources() -> list[Any]:
-    from exporter.sources import REGISTRY
+    from dataflow_exporter.sources import REGISTRY
 
     return list(REGISTRY.values())
 
@@ -204,7 +204,8 @@ async def _wait_port(port: int) -> None:
 
 def _start_simulator(knobs: dict[str, dict[str, int]], port: int) -> subprocess.Popen[bytes]:
     sets = [f"--set={system}.{k}={v}" for system, kv in knobs.items() for k, v in kv.items()]
-    command = [sys.executable, "-m", "exporter.cli", "simulate", f"--listen=127.0.0.1:{port}"]
+    command = [sys.executable, "-m", "dataflow_exporter.cli", "simulate"]
+    command.append(f"--listen=127.0.0.1:{port}")
     return subprocess.Popen(
         [*command, "--log.level=error", *sets],
         stdout=subprocess.DEVNULL,
@@ -283,12 +284,12 @@ async def run(scale: str, cycles: int, scrapes: int) -> dict[str, Any]:
 async def _measure_scrapes(store: Store, scrapes: int) -> dict[str, Any]:
     from aiohttp import web
 
-    collector = Collector(store, runtime=RuntimeMetrics())
+    cache = ExpositionCache(store, runtime=RuntimeMetrics())
 
     async def noop_reload() -> list[str]:
         return []
 
-    runner = web.AppRunner(make_app(store, collector, noop_reload), access_log=None)
+    runner = web.AppRunner(make_app(store, cache, noop_reload), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
@@ -326,7 +327,7 @@ async def _measure_scrapes(store: Store, scrapes: int) -> dict[str, Any]:
                         "p99": _percentile(times, 0.99),
                         "bytes": size,
                     }
-        series_text = collector.exposition().decode()
+        series_text = cache.exposition().decode()
         out["series"] = sum(
             1 for line in series_text.splitlines() if line and not line.startswith("#")
         )

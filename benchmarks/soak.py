@@ -102,7 +102,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     }
     sim_port, port = free_port(), free_port()
     sim_url, exporter_url = f"http://127.0.0.1:{sim_port}", f"http://127.0.0.1:{port}"
-    cli = [sys.executable, "-m", "exporter.cli"]
+    cli = [sys.executable, "-m", "dataflow_exporter.cli"]
     sets = [f"--set={k}={v}" for k, v in sizes.items()]
     sim = subprocess.Popen(
         [*cli, "simulate", "--listen", f"127.0.0.1:{sim_port}", *sets, "--log.level", "error"]
@@ -111,7 +111,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     config_path = workdir / "config.yaml"
 
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from exporter.simulator import SIMULATORS
+    from dataflow_exporter.simulator import SIMULATORS
 
     knobs: dict[str, dict[str, Any]] = {s: {} for s in SIMULATORS}
     for key, v in sizes.items():
@@ -126,7 +126,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     }
     full = {"global": defaults, "targets": targets}
     write_config(config_path, full)
-    log = open(workdir / "exporter.log", "w")  # noqa: SIM115 - closed at the end
+    log = open(workdir / "dataflow_exporter.log", "w")  # noqa: SIM115 - closed at the end
     exporter = subprocess.Popen(
         [
             *cli,

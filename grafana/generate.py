@@ -9,11 +9,11 @@ from typing import Any
 
 import yaml
 
-from exporter.families import StateSet
-from exporter.sources import confluent as confluent_source
-from exporter.sources import etlworks as etlworks_source
-from exporter.sources import feldera as feldera_source
-from exporter.sources import peerdb as peerdb_source
+from dataflow_exporter.families import StateSet
+from dataflow_exporter.sources import confluent as confluent_source
+from dataflow_exporter.sources import etlworks as etlworks_source
+from dataflow_exporter.sources import feldera as feldera_source
+from dataflow_exporter.sources import peerdb as peerdb_source
 
 SOURCE = Path(__file__).resolve().parent.parent
 ROOT = Path(sys.argv[1]) if len(sys.argv) > 1 else SOURCE

@@ -11,8 +11,8 @@ import pytest
 import structlog
 from aiohttp import ClientResponse
 
-from exporter import redact
-from exporter.simulator import Simulation
+from dataflow_exporter import redact
+from dataflow_exporter.simulator import Simulation
 
 
 class _CompatResponse(ClientResponse):

@@ -10,11 +10,11 @@ from typing import Any
 
 import aiohttp
 
-from exporter.http import new_session
-from exporter.scheduler import Scheduler
-from exporter.simulator import Simulation
-from exporter.simulator.etlworks import EtlworksSimulator
-from exporter.store import Store
+from dataflow_exporter.scheduler import Scheduler
+from dataflow_exporter.simulator import Simulation
+from dataflow_exporter.simulator.etlworks import EtlworksSimulator
+from dataflow_exporter.store import Store
+from dataflow_exporter.upstream import new_session
 from tests.helpers import Polled, poll_once
 
 LOGIN = "exporter"

@@ -16,11 +16,11 @@ import orjson
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporter import config as config_mod
-from exporter.collector import Collector
-from exporter.http import Answer, new_session
-from exporter.scheduler import Scheduler
-from exporter.store import Store
+from dataflow_exporter import config as config_mod
+from dataflow_exporter.exposition_cache import ExpositionCache
+from dataflow_exporter.scheduler import Scheduler
+from dataflow_exporter.store import Store
+from dataflow_exporter.upstream import Answer, new_session
 
 Labels = frozenset[tuple[str, str]]
 
@@ -74,7 +74,7 @@ async def poll_once(
             scheduler = Scheduler(session, Store(), clock)
         scheduler.configure(cfg)
         ok = await scheduler.poll_all_once()
-        text = Collector(scheduler.store).exposition().decode()
+        text = ExpositionCache(scheduler.store).exposition().decode()
         return Polled(ok, text, scheduler.store, scheduler)
     finally:
         if own:

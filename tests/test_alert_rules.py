@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 import yaml
 
-from exporter.metrics import SELF_SPECS, all_specs
+from dataflow_exporter.self_metrics import SELF_SPECS, all_specs
 from tests.helpers import alerts_generator
 
 ROOT = Path(__file__).resolve().parent.parent

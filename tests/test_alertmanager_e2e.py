@@ -29,7 +29,7 @@ from tests.test_cli import _free_port
 from tests.test_dashboards import _exporter_config, _stop
 
 ROOT = Path(__file__).resolve().parent.parent
-CLI = [sys.executable, "-m", "exporter.cli"]
+CLI = [sys.executable, "-m", "dataflow_exporter.cli"]
 DEADLINE = 120.0
 # alert name -> labels that must name the broken thing, for each broken simulator entity.
 EXPECTED: dict[str, dict[str, str]] = {

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from exporter.http import Answer
-from exporter.sources.base import AnswerMemo
+from dataflow_exporter.sources.base import AnswerMemo
+from dataflow_exporter.upstream import Answer
 
 
 class CountingParser:

@@ -12,11 +12,11 @@ from typing import Any
 
 import msgspec
 
-from exporter import thresholds
-from exporter.simulator import Simulation
-from exporter.sources import confluent, peerdb
-from exporter.sources.base import BrokenEntity
-from exporter.store import Store, TargetState, build_snapshot
+from dataflow_exporter import thresholds
+from dataflow_exporter.simulator import Simulation
+from dataflow_exporter.sources import confluent, peerdb
+from dataflow_exporter.sources.base import BrokenEntity
+from dataflow_exporter.store import Store, TargetState, build_snapshot
 from tests.helpers import poll_once
 
 FIXED_NOW = 1_700_000_000.0

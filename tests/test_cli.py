@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from exporter.simulator import Simulation
+from dataflow_exporter.simulator import Simulation
 from tests.helpers import promtool_check_metrics, value
 
-CLI = [sys.executable, "-m", "exporter.cli"]
+CLI = [sys.executable, "-m", "dataflow_exporter.cli"]
 SECRET = "cli-secret-5d2c8e"
 
 
@@ -188,7 +188,8 @@ async def test_demo_serves_the_simulated_upstreams_and_prints_its_urls() -> None
 async def test_run_collects_cycles_rarely_and_freezes_start_up_objects(tmp_path: Path) -> None:
     # A fresh interpreter, as `dataflow-exporter run` starts; a config error ends it right after.
     probe = (
-        "import gc, sys; from exporter import cli; from exporter.daemon import GC_THRESHOLDS; "
+        "import gc, sys; from dataflow_exporter import cli; "
+        "from dataflow_exporter.daemon import GC_THRESHOLDS; "
         "rc = cli.main(['run', '--config', sys.argv[1]]); "
         "print(rc, gc.get_threshold() == GC_THRESHOLDS, gc.get_freeze_count() > 0)"
     )

@@ -20,10 +20,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from exporter import cli
-from exporter.log import configure, get_logger
+from dataflow_exporter import cli
+from dataflow_exporter.log import configure, get_logger
 
-CLI = [sys.executable, "-m", "exporter.cli"]
+CLI = [sys.executable, "-m", "dataflow_exporter.cli"]
 ROOT = Path(__file__).parent.parent
 EXAMPLE = ROOT / "config.example.yaml"
 COMMANDS = ("run", "check", "once", "simulate", "demo")

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from exporter import config as config_mod
-from exporter.config import ConfigError
-from exporter.schema import Filter, parse_duration
-from exporter.sources import REGISTRY
+from dataflow_exporter import config as config_mod
+from dataflow_exporter.config import ConfigError
+from dataflow_exporter.config_models import Filter, parse_duration
+from dataflow_exporter.sources import REGISTRY
 
 CONFIGS = Path(__file__).parent / "configs"
 BAD = sorted(CONFIGS.glob("bad-*.yaml"))

@@ -11,11 +11,11 @@ import pytest
 import yaml
 from pydantic import BaseModel
 
-from exporter import config as config_mod
-from exporter.config import ConfigError
-from exporter.messages import INTERNAL_WORDING
-from exporter.schema import Defaults, TLSConfig
-from exporter.sources import REGISTRY
+from dataflow_exporter import config as config_mod
+from dataflow_exporter.config import ConfigError
+from dataflow_exporter.config_messages import INTERNAL_WORDING
+from dataflow_exporter.config_models import Defaults, TLSConfig
+from dataflow_exporter.sources import REGISTRY
 
 EXAMPLE = Path(__file__).parent.parent / "config.example.yaml"
 SECRET = "hunter2-secret-9f1c"

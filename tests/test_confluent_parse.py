@@ -10,10 +10,9 @@ from typing import Any
 
 import pytest
 
-from exporter import config as config_mod
-from exporter.families import Family, families_by_name
-from exporter.http import Answer, SchemaError
-from exporter.sources.confluent import (
+from dataflow_exporter import config as config_mod
+from dataflow_exporter.families import Family, families_by_name
+from dataflow_exporter.sources.confluent import (
     LINK_STATES,
     MIRROR_STATUSES,
     MIRROR_TOPICS,
@@ -25,6 +24,7 @@ from exporter.sources.confluent import (
     parse_mirror_topics,
     unknown_values,
 )
+from dataflow_exporter.upstream import Answer, SchemaError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "confluent"
 CLUSTER = "lkc-3w6270"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 
-from exporter.simulator.confluent import ConfluentSimulator
+from dataflow_exporter.simulator.confluent import ConfluentSimulator
 
 START = 1_800_000_000.0
 

@@ -9,10 +9,10 @@ from typing import Any
 import aiohttp
 import pytest
 
-from exporter.http import new_session
-from exporter.simulator import Simulation
-from exporter.simulator.confluent import ConfluentSimulator
-from exporter.sources.confluent import MIRROR_STATUSES
+from dataflow_exporter.simulator import Simulation
+from dataflow_exporter.simulator.confluent import ConfluentSimulator
+from dataflow_exporter.sources.confluent import MIRROR_STATUSES
+from dataflow_exporter.upstream import new_session
 from tests.helpers import (
     Labels,
     Polled,

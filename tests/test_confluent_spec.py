@@ -19,7 +19,7 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-from exporter.simulator import Simulation
+from dataflow_exporter.simulator import Simulation
 
 SPEC = (
     Path(__file__).resolve().parents[2]

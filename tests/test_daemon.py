@@ -14,13 +14,13 @@ import pytest
 import yaml
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as om_parse
 
-from exporter import log
-from exporter.collector import Collector
-from exporter.daemon import Exporter
-from exporter.http import new_session
-from exporter.scheduler import Scheduler, backoff_delay
-from exporter.simulator import Simulation
-from exporter.store import Store
+from dataflow_exporter import log
+from dataflow_exporter.daemon import Exporter
+from dataflow_exporter.exposition_cache import ExpositionCache
+from dataflow_exporter.scheduler import Scheduler, backoff_delay
+from dataflow_exporter.simulator import Simulation
+from dataflow_exporter.store import Store
+from dataflow_exporter.upstream import new_session
 from tests.helpers import poll_once, series_of, value
 
 SECRET = "daemon-secret-94b1e2"
@@ -167,8 +167,8 @@ async def test_a_failed_poll_keeps_the_last_good_series_until_stale_after(sim: S
         await session.post(f"{sim.url}/_sim/peerdb/faults", json={"kind": "status", "status": 500})
         now[0] += 60
         failed = await poll_once(cfg, session, scheduler)
-        collector = Collector(store, clock=lambda: now[0])
-        text = collector.exposition().decode()
+        cache = ExpositionCache(store, clock=lambda: now[0])
+        text = cache.exposition().decode()
         assert not failed.ok
         assert value(text, "dataflow_exporter_target_up", target="pg") == 0
         assert (
@@ -176,7 +176,7 @@ async def test_a_failed_poll_keeps_the_last_good_series_until_stale_after(sim: S
             == 1
         )
         now[0] += 300
-        stale = collector.exposition().decode()
+        stale = cache.exposition().decode()
     assert series_of(stale, "peerdb_mirror_status") == []
     assert value(stale, "dataflow_exporter_target_stale", target="pg") == 1
     assert (

@@ -32,16 +32,16 @@ from typing import Any
 import pytest
 import yaml
 
-from exporter.cli import demo_config
-from exporter.metrics import SELF_SPECS, all_specs
-from exporter.simulator import SIMULATORS
+from dataflow_exporter.cli import demo_config
+from dataflow_exporter.self_metrics import SELF_SPECS, all_specs
+from dataflow_exporter.simulator import SIMULATORS
 from tests.test_alert_rules import metric_names, tool_binary
 from tests.test_cli import _free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 GRAFANA = ROOT / "grafana"
 CHART_DASHBOARDS = ROOT / "helm" / "dataflow-exporter" / "files" / "dashboards"
-CLI = [sys.executable, "-m", "exporter.cli"]
+CLI = [sys.executable, "-m", "dataflow_exporter.cli"]
 SYSTEMS = ("peerdb", "confluent", "feldera", "etlworks")
 # The entity variable each system's dashboard must offer.
 ENTITY_VARIABLES = {
@@ -474,7 +474,7 @@ def test_every_state_of_the_sources_state_sets_has_a_colour() -> None:
 
 
 def test_a_state_without_a_colour_stops_the_generator(monkeypatch: pytest.MonkeyPatch) -> None:
-    from exporter.families import StateSet
+    from dataflow_exporter.families import StateSet
 
     generate = _generator()
     monkeypatch.setitem(generate.STATE_SETS, "peerdb", (StateSet(("STATUS_HIBERNATING",)),))

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from exporter.cli import build_parser
+from dataflow_exporter.cli import build_parser
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCKERFILE = ROOT / "Dockerfile"
@@ -187,10 +187,10 @@ def _copied_sources() -> list[str]:
 def test_build_context_keeps_what_the_dockerfile_copies() -> None:
     patterns = _dockerignore_patterns()
     sources = _copied_sources()
-    assert {"pyproject.toml", "exporter"} <= set(sources)
+    assert {"pyproject.toml", "dataflow_exporter"} <= set(sources)
     for source in sources:
         assert not _ignored(source, patterns), source
-    for module in (ROOT / "exporter").rglob("*.py"):
+    for module in (ROOT / "dataflow_exporter").rglob("*.py"):
         if "__pycache__" not in module.parts:
             assert not _ignored(str(module.relative_to(ROOT)), patterns), module
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from exporter import cli
-from exporter.http import Reason
+from dataflow_exporter import cli
+from dataflow_exporter.upstream import Reason
 
 ROOT = Path(__file__).parent.parent
 README = (ROOT / "README.md").read_text()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import aiohttp
 
-from exporter.simulator.etlworks import EtlworksSimulator
+from dataflow_exporter.simulator.etlworks import EtlworksSimulator
 from tests.etlworks_rig import PASSWORD, FakeClock, rig
 from tests.helpers import Polled, poll_once, samples, value
 
@@ -140,7 +140,7 @@ async def test_secrets_are_read_from_files(tmp_path: Path) -> None:
 
 
 async def test_a_replaced_token_is_masked_no_longer_and_the_new_one_is() -> None:
-    from exporter import redact
+    from dataflow_exporter import redact
 
     async with rig(token_ttl=3600) as r:
         assert (await r.poll()).ok

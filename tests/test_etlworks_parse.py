@@ -8,12 +8,11 @@ from typing import Any
 
 import pytest
 
-from exporter import config as config_mod
-from exporter.config import ConfigError
-from exporter.exposition import join_exposition
-from exporter.families import families_by_name
-from exporter.http import SchemaError
-from exporter.sources.etlworks import (
+from dataflow_exporter import config as config_mod
+from dataflow_exporter.config import ConfigError
+from dataflow_exporter.exposition import join_exposition
+from dataflow_exporter.families import families_by_name
+from dataflow_exporter.sources.etlworks import (
     FINISHED,
     STATUSES,
     EtlworksTarget,
@@ -33,7 +32,8 @@ from exporter.sources.etlworks import (
     record_counts,
     remember,
 )
-from exporter.store import Snapshot, build_snapshot
+from dataflow_exporter.store import Snapshot, build_snapshot
+from dataflow_exporter.upstream import SchemaError
 from tests.helpers import promtool_check_metrics
 
 FIXTURES = Path(__file__).parent / "fixtures" / "etlworks"

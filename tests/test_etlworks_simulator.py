@@ -12,10 +12,10 @@ from typing import Any
 import aiohttp
 import pytest
 
-from exporter import config as config_mod
-from exporter.cli import simulator_options
-from exporter.simulator import Simulation
-from exporter.simulator.etlworks import NAMED, EtlworksSimulator
+from dataflow_exporter import config as config_mod
+from dataflow_exporter.cli import simulator_options
+from dataflow_exporter.simulator import Simulation
+from dataflow_exporter.simulator.etlworks import NAMED, EtlworksSimulator
 
 FIXTURES = Path(__file__).parent / "fixtures" / "etlworks"
 LOGIN, PASSWORD = "exporter", "etl-secret-pass-5d1c"

@@ -11,10 +11,10 @@ import pytest
 from aioresponses import aioresponses
 from structlog.testing import capture_logs
 
-from exporter.http import UpstreamClient
-from exporter.simulator.etlworks import HANG_SECONDS
-from exporter.sources import etlworks as etlworks_source
-from exporter.sources.etlworks import STATUSES, EtlworksSource, EtlworksTarget
+from dataflow_exporter.simulator.etlworks import HANG_SECONDS
+from dataflow_exporter.sources import etlworks as etlworks_source
+from dataflow_exporter.sources.etlworks import STATUSES, EtlworksSource, EtlworksTarget
+from dataflow_exporter.upstream import UpstreamClient
 from tests.etlworks_rig import rig
 from tests.helpers import poll_once, promtool_check_metrics, samples, series_of, value
 

@@ -9,10 +9,10 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as om_families
 
-from exporter.collector import Collector
-from exporter.exposition import header
-from exporter.families import MAX_LABEL_VALUE_LENGTH, Family, MetricSpec, StateSet
-from exporter.store import Snapshot, Store, TargetState, build_snapshot
+from dataflow_exporter.exposition import header
+from dataflow_exporter.exposition_cache import ExpositionCache
+from dataflow_exporter.families import MAX_LABEL_VALUE_LENGTH, Family, MetricSpec, StateSet
+from dataflow_exporter.store import Snapshot, Store, TargetState, build_snapshot
 from tests.helpers import promtool_check_metrics, samples
 
 GAUGE = MetricSpec("demo_thing_status", "gauge", "Thing state (polled).", ("thing", "status"))
@@ -78,7 +78,7 @@ def _upstream_only(text: str) -> dict[object, float]:
 
 def test_rendered_samples_equal_prometheus_client_for_ordinary_names() -> None:
     fams = _families()
-    ours = Collector(_store_with(fams)).exposition().decode()
+    ours = ExpositionCache(_store_with(fams)).exposition().decode()
     theirs = _reference(fams)
     short = {
         k: v for k, v in _upstream_only(theirs).items() if len(dict(k[1]).get("thing", "")) < 200
@@ -87,14 +87,14 @@ def test_rendered_samples_equal_prometheus_client_for_ordinary_names() -> None:
 
 
 def test_hostile_label_values_are_escaped_and_accepted_by_promtool() -> None:
-    text = Collector(_store_with(_families())).exposition().decode()
+    text = ExpositionCache(_store_with(_families())).exposition().decode()
     things = {dict(labels)["thing"] for name, labels in samples(text) if name == "demo_rows_total"}
     assert {'quote"d', "back\\slash", "new\nline", "{braces}", "ünïcødé ✓"} <= things
     promtool_check_metrics(text)
 
 
 def test_long_label_values_are_capped_and_stay_distinct() -> None:
-    text = Collector(_store_with(_families())).exposition().decode()
+    text = ExpositionCache(_store_with(_families())).exposition().decode()
     long_things = [
         dict(labels)["thing"]
         for name, labels in samples(text)
@@ -109,14 +109,14 @@ def test_a_repeated_label_set_keeps_only_its_first_sample() -> None:
     fam = Family(COUNTER)
     fam.add(("same",), 1)
     fam.add(("same",), 2)
-    text = Collector(_store_with([fam])).exposition().decode()
+    text = ExpositionCache(_store_with([fam])).exposition().decode()
     assert _upstream_only(text) == {
         ("demo_rows_total", frozenset({("target", "t1"), ("thing", "same")})): 1.0
     }
 
 
 def test_openmetrics_output_parses_and_names_counters_without_total() -> None:
-    body = Collector(_store_with(_families())).exposition(openmetrics=True).decode()
+    body = ExpositionCache(_store_with(_families())).exposition(openmetrics=True).decode()
     assert body.endswith("# EOF\n")
     assert "# TYPE demo_rows counter" in body
     assert "# TYPE demo_thing info" in body
@@ -135,7 +135,7 @@ def test_families_of_several_targets_share_one_header_block() -> None:
     store.record_success(
         "t2", build_snapshot(_families(), (("target", "t2"),), 10_000, {}, 1.0), [], 0.1
     )
-    text = Collector(store).exposition().decode()
+    text = ExpositionCache(store).exposition().decode()
     assert text.count("# TYPE demo_rows_total counter") == 1
     targets = {dict(ls)["target"] for n, ls in samples(text) if n == "demo_rows_total"}
     assert targets == {"t1", "t2"}
@@ -143,8 +143,8 @@ def test_families_of_several_targets_share_one_header_block() -> None:
 
 
 def test_gzip_body_decompresses_to_the_plain_body() -> None:
-    collector = Collector(_store_with(_families()))
-    assert gzip.decompress(collector.exposition(gzipped=True)) == collector.exposition()
+    cache = ExpositionCache(_store_with(_families()))
+    assert gzip.decompress(cache.exposition(gzipped=True)) == cache.exposition()
 
 
 def test_max_series_drops_deterministically_and_counts_the_drop() -> None:

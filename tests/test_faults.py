@@ -22,10 +22,10 @@ import psutil
 import pytest
 import yaml
 
-from exporter.daemon import Exporter
-from exporter.scheduler import Poller
-from exporter.simulator import SIMULATORS, Simulation
-from exporter.store import TargetState
+from dataflow_exporter.daemon import Exporter
+from dataflow_exporter.scheduler import Poller
+from dataflow_exporter.simulator import SIMULATORS, Simulation
+from dataflow_exporter.store import TargetState
 from tests.helpers import value
 
 # Background polls happen once at start, then never during a test: the test polls itself.

@@ -9,11 +9,10 @@ from typing import Any
 
 import pytest
 
-from exporter import config as config_mod
-from exporter.config import ConfigError
-from exporter.families import Family, families_by_name
-from exporter.http import Reason, SchemaError, UpstreamError
-from exporter.sources.feldera import (
+from dataflow_exporter import config as config_mod
+from dataflow_exporter.config import ConfigError
+from dataflow_exporter.families import Family, families_by_name
+from dataflow_exporter.sources.feldera import (
     DEPLOYMENT_STATUSES,
     Observation,
     build_families,
@@ -27,6 +26,7 @@ from exporter.sources.feldera import (
     sql_identifier,
     summarise,
 )
+from dataflow_exporter.upstream import Reason, SchemaError, UpstreamError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "feldera"
 

@@ -12,9 +12,9 @@ import aiohttp
 import pytest
 from jsonschema import Draft202012Validator
 
-from exporter import config as config_mod
-from exporter.simulator import Simulation
-from exporter.simulator.feldera import FelderaSimulator
+from dataflow_exporter import config as config_mod
+from dataflow_exporter.simulator import Simulation
+from dataflow_exporter.simulator.feldera import FelderaSimulator
 
 SPEC = Path(__file__).resolve().parents[2] / "shared" / "contracts" / "feldera" / "openapi.json"
 FIXTURES = Path(__file__).parent / "fixtures" / "feldera"

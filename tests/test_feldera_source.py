@@ -9,9 +9,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from exporter.simulator import Simulation
-from exporter.simulator.feldera import FelderaSimulator
-from exporter.sources.feldera import DEPLOYMENT_STATUSES
+from dataflow_exporter.simulator import Simulation
+from dataflow_exporter.simulator.feldera import FelderaSimulator
+from dataflow_exporter.sources.feldera import DEPLOYMENT_STATUSES
 from tests.helpers import poll_once, promtool_check_metrics, samples, series_of, value
 
 API_KEY = "apikey:" + "f3" * 64

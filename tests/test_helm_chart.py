@@ -22,8 +22,8 @@ from typing import Any
 import pytest
 import yaml
 
-from exporter import config as config_mod
-from exporter.cli import build_parser, shard_from
+from dataflow_exporter import config as config_mod
+from dataflow_exporter.cli import build_parser, shard_from
 
 ROOT = Path(__file__).resolve().parent.parent
 CHART = ROOT / "helm" / "dataflow-exporter"

@@ -11,9 +11,9 @@ import aiohttp
 import pytest
 import yaml
 
-from exporter.daemon import Exporter
-from exporter.families import MAX_LABEL_VALUE_LENGTH
-from exporter.simulator import Simulation
+from dataflow_exporter.daemon import Exporter
+from dataflow_exporter.families import MAX_LABEL_VALUE_LENGTH
+from dataflow_exporter.simulator import Simulation
 from tests.helpers import promtool_check_metrics, series_of
 from tests.prometheus import Prometheus
 
@@ -59,7 +59,7 @@ def _expected(name: str) -> str:
 
 
 async def test_hostile_names_are_escaped_and_bounded(exporter: Exporter) -> None:
-    text = exporter.collector.exposition().decode()
+    text = exporter.exposition_cache.exposition().decode()
     mirrors = {s["mirror"] for s in series_of(text, "peerdb_mirror_info")}
     for name in list(HOSTILE.values())[:-1]:
         assert name in mirrors

@@ -14,9 +14,9 @@ import msgspec.structs
 import pytest
 from structlog.testing import capture_logs
 
-from exporter.http import new_session
-from exporter.simulator import Simulation
-from exporter.status_page import render_status_page
+from dataflow_exporter.simulator import Simulation
+from dataflow_exporter.status_page import render_status_page
+from dataflow_exporter.upstream import new_session
 from tests.helpers import Labels, poll_once, samples, value
 
 FIXED_NOW = 1_700_000_000.0

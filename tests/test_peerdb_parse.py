@@ -8,9 +8,8 @@ from typing import Any
 
 import pytest
 
-from exporter.families import families_by_name
-from exporter.http import SchemaError, UpstreamError
-from exporter.sources.peerdb import (
+from dataflow_exporter.families import families_by_name
+from dataflow_exporter.sources.peerdb import (
     FLOW_STATUSES,
     MIB,
     Batch,
@@ -24,7 +23,8 @@ from exporter.sources.peerdb import (
     parse_slots,
     parse_total_rows,
 )
-from exporter.store import build_snapshot
+from dataflow_exporter.store import build_snapshot
+from dataflow_exporter.upstream import SchemaError, UpstreamError
 
 FIXTURES = Path(__file__).parent / "fixtures" / "peerdb"
 GOLDEN = Path(__file__).parent / "golden" / "peerdb.prom"

@@ -8,10 +8,10 @@ from typing import Any
 import aiohttp
 import pytest
 
-from exporter.http import new_session
-from exporter.simulator import Simulation
-from exporter.simulator.peerdb import PeerDBSimulator
-from exporter.sources.peerdb import FLOW_STATUSES
+from dataflow_exporter.simulator import Simulation
+from dataflow_exporter.simulator.peerdb import PeerDBSimulator
+from dataflow_exporter.sources.peerdb import FLOW_STATUSES
+from dataflow_exporter.upstream import new_session
 from tests.helpers import poll_once, promtool_check_metrics, samples, series_of, value
 
 PASSWORD = "pdb-secret-7f3a9c"

@@ -11,10 +11,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from exporter import config as config_mod
-from exporter.http import Answer, Reason, UpstreamError
-from exporter.sources import REGISTRY
-from exporter.store import build_snapshot
+from dataflow_exporter import config as config_mod
+from dataflow_exporter.sources import REGISTRY
+from dataflow_exporter.store import build_snapshot
+from dataflow_exporter.upstream import Answer, Reason, UpstreamError
 from tests.helpers import answer_of
 
 json_scalars = (

@@ -37,21 +37,21 @@ from aiohttp import web
 from aioresponses import aioresponses
 from structlog.testing import capture_logs
 
-from exporter import cli, redact, webconfig
-from exporter import scheduler as scheduler_mod
-from exporter.auth import BasicAuth, SecretReader
-from exporter.collector import Collector
-from exporter.config import ConfigError, load
-from exporter.daemon import AcceptErrorFilter, Exporter
-from exporter.families import Family
-from exporter.http import Reason, UpstreamClient, UpstreamError, decode_json
-from exporter.metrics import TARGET_UP
-from exporter.scheduler import Poller
-from exporter.schema import TargetConfig
-from exporter.server import ServerLimits, make_app, wants_gzip
-from exporter.sources.base import PollResult, SchemaError, Source, number
-from exporter.status_page import render_status_page
-from exporter.store import MAX_UNKNOWN_FIELDS, Snapshot, Store, TargetState
+from dataflow_exporter import cli, redact, webconfig
+from dataflow_exporter import scheduler as scheduler_mod
+from dataflow_exporter.auth import BasicAuth, SecretReader
+from dataflow_exporter.config import ConfigError, load
+from dataflow_exporter.config_models import TargetConfig
+from dataflow_exporter.daemon import AcceptErrorFilter, Exporter
+from dataflow_exporter.exposition_cache import ExpositionCache
+from dataflow_exporter.families import Family
+from dataflow_exporter.scheduler import Poller
+from dataflow_exporter.self_metrics import TARGET_UP
+from dataflow_exporter.server import ServerLimits, make_app, wants_gzip
+from dataflow_exporter.sources.base import PollResult, SchemaError, Source, number
+from dataflow_exporter.status_page import render_status_page
+from dataflow_exporter.store import MAX_UNKNOWN_FIELDS, Snapshot, Store, TargetState
+from dataflow_exporter.upstream import Reason, UpstreamClient, UpstreamError, decode_json
 
 MiB = 1024 * 1024
 
@@ -161,7 +161,7 @@ async def test_a_malformed_http_answer_is_a_decode_error(answer: bytes) -> None:
 async def test_gzip_bodies_are_inflated_in_a_worker_thread(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import exporter.http as http_mod
+    import dataflow_exporter.upstream as http_mod
 
     threads: list[str] = []
     real = http_mod.inflate
@@ -275,7 +275,7 @@ async def test_cancelling_a_poll_with_many_queued_requests_stays_linear() -> Non
 _RUN_WITH_ENDLESS_RENDER = textwrap.dedent(
     """
     import sys, time
-    from exporter import cli, scheduler
+    from dataflow_exporter import cli, scheduler
 
     def endless(*args):
         while True:
@@ -351,9 +351,9 @@ async def _reload() -> list[str]:
 
 async def test_forty_never_reading_scrapers_grow_rss_by_less_than_150_mib() -> None:
     store = _big_store(12)
-    collector = Collector(store)
-    collector.exposition()  # rendered once before measuring, as a running exporter has
-    app = make_app(store, collector, _reload)
+    cache = ExpositionCache(store)
+    cache.exposition()  # rendered once before measuring, as a running exporter has
+    app = make_app(store, cache, _reload)
     process = psutil.Process()
     async with _serving(app) as url:
         port = int(url.rsplit(":", 1)[1])
@@ -371,7 +371,7 @@ async def test_forty_never_reading_scrapers_grow_rss_by_less_than_150_mib() -> N
 async def test_scrapes_beyond_the_limit_wait_then_get_a_503() -> None:
     limits = ServerLimits(max_concurrent_scrapes=2, slot_wait_seconds=0.5, write_stall_seconds=60)
     store = _big_store(8)
-    app = make_app(store, Collector(store), _reload, limits=limits)
+    app = make_app(store, ExpositionCache(store), _reload, limits=limits)
     async with _serving(app) as url:
         scrapers = _stalled_scrapers(int(url.rsplit(":", 1)[1]), 2)
         try:
@@ -387,7 +387,7 @@ async def test_scrapes_beyond_the_limit_wait_then_get_a_503() -> None:
 async def test_a_scraper_that_stops_reading_is_cut_off() -> None:
     limits = ServerLimits(max_concurrent_scrapes=1, slot_wait_seconds=30, write_stall_seconds=1)
     store = _big_store(8)
-    app = make_app(store, Collector(store), _reload, limits=limits)
+    app = make_app(store, ExpositionCache(store), _reload, limits=limits)
     async with _serving(app) as url:
         scrapers = _stalled_scrapers(int(url.rsplit(":", 1)[1]), 1)
         try:
@@ -847,7 +847,7 @@ def test_a_huge_secret_file_is_refused_without_reading_it(tmp_path: Path) -> Non
 async def test_secret_files_are_read_in_their_own_threads(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import exporter.auth as auth_mod
+    import dataflow_exporter.auth as auth_mod
 
     threads: list[str] = []
     real = auth_mod.read_secret
@@ -891,7 +891,7 @@ async def test_the_status_page_answers_with_a_lone_surrogate() -> None:
     store.add(TargetState("t", "peerdb", 60, 300))
     snapshot = Snapshot({}, {}, 1, 0, {"mirrors/\ud800": 1}, time.time())
     store.record_success("t", snapshot, [], 0.1)
-    app = make_app(store, Collector(store), _reload)
+    app = make_app(store, ExpositionCache(store), _reload)
     async with (
         _serving(app) as url,
         aiohttp.ClientSession() as session,

@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from prometheus_client.utils import floatToGoString
 
-from exporter.exposition import SeriesRenderer, format_value
-from exporter.families import Family, MetricSpec
-from exporter.store import build_snapshot
+from dataflow_exporter.exposition import SeriesRenderer, format_value
+from dataflow_exporter.families import Family, MetricSpec
+from dataflow_exporter.store import build_snapshot
 
 LAG = MetricSpec("demo_partition_lag", "gauge", "Lag (polled).", ("topic", "partition"))
 UP = MetricSpec("demo_up", "gauge", "Up (polled).")

@@ -8,10 +8,10 @@ import os
 
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as om_families
 
-from exporter.collector import Collector
-from exporter.metrics import RUNTIME_SPECS
-from exporter.runtime_metrics import RuntimeMetrics
-from exporter.store import Store, TargetState, build_snapshot
+from dataflow_exporter.exposition_cache import ExpositionCache
+from dataflow_exporter.runtime_metrics import RuntimeMetrics
+from dataflow_exporter.self_metrics import RUNTIME_SPECS
+from dataflow_exporter.store import Store, TargetState, build_snapshot
 from tests.helpers import promtool_check_metrics, samples, value
 
 PROCESS = {
@@ -27,11 +27,11 @@ PROCESS = {
 }
 
 
-def _collector() -> Collector:
+def _collector() -> ExpositionCache:
     store = Store()
     store.add(TargetState("t", "peerdb", 30, 300))
     store.record_success("t", build_snapshot([], (("target", "t"),), 10, {}, 1.0), [], 0.1)
-    return Collector(store, runtime=RuntimeMetrics())
+    return ExpositionCache(store, runtime=RuntimeMetrics())
 
 
 def test_process_and_python_metrics_are_exported_and_pass_promtool() -> None:
@@ -49,20 +49,20 @@ def test_openmetrics_names_them_once_and_ends_with_one_eof() -> None:
 
 
 def test_gzip_body_is_the_cached_body_with_fresh_process_metrics() -> None:
-    collector = _collector()
-    plain = collector.exposition().decode()
-    unzipped = gzip.decompress(collector.exposition(gzipped=True)).decode()
+    cache = _collector()
+    plain = cache.exposition().decode()
+    unzipped = gzip.decompress(cache.exposition(gzipped=True)).decode()
     assert unzipped.startswith(plain[: plain.index("process_")].rsplit("# HELP", 1)[0])
     assert {name for name, _ in samples(unzipped)} >= PROCESS
 
 
 def test_open_fds_are_read_at_scrape_time_even_when_the_body_is_cached() -> None:
-    collector = _collector()
-    before = value(collector.exposition().decode(), "process_open_fds")
+    cache = _collector()
+    before = value(cache.exposition().decode(), "process_open_fds")
     pipes = [os.pipe() for _ in range(20)]
     try:
-        after = value(collector.exposition().decode(), "process_open_fds")
-        zipped = gzip.decompress(collector.exposition(gzipped=True)).decode()
+        after = value(cache.exposition().decode(), "process_open_fds")
+        zipped = gzip.decompress(cache.exposition(gzipped=True)).decode()
     finally:
         for read_end, write_end in pipes:
             os.close(read_end)

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from exporter.log import configure
-from exporter.simulator import Simulation
-from exporter.sources import REGISTRY
+from dataflow_exporter.log import configure
+from dataflow_exporter.simulator import Simulation
+from dataflow_exporter.sources import REGISTRY
 from tests.helpers import poll_once, value
 
 
@@ -49,8 +49,8 @@ async def behind_a_proxy_prefix() -> AsyncIterator[str]:
     """The simulated upstreams served below /proxy, as a reverse proxy's path prefix puts them."""
     from aiohttp import web
 
-    from exporter.simulator import SIMULATORS
-    from exporter.simulator.app import build_app
+    from dataflow_exporter.simulator import SIMULATORS
+    from dataflow_exporter.simulator.app import build_app
 
     systems = {"peerdb": SIMULATORS["peerdb"](time.time, seed=1)}
     root = web.Application()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from exporter import redact
-from exporter.scrub import scrub
+from dataflow_exporter import redact
+from dataflow_exporter.scrub import scrub
 
 LEAKS = [
     ("jdbc:postgresql://etl:Hunter2pw@db:5432/app failed", "Hunter2pw"),

@@ -15,10 +15,10 @@ from typing import Any
 import aiohttp
 import yaml
 
-from exporter.simulator import Simulation
+from dataflow_exporter.simulator import Simulation
 from tests.test_cli import _free_port
 
-CLI = [sys.executable, "-m", "exporter.cli"]
+CLI = [sys.executable, "-m", "dataflow_exporter.cli"]
 
 GOOD = {
     "peerdb": "S3cr3t-peerdb-inline-4b7e",

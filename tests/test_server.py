@@ -8,10 +8,10 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from exporter.collector import Collector
-from exporter.server import make_app
-from exporter.sources import REGISTRY
-from exporter.store import Store, TargetState
+from dataflow_exporter.exposition_cache import ExpositionCache
+from dataflow_exporter.server import make_app
+from dataflow_exporter.sources import REGISTRY
+from dataflow_exporter.store import Store, TargetState
 from tests.helpers import value
 
 
@@ -30,7 +30,7 @@ def store() -> Store:
 
 @pytest.fixture
 async def base_url(store: Store) -> AsyncIterator[str]:
-    runner = web.AppRunner(make_app(store, Collector(store), no_reload))
+    runner = web.AppRunner(make_app(store, ExpositionCache(store), no_reload))
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
@@ -59,7 +59,7 @@ async def test_status_page_says_state_names_are_each_upstreams_spelling(base_url
 
 
 def test_unknown_value_counters_start_at_zero_for_configured_systems(store: Store) -> None:
-    text = Collector(store).exposition().decode()
+    text = ExpositionCache(store).exposition().decode()
     for system in ("peerdb", "etlworks"):
         for field in REGISTRY[system].unknown_value_fields:
             assert (
@@ -71,7 +71,7 @@ def test_unknown_value_counters_start_at_zero_for_configured_systems(store: Stor
 
 def test_unknown_value_counters_keep_counting_after_zero(store: Store) -> None:
     store.unknown_values[("peerdb", "flow_status")] += 2
-    text = Collector(store).exposition().decode()
+    text = ExpositionCache(store).exposition().decode()
     assert (
         value(text, "dataflow_exporter_unknown_values_total", system="peerdb", field="flow_status")
         == 2

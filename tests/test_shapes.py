@@ -12,10 +12,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from exporter.http import Answer, UpstreamError
-from exporter.sources.base import Shape
-from exporter.sources.confluent import MIRROR_TOPICS
-from exporter.sources.peerdb import BATCHES, MIRROR_LIST, SLOTS, TOTAL_ROWS
+from dataflow_exporter.sources.base import Shape
+from dataflow_exporter.sources.confluent import MIRROR_TOPICS
+from dataflow_exporter.sources.peerdb import BATCHES, MIRROR_LIST, SLOTS, TOTAL_ROWS
+from dataflow_exporter.upstream import Answer, UpstreamError
 from tests.helpers import answer_of
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from exporter.http import new_session
-from exporter.scheduler import Scheduler
-from exporter.simulator import SIMULATORS, Simulation
-from exporter.sources.base import Shard
-from exporter.store import Store
+from dataflow_exporter.scheduler import Scheduler
+from dataflow_exporter.simulator import SIMULATORS, Simulation
+from dataflow_exporter.sources.base import Shard
+from dataflow_exporter.store import Store
+from dataflow_exporter.upstream import new_session
 from tests.helpers import Labels, poll_once, samples
 
 NOW = 1_795_000_000.0
@@ -58,9 +58,9 @@ def test_shard_ownership_is_stable_and_partitions_keys() -> None:
 
 
 def test_shard_info_is_exported() -> None:
-    from exporter.collector import Collector
+    from dataflow_exporter.exposition_cache import ExpositionCache
 
     store = Store()
     store.shard = Shard(2, 5)
-    text = Collector(store).exposition().decode()
+    text = ExpositionCache(store).exposition().decode()
     assert 'dataflow_exporter_shard_info{index="2",count="5"} 1.0' in text

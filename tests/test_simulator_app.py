@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import aiohttp
 
-from exporter.simulator import Simulation
+from dataflow_exporter.simulator import Simulation
 
 
 async def test_simulator_root_lists_every_systems_api_and_control_paths(

@@ -6,8 +6,7 @@ import asyncio
 
 import pytest
 
-from exporter.http import Reason, SchemaError, UpstreamError
-from exporter.sources.base import (
+from dataflow_exporter.sources.base import (
     CAPABILITY_RECHECK_SECONDS,
     GONE,
     Capabilities,
@@ -17,6 +16,7 @@ from exporter.sources.base import (
     fan_out,
     not_found,
 )
+from dataflow_exporter.upstream import Reason, SchemaError, UpstreamError
 
 
 class Clock:

@@ -3,8 +3,8 @@ succeeded (counted from when it was configured), so DataflowExporterTargetStale 
 
 from __future__ import annotations
 
-from exporter.collector import Collector
-from exporter.simulator import Simulation
+from dataflow_exporter.exposition_cache import ExpositionCache
+from dataflow_exporter.simulator import Simulation
 from tests.helpers import poll_once, value
 
 STALE_AFTER = 300.0
@@ -21,10 +21,10 @@ async def test_a_target_that_never_succeeds_goes_stale_after_stale_after_since_c
         polled = await poll_once(data, clock=lambda: now[0])
     assert not polled.ok
     name = target["name"]
-    collector = Collector(polled.store, clock=lambda: now[0])
+    cache = ExpositionCache(polled.store, clock=lambda: now[0])
 
     def stale() -> float | None:
-        return value(collector.exposition().decode(), "dataflow_exporter_target_stale", target=name)
+        return value(cache.exposition().decode(), "dataflow_exporter_target_stale", target=name)
 
     now[0] += STALE_AFTER - 1
     assert stale() == 0

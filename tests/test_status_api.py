@@ -13,14 +13,14 @@ import jsonschema
 import pytest
 import yaml
 
-from exporter.cli import demo_config
-from exporter.daemon import Exporter
-from exporter.simulator import Simulation
-from exporter.sources.base import BrokenEntity
-from exporter.status import API_VERSION
-from exporter.status_api import schema_text, status_json
-from exporter.status_page import render_status_page
-from exporter.store import Store, TargetState, build_snapshot
+from dataflow_exporter.cli import demo_config
+from dataflow_exporter.daemon import Exporter
+from dataflow_exporter.simulator import Simulation
+from dataflow_exporter.sources.base import BrokenEntity
+from dataflow_exporter.status import API_VERSION
+from dataflow_exporter.status_api import schema_text, status_json
+from dataflow_exporter.status_page import render_status_page
+from dataflow_exporter.store import Store, TargetState, build_snapshot
 
 PEERDB_SECRET = "pg-ui-Pa55-status-api-7f3a"
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from exporter.http import Reason
-from exporter.sources.base import BrokenEntity
-from exporter.status_page import SHORT_ERROR_CHARS, render_status_page
-from exporter.store import Store, TargetState, build_snapshot
+from dataflow_exporter.sources.base import BrokenEntity
+from dataflow_exporter.status_page import SHORT_ERROR_CHARS, render_status_page
+from dataflow_exporter.store import Store, TargetState, build_snapshot
+from dataflow_exporter.upstream import Reason
 
 NOW = 1_700_000_000.0
 

@@ -24,9 +24,9 @@ import aiohttp
 import pytest
 import yaml
 
-from exporter.cli import demo_config
-from exporter.daemon import Exporter
-from exporter.simulator import SIMULATORS, Simulation
+from dataflow_exporter.cli import demo_config
+from dataflow_exporter.daemon import Exporter
+from dataflow_exporter.simulator import SIMULATORS, Simulation
 
 PEERDB_SECRET = "pg-ui-Pa55-status-page-5c1d"
 ETLWORKS_SECRET = "etl-Pa55-status-page-9e2b"

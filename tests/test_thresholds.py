@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from exporter import thresholds
+from dataflow_exporter import thresholds
 
 CONFIG = Path(__file__).resolve().parent.parent / "alerts" / "config.yml"
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from exporter.http import new_session
-from exporter.simulator import Simulation
+from dataflow_exporter.simulator import Simulation
+from dataflow_exporter.upstream import new_session
 from tests.helpers import Polled, poll_once, samples, series_of, value
 
 FIXED_NOW = 1_700_000_000.0

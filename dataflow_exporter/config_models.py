@@ -1,0 +1,278 @@
+"""Typed, frozen config models shared by every source: durations, secrets, filters, TLS.
+
+Each source subclasses `TargetConfig` with its own keys; `config` loads YAML into them.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import stat
+import urllib.parse
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    FilePath,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from dataflow_exporter import redact
+
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w|y)")
+_UNIT_SECONDS = {
+    "ms": 0.001,
+    "s": 1.0,
+    "m": 60.0,
+    "h": 3600.0,
+    "d": 86400.0,
+    "w": 604800.0,
+    "y": 31536000.0,
+}
+_DURATION_HINT = "expected a duration with a unit, such as 30s, 5m, 1h30m or 250ms"
+
+
+def parse_duration(value: Any, *, from_yaml: bool = False) -> float:
+    """Parse `30s`, `5m`, `1h30m` or `250ms` (Prometheus style) into seconds.
+
+    A bare number is taken as seconds only from Python; in YAML it needs a unit, since
+    `interval: 30000` would otherwise quietly mean more than eight hours.
+    """
+    if isinstance(value, bool) or (from_yaml and isinstance(value, int | float)):
+        raise ValueError(f"{_DURATION_HINT} (got {value!r})")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str):
+        text = value.strip()
+        pos, seconds = 0, 0.0
+        for match in _DURATION_PART.finditer(text):
+            if match.start() != pos:
+                break
+            seconds += float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+            pos = match.end()
+        if not text or pos != len(text):
+            raise ValueError(f"invalid duration {value!r}: {_DURATION_HINT}")
+    else:
+        raise ValueError(_DURATION_HINT)
+    if seconds <= 0:
+        raise ValueError("duration must be greater than zero")
+    return seconds
+
+
+def format_duration(seconds: float) -> str:
+    """Seconds as the config writes them: 90 -> 1m30s, 0.25 -> 250ms."""
+    if seconds < 1:
+        return f"{seconds * 1000:g}ms"
+    out, rest = "", seconds
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if rest >= size:
+            count = int(rest // size)
+            out += f"{count}{unit}"
+            rest -= count * size
+    if rest or not out:
+        out += f"{rest:g}s"
+    return out
+
+
+def config_duration(value: Any, info: ValidationInfo) -> float:
+    """The `Duration` validator: strict about units when the value comes from the YAML file."""
+    return parse_duration(value, from_yaml=bool((info.context or {}).get("yaml")))
+
+
+Duration = Annotated[float, BeforeValidator(config_duration)]
+
+_LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+_TARGET_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}$")
+
+
+_SECRETS_HINT = "credentials belong in the password, token or api_key keys (or their _file forms)"
+
+
+def check_url(url: str) -> str:
+    """An upstream base URL as given, without a trailing slash; a path prefix is kept."""
+    if any(char.isspace() for char in url):
+        raise ValueError("must not contain spaces or other whitespace (percent-encode them)")
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("must be an http:// or https:// URL, e.g. http://peerdb-ui:3000")
+    if "@" in parts.netloc:
+        raise ValueError(f"must not carry credentials; {_SECRETS_HINT}")
+    if parts.query or parts.fragment or url.endswith(("?", "#")):
+        raise ValueError(
+            f"must not have a query string or fragment (it would be sent on every request "
+            f"and shown in errors); {_SECRETS_HINT}"
+        )
+    if not parts.hostname:
+        raise ValueError("has no host name")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ValueError("has an invalid port: expected a number from 1 to 65535") from None
+    if port == 0:
+        raise ValueError("has an invalid port: expected a number from 1 to 65535")
+    return url.rstrip("/")
+
+
+class Strict(BaseModel):
+    """Base of every config model: unknown keys are errors and loaded config never changes."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Filter(Strict):
+    """Include/exclude regular expressions applied to entity names (search, not full match)."""
+
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+
+    @field_validator("include", "exclude")
+    @classmethod
+    def _valid_regexes(cls, patterns: tuple[str, ...]) -> tuple[str, ...]:
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from exc
+        return patterns
+
+    def matches(self, name: str) -> bool:
+        """True if `name` passes: matches some include (or none are given) and no exclude."""
+        if self.include and not any(re.search(p, name) for p in self.include):
+            return False
+        return not any(re.search(p, name) for p in self.exclude)
+
+
+class TLSConfig(Strict):
+    """Client TLS towards one upstream."""
+
+    ca_file: FilePath | None = None
+    cert_file: FilePath | None = None
+    key_file: FilePath | None = None
+    insecure_skip_verify: bool = False
+
+    @model_validator(mode="after")
+    def _cert_and_key_together(self) -> TLSConfig:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("cert_file and key_file must be given together")
+        return self
+
+
+class Defaults(Strict):
+    """The `global:` section: defaults every target may override."""
+
+    interval: Duration = 30.0
+    timeout: Duration = 10.0
+    stale_after: Duration = 300.0
+    max_concurrency: int = Field(default=8, ge=1, le=256)
+    max_series: int = Field(default=100_000, ge=1)
+    max_entities: int = Field(default=20_000, ge=1)
+    max_response_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+
+
+DEFAULT_KEYS = tuple(Defaults.model_fields)
+RESERVED_LABELS = frozenset({"target", "system", "job", "instance"})
+
+
+class TargetConfig(Defaults):
+    """Keys every target has; each source adds its own in a subclass."""
+
+    name: str
+    system: str
+    url: str
+    labels: dict[str, str] = Field(default_factory=dict)
+    tls: TLSConfig | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _valid_name(cls, name: str) -> str:
+        if not _TARGET_NAME.match(name):
+            raise ValueError(
+                "must be 1-128 characters of letters, digits, '_', '.', ':' or '-', "
+                "starting with a letter or digit"
+            )
+        return name
+
+    @field_validator("url")
+    @classmethod
+    def _valid_url(cls, url: str) -> str:
+        return check_url(url)
+
+    @field_validator("labels")
+    @classmethod
+    def _valid_labels(cls, labels: dict[str, str]) -> dict[str, str]:
+        for key in labels:
+            if not _LABEL_NAME.match(key) or key.startswith("__"):
+                raise ValueError(f"invalid label name {key!r}")
+            if key in RESERVED_LABELS:
+                raise ValueError(f"label name {key!r} is reserved")
+        return labels
+
+    def __hash__(self) -> int:  # frozen models with dict fields are not hashable by default
+        return hash((self.name, self.system))
+
+
+# A secret is a password, token or key: anything bigger is not one (a log file, /dev/zero).
+MAX_SECRET_BYTES = 64 * 1024
+
+
+class SecretFileError(Exception):
+    """A secret file that cannot be used; the message names the file and why."""
+
+
+def read_secret(inline: SecretStr | None, path: Path | None) -> str | None:
+    """The current value of a secret: inline, or the file's content re-read now (for rotation).
+
+    Blocking: callers on the event loop run it in a worker thread. Only a regular file of at
+    most `MAX_SECRET_BYTES` is read; a FIFO, device or directory is refused (opened without
+    blocking, checked before reading), and so is a symlink to one.
+    """
+    if path is not None:
+        value = _read_secret_file(path)
+        redact.register(value)
+        return value
+    if inline is not None:
+        return inline.get_secret_value()
+    return None
+
+
+def _read_secret_file(path: Path) -> str:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    except OSError as exc:
+        if exc.errno in (errno.EMFILE, errno.ENFILE):
+            raise  # the process is out of descriptors: not a problem of this file
+        raise SecretFileError(f"secret file {path}: cannot open: {exc.strerror}") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise SecretFileError(f"secret file {path}: not a regular file")
+        data = b""
+        while len(data) <= MAX_SECRET_BYTES:
+            chunk = os.read(fd, MAX_SECRET_BYTES + 1 - len(data))
+            if not chunk:
+                break
+            data += chunk
+    except OSError as exc:
+        raise SecretFileError(f"secret file {path}: cannot read: {exc.strerror}") from None
+    finally:
+        os.close(fd)
+    if len(data) > MAX_SECRET_BYTES:
+        raise SecretFileError(f"secret file {path}: larger than {MAX_SECRET_BYTES} bytes")
+    try:
+        return data.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise SecretFileError(f"secret file {path}: not UTF-8 text") from None
+
+
+def one_of(data: Any, inline: str, file: str) -> Any:
+    """Reject a config that gives both `x` and `x_file` for the same secret."""
+    if isinstance(data, dict) and data.get(inline) is not None and data.get(file) is not None:
+        raise ValueError(f"give either {inline} or {file}, not both")
+    return data

@@ -1,0 +1,288 @@
+"""Rendering of families into exposition bytes: sample lines once per poll, headers per format.
+
+Prometheus text 0.0.4 and OpenMetrics 1.0 share sample-line syntax for gauges and `_total`
+counters; they differ only in the TYPE/HELP header of counters and the OpenMetrics `# EOF`. So a
+target's sample lines are rendered once when its poll completes and every scrape only joins bytes.
+"""
+
+from __future__ import annotations
+
+import itertools
+from array import array
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+
+from dataflow_exporter.families import Family, MetricSpec, Sample, bound_label_value
+
+TEXT_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+OPENMETRICS_CONTENT_TYPE = "application/openmetrics-text; version=1.0.0; charset=utf-8"
+OPENMETRICS_EOF = b"# EOF\n"
+
+
+def escape_label_value(value: str) -> str:
+    """Escape a label value as both formats require (backslash, double quote, newline)."""
+    if "\\" in value or '"' in value or "\n" in value:
+        value = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return value
+
+
+def _escape_help(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("\n", "\\n")
+
+
+# Go (and so the exposition format) writes 1e6 <= x < 1e16 with an exponent; Python's repr
+# does not. Their exponent suffixes, by the position of repr's decimal point.
+_EXPONENTS = {dot: f"e+{dot - 1:02d}" for dot in range(7, 17)}
+
+
+def format_value(value: float) -> str:
+    """Format a sample value exactly as prometheus_client's `floatToGoString` does.
+
+    Written out rather than called: it runs for every changed series of every poll, and the
+    library version spends most of its time on checks that `repr` answers in one go.
+    """
+    if value == 0.0:
+        return "0.0"
+    if value == 1.0:
+        return "1.0"
+    text = repr(float(value))  # an int slipped into a sample still prints as a float
+    if 1e6 <= value < 1e16:
+        dot = text.find(".")
+        digits = (text[1:dot] + text[dot + 1 :]).rstrip("0")
+        mantissa = f"{text[0]}.{digits}" if digits else text[0]
+        return mantissa + _EXPONENTS[dot]
+    if value > 0:
+        return "+Inf" if text == "inf" else text
+    if text == "nan":
+        return "NaN"
+    return "-Inf" if text == "-inf" else text
+
+
+def header(spec: MetricSpec, openmetrics: bool) -> bytes:
+    """HELP and TYPE lines of a family for one format."""
+    name, kind = spec.name, spec.kind
+    if openmetrics and kind == "counter":
+        name = name[: -len("_total")]
+    elif openmetrics and kind == "info":
+        name = name[: -len("_info")]
+    elif kind == "info":
+        kind = "gauge"
+    return f"# HELP {name} {_escape_help(spec.help)}\n# TYPE {name} {kind}\n".encode()
+
+
+def label_prefix(pairs: Sequence[tuple[str, str]]) -> str:
+    """Pre-render constant labels (`target` and static labels) once per target."""
+    return ",".join(f'{k}="{escape_label_value(bound_label_value(v))}"' for k, v in pairs)
+
+
+LabelValues = tuple[str, ...]
+
+
+@dataclass(slots=True)
+class _Rendered:
+    """One family's series as last rendered, in output order: label values and values, the
+    rendered block, each line's length in it and where in its line the value starts (the
+    length of `name{labels} `), all in bytes."""
+
+    keys: list[LabelValues]
+    values: list[float]
+    block: bytes
+    lengths: array[int]
+    cuts: array[int]
+
+
+class SeriesRenderer:
+    """Renders one target's families poll after poll, reusing the previous poll's rendering.
+
+    Upstream inventories come back in a stable order, so a family usually lists exactly the
+    label sets of the last poll in the same order. Then a series costs one tuple comparison,
+    its value is formatted only if it changed, and the new block is the old one with those
+    values spliced in. Otherwise lines are rendered afresh, reusing by label set the known
+    heads, and the whole lines whose value is unchanged.
+    Only the last poll is remembered: a series gone upstream is forgotten one poll later.
+    """
+
+    def __init__(self, constant_labels: Sequence[tuple[str, str]] = ()) -> None:
+        self.constant_labels = tuple(constant_labels)
+        self._prefix = label_prefix(self.constant_labels)
+        self._previous: dict[str, _Rendered] = {}
+        self._current: dict[str, _Rendered] = {}
+        self._templates: dict[MetricSpec, str] = {}
+
+    def __len__(self) -> int:
+        """Series remembered from the last finished poll."""
+        return sum(len(rendered.keys) for rendered in self._previous.values())
+
+    def begin(self) -> None:
+        """Start a poll's rendering (forgets a half-rendered poll that failed)."""
+        self._current = {}
+
+    def finish(self) -> None:
+        """End a poll: what it rendered is what the next poll reuses."""
+        self._previous, self._current = self._current, {}
+
+    def render(self, family: Family) -> tuple[bytes, int]:
+        """Render a family's sample lines; returns (bytes, count). Sample values must be floats.
+
+        A repeated label set keeps its first sample only, so one odd upstream payload can never
+        make the whole scrape invalid with a duplicate series.
+        """
+        name = family.spec.name
+        previous = self._previous.get(name)
+        earlier = self._current.get(name)
+        if previous is not None and earlier is None:
+            reused = _reuse(family.samples, previous)
+            if reused is not None:
+                self._current[name] = reused
+                return reused.block, len(reused.keys)
+        fresh = self._render_by_label_set(family, previous, earlier)
+        if earlier is not None:
+            # A second family of the same name in one poll continues the first one's series.
+            self._current[name] = _Rendered(
+                earlier.keys + fresh.keys,
+                earlier.values + fresh.values,
+                earlier.block + fresh.block,
+                earlier.lengths + fresh.lengths,
+                earlier.cuts + fresh.cuts,
+            )
+        else:
+            self._current[name] = fresh
+        return fresh.block, len(fresh.keys)
+
+    def _render_by_label_set(
+        self, family: Family, previous: _Rendered | None, earlier: _Rendered | None
+    ) -> _Rendered:
+        # A label set rendered last poll keeps its head, and its whole line if its value is
+        # unchanged: found by its position in the last poll's block.
+        where = {labels: i for i, labels in enumerate(previous.keys)} if previous else {}
+        old = previous or _Rendered([], [], b"", array("I"), array("I"))
+        starts = list(itertools.accumulate(old.lengths, initial=0))
+        # Repeats are recognised by their rendered head, not their raw label values: two raw
+        # values may render alike (a lone surrogate and "?" both encode as "?"), and a scrape
+        # must still never show one series twice.
+        seen = set(_heads(earlier)) if earlier else set()
+        spec = family.spec
+        new_head = self._head_maker(spec)
+        keys: list[LabelValues] = []
+        values: list[float] = []
+        lines: list[bytes] = []
+        cuts = array("I")
+        for labels, value in family.samples:
+            i = where.get(labels)
+            line = None
+            if i is None:
+                if len(labels) != len(spec.labels):
+                    raise ValueError(f"{spec.name}: {len(labels)} label values for {spec.labels}")
+                head = new_head(labels).encode("utf-8", "replace")
+            else:
+                start = starts[i]
+                head = old.block[start : start + old.cuts[i]]
+                if value == old.values[i]:
+                    line = old.block[start : starts[i + 1]]
+            if head in seen:
+                continue  # a repeated series: the first sample wins
+            seen.add(head)
+            keys.append(labels)
+            values.append(value)
+            lines.append(line or head + format_value(value).encode() + b"\n")
+            cuts.append(len(head))
+        return _Rendered(keys, values, b"".join(lines), array("I", map(len, lines)), cuts)
+
+    def _head_maker(self, spec: MetricSpec) -> Callable[[tuple[str, ...]], str]:
+        template = self._templates.get(spec)
+        if template is None:
+            # A `str.format` template with one field per label value; literal braces doubled.
+            parts = [_literal(self._prefix)] if self._prefix else []
+            parts += [f'{name}="{{}}"' for name in spec.labels]
+            template = f"{spec.name}{{{{{','.join(parts)}}}}} " if parts else f"{spec.name} "
+            self._templates[spec] = template
+        if not spec.labels:
+            head = template.format()
+            return lambda _values: head
+        fill = template.format
+        escaped: dict[str, str] = {}
+
+        def make(values: tuple[str, ...]) -> str:
+            texts = []
+            for raw in values:
+                text = escaped.get(raw)
+                if text is None:
+                    text = escaped[raw] = escape_label_value(bound_label_value(raw))
+                texts.append(text)
+            return fill(*texts)
+
+        return make
+
+
+def _reuse(samples: list[Sample], previous: _Rendered) -> _Rendered | None:
+    """This poll's block from the previous one when the label sets are exactly the same, in the
+    same order, splicing in the values that changed; None as soon as a label set differs.
+    The hottest loop of a poll."""
+    if len(samples) != len(previous.keys):
+        return None
+    block = previous.block
+    values: list[float] = []
+    keep = values.append
+    parts: list[bytes] = []
+    cut_out = parts.append
+    lengths: array[int] | None = None  # copied on the first change
+    run = 0  # where the old bytes not yet copied start
+    start = 0  # where the current line starts
+    for index, (labels, value), key, last, length, cut in zip(
+        itertools.count(),
+        samples,
+        previous.keys,
+        previous.values,
+        previous.lengths,
+        previous.cuts,
+        strict=False,  # count() is endless; the others have the same length
+    ):
+        if labels != key:
+            return None
+        keep(value)
+        if value != last:
+            text = format_value(value).encode()
+            cut_out(block[run : start + cut])
+            cut_out(text)
+            run = start + length - 1  # the line's newline is copied with what follows
+            if lengths is None:
+                lengths = array("I", previous.lengths)
+            lengths[index] = cut + len(text) + 1
+        start += length
+    if lengths is None:
+        return _Rendered(previous.keys, values, block, previous.lengths, previous.cuts)
+    cut_out(block[run:])
+    return _Rendered(previous.keys, values, b"".join(parts), lengths, previous.cuts)
+
+
+def _heads(rendered: _Rendered) -> Iterator[bytes]:
+    """Each line's `name{labels} ` head, in order."""
+    block, start = rendered.block, 0
+    for length, cut in zip(rendered.lengths, rendered.cuts, strict=True):
+        yield block[start : start + cut]
+        start += length
+
+
+def _literal(text: str) -> str:
+    return text.replace("{", "{{").replace("}", "}}")
+
+
+def render_samples(family: Family, prefix_labels: Sequence[tuple[str, str]] = ()) -> bytes:
+    """Render one family on its own (no reuse across calls), e.g. the exporter's own metrics."""
+    return SeriesRenderer(prefix_labels).render(family)[0]
+
+
+def join_exposition(
+    blocks: Iterable[tuple[MetricSpec, Sequence[bytes]]], openmetrics: bool, eof: bool = True
+) -> bytes:
+    """Join per-family sample blocks under one header each; adds `# EOF` for OpenMetrics
+    unless `eof` is False (more families follow)."""
+    out: list[bytes] = []
+    for spec, parts in blocks:
+        if not any(parts):
+            continue
+        out.append(header(spec, openmetrics))
+        out.extend(parts)
+    if openmetrics and eof:
+        out.append(OPENMETRICS_EOF)
+    return b"".join(out)

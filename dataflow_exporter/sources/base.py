@@ -1,0 +1,528 @@
+"""The one interface every upstream module implements, and the policies they share.
+
+A source is created per target and lives as long as the target's config is unchanged, so it may
+remember state across polls (tokens, last success times, seen executions, what the upstream's
+version serves). `poll` does the I/O through the `UpstreamClient` it is given; parsing and family
+building are pure functions in the source's module.
+
+A poll reads an *inventory* (the list of mirrors, pipelines, links and topics, flows), which
+decides which entities exist and whether the target is up, and then *details* (one entity's
+counters, stats, executions). The policies every source follows live here, once:
+
+- A failed inventory fails the poll. A failed detail fails that detail only (`Details.fetch`):
+  the entity keeps what the inventory says, the detail's series are absent, and the failure is
+  reported as a `DetailFailure`. Failures that are about the whole target (timeout, connection,
+  TLS, credentials, rate limit) still fail the poll.
+- A 404 means "gone" only where the upstream really means that entity no longer exists
+  (`gone_if`); a 404 from a route an older release lacks is a missing capability, learned
+  once and re-checked now and then (`Capabilities`), never a vanished entity.
+- Detail calls go through a bounded worker pool (`fan_out`), not one task per entity.
+- Pagination follows one cap policy (`collect_pages`): beyond the cap the poll fails, because a
+  partial inventory would look like deleted entities.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import re
+import time
+import urllib.parse
+import zlib
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Annotated, Any, ClassVar, Generic, TypeVar
+
+import msgspec
+
+from dataflow_exporter import redact
+from dataflow_exporter.config_models import TargetConfig
+from dataflow_exporter.families import Family, MetricSpec
+from dataflow_exporter.upstream import (
+    Answer,
+    Auth,
+    Reason,
+    SchemaError,
+    UpstreamClient,
+    UpstreamError,
+)
+
+Clock = Callable[[], float]
+C = TypeVar("C", bound=TargetConfig)
+
+
+@dataclass(frozen=True, slots=True)
+class Shard:
+    """This replica's share of entities: those whose stable hash modulo `count` is `index`."""
+
+    index: int = 0
+    count: int = 1
+
+    def owns(self, key: str) -> bool:
+        """True if the entity named `key` belongs to this replica."""
+        if self.count <= 1:
+            return True
+        return zlib.crc32(key.encode("utf-8", "surrogatepass")) % self.count == self.index
+
+    @property
+    def primary(self) -> bool:
+        """True on the replica that exports target-wide series (not tied to one entity)."""
+        return self.index == 0
+
+
+class DetailFailure(msgspec.Struct, frozen=True, gc=False):
+    """One entity's detail call that failed while the target's inventory answered."""
+
+    entity: str  # what the user sees it as, e.g. "mirror orders", "pipeline fraud"
+    endpoint: str  # the kind of call, one of a source's few fixed names (a label value)
+    reason: Reason
+    message: str
+
+
+class BrokenEntity(msgspec.Struct, frozen=True, gc=False):
+    """One entity that is not healthy now, in the upstream's own words (for on-call, not for
+    labels: error texts never become series)."""
+
+    kind: str  # "mirror", "pipeline", "input connector", "link", "mirror topic", "flow", ...
+    # The entity's names as its series label them, e.g. (("link", "dr"), ("topic", "orders")).
+    names: tuple[tuple[str, str], ...]
+    state: str  # the upstream's own state, or what crossed an alert threshold
+    error: str = ""  # the upstream's own error text; "" when it gives none
+    since: float | None = None  # the upstream's own state-change time, when it reports one
+
+
+@dataclass(slots=True)
+class PollResult:
+    """What one successful poll produced."""
+
+    families: list[Family]
+    # Entities per state, for the status page (e.g. {"mirrors/STATUS_RUNNING": 3}).
+    entities: dict[str, int] = field(default_factory=dict)
+    # (field, value) pairs seen outside the known enums; counted by the core.
+    unknown_values: list[tuple[str, str]] = field(default_factory=list)
+    # Detail calls that failed; their entities are still exported from the inventory.
+    detail_failures: list[DetailFailure] = field(default_factory=list)
+    # What the upstream's version serves, by capability name (False: this release lacks it).
+    capabilities: dict[str, bool] = field(default_factory=dict)
+    # Entities that are failed, paused, unhealthy, erroring, stuck or past an alert threshold.
+    broken: list[BrokenEntity] = field(default_factory=list)
+
+
+class Source(ABC, Generic[C]):
+    """One upstream system: its config model, its metric specs and how to poll it."""
+
+    system: ClassVar[str]
+    config_model: ClassVar[type[TargetConfig]]
+    specs: ClassVar[tuple[MetricSpec, ...]]
+    # The kinds of detail call the source makes (the `endpoint` label of detail failures).
+    detail_endpoints: ClassVar[tuple[str, ...]] = ()
+    # The enum fields the source counts unknown values of (the `field` label), so the core
+    # exports their counters at 0 from the start: `increase()` and alerts need the series
+    # before the first unknown value.
+    unknown_value_fields: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, config: C, clock: Clock = time.time, shard: Shard | None = None) -> None:
+        self.config = config
+        self.clock = clock
+        self.shard = shard or Shard()
+        self.capabilities = Capabilities(clock)
+
+    def admit(self, count: int, what: str) -> None:
+        """Fail the poll as soon as the inventory is read if it lists more selected entities
+        than `max_entities`: a poll's cost is bounded before any detail call is spent."""
+        limit = self.config.max_entities
+        if count > limit:
+            raise UpstreamError(
+                Reason.DECODE,
+                f"{what}: {count} selected, more than max_entities ({limit}); raise "
+                "max_entities or narrow the target with include/exclude",
+            )
+
+    def details(self) -> Details:
+        """A fresh record of one poll's detail calls, bounded by the target's concurrency."""
+        return Details(self.capabilities, self.config.max_concurrency)
+
+    def auth(self) -> Auth | None:
+        """Credentials for this target's requests (None: anonymous)."""
+        return None
+
+    @abstractmethod
+    async def poll(self, client: UpstreamClient) -> PollResult:
+        """Fetch the upstream's current state and translate it into families."""
+
+
+# Characters a path segment keeps as they are (RFC 3986 unreserved); the common case is checked
+# first because quoting every entity name of every poll showed up in profiles.
+_UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]+")
+
+
+def api_path(root: str, *segments: str) -> str:
+    """`root` followed by each segment percent-encoded as one path segment (`/` included)."""
+    return "/".join(
+        [
+            root,
+            *(s if _UNRESERVED.fullmatch(s) else _quote_segment(s) for s in segments),
+        ]
+    )
+
+
+def _quote_segment(segment: str) -> str:
+    # A name with a lone surrogate (valid in JSON, not in UTF-8) is sent back as the bytes the
+    # upstream's own UTF-16 escape stands for, rather than failing the poll.
+    return urllib.parse.quote(segment.encode("utf-8", "surrogatepass"), safe="")
+
+
+# Helpers for walking JSON in parsers: each raises SchemaError naming the field.
+
+
+def obj(value: Any, what: str) -> dict[str, Any]:
+    """`value` as a JSON object."""
+    if not isinstance(value, dict):
+        raise SchemaError(f"{what}: expected an object, got {type(value).__name__}")
+    return value
+
+
+def arr(value: Any, what: str) -> list[Any]:
+    """`value` as a JSON array."""
+    if not isinstance(value, list):
+        raise SchemaError(f"{what}: expected an array, got {type(value).__name__}")
+    return value
+
+
+def items(container: dict[str, Any], key: str, what: str) -> list[Any]:
+    """The array under a required `key`; JSON null counts as empty, a missing key is an error
+    (an inventory that silently lost its list must not make every entity vanish)."""
+    if key not in container:
+        raise SchemaError(f"{what}: required field {key!r} is missing")
+    value = container[key]
+    return [] if value is None else arr(value, f"{what}.{key}")
+
+
+def string(value: Any, what: str) -> str:
+    """`value` as a JSON string."""
+    if not isinstance(value, str):
+        raise SchemaError(f"{what}: expected a string, got {type(value).__name__}")
+    return value
+
+
+def _shown(text: str) -> str:
+    """An upstream string quoted for an error message: redacted, then cut."""
+    return repr(redact.shorten(text, 40))
+
+
+def number(value: Any, what: str) -> float:
+    """A JSON number, or a number encoded as a string (protojson int64); a string must give a
+    finite number (`"1e400"` or `"-inf"` would become an infinite value or timestamp)."""
+    if isinstance(value, bool):
+        raise SchemaError(f"{what}: expected a number, got a boolean")
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(int(value.strip()))
+        except OverflowError:
+            raise SchemaError(f"{what}: number out of range: {_shown(value)}") from None
+        except ValueError:
+            try:
+                result = float(value)
+            except ValueError:
+                raise SchemaError(f"{what}: expected a number, got {_shown(value)}") from None
+            if math.isnan(result):
+                raise SchemaError(f"{what}: expected a number, got NaN") from None
+            if math.isinf(result):
+                raise SchemaError(f"{what}: number out of range: {_shown(value)}") from None
+            return result
+    raise SchemaError(f"{what}: expected a number, got {type(value).__name__}")
+
+
+def field_number(container: dict[str, Any], key: str, where: str) -> float:
+    """`container[key]` as a number; the error names `where.key` (built only on the slow path:
+    parsers read tens of thousands of counters per poll)."""
+    value = container.get(key)
+    if type(value) is int or type(value) is float:
+        return float(value)
+    return number(value, f"{where}.{key}")
+
+
+def optional_number(value: Any, what: str) -> float | None:
+    """A number, or None for null/absent."""
+    return None if value is None else number(value, what)
+
+
+def boolean(value: Any, what: str) -> bool:
+    """A JSON boolean."""
+    if not isinstance(value, bool):
+        raise SchemaError(f"{what}: expected a boolean, got {type(value).__name__}")
+    return value
+
+
+def timestamp(value: Any, what: str) -> float | None:
+    """An RFC 3339 timestamp string as epoch seconds (None for null or empty)."""
+    if value is None or value == "":
+        return None
+    text = string(value, what)
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise SchemaError(f"{what}: invalid timestamp {_shown(text)}") from None
+    if parsed.tzinfo is None:
+        raise SchemaError(f"{what}: timestamp {_shown(text)} has no time zone")
+    return parsed.timestamp()
+
+
+T = TypeVar("T")
+S = TypeVar("S")
+
+# orjson keeps integers exact within 64 bits and turns bigger ones into floats; msgspec's bounds
+# stop at int64. Typed shapes take int64 only, so any other integer goes to the checked path
+# and both paths see the same values.
+JsonInt = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
+# A number as the checked parsers' `number` takes it: also an integer in a string (protojson).
+JsonNumber = JsonInt | float | str
+
+
+class Shape(Generic[S, T]):
+    """Typed decoding of an answer's usual shape, with the checked parser for anything else.
+
+    msgspec decodes and type-checks a body against `shape` in C, skipping the Python walk over
+    every field; `convert` turns it into the records. A body of any other shape (a string for a
+    number, a null list, a missing field), or one `convert` refuses with `msgspec.ValidationError`
+    or `SchemaError`, goes to `checked`, which accepts what it tolerates and names the field it
+    rejects. For any body the checked path can decode, both give the same records or the same
+    error. The typed path is more lenient in one way: it skips fields no parser reads without
+    decoding them, so invalid UTF-8 or an out-of-range number there does not fail the answer.
+    """
+
+    def __init__(
+        self, shape: type[S], convert: Callable[[S], T], checked: Callable[[Any], T]
+    ) -> None:
+        self._decode = msgspec.json.Decoder(shape).decode
+        self._convert = convert
+        self._checked = checked
+
+    def __call__(self, answer: Answer) -> T:
+        """The answer's records, by the typed path when the body has the usual shape."""
+        try:
+            return self.typed(answer)
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError, SchemaError):
+            return self.checked(answer)
+
+    def typed(self, answer: Answer) -> T:
+        """The records by the typed path alone; raises on a body it leaves to the checked one."""
+        return self._convert(self._decode(answer.body))
+
+    def checked(self, answer: Answer) -> T:
+        """The records by the checked path alone."""
+        return self._checked(answer.json())
+
+
+class AnswerMemo(Generic[T]):
+    """The records parsed from each answer of the last successful poll, by request: an answer
+    byte-identical to the last one is neither decoded nor parsed again. Parsers given to it
+    must be pure functions of the body, and their records immutable (they are shared)."""
+
+    def __init__(self) -> None:
+        self._last: dict[str, tuple[bytes, T]] = {}
+        self._next: dict[str, tuple[bytes, T]] = {}
+
+    def begin(self) -> None:
+        """Start a poll (forgets what a failed poll parsed)."""
+        self._next = {}
+
+    def finish(self) -> None:
+        """End a successful poll: its answers are what the next poll compares with."""
+        self._last, self._next = self._next, {}
+
+    def parse(self, key: str, answer: Answer, parse: Callable[[Answer], T]) -> T:
+        """`parse(answer)`, or the last poll's records for `key` if its body was the same."""
+        last = self._last.get(key)
+        record = last[1] if last is not None and last[0] == answer.body else parse(answer)
+        self._next[key] = (answer.body, record)
+        return record
+
+
+async def run_all(coros: Iterable[Coroutine[Any, Any, T]]) -> list[T]:
+    """Run coroutines concurrently; on failure cancel the rest and raise the first error itself
+    (not an ExceptionGroup), so the poll loop sees one classified error."""
+    tasks: list[asyncio.Task[T]] = []
+    try:
+        async with asyncio.TaskGroup() as group:
+            for coro in coros:
+                tasks.append(group.create_task(coro))
+    except BaseExceptionGroup as errors:
+        raise _first_leaf(errors) from None
+    return [task.result() for task in tasks]
+
+
+def _first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    leaves: list[BaseException] = []
+    stack: list[BaseException] = [group]
+    while stack:
+        exc = stack.pop()
+        if isinstance(exc, BaseExceptionGroup):
+            stack.extend(reversed(exc.exceptions))
+        else:
+            leaves.append(exc)
+    for leaf in leaves:
+        if isinstance(leaf, UpstreamError):
+            return leaf
+    return leaves[0]
+
+
+# ---------------------------------------------------------------------------------------------
+# Per-entity outcomes: capabilities, detail failures, the worker pool and pagination
+
+
+# How long a capability learned missing is trusted before one poll asks again: an upgrade of
+# the upstream is noticed within this time, and an old release costs a few 404s per recheck.
+CAPABILITY_RECHECK_SECONDS = 600.0
+
+# Reasons that say something about one answer rather than about reaching the target at all.
+ENTITY_REASONS = frozenset({Reason.HTTP_4XX, Reason.HTTP_5XX, Reason.DECODE, Reason.SCHEMA})
+
+
+class Capabilities:
+    """What this target's upstream release serves, learned from its answers.
+
+    A route an older release lacks answers 404 for every entity; once one such 404 is seen the
+    capability is missing and its calls are skipped, until `CAPABILITY_RECHECK_SECONDS` have
+    passed and one poll tries again.
+    """
+
+    def __init__(self, clock: Clock, recheck: float = CAPABILITY_RECHECK_SECONDS) -> None:
+        self._clock = clock
+        self._recheck = recheck
+        self._missing: dict[str, float] = {}
+        self._asked: set[str] = set()
+
+    def available(self, name: str) -> bool:
+        """True if calls for `name` should be made this poll."""
+        self._asked.add(name)
+        since = self._missing.get(name)
+        return since is None or self._clock() - since >= self._recheck
+
+    def lacks(self, name: str) -> None:
+        """The upstream answered that it has no such route."""
+        self._asked.add(name)
+        self._missing[name] = self._clock()
+
+    def has(self, name: str) -> None:
+        """The upstream served `name`."""
+        self._asked.add(name)
+        self._missing.pop(name, None)
+
+    def state(self) -> dict[str, bool]:
+        """Every capability asked about so far, and whether the upstream serves it."""
+        return {name: name not in self._missing for name in sorted(self._asked)}
+
+
+def not_found(exc: UpstreamError) -> bool:
+    """A 404: for `gone_if` where the upstream answers 404 only for a deleted entity."""
+    return exc.status == 404
+
+
+class _Gone:
+    """The entity no longer exists upstream."""
+
+    def __repr__(self) -> str:
+        return "GONE"
+
+
+GONE = _Gone()
+
+
+class Details:
+    """One poll's detail calls: each fails alone, recorded as a `DetailFailure`."""
+
+    def __init__(self, capabilities: Capabilities, limit: int) -> None:
+        self.capabilities = capabilities
+        self.limit = limit
+        self.failures: list[DetailFailure] = []
+
+    async def fetch(
+        self,
+        entity: str,
+        endpoint: str,
+        call: Callable[[], Awaitable[T]],
+        *,
+        gone_if: Callable[[UpstreamError], bool] | None = None,
+        capability: str | None = None,
+    ) -> T | _Gone | None:
+        """`call()`'s result; `GONE` if `gone_if` says the error means the entity was deleted;
+        None if the detail failed (recorded) or the upstream's release lacks `capability`, whose
+        route answers 404 (its series are then absent).
+        """
+        if capability is not None and not self.capabilities.available(capability):
+            return None
+        try:
+            result = await call()
+        except UpstreamError as exc:
+            if gone_if is not None and gone_if(exc):
+                return GONE
+            if exc.status == 404 and capability is not None:
+                self.capabilities.lacks(capability)
+                return None
+            if exc.reason not in ENTITY_REASONS:
+                raise
+            self.failures.append(DetailFailure(entity, endpoint, exc.reason, str(exc)))
+            return None
+        if capability is not None:
+            self.capabilities.has(capability)
+        return result
+
+    def into(self, result: PollResult) -> PollResult:
+        """Attach the failures and the capability state to a poll's result."""
+        result.detail_failures = self.failures
+        result.capabilities = self.capabilities.state()
+        return result
+
+
+async def fan_out(jobs: Iterable[Callable[[], Awaitable[T]]], limit: int) -> list[T]:
+    """Run `jobs` with at most `limit` at once, results in order.
+
+    A pool of `limit` workers takes jobs one by one: nothing is created per job before it
+    runs, so a timeout or SIGTERM cancels at most `limit` tasks however many entities there
+    are. The first error cancels the rest and is raised as itself.
+    """
+    queue = list(jobs)
+    results: list[Any] = [None] * len(queue)
+    pending = iter(enumerate(queue))
+
+    async def worker() -> None:
+        for index, job in pending:
+            results[index] = await job()
+
+    await run_all(worker() for _ in range(min(max(limit, 1), len(queue))))
+    return results
+
+
+Cursor = TypeVar("Cursor")
+
+
+async def collect_pages(
+    first: Cursor,
+    fetch: Callable[[Cursor], Awaitable[tuple[list[T], Cursor | None]]],
+    max_pages: int,
+    what: str,
+) -> list[T]:
+    """Every record of a paged inventory, following cursors up to `max_pages` pages.
+
+    Beyond the cap the poll fails rather than exporting a partial list, which would make every
+    entity on the unread pages lose its series as if it had been deleted; so does a cursor that
+    points back to a page already read.
+    """
+    records: list[T] = []
+    cursor: Cursor | None = first
+    seen: list[Cursor] = []
+    for _ in range(max_pages):
+        assert cursor is not None
+        seen.append(cursor)
+        page, cursor = await fetch(seen[-1])
+        records.extend(page)
+        if cursor is None:
+            return records
+        if cursor in seen:
+            raise SchemaError(f"{what}: the next page points back to a page already read")
+    raise SchemaError(f"{what}: more than {max_pages} pages; the inventory would be partial")

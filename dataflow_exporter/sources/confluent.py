@@ -1,0 +1,672 @@
+"""Confluent cluster linking: link state, mirror-topic state and per-partition mirror lag.
+
+API facts: Confluent Cloud's Kafka REST v3 (also served by Confluent Server) under
+`/kafka/v3/clusters/{cluster_id}`, HTTP Basic with a cluster API key and secret, or a Bearer
+token. Each poll makes two inventory calls, concurrently: `GET links` (link state and error) and
+`GET links/-/mirrors` (every mirror topic of the cluster, with its per-partition lag, in one
+answer). When the config lists links explicitly, the seed endpoint `GET links/{link}/mirrors` is
+called per listed link instead of `links/-/mirrors`. Answers are `ResourceCollection` envelopes;
+a non-null `metadata.next` is followed (same origin only, at most `max_pages` pages), although
+Confluent does not populate it in practice. `mirror_lags` arrive in no particular order, and a
+`last_source_fetch_offset` of -1 means nothing has been fetched yet (no sample is exported).
+Rate limiting is a 429 with an HTML body: the core classifies it and backs off.
+
+Sharding: a mirror topic belongs to the replica owning `link/topic`; a link's own series belong
+to the replica owning the link's name; every replica reads the same two inventory calls.
+
+Sample exposition::
+
+    confluent_link_status{target="dr",cluster_id="lkc-3w6270",link="dr-link",status="ACTIVE"} 1.0
+    confluent_link_status{target="dr",cluster_id="lkc-3w6270",link="dr-link",status="FAILED"} 0.0
+    confluent_link_error{target="dr",cluster_id="lkc-3w6270",link="dr-link",error="NO_ERROR"} 1.0
+    confluent_mirror_topic_status{target="dr",cluster_id="lkc-3w6270",link="dr-link",
+        topic="orders",status="ACTIVE"} 1.0
+    confluent_mirror_topic_error{target="dr",cluster_id="lkc-3w6270",link="dr-link",
+        topic="audit-log",error="SOURCE_TOPIC_MAY_BE_DELETED"} 1.0
+    confluent_mirror_topic_state_change_timestamp_seconds{...,topic="orders"} 1.703285083428e+09
+    confluent_mirror_topic_partitions{...,topic="orders"} 3.0
+    confluent_mirror_topic_lag{...,topic="orders"} 40017.0
+    confluent_mirror_topic_max_partition_lag{...,topic="orders"} 40000.0
+    confluent_mirror_partition_lag{...,topic="orders",partition="2"} 40000.0
+    confluent_mirror_partition_last_source_fetch_offset{...,topic="orders",partition="2"} 12030.0
+"""
+
+from __future__ import annotations
+
+import functools
+import operator
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeVar
+
+import msgspec
+from pydantic import Field, FilePath, SecretStr, field_validator, model_validator
+
+from dataflow_exporter import thresholds
+from dataflow_exporter.auth import BasicAuth, BearerAuth, SecretReader
+from dataflow_exporter.config_models import Filter, TargetConfig, one_of
+from dataflow_exporter.families import Family, MetricSpec, StateSet
+from dataflow_exporter.log import get_logger
+from dataflow_exporter.sources.base import (
+    BrokenEntity,
+    JsonInt,
+    PollResult,
+    Shape,
+    Source,
+    api_path,
+    arr,
+    collect_pages,
+    items,
+    number,
+    obj,
+    run_all,
+    string,
+)
+from dataflow_exporter.upstream import Answer, Auth, SchemaError, UpstreamClient, UpstreamError
+
+log = get_logger("dataflow_exporter.sources.confluent")
+
+API = "/kafka/v3/clusters"
+ALL_LINKS = "-"  # the path segment that stands for every link of the cluster
+DEFAULT_MAX_PAGES = 50
+
+# The spec's `link_state` (x-extensible-enum: other values may appear and are counted unknown).
+LINK_STATES = StateSet(("ACTIVE", "FAILED", "UNAVAILABLE", "PAUSED", "UNKNOWN"))
+LINK_ERRORS = StateSet(
+    (
+        "UNKNOWN",
+        "NO_ERROR",
+        "AUTHENTICATION_ERROR",
+        "UNRESOLVABLE_BOOTSTRAP_ERROR",
+        "INVALID_BOOTSTRAP_INTERNAL_ENDPOINT_ERROR",
+        "BOOTSTRAP_TCP_CONNECTION_FAILED_ERROR",
+        "TIMEOUT_ERROR",
+    )
+)
+# MirrorTopicStatus: a closed enum in the Cloud spec, in its order; Confluent Platform also
+# knows UNKNOWN (kafka-rest-sdk-go kafkarestv3/model_mirror_topic_status.go from v0.3.18).
+MIRROR_STATUSES = StateSet(
+    (
+        "ACTIVE",
+        "FAILED",
+        "LINK_FAILED",
+        "LINK_PAUSED",
+        "PAUSED",
+        "PENDING_STOPPED",
+        "SOURCE_UNAVAILABLE",
+        "STOPPED",
+        "PENDING_MIRROR",
+        "PENDING_SYNCHRONIZE",
+        "PENDING_SETUP_FOR_RESTORE",
+        "PENDING_RESTORE",
+    ),
+    sparse=frozenset({"UNKNOWN"}),
+)
+# `mirror_topic_error` (x-extensible-enum).
+MIRROR_ERRORS = StateSet(
+    (
+        "UNKNOWN",
+        "NOT_SET",
+        "NO_ERROR",
+        "SOURCE_TOPIC_MAY_BE_DELETED",
+        "SOURCE_TOPIC_ID_CHANGED",
+        "SOURCE_PARTITIONS_DECREASED",
+        "NON_MONOTONIC_LOG_APPEND_EPOCH",
+        "UNEXPECTED_TRUNCATION",
+        "UNSUPPORTED_MESSAGE_FORMAT",
+        "NON_MONOTONIC_SOURCE_EPOCH",
+        "ILLEGAL_STATE",
+        "UNSUPPORTED_MIRROR_STATE",
+    )
+)
+
+LINK = ("cluster_id", "link")
+TOPIC = (*LINK, "topic")
+PARTITION = (*TOPIC, "partition")
+
+LINK_STATUS = MetricSpec(
+    "confluent_link_status",
+    "gauge",
+    "Cluster link state (polled): 1 for the current link_state, 0 for the others.",
+    (*LINK, "status"),
+)
+LINK_ERROR = MetricSpec(
+    "confluent_link_error",
+    "gauge",
+    "Cluster link error (polled): 1 for the link's current link_error (NO_ERROR when healthy).",
+    (*LINK, "error"),
+)
+MIRROR_STATUS = MetricSpec(
+    "confluent_mirror_topic_status",
+    "gauge",
+    "Mirror topic state (polled): 1 for the current MirrorTopicStatus, 0 for the others.",
+    (*TOPIC, "status"),
+)
+MIRROR_ERROR = MetricSpec(
+    "confluent_mirror_topic_error",
+    "gauge",
+    "Mirror topic error (polled): 1 for the topic's current mirror_topic_error.",
+    (*TOPIC, "error"),
+)
+STATE_CHANGE = MetricSpec(
+    "confluent_mirror_topic_state_change_timestamp_seconds",
+    "gauge",
+    "When the mirror topic last changed state (polled), Unix time.",
+    TOPIC,
+)
+PARTITIONS = MetricSpec(
+    "confluent_mirror_topic_partitions",
+    "gauge",
+    "Partitions of the mirror topic (polled).",
+    TOPIC,
+)
+TOPIC_LAG = MetricSpec(
+    "confluent_mirror_topic_lag",
+    "gauge",
+    "Messages the mirror topic is behind its source topic, summed over partitions (polled).",
+    TOPIC,
+)
+TOPIC_MAX_LAG = MetricSpec(
+    "confluent_mirror_topic_max_partition_lag",
+    "gauge",
+    "Messages the mirror topic's most lagging partition is behind its source (polled).",
+    TOPIC,
+)
+PARTITION_LAG = MetricSpec(
+    "confluent_mirror_partition_lag",
+    "gauge",
+    "Messages the mirror partition is behind its source partition (polled).",
+    PARTITION,
+)
+PARTITION_FETCH_OFFSET = MetricSpec(
+    "confluent_mirror_partition_last_source_fetch_offset",
+    "gauge",
+    "Last offset fetched from the source partition (polled); absent until one has been fetched.",
+    PARTITION,
+)
+# Per-partition families come last: under a max_series cap the core drops later families first,
+# so topic-level state survives longest.
+SPECS = (
+    LINK_STATUS,
+    LINK_ERROR,
+    MIRROR_STATUS,
+    MIRROR_ERROR,
+    STATE_CHANGE,
+    PARTITIONS,
+    TOPIC_LAG,
+    TOPIC_MAX_LAG,
+    PARTITION_LAG,
+    PARTITION_FETCH_OFFSET,
+)
+
+
+class ConfluentTarget(TargetConfig):
+    """`system: confluent`: the cluster's REST endpoint, its `lkc-` id and credentials."""
+
+    system: Literal["confluent"]
+    cluster_id: str
+    # A cluster-scoped API key and secret (HTTP Basic) ...
+    username: str | None = None
+    password: SecretStr | None = None
+    password_file: FilePath | None = None
+    # ... or an OAuth bearer token.
+    token: SecretStr | None = None
+    token_file: FilePath | None = None
+    links: Filter | tuple[str, ...] = Filter()
+    topics: Filter = Filter()
+    partition_metrics: bool = True
+    max_pages: int = Field(default=DEFAULT_MAX_PAGES, ge=1, le=10_000)
+
+    @field_validator("cluster_id")
+    @classmethod
+    def _valid_cluster_id(cls, value: str) -> str:
+        if not value or "/" in value or value.strip() != value:
+            raise ValueError("must be a cluster id such as lkc-abc123")
+        return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_of_each_secret(cls, data: Any) -> Any:
+        return one_of(one_of(data, "password", "password_file"), "token", "token_file")
+
+    @model_validator(mode="after")
+    def _one_kind_of_credentials(self) -> ConfluentTarget:
+        has_secret = self.password is not None or self.password_file is not None
+        has_token = self.token is not None or self.token_file is not None
+        if has_token and (self.username is not None or has_secret):
+            raise ValueError("give username and password (API key) or token, not both")
+        if has_secret and self.username is None:
+            raise ValueError("password needs username (the API key)")
+        if self.username is not None and not has_secret:
+            raise ValueError("username needs password or password_file (the API secret)")
+        return self
+
+
+# ---------------------------------------------------------------------------------------------
+# Records and pure parsers
+
+
+class Link(msgspec.Struct, frozen=True, gc=False):
+    """One cluster link's state and error (None: the server's release does not report it)."""
+
+    name: str
+    state: str | None
+    state_known: bool
+    error: str | None
+    error_known: bool = True
+    error_message: str = ""  # `link_error_message`: the upstream's own words, "" when none
+
+
+class PartitionLag(msgspec.Struct, frozen=True, gc=False):
+    """One partition of a mirror topic (a MirrorLag); negative values are the upstream's "not
+    yet known". A msgspec struct: tens of thousands per poll are decoded straight into it."""
+
+    partition: JsonInt
+    lag: float
+    last_source_fetch_offset: float
+
+
+class MirrorTopic(msgspec.Struct, frozen=True, gc=False):
+    """One mirror topic: state, error, last state change and its partitions sorted by number."""
+
+    link: str
+    name: str
+    status: str
+    status_known: bool
+    error: str | None
+    error_known: bool
+    state_time: float
+    partitions: int
+    lags: tuple[PartitionLag, ...]
+
+    @property
+    def key(self) -> str:
+        """The topic's identity across links, and its shard key."""
+        return f"{self.link}/{self.name}"
+
+
+def integer(value: Any, what: str) -> int:
+    """A JSON integer (an integral float or an int-as-string is accepted too)."""
+    if type(value) is int:
+        return value  # exact, however large
+    result = number(value, what)
+    if not result.is_integer():
+        raise SchemaError(f"{what}: expected an integer, got {result!r}")
+    return int(result)
+
+
+def next_page(data: dict[str, Any], what: str) -> str | None:
+    """The envelope's `metadata.next` link, or None on the last page."""
+    metadata = obj(data.get("metadata"), f"{what}.metadata")
+    link = metadata.get("next")
+    if link is None or link == "":
+        return None
+    return string(link, f"{what}.metadata.next")
+
+
+def _enum(states: StateSet, raw: Any, what: str) -> tuple[str, bool]:
+    return states.normalise(string(raw, what))
+
+
+def _optional_enum(states: StateSet, raw: Any, what: str) -> tuple[str | None, bool]:
+    if raw is None:
+        return None, True
+    return _enum(states, raw, what)
+
+
+def parse_links(payload: Any) -> tuple[list[Link], str | None]:
+    """`GET links` (ListLinksResponseDataList) -> links and the next page's URL."""
+    data = obj(payload, "links")
+    links = []
+    for i, raw in enumerate(arr(data.get("data"), "links.data")):
+        item = obj(raw, f"links.data[{i}]")
+        # Confluent Platform before 7.6 has no `link_state`: no state series, not a made-up one.
+        state, state_known = _optional_enum(
+            LINK_STATES, item.get("link_state"), f"links.data[{i}].link_state"
+        )
+        error, error_known = _optional_enum(
+            LINK_ERRORS, item.get("link_error"), f"links.data[{i}].link_error"
+        )
+        links.append(
+            Link(
+                name=string(item.get("link_name"), f"links.data[{i}].link_name"),
+                state=state,
+                state_known=state_known,
+                error=error,
+                error_known=error_known,
+                error_message=_text(item.get("link_error_message")),
+            )
+        )
+    return links, next_page(data, "links")
+
+
+def _text(value: Any) -> str:
+    """An optional free-text field; anything but a string counts as absent (it is only shown)."""
+    return value if isinstance(value, str) else ""
+
+
+def parse_lags(raw_lags: list[Any], what: str) -> tuple[PartitionLag, ...]:
+    """`mirror_lags` (any order, possibly repeating a partition) -> one per partition, sorted."""
+    return by_partition([_checked_lag(raw, f"{what}[{j}]") for j, raw in enumerate(raw_lags)])
+
+
+def by_partition(lags: list[PartitionLag]) -> tuple[PartitionLag, ...]:
+    """One entry per partition (the first given), sorted by partition."""
+    ordered = sorted(lags, key=_PARTITION)
+    if len({lag.partition for lag in ordered}) == len(ordered):
+        return tuple(ordered)  # the usual case: each partition once
+    first = dict(zip(map(_PARTITION, reversed(lags)), reversed(lags), strict=True))
+    return tuple(first[p] for p in sorted(first))
+
+
+_PARTITION = operator.attrgetter("partition")
+
+
+def _checked_lag(raw: Any, what: str) -> PartitionLag:
+    """One MirrorLag, checked field by field so an error names what is wrong."""
+    entry = obj(raw, what)
+    return PartitionLag(
+        partition=integer(entry.get("partition"), f"{what}.partition"),
+        lag=number(entry.get("lag"), f"{what}.lag"),
+        last_source_fetch_offset=number(
+            entry.get("last_source_fetch_offset"), f"{what}.last_source_fetch_offset"
+        ),
+    )
+
+
+def parse_mirror_topic(raw: Any, what: str) -> MirrorTopic:
+    """One ListMirrorTopicsResponseData item -> a mirror topic."""
+    item = obj(raw, what)
+    status, status_known = _enum(
+        MIRROR_STATUSES, item.get("mirror_status"), f"{what}.mirror_status"
+    )
+    error, error_known = _optional_enum(
+        MIRROR_ERRORS, item.get("mirror_topic_error"), f"{what}.mirror_topic_error"
+    )
+    return MirrorTopic(
+        link=string(item.get("link_name"), f"{what}.link_name"),
+        name=string(item.get("mirror_topic_name"), f"{what}.mirror_topic_name"),
+        status=status,
+        status_known=status_known,
+        error=error,
+        error_known=error_known,
+        state_time=number(item.get("state_time_ms"), f"{what}.state_time_ms") / 1000.0,
+        partitions=integer(item.get("num_partitions"), f"{what}.num_partitions"),
+        lags=parse_lags(items(item, "mirror_lags", what), f"{what}.mirror_lags"),
+    )
+
+
+def parse_mirror_topics(payload: Any) -> tuple[list[MirrorTopic], str | None]:
+    """`GET links/{link}/mirrors` (ListMirrorTopicsResponseDataList) -> topics and next URL."""
+    data = obj(payload, "mirrors")
+    raw_items = arr(data.get("data"), "mirrors.data")
+    topics = [parse_mirror_topic(raw, f"mirrors.data[{i}]") for i, raw in enumerate(raw_items)]
+    return topics, next_page(data, "mirrors")
+
+
+# The usual shape of the same answer, for typed decoding (see `Shape`): tens of thousands of
+# partitions per poll are decoded and checked in C instead of walked field by field.
+
+
+class _Metadata(msgspec.Struct, gc=False):
+    next: str | None = None
+
+
+class _MirrorTopicShape(msgspec.Struct, gc=False):
+    link_name: str
+    mirror_topic_name: str
+    mirror_status: str
+    state_time_ms: float
+    num_partitions: JsonInt
+    mirror_lags: list[PartitionLag]
+    mirror_topic_error: str | None = None
+
+
+class _MirrorTopicsShape(msgspec.Struct, gc=False):
+    metadata: _Metadata
+    data: list[_MirrorTopicShape]
+
+
+def _mirror_topics(page: _MirrorTopicsShape) -> tuple[list[MirrorTopic], str | None]:
+    topics = []
+    for item in page.data:
+        status, status_known = MIRROR_STATUSES.normalise(item.mirror_status)
+        raw_error = item.mirror_topic_error
+        error, error_known = (
+            (None, True) if raw_error is None else MIRROR_ERRORS.normalise(raw_error)
+        )
+        topics.append(
+            MirrorTopic(
+                link=item.link_name,
+                name=item.mirror_topic_name,
+                status=status,
+                status_known=status_known,
+                error=error,
+                error_known=error_known,
+                state_time=item.state_time_ms / 1000.0,
+                partitions=item.num_partitions,
+                lags=by_partition(item.mirror_lags),
+            )
+        )
+    return topics, page.metadata.next or None
+
+
+MIRROR_TOPICS = Shape(_MirrorTopicsShape, _mirror_topics, parse_mirror_topics)
+
+
+# ---------------------------------------------------------------------------------------------
+# Records -> families (pure)
+
+
+@dataclass(slots=True)
+class Observation:
+    """What one poll read (already narrowed to this replica's share)."""
+
+    links: list[Link] = field(default_factory=list)
+    topics: list[MirrorTopic] = field(default_factory=list)
+
+
+def build_families(
+    seen: Observation, cluster_id: str, partition_metrics: bool = True
+) -> list[Family]:
+    """Translate one poll's records into Confluent families; linear in topics + partitions."""
+    link_status, link_error = Family(LINK_STATUS), Family(LINK_ERROR)
+    for link in seen.links:
+        if link.state is not None:
+            LINK_STATES.one_hot(link_status, (cluster_id, link.name), link.state)
+        if link.error is not None:
+            link_error.add((cluster_id, link.name, link.error), 1)
+    status, error = Family(MIRROR_STATUS), Family(MIRROR_ERROR)
+    changed, partitions = Family(STATE_CHANGE), Family(PARTITIONS)
+    lag_sum, lag_max = Family(TOPIC_LAG), Family(TOPIC_MAX_LAG)
+    lag, fetched = Family(PARTITION_LAG), Family(PARTITION_FETCH_OFFSET)
+    # The hottest loop of a poll (every partition of every topic): append samples directly.
+    add_lag, add_fetched = lag.samples.append, fetched.samples.append
+    for topic in seen.topics:
+        labels = (cluster_id, topic.link, topic.name)
+        MIRROR_STATUSES.one_hot(status, labels, topic.status)
+        if topic.error is not None:
+            error.add((*labels, topic.error), 1)
+        changed.add(labels, topic.state_time)
+        partitions.add(labels, topic.partitions)
+        known_lags = [p.lag for p in topic.lags if p.lag >= 0]
+        lag_sum.add(labels, sum(known_lags))
+        lag_max.add(labels, max(known_lags, default=0.0))
+        if not partition_metrics:
+            continue
+        for p in topic.lags:
+            partition_labels = (*labels, str(p.partition))
+            if p.lag >= 0:
+                add_lag((partition_labels, p.lag))
+            # -1: nothing fetched from the source partition yet; a sample would read as offset -1.
+            if p.last_source_fetch_offset >= 0:
+                add_fetched((partition_labels, p.last_source_fetch_offset))
+    families = [link_status, link_error, status, error, changed, partitions, lag_sum, lag_max]
+    if partition_metrics:
+        families.extend((lag, fetched))
+    return families
+
+
+def unknown_values(seen: Observation) -> list[tuple[str, str]]:
+    """(field, value) for every enum value outside the spec's sets, for the core to count."""
+    out = []
+    for link in seen.links:
+        if not link.state_known and link.state is not None:
+            out.append(("link_state", link.state))
+        if not link.error_known and link.error is not None:
+            out.append(("link_error", link.error))
+    for topic in seen.topics:
+        if not topic.status_known:
+            out.append(("mirror_status", topic.status))
+        if not topic.error_known and topic.error is not None:
+            out.append(("mirror_topic_error", topic.error))
+    return out
+
+
+# Link states that need a person; a link whose state is unreported (older releases) is not listed.
+BROKEN_LINK_STATES = frozenset({"FAILED", "UNAVAILABLE", "PAUSED"})
+# Mirror topic states that are broken at once, and those that are only while they last too long.
+BROKEN_TOPIC_STATES = frozenset(
+    {"FAILED", "LINK_FAILED", "SOURCE_UNAVAILABLE", "PAUSED", "LINK_PAUSED", "UNKNOWN"}
+)
+NO_ERRORS = frozenset({"NO_ERROR", "NOT_SET"})
+
+
+def broken_entities(seen: Observation, topic_lags: list[float], now: float) -> list[BrokenEntity]:
+    """Links and mirror topics that need a person, with Confluent's own error words and state
+    time. `topic_lags` is each topic's summed lag, in `seen.topics` order (as exported)."""
+    broken = []
+    for link in seen.links:
+        if link.state in BROKEN_LINK_STATES or (link.state is not None and not link.state_known):
+            error = link.error if link.error not in NO_ERRORS else None
+            words = ": ".join(w for w in (error, link.error_message) if w)
+            broken.append(BrokenEntity("link", (("link", link.name),), link.state or "", words))
+    for topic, lag in zip(seen.topics, topic_lags, strict=True):
+        state = topic.status
+        if topic.status_known and state not in BROKEN_TOPIC_STATES:
+            if state.startswith("PENDING_"):
+                if now - topic.state_time <= thresholds.CONFLUENT_PENDING_SECONDS:
+                    continue
+            elif state == "ACTIVE" and lag > thresholds.CONFLUENT_MIRROR_LAG_MESSAGES:
+                state = f"ACTIVE, lag {lag:.0f} messages"
+            else:
+                continue
+        error = topic.error if topic.error is not None and topic.error not in NO_ERRORS else ""
+        names = (("link", topic.link), ("topic", topic.name))
+        broken.append(BrokenEntity("mirror topic", names, state, error, topic.state_time))
+    return broken
+
+
+def entity_counts(seen: Observation) -> dict[str, int]:
+    """Links and mirror topics per state, for the status page."""
+    counts: dict[str, int] = {}
+    for key in [f"links {link.state or 'state unreported'}" for link in seen.links] + [
+        f"mirror topics {topic.status}" for topic in seen.topics
+    ]:
+        counts[key] = counts.get(key, 0) + 1
+    return counts
+
+
+# ---------------------------------------------------------------------------------------------
+# I/O
+
+R = TypeVar("R")
+
+
+class ConfluentSource(Source[ConfluentTarget]):
+    """Polls the cluster links and mirror topics of one destination cluster."""
+
+    system = "confluent"
+    config_model = ConfluentTarget
+    specs = SPECS
+    unknown_value_fields = ("link_error", "link_state", "mirror_status", "mirror_topic_error")
+
+    def auth(self) -> Auth | None:
+        """Bearer with a token, else Basic with the cluster API key and secret, else none."""
+        cfg = self.config
+        if cfg.token is not None or cfg.token_file is not None:
+            return BearerAuth(SecretReader(cfg.token, cfg.token_file))
+        if cfg.username is None:
+            return None
+        return BasicAuth(cfg.username, SecretReader(cfg.password, cfg.password_file))
+
+    def _path(self, *parts: str) -> str:
+        segments = (self.config.cluster_id, *parts)
+        return api_path(API, *segments)
+
+    async def poll(self, client: UpstreamClient) -> PollResult:
+        """Links and mirror topics (one inventory call each, concurrently), then families."""
+        links: list[Link] = []
+        topics: dict[str, MirrorTopic] = {}
+        selection = self.config.links
+        calls: list[Coroutine[Any, Any, None]] = [self._links(client, links)]
+        if isinstance(selection, Filter):
+            calls.append(self._mirrors(client, ALL_LINKS, topics))
+        else:
+            calls.extend(self._mirrors(client, name, topics) for name in dict.fromkeys(selection))
+        await run_all(calls)
+        seen = Observation(
+            links=[
+                link for link in links if self._selected(link.name) and self.shard.owns(link.name)
+            ],
+            topics=[
+                topic
+                for topic in topics.values()
+                if self._selected(topic.link)
+                and self.config.topics.matches(topic.name)
+                and self.shard.owns(topic.key)
+            ],
+        )
+        self.admit(len(seen.links) + len(seen.topics), "links and mirror topics")
+        families = build_families(seen, self.config.cluster_id, self.config.partition_metrics)
+        # The summed lags were just exported (TOPIC_LAG, one per topic in order): reuse them.
+        topic_lags = next(f for f in families if f.spec is TOPIC_LAG).samples
+        return PollResult(
+            families=families,
+            entities=entity_counts(seen),
+            unknown_values=unknown_values(seen),
+            broken=broken_entities(seen, [lag for _, lag in topic_lags], self.clock()),
+        )
+
+    def _selected(self, link: str) -> bool:
+        selection = self.config.links
+        if isinstance(selection, Filter):
+            return selection.matches(link)
+        return link in self._listed
+
+    @functools.cached_property
+    def _listed(self) -> frozenset[str]:
+        """The explicitly listed links, for membership tests once per topic."""
+        selection = self.config.links
+        return frozenset(() if isinstance(selection, Filter) else selection)
+
+    async def _links(self, client: UpstreamClient, out: list[Link]) -> None:
+        links = await self._collect(client, self._path("links"), lambda a: parse_links(a.json()))
+        out.extend(links)
+
+    async def _mirrors(
+        self, client: UpstreamClient, link: str, out: dict[str, MirrorTopic]
+    ) -> None:
+        try:
+            found = await self._collect(client, self._path("links", link, "mirrors"), MIRROR_TOPICS)
+        except UpstreamError as exc:
+            if link == ALL_LINKS or exc.status != 404:
+                raise
+            # A listed link that does not exist (yet, or any more) has no topics to export.
+            log.warning("link_not_found", target=self.config.name, link=link)
+            return
+        for topic in found:
+            out.setdefault(topic.key, topic)
+
+    async def _collect(
+        self,
+        client: UpstreamClient,
+        path: str,
+        parse: Callable[[Answer], tuple[list[R], str | None]],
+    ) -> list[R]:
+        """Every page of a collection: follow `metadata.next` up to `max_pages` pages."""
+
+        async def page(url: str) -> tuple[list[R], str | None]:
+            return parse(await client.get(url))
+
+        return await collect_pages(path, page, self.config.max_pages, f"{path} (max_pages)")

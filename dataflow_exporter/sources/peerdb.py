@@ -1,0 +1,753 @@
+"""PeerDB CDC mirrors: state, identity, row counters, newest batch and replication-slot lag.
+
+API facts: PeerDB's HTTP API is grpc-gateway (protojson: int64 as strings, enums by name, unset
+messages null, unset oneofs omitted), reached through the UI's `/api/v1/...` proxy, Basic auth with
+an empty username.
+
+Inventory: `GET mirrors/list` (every supported release; an explicit `mirrors:` list selects from
+it, so both modes give one mirror the same series). It carries each mirror's state from v0.36.7
+(`ListMirrorsItem.status`); before that the state is a detail call per mirror, `POST
+mirrors/status` without `includeFlowInfo` (which would query Temporal and can fail alone).
+
+Details, each failing alone: `GET mirrors/total_rows_synced/{m}` (from v0.30.7; older releases
+answer the gateway's routing 404, so the capability is learned missing instead of the mirror
+looking dropped), `POST mirrors/cdc/batches` (from v0.19.0), `GET peers/slots/{peer}` (400
+FailedPrecondition when PeerDB cannot reach that source database), `GET instance/info` (from
+v0.20.0). `peerdbManagedOnly` is honoured from v0.36.10; releases without the list's `status`
+return every slot of the database, so only PeerDB's own (`peerflow_slot_*`) are kept there.
+Only `mirrors/status` means "dropped" by a 404 (`flow X not found`); `total_rows_synced` and
+`cdc/batches` answer 200 with zeros for an unknown mirror on current releases.
+
+Sample exposition::
+
+    peerdb_mirror_status{target="pg",mirror="orders",status="STATUS_RUNNING"} 1.0
+    peerdb_mirror_status{target="pg",mirror="orders",status="STATUS_PAUSED"} 0.0
+    peerdb_mirror_info{target="pg",mirror="orders",source_peer="pg_prod",source_type="POSTGRES",
+        destination_peer="ch",destination_type="CLICKHOUSE",cdc="true"} 1.0
+    peerdb_mirror_rows_synced_total{target="pg",mirror="orders"} 4.8213377e+07
+    peerdb_mirror_last_batch_end_timestamp_seconds{target="pg",mirror="orders"} 1.742471944e+09
+    peerdb_slot_lag_bytes{target="pg",peer="pg_prod",slot="peerflow_slot_orders"} 1.9136512e+07
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import msgspec
+import msgspec.structs
+from pydantic import FilePath, SecretStr, model_validator
+
+from dataflow_exporter import thresholds
+from dataflow_exporter.auth import BasicAuth, SecretReader
+from dataflow_exporter.config_models import Filter, TargetConfig, one_of
+from dataflow_exporter.families import Family, MetricSpec, StateSet
+from dataflow_exporter.sources.base import (
+    GONE,
+    BrokenEntity,
+    Details,
+    JsonInt,
+    JsonNumber,
+    PollResult,
+    Shape,
+    Source,
+    api_path,
+    boolean,
+    fan_out,
+    items,
+    not_found,
+    number,
+    obj,
+    optional_number,
+    string,
+    timestamp,
+)
+from dataflow_exporter.upstream import Auth, Reason, UpstreamClient, UpstreamError
+
+API = "/api/v1"
+MIB = 1024 * 1024
+# Slots PeerDB creates under its default name; a custom `replicationSlotName` has any name.
+DEFAULT_SLOT_PREFIX = "peerflow_slot_"
+
+FLOW_STATUSES = StateSet(
+    (
+        "STATUS_UNKNOWN",
+        "STATUS_RUNNING",
+        "STATUS_PAUSED",
+        "STATUS_PAUSING",
+        "STATUS_SETUP",
+        "STATUS_SNAPSHOT",
+        "STATUS_TERMINATING",
+        "STATUS_TERMINATED",
+        "STATUS_COMPLETED",
+        "STATUS_RESYNC",
+        "STATUS_FAILED",
+        "STATUS_MODIFYING",
+    )
+)
+INSTANCE_STATUSES = StateSet(
+    ("INSTANCE_STATUS_UNKNOWN", "INSTANCE_STATUS_READY", "INSTANCE_STATUS_MAINTENANCE")
+)
+_INSTANCE_CODES = {
+    0: "INSTANCE_STATUS_UNKNOWN",
+    1: "INSTANCE_STATUS_READY",
+    3: "INSTANCE_STATUS_MAINTENANCE",
+}
+DB_TYPES = {
+    -1: "DBTYPE_UNKNOWN",
+    0: "BIGQUERY",
+    1: "SNOWFLAKE",
+    2: "MONGO",
+    3: "POSTGRES",
+    5: "S3",
+    6: "SQLSERVER",
+    7: "MYSQL",
+    8: "CLICKHOUSE",
+    9: "KAFKA",
+    10: "PUBSUB",
+    11: "EVENTHUBS",
+    12: "ELASTICSEARCH",
+    13: "COCKROACHDB",
+}
+
+MIRROR_STATUS = MetricSpec(
+    "peerdb_mirror_status",
+    "gauge",
+    "Mirror state (polled): 1 for the current FlowStatus, 0 for the others.",
+    ("mirror", "status"),
+)
+MIRROR_INFO = MetricSpec(
+    "peerdb_mirror_info",
+    "info",
+    "Mirror identity (polled): source and destination peers and types, CDC or query replication.",
+    ("mirror", "source_peer", "source_type", "destination_peer", "destination_type", "cdc"),
+)
+MIRROR_CREATED = MetricSpec(
+    "peerdb_mirror_created_timestamp_seconds",
+    "gauge",
+    "When the mirror was created (polled), Unix time.",
+    ("mirror",),
+)
+MIRROR_ROWS_SYNCED = MetricSpec(
+    "peerdb_mirror_rows_synced_total",
+    "counter",
+    "Rows synced by the mirror, initial load and CDC (polled).",
+    ("mirror",),
+)
+MIRROR_BATCHES = MetricSpec(
+    "peerdb_mirror_cdc_batches_total",
+    "counter",
+    "CDC batches the mirror has started (polled).",
+    ("mirror",),
+)
+LAST_BATCH_END = MetricSpec(
+    "peerdb_mirror_last_batch_end_timestamp_seconds",
+    "gauge",
+    "End time of the newest completed CDC batch (polled), Unix time: the mirror's freshness.",
+    ("mirror",),
+)
+LAST_BATCH_ROWS = MetricSpec(
+    "peerdb_mirror_last_batch_rows",
+    "gauge",
+    "Rows in the newest completed CDC batch (polled).",
+    ("mirror",),
+)
+SLOT_LAG = MetricSpec(
+    "peerdb_slot_lag_bytes",
+    "gauge",
+    "Replication slot lag on a Postgres source peer (polled; reported in MiB, exported in bytes).",
+    ("peer", "slot"),
+)
+SLOT_ACTIVE = MetricSpec(
+    "peerdb_slot_active",
+    "gauge",
+    "1 if the replication slot has an active consumer (polled).",
+    ("peer", "slot"),
+)
+INSTANCE_STATUS = MetricSpec(
+    "peerdb_instance_status",
+    "gauge",
+    "PeerDB instance state (polled): 1 for the current one; MAINTENANCE during upgrades.",
+    ("status",),
+)
+SPECS = (
+    MIRROR_STATUS,
+    MIRROR_INFO,
+    MIRROR_CREATED,
+    MIRROR_ROWS_SYNCED,
+    MIRROR_BATCHES,
+    LAST_BATCH_END,
+    LAST_BATCH_ROWS,
+    SLOT_LAG,
+    SLOT_ACTIVE,
+    INSTANCE_STATUS,
+)
+
+
+class PeerDBTarget(TargetConfig):
+    """`system: peerdb`: the UI URL (or flow-api :8113) and the UI password, if one is set."""
+
+    system: Literal["peerdb"]
+    password: SecretStr | None = None
+    password_file: FilePath | None = None
+    mirrors: Filter | tuple[str, ...] = Filter()
+    rows_synced: bool = True
+    cdc_batches: bool = True
+    slots: bool = True
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_password(cls, data: Any) -> Any:
+        return one_of(data, "password", "password_file")
+
+
+# ---------------------------------------------------------------------------------------------
+# Records and pure parsers
+
+
+class Mirror(msgspec.Struct, frozen=True, gc=False):
+    """One mirror's identity and state (None: the list of this release does not carry it)."""
+
+    name: str
+    status: str | None
+    status_known: bool
+    source_peer: str = ""
+    source_type: str = ""
+    destination_peer: str = ""
+    destination_type: str = ""
+    created: float | None = None
+    is_cdc: bool = True
+
+
+class Batch(msgspec.Struct, frozen=True, gc=False):
+    """The newest completed CDC batch of a mirror and the mirror's batch count."""
+
+    end_time: float | None
+    rows: float | None
+    total: float | None
+
+
+class Slot(msgspec.Struct, frozen=True, gc=False):
+    """One replication slot on a source peer."""
+
+    peer: str
+    name: str
+    lag_bytes: float
+    active: bool
+
+
+def flow_status(value: Any) -> tuple[str, bool]:
+    """A FlowStatus given by name or numeric code -> (label value, known?)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if 0 <= value < len(FLOW_STATUSES.values):
+            return FLOW_STATUSES.values[value], True
+        return FLOW_STATUSES.normalise(value)
+    if isinstance(value, str) and value.strip().isdecimal():  # not isdigit: "²" is a digit
+        return flow_status(int(value.strip()))
+    if value is None:
+        return FLOW_STATUSES.normalise("null")
+    return FLOW_STATUSES.normalise(value)
+
+
+def _db_type(value: Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return DB_TYPES.get(value, str(value))
+    return value if isinstance(value, str) else ""
+
+
+def check_ok(data: dict[str, Any], what: str) -> None:
+    """Servers before v0.18.3 answer errors as 200 with `ok: false` and `errorMessage`."""
+    if data.get("ok") is False:
+        message = str(data.get("errorMessage") or "request failed")[:200]
+        status = 404 if "not found" in message.lower() else 500
+        reason = Reason.HTTP_4XX if status == 404 else Reason.HTTP_5XX
+        raise UpstreamError(reason, f"{what}: {message}", status=status)
+
+
+def parse_mirror_list(payload: Any) -> list[Mirror]:
+    """`GET mirrors/list` -> mirrors (createdAt is epoch milliseconds here)."""
+    data = obj(payload, "mirrors/list")
+    check_ok(data, "mirrors/list")
+    mirrors = []
+    for i, raw in enumerate(items(data, "mirrors", "mirrors/list")):
+        item = obj(raw, f"mirrors[{i}]")
+        mirrors.append(
+            _listed_mirror(
+                string(item.get("name"), f"mirrors[{i}].name"),
+                item.get("status"),
+                item.get("createdAt"),
+                item.get("sourceName"),
+                item.get("sourceType"),
+                item.get("destinationName"),
+                item.get("destinationType"),
+                item.get("isCdc", True),
+                f"mirrors[{i}]",
+            )
+        )
+    return mirrors
+
+
+def _listed_mirror(
+    name: str,
+    status: Any,  # None: absent (releases before v0.36.7)
+    created: Any,
+    source_name: Any,
+    source_type: Any,
+    destination_name: Any,
+    destination_type: Any,
+    is_cdc: Any,
+    what: str,
+) -> Mirror:
+    """One `mirrors/list` entry from its fields, however they were decoded."""
+    state, known = (None, True) if status is None else flow_status(status)
+    created_ms = optional_number(created, f"{what}.createdAt")
+    return Mirror(
+        name=name,
+        status=state,
+        status_known=known,
+        source_peer=str(source_name or ""),
+        source_type=_db_type(source_type),
+        destination_peer=str(destination_name or ""),
+        destination_type=_db_type(destination_type),
+        created=created_ms / 1000.0 if created_ms else None,
+        is_cdc=bool(is_cdc),
+    )
+
+
+def parse_mirror_state(payload: Any) -> tuple[str, bool]:
+    """`POST mirrors/status` (without flow info) -> (the mirror's FlowStatus, known?)."""
+    data = obj(payload, "mirrors/status")
+    check_ok(data, "mirrors/status")
+    return flow_status(data.get("currentFlowState"))
+
+
+def parse_total_rows(payload: Any) -> float:
+    """`GET mirrors/total_rows_synced/{name}` -> rows synced, initial load and CDC."""
+    data = obj(payload, "total_rows_synced")
+    check_ok(data, "total_rows_synced")
+    return number(data.get("totalCount", "0"), "total_rows_synced.totalCount")
+
+
+def parse_batches(payload: Any) -> Batch:
+    """`POST cdc/batches` (newest first) -> the newest batch that has ended, and the count."""
+    data = obj(payload, "cdc/batches")
+    check_ok(data, "cdc/batches")
+    total = optional_number(data.get("total"), "cdc/batches.total")
+    for i, raw in enumerate(items(data, "cdcBatches", "cdc/batches")):
+        batch = obj(raw, f"cdcBatches[{i}]")
+        end = timestamp(batch.get("endTime"), f"cdcBatches[{i}].endTime")
+        if end is not None:
+            return Batch(
+                end, optional_number(batch.get("numRows"), f"cdcBatches[{i}].numRows"), total
+            )
+    return Batch(None, None, total)
+
+
+def parse_slots(peer: str, payload: Any) -> list[Slot]:
+    """`GET peers/slots/{peer}` -> slots; `lagInMb` is MiB, exported as bytes."""
+    return [Slot(peer, *entry) for entry in _slot_entries(payload)]
+
+
+SlotEntry = tuple[str, float, bool]  # a slot's name, lag in bytes and whether it is active
+
+
+def _slot_entries(payload: Any) -> list[SlotEntry]:
+    data = obj(payload, "peers/slots")
+    check_ok(data, "peers/slots")
+    entries = []
+    for i, raw in enumerate(items(data, "slotData", "peers/slots")):
+        item = obj(raw, f"slotData[{i}]")
+        lag_mib = optional_number(item.get("lagInMb"), f"slotData[{i}].lagInMb") or 0.0
+        entries.append(
+            (
+                string(item.get("slotName"), f"slotData[{i}].slotName"),
+                lag_mib * MIB,
+                boolean(item.get("active", False), f"slotData[{i}].active"),
+            )
+        )
+    return entries
+
+
+def parse_instance(payload: Any) -> tuple[str, bool]:
+    """`GET instance/info` -> (instance status, known?)."""
+    data = obj(payload, "instance/info")
+    value = data.get("status", "INSTANCE_STATUS_UNKNOWN")
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = _INSTANCE_CODES.get(value, value)
+    return INSTANCE_STATUSES.normalise(value)
+
+
+# The usual shapes of the larger or more frequent answers, for typed decoding (see `Shape`).
+# Fields the checked parsers take in several forms go through the same helpers in both paths.
+
+
+class _ListedMirrorShape(msgspec.Struct, gc=False, rename="camel"):
+    name: str
+    status: str | JsonInt | None = None
+    created_at: JsonNumber | None = None
+    source_name: str | None = None
+    source_type: str | JsonInt | None = None
+    destination_name: str | None = None
+    destination_type: str | JsonInt | None = None
+    is_cdc: bool | None = True
+
+
+class _MirrorListShape(msgspec.Struct, gc=False, rename="camel"):
+    mirrors: list[_ListedMirrorShape] | None
+    ok: bool | None = None
+
+
+def _mirror_list(page: _MirrorListShape) -> list[Mirror]:
+    _usual(page.ok)
+    return [
+        _listed_mirror(
+            m.name,
+            m.status,
+            m.created_at,
+            m.source_name,
+            m.source_type,
+            m.destination_name,
+            m.destination_type,
+            m.is_cdc,
+            "mirrors[]",
+        )
+        for m in page.mirrors or ()
+    ]
+
+
+class _BatchShape(msgspec.Struct, gc=False, rename="camel"):
+    end_time: str | None = None
+    num_rows: JsonNumber | None = None
+
+
+class _BatchesShape(msgspec.Struct, gc=False, rename="camel"):
+    cdc_batches: list[_BatchShape] | None
+    total: JsonNumber | None = None
+    ok: bool | None = None
+
+
+def _batches(page: _BatchesShape) -> Batch:
+    _usual(page.ok)
+    total = optional_number(page.total, "cdc/batches.total")
+    for batch in page.cdc_batches or ():
+        end = timestamp(batch.end_time, "cdcBatches[].endTime")
+        if end is not None:
+            return Batch(end, optional_number(batch.num_rows, "cdcBatches[].numRows"), total)
+    return Batch(None, None, total)
+
+
+class _TotalRowsShape(msgspec.Struct, gc=False, rename="camel"):
+    total_count: JsonNumber = "0"
+    ok: bool | None = None
+
+
+def _total_rows(page: _TotalRowsShape) -> float:
+    _usual(page.ok)
+    return number(page.total_count, "total_rows_synced.totalCount")
+
+
+class _SlotShape(msgspec.Struct, gc=False, rename="camel"):
+    slot_name: str
+    lag_in_mb: JsonNumber | None = None
+    active: bool = False
+
+
+class _SlotsShape(msgspec.Struct, gc=False, rename="camel"):
+    slot_data: list[_SlotShape] | None
+    ok: bool | None = None
+
+
+def _slots(page: _SlotsShape) -> list[SlotEntry]:
+    _usual(page.ok)
+    return [
+        (
+            slot.slot_name,
+            (optional_number(slot.lag_in_mb, "slotData[].lagInMb") or 0.0) * MIB,
+            slot.active,
+        )
+        for slot in page.slot_data or ()
+    ]
+
+
+def _usual(ok: bool | None) -> None:
+    if ok is False:
+        raise msgspec.ValidationError("ok: false")  # an error answer: the checked path says why
+
+
+MIRROR_LIST = Shape(_MirrorListShape, _mirror_list, parse_mirror_list)
+BATCHES = Shape(_BatchesShape, _batches, parse_batches)
+SLOTS = Shape(_SlotsShape, _slots, _slot_entries)
+TOTAL_ROWS = Shape(_TotalRowsShape, _total_rows, parse_total_rows)
+
+
+# ---------------------------------------------------------------------------------------------
+# Records -> families (pure)
+
+
+@dataclass(slots=True)
+class Observation:
+    """Everything one poll read, ready to become families."""
+
+    mirrors: list[Mirror]
+    rows: dict[str, float]
+    batches: dict[str, Batch]
+    slots: list[Slot]
+    instance: str | None
+
+
+def build_families(seen: Observation) -> list[Family]:
+    """Translate one poll's records into PeerDB families."""
+    status = Family(MIRROR_STATUS)
+    info = Family(MIRROR_INFO)
+    created = Family(MIRROR_CREATED)
+    rows = Family(MIRROR_ROWS_SYNCED)
+    batches = Family(MIRROR_BATCHES)
+    batch_end = Family(LAST_BATCH_END)
+    batch_rows = Family(LAST_BATCH_ROWS)
+    for m in seen.mirrors:
+        if m.status is not None:
+            FLOW_STATUSES.one_hot(status, (m.name,), m.status)
+        info.add(
+            (
+                m.name,
+                m.source_peer,
+                m.source_type,
+                m.destination_peer,
+                m.destination_type,
+                "true" if m.is_cdc else "false",
+            ),
+            1,
+        )
+        if m.created is not None:
+            created.add((m.name,), m.created)
+        synced = seen.rows.get(m.name)
+        if synced is not None:
+            rows.add((m.name,), synced)
+        batch = seen.batches.get(m.name)
+        if batch is not None:
+            if batch.total is not None:
+                batches.add((m.name,), batch.total)
+            if batch.end_time is not None:
+                batch_end.add((m.name,), batch.end_time)
+            if batch.rows is not None:
+                batch_rows.add((m.name,), batch.rows)
+    lag = Family(SLOT_LAG)
+    active = Family(SLOT_ACTIVE)
+    for slot in seen.slots:
+        lag.add((slot.peer, slot.name), slot.lag_bytes)
+        active.add((slot.peer, slot.name), 1 if slot.active else 0)
+    families = [status, info, created, rows, batches, batch_end, batch_rows, lag, active]
+    if seen.instance is not None:
+        instance = Family(INSTANCE_STATUS)
+        INSTANCE_STATUSES.one_hot(instance, (), seen.instance)
+        families.append(instance)
+    return families
+
+
+# Mirror states that need a person. PeerDB's list carries no error text and no state-change
+# time: `mirrors/logs` keeps an error history, not the current error, and costs a call per
+# mirror, so the status page shows the state and when the exporter first saw it.
+BROKEN_MIRROR_STATES = frozenset({"STATUS_FAILED", "STATUS_PAUSED", "STATUS_UNKNOWN"})
+
+
+def broken_entities(seen: Observation, now: float) -> list[BrokenEntity]:
+    """Failed, paused or unknown mirrors, running mirrors without a recent batch and slots
+    lagging past the alert thresholds."""
+    broken = []
+    for m in seen.mirrors:
+        if m.status is None:
+            continue
+        state = m.status
+        if m.status_known and state not in BROKEN_MIRROR_STATES:
+            batch = seen.batches.get(m.name)
+            end = batch.end_time if batch is not None else None
+            if state != "STATUS_RUNNING" or end is None:
+                continue
+            if now - end <= thresholds.PEERDB_BATCH_AGE_SECONDS:
+                continue
+            state = f"STATUS_RUNNING, no CDC batch for {(now - end) / 3600:.1f}h"
+        broken.append(BrokenEntity("mirror", (("mirror", m.name),), state))
+    for slot in seen.slots:
+        if slot.lag_bytes > thresholds.PEERDB_SLOT_LAG_BYTES:
+            names = (("peer", slot.peer), ("slot", slot.name))
+            state = f"lag {slot.lag_bytes / 2**30:.1f} GiB" + ("" if slot.active else ", inactive")
+            broken.append(BrokenEntity("replication slot", names, state))
+    return broken
+
+
+# ---------------------------------------------------------------------------------------------
+# I/O
+
+
+def _path(*parts: str) -> str:
+    return api_path(API, *parts)
+
+
+LIST_PATH = _path("mirrors", "list")
+STATUS_PATH = _path("mirrors", "status")
+BATCHES_PATH = _path("mirrors", "cdc", "batches")
+ROWS_PATH = _path("mirrors", "total_rows_synced")  # + "/{mirror}"
+INSTANCE_PATH = _path("instance", "info")
+
+
+@dataclass(slots=True)
+class _Reading:
+    """What one poll's detail calls found, filled in as they answer."""
+
+    states: dict[str, tuple[str, bool]]
+    gone: set[str]
+    rows: dict[str, float]
+    batches: dict[str, Batch]
+    slots: list[Slot]
+    instance: list[tuple[str, bool]]
+
+
+class PeerDBSource(Source[PeerDBTarget]):
+    """Polls one PeerDB instance."""
+
+    system = "peerdb"
+    config_model = PeerDBTarget
+    specs = SPECS
+    detail_endpoints = ("mirror_status", "rows_synced", "cdc_batches", "slots", "instance_info")
+    unknown_value_fields = ("flow_status", "instance_status")
+
+    def auth(self) -> Auth | None:
+        """Basic auth with an empty username, as the PeerDB UI expects."""
+        cfg = self.config
+        if cfg.password is None and cfg.password_file is None:
+            return None
+        return BasicAuth("", SecretReader(cfg.password, cfg.password_file))
+
+    async def poll(self, client: UpstreamClient) -> PollResult:
+        """The mirror list, then each mirror's details and each source peer's slots."""
+        details = self.details()
+        listed = MIRROR_LIST(await client.get(LIST_PATH))
+        selected = [m for m in listed if self._selected(m.name)]
+        mirrors = [m for m in selected if self.shard.owns(m.name)]
+        self.admit(len(mirrors), "mirrors/list: mirrors")
+        # The list carries every mirror's state from v0.36.7 on; an empty list says nothing.
+        carries_state = all(m.status is not None for m in listed)
+        seen = _Reading({}, set(), {}, {}, [], [])
+        jobs: list[Callable[[], Awaitable[None]]] = []
+        for m in mirrors:
+            if m.status is None:
+                jobs.append(functools.partial(self._state, client, details, m.name, seen))
+            if self.config.rows_synced:
+                jobs.append(functools.partial(self._rows, client, details, m.name, seen))
+            if self.config.cdc_batches and m.is_cdc:
+                jobs.append(functools.partial(self._batch, client, details, m.name, seen))
+        if self.config.slots:
+            # Slots belong to peers, not mirrors: each replica takes the peers it owns.
+            peers = {m.source_peer for m in selected if m.source_type == "POSTGRES"}
+            jobs.extend(
+                functools.partial(self._slots, client, details, p, seen, carries_state)
+                for p in sorted(peers)
+                if p and self.shard.owns("peer/" + p)
+            )
+        if self.shard.primary:
+            jobs.append(functools.partial(self._instance, client, details, seen))
+        await fan_out(jobs, details.limit)
+        live = [
+            m if m.name not in seen.states else _with_state(m, *seen.states[m.name])
+            for m in mirrors
+            if m.name not in seen.gone
+        ]
+        result = PollResult(families=[])
+        instance = None
+        if seen.instance:
+            instance, known = seen.instance[0]
+            if not known:
+                result.unknown_values.append(("instance_status", instance))
+        for m in live:
+            if m.status is not None and not m.status_known:
+                result.unknown_values.append(("flow_status", m.status))
+            key = f"mirrors {m.status or 'state unavailable'}"
+            result.entities[key] = result.entities.get(key, 0) + 1
+        observation = Observation(live, seen.rows, seen.batches, seen.slots, instance)
+        result.families = build_families(observation)
+        result.broken = broken_entities(observation, self.clock())
+        return details.into(result)
+
+    def _selected(self, name: str) -> bool:
+        selection = self.config.mirrors
+        if isinstance(selection, Filter):
+            return selection.matches(name)
+        return name in self._listed
+
+    @functools.cached_property
+    def _listed(self) -> frozenset[str]:
+        """The explicitly listed mirrors, for membership tests once per mirror."""
+        selection = self.config.mirrors
+        return frozenset(() if isinstance(selection, Filter) else selection)
+
+    async def _state(
+        self, client: UpstreamClient, details: Details, name: str, seen: _Reading
+    ) -> None:
+        # Without includeFlowInfo: the state alone, no Temporal query.
+        body = {"flowJobName": name, "includeFlowInfo": False}
+
+        async def call() -> tuple[str, bool]:
+            return parse_mirror_state(await client.post_json(STATUS_PATH, body))
+
+        # 404 "flow X not found": the drop has finished and the catalog row is gone.
+        state = await details.fetch(f"mirror {name}", "mirror_status", call, gone_if=not_found)
+        if state is GONE:
+            seen.gone.add(name)
+        elif isinstance(state, tuple):
+            seen.states[name] = state
+
+    async def _rows(
+        self, client: UpstreamClient, details: Details, name: str, seen: _Reading
+    ) -> None:
+        async def call() -> float:
+            return TOTAL_ROWS(await client.get(api_path(ROWS_PATH, name)))
+
+        rows = await details.fetch(f"mirror {name}", "rows_synced", call, capability="rows_synced")
+        if isinstance(rows, float):
+            seen.rows[name] = rows
+
+    async def _batch(
+        self, client: UpstreamClient, details: Details, name: str, seen: _Reading
+    ) -> None:
+        body = {"flowJobName": name, "limit": 2}  # newest first; the newest may still be running
+
+        async def call() -> Batch:
+            return BATCHES(await client.post(BATCHES_PATH, body))
+
+        batch = await details.fetch(f"mirror {name}", "cdc_batches", call, capability="cdc_batches")
+        if isinstance(batch, Batch):
+            seen.batches[name] = batch
+
+    async def _slots(
+        self,
+        client: UpstreamClient,
+        details: Details,
+        peer: str,
+        seen: _Reading,
+        filtered_upstream: bool,
+    ) -> None:
+        async def call() -> list[SlotEntry]:
+            path = _path("peers", "slots", peer)
+            return SLOTS(await client.get(path, {"peerdbManagedOnly": "true"}))
+
+        entries = await details.fetch(f"peer {peer}", "slots", call)
+        if isinstance(entries, list):
+            seen.slots.extend(
+                Slot(peer, *entry)
+                for entry in entries
+                if filtered_upstream or entry[0].startswith(DEFAULT_SLOT_PREFIX)
+            )
+
+    async def _instance(self, client: UpstreamClient, details: Details, seen: _Reading) -> None:
+        async def call() -> tuple[str, bool]:
+            return parse_instance(await client.get_json(INSTANCE_PATH))
+
+        state = await details.fetch("instance", "instance_info", call, capability="instance_info")
+        if isinstance(state, tuple):
+            seen.instance.append(state)
+
+
+def _with_state(mirror: Mirror, status: str, known: bool) -> Mirror:
+    return msgspec.structs.replace(mirror, status=status, status_known=known)

@@ -1,0 +1,485 @@
+"""The upstream HTTP layer: one ClientSession, timeouts, a body-size cap, JSON decoding, and the
+classification of every failure into the closed `Reason` set exported as the `reason` label.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import errno
+import json
+import math
+import ssl
+import time
+import zlib
+from collections import OrderedDict
+from collections.abc import Mapping
+from enum import StrEnum
+from typing import Any, NamedTuple, Protocol
+
+import aiohttp
+import orjson
+from aiohttp.http_exceptions import ContentLengthError
+from yarl import URL
+
+from dataflow_exporter import __version__, redact
+from dataflow_exporter.config_models import TargetConfig, TLSConfig
+
+USER_AGENT = f"dataflow-exporter/{__version__}"
+MAX_RETRY_AFTER_SECONDS = 3600.0
+_MESSAGE_LIMIT = 200
+_CHUNK = 64 * 1024
+
+
+class Reason(StrEnum):
+    """Why a poll failed; the closed set of `reason` label values."""
+
+    TIMEOUT = "timeout"
+    CONNECT = "connect"
+    TLS = "tls"
+    AUTH = "auth"
+    RATE_LIMITED = "rate_limited"
+    HTTP_4XX = "http_4xx"
+    HTTP_5XX = "http_5xx"
+    DECODE = "decode"
+    SCHEMA = "schema"
+    INTERNAL = "internal"  # a bug in the exporter, not a fault of the upstream
+    CONFIG = "config"
+
+
+class UpstreamError(Exception):
+    """A failed upstream call, classified; `status` and `payload` let sources special-case it."""
+
+    def __init__(
+        self,
+        reason: Reason,
+        message: str,
+        *,
+        status: int | None = None,
+        payload: Any = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(redact.redact(message))
+        self.reason = reason
+        self.status = status
+        self.payload = payload
+        self.retry_after = retry_after
+
+
+class SchemaError(UpstreamError):
+    """The upstream answered JSON that does not have the shape its API documents."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(Reason.SCHEMA, message)
+
+
+class Auth(Protocol):
+    """Supplies credentials for requests; may renew them once after a 401."""
+
+    async def headers(self) -> Mapping[str, str]:
+        """Headers to add to the next request."""
+        ...
+
+    async def renew(self) -> bool:
+        """Called after a 401: return True if new credentials are worth one retry."""
+        ...
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date), capped at 1 h."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        seconds = when.timestamp() - (time.time() if now is None else now)
+    if math.isnan(seconds):
+        return None
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER_SECONDS)
+
+
+def decode_json(body: bytes, what: str) -> Any:
+    """Decode a JSON body whatever its Content-Type; HTML and truncation become `decode` errors."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        if "surrogate" in str(exc):
+            return _decode_with_lone_surrogates(body, what)
+        head = body[:64].lstrip().lower()
+        if head.startswith((b"<!doctype", b"<html", b"<")):
+            raise UpstreamError(Reason.DECODE, f"{what}: HTML page instead of JSON") from None
+        if not body.strip():
+            raise UpstreamError(Reason.DECODE, f"{what}: empty body instead of JSON") from None
+        raise UpstreamError(Reason.DECODE, f"{what}: invalid JSON ({exc})") from None
+
+
+def _decode_with_lone_surrogates(body: bytes, what: str) -> Any:
+    """JSON that escapes a lone UTF-16 surrogate (`"\\ud800"`) is still JSON (RFC 8259 allows
+    it) but orjson refuses it; one odd entity name must not fail the whole target, so such a
+    body is decoded by the standard library (the names render with a replacement character)."""
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError):
+        raise UpstreamError(Reason.DECODE, f"{what}: invalid JSON") from None
+
+
+class Answer(NamedTuple):
+    """A 2xx answer's body, undecoded, and the request it answers (`GET /path`, for errors)."""
+
+    body: bytes
+    what: str
+
+    def json(self) -> Any:
+        """The body decoded as JSON (a `decode` error if it is not)."""
+        return decode_json(self.body, self.what)
+
+
+def _error_text(body: bytes) -> str:
+    """A short, safe description of an error body for logs and the status page."""
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        head = body[:64].lstrip().lower()
+        return "HTML error page" if head.startswith(b"<") else ""
+    if isinstance(data, dict):
+        for key in ("message", "error", "errorMessage"):
+            value = data.get(key)
+            if isinstance(value, str) and value:
+                return redact.shorten(value, _MESSAGE_LIMIT)
+    return ""
+
+
+def classify_status(
+    status: int, what: str, body: bytes, headers: Mapping[str, str]
+) -> UpstreamError:
+    """Turn a non-2xx answer into an `UpstreamError` with the right reason."""
+    detail = _error_text(body)
+    message = f"HTTP {status} from {what}" + (f": {detail}" if detail else "")
+    payload: Any = None
+    try:
+        payload = orjson.loads(body) if body else None
+    except orjson.JSONDecodeError:
+        payload = None
+    retry_after = parse_retry_after(headers.get("Retry-After"))
+    if 300 <= status < 400:
+        reason = Reason.AUTH
+        message = f"HTTP {status} redirect from {what} (a login page?): check credentials"
+    elif status in (401, 403):
+        reason = Reason.AUTH
+    elif status == 429:
+        reason = Reason.RATE_LIMITED
+    elif 400 <= status < 500:
+        reason = Reason.HTTP_4XX
+    else:
+        reason = Reason.HTTP_5XX
+    return UpstreamError(reason, message, status=status, payload=payload, retry_after=retry_after)
+
+
+def make_ssl_context(tls: TLSConfig | None) -> ssl.SSLContext | bool:
+    """An SSL context for a target's TLS settings (True: the default verification)."""
+    if tls is None:
+        return True
+    ctx = ssl.create_default_context(cafile=str(tls.ca_file) if tls.ca_file else None)
+    if tls.cert_file and tls.key_file:
+        ctx.load_cert_chain(str(tls.cert_file), str(tls.key_file))
+    if tls.insecure_skip_verify:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+class Limiter:
+    """At most `limit` holders at once, woken in arrival order (`async with limiter:`).
+
+    Like asyncio.Semaphore, except that a cancelled waiter leaves in O(1): Python 3.11's
+    semaphore removes it from a deque, so cancelling a poll with 100k requests queued spent
+    minutes on the event loop.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self._free = limit
+        self._waiters: OrderedDict[asyncio.Future[None], None] = OrderedDict()
+
+    async def __aenter__(self) -> None:
+        if self._free > 0 and not self._waiters:
+            self._free -= 1
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters[waiter] = None
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self._release()  # handed the slot and cancelled at once: pass it on
+            raise
+        finally:
+            self._waiters.pop(waiter, None)
+
+    async def __aexit__(self, *_exc: object) -> None:
+        self._release()
+
+    def _release(self) -> None:
+        """Hand the slot to the first waiter still waiting, or free it."""
+        while self._waiters:
+            waiter, _ = self._waiters.popitem(last=False)
+            if not waiter.done():
+                waiter.set_result(None)
+                return
+        self._free += 1
+
+
+class UpstreamClient:
+    """Requests to one target: base URL, auth, TLS, per-target concurrency limit and size cap."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        config: TargetConfig,
+        auth: Auth | None = None,
+    ) -> None:
+        self.base_url = config.url
+        # A trailing slash makes relative links resolve under the target's path prefix.
+        self._base = URL(config.url + "/")
+        self._session = session
+        self._auth = auth
+        self._limit = Limiter(config.max_concurrency)
+        self._max_bytes = config.max_response_bytes
+        self._ssl = make_ssl_context(config.tls)
+        self._timeout = aiohttp.ClientTimeout(
+            total=config.timeout, sock_connect=min(config.timeout, 10.0)
+        )
+
+    async def get_json(self, path: str, params: Mapping[str, str] | None = None) -> Any:
+        """GET `path` (relative to the target URL, or an absolute URL on the same origin, as
+        pagination links are) and return its decoded JSON."""
+        return (await self.get(path, params)).json()
+
+    async def get(self, path: str, params: Mapping[str, str] | None = None) -> Answer:
+        """GET `path` and return the answer undecoded, for a source that decodes it itself."""
+        return await self.request("GET", path, params=params)
+
+    async def post(self, path: str, body: Mapping[str, Any]) -> Answer:
+        """POST a JSON body to `path` and return the answer undecoded."""
+        return await self.request("POST", path, body=body)
+
+    async def post_json(
+        self, path: str, body: Mapping[str, Any], *, authenticate: bool = True
+    ) -> Any:
+        """POST a JSON body to `path` and return the decoded JSON answer (`authenticate=False`
+        for the call that obtains credentials)."""
+        return (await self.request("POST", path, body=body, authenticate=authenticate)).json()
+
+    def _url(self, path: str) -> URL:
+        """The URL to request for `path`: a path starting with `/` (the sources' API paths)
+        goes under the target URL's path prefix; anything else, such as a pagination link, is
+        resolved against the target URL as a browser would. The result must keep the target's
+        scheme, host, port and path prefix: credentials never go anywhere else."""
+        if path.startswith("/") and not path.startswith("//"):
+            url = URL(self.base_url + path)
+        else:
+            try:
+                url = self._base.join(URL(path))
+            except ValueError:
+                raise SchemaError(f"link {_quoted(path)} is not a valid URL") from None
+        if not _same_place(self._base, url):
+            raise SchemaError(
+                f"link {_quoted(path)} refused: it points to another origin or outside "
+                f"{self.base_url} (credentials go only to the target's own URL)"
+            )
+        return url
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        body: Mapping[str, Any] | None = None,
+        authenticate: bool = True,
+    ) -> Answer:
+        """One request with auth (renewed and retried once after a 401): a 2xx answer's body,
+        or the classified `UpstreamError`."""
+        url = self._url(path)
+        # The whole path, the target URL's prefix included: a prefix given twice
+        # (`url: http://h/api/v1`) or a proxy's must show in every error and log line.
+        what = f"{method} {url.raw_path}"
+        auth = self._auth if authenticate else None
+        status, content, headers = await self._send(method, url, params, body, what, auth)
+        if status == 401 and auth is not None and await auth.renew():
+            status, content, headers = await self._send(method, url, params, body, what, auth)
+        if not 200 <= status < 300:
+            raise classify_status(status, what, content, headers)
+        return Answer(content, what)
+
+    async def _send(
+        self,
+        method: str,
+        url: URL,
+        params: Mapping[str, str] | None,
+        body: Mapping[str, Any] | None,
+        what: str,
+        auth: Auth | None,
+    ) -> tuple[int, bytes, Mapping[str, str]]:
+        headers = {
+            "User-Agent": USER_AGENT,
+            "Accept": "application/json",
+            "Accept-Encoding": ACCEPT_ENCODING,
+        }
+        if auth is not None:
+            headers.update(await auth.headers())
+        data = None
+        if body is not None:
+            data = orjson.dumps(body)
+            headers["Content-Type"] = "application/json"
+        async with self._limit:
+            try:
+                async with self._session.request(
+                    method,
+                    url,
+                    params=params,
+                    data=data,
+                    headers=headers,
+                    allow_redirects=False,
+                    ssl=self._ssl,
+                    timeout=self._timeout,
+                    # Inflated here, in a worker thread, not by aiohttp on the event loop.
+                    auto_decompress=False,
+                ) as resp:
+                    encodings = _encodings(resp, what)
+                    if not encodings and self._whole(resp, what):
+                        return resp.status, await resp.read(), resp.headers
+                    raw = await self._read_chunks(resp, what)
+                    if encodings:
+                        raw = await asyncio.to_thread(
+                            inflate, raw, encodings, self._max_bytes, what
+                        )
+                    return resp.status, raw, resp.headers
+            except UpstreamError:
+                raise
+            except (TimeoutError, aiohttp.ServerTimeoutError):
+                raise UpstreamError(Reason.TIMEOUT, f"{what}: timed out") from None
+            except (aiohttp.ClientSSLError, ssl.SSLError) as exc:
+                raise UpstreamError(Reason.TLS, f"{what}: TLS error: {_short(exc)}") from None
+            except (aiohttp.ClientPayloadError, aiohttp.ClientResponseError) as exc:
+                raise _malformed(exc, what) from None
+            except aiohttp.ClientError as exc:
+                raise UpstreamError(Reason.CONNECT, f"{what}: {_short(exc)}") from None
+            except OSError as exc:
+                raise UpstreamError(Reason.CONNECT, f"{what}: {os_error_text(exc)}") from None
+
+    def _whole(self, resp: aiohttp.ClientResponse, what: str) -> bool:
+        """True if the body can be read whole: it declares its length, within the cap."""
+        declared = resp.content_length
+        if declared is None:
+            return False
+        if declared > self._max_bytes:
+            raise UpstreamError(
+                Reason.DECODE,
+                f"{what}: body of {declared} bytes exceeds the {self._max_bytes} byte cap",
+            )
+        return True
+
+    async def _read_chunks(self, resp: aiohttp.ClientResponse, what: str) -> bytes:
+        """The body, counted chunk by chunk against the cap as it arrives (and inflates)."""
+        limit = self._max_bytes
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in resp.content.iter_chunked(_CHUNK):
+            size += len(chunk)
+            if size > limit:
+                raise UpstreamError(Reason.DECODE, f"{what}: body exceeds the {limit} byte cap")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+# What this client asks for and can inflate; anything else an upstream sends is a decode error.
+ACCEPT_ENCODING = "gzip, deflate"
+# zlib window bits: 47 accepts a gzip or a zlib header; -15 is raw deflate (sent by some servers
+# as `deflate`).
+_WBITS = {"gzip": 47, "x-gzip": 47, "deflate": 47}
+
+
+def _encodings(resp: aiohttp.ClientResponse, what: str) -> list[str]:
+    """The body's content codings in the order they were applied (identity left out)."""
+    found: list[str] = []
+    for header in resp.headers.getall("Content-Encoding", []):
+        for part in header.split(","):
+            coding = part.strip().lower()
+            if coding in ("", "identity"):
+                continue
+            if coding not in _WBITS:
+                raise UpstreamError(
+                    Reason.DECODE, f"{what}: unsupported Content-Encoding {coding[:40]!r}"
+                )
+            found.append(coding)
+    return found
+
+
+def inflate(body: bytes, encodings: list[str], limit: int, what: str) -> bytes:
+    """Undo each content coding, last applied first, never producing more than `limit` bytes
+    (a gzip bomb stops at the cap). CPU-bound: called in a worker thread."""
+    for coding in reversed(encodings):
+        body = _inflate_one(body, _WBITS[coding], limit, what)
+    return body
+
+
+def _inflate_one(body: bytes, wbits: int, limit: int, what: str) -> bytes:
+    try:
+        inflater = zlib.decompressobj(wbits)
+        out = inflater.decompress(body, limit + 1)
+    except zlib.error:
+        if wbits != 47:
+            raise UpstreamError(Reason.DECODE, f"{what}: corrupt compressed body") from None
+        # `deflate` is sometimes sent raw, without the zlib header.
+        return _inflate_one(body, -15, limit, what)
+    if len(out) > limit or inflater.unconsumed_tail:
+        raise UpstreamError(Reason.DECODE, f"{what}: body exceeds the {limit} byte cap")
+    return out
+
+
+def _malformed(exc: aiohttp.ClientError, what: str) -> UpstreamError:
+    """A broken answer: cut short (the connection dropped: `connect`) or not well-formed HTTP
+    (bad status line, headers or chunking: `decode`, as the upstream did answer)."""
+    if isinstance(exc.__cause__, ContentLengthError):
+        return UpstreamError(Reason.CONNECT, f"{what}: connection lost mid-answer")
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return UpstreamError(Reason.DECODE, f"{what}: malformed HTTP body (framing or encoding)")
+    return UpstreamError(Reason.DECODE, f"{what}: malformed HTTP status line or headers")
+
+
+def os_error_text(exc: OSError) -> str:
+    """An OS error in words, naming descriptor exhaustion plainly."""
+    if exc.errno in (errno.EMFILE, errno.ENFILE):
+        return "too many open files in the exporter (raise its file descriptor limit)"
+    return _short(exc)
+
+
+def _short(exc: BaseException) -> str:
+    return redact.shorten(str(exc) or type(exc).__name__, _MESSAGE_LIMIT)
+
+
+def _quoted(text: str) -> str:
+    """A value from an upstream payload, shortened for an error message."""
+    shown = redact.shorten(text, 80)
+    return repr(shown + ("…" if len(shown) < len(text) else ""))
+
+
+def _same_place(base: URL, url: URL) -> bool:
+    """True if `url` has `base`'s scheme, host and port (the default port written or not) and
+    lies under its path."""
+    if not url.is_absolute() or url.user is not None or url.password is not None:
+        return False
+    if (url.scheme, url.host, url.port) != (base.scheme, base.host, base.port):
+        return False
+    return url.path.startswith(base.path) or url.path + "/" == base.path
+
+
+def new_session() -> aiohttp.ClientSession:
+    """The process's one ClientSession (connection reuse across every target)."""
+    connector = aiohttp.TCPConnector(limit=256, limit_per_host=64, ttl_dns_cache=300)
+    return aiohttp.ClientSession(connector=connector, raise_for_status=False)
