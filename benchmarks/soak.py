@@ -110,7 +110,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     workdir = Path(tempfile.mkdtemp(prefix="soak-"))
     config_path = workdir / "config.yaml"
 
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from dataflow_exporter.simulator import SIMULATORS
 
     knobs: dict[str, dict[str, Any]] = {s: {} for s in SIMULATORS}

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from dataflow_exporter.simulator import Simulation
-from tests.helpers import promtool_check_metrics, value
+from tests.support.helpers import promtool_check_metrics, value
 
 CLI = [sys.executable, "-m", "dataflow_exporter.cli"]
 SECRET = "cli-secret-5d2c8e"

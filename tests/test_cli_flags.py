@@ -24,7 +24,7 @@ from dataflow_exporter import cli
 from dataflow_exporter.log import configure, get_logger
 
 CLI = [sys.executable, "-m", "dataflow_exporter.cli"]
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "config.example.yaml"
 COMMANDS = ("run", "check", "once", "simulate", "demo")
 

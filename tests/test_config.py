@@ -117,7 +117,7 @@ def test_filters_include_then_exclude_by_regex_search() -> None:
 
 
 def test_example_config_is_valid() -> None:
-    example = Path(__file__).parent.parent / "config.example.yaml"
+    example = Path(__file__).resolve().parents[1] / "config.example.yaml"
     env = {
         "PEERDB_PASSWORD": "x" * 8,
         "CC_API_KEY": "key",

@@ -17,7 +17,7 @@ from dataflow_exporter.config_messages import INTERNAL_WORDING
 from dataflow_exporter.config_models import Defaults, TLSConfig
 from dataflow_exporter.sources import REGISTRY
 
-EXAMPLE = Path(__file__).parent.parent / "config.example.yaml"
+EXAMPLE = Path(__file__).resolve().parents[1] / "config.example.yaml"
 SECRET = "hunter2-secret-9f1c"
 # Values of every YAML kind, and the strings that have tripped each validator before.
 WRONG_VALUES: list[Any] = [

@@ -21,7 +21,7 @@ from dataflow_exporter.scheduler import Scheduler, backoff_delay
 from dataflow_exporter.simulator import Simulation
 from dataflow_exporter.store import Store
 from dataflow_exporter.upstream import new_session
-from tests.helpers import poll_once, series_of, value
+from tests.support.helpers import poll_once, series_of, value
 
 SECRET = "daemon-secret-94b1e2"
 

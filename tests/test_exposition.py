@@ -13,7 +13,7 @@ from dataflow_exporter.exposition import header
 from dataflow_exporter.exposition_cache import ExpositionCache
 from dataflow_exporter.families import MAX_LABEL_VALUE_LENGTH, Family, MetricSpec, StateSet
 from dataflow_exporter.store import Snapshot, Store, TargetState, build_snapshot
-from tests.helpers import promtool_check_metrics, samples
+from tests.support.helpers import promtool_check_metrics, samples
 
 GAUGE = MetricSpec("demo_thing_status", "gauge", "Thing state (polled).", ("thing", "status"))
 COUNTER = MetricSpec("demo_rows_total", "counter", "Rows (polled).", ("thing",))

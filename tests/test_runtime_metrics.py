@@ -12,7 +12,7 @@ from dataflow_exporter.exposition_cache import ExpositionCache
 from dataflow_exporter.runtime_metrics import RuntimeMetrics
 from dataflow_exporter.self_metrics import RUNTIME_SPECS
 from dataflow_exporter.store import Store, TargetState, build_snapshot
-from tests.helpers import promtool_check_metrics, samples, value
+from tests.support.helpers import promtool_check_metrics, samples, value
 
 PROCESS = {
     "process_resident_memory_bytes",

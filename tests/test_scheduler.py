@@ -14,7 +14,7 @@ import pytest
 from dataflow_exporter.log import configure
 from dataflow_exporter.simulator import Simulation
 from dataflow_exporter.sources import REGISTRY
-from tests.helpers import poll_once, value
+from tests.support.helpers import poll_once, value
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from dataflow_exporter.exposition_cache import ExpositionCache
 from dataflow_exporter.server import make_app
 from dataflow_exporter.sources import REGISTRY
 from dataflow_exporter.store import Store, TargetState
-from tests.helpers import value
+from tests.support.helpers import value
 
 
 async def no_reload() -> list[str]:

@@ -92,7 +92,7 @@ async def test_it_names_broken_entities_and_the_target_that_never_answered(
 
 
 def test_the_documented_example_follows_the_schema() -> None:
-    doc = (Path(__file__).resolve().parent.parent / "docs" / "status-api.md").read_text()
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "status-api.md").read_text()
     example = doc[doc.index("```json") + len("```json") : doc.rindex("```")]
     jsonschema.Draft202012Validator(json.loads(schema_text())).validate(json.loads(example))
 

@@ -10,7 +10,7 @@ import yaml
 
 from dataflow_exporter import thresholds
 
-CONFIG = Path(__file__).resolve().parent.parent / "alerts" / "config.yml"
+CONFIG = Path(__file__).resolve().parents[1] / "alerts" / "config.yml"
 
 
 def _alerts() -> dict[str, dict[str, Any]]:

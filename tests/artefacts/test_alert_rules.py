@@ -1,0 +1,352 @@
+"""The shipped alert rules: valid for Prometheus, unit-tested alert by alert, and consistent with
+the metrics the exporter emits.
+
+`promtool check rules` and `promtool test rules alerts/tests/*.yml` run for real; without promtool
+those two tests skip, except under CI, where its absence fails them. Every alert must have a
+promtool test that sees it fire (with its exact labels and annotations) and one that sees it
+stay silent; every metric an expression or an annotation's query names must be one the exporter
+emits. Expressions are parsed with PyPI's promql-parser when it is installed, else read with a
+small tokenizer that a test keeps in agreement with the parser.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from dataflow_exporter.self_metrics import SELF_SPECS, all_specs
+from tests.support.helpers import alerts_generator
+
+ROOT = Path(__file__).resolve().parents[2]
+RULES = ROOT / "alerts" / "dataflow-exporter.rules.yml"
+RULE_TESTS = sorted((ROOT / "alerts" / "tests").glob("*.yml"))
+OPERATIONS_DOC = ROOT / "docs" / "operations.md"
+SEVERITIES = {"critical", "warning", "info"}
+# Labels that tell which state, not which thing, is broken.
+STATE_LABELS = {"status", "error", "reason", "field"}
+
+# --- reading PromQL -----------------------------------------------------------------------------
+
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`')
+_BRACES = re.compile(r"\{[^{}]*\}")
+_RANGE = re.compile(r"\[[^\]]*\]")
+_LABEL_LIST = re.compile(
+    r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", re.IGNORECASE
+)
+_IDENT = re.compile(r"(?<![\w.:])([a-zA-Z_:][a-zA-Z0-9_:]*)(?![\w:])(?!\s*\()")
+_NAME_MATCHER = re.compile(r'__name__\s*=\s*"([^"]+)"')
+_KEYWORDS = frozenset(
+    {"and", "or", "unless", "bool", "offset", "by", "without", "on", "ignoring", "inf", "nan"}
+    | {"group_left", "group_right", "atan2"}
+)
+
+
+def metric_names_by_tokens(expr: str) -> set[str]:
+    """Metric names in a PromQL expression, read without a parser: identifiers outside label
+    matchers, label lists, ranges and strings that are neither keywords nor function calls."""
+    names = set(_NAME_MATCHER.findall(expr))
+    text = _STRING.sub('""', expr)
+    text = re.sub(r"#[^\n]*", " ", text)
+    text = _BRACES.sub(" ", text)
+    text = _RANGE.sub(" ", text)
+    text = _LABEL_LIST.sub(" ", text)
+    for name in _IDENT.findall(text):
+        if name.lower() not in _KEYWORDS:
+            names.add(name)
+    return names
+
+
+def metric_names_by_parser(expr: str) -> set[str]:
+    """Metric names in a PromQL expression, from promql-parser's AST (raises ValueError when the
+    expression does not parse)."""
+    import promql_parser
+
+    names: set[str] = set()
+
+    def visit(node: Any) -> bool:
+        if isinstance(node, promql_parser.VectorSelector):
+            if node.name:
+                names.add(node.name)
+            for matcher in node.matchers.matchers:
+                if matcher.name == "__name__":
+                    names.add(matcher.value)
+        return True
+
+    promql_parser.walk(promql_parser.parse(expr), visit)
+    return names
+
+
+def metric_names(expr: str) -> set[str]:
+    """Metric names in a PromQL expression: parsed when promql-parser is installed."""
+    try:
+        import promql_parser  # noqa: F401
+    except ImportError:
+        return metric_names_by_tokens(expr)
+    return metric_names_by_parser(expr)
+
+
+def tool_binary(name: str) -> str:
+    """Path of an external binary; skip without it, but under CI its absence is a failure."""
+    found = shutil.which(name)
+    if found is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"{name} is required under CI but is not on PATH")
+        pytest.skip(f"{name} is not installed")
+    return found
+
+
+# --- the rules and their tests ------------------------------------------------------------------
+
+
+def _alerts() -> list[dict[str, Any]]:
+    groups = yaml.safe_load(RULES.read_text(encoding="utf-8"))["groups"]
+    return [rule for group in groups for rule in group["rules"] if "alert" in rule]
+
+
+ALERTS = _alerts()
+ALERT_NAMES = [rule["alert"] for rule in ALERTS]
+
+
+def _rule_test_cases() -> Iterator[dict[str, Any]]:
+    for path in RULE_TESTS:
+        for group in yaml.safe_load(path.read_text(encoding="utf-8"))["tests"]:
+            yield from group.get("alert_rule_test", [])
+
+
+def _annotation_queries(rule: dict[str, Any]) -> list[str]:
+    """PromQL given to the `query` template function in a rule's annotations."""
+    text = " ".join(rule.get("annotations", {}).values())
+    return [
+        match.replace("%q", '""')
+        for match in re.findall(r'printf\s+"((?:[^"\\]|\\.)*)"[^|}]*\|\s*query', text)
+    ]
+
+
+def _identity_labels(expr: str) -> set[str]:
+    """Labels that identify the thing an alert is about: those of every family in its expr
+    (plus `target` on upstream families), minus state labels; none for absent(), whose result
+    has no labels."""
+    if expr.strip().startswith("absent("):
+        return set()
+    specs = all_specs()
+    own = {spec.name for spec in SELF_SPECS}
+    labels: set[str] = set()
+    for name in metric_names(expr) & set(specs):
+        spec = specs[name]
+        labels.update(spec.labels)
+        if name not in own:
+            labels.add("target")
+    return labels - STATE_LABELS
+
+
+# --- promtool -----------------------------------------------------------------------------------
+
+
+def test_rules_file_passes_promtool_check() -> None:
+    result = subprocess.run(
+        [tool_binary("promtool"), "check", "rules", str(RULES)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"SUCCESS: {len(ALERTS)} rules found" in result.stdout
+
+
+def test_promtool_unit_tests_pass() -> None:
+    result = subprocess.run(
+        [tool_binary("promtool"), "test", "rules", *map(str, RULE_TESTS)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+# --- coverage of the unit tests -----------------------------------------------------------------
+
+
+def test_there_are_unit_tests_for_each_system_and_the_exporter() -> None:
+    assert {path.stem for path in RULE_TESTS} >= {
+        "exporter",
+        "peerdb",
+        "confluent",
+        "feldera",
+        "etlworks",
+    }
+
+
+def test_every_alert_has_a_test_that_sees_it_fire_with_exact_annotations() -> None:
+    fired = {
+        case["alertname"]
+        for case in _rule_test_cases()
+        if case.get("exp_alerts")
+        and all(
+            {"summary", "description"} <= set(a.get("exp_annotations", {}))
+            for a in case["exp_alerts"]
+        )
+    }
+    assert sorted(set(ALERT_NAMES) - fired) == []
+
+
+def test_every_alert_has_a_test_that_sees_it_stay_silent() -> None:
+    silent = {case["alertname"] for case in _rule_test_cases() if not case.get("exp_alerts")}
+    assert sorted(set(ALERT_NAMES) - silent) == []
+
+
+def test_unit_tests_name_only_alerts_that_exist() -> None:
+    tested = {case["alertname"] for case in _rule_test_cases()}
+    assert sorted(tested - set(ALERT_NAMES)) == []
+
+
+# --- the rules themselves -----------------------------------------------------------------------
+
+
+def test_alert_names_are_unique() -> None:
+    assert len(ALERT_NAMES) == len(set(ALERT_NAMES))
+
+
+@pytest.mark.parametrize("rule", ALERTS, ids=ALERT_NAMES)
+def test_every_alert_has_a_severity_summary_description_and_for(rule: dict[str, Any]) -> None:
+    assert rule.get("labels", {}).get("severity") in SEVERITIES
+    annotations = rule.get("annotations", {})
+    assert annotations.get("summary", "").strip()
+    assert annotations.get("description", "").strip()
+    assert re.fullmatch(r"\d+[smh]", str(rule.get("for", ""))), "every alert needs a for:"
+
+
+@pytest.mark.parametrize("rule", ALERTS, ids=ALERT_NAMES)
+def test_every_description_names_the_labels_of_the_broken_thing(rule: dict[str, Any]) -> None:
+    description = rule["annotations"]["description"]
+    missing = {
+        label
+        for label in _identity_labels(rule["expr"])
+        if f"$labels.{label} " not in description.replace("}}", " }}")
+    }
+    assert sorted(missing) == []
+
+
+@pytest.mark.parametrize("rule", ALERTS, ids=ALERT_NAMES)
+def test_every_metric_named_by_a_rule_is_emitted_by_the_exporter(rule: dict[str, Any]) -> None:
+    names = metric_names(rule["expr"])
+    for query in _annotation_queries(rule):
+        names |= metric_names(query)
+    assert names, "an alert expression names at least one metric"
+    assert sorted(names - set(all_specs())) == []
+
+
+def test_every_annotation_query_is_read() -> None:
+    for rule in ALERTS:
+        text = " ".join(rule["annotations"].values())
+        assert len(_annotation_queries(rule)) == len(re.findall(r"\|\s*query\b", text))
+
+
+def test_the_tokenizer_agrees_with_the_parser_on_every_expression() -> None:
+    try:
+        import promql_parser  # noqa: F401
+    except ImportError:
+        if os.environ.get("CI"):
+            pytest.fail("promql-parser (PyPI) is required under CI")
+        pytest.skip("promql-parser is not installed")
+    exprs = [rule["expr"] for rule in ALERTS]
+    exprs += [query for rule in ALERTS for query in _annotation_queries(rule)]
+    for expr in exprs:
+        assert metric_names_by_tokens(expr) == metric_names_by_parser(expr), expr
+
+
+def test_the_tokenizer_skips_functions_keywords_labels_and_strings() -> None:
+    expr = (
+        'sum by (target, mirror) (rate(foo_total{mirror=~"a|b", x="y z"}[5m] offset 1m))'
+        ' / on (target) group_left (env) bar and {__name__="baz"} or time() > bool 3e2'
+    )
+    assert metric_names_by_tokens(expr) == {"foo_total", "bar", "baz"}
+
+
+# --- documentation ------------------------------------------------------------------------------
+
+
+def test_every_alert_is_in_the_thresholds_table_at_the_top_of_the_file() -> None:
+    header = RULES.read_text(encoding="utf-8").split("\ngroups:", 1)[0]
+    assert sorted(name for name in ALERT_NAMES if f"#   {name} " not in header) == []
+
+
+def test_every_alert_is_explained_in_the_operations_guide() -> None:
+    guide = OPERATIONS_DOC.read_text(encoding="utf-8")
+    assert sorted(name for name in ALERT_NAMES if f"`{name}`" not in guide) == []
+
+
+# --- one config, runbooks -----------------------------------------------------------------------
+
+RUNBOOKS = ROOT / "docs" / "runbooks.md"
+RUNBOOK_PARTS = ("**What it means.**", "**Confirm.**", "**Fix.**", "**Escalate**")
+
+
+def _runbook_sections() -> dict[str, str]:
+    text = RUNBOOKS.read_text(encoding="utf-8")
+    parts = re.split(r"(?m)^## (\S+)\n", text)[1:]
+    return dict(zip(parts[::2], parts[1::2], strict=True))
+
+
+def test_committed_rules_and_chart_copies_are_what_the_generator_writes(tmp_path: Path) -> None:
+    subprocess.run(
+        [sys.executable, str(ROOT / "alerts" / "generate.py"), str(tmp_path)], check=True
+    )
+    written = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
+    assert len(written) == 3
+    for path in written:
+        assert (tmp_path / path).read_bytes() == (ROOT / path).read_bytes(), path
+
+
+def test_every_placeholder_has_a_config_value_and_every_value_is_used() -> None:
+    gen = alerts_generator()
+    template = (ROOT / "alerts" / "rules.template.yml").read_text(encoding="utf-8")
+    body = template.split("\ngroups:\n", 1)[1]
+    used = {m[1] + (f".{m[2]}" if m[2] else "") for m in gen.PLACEHOLDER.finditer(body)}
+    config = gen.load_config()
+    defined = {"runbook_url"} | {
+        f"{alert}.{key}" for alert, params in config["alerts"].items() for key in params
+    }
+    assert sorted(defined - used) == []
+    assert sorted(used - defined) == []
+    assert list(config["alerts"]) == ALERT_NAMES
+
+
+def test_a_threshold_changed_in_the_config_reaches_expr_for_and_prose() -> None:
+    gen = alerts_generator()
+    config = gen.merged(
+        gen.load_config(), {"alerts": {"EtlworksFlowRunningTooLong": {"threshold_seconds": 600}}}
+    )
+    config = gen.merged(config, {"alerts": {"EtlworksFlowRunningTooLong": {"for": "7m"}}})
+    groups = yaml.safe_load(gen.rules_file(config))["groups"]
+    rule = next(
+        r for g in groups for r in g["rules"] if r.get("alert") == "EtlworksFlowRunningTooLong"
+    )
+    assert "etlworks_flow_last_execution_duration_seconds > 600" in rule["expr"]
+    assert rule["for"] == "7m"
+    assert "(threshold: 600s)" in rule["annotations"]["description"]
+
+
+@pytest.mark.parametrize("rule", ALERTS, ids=ALERT_NAMES)
+def test_every_alert_links_its_runbook_section(rule: dict[str, Any]) -> None:
+    base = alerts_generator().load_config()["runbook_url"]
+    assert rule["annotations"]["runbook_url"] == f"{base}#{rule['alert'].lower()}"
+
+
+def test_every_alert_has_a_runbook_section_and_every_section_an_alert() -> None:
+    assert sorted(_runbook_sections()) == sorted(ALERT_NAMES)
+
+
+@pytest.mark.parametrize("name", sorted(_runbook_sections()))
+def test_every_runbook_section_says_meaning_confirmation_fix_and_escalation(name: str) -> None:
+    section = _runbook_sections()[name]
+    assert [part for part in RUNBOOK_PARTS if part not in section] == []

@@ -1,0 +1,148 @@
+"""Each source names its broken entities in the upstream's own words, and the store remembers
+since when the exporter has seen each one broken.
+
+The simulator's scenario breaks named entities in each upstream (docs/simulator.md); a poll of
+each must list exactly those, with the upstream's error text and state-change time where the
+upstream gives them, and none of the healthy ones.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from dataflow_exporter import thresholds
+from dataflow_exporter.simulator import Simulation
+from dataflow_exporter.sources import confluent, peerdb
+from dataflow_exporter.sources.base import BrokenEntity
+from dataflow_exporter.store import Store, TargetState, build_snapshot
+from tests.support.helpers import poll_once
+
+FIXED_NOW = 1_700_000_000.0
+
+
+def fixed_clock() -> float:
+    return FIXED_NOW
+
+
+async def broken_of(system: str, knobs: dict[str, Any] | None = None) -> list[BrokenEntity]:
+    async with Simulation({system: knobs or {}}, clock=fixed_clock) as sim:
+        target = sim.systems[system].demo_target(sim.url)
+        polled = await poll_once(
+            {"global": {"interval": "30s", "timeout": "10s"}, "targets": [target]},
+            clock=fixed_clock,
+        )
+    assert polled.ok
+    return list(polled.store.targets[target["name"]].broken)
+
+
+def by_name(broken: list[BrokenEntity]) -> dict[tuple[str, ...], BrokenEntity]:
+    return {tuple(value for _, value in b.names): b for b in broken}
+
+
+async def test_peerdb_lists_failed_and_paused_mirrors_by_state_alone() -> None:
+    found = by_name(await broken_of("peerdb", {"mirrors": 5}))
+    assert {name: b.state for name, b in found.items()} == {
+        ("events_pg_to_sf",): "STATUS_PAUSED",
+        ("users_mysql_to_ch",): "STATUS_FAILED",
+    }
+    # PeerDB's mirror list has no error text and no state-change time.
+    assert all(b.error == "" and b.since is None for b in found.values())
+
+
+async def test_feldera_lists_deployment_errors_and_fatal_connectors_in_feldera_words() -> None:
+    found = by_name(await broken_of("feldera", {"pipelines": 6}))
+    assert set(found) == {
+        ("ledger-audit",),
+        ("inventory-rollup",),
+        ("payments-enrichment", "payments", "kafka_in"),
+    }
+    rollup = found[("inventory-rollup",)]
+    assert rollup.error.startswith("FATAL error on input endpoint 'stock_levels.kafka_in'")
+    assert rollup.since is not None, "Feldera reports deployment_status_since"
+    connector = found[("payments-enrichment", "payments", "kafka_in")]
+    assert connector.kind == "input connector"
+    assert connector.state == "fatal error, Unhealthy"
+    assert connector.error == "Kafka error: Broker: Unknown topic or partition"
+    assert found[("ledger-audit",)].state == "Paused"
+
+
+async def test_confluent_lists_links_and_topics_with_their_error_and_state_time() -> None:
+    found = by_name(await broken_of("confluent", {"links": 2, "topics": 6}))
+    assert {name: b.state for name, b in found.items()} == {
+        ("partner-link",): "UNAVAILABLE",
+        ("dr-link", "payments"): "PAUSED",
+        ("dr-link", "audit-log"): "FAILED",
+        ("partner-link", "partner-events"): "SOURCE_UNAVAILABLE",
+    }
+    assert found[("partner-link",)].error.startswith("AUTHENTICATION_ERROR: ")
+    assert found[("dr-link", "audit-log")].error == "SOURCE_TOPIC_MAY_BE_DELETED"
+    assert found[("dr-link", "audit-log")].since is not None, "state_time_ms"
+
+
+async def test_etlworks_lists_the_failed_flow_with_its_exception() -> None:
+    found = by_name(await broken_of("etlworks", {"flows": 10}))
+    failed = found[("5010", "Sync customers to Salesforce")]
+    assert failed.state == "error"
+    assert failed.error.startswith("java.sql.SQLTransientConnectionException")
+    assert failed.since is not None, "the execution's end time"
+    assert all(b.state == "error" or b.state.startswith("running for") for b in found.values())
+
+
+def _topic(status: str, state_time: float, lag: float) -> confluent.MirrorTopic:
+    lags = (confluent.PartitionLag(0, lag, 10.0),)
+    return confluent.MirrorTopic("l", "t", status, True, "NO_ERROR", True, state_time, 1, lags)
+
+
+def test_an_active_topic_is_broken_only_past_the_lag_threshold() -> None:
+    limit = thresholds.CONFLUENT_MIRROR_LAG_MESSAGES
+    for lag, listed in ((limit, False), (limit + 1, True)):
+        seen = confluent.Observation(topics=[_topic("ACTIVE", FIXED_NOW, lag)])
+        broken = confluent.broken_entities(seen, [lag], FIXED_NOW)
+        assert bool(broken) is listed, lag
+    (entity,) = confluent.broken_entities(
+        confluent.Observation(topics=[_topic("ACTIVE", FIXED_NOW, limit * 2)]),
+        [limit * 2],
+        FIXED_NOW,
+    )
+    assert entity.state == f"ACTIVE, lag {limit * 2:.0f} messages"
+
+
+def test_a_pending_topic_is_broken_once_pending_longer_than_its_alert_waits() -> None:
+    recent = FIXED_NOW - thresholds.CONFLUENT_PENDING_SECONDS + 60
+    old = FIXED_NOW - thresholds.CONFLUENT_PENDING_SECONDS - 60
+    for since, listed in ((recent, False), (old, True)):
+        seen = confluent.Observation(topics=[_topic("PENDING_MIRROR", since, 0)])
+        assert bool(confluent.broken_entities(seen, [0], FIXED_NOW)) is listed
+
+
+def test_a_running_mirror_without_a_recent_batch_is_broken() -> None:
+    mirror = peerdb.Mirror("m", "STATUS_RUNNING", True)
+    for age, listed in ((600, False), (thresholds.PEERDB_BATCH_AGE_SECONDS + 600, True)):
+        batch = peerdb.Batch(end_time=FIXED_NOW - age, rows=1, total=1)
+        seen = peerdb.Observation([mirror], {}, {"m": batch}, [], None)
+        assert bool(peerdb.broken_entities(seen, FIXED_NOW)) is listed, age
+
+
+def _record(store: Store, broken: tuple[BrokenEntity, ...], now: float) -> None:
+    store.record_success(
+        "t", build_snapshot([], (("target", "t"),), 10, {}, now), [], 0.1, (), {}, broken
+    )
+
+
+def test_the_store_remembers_when_it_first_saw_an_entity_broken_until_it_heals() -> None:
+    store = Store()
+    store.add(TargetState("t", "peerdb", 30, 300))
+    failed = BrokenEntity("mirror", (("mirror", "m"),), "STATUS_FAILED")
+    key = ("mirror", (("mirror", "m"),), "STATUS_FAILED")
+    _record(store, (failed,), 100.0)
+    _record(store, (failed,), 130.0)
+    assert store.targets["t"].seen_since(key) == 100.0
+    paused = msgspec.structs.replace(failed, state="STATUS_PAUSED")
+    _record(store, (paused,), 160.0)
+    assert store.targets["t"].seen_since(key) is None, "a new state starts a new 'since'"
+    _record(store, (), 190.0)
+    _record(store, (failed,), 220.0)
+    assert store.targets["t"].seen_since(key) == 220.0, "healed in between"
+    assert len(store.targets["t"].first_seen) == 1, "only what is broken now is kept"

@@ -1,0 +1,285 @@
+"""Every supported upstream release, through the real source against a simulator playing it.
+
+For each system: the oldest supported release, one in the middle and the newest. What an older
+release lacks makes its series absent and shows as a missing capability: never a failed poll,
+never a made-up state, never an unknown-value count, and a missing route is asked for once, not
+once per entity per poll.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+
+from dataflow_exporter.simulator import Simulation
+from dataflow_exporter.upstream import new_session
+from tests.support.helpers import Polled, poll_once, samples, series_of, value
+
+FIXED_NOW = 1_700_000_000.0
+
+
+def fixed_clock() -> float:
+    return FIXED_NOW
+
+
+@asynccontextmanager
+async def playing(system: str, **knobs: Any) -> AsyncIterator[Simulation]:
+    """A simulator of one system playing a release, its clock standing still."""
+    async with Simulation({system: knobs}, clock=fixed_clock) as sim:
+        yield sim
+
+
+def config(sim: Simulation, system: str, **extra: Any) -> dict[str, Any]:
+    target = {**sim.systems[system].demo_target(sim.url), **extra}
+    return {"global": {"interval": "30s", "timeout": "10s"}, "targets": [target]}
+
+
+def assert_clean(polled: Polled, target: str) -> None:
+    """Up, nothing counted as an unknown value, no detail failure."""
+    assert polled.ok, polled.store.targets[target].last_error
+    assert value(polled.text, "dataflow_exporter_target_up", target=target) == 1
+    unknown = [
+        v
+        for (name, _), v in samples(polled.text).items()
+        if name == "dataflow_exporter_unknown_values_total"
+    ]
+    assert all(v == 0 for v in unknown), unknown
+    assert polled.store.targets[target].detail_failures == ()
+
+
+def capability(polled: Polled, target: str, name: str) -> float | None:
+    return value(polled.text, "dataflow_exporter_target_capability", target=target, capability=name)
+
+
+# PeerDB -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("version", ["0.20.0", "0.30.6", "0.36.9", "0.37.4"])
+async def test_peerdb_every_release_exports_each_mirrors_state(version: str) -> None:
+    async with playing("peerdb", version=version) as sim:
+        polled = await poll_once(config(sim, "peerdb"))
+    assert_clean(polled, "peerdb-demo")
+    running = value(
+        polled.text, "peerdb_mirror_status", mirror="orders_pg_to_ch", status="STATUS_RUNNING"
+    )
+    failed = value(
+        polled.text, "peerdb_mirror_status", mirror="users_mysql_to_ch", status="STATUS_FAILED"
+    )
+    assert (running, failed) == (1, 1)
+    assert len(series_of(polled.text, "peerdb_mirror_info")) == len(
+        {s["mirror"] for s in series_of(polled.text, "peerdb_mirror_status")}
+    )
+
+
+@pytest.mark.parametrize(("version", "has_rows"), [("0.30.6", False), ("0.30.7", True)])
+async def test_peerdb_rows_synced_exist_from_0_30_7_and_are_absent_before(
+    version: str, has_rows: bool
+) -> None:
+    async with playing("peerdb", version=version) as sim:
+        polled = await poll_once(config(sim, "peerdb"))
+    assert_clean(polled, "peerdb-demo")
+    rows = series_of(polled.text, "peerdb_mirror_rows_synced_total")
+    assert bool(rows) is has_rows
+    assert capability(polled, "peerdb-demo", "rows_synced") == (1 if has_rows else 0)
+    # Whatever the release, no mirror looks dropped.
+    assert value(polled.text, "peerdb_mirror_info", mirror="orders_pg_to_ch") == 1
+
+
+async def test_peerdb_a_missing_route_is_learned_once_not_asked_per_mirror_per_poll() -> None:
+    async with playing("peerdb", version="0.30.6", mirrors=40) as sim:
+        faults = sim.systems["peerdb"].faults
+        async with new_session() as session:
+            first = await poll_once(config(sim, "peerdb"), session)
+            asked_first = sum(
+                n for path, n in faults.requests.items() if "total_rows_synced" in path
+            )
+            await poll_once(config(sim, "peerdb"), session, first.scheduler)
+            asked_both = sum(
+                n for path, n in faults.requests.items() if "total_rows_synced" in path
+            )
+    # The first poll stops asking once one 404 said the route is missing: at most the calls
+    # already in flight in the worker pool, not one per mirror.
+    assert 1 <= asked_first <= 8
+    assert asked_both == asked_first
+
+
+@pytest.mark.parametrize(("version", "from_list"), [("0.36.6", False), ("0.36.7", True)])
+async def test_peerdb_state_comes_from_the_list_when_the_release_carries_it(
+    version: str, from_list: bool
+) -> None:
+    async with playing("peerdb", version=version) as sim:
+        polled = await poll_once(config(sim, "peerdb"))
+        sent = sim.systems["peerdb"].status_requests  # type: ignore[attr-defined]
+    assert_clean(polled, "peerdb-demo")
+    assert (sent == []) is from_list
+    # Asked for, the state never carries includeFlowInfo (a Temporal query per mirror).
+    assert all(not r.get("includeFlowInfo") for r in sent)
+    assert (
+        value(polled.text, "peerdb_mirror_status", mirror="events_pg_to_sf", status="STATUS_PAUSED")
+        == 1
+    )
+
+
+# 0.36.7 to 0.36.9 carry the list's status but still ignore peerdbManagedOnly: the exporter
+# cannot tell them from 0.36.10 and trusts the server there (docs/compatibility.md).
+@pytest.mark.parametrize("version", ["0.20.0", "0.36.6", "0.36.10", "0.37.4"])
+async def test_peerdb_only_peerdbs_own_slots_are_exported(version: str) -> None:
+    async with playing("peerdb", version=version) as sim:
+        polled = await poll_once(config(sim, "peerdb"))
+    slots = {s["slot"] for s in series_of(polled.text, "peerdb_slot_lag_bytes")}
+    assert slots
+    assert all(slot.startswith("peerflow_slot_") for slot in slots), slots
+
+
+async def test_peerdb_slot_lag_is_whole_mebibytes_as_the_upstream_rounds_it() -> None:
+    async with playing("peerdb") as sim:
+        polled = await poll_once(config(sim, "peerdb"))
+    lags = [v for (name, _), v in samples(polled.text).items() if name == "peerdb_slot_lag_bytes"]
+    assert lags
+    assert all(v % (1024 * 1024) == 0 for v in lags)
+
+
+# Feldera ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("version", ["0.100.0", "0.254.0", "0.336.0"])
+async def test_feldera_every_release_exports_pipelines_and_connectors(version: str) -> None:
+    async with playing("feldera", version=version) as sim:
+        polled = await poll_once(config(sim, "feldera"))
+    assert_clean(polled, "feldera-demo")
+    text = polled.text
+    assert value(text, "feldera_pipeline_status", pipeline="ledger-audit", status="Paused") == 1
+    records = value(
+        text,
+        "feldera_input_connector_records_total",
+        pipeline="clickstream",
+        table="page_views",
+        connector="kafka_in",
+    )
+    assert records is not None and records > 0
+    fatal = value(
+        text,
+        "feldera_input_connector_fatal_error",
+        pipeline="payments-enrichment",
+        table="payments",
+        connector="kafka_in",
+    )
+    assert fatal == 1
+
+
+@pytest.mark.parametrize(
+    ("version", "stall", "health", "pressure"),
+    [
+        ("0.253.0", False, False, False),
+        ("0.254.0", True, False, False),
+        ("0.265.0", True, True, False),
+        ("0.274.0", True, True, True),
+    ],
+)
+async def test_feldera_fields_of_newer_releases_are_absent_before_them(
+    version: str, stall: bool, health: bool, pressure: bool
+) -> None:
+    async with playing("feldera", version=version) as sim:
+        polled = await poll_once(config(sim, "feldera"))
+    assert_clean(polled, "feldera-demo")
+    text = polled.text
+    assert bool(series_of(text, "feldera_pipeline_output_stall_seconds")) is stall
+    assert bool(series_of(text, "feldera_input_connector_health")) is health
+    assert bool(series_of(text, "feldera_pipeline_memory_pressure")) is pressure
+
+
+async def test_feldera_quoted_identifiers_are_labelled_without_their_quotes() -> None:
+    async with playing("feldera") as sim:
+        polled = await poll_once(config(sim, "feldera"))
+        explicit = await poll_once(
+            config(
+                sim,
+                "feldera",
+                connectors=[
+                    {"pipeline": "market-data", "table": "Trades", "connector": "kafka_in"}
+                ],
+            )
+        )
+    for text in (polled.text, explicit.text):
+        tables = {
+            s["table"]
+            for s in series_of(text, "feldera_input_connector_records_total")
+            if s["pipeline"] == "market-data"
+        }
+        assert tables == {"Trades"}
+    views = {
+        s["view"]
+        for s in series_of(polled.text, "feldera_output_connector_transmitted_records_total")
+        if s["pipeline"] == "market-data"
+    }
+    assert views == {"QuoteSummary"}
+
+
+@pytest.mark.parametrize(
+    "state", ["Bootstrapping", "Replaying", "ConcurrentBootstrapping", "Synchronizing"]
+)
+async def test_feldera_stats_are_read_while_a_pipeline_bootstraps_or_replays(state: str) -> None:
+    async with playing("feldera") as sim:
+        sim.systems["feldera"].overrides["clickstream"] = {"_state": state}
+        polled = await poll_once(config(sim, "feldera"))
+    assert_clean(polled, "feldera-demo")
+    assert value(polled.text, "feldera_pipeline_status", pipeline="clickstream", status=state) == 1
+    assert value(polled.text, "feldera_pipeline_stats_available", pipeline="clickstream") == 1
+    assert value(
+        polled.text,
+        "feldera_input_connector_health",
+        pipeline="clickstream",
+        table="page_views",
+        connector="kafka_in",
+        status="Healthy",
+    )
+
+
+async def test_feldera_old_releases_suspending_state_is_known() -> None:
+    async with playing("feldera", version="0.120.0") as sim:
+        sim.systems["feldera"].overrides["ledger-audit"] = {"_state": "Suspending"}
+        polled = await poll_once(config(sim, "feldera"))
+    assert_clean(polled, "feldera-demo")
+    assert (
+        value(polled.text, "feldera_pipeline_status", pipeline="ledger-audit", status="Suspending")
+        == 1
+    )
+
+
+# Confluent ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("version", "link_state"), [("cp-7.5.0", False), ("cp-7.9.0", True), ("cloud", True)]
+)
+async def test_confluent_every_release_exports_mirror_topics(
+    version: str, link_state: bool
+) -> None:
+    async with playing("confluent", version=version) as sim:
+        polled = await poll_once(config(sim, "confluent"))
+    assert_clean(polled, "confluent-demo")
+    text = polled.text
+    assert value(text, "confluent_mirror_topic_status", topic="orders", status="ACTIVE") == 1
+    assert value(text, "confluent_mirror_topic_status", topic="payments", status="PAUSED") == 1
+    assert (value(text, "confluent_mirror_topic_lag", topic="orders") or 0) >= 0
+    # Older Platform releases report no link state: no series, not a made-up UNKNOWN.
+    assert bool(series_of(text, "confluent_link_status")) is link_state
+    assert bool(series_of(text, "confluent_mirror_topic_error")) is link_state
+
+
+# Etlworks -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("route", ["issue", "token-auth"])
+async def test_etlworks_either_documented_token_route_logs_in(route: str) -> None:
+    async with playing("etlworks", token_route=route) as sim:
+        async with new_session() as session:
+            first = await poll_once(config(sim, "etlworks"), session)
+            await poll_once(config(sim, "etlworks"), session, first.scheduler)
+        issues = sim.systems["etlworks"].token_issues  # type: ignore[attr-defined]
+    assert_clean(first, "etlworks-demo")
+    assert series_of(first.text, "etlworks_flow_last_execution_status")
+    assert issues == 1  # the route is learned, the token reused

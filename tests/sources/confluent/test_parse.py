@@ -1,0 +1,363 @@
+"""Confluent REST v3 payloads -> records -> families, and the target's config keys."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dataflow_exporter import config as config_mod
+from dataflow_exporter.families import Family, families_by_name
+from dataflow_exporter.sources.confluent import (
+    LINK_STATES,
+    MIRROR_STATUSES,
+    MIRROR_TOPICS,
+    Observation,
+    build_families,
+    entity_counts,
+    integer,
+    parse_links,
+    parse_mirror_topics,
+    unknown_values,
+)
+from dataflow_exporter.upstream import Answer, SchemaError
+
+FIXTURES = Path(__file__).parent / "fixtures"
+CLUSTER = "lkc-3w6270"
+
+
+def fixture(name: str) -> Any:
+    return json.loads((FIXTURES / f"{name}.json").read_text())
+
+
+def mirror_item(**fields: Any) -> dict[str, Any]:
+    """The `orders` item of the example payload, with fields replaced."""
+    item = copy.deepcopy(fixture("link_mirrors_list")["data"][0])
+    item.update(fields)
+    return item
+
+
+def families_of(
+    items: list[dict[str, Any]], links: list[dict[str, Any]] | None = None, partitions: bool = True
+) -> dict[str, Family]:
+    topics, _ = parse_mirror_topics({"kind": "x", "metadata": {"self": "s"}, "data": items})
+    parsed_links, _ = parse_links({"kind": "x", "metadata": {"self": "s"}, "data": links or []})
+    return families_by_name(build_families(Observation(parsed_links, topics), CLUSTER, partitions))
+
+
+def by_labels(family: Family) -> dict[tuple[str, ...], float]:
+    return dict(family.samples)
+
+
+def test_links_list_reads_state_and_error_of_each_link() -> None:
+    links, next_url = parse_links(fixture("links_list"))
+    assert [(x.name, x.state, x.error) for x in links] == [
+        ("dr-link", "ACTIVE", "NO_ERROR"),
+        ("partner-link", "UNAVAILABLE", "AUTHENTICATION_ERROR"),
+    ]
+    assert next_url is None
+
+
+def test_link_error_message_text_never_becomes_a_label() -> None:
+    links, _ = parse_links(fixture("links_list"))
+    fams = build_families(Observation(links, []), CLUSTER)
+    every_label = {v for f in fams for labels, _ in f.samples for v in labels}
+    assert "Please check your api key and secret" not in every_label
+    assert by_labels(families_by_name(fams)["confluent_link_error"]) == {
+        (CLUSTER, "dr-link", "NO_ERROR"): 1.0,
+        (CLUSTER, "partner-link", "AUTHENTICATION_ERROR"): 1.0,
+    }
+
+
+@pytest.mark.parametrize("state", LINK_STATES.values)
+def test_every_link_state_is_one_hot_over_the_five(state: str) -> None:
+    link = {"link_name": "l", "cluster_link_id": "c", "topic_names": [], "link_state": state}
+    status = by_labels(families_of([], [link])["confluent_link_status"])
+    assert len(status) == 5
+    assert {labels[-1] for labels, v in status.items() if v == 1.0} == {state}
+
+
+def test_a_link_without_link_state_has_no_state_series_rather_than_a_made_up_one() -> None:
+    # Confluent Platform before 7.6 reports neither link_state nor link_error.
+    link = {"link_name": "l", "cluster_link_id": "c", "topic_names": []}
+    families = families_of([], [link])
+    assert by_labels(families["confluent_link_status"]) == {}
+    assert by_labels(families["confluent_link_error"]) == {}
+
+
+def test_platform_unknown_mirror_status_is_known_and_gets_a_series_only_while_current() -> None:
+    unknown = families_of([mirror_item(mirror_status="UNKNOWN")])
+    assert (
+        by_labels(unknown["confluent_mirror_topic_status"])[
+            (CLUSTER, "dr-link", "orders", "UNKNOWN")
+        ]
+        == 1.0
+    )
+    active = by_labels(families_of([mirror_item()])["confluent_mirror_topic_status"])
+    assert len(active) == 12
+    assert (CLUSTER, "dr-link", "orders", "UNKNOWN") not in active
+
+
+@pytest.mark.parametrize("status", MIRROR_STATUSES.values)
+def test_every_mirror_status_is_one_hot_over_the_twelve(status: str) -> None:
+    samples = by_labels(
+        families_of([mirror_item(mirror_status=status)])["confluent_mirror_topic_status"]
+    )
+    assert len(samples) == 12
+    assert samples[(CLUSTER, "dr-link", "orders", status)] == 1.0
+    assert sum(samples.values()) == 1.0
+
+
+def test_an_unknown_mirror_status_gets_its_own_series_and_is_reported() -> None:
+    topics, _ = parse_mirror_topics(
+        {"kind": "x", "metadata": {"self": "s"}, "data": [mirror_item(mirror_status="HIBERNATING")]}
+    )
+    status = by_labels(
+        families_by_name(build_families(Observation([], topics), CLUSTER))[
+            "confluent_mirror_topic_status"
+        ]
+    )
+    assert status[(CLUSTER, "dr-link", "orders", "HIBERNATING")] == 1.0
+    assert len(status) == 13
+    assert unknown_values(Observation([], topics)) == [("mirror_status", "HIBERNATING")]
+
+
+def test_an_unknown_mirror_topic_error_is_sanitised_kept_and_reported() -> None:
+    raw = 'QUOTA EXCEEDED/"new"'
+    topics, _ = parse_mirror_topics(
+        {"kind": "x", "metadata": {"self": "s"}, "data": [mirror_item(mirror_topic_error=raw)]}
+    )
+    error = families_by_name(build_families(Observation([], topics), CLUSTER))[
+        "confluent_mirror_topic_error"
+    ]
+    assert by_labels(error) == {(CLUSTER, "dr-link", "orders", "QUOTA_EXCEEDED__new_"): 1.0}
+    assert unknown_values(Observation([], topics)) == [
+        ("mirror_topic_error", "QUOTA_EXCEEDED__new_")
+    ]
+
+
+def test_unknown_link_state_and_error_are_reported() -> None:
+    link = {
+        "link_name": "l",
+        "cluster_link_id": "c",
+        "topic_names": [],
+        "link_state": "DEGRADED",
+        "link_error": "QUOTA_ERROR",
+    }
+    links, _ = parse_links({"kind": "x", "metadata": {"self": "s"}, "data": [link]})
+    assert unknown_values(Observation(links, [])) == [
+        ("link_state", "DEGRADED"),
+        ("link_error", "QUOTA_ERROR"),
+    ]
+
+
+def test_a_topic_without_mirror_topic_error_has_no_error_series() -> None:
+    item = mirror_item()
+    del item["mirror_topic_error"]
+    assert families_of([item])["confluent_mirror_topic_error"].samples == []
+
+
+def test_per_partition_values_match_the_unordered_payload() -> None:
+    fams = families_of(fixture("link_mirrors_list")["data"])
+    lag = by_labels(fams["confluent_mirror_partition_lag"])
+    fetched = by_labels(fams["confluent_mirror_partition_last_source_fetch_offset"])
+    for item in fixture("link_mirrors_list")["data"]:
+        for entry in item["mirror_lags"]:
+            key = (CLUSTER, "dr-link", item["mirror_topic_name"], str(entry["partition"]))
+            assert lag[key] == entry["lag"]
+            if entry["last_source_fetch_offset"] >= 0:
+                assert fetched[key] == entry["last_source_fetch_offset"]
+
+
+def test_partitions_are_sorted_by_number_whatever_order_they_arrive_in() -> None:
+    topics, _ = parse_mirror_topics(fixture("link_mirrors_list"))
+    assert [p.partition for p in topics[0].lags] == [0, 1, 2]
+
+
+def test_an_offset_of_minus_one_gets_no_fetch_offset_sample_but_keeps_its_lag() -> None:
+    fams = families_of(fixture("link_mirrors_list")["data"])
+    key = (CLUSTER, "dr-link", "payments", "0")
+    assert key not in by_labels(fams["confluent_mirror_partition_last_source_fetch_offset"])
+    assert by_labels(fams["confluent_mirror_partition_lag"])[key] == 0.0
+    assert (
+        by_labels(fams["confluent_mirror_partition_last_source_fetch_offset"])[
+            (CLUSTER, "dr-link", "payments", "1")
+        ]
+        == 0.0
+    )
+
+
+def test_topic_lag_is_the_sum_and_the_max_over_partitions() -> None:
+    fams = families_of(fixture("link_mirrors_list")["data"])
+    orders = (CLUSTER, "dr-link", "orders")
+    assert by_labels(fams["confluent_mirror_topic_lag"])[orders] == 40017.0
+    assert by_labels(fams["confluent_mirror_topic_max_partition_lag"])[orders] == 40000.0
+    assert by_labels(fams["confluent_mirror_topic_partitions"])[orders] == 3.0
+
+
+def test_state_change_time_is_state_time_ms_in_seconds() -> None:
+    fams = families_of(fixture("link_mirrors_list")["data"])
+    changed = by_labels(fams["confluent_mirror_topic_state_change_timestamp_seconds"])
+    assert changed[(CLUSTER, "dr-link", "orders")] == pytest.approx(1703285083.428)
+
+
+def test_a_topic_without_partitions_reports_zero_lag() -> None:
+    fams = families_of([mirror_item(mirror_lags=[], num_partitions=0)])
+    assert by_labels(fams["confluent_mirror_topic_lag"]) == {(CLUSTER, "dr-link", "orders"): 0.0}
+    assert by_labels(fams["confluent_mirror_topic_max_partition_lag"]) == {
+        (CLUSTER, "dr-link", "orders"): 0.0
+    }
+
+
+def test_a_negative_lag_is_left_out_of_samples_sum_and_max() -> None:
+    lags = [
+        {"partition": 0, "lag": -1, "last_source_fetch_offset": -1},
+        {"partition": 1, "lag": 5, "last_source_fetch_offset": 10},
+    ]
+    fams = families_of([mirror_item(mirror_lags=lags, num_partitions=2)])
+    assert by_labels(fams["confluent_mirror_topic_lag"]) == {(CLUSTER, "dr-link", "orders"): 5.0}
+    assert set(by_labels(fams["confluent_mirror_partition_lag"])) == {
+        (CLUSTER, "dr-link", "orders", "1")
+    }
+
+
+def test_partition_metrics_off_keeps_topic_lag_and_drops_partition_families() -> None:
+    fams = families_of(fixture("link_mirrors_list")["data"], partitions=False)
+    assert "confluent_mirror_partition_lag" not in fams
+    assert "confluent_mirror_partition_last_source_fetch_offset" not in fams
+    assert by_labels(fams["confluent_mirror_topic_lag"])[(CLUSTER, "dr-link", "orders")] == 40017.0
+
+
+def test_a_partition_listed_twice_gives_one_series() -> None:
+    lags = [
+        {"partition": 0, "lag": 3, "last_source_fetch_offset": 10},
+        {"partition": 0, "lag": 3, "last_source_fetch_offset": 10},
+    ]
+    fams = families_of([mirror_item(mirror_lags=lags, num_partitions=1)])
+    assert len(fams["confluent_mirror_partition_lag"].samples) == 1
+    assert by_labels(fams["confluent_mirror_topic_lag"]) == {(CLUSTER, "dr-link", "orders"): 3.0}
+
+
+def test_next_page_link_is_read_from_the_envelope() -> None:
+    payload = fixture("link_mirrors_list")
+    payload["metadata"]["next"] = "https://pkc.example/kafka/v3/clusters/c/links/-/mirrors?page=2"
+    _, next_url = parse_mirror_topics(payload)
+    assert next_url == "https://pkc.example/kafka/v3/clusters/c/links/-/mirrors?page=2"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("mirror_status", None, "mirrors.data[0].mirror_status: expected a string"),
+        ("state_time_ms", "soon", "mirrors.data[0].state_time_ms: expected a number"),
+        ("num_partitions", 2.5, "mirrors.data[0].num_partitions: expected an integer"),
+        (
+            "mirror_lags",
+            [{"partition": 0, "lag": 1}],
+            "last_source_fetch_offset: expected a number",
+        ),
+    ],
+)
+def test_a_malformed_item_is_a_schema_error_naming_the_field(
+    field: str, value: Any, message: str
+) -> None:
+    with pytest.raises(SchemaError, match=re.escape(message)):
+        parse_mirror_topics(
+            {"kind": "x", "metadata": {"self": "s"}, "data": [mirror_item(**{field: value})]}
+        )
+
+
+def test_an_envelope_without_data_is_a_schema_error() -> None:
+    with pytest.raises(SchemaError, match=re.escape("mirrors.data: expected an array")):
+        parse_mirror_topics({"kind": "x", "metadata": {"self": "s"}})
+
+
+def test_entity_counts_group_links_and_topics_by_state() -> None:
+    topics, _ = parse_mirror_topics(fixture("link_mirrors_list"))
+    links, _ = parse_links(fixture("links_list"))
+    assert entity_counts(Observation(links, topics)) == {
+        "links ACTIVE": 1,
+        "links UNAVAILABLE": 1,
+        "mirror topics ACTIVE": 1,
+        "mirror topics PAUSED": 1,
+        "mirror topics FAILED": 1,
+    }
+
+
+# -- config -----------------------------------------------------------------------------------
+
+
+def target(**keys: Any) -> dict[str, Any]:
+    base = {
+        "name": "dr",
+        "system": "confluent",
+        "url": "https://pkc.example",
+        "cluster_id": "lkc-1",
+    }
+    return {"targets": [base | keys]}
+
+
+def config_errors(data: dict[str, Any]) -> list[str]:
+    with pytest.raises(config_mod.ConfigError) as caught:
+        config_mod.parse(data, env={})
+    return caught.value.errors
+
+
+def test_config_defaults_discover_every_link_with_partition_metrics_and_a_page_cap() -> None:
+    cfg = config_mod.parse(target(username="KEY", password="SECRET"), env={}).targets[0]
+    assert (cfg.links.include, cfg.partition_metrics, cfg.max_pages) == ((), True, 50)
+
+
+def test_config_accepts_an_explicit_link_list() -> None:
+    cfg = config_mod.parse(target(links=["dr-link", "partner-link"]), env={}).targets[0]
+    assert cfg.links == ("dr-link", "partner-link")
+
+
+def test_config_requires_the_cluster_id() -> None:
+    data = target()
+    del data["targets"][0]["cluster_id"]
+    assert config_errors(data) == ["targets[0].cluster_id: required key is missing"]
+
+
+@pytest.mark.parametrize(
+    ("keys", "message"),
+    [
+        ({"username": "K", "password": "S", "token": "T"}, "or token, not both"),
+        ({"password": "SECRET"}, "password needs username"),
+        ({"username": "KEY"}, "username needs password or password_file"),
+        ({"token": "T", "token_file": "/etc/hostname"}, "give either token or token_file"),
+        ({"max_pages": 0}, "max_pages: must be at least 1"),
+        ({"partitions": False}, "partitions: unknown key"),
+    ],
+)
+def test_config_rejects_inconsistent_credentials_and_bad_keys(
+    keys: dict[str, Any], message: str
+) -> None:
+    errors = config_errors(target(**keys))
+    assert any(message in e for e in errors), errors
+
+
+@pytest.mark.parametrize("path", ["typed", "checked"])
+def test_partitions_come_sorted_and_a_repeated_partition_keeps_its_first_entry(path: str) -> None:
+    lags = [
+        {"partition": 2, "lag": 5, "last_source_fetch_offset": 9},
+        {"partition": 0, "lag": 1, "last_source_fetch_offset": 3},
+        {"partition": 2, "lag": 7, "last_source_fetch_offset": 11},
+    ]
+    payload = {"kind": "x", "metadata": {"self": "s"}, "data": [mirror_item(mirror_lags=lags)]}
+    answer = Answer(json.dumps(payload).encode(), "GET /mirrors")
+    topics, _ = MIRROR_TOPICS.typed(answer) if path == "typed" else MIRROR_TOPICS.checked(answer)
+    assert [(p.partition, p.lag, p.last_source_fetch_offset) for p in topics[0].lags] == [
+        (0, 1.0, 3.0),
+        (2, 5.0, 9.0),
+    ]
+
+
+def test_an_integer_beyond_float_precision_stays_exact() -> None:
+    assert integer(2**60 + 1, "partition") == 2**60 + 1
+    assert integer("7", "partition") == 7
+    assert integer(3.0, "partition") == 3

@@ -1,0 +1,165 @@
+"""PeerDB payloads (as grpc-gateway writes them) -> records -> families."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dataflow_exporter.families import families_by_name
+from dataflow_exporter.sources.peerdb import (
+    FLOW_STATUSES,
+    MIB,
+    Batch,
+    Observation,
+    build_families,
+    flow_status,
+    parse_batches,
+    parse_instance,
+    parse_mirror_list,
+    parse_mirror_state,
+    parse_slots,
+    parse_total_rows,
+)
+from dataflow_exporter.store import build_snapshot
+from dataflow_exporter.upstream import SchemaError, UpstreamError
+
+FIXTURES = Path(__file__).parent / "fixtures"
+GOLDEN = Path(__file__).resolve().parents[2] / "golden" / "peerdb.prom"
+
+
+def fixture(name: str) -> Any:
+    return json.loads((FIXTURES / f"{name}.json").read_text())
+
+
+@pytest.mark.parametrize(("code", "name"), list(enumerate(FLOW_STATUSES.values)))
+def test_every_flow_status_is_accepted_by_name_and_by_code(code: int, name: str) -> None:
+    assert flow_status(name) == (name, True)
+    assert flow_status(code) == (name, True)
+    assert flow_status(str(code)) == (name, True)
+
+
+@pytest.mark.parametrize(
+    ("raw", "label"),
+    # "²" is a digit to str.isdigit, but not a number to int(): an unknown value, not a crash.
+    [("STATUS_HIBERNATING", "STATUS_HIBERNATING"), (42, "42"), ("²", "_")],
+)
+def test_an_unknown_flow_status_keeps_its_own_value_and_is_flagged(raw: object, label: str) -> None:
+    assert flow_status(raw) == (label, False)
+
+
+def test_unknown_status_gets_its_own_series_besides_the_twelve_known() -> None:
+    mirror = parse_mirror_list({"mirrors": [{"name": "m", "status": 42}]})[0]
+    status = families_by_name(build_families(Observation([mirror], {}, {}, [], None)))[
+        "peerdb_mirror_status"
+    ]
+    values = {labels[1]: v for labels, v in status.samples}
+    assert values["42"] == 1.0
+    assert len(values) == 13
+    assert sum(values.values()) == 1.0
+
+
+def test_mirror_list_reads_identity_state_and_epoch_millisecond_creation() -> None:
+    mirrors = parse_mirror_list(fixture("mirrors_list"))
+    first = mirrors[0]
+    assert [m.name for m in mirrors] == [
+        "orders_pg_to_ch",
+        "nightly_events_qrep",
+        "users_mysql_to_ch",
+    ]
+    assert (first.status, first.source_peer, first.source_type) == (
+        "STATUS_RUNNING",
+        "pg_prod",
+        "POSTGRES",
+    )
+    assert first.created == pytest.approx(1741944413.589)
+    assert [m.is_cdc for m in mirrors] == [True, False, True]
+
+
+def test_mirror_status_gives_the_state_with_or_without_flow_info() -> None:
+    assert parse_mirror_state(fixture("mirror_status_cdc_excl")) == ("STATUS_PAUSED", True)
+    assert parse_mirror_state(fixture("mirror_status_basic")) == ("STATUS_RUNNING", True)
+    assert parse_mirror_state(fixture("mirror_status_qrep")) == ("STATUS_COMPLETED", True)
+
+
+def test_a_list_without_status_leaves_the_state_unknown_not_null() -> None:
+    # Releases before v0.36.7 have no `status` in ListMirrorsItem.
+    listed = fixture("mirrors_list")
+    for item in listed["mirrors"]:
+        del item["status"]
+    assert {(m.status, m.status_known) for m in parse_mirror_list(listed)} == {(None, True)}
+
+
+def test_newest_completed_batch_is_used_when_the_newest_is_still_running() -> None:
+    running = fixture("cdc_batches_running_batch")
+    completed = fixture("cdc_batches_limit1")["cdcBatches"][0]
+    running["cdcBatches"].append(completed)
+    batch = parse_batches(running)
+    assert batch.rows == 812.0
+    assert batch.end_time == pytest.approx(1742471944.118942)
+    assert batch.total == 9124.0
+
+
+def test_only_a_running_batch_gives_no_end_time() -> None:
+    assert parse_batches(fixture("cdc_batches_running_batch")) == Batch(None, None, 9124.0)
+
+
+def test_total_rows_are_int64_strings() -> None:
+    assert parse_total_rows(fixture("total_rows_synced")) == 48213377.0
+
+
+def test_slot_lag_is_converted_from_mebibytes_to_bytes() -> None:
+    (slot,) = parse_slots("pg_prod", fixture("peer_slots"))
+    assert slot.lag_bytes == 18.25 * MIB
+    assert (slot.peer, slot.name, slot.active) == ("pg_prod", "peerflow_slot_orders_pg_to_ch", True)
+
+
+@pytest.mark.parametrize(
+    ("raw", "state"),
+    [("INSTANCE_STATUS_READY", "INSTANCE_STATUS_READY"), (3, "INSTANCE_STATUS_MAINTENANCE")],
+)
+def test_instance_status_by_name_or_code(raw: object, state: str) -> None:
+    assert parse_instance({"status": raw}) == (state, True)
+
+
+def test_old_servers_answering_ok_false_are_errors() -> None:
+    with pytest.raises(UpstreamError) as caught:
+        parse_mirror_state({"ok": False, "errorMessage": "flow x not found"})
+    assert caught.value.status == 404
+    with pytest.raises(UpstreamError) as caught:
+        parse_total_rows({"ok": False, "errorMessage": "catalog unavailable"})
+    assert caught.value.status == 500
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [[], {"mirrors": {}}, {"mirrors": [{"status": "STATUS_RUNNING"}]}, {"mirrors": ["x"]}],
+)
+def test_wrong_shapes_are_schema_errors(payload: object) -> None:
+    with pytest.raises(SchemaError):
+        parse_mirror_list(payload)
+
+
+def test_null_lists_and_messages_are_normal() -> None:
+    assert parse_mirror_list({"mirrors": None}) == []
+    assert parse_batches({"cdcBatches": None, "total": 0}) == Batch(None, None, 0.0)
+    assert parse_slots("p", {"slotData": None}) == []
+
+
+def _fixture_exposition() -> str:
+    mirrors = parse_mirror_list(fixture("mirrors_list"))
+    seen = Observation(
+        mirrors=mirrors,
+        rows={"orders_pg_to_ch": parse_total_rows(fixture("total_rows_synced"))},
+        batches={"orders_pg_to_ch": parse_batches(fixture("cdc_batches_limit1"))},
+        slots=parse_slots("pg_prod", fixture("peer_slots")),
+        instance=parse_instance(fixture("instance_info"))[0],
+    )
+    snapshot = build_snapshot(build_families(seen), (("target", "peerdb-prod"),), 10_000, {}, 0.0)
+    return b"".join(snapshot.blocks[name] for name in sorted(snapshot.blocks)).decode()
+
+
+def test_fixture_set_renders_the_golden_exposition() -> None:
+    assert _fixture_exposition() == GOLDEN.read_text()

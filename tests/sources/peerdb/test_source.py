@@ -1,0 +1,236 @@
+"""PeerDB end to end: the exporter polling the simulated PeerDB over loopback HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+
+from dataflow_exporter.simulator import Simulation
+from dataflow_exporter.simulator.peerdb import PeerDBSimulator
+from dataflow_exporter.sources.peerdb import FLOW_STATUSES
+from dataflow_exporter.upstream import new_session
+from tests.support.helpers import poll_once, promtool_check_metrics, samples, series_of, value
+
+PASSWORD = "pdb-secret-7f3a9c"
+
+
+@pytest.fixture
+async def peerdb() -> AsyncIterator[Simulation]:
+    async with Simulation({"peerdb": {"mirrors": 8, "password": PASSWORD}}) as sim:
+        yield sim
+
+
+def sim_of(sim: Simulation) -> PeerDBSimulator:
+    system = sim.systems["peerdb"]
+    assert isinstance(system, PeerDBSimulator)
+    return system
+
+
+def target(sim: Simulation, **extra: Any) -> dict[str, Any]:
+    return {
+        "global": {"interval": "30s", "timeout": "5s"},
+        "targets": [
+            {"name": "pg", "system": "peerdb", "url": sim.url, "password": PASSWORD, **extra}
+        ],
+    }
+
+
+async def control(sim: Simulation, path: str, body: dict[str, Any]) -> None:
+    async with aiohttp.ClientSession() as session:
+        resp = await session.post(f"{sim.url}/_sim/peerdb/{path}", json=body)
+        assert resp.status == 200, await resp.text()
+
+
+async def test_discovery_exports_state_identity_rows_batches_and_slots(peerdb: Simulation) -> None:
+    polled = await poll_once(target(peerdb))
+    text = polled.text
+    assert polled.ok
+    assert (
+        value(text, "peerdb_mirror_status", mirror="orders_pg_to_ch", status="STATUS_RUNNING") == 1
+    )
+    assert (
+        value(text, "peerdb_mirror_status", mirror="orders_pg_to_ch", status="STATUS_PAUSED") == 0
+    )
+    assert (
+        value(text, "peerdb_mirror_status", mirror="events_pg_to_sf", status="STATUS_PAUSED") == 1
+    )
+    assert (
+        value(text, "peerdb_mirror_status", mirror="users_mysql_to_ch", status="STATUS_FAILED") == 1
+    )
+    assert len(series_of(text, "peerdb_mirror_status")) == 8 * 12
+    info = {s["mirror"]: s for s in series_of(text, "peerdb_mirror_info")}
+    assert info["nightly_events_qrep"]["cdc"] == "false"
+    assert info["users_mysql_to_ch"]["source_type"] == "MYSQL"
+    assert (value(text, "peerdb_mirror_rows_synced_total", mirror="orders_pg_to_ch") or 0) > 0
+    assert value(text, "peerdb_mirror_last_batch_end_timestamp_seconds", mirror="orders_pg_to_ch")
+    assert (
+        value(text, "peerdb_mirror_last_batch_end_timestamp_seconds", mirror="nightly_events_qrep")
+        is None
+    )
+    slots = {(s["peer"], s["slot"]) for s in series_of(text, "peerdb_slot_lag_bytes")}
+    assert ("pg_prod", "peerflow_slot_orders_pg_to_ch") in slots
+    assert not any(peer == "mysql_app" for peer, _ in slots)
+    assert value(text, "peerdb_instance_status", status="INSTANCE_STATUS_READY") == 1
+    assert value(text, "dataflow_exporter_target_up", target="pg") == 1
+    promtool_check_metrics(text)
+
+
+async def test_include_and_exclude_select_mirrors(peerdb: Simulation) -> None:
+    polled = await poll_once(
+        target(peerdb, mirrors={"include": ["^mirror_", "^orders"], "exclude": ["1$"]})
+    )
+    mirrors = {s["mirror"] for s in series_of(polled.text, "peerdb_mirror_info")}
+    assert mirrors == {"orders_pg_to_ch", "mirror_00000", "mirror_00002"}
+
+
+def _mirror_series(text: str, mirror: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    return {
+        (name, labels): v
+        for (name, labels), v in samples(text).items()
+        if name.startswith("peerdb_mirror_") and ("mirror", mirror) in labels
+    }
+
+
+async def test_explicit_list_selects_from_the_list_and_matches_discovery(
+    peerdb: Simulation,
+) -> None:
+    names = ["orders_pg_to_ch", "nightly_events_qrep"]
+    async with new_session() as session:
+        explicit = await poll_once(target(peerdb, mirrors=names), session)
+        discovered = await poll_once(target(peerdb), session)
+    # The state comes from the list itself: no per-mirror status call, never a Temporal query.
+    assert sim_of(peerdb).status_requests == []
+    assert {s["mirror"] for s in series_of(explicit.text, "peerdb_mirror_info")} == set(names)
+    for name in names:
+        assert _mirror_series(explicit.text, name) == _mirror_series(discovered.text, name)
+    info = {s["mirror"]: s for s in series_of(explicit.text, "peerdb_mirror_info")}
+    assert info["nightly_events_qrep"]["source_peer"] == "pg_prod"  # QRep keeps its peers
+
+
+async def test_a_listed_mirror_that_was_dropped_just_has_no_series(peerdb: Simulation) -> None:
+    polled = await poll_once(target(peerdb, mirrors=["orders_pg_to_ch", "dropped_long_ago"]))
+    assert polled.ok
+    assert {s["mirror"] for s in series_of(polled.text, "peerdb_mirror_info")} == {
+        "orders_pg_to_ch"
+    }
+
+
+async def test_a_mirror_that_vanishes_between_polls_loses_its_series(peerdb: Simulation) -> None:
+    async with new_session() as session:
+        first = await poll_once(target(peerdb), session)
+        running = value(
+            first.text, "peerdb_mirror_status", mirror="mirror_00001", status="STATUS_RUNNING"
+        )
+        assert running == 1
+        await control(peerdb, "overrides/mirror_00001", {"_dropped": True})
+        second = await poll_once(target(peerdb), session, first.scheduler)
+    assert second.ok
+    assert not [
+        s for s in series_of(second.text, "peerdb_mirror_status") if s["mirror"] == "mirror_00001"
+    ]
+    assert not [
+        s for s in series_of(second.text, "peerdb_slot_lag_bytes") if s["slot"].endswith("00001")
+    ]
+
+
+@pytest.mark.parametrize("raw", ["STATUS_HIBERNATING", 42])
+async def test_an_unknown_state_is_exported_and_counted(peerdb: Simulation, raw: object) -> None:
+    await control(peerdb, "overrides/orders_pg_to_ch", {"status": raw})
+    polled = await poll_once(target(peerdb))
+    assert (
+        value(polled.text, "peerdb_mirror_status", mirror="orders_pg_to_ch", status=str(raw)) == 1
+    )
+    assert (
+        value(
+            polled.text, "peerdb_mirror_status", mirror="orders_pg_to_ch", status="STATUS_RUNNING"
+        )
+        == 0
+    )
+    assert (
+        value(
+            polled.text,
+            "dataflow_exporter_unknown_values_total",
+            system="peerdb",
+            field="flow_status",
+        )
+        == 1
+    )
+    promtool_check_metrics(polled.text)
+
+
+@pytest.mark.parametrize("code", range(12))
+async def test_numeric_state_codes_from_the_api_become_names(peerdb: Simulation, code: int) -> None:
+    await control(peerdb, "overrides/orders_pg_to_ch", {"status": code})
+    polled = await poll_once(target(peerdb, mirrors={"include": ["^orders"]}))
+    current = [
+        s["status"]
+        for s in series_of(polled.text, "peerdb_mirror_status")
+        if value(polled.text, "peerdb_mirror_status", **s) == 1
+    ]
+    assert current == [FLOW_STATUSES.values[code]]
+
+
+@pytest.mark.parametrize(
+    ("password", "status"),
+    [("wrong-password", 403), (None, 307)],
+    ids=["wrong password: 403", "no credentials: redirect to sign-in"],
+)
+async def test_bad_or_missing_credentials_are_auth_failures(
+    peerdb: Simulation, password: str | None, status: int
+) -> None:
+    cfg = target(peerdb)
+    if password is None:
+        del cfg["targets"][0]["password"]
+    else:
+        cfg["targets"][0]["password"] = password
+    polled = await poll_once(cfg)
+    state = polled.store.targets["pg"]
+    assert not polled.ok
+    assert state.last_error_reason == "auth"
+    assert str(status) in (state.last_error or "")
+    assert (
+        value(polled.text, "dataflow_exporter_target_errors_total", target="pg", reason="auth") == 1
+    )
+    assert value(polled.text, "dataflow_exporter_target_up", target="pg") == 0
+
+
+async def test_password_file_is_read_and_sent_with_an_empty_username(
+    peerdb: Simulation, tmp_path: Any
+) -> None:
+    secret = tmp_path / "peerdb-password"
+    secret.write_text(PASSWORD + "\n")
+    cfg = target(peerdb)
+    del cfg["targets"][0]["password"]
+    cfg["targets"][0]["password_file"] = str(secret)
+    assert (await poll_once(cfg)).ok
+
+
+async def test_rate_limit_retry_after_is_honoured(peerdb: Simulation) -> None:
+    await control(peerdb, "faults", {"kind": "rate_limit", "retry_after": 120})
+    polled = await poll_once(target(peerdb))
+    poller = polled.scheduler.pollers["pg"]
+    assert polled.store.targets["pg"].last_error_reason == "rate_limited"
+    assert poller.retry_after == 120
+    assert poller.next_delay() >= 120 * 0.9
+
+
+async def test_slow_upstream_times_out_within_the_poll_budget(peerdb: Simulation) -> None:
+    await control(peerdb, "faults", {"latency": 3})
+    cfg = target(peerdb)
+    cfg["targets"][0]["timeout"] = "0.5s"
+    polled = await poll_once(cfg)
+    assert polled.store.targets["pg"].last_error_reason == "timeout"
+    assert polled.store.targets["pg"].last_duration < 2
+
+
+async def test_requests_per_target_respect_max_concurrency() -> None:
+    async with Simulation({"peerdb": {"mirrors": 30}}) as sim:
+        await control(sim, "faults", {"latency": 0.05})
+        cfg = {
+            "targets": [{"name": "pg", "system": "peerdb", "url": sim.url, "max_concurrency": 3}]
+        }
+        assert (await poll_once(cfg)).ok
+        assert sim_of(sim).faults.max_in_flight == 3
