@@ -264,7 +264,7 @@ async def run(scale: str, cycles: int, scrapes: int) -> dict[str, Any]:
                     fig.entities = sum(snapshot.entities.values()) if snapshot else 0
                     for record in records:
                         if record.auth is not None:
-                            record.headers = dict(await record.auth.headers())
+                            record.headers = dict(await record.auth.headers(poller.client))
                     floor_wall, floor_cpu = await _floor(floor_session, records)
                     fig.floor_walls.append(floor_wall)
                     fig.floor_cpus.append(floor_cpu)

@@ -1,5 +1,6 @@
 """Static credentials for upstream requests: HTTP Basic and Bearer, read from inline or file
-secrets. A `*_file` secret is re-read at most every few seconds so rotation needs no restart.
+secrets (`read_secret`). A `*_file` secret is re-read at most every few seconds so rotation needs
+no restart.
 
 Secret files are read in a small pool of their own, so a slow file system or a flood of other
 blocking work (password checks, inflation) cannot hold up the other.
@@ -10,15 +11,66 @@ from __future__ import annotations
 import asyncio
 import base64
 import concurrent.futures
+import errno
+import os
+import stat
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from pydantic import SecretStr
 
 from dataflow_exporter import redact
-from dataflow_exporter.config_models import SecretFileError, read_secret
-from dataflow_exporter.upstream import Reason, UpstreamError, os_error_text
+from dataflow_exporter.errors import Reason, SecretFileError, UpstreamError
+from dataflow_exporter.upstream import UpstreamClient, os_error_text
+
+# A secret is a password, token or key: anything bigger is not one (a log file, /dev/zero).
+MAX_SECRET_BYTES = 64 * 1024
+
+
+def read_secret(inline: SecretStr | None, path: Path | None) -> str | None:
+    """The current value of a secret: inline, or the file's content re-read now (for rotation).
+
+    Blocking: callers on the event loop run it in a worker thread. Only a regular file of at
+    most `MAX_SECRET_BYTES` is read; a FIFO, device or directory is refused (opened without
+    blocking, checked before reading), and so is a symlink to one.
+    """
+    if path is not None:
+        value = _read_secret_file(path)
+        redact.register(value)
+        return value
+    if inline is not None:
+        return inline.get_secret_value()
+    return None
+
+
+def _read_secret_file(path: Path) -> str:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    except OSError as exc:
+        if exc.errno in (errno.EMFILE, errno.ENFILE):
+            raise  # the process is out of descriptors: not a problem of this file
+        raise SecretFileError(f"secret file {path}: cannot open: {exc.strerror}") from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise SecretFileError(f"secret file {path}: not a regular file")
+        data = b""
+        while len(data) <= MAX_SECRET_BYTES:
+            chunk = os.read(fd, MAX_SECRET_BYTES + 1 - len(data))
+            if not chunk:
+                break
+            data += chunk
+    except OSError as exc:
+        raise SecretFileError(f"secret file {path}: cannot read: {exc.strerror}") from None
+    finally:
+        os.close(fd)
+    if len(data) > MAX_SECRET_BYTES:
+        raise SecretFileError(f"secret file {path}: larger than {MAX_SECRET_BYTES} bytes")
+    try:
+        return data.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        raise SecretFileError(f"secret file {path}: not UTF-8 text") from None
+
 
 # How long a secret file's content is reused before it is read again.
 SECRET_FILE_TTL_SECONDS = 5.0
@@ -29,18 +81,24 @@ _SECRET_READS = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="sec
 class SecretReader:
     """Reads one secret, inline or from a file (off the event loop, cached briefly)."""
 
-    def __init__(self, inline: SecretStr | None, path: Path | None) -> None:
+    def __init__(
+        self,
+        inline: SecretStr | None,
+        path: Path | None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._inline = inline
         self._path = path
+        self._clock = clock
         self._cached: str | None = None
-        self._read_at = -SECRET_FILE_TTL_SECONDS
+        self._read_at: float | None = None
 
     async def get(self) -> str | None:
         """The secret's current value (None when the config gives none)."""
         if self._path is None:
             return read_secret(self._inline, None)
-        now = time.monotonic()
-        if now - self._read_at >= SECRET_FILE_TTL_SECONDS:
+        now = self._clock()
+        if self._read_at is None or now - self._read_at >= SECRET_FILE_TTL_SECONDS:
             self._cached = await self._read(self._path)
             self._read_at = now
         return self._cached
@@ -67,7 +125,7 @@ class BasicAuth:
         # The header of the password last seen: built again only when the password changes.
         self._built: tuple[str | None, Mapping[str, str]] = (None, {})
 
-    async def headers(self) -> Mapping[str, str]:
+    async def headers(self, client: UpstreamClient) -> Mapping[str, str]:
         """The Authorization header, or none when no password is configured."""
         password = await self._password.get()
         seen, built = self._built
@@ -84,7 +142,7 @@ class BasicAuth:
         self._built = (password, built)
         return built
 
-    async def renew(self) -> bool:
+    async def renew(self, client: UpstreamClient) -> bool:
         """Static credentials cannot be renewed."""
         return False
 
@@ -95,11 +153,11 @@ class BearerAuth:
     def __init__(self, token: SecretReader) -> None:
         self._token = token
 
-    async def headers(self) -> Mapping[str, str]:
+    async def headers(self, client: UpstreamClient) -> Mapping[str, str]:
         """The Authorization header, or none when no token is configured."""
         token = await self._token.get()
         return {"Authorization": f"Bearer {token}"} if token else {}
 
-    async def renew(self) -> bool:
+    async def renew(self, client: UpstreamClient) -> bool:
         """Static credentials cannot be renewed."""
         return False

@@ -15,15 +15,15 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import ValidationError
 
-from dataflow_exporter import __version__, redact
+from dataflow_exporter import __version__, config_messages, redact
 from dataflow_exporter import config as config_mod
-from dataflow_exporter.config import ConfigError
-from dataflow_exporter.config_models import parse_duration
+from dataflow_exporter.config_models import SHARD_RANGE, SHARD_TOGETHER, Shard, parse_duration
 from dataflow_exporter.daemon import Exporter, arm_exit_deadline, parse_listen_address, tune_gc
+from dataflow_exporter.errors import ConfigError, WebConfigError
 from dataflow_exporter.log import FORMATS, LEVELS, configure, get_logger
-from dataflow_exporter.sources.base import Shard
-from dataflow_exporter.webconfig import WebConfig, WebConfigError, load_web_config
+from dataflow_exporter.webconfig import WebConfig, load_web_config
 
 DEFAULT_LISTEN = ":9891"
 DEFAULT_DEMO_LISTEN = "127.0.0.1:9891"
@@ -248,16 +248,30 @@ def shard_from(index: str | None, count: int | None, hostname: str | None = None
     """The `--shard.*` flags as a Shard; 'hostname' takes the ordinal after the last '-'."""
     if index is None and count is None:
         return None
-    if index is None or count is None:
-        raise ValueError("--shard.index and --shard.count go together")
+    shown = index
     if index == "hostname":
         import socket
 
         name = hostname or socket.gethostname()
         index = name.rsplit("-", 1)[-1]
-    if not index.isdigit() or count < 1 or int(index) >= count:
+        shown = f"hostname ({name})"
+    given: dict[str, int | str] = {}
+    if index is not None:
+        # Digits become a number; any other text is left for the model to refuse.
+        given["index"] = int(index) if index.isascii() and index.isdigit() else index
+    if count is not None:
+        given["count"] = count
+    try:
+        return Shard.model_validate(given)
+    except ValidationError as exc:
+        loc, message, _ = next(config_messages.translate(exc))
+    # The model's words, completed with the flags as the user typed them.
+    if message == SHARD_TOGETHER:
+        raise ValueError("--shard.index and --shard.count go together")
+    if message == SHARD_RANGE:
         raise ValueError(f"invalid shard {index}/{count}: need 0 <= index < count")
-    return Shard(int(index), count)
+    value = shown if loc == ("index",) else count
+    raise ValueError(f"--shard.{loc[0]} {value}: {message}")
 
 
 async def _serve_until_signalled(exporter: Exporter, extra_stop: Any = None) -> None:

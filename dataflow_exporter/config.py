@@ -19,22 +19,18 @@ import yaml
 from pydantic import BaseModel, SecretStr, ValidationError
 
 from dataflow_exporter import config_messages, redact
-from dataflow_exporter.config_models import DEFAULT_KEYS, Defaults, TargetConfig, format_duration
+from dataflow_exporter.config_models import (
+    DEFAULT_KEYS,
+    Defaults,
+    Shard,
+    TargetConfig,
+    format_duration,
+)
+from dataflow_exporter.errors import ConfigError
 from dataflow_exporter.sources import REGISTRY
-from dataflow_exporter.sources.base import Shard
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$\$")
 _TOP_KEYS = ("global", "targets", "shard")
-
-
-class ConfigError(Exception):
-    """A config that cannot be used; `errors` lists every problem with its YAML path."""
-
-    def __init__(self, errors: list[str], environment: list[str] | None = None) -> None:
-        super().__init__("\n".join(errors))
-        self.errors = errors
-        # The subset of `errors` the environment causes: unset variables, unreadable files.
-        self.environment = environment or []
 
 
 @dataclass(frozen=True, slots=True)
@@ -371,17 +367,8 @@ def _check_files(target: TargetConfig, where: tuple[Any, ...], found: _Findings)
 def _parse_shard(raw: Any, found: _Findings) -> Shard:
     if raw is None:
         return Shard()
-    if (
-        not isinstance(raw, dict)
-        or set(raw) != {"index", "count"}
-        or not all(isinstance(raw[k], int) and not isinstance(raw[k], bool) for k in raw)
-    ):
-        found.add(("shard",), "expected {index: <int>, count: <int>}")
-        return Shard()
-    if raw["count"] < 1 or not 0 <= raw["index"] < raw["count"]:
-        found.add(("shard",), "need count >= 1 and 0 <= index < count")
-        return Shard()
-    return Shard(raw["index"], raw["count"])
+    shard: Shard | None = _validate(Shard, raw, ("shard",), found)
+    return shard or Shard()
 
 
 _SECRET_KEY = re.compile(r"(password|secret|token|api_key)$", re.IGNORECASE)

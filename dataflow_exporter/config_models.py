@@ -1,16 +1,13 @@
-"""Typed, frozen config models shared by every source: durations, secrets, filters, TLS.
+"""Typed, frozen config models shared by every source: durations, filters, TLS, the shard.
 
 Each source subclasses `TargetConfig` with its own keys; `config` loads YAML into them.
 """
 
 from __future__ import annotations
 
-import errno
-import os
 import re
-import stat
 import urllib.parse
-from pathlib import Path
+import zlib
 from typing import Annotated, Any
 
 from pydantic import (
@@ -19,13 +16,11 @@ from pydantic import (
     ConfigDict,
     Field,
     FilePath,
-    SecretStr,
+    StrictInt,
     ValidationInfo,
     field_validator,
     model_validator,
 )
-
-from dataflow_exporter import redact
 
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w|y)")
 _UNIT_SECONDS = {
@@ -219,60 +214,48 @@ class TargetConfig(Defaults):
         return hash((self.name, self.system))
 
 
-# A secret is a password, token or key: anything bigger is not one (a log file, /dev/zero).
-MAX_SECRET_BYTES = 64 * 1024
-
-
-class SecretFileError(Exception):
-    """A secret file that cannot be used; the message names the file and why."""
-
-
-def read_secret(inline: SecretStr | None, path: Path | None) -> str | None:
-    """The current value of a secret: inline, or the file's content re-read now (for rotation).
-
-    Blocking: callers on the event loop run it in a worker thread. Only a regular file of at
-    most `MAX_SECRET_BYTES` is read; a FIFO, device or directory is refused (opened without
-    blocking, checked before reading), and so is a symlink to one.
-    """
-    if path is not None:
-        value = _read_secret_file(path)
-        redact.register(value)
-        return value
-    if inline is not None:
-        return inline.get_secret_value()
-    return None
-
-
-def _read_secret_file(path: Path) -> str:
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
-    except OSError as exc:
-        if exc.errno in (errno.EMFILE, errno.ENFILE):
-            raise  # the process is out of descriptors: not a problem of this file
-        raise SecretFileError(f"secret file {path}: cannot open: {exc.strerror}") from None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise SecretFileError(f"secret file {path}: not a regular file")
-        data = b""
-        while len(data) <= MAX_SECRET_BYTES:
-            chunk = os.read(fd, MAX_SECRET_BYTES + 1 - len(data))
-            if not chunk:
-                break
-            data += chunk
-    except OSError as exc:
-        raise SecretFileError(f"secret file {path}: cannot read: {exc.strerror}") from None
-    finally:
-        os.close(fd)
-    if len(data) > MAX_SECRET_BYTES:
-        raise SecretFileError(f"secret file {path}: larger than {MAX_SECRET_BYTES} bytes")
-    try:
-        return data.decode("utf-8").strip()
-    except UnicodeDecodeError:
-        raise SecretFileError(f"secret file {path}: not UTF-8 text") from None
-
-
-def one_of(data: Any, inline: str, file: str) -> Any:
+def not_both(data: Any, inline: str, file: str) -> Any:
     """Reject a config that gives both `x` and `x_file` for the same secret."""
     if isinstance(data, dict) and data.get(inline) is not None and data.get(file) is not None:
         raise ValueError(f"give either {inline} or {file}, not both")
     return data
+
+
+# How a shard is given wrong, in words the YAML path or the command-line flags complete.
+SHARD_TOGETHER = "index and count go together"
+SHARD_RANGE = "need count >= 1 and 0 <= index < count"
+
+
+class Shard(Strict):
+    """This replica's share of entities: those whose stable hash modulo `count` is `index`.
+
+    Validated here once, whether it comes from the `shard:` key or the `--shard.*` flags.
+    """
+
+    index: StrictInt = Field(default=0, ge=0)
+    count: StrictInt = Field(default=1, ge=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _both_or_neither(cls, data: Any) -> Any:
+        # A lone `count: 3` would quietly make this replica shard 0.
+        if isinstance(data, dict) and len({"index", "count"} & data.keys()) == 1:
+            raise ValueError(SHARD_TOGETHER)
+        return data
+
+    @model_validator(mode="after")
+    def _index_below_count(self) -> Shard:
+        if self.index >= self.count:
+            raise ValueError(SHARD_RANGE)
+        return self
+
+    def owns(self, key: str) -> bool:
+        """True if the entity named `key` belongs to this replica."""
+        if self.count <= 1:
+            return True
+        return zlib.crc32(key.encode("utf-8", "surrogatepass")) % self.count == self.index
+
+    @property
+    def primary(self) -> bool:
+        """True on the replica that exports target-wide series (not tied to one entity)."""
+        return self.index == 0

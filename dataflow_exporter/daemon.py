@@ -20,13 +20,14 @@ import aiohttp
 from aiohttp import web
 
 from dataflow_exporter import config as config_mod
-from dataflow_exporter.config import Config, ConfigError
+from dataflow_exporter.config import Config
+from dataflow_exporter.config_models import Shard
+from dataflow_exporter.errors import ConfigError
 from dataflow_exporter.exposition_cache import ExpositionCache
 from dataflow_exporter.log import get_logger
 from dataflow_exporter.runtime_metrics import RuntimeMetrics
 from dataflow_exporter.scheduler import Scheduler
 from dataflow_exporter.server import ServerLimits, make_app
-from dataflow_exporter.sources.base import Shard
 from dataflow_exporter.store import Store
 from dataflow_exporter.upstream import new_session
 from dataflow_exporter.webconfig import WebConfig

@@ -20,13 +20,15 @@ from typing import Any
 import aiohttp
 
 from dataflow_exporter.config import Config
-from dataflow_exporter.config_models import TargetConfig
+from dataflow_exporter.config_models import Shard, TargetConfig
+from dataflow_exporter.errors import Reason, UpstreamError
 from dataflow_exporter.exposition import SeriesRenderer
 from dataflow_exporter.log import get_logger
+from dataflow_exporter.snapshot import Snapshot, build_snapshot
 from dataflow_exporter.sources import REGISTRY
-from dataflow_exporter.sources.base import DetailFailure, PollResult, Shard, Source
-from dataflow_exporter.store import Snapshot, Store, TargetState, build_snapshot
-from dataflow_exporter.upstream import Reason, UpstreamClient, UpstreamError
+from dataflow_exporter.sources.base import DetailFailure, PollResult, Source
+from dataflow_exporter.store import Store, TargetState
+from dataflow_exporter.upstream import UpstreamClient
 
 log = get_logger("dataflow_exporter.scheduler")
 

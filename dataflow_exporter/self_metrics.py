@@ -6,9 +6,9 @@ both, so tests, dashboards and alert rules can be checked against one list.
 
 from __future__ import annotations
 
+from dataflow_exporter.errors import Reason
 from dataflow_exporter.families import MetricSpec
 from dataflow_exporter.sources.base import ENTITY_REASONS
-from dataflow_exporter.upstream import Reason
 
 TARGET = ("system", "target")
 

@@ -1,5 +1,6 @@
 """The upstream HTTP layer: one ClientSession, timeouts, a body-size cap, JSON decoding, and the
-classification of every failure into the closed `Reason` set exported as the `reason` label.
+classification of every failure into the closed `Reason` set (errors.py) exported as the `reason`
+label.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import time
 import zlib
 from collections import OrderedDict
 from collections.abc import Mapping
-from enum import StrEnum
 from typing import Any, NamedTuple, Protocol
 
 import aiohttp
@@ -24,6 +24,7 @@ from yarl import URL
 
 from dataflow_exporter import __version__, redact
 from dataflow_exporter.config_models import TargetConfig, TLSConfig
+from dataflow_exporter.errors import Reason, SchemaError, UpstreamError
 
 USER_AGENT = f"dataflow-exporter/{__version__}"
 MAX_RETRY_AFTER_SECONDS = 3600.0
@@ -31,56 +32,18 @@ _MESSAGE_LIMIT = 200
 _CHUNK = 64 * 1024
 
 
-class Reason(StrEnum):
-    """Why a poll failed; the closed set of `reason` label values."""
-
-    TIMEOUT = "timeout"
-    CONNECT = "connect"
-    TLS = "tls"
-    AUTH = "auth"
-    RATE_LIMITED = "rate_limited"
-    HTTP_4XX = "http_4xx"
-    HTTP_5XX = "http_5xx"
-    DECODE = "decode"
-    SCHEMA = "schema"
-    INTERNAL = "internal"  # a bug in the exporter, not a fault of the upstream
-    CONFIG = "config"
-
-
-class UpstreamError(Exception):
-    """A failed upstream call, classified; `status` and `payload` let sources special-case it."""
-
-    def __init__(
-        self,
-        reason: Reason,
-        message: str,
-        *,
-        status: int | None = None,
-        payload: Any = None,
-        retry_after: float | None = None,
-    ) -> None:
-        super().__init__(redact.redact(message))
-        self.reason = reason
-        self.status = status
-        self.payload = payload
-        self.retry_after = retry_after
-
-
-class SchemaError(UpstreamError):
-    """The upstream answered JSON that does not have the shape its API documents."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(Reason.SCHEMA, message)
-
-
 class Auth(Protocol):
-    """Supplies credentials for requests; may renew them once after a 401."""
+    """Supplies credentials for requests; may renew them once after a 401.
 
-    async def headers(self) -> Mapping[str, str]:
-        """Headers to add to the next request."""
+    Each call receives the client making the request, for credentials obtained from the
+    target itself (a login call): the auth never holds a client, so neither owns the other.
+    """
+
+    async def headers(self, client: UpstreamClient) -> Mapping[str, str]:
+        """Headers to add to the next request `client` makes."""
         ...
 
-    async def renew(self) -> bool:
+    async def renew(self, client: UpstreamClient) -> bool:
         """Called after a 401: return True if new credentials are worth one retry."""
         ...
 
@@ -310,7 +273,7 @@ class UpstreamClient:
         what = f"{method} {url.raw_path}"
         auth = self._auth if authenticate else None
         status, content, headers = await self._send(method, url, params, body, what, auth)
-        if status == 401 and auth is not None and await auth.renew():
+        if status == 401 and auth is not None and await auth.renew(self):
             status, content, headers = await self._send(method, url, params, body, what, auth)
         if not 200 <= status < 300:
             raise classify_status(status, what, content, headers)
@@ -331,7 +294,7 @@ class UpstreamClient:
             "Accept-Encoding": ACCEPT_ENCODING,
         }
         if auth is not None:
-            headers.update(await auth.headers())
+            headers.update(await auth.headers(self))
         data = None
         if body is not None:
             data = orjson.dumps(body)

@@ -31,6 +31,8 @@ import yaml
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from dataflow_exporter.errors import WebConfigError
+
 # A bcrypt hash of a random string nobody knows; checked for unknown users to equalise timing.
 _DUMMY_HASH = b"$2b$10$G1FGI6Em0LmWEIHYJ1wLleyXNDZDh3N1vLS0IEKcHSCJmz16.mGfm"
 # bcrypt reads at most 72 bytes of a password; the library refuses longer ones.
@@ -101,10 +103,6 @@ class _WebConfigFile(BaseModel):
     tls_server_config: _TLS | None = None
     basic_auth_users: dict[str, str] | None = None
     http_server_config: dict[str, Any] | None = None
-
-
-class WebConfigError(Exception):
-    """An unusable web config file."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from dataflow_exporter import config as config_mod
-from dataflow_exporter.config import ConfigError
 from dataflow_exporter.config_models import Filter, parse_duration
+from dataflow_exporter.errors import ConfigError
 from dataflow_exporter.sources import REGISTRY
 
 CONFIGS = Path(__file__).parent / "configs"

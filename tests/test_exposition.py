@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import random
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
@@ -12,7 +11,8 @@ from prometheus_client.openmetrics.parser import text_string_to_metric_families 
 from dataflow_exporter.exposition import header
 from dataflow_exporter.exposition_cache import ExpositionCache
 from dataflow_exporter.families import MAX_LABEL_VALUE_LENGTH, Family, MetricSpec, StateSet
-from dataflow_exporter.store import Snapshot, Store, TargetState, build_snapshot
+from dataflow_exporter.snapshot import build_snapshot
+from dataflow_exporter.store import Store, TargetState
 from tests.support.helpers import promtool_check_metrics, samples
 
 GAUGE = MetricSpec("demo_thing_status", "gauge", "Thing state (polled).", ("thing", "status"))
@@ -145,18 +145,3 @@ def test_families_of_several_targets_share_one_header_block() -> None:
 def test_gzip_body_decompresses_to_the_plain_body() -> None:
     cache = ExpositionCache(_store_with(_families()))
     assert gzip.decompress(cache.exposition(gzipped=True)) == cache.exposition()
-
-
-def test_max_series_drops_deterministically_and_counts_the_drop() -> None:
-    total = sum(len(f.samples) for f in _families())
-    shuffled = _families()
-    for fam in shuffled:
-        random.Random(7).shuffle(fam.samples)
-    first = build_snapshot(_families(), (("target", "t"),), 20, {}, 1.0)
-    again = build_snapshot(shuffled, (("target", "t"),), 20, {}, 1.0)
-    assert (first.series, first.dropped) == (20, total - 20)
-
-    def lines(snapshot: Snapshot) -> set[bytes]:
-        return {line for block in snapshot.blocks.values() for line in block.splitlines()}
-
-    assert lines(first) == lines(again)

@@ -12,7 +12,7 @@ from prometheus_client.utils import floatToGoString
 
 from dataflow_exporter.exposition import SeriesRenderer, format_value
 from dataflow_exporter.families import Family, MetricSpec
-from dataflow_exporter.store import build_snapshot
+from dataflow_exporter.snapshot import build_snapshot
 
 LAG = MetricSpec("demo_partition_lag", "gauge", "Lag (polled).", ("topic", "partition"))
 UP = MetricSpec("demo_up", "gauge", "Up (polled).")
@@ -99,25 +99,11 @@ def test_series_gone_upstream_are_forgotten_after_the_next_poll() -> None:
     assert len(renderer) == 3
 
 
-def test_a_renderer_made_for_other_labels_is_refused() -> None:
-    renderer = SeriesRenderer((("target", "other"),))
-    with pytest.raises(ValueError, match="constant labels"):
-        build_snapshot([_family(UP, [((), 1.0)])], LABELS, 10, {}, 0.0, renderer)
-
-
 def test_label_values_that_render_alike_are_one_series() -> None:
     family = _family(LAG, [(("\ud800", "0"), 1.0), (("\udc00", "0"), 2.0), (("?", "0"), 3.0)])
     snapshot = build_snapshot([family], LABELS, 10_000, {}, 0.0, SeriesRenderer(LABELS))
     assert snapshot.series == 1
     assert snapshot.blocks[LAG.name].endswith(b'topic="?",partition="0"} 1.0\n')
-
-
-def test_the_series_cap_counts_label_sets_not_repeated_samples() -> None:
-    repeated = [(("a", "0"), 1.0), (("a", "0"), 9.0), (("b", "0"), 2.0), (("c", "0"), 3.0)]
-    snapshot = build_snapshot([_family(LAG, repeated)], LABELS, 2, {}, 0.0)
-    assert (snapshot.series, snapshot.dropped) == (2, 1)
-    assert snapshot.blocks[LAG.name].count(b"\n") == 2
-    assert b'topic="a",partition="0"} 1.0' in snapshot.blocks[LAG.name]
 
 
 def test_a_sample_with_the_wrong_number_of_label_values_fails_the_render() -> None:

@@ -11,7 +11,8 @@ from prometheus_client.openmetrics.parser import text_string_to_metric_families 
 from dataflow_exporter.exposition_cache import ExpositionCache
 from dataflow_exporter.runtime_metrics import RuntimeMetrics
 from dataflow_exporter.self_metrics import RUNTIME_SPECS
-from dataflow_exporter.store import Store, TargetState, build_snapshot
+from dataflow_exporter.snapshot import build_snapshot
+from dataflow_exporter.store import Store, TargetState
 from tests.support.helpers import promtool_check_metrics, samples, value
 
 PROCESS = {

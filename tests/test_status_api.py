@@ -16,11 +16,12 @@ import yaml
 from dataflow_exporter.cli import demo_config
 from dataflow_exporter.daemon import Exporter
 from dataflow_exporter.simulator import Simulation
+from dataflow_exporter.snapshot import build_snapshot
 from dataflow_exporter.sources.base import BrokenEntity
 from dataflow_exporter.status import API_VERSION
 from dataflow_exporter.status_api import schema_text, status_json
 from dataflow_exporter.status_page import render_status_page
-from dataflow_exporter.store import Store, TargetState, build_snapshot
+from dataflow_exporter.store import Store, TargetState
 
 PEERDB_SECRET = "pg-ui-Pa55-status-api-7f3a"
 

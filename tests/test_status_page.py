@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataflow_exporter.errors import Reason
+from dataflow_exporter.snapshot import build_snapshot
 from dataflow_exporter.sources.base import BrokenEntity
 from dataflow_exporter.status_page import SHORT_ERROR_CHARS, render_status_page
-from dataflow_exporter.store import Store, TargetState, build_snapshot
-from dataflow_exporter.upstream import Reason
+from dataflow_exporter.store import Store, TargetState
 
 NOW = 1_700_000_000.0
 

@@ -14,14 +14,9 @@ from aioresponses import aioresponses
 from multidict import CIMultiDict
 
 from dataflow_exporter.config_models import TargetConfig
+from dataflow_exporter.errors import Reason, SchemaError, UpstreamError
 from dataflow_exporter.sources.base import api_path, field_number, number
-from dataflow_exporter.upstream import (
-    Reason,
-    SchemaError,
-    UpstreamClient,
-    UpstreamError,
-    parse_retry_after,
-)
+from dataflow_exporter.upstream import UpstreamClient, parse_retry_after
 
 BASE = "http://upstream.test:8080"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]

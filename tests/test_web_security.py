@@ -15,8 +15,9 @@ import yaml
 
 from dataflow_exporter import webconfig
 from dataflow_exporter.daemon import Exporter
+from dataflow_exporter.errors import WebConfigError
 from dataflow_exporter.simulator import Simulation
-from dataflow_exporter.webconfig import WebConfigError, load_web_config
+from dataflow_exporter.webconfig import load_web_config
 
 PASSWORD = "web-pass-81c3"
 ENDPOINTS = [("GET", "/metrics"), ("GET", "/"), ("GET", "/api/v1/status"), ("POST", "/-/reload")]

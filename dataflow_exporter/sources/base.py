@@ -28,7 +28,6 @@ import math
 import re
 import time
 import urllib.parse
-import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
@@ -38,38 +37,13 @@ from typing import Annotated, Any, ClassVar, Generic, TypeVar
 import msgspec
 
 from dataflow_exporter import redact
-from dataflow_exporter.config_models import TargetConfig
+from dataflow_exporter.config_models import Shard, TargetConfig
+from dataflow_exporter.errors import Reason, SchemaError, UpstreamError
 from dataflow_exporter.families import Family, MetricSpec
-from dataflow_exporter.upstream import (
-    Answer,
-    Auth,
-    Reason,
-    SchemaError,
-    UpstreamClient,
-    UpstreamError,
-)
+from dataflow_exporter.upstream import Answer, Auth, UpstreamClient
 
 Clock = Callable[[], float]
 C = TypeVar("C", bound=TargetConfig)
-
-
-@dataclass(frozen=True, slots=True)
-class Shard:
-    """This replica's share of entities: those whose stable hash modulo `count` is `index`."""
-
-    index: int = 0
-    count: int = 1
-
-    def owns(self, key: str) -> bool:
-        """True if the entity named `key` belongs to this replica."""
-        if self.count <= 1:
-            return True
-        return zlib.crc32(key.encode("utf-8", "surrogatepass")) % self.count == self.index
-
-    @property
-    def primary(self) -> bool:
-        """True on the replica that exports target-wide series (not tied to one entity)."""
-        return self.index == 0
 
 
 class DetailFailure(msgspec.Struct, frozen=True, gc=False):

@@ -44,7 +44,8 @@ from pydantic import Field, FilePath, SecretStr, field_validator, model_validato
 
 from dataflow_exporter import thresholds
 from dataflow_exporter.auth import BasicAuth, BearerAuth, SecretReader
-from dataflow_exporter.config_models import Filter, TargetConfig, one_of
+from dataflow_exporter.config_models import Filter, TargetConfig, not_both
+from dataflow_exporter.errors import SchemaError, UpstreamError
 from dataflow_exporter.families import Family, MetricSpec, StateSet
 from dataflow_exporter.log import get_logger
 from dataflow_exporter.sources.base import (
@@ -62,7 +63,7 @@ from dataflow_exporter.sources.base import (
     run_all,
     string,
 )
-from dataflow_exporter.upstream import Answer, Auth, SchemaError, UpstreamClient, UpstreamError
+from dataflow_exporter.upstream import Answer, Auth, UpstreamClient
 
 log = get_logger("dataflow_exporter.sources.confluent")
 
@@ -226,8 +227,8 @@ class ConfluentTarget(TargetConfig):
 
     @model_validator(mode="before")
     @classmethod
-    def _one_of_each_secret(cls, data: Any) -> Any:
-        return one_of(one_of(data, "password", "password_file"), "token", "token_file")
+    def _not_both_forms(cls, data: Any) -> Any:
+        return not_both(not_both(data, "password", "password_file"), "token", "token_file")
 
     @model_validator(mode="after")
     def _one_kind_of_credentials(self) -> ConfluentTarget:

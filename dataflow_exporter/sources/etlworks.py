@@ -52,7 +52,8 @@ from pydantic import Field, FilePath, SecretStr, field_validator, model_validato
 
 from dataflow_exporter import redact, thresholds
 from dataflow_exporter.auth import BearerAuth, SecretReader
-from dataflow_exporter.config_models import Duration, Filter, TargetConfig, one_of
+from dataflow_exporter.config_models import Duration, Filter, Shard, TargetConfig, not_both
+from dataflow_exporter.errors import Reason, SchemaError, UpstreamError
 from dataflow_exporter.families import Family, MetricSpec, StateSet
 from dataflow_exporter.log import get_logger
 from dataflow_exporter.sources.base import (
@@ -61,7 +62,6 @@ from dataflow_exporter.sources.base import (
     Clock,
     Details,
     PollResult,
-    Shard,
     Source,
     arr,
     collect_pages,
@@ -72,7 +72,7 @@ from dataflow_exporter.sources.base import (
     string,
     timestamp,
 )
-from dataflow_exporter.upstream import Auth, Reason, SchemaError, UpstreamClient, UpstreamError
+from dataflow_exporter.upstream import Auth, UpstreamClient
 
 log = get_logger("dataflow_exporter.sources.etlworks")
 
@@ -184,8 +184,8 @@ class EtlworksTarget(TargetConfig):
 
     @model_validator(mode="before")
     @classmethod
-    def _one_of_each(cls, data: Any) -> Any:
-        return one_of(one_of(data, "api_key", "api_key_file"), "password", "password_file")
+    def _not_both_forms(cls, data: Any) -> Any:
+        return not_both(not_both(data, "api_key", "api_key_file"), "password", "password_file")
 
     @field_validator("url")
     @classmethod
@@ -566,8 +566,6 @@ class TokenAuth:
         max_age: float = MAX_TOKEN_AGE_SECONDS,
     ) -> None:
         self.login = login
-        # Set by the source at each poll: the client exists only after `auth()` was called.
-        self.client: UpstreamClient | None = None
         self._password = password
         self._clock = clock
         self._max_age = max_age
@@ -584,23 +582,24 @@ class TokenAuth:
         age = self._clock() - self._issued_at
         return age >= self._max_age or age < 0  # < 0: the clock went back; trust nothing
 
-    async def headers(self) -> Mapping[str, str]:
-        """The Authorization header, issuing a token first when there is none or it is old."""
+    async def headers(self, client: UpstreamClient) -> Mapping[str, str]:
+        """The Authorization header, issuing a token through `client` first when there is none
+        or it is old."""
         token = self._token
         if token is None or self._too_old():
-            token = await self._refresh(self._attempt)
+            token = await self._refresh(client, self._attempt)
         _attempt_used.set(self._attempt)
         return {"Authorization": f"Bearer {token}"}
 
-    async def renew(self) -> bool:
+    async def renew(self, client: UpstreamClient) -> bool:
         """After a 401: a new token, unless a caller already got one since this request's."""
-        await self._refresh(_attempt_used.get(self._attempt))
+        await self._refresh(client, _attempt_used.get(self._attempt))
         return True
 
-    async def _refresh(self, seen: int) -> str:
+    async def _refresh(self, client: UpstreamClient, seen: int) -> str:
         async with self._lock:
             if self._attempt == seen:
-                await self._issue()
+                await self._issue(client)
             if self._token is None:
                 error = self._error
                 raise UpstreamError(
@@ -610,22 +609,20 @@ class TokenAuth:
                 )
             return self._token
 
-    async def _issue(self) -> None:
+    async def _issue(self, client: UpstreamClient) -> None:
         # `_attempt` and `_token` change only once the answer is in, so callers arriving
         # meanwhile wait for this attempt instead of starting another.
-        if self.client is None:
-            raise RuntimeError("TokenAuth used before a client was set")
         body = {"login": self.login, "password": await self._password.get() or ""}
         try:
             # Unauthenticated: the old token may be expired, and a JWT filter rejects it.
             try:
-                payload = await self.client.post_json(self.route, body, authenticate=False)
+                payload = await client.post_json(self.route, body, authenticate=False)
             except UpstreamError as exc:
                 # Both documented routes issue the same token; a server has at least one.
                 if exc.status not in (404, 405):
                     raise
                 self.route = TOKEN_AUTH_PATH if self.route == TOKEN_ISSUE_PATH else TOKEN_ISSUE_PATH
-                payload = await self.client.post_json(self.route, body, authenticate=False)
+                payload = await client.post_json(self.route, body, authenticate=False)
             token = parse_token(payload)
         except UpstreamError as exc:
             self._attempt += 1
@@ -679,8 +676,6 @@ class EtlworksSource(Source[EtlworksTarget]):
 
     async def poll(self, client: UpstreamClient) -> PollResult:
         """The selected flows (listed or configured), then each one's newest execution."""
-        if self.tokens is not None:
-            self.tokens.client = client
         details = self.details()
         self.answers.begin()
         flows = [f for f in await self._flows(client) if self.shard.owns(str(f.id))]

@@ -41,7 +41,8 @@ import msgspec
 from pydantic import FilePath, SecretStr, model_validator
 
 from dataflow_exporter.auth import BearerAuth, SecretReader
-from dataflow_exporter.config_models import Filter, Strict, TargetConfig, one_of
+from dataflow_exporter.config_models import Filter, Strict, TargetConfig, not_both
+from dataflow_exporter.errors import UpstreamError
 from dataflow_exporter.families import Family, MetricSpec, StateSet
 from dataflow_exporter.sources.base import (
     GONE,
@@ -59,7 +60,7 @@ from dataflow_exporter.sources.base import (
     string,
     timestamp,
 )
-from dataflow_exporter.upstream import Auth, UpstreamClient, UpstreamError
+from dataflow_exporter.upstream import Auth, UpstreamClient
 
 API = "/v0"
 
@@ -353,7 +354,7 @@ class FelderaTarget(TargetConfig):
     @model_validator(mode="before")
     @classmethod
     def _one_api_key(cls, data: Any) -> Any:
-        return one_of(data, "api_key", "api_key_file")
+        return not_both(data, "api_key", "api_key_file")
 
 
 # ---------------------------------------------------------------------------------------------

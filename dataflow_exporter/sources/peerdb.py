@@ -42,7 +42,8 @@ from pydantic import FilePath, SecretStr, model_validator
 
 from dataflow_exporter import thresholds
 from dataflow_exporter.auth import BasicAuth, SecretReader
-from dataflow_exporter.config_models import Filter, TargetConfig, one_of
+from dataflow_exporter.config_models import Filter, TargetConfig, not_both
+from dataflow_exporter.errors import Reason, UpstreamError
 from dataflow_exporter.families import Family, MetricSpec, StateSet
 from dataflow_exporter.sources.base import (
     GONE,
@@ -64,7 +65,7 @@ from dataflow_exporter.sources.base import (
     string,
     timestamp,
 )
-from dataflow_exporter.upstream import Auth, Reason, UpstreamClient, UpstreamError
+from dataflow_exporter.upstream import Auth, UpstreamClient
 
 API = "/api/v1"
 MIB = 1024 * 1024
@@ -200,7 +201,7 @@ class PeerDBTarget(TargetConfig):
     @model_validator(mode="before")
     @classmethod
     def _one_password(cls, data: Any) -> Any:
-        return one_of(data, "password", "password_file")
+        return not_both(data, "password", "password_file")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from dataflow_exporter import cli
-from dataflow_exporter.upstream import Reason
+from dataflow_exporter.errors import Reason
 
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()

@@ -14,9 +14,10 @@ import msgspec
 
 from dataflow_exporter import thresholds
 from dataflow_exporter.simulator import Simulation
+from dataflow_exporter.snapshot import build_snapshot
 from dataflow_exporter.sources import confluent, peerdb
 from dataflow_exporter.sources.base import BrokenEntity
-from dataflow_exporter.store import Store, TargetState, build_snapshot
+from dataflow_exporter.store import Store, TargetState
 from tests.support.helpers import poll_once
 
 FIXED_NOW = 1_700_000_000.0

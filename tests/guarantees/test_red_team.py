@@ -1,4 +1,4 @@
-"""Red team: hostile upstreams, scrapers, logins, config and secret files.
+"""Red team: hostile upstreams, scrapers, logins and config files (secret files: test_auth.py).
 
 Each test replays one attack against the real code on loopback (port 0), bounded in count and
 time. Memory and latency are asserted as ratios or generous bounds, so the suite holds on a
@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import gc
 import gzip
-import os
 import random
 import re
 import signal
@@ -40,18 +38,20 @@ from structlog.testing import capture_logs
 from dataflow_exporter import cli, redact, webconfig
 from dataflow_exporter import scheduler as scheduler_mod
 from dataflow_exporter.auth import BasicAuth, SecretReader
-from dataflow_exporter.config import ConfigError, load
+from dataflow_exporter.config import load
 from dataflow_exporter.config_models import TargetConfig
 from dataflow_exporter.daemon import AcceptErrorFilter, Exporter
+from dataflow_exporter.errors import ConfigError, Reason, SchemaError, UpstreamError, WebConfigError
 from dataflow_exporter.exposition_cache import ExpositionCache
 from dataflow_exporter.families import Family
 from dataflow_exporter.scheduler import Poller
 from dataflow_exporter.self_metrics import TARGET_UP
 from dataflow_exporter.server import ServerLimits, make_app, wants_gzip
-from dataflow_exporter.sources.base import PollResult, SchemaError, Source, number
+from dataflow_exporter.snapshot import Snapshot
+from dataflow_exporter.sources.base import PollResult, Source, number
 from dataflow_exporter.status_page import render_status_page
-from dataflow_exporter.store import MAX_UNKNOWN_FIELDS, Snapshot, Store, TargetState
-from dataflow_exporter.upstream import Reason, UpstreamClient, UpstreamError, decode_json
+from dataflow_exporter.store import MAX_UNKNOWN_FIELDS, Store, TargetState
+from dataflow_exporter.upstream import UpstreamClient, decode_json
 
 MiB = 1024 * 1024
 
@@ -633,7 +633,7 @@ def test_unknown_tls_settings_are_refused(
     tmp_path: Path, ca: trustme.CA, settings: dict[str, Any], message: str
 ) -> None:
     path = _web_config(tmp_path, {}, **_tls_files(tmp_path, ca), **settings)
-    with pytest.raises(webconfig.WebConfigError, match=message):
+    with pytest.raises(WebConfigError, match=message):
         webconfig.load_web_config(path)
 
 
@@ -793,74 +793,6 @@ async def test_any_error_while_reloading_keeps_the_old_config(
         async with session.post(url) as resp:
             assert resp.status == 500
             assert "RuntimeError" in await resp.text()
-
-
-# --- 8. secret files ---------------------------------------------------------------------------
-
-
-def _secret_error(path: Path) -> UpstreamError:
-    async def read() -> None:
-        await asyncio.wait_for(SecretReader(None, path).get(), 10)
-
-    with pytest.raises(UpstreamError) as caught:
-        asyncio.run(read())
-    return caught.value
-
-
-def test_a_fifo_secret_file_fails_the_poll_as_config(tmp_path: Path) -> None:
-    fifo = tmp_path / "password"
-    os.mkfifo(fifo)
-    # Should a read block on the FIFO (the bug this guards against), a writer that opens and
-    # closes it later ends that read, so the test fails instead of hanging.
-    unblock = threading.Timer(15, _open_and_close_for_writing, args=(fifo,))
-    unblock.start()
-    try:
-        error = _secret_error(fifo)
-    finally:
-        unblock.cancel()
-    assert error.reason is Reason.CONFIG
-    assert "not a regular file" in str(error)
-
-
-def _open_and_close_for_writing(fifo: Path) -> None:
-    with contextlib.suppress(OSError):  # no reader waiting: nothing to unblock
-        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
-
-
-def test_a_symlink_to_a_device_is_refused(tmp_path: Path) -> None:
-    link = tmp_path / "password"
-    link.symlink_to("/dev/zero")
-    assert _secret_error(link).reason is Reason.CONFIG
-
-
-def test_a_huge_secret_file_is_refused_without_reading_it(tmp_path: Path) -> None:
-    huge = tmp_path / "password"
-    with huge.open("wb") as file:
-        file.truncate(1024 * MiB)  # sparse: costs no disk
-    started = time.monotonic()
-    error = _secret_error(huge)
-    assert error.reason is Reason.CONFIG
-    assert "larger than" in str(error)
-    assert time.monotonic() - started < 5
-
-
-async def test_secret_files_are_read_in_their_own_threads(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import dataflow_exporter.auth as auth_mod
-
-    threads: list[str] = []
-    real = auth_mod.read_secret
-
-    def recording(*args: Any) -> str | None:
-        threads.append(threading.current_thread().name)
-        return real(*args)
-
-    monkeypatch.setattr(auth_mod, "read_secret", recording)
-    path = tmp_path / "password"
-    path.write_text("from-a-file\n")
-    assert await SecretReader(None, path).get() == "from-a-file"
-    assert threads[0].startswith("secret-read")
 
 
 # --- 9. the smaller ones -----------------------------------------------------------------------

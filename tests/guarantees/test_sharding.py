@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from dataflow_exporter.config_models import Shard
 from dataflow_exporter.scheduler import Scheduler
 from dataflow_exporter.simulator import SIMULATORS, Simulation
-from dataflow_exporter.sources.base import Shard
 from dataflow_exporter.store import Store
 from dataflow_exporter.upstream import new_session
 from tests.support.helpers import Labels, poll_once, samples
@@ -51,9 +51,11 @@ async def test_three_shards_together_equal_one_replica(system: str) -> None:
 
 def test_shard_ownership_is_stable_and_partitions_keys() -> None:
     keys = [f"mirror_{i}" for i in range(300)]
-    owners = [[Shard(i, 3).owns(k) for i in range(3)] for k in keys]
+    owners = [[Shard(index=i, count=3).owns(k) for i in range(3)] for k in keys]
     assert all(sum(o) == 1 for o in owners)
-    assert [Shard(1, 3).owns(k) for k in keys] == [Shard(1, 3).owns(k) for k in keys]
+    assert [Shard(index=1, count=3).owns(k) for k in keys] == [
+        Shard(index=1, count=3).owns(k) for k in keys
+    ]
     assert all(Shard().owns(k) for k in keys)
 
 
@@ -61,6 +63,6 @@ def test_shard_info_is_exported() -> None:
     from dataflow_exporter.exposition_cache import ExpositionCache
 
     store = Store()
-    store.shard = Shard(2, 5)
+    store.shard = Shard(index=2, count=5)
     text = ExpositionCache(store).exposition().decode()
     assert 'dataflow_exporter_shard_info{index="2",count="5"} 1.0' in text

@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 
+from dataflow_exporter.errors import Reason, SchemaError, UpstreamError
 from dataflow_exporter.sources.base import (
     CAPABILITY_RECHECK_SECONDS,
     GONE,
@@ -16,7 +17,6 @@ from dataflow_exporter.sources.base import (
     fan_out,
     not_found,
 )
-from dataflow_exporter.upstream import Reason, SchemaError, UpstreamError
 
 
 class Clock:

@@ -12,10 +12,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from dataflow_exporter.errors import UpstreamError
 from dataflow_exporter.sources.base import Shape
 from dataflow_exporter.sources.confluent import MIRROR_TOPICS
 from dataflow_exporter.sources.peerdb import BATCHES, MIRROR_LIST, SLOTS, TOTAL_ROWS
-from dataflow_exporter.upstream import Answer, UpstreamError
+from dataflow_exporter.upstream import Answer
 from tests.support.helpers import answer_of
 
 SOURCES = Path(__file__).parent

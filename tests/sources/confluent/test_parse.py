@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from dataflow_exporter import config as config_mod
+from dataflow_exporter.errors import ConfigError, SchemaError
 from dataflow_exporter.families import Family, families_by_name
 from dataflow_exporter.sources.confluent import (
     LINK_STATES,
@@ -24,7 +25,7 @@ from dataflow_exporter.sources.confluent import (
     parse_mirror_topics,
     unknown_values,
 )
-from dataflow_exporter.upstream import Answer, SchemaError
+from dataflow_exporter.upstream import Answer
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CLUSTER = "lkc-3w6270"
@@ -302,7 +303,7 @@ def target(**keys: Any) -> dict[str, Any]:
 
 
 def config_errors(data: dict[str, Any]) -> list[str]:
-    with pytest.raises(config_mod.ConfigError) as caught:
+    with pytest.raises(ConfigError) as caught:
         config_mod.parse(data, env={})
     return caught.value.errors
 

@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 
 from dataflow_exporter import config as config_mod
-from dataflow_exporter.config import ConfigError
+from dataflow_exporter.errors import ConfigError, SchemaError
 from dataflow_exporter.exposition import join_exposition
 from dataflow_exporter.families import families_by_name
+from dataflow_exporter.snapshot import Snapshot, build_snapshot
 from dataflow_exporter.sources.etlworks import (
     FINISHED,
     STATUSES,
@@ -32,8 +33,6 @@ from dataflow_exporter.sources.etlworks import (
     record_counts,
     remember,
 )
-from dataflow_exporter.store import Snapshot, build_snapshot
-from dataflow_exporter.upstream import SchemaError
 from tests.support.helpers import promtool_check_metrics
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from dataflow_exporter import config as config_mod
-from dataflow_exporter.config import ConfigError
+from dataflow_exporter.errors import ConfigError, Reason, SchemaError, UpstreamError
 from dataflow_exporter.families import Family, families_by_name
 from dataflow_exporter.sources.feldera import (
     DEPLOYMENT_STATUSES,
@@ -26,7 +26,6 @@ from dataflow_exporter.sources.feldera import (
     sql_identifier,
     summarise,
 )
-from dataflow_exporter.upstream import Reason, SchemaError, UpstreamError
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 
+from dataflow_exporter.errors import SchemaError, UpstreamError
 from dataflow_exporter.families import families_by_name
+from dataflow_exporter.snapshot import build_snapshot
 from dataflow_exporter.sources.peerdb import (
     FLOW_STATUSES,
     MIB,
@@ -23,8 +25,6 @@ from dataflow_exporter.sources.peerdb import (
     parse_slots,
     parse_total_rows,
 )
-from dataflow_exporter.store import build_snapshot
-from dataflow_exporter.upstream import SchemaError, UpstreamError
 
 FIXTURES = Path(__file__).parent / "fixtures"
 GOLDEN = Path(__file__).resolve().parents[2] / "golden" / "peerdb.prom"

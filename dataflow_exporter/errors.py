@@ -1,0 +1,90 @@
+"""Every way the exporter fails, in one place.
+
+    Exception
+    ├── ConfigError        config.py: the YAML config cannot be used; `errors` lists every
+    │                      problem with its YAML path. Startup exits 1; a reload keeps the
+    │                      old config (dataflow_exporter_config_last_reload_successful 0).
+    ├── WebConfigError     webconfig.py: the --web.config.file cannot be used; startup exits 2.
+    ├── SecretFileError    auth.py (read_secret): a `*_file` secret that cannot be used. Read at
+    │                      poll time, it becomes UpstreamError(Reason.CONFIG) for that target.
+    └── UpstreamError      upstream.py (HTTP, decoding), auth.py, sources/*: one poll failed,
+        │                  classified by `reason` (a `Reason`), message redacted of secrets.
+        └── SchemaError    sources/* parsers, upstream.py (links): reason `schema`, the answer
+                           does not have the shape the upstream's API documents.
+
+A `Reason` is the `reason` label of `dataflow_exporter_target_errors_total`: the scheduler counts
+every failed poll under one, and `internal` for any other exception that escapes a poll (a bug).
+
+Per entity, nothing is raised: `Details.fetch` in sources/base.py turns an UpstreamError whose
+reason is about one answer (http_4xx, http_5xx, decode, schema) into a `DetailFailure` record,
+counted in `dataflow_exporter_detail_errors_total{endpoint,reason}`, and the target stays up.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+from dataflow_exporter import redact
+
+
+class Reason(StrEnum):
+    """Why a poll failed; the closed set of `reason` label values."""
+
+    TIMEOUT = "timeout"
+    CONNECT = "connect"
+    TLS = "tls"
+    AUTH = "auth"
+    RATE_LIMITED = "rate_limited"
+    HTTP_4XX = "http_4xx"
+    HTTP_5XX = "http_5xx"
+    DECODE = "decode"
+    SCHEMA = "schema"
+    INTERNAL = "internal"  # a bug in the exporter, not a fault of the upstream
+    CONFIG = "config"
+
+
+class ConfigError(Exception):
+    """A config that cannot be used; `errors` lists every problem with its YAML path."""
+
+    def __init__(self, errors: list[str], environment: list[str] | None = None) -> None:
+        super().__init__("\n".join(errors))
+        self.errors = errors
+        # The subset of `errors` the environment causes: unset variables, unreadable files.
+        self.environment = environment or []
+
+
+class WebConfigError(Exception):
+    """An unusable web config file."""
+
+
+class SecretFileError(Exception):
+    """A secret file that cannot be used; the message names the file and why."""
+
+
+class UpstreamError(Exception):
+    """A failed upstream call, classified; `status` and `payload` let sources special-case it."""
+
+    def __init__(
+        self,
+        reason: Reason,
+        message: str,
+        *,
+        status: int | None = None,
+        payload: Any = None,
+        retry_after: float | None = None,
+    ) -> None:
+        # The message reaches logs, the status page and the status API: an upstream that
+        # echoes a credential must not carry it there.
+        super().__init__(redact.redact(message))
+        self.reason = reason
+        self.status = status
+        self.payload = payload
+        self.retry_after = retry_after
+
+
+class SchemaError(UpstreamError):
+    """The upstream answered JSON that does not have the shape its API documents."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(Reason.SCHEMA, message)

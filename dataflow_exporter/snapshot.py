@@ -1,0 +1,90 @@
+"""One successful poll, rendered: `build_snapshot` turns a poll's families into exposition sample
+lines per family, under the target's `max_series` cap, ready for the store to hold and the
+exposition cache to join.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from dataflow_exporter.exposition import SeriesRenderer
+from dataflow_exporter.families import Family, MetricSpec
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """One successful poll, rendered: sample lines per family name, ready to be joined."""
+
+    blocks: Mapping[str, bytes]
+    specs: Mapping[str, MetricSpec]
+    series: int
+    dropped: int
+    entities: Mapping[str, int]
+    taken_at: float
+
+
+def build_snapshot(
+    families: list[Family],
+    constant_labels: tuple[tuple[str, str], ...],
+    max_series: int,
+    entities: Mapping[str, int],
+    now: float,
+    renderer: SeriesRenderer | None = None,
+) -> Snapshot:
+    """Render a poll's families; beyond `max_series` samples are dropped deterministically (the
+    family that crosses the cap keeps its lowest label sets, later families are dropped).
+
+    Pass the target's `renderer` from poll to poll so unchanged label sets are not re-rendered.
+    """
+    if renderer is None:
+        renderer = SeriesRenderer(constant_labels)
+    elif renderer.constant_labels != constant_labels:
+        raise ValueError("renderer was made for other constant labels")
+    renderer.begin()
+    blocks: dict[str, bytes] = {}
+    specs: dict[str, MetricSpec] = {}
+    series = dropped = 0
+    try:
+        for family in families:
+            name = family.spec.name
+            budget = max_series - series
+            if budget <= 0:
+                dropped += len(_first_samples(family))
+                continue
+            kept = family
+            if len(family.samples) > budget:
+                first = _first_samples(family)
+                if len(first) > budget:
+                    kept = Family(family.spec, sorted(first.items())[:budget])
+                    dropped += len(first) - budget
+            rendered, count = renderer.render(kept)
+            if count == 0:
+                continue
+            series += count
+            if name in blocks:
+                blocks[name] += rendered
+            else:
+                blocks[name] = rendered
+                specs[name] = family.spec
+    except BaseException:
+        renderer.begin()  # keep no half-rendered poll until the next one
+        raise
+    renderer.finish()
+    return Snapshot(
+        MappingProxyType(blocks),
+        MappingProxyType(specs),
+        series,
+        dropped,
+        MappingProxyType(dict(entities)),
+        now,
+    )
+
+
+def _first_samples(family: Family) -> dict[tuple[str, ...], float]:
+    """Each label set's first value: what the renderer keeps, and what the cap counts."""
+    first: dict[tuple[str, ...], float] = {}
+    for labels, value in family.samples:
+        first.setdefault(labels, value)
+    return first

@@ -1,0 +1,280 @@
+"""Credentials for upstream requests: secrets read inline or from files (size, kind and encoding
+limits, re-read after a TTL for rotation), the Basic and Bearer headers built from them, and an
+auth that obtains its credentials through the client it is handed."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import errno
+import os
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+from pydantic import SecretStr
+
+import dataflow_exporter.auth as auth_mod
+from dataflow_exporter import redact
+from dataflow_exporter.auth import (
+    MAX_SECRET_BYTES,
+    SECRET_FILE_TTL_SECONDS,
+    BasicAuth,
+    BearerAuth,
+    SecretReader,
+    read_secret,
+)
+from dataflow_exporter.errors import Reason, SecretFileError, UpstreamError
+from dataflow_exporter.sources.etlworks import TOKEN_ISSUE_PATH, TokenAuth
+from dataflow_exporter.upstream import UpstreamClient
+
+MiB = 1024 * 1024
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Fixed:
+    """A secret that is always `value` (what a SecretReader returns, without a file)."""
+
+    def __init__(self, value: str | None) -> None:
+        self.value = value
+
+    async def get(self) -> str | None:
+        return self.value
+
+
+class TokenIssuer:
+    """Stands in for the client an auth is handed: answers the token call, counting calls."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, Mapping[str, Any], bool]] = []
+
+    async def post_json(
+        self, path: str, body: Mapping[str, Any], *, authenticate: bool = True
+    ) -> Any:
+        self.calls.append((path, body, authenticate))
+        return {"token": f"token-{len(self.calls)}-Xk9q"}
+
+
+def _client(fake: object) -> UpstreamClient:
+    return cast(UpstreamClient, fake)
+
+
+# --- read_secret ---------------------------------------------------------------------------------
+
+
+def test_an_inline_secret_is_returned_as_given() -> None:
+    assert read_secret(SecretStr("inline-Xk9"), None) == "inline-Xk9"
+    assert read_secret(None, None) is None
+
+
+def test_a_secret_file_is_read_stripped_and_registered_for_redaction(tmp_path: Path) -> None:
+    path = tmp_path / "password"
+    path.write_text("from-a-file-Xk9\n")
+    assert read_secret(SecretStr("inline-ignored"), path) == "from-a-file-Xk9"
+    assert redact.redact("echoed from-a-file-Xk9") == f"echoed {redact.MASK}"
+
+
+def test_a_secret_file_of_exactly_the_limit_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "password"
+    path.write_bytes(b"k" * MAX_SECRET_BYTES)
+    assert read_secret(None, path) == "k" * MAX_SECRET_BYTES
+
+
+def test_a_secret_file_one_byte_over_the_limit_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "password"
+    path.write_bytes(b"k" * (MAX_SECRET_BYTES + 1))
+    with pytest.raises(SecretFileError, match=f"larger than {MAX_SECRET_BYTES} bytes"):
+        read_secret(None, path)
+
+
+@pytest.mark.parametrize(
+    ("make", "problem"),
+    [
+        (lambda p: None, "cannot open: No such file or directory"),
+        (lambda p: p.mkdir(), "not a regular file"),
+        (lambda p: p.write_bytes(b"\xff\xfe secret"), "not UTF-8 text"),
+    ],
+    ids=["missing", "directory", "not-utf8"],
+)
+def test_an_unusable_secret_file_names_the_file_and_why(
+    tmp_path: Path, make: Any, problem: str
+) -> None:
+    path = tmp_path / "password"
+    make(path)
+    with pytest.raises(SecretFileError) as caught:
+        read_secret(None, path)
+    assert str(caught.value) == f"secret file {path}: {problem}"
+
+
+async def test_running_out_of_descriptors_is_not_blamed_on_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def exhausted(*_args: Any) -> int:
+        raise OSError(errno.EMFILE, "Too many open files")
+
+    monkeypatch.setattr(auth_mod.os, "open", exhausted)
+    with pytest.raises(UpstreamError) as caught:
+        await SecretReader(None, tmp_path / "password").get()
+    assert caught.value.reason is Reason.CONNECT
+    assert "too many open files in the exporter" in str(caught.value)
+
+
+def _secret_error(path: Path) -> UpstreamError:
+    async def read() -> None:
+        await asyncio.wait_for(SecretReader(None, path).get(), 10)
+
+    with pytest.raises(UpstreamError) as caught:
+        asyncio.run(read())
+    return caught.value
+
+
+def test_a_fifo_secret_file_fails_the_poll_as_config(tmp_path: Path) -> None:
+    fifo = tmp_path / "password"
+    os.mkfifo(fifo)
+    # Should a read block on the FIFO (the bug this guards against), a writer that opens and
+    # closes it later ends that read, so the test fails instead of hanging.
+    unblock = threading.Timer(15, _open_and_close_for_writing, args=(fifo,))
+    unblock.start()
+    try:
+        error = _secret_error(fifo)
+    finally:
+        unblock.cancel()
+    assert error.reason is Reason.CONFIG
+    assert "not a regular file" in str(error)
+
+
+def _open_and_close_for_writing(fifo: Path) -> None:
+    with contextlib.suppress(OSError):  # no reader waiting: nothing to unblock
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+
+
+def test_a_symlink_to_a_device_is_refused(tmp_path: Path) -> None:
+    link = tmp_path / "password"
+    link.symlink_to("/dev/zero")
+    assert _secret_error(link).reason is Reason.CONFIG
+
+
+def test_a_huge_secret_file_is_refused_without_reading_it(tmp_path: Path) -> None:
+    huge = tmp_path / "password"
+    with huge.open("wb") as file:
+        file.truncate(1024 * MiB)  # sparse: costs no disk
+    started = time.monotonic()
+    error = _secret_error(huge)
+    assert error.reason is Reason.CONFIG
+    assert "larger than" in str(error)
+    assert time.monotonic() - started < 5
+
+
+async def test_secret_files_are_read_in_their_own_threads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    threads: list[str] = []
+    real = auth_mod.read_secret
+
+    def recording(*args: Any) -> str | None:
+        threads.append(threading.current_thread().name)
+        return real(*args)
+
+    monkeypatch.setattr(auth_mod, "read_secret", recording)
+    path = tmp_path / "password"
+    path.write_text("from-a-file\n")
+    assert await SecretReader(None, path).get() == "from-a-file"
+    assert threads[0].startswith("secret-read")
+
+
+# --- SecretReader: rotation ----------------------------------------------------------------------
+
+
+async def test_a_secret_file_is_read_again_once_the_ttl_has_passed(tmp_path: Path) -> None:
+    path = tmp_path / "password"
+    path.write_text("first-Xk9")
+    clock = FakeClock()
+    reader = SecretReader(None, path, clock)
+    assert await reader.get() == "first-Xk9"
+    path.write_text("second-Xk9")
+    read_at = clock.now
+    clock.now = read_at + SECRET_FILE_TTL_SECONDS - 0.5
+    assert await reader.get() == "first-Xk9"
+    clock.now = read_at + SECRET_FILE_TTL_SECONDS  # the boundary itself reads again
+    assert await reader.get() == "second-Xk9"
+
+
+async def test_an_inline_secret_needs_no_clock() -> None:
+    def no_clock() -> float:
+        raise AssertionError("an inline secret is never re-read")
+
+    assert await SecretReader(SecretStr("inline-Xk9"), None, no_clock).get() == "inline-Xk9"
+
+
+# --- BasicAuth and BearerAuth --------------------------------------------------------------------
+
+
+async def test_basic_auth_sends_the_base64_of_user_and_password() -> None:
+    auth = BasicAuth("svc", cast(SecretReader, Fixed("pa:ss-Xk9")))
+    headers = await auth.headers(_client(None))
+    assert headers == {"Authorization": "Basic " + base64.b64encode(b"svc:pa:ss-Xk9").decode()}
+    assert await auth.renew(_client(None)) is False
+
+
+async def test_basic_auth_without_a_password_sends_nothing() -> None:
+    auth = BasicAuth("svc", cast(SecretReader, Fixed(None)))
+    assert await auth.headers(_client(None)) == {}
+
+
+async def test_a_rotated_basic_password_is_masked_and_the_old_token_no_longer() -> None:
+    password = Fixed("old-pass-Xk9")
+    auth = BasicAuth("svc", cast(SecretReader, password))
+    await auth.headers(_client(None))
+    old = base64.b64encode(b"svc:old-pass-Xk9").decode()
+    assert redact.MASK in redact.redact(f"echo {old}")
+    password.value = "new-pass-Xk9"
+    await auth.headers(_client(None))
+    new = base64.b64encode(b"svc:new-pass-Xk9").decode()
+    assert redact.redact(f"echo {new}") == f"echo {redact.MASK}"
+    assert redact.redact(f"echo {old}") == f"echo {old}"
+
+
+async def test_bearer_auth_sends_the_token_or_nothing() -> None:
+    auth = BearerAuth(cast(SecretReader, Fixed("tok-Xk9")))
+    assert await auth.headers(_client(None)) == {"Authorization": "Bearer tok-Xk9"}
+    assert await BearerAuth(cast(SecretReader, Fixed(None))).headers(_client(None)) == {}
+    assert await auth.renew(_client(None)) is False
+
+
+# --- an auth handed its client -------------------------------------------------------------------
+
+
+def _token_auth(clock: FakeClock) -> TokenAuth:
+    return TokenAuth("svc", cast(SecretReader, Fixed("pw-Xk9")), clock, max_age=60)
+
+
+async def test_a_token_is_issued_through_the_client_it_is_handed() -> None:
+    issuer = TokenIssuer()
+    auth = _token_auth(FakeClock())
+    assert await auth.headers(_client(issuer)) == {"Authorization": "Bearer token-1-Xk9q"}
+    assert await auth.headers(_client(issuer)) == {"Authorization": "Bearer token-1-Xk9q"}
+    # Unauthenticated: the old token may be expired, and the login must not carry it.
+    assert issuer.calls == [(TOKEN_ISSUE_PATH, {"login": "svc", "password": "pw-Xk9"}, False)]
+
+
+async def test_a_renewal_and_an_old_token_go_through_the_client_of_that_call() -> None:
+    clock = FakeClock()
+    auth = _token_auth(clock)
+    first, second = TokenIssuer(), TokenIssuer()
+    await auth.headers(_client(first))
+    assert await auth.renew(_client(second)) is True
+    clock.now += 60
+    await auth.headers(_client(second))
+    assert (len(first.calls), len(second.calls)) == (1, 2)
+    assert not hasattr(auth, "client")
