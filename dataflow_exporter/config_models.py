@@ -116,13 +116,14 @@ def check_url(url: str) -> str:
     return url.rstrip("/")
 
 
-class Strict(BaseModel):
+class ConfigModel(BaseModel):
     """Base of every config model: unknown keys are errors and loaded config never changes."""
 
+    # Not named "Strict": that is pydantic's word for refusing type coercion, which this is not.
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Filter(Strict):
+class Filter(ConfigModel):
     """Include/exclude regular expressions applied to entity names (search, not full match)."""
 
     include: tuple[str, ...] = ()
@@ -145,7 +146,7 @@ class Filter(Strict):
         return not any(re.search(p, name) for p in self.exclude)
 
 
-class TLSConfig(Strict):
+class TLSConfig(ConfigModel):
     """Client TLS towards one upstream."""
 
     ca_file: FilePath | None = None
@@ -160,7 +161,7 @@ class TLSConfig(Strict):
         return self
 
 
-class Defaults(Strict):
+class Defaults(ConfigModel):
     """The `global:` section: defaults every target may override."""
 
     interval: Duration = 30.0
@@ -226,7 +227,7 @@ SHARD_TOGETHER = "index and count go together"
 SHARD_RANGE = "need count >= 1 and 0 <= index < count"
 
 
-class Shard(Strict):
+class Shard(ConfigModel):
     """This replica's share of entities: those whose stable hash modulo `count` is `index`.
 
     Validated here once, whether it comes from the `shard:` key or the `--shard.*` flags.

@@ -41,7 +41,7 @@ import msgspec
 from pydantic import FilePath, SecretStr, model_validator
 
 from dataflow_exporter.auth import BearerAuth, SecretReader
-from dataflow_exporter.config_models import Filter, Strict, TargetConfig, not_both
+from dataflow_exporter.config_models import ConfigModel, Filter, TargetConfig, not_both
 from dataflow_exporter.errors import UpstreamError
 from dataflow_exporter.families import Family, MetricSpec, StateSet
 from dataflow_exporter.sources.base import (
@@ -325,7 +325,7 @@ SPECS = (
 )
 
 
-class ConnectorRef(Strict):
+class ConnectorRef(ConfigModel):
     """One connector polled through its own stats endpoint: a table's input or a view's output."""
 
     pipeline: str
