@@ -252,9 +252,10 @@ class Shard(ConfigModel):
 
     def owns(self, key: str) -> bool:
         """True if the entity named `key` belongs to this replica."""
-        if self.count <= 1:
+        count = self.count  # read once: called for every entity of every poll
+        if count <= 1:
             return True
-        return zlib.crc32(key.encode("utf-8", "surrogatepass")) % self.count == self.index
+        return zlib.crc32(key.encode("utf-8", "surrogatepass")) % count == self.index
 
     @property
     def primary(self) -> bool:
