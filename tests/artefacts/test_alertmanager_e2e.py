@@ -97,7 +97,6 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
         running.stop()
 
 
-@pytest.mark.slow
 async def test_broken_entities_arrive_grouped_with_labels_severity_summary_and_runbook(
     stack: Stack, tmp_path: Path
 ) -> None:
