@@ -28,6 +28,7 @@ from dataflow_exporter.simulator import Simulation
 from tests.support.helpers import promtool_check_metrics, value
 from tests.support.ports import free_port
 
+# Tests that start the command as a subprocess are marked slow: each start costs about a second.
 CLI = [sys.executable, "-m", "dataflow_exporter.cli"]
 SECRET = "cli-secret-5d2c8e"
 ROOT = Path(__file__).resolve().parents[1]
@@ -83,12 +84,14 @@ async def run_cli(
     return subprocess.CompletedProcess(args, proc.returncode, out.decode(), err.decode())
 
 
+@pytest.mark.slow
 async def test_check_accepts_a_good_config(tmp_path: Path) -> None:
     result = await run_cli("check", str(config_file(tmp_path, "http://peerdb:3000")))
     assert result.returncode == 0
     assert "OK, 1 target(s)" in result.stdout
 
 
+@pytest.mark.slow
 async def test_check_lists_every_error_with_its_path_and_no_secret(tmp_path: Path) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text(
@@ -103,6 +106,7 @@ async def test_check_lists_every_error_with_its_path_and_no_secret(tmp_path: Pat
     assert SECRET not in result.stderr + result.stdout
 
 
+@pytest.mark.slow
 async def test_once_prints_metrics_that_promtool_accepts(sim: Simulation, tmp_path: Path) -> None:
     result = await run_cli(
         "once", "--config", str(config_file(tmp_path, sim.url)), "--log.format", "json"
@@ -121,6 +125,7 @@ async def test_once_prints_metrics_that_promtool_accepts(sim: Simulation, tmp_pa
     promtool_check_metrics(result.stdout)
 
 
+@pytest.mark.slow
 async def test_once_exits_1_when_a_target_is_down(sim: Simulation, tmp_path: Path) -> None:
     result = await run_cli(
         "once", "--config", str(config_file(tmp_path, sim.url, "wrong-password"))
@@ -146,6 +151,7 @@ def _wait_for(url: str, deadline: float = 15) -> str:
             time.sleep(0.1)
 
 
+@pytest.mark.slow
 async def test_run_reloads_on_sighup_and_stops_cleanly_on_sigterm(
     sim: Simulation, tmp_path: Path
 ) -> None:
@@ -184,6 +190,7 @@ async def test_run_reloads_on_sighup_and_stops_cleanly_on_sigterm(
     assert SECRET not in logs
 
 
+@pytest.mark.slow
 async def test_demo_serves_the_simulated_upstreams_and_prints_its_urls() -> None:
     port, sim_port = free_port(), free_port()
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -210,6 +217,7 @@ async def test_demo_serves_the_simulated_upstreams_and_prints_its_urls() -> None
     assert proc.returncode == 0
 
 
+@pytest.mark.slow
 async def test_run_collects_cycles_rarely_and_freezes_start_up_objects(tmp_path: Path) -> None:
     # A fresh interpreter, as `dataflow-exporter run` starts; a config error ends it right after.
     probe = (
@@ -328,6 +336,7 @@ def test_the_example_config_names_its_check_commands() -> None:
     }
 
 
+@pytest.mark.slow
 async def test_the_example_configs_syntax_check_passes_without_its_secrets() -> None:
     (command,) = [c for c in example_check_commands() if "--syntax-only" in c]
     env = {k: v for k, v in os.environ.items() if not k.endswith(("PASSWORD", "API_KEY", "SECRET"))}
@@ -340,6 +349,7 @@ async def test_the_example_configs_syntax_check_passes_without_its_secrets() -> 
     assert "syntax OK, 4 target(s)" in out.decode()
 
 
+@pytest.mark.slow
 async def test_the_example_configs_full_check_passes_with_its_variables_set() -> None:
     (command,) = [c for c in example_check_commands() if "--syntax-only" not in c]
     names = set(re.findall(r"\$\{([A-Z_]+)\}", EXAMPLE.read_text()))
@@ -358,6 +368,7 @@ def write(tmp_path: Path, text: str) -> Path:
     return path
 
 
+@pytest.mark.slow
 async def test_check_lists_unset_variables_and_missing_files_apart_with_exit_3(
     tmp_path: Path,
 ) -> None:
@@ -380,6 +391,7 @@ async def test_check_lists_unset_variables_and_missing_files_apart_with_exit_3(
     assert (syntax.returncode, syntax.stderr) == (0, "")
 
 
+@pytest.mark.slow
 async def test_check_reports_mistakes_first_with_exit_1(tmp_path: Path) -> None:
     path = write(
         tmp_path,
@@ -393,6 +405,7 @@ async def test_check_reports_mistakes_first_with_exit_1(tmp_path: Path) -> None:
     )
 
 
+@pytest.mark.slow
 async def test_check_without_a_file_says_which_flag_is_missing() -> None:
     result = await run_cli("check")
     assert result.returncode == 2
@@ -402,6 +415,7 @@ async def test_check_without_a_file_says_which_flag_is_missing() -> None:
 # The daemon started the Prometheus way, and demo's ports.
 
 
+@pytest.mark.slow
 async def test_config_file_flag_alone_runs_the_daemon(tmp_path: Path) -> None:
     path = write(tmp_path, "targets: [{name: a, system: peerdb, url: 'http://127.0.0.1:9'}]\n")
     proc = await asyncio.create_subprocess_exec(
@@ -472,6 +486,7 @@ async def test_demo_exporter_moves_to_a_free_port_when_its_default_is_taken(
     assert exporter.port not in (None, 0, busy_port)
 
 
+@pytest.mark.slow
 async def test_demo_names_a_busy_address_given_by_flag_and_its_flag(busy_port: int) -> None:
     result = await run_cli("demo", f"--simulator.listen-address=127.0.0.1:{busy_port}")
     assert result.returncode == 2

@@ -109,6 +109,7 @@ async def test_metrics_health_and_readiness(exporter: Exporter) -> None:
     )
 
 
+@pytest.mark.slow
 async def test_readiness_waits_for_the_first_poll_of_every_target(
     peerdb_sim: Simulation, tmp_path: Path
 ) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 import yaml
 
 from dataflow_exporter.simulator import Simulation
@@ -104,6 +105,7 @@ async def _read(session: aiohttp.ClientSession, method: str, url: str, **kw: Any
         return await resp.text()
 
 
+@pytest.mark.slow
 async def test_no_secret_appears_in_logs_pages_metrics_or_errors(tmp_path: Path) -> None:
     options = {
         "peerdb": {"password": GOOD["peerdb"]},

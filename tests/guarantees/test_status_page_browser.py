@@ -27,6 +27,9 @@ from dataflow_exporter.daemon import Exporter
 from dataflow_exporter.simulator import SIMULATORS, Simulation
 from tests.support.tools import missing, require_tool
 
+# A real Chromium renders the page.
+pytestmark = pytest.mark.slow
+
 PEERDB_SECRET = "pg-ui-Pa55-status-page-5c1d"
 ETLWORKS_SECRET = "etl-Pa55-status-page-9e2b"
 FAILING = "peerdb-demo"
