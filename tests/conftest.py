@@ -1,8 +1,10 @@
-"""Shared fixtures: a clean secret registry, the simulator, and aioresponses on new aiohttp."""
+"""Shared fixtures: a clean secret registry, the simulator, a running exporter, and aioresponses
+on new aiohttp."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -12,7 +14,9 @@ import structlog
 from aiohttp import ClientResponse
 
 from dataflow_exporter import redact
+from dataflow_exporter.daemon import Exporter
 from dataflow_exporter.simulator import Simulation
+from tests.support.daemon import SECRET, write_config
 
 
 class _CompatResponse(ClientResponse):
@@ -49,3 +53,19 @@ async def simulation() -> AsyncIterator[Simulation]:
     """Every simulated system with default options on a free loopback port."""
     async with Simulation() as sim:
         yield sim
+
+
+@pytest.fixture
+async def peerdb_sim() -> AsyncIterator[Simulation]:
+    """A simulated PeerDB whose password is `tests.support.daemon.SECRET`."""
+    async with Simulation({"peerdb": {"password": SECRET}}) as sim:
+        yield sim
+
+
+@pytest.fixture
+async def exporter(peerdb_sim: Simulation, tmp_path: Path) -> AsyncIterator[Exporter]:
+    """An exporter serving on a loopback port, polling `peerdb_sim` as target `pg`."""
+    exp = Exporter(write_config(tmp_path / "config.yaml", peerdb_sim.url), listen="127.0.0.1:0")
+    await exp.start()
+    yield exp
+    await exp.stop()

@@ -1,5 +1,6 @@
 """The poll loop: an exporter bug is its own reason, in one log line per poll; a URL's path
-prefix is kept on every request and shown in the failure's log line."""
+prefix is kept on every request and shown in the failure's log line; one broken target leaves
+the others alone; failures back off."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ from typing import Any
 import pytest
 
 from dataflow_exporter.log import configure
+from dataflow_exporter.scheduler import backoff_delay
 from dataflow_exporter.simulator import Simulation
 from dataflow_exporter.sources import REGISTRY
-from tests.support.helpers import poll_once, value
+from dataflow_exporter.upstream import new_session
+from tests.support.helpers import poll_once, series_of, value
 
 
 @pytest.fixture
@@ -89,3 +92,30 @@ async def test_a_failed_polls_error_names_the_whole_path_the_server_received(
     assert not polled.ok
     error = polled.store.targets["pg"].last_error or ""
     assert "GET /proxy/api/v1/api/v1/mirrors/list" in error
+
+
+async def test_a_broken_target_leaves_other_targets_untouched() -> None:
+    async with Simulation({"peerdb": {}}) as good, Simulation({"peerdb": {}}) as bad:
+        cfg = {
+            "targets": [
+                {"name": "good", "system": "peerdb", "url": good.url},
+                {"name": "bad", "system": "peerdb", "url": bad.url},
+            ]
+        }
+        async with new_session() as session:
+            before = await poll_once(cfg, session)
+            await session.post(f"{bad.url}/_sim/peerdb/faults", json={"kind": "truncated"})
+            after = await poll_once(cfg, session, before.scheduler)
+    assert after.store.targets["bad"].last_error_reason == "decode"
+    assert after.store.targets["good"].up
+
+    def good_series(text: str) -> list[dict[str, str]]:
+        return [s for s in series_of(text, "peerdb_mirror_info") if s["target"] == "good"]
+
+    assert good_series(after.text) == good_series(before.text)
+
+
+def test_backoff_grows_exponentially_up_to_a_cap_and_obeys_retry_after() -> None:
+    assert [backoff_delay(10, n, None) for n in range(6)] == [10, 10, 20, 40, 80, 80]
+    assert backoff_delay(10, 1, 300) == 300
+    assert backoff_delay(10, 0, 2) == 10

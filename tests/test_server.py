@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import aiohttp
 import pytest
 from aiohttp import web
+from prometheus_client.openmetrics.parser import text_string_to_metric_families as om_parse
 
+from dataflow_exporter.daemon import Exporter
 from dataflow_exporter.exposition_cache import ExpositionCache
 from dataflow_exporter.server import make_app
+from dataflow_exporter.simulator import Simulation
 from dataflow_exporter.sources import REGISTRY
 from dataflow_exporter.store import Store, TargetState
+from tests.support.daemon import SECRET, base, wait_ready, write_config
 from tests.support.helpers import value
 
 
@@ -87,3 +93,70 @@ def test_every_declared_unknown_value_field_is_one_its_source_counts(system: str
     for field in REGISTRY[system].unknown_value_fields:
         # Declared once beside `detail_endpoints`, and reported where the parser finds it.
         assert source_text.count(f'"{field}"') >= 2, field
+
+
+async def test_metrics_health_and_readiness(exporter: Exporter) -> None:
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{base(exporter)}/-/healthy") as resp:
+            assert resp.status == 200
+        await wait_ready(base(exporter), session)
+        async with session.get(f"{base(exporter)}/metrics") as resp:
+            assert resp.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+            text = await resp.text()
+    assert value(text, "dataflow_exporter_target_up", target="pg") == 1
+    assert (
+        value(text, "peerdb_mirror_status", mirror="orders_pg_to_ch", status="STATUS_RUNNING") == 1
+    )
+
+
+@pytest.mark.slow
+async def test_readiness_waits_for_the_first_poll_of_every_target(
+    peerdb_sim: Simulation, tmp_path: Path
+) -> None:
+    async with aiohttp.ClientSession() as session:
+        await session.post(f"{peerdb_sim.url}/_sim/peerdb/faults", json={"latency": 0.5})
+        exp = Exporter(write_config(tmp_path / "c.yaml", peerdb_sim.url), listen="127.0.0.1:0")
+        await exp.start()
+        try:
+            async with session.get(f"{base(exp)}/-/ready") as resp:
+                assert resp.status == 503
+            await wait_ready(base(exp), session)
+        finally:
+            await exp.stop()
+
+
+async def test_openmetrics_is_served_when_asked(exporter: Exporter) -> None:
+    async with aiohttp.ClientSession() as session:
+        await wait_ready(base(exporter), session)
+        headers = {"Accept": "application/openmetrics-text; version=1.0.0,text/plain;q=0.5"}
+        async with session.get(f"{base(exporter)}/metrics", headers=headers) as resp:
+            assert resp.headers["Content-Type"].startswith("application/openmetrics-text")
+            body = await resp.text()
+    names = {family.name for family in om_parse(body)}
+    assert {
+        "peerdb_mirror_status",
+        "peerdb_mirror_rows_synced",
+        "dataflow_exporter_target_up",
+    } <= names
+
+
+async def test_gzip_is_used_when_accepted(exporter: Exporter) -> None:
+    async with aiohttp.ClientSession(auto_decompress=False) as session:
+        await wait_ready(base(exporter), session)
+        async with session.get(
+            f"{base(exporter)}/metrics", headers={"Accept-Encoding": "gzip"}
+        ) as resp:
+            assert resp.headers["Content-Encoding"] == "gzip"
+            body = gzip.decompress(await resp.read()).decode()
+    assert "peerdb_mirror_status" in body
+
+
+async def test_status_page_shows_targets_and_never_secrets(exporter: Exporter) -> None:
+    async with aiohttp.ClientSession() as session:
+        await wait_ready(base(exporter), session)
+        async with session.get(f"{base(exporter)}/") as resp:
+            page = await resp.text()
+    assert 'data-target="pg"' in page
+    assert "UP" in page
+    assert "mirrors STATUS_RUNNING" in page
+    assert SECRET not in page

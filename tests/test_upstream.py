@@ -198,6 +198,7 @@ async def test_a_body_within_the_cap_is_read_whole() -> None:
     assert answer.what == "GET /x"
 
 
+@pytest.mark.slow
 async def test_a_slow_answer_is_a_timeout() -> None:
     async def slow(_request: web.Request) -> web.Response:
         await asyncio.sleep(1.5)

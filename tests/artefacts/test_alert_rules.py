@@ -11,9 +11,7 @@ small tokenizer that a test keeps in agreement with the parser.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -25,6 +23,8 @@ import yaml
 
 from dataflow_exporter.self_metrics import SELF_SPECS, all_specs
 from tests.support.helpers import alerts_generator
+from tests.support.promql import metric_names, metric_names_by_parser, metric_names_by_tokens
+from tests.support.tools import require_module, require_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = ROOT / "alerts" / "dataflow-exporter.rules.yml"
@@ -33,76 +33,6 @@ OPERATIONS_DOC = ROOT / "docs" / "operations.md"
 SEVERITIES = {"critical", "warning", "info"}
 # Labels that tell which state, not which thing, is broken.
 STATE_LABELS = {"status", "error", "reason", "field"}
-
-# --- reading PromQL -----------------------------------------------------------------------------
-
-_STRING = re.compile(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`')
-_BRACES = re.compile(r"\{[^{}]*\}")
-_RANGE = re.compile(r"\[[^\]]*\]")
-_LABEL_LIST = re.compile(
-    r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", re.IGNORECASE
-)
-_IDENT = re.compile(r"(?<![\w.:])([a-zA-Z_:][a-zA-Z0-9_:]*)(?![\w:])(?!\s*\()")
-_NAME_MATCHER = re.compile(r'__name__\s*=\s*"([^"]+)"')
-_KEYWORDS = frozenset(
-    {"and", "or", "unless", "bool", "offset", "by", "without", "on", "ignoring", "inf", "nan"}
-    | {"group_left", "group_right", "atan2"}
-)
-
-
-def metric_names_by_tokens(expr: str) -> set[str]:
-    """Metric names in a PromQL expression, read without a parser: identifiers outside label
-    matchers, label lists, ranges and strings that are neither keywords nor function calls."""
-    names = set(_NAME_MATCHER.findall(expr))
-    text = _STRING.sub('""', expr)
-    text = re.sub(r"#[^\n]*", " ", text)
-    text = _BRACES.sub(" ", text)
-    text = _RANGE.sub(" ", text)
-    text = _LABEL_LIST.sub(" ", text)
-    for name in _IDENT.findall(text):
-        if name.lower() not in _KEYWORDS:
-            names.add(name)
-    return names
-
-
-def metric_names_by_parser(expr: str) -> set[str]:
-    """Metric names in a PromQL expression, from promql-parser's AST (raises ValueError when the
-    expression does not parse)."""
-    import promql_parser
-
-    names: set[str] = set()
-
-    def visit(node: Any) -> bool:
-        if isinstance(node, promql_parser.VectorSelector):
-            if node.name:
-                names.add(node.name)
-            for matcher in node.matchers.matchers:
-                if matcher.name == "__name__":
-                    names.add(matcher.value)
-        return True
-
-    promql_parser.walk(promql_parser.parse(expr), visit)
-    return names
-
-
-def metric_names(expr: str) -> set[str]:
-    """Metric names in a PromQL expression: parsed when promql-parser is installed."""
-    try:
-        import promql_parser  # noqa: F401
-    except ImportError:
-        return metric_names_by_tokens(expr)
-    return metric_names_by_parser(expr)
-
-
-def tool_binary(name: str) -> str:
-    """Path of an external binary; skip without it, but under CI its absence is a failure."""
-    found = shutil.which(name)
-    if found is None:
-        if os.environ.get("CI"):
-            pytest.fail(f"{name} is required under CI but is not on PATH")
-        pytest.skip(f"{name} is not installed")
-    return found
-
 
 # --- the rules and their tests ------------------------------------------------------------------
 
@@ -153,7 +83,7 @@ def _identity_labels(expr: str) -> set[str]:
 
 def test_rules_file_passes_promtool_check() -> None:
     result = subprocess.run(
-        [tool_binary("promtool"), "check", "rules", str(RULES)],
+        [require_tool("promtool"), "check", "rules", str(RULES)],
         capture_output=True,
         text=True,
         check=False,
@@ -164,7 +94,7 @@ def test_rules_file_passes_promtool_check() -> None:
 
 def test_promtool_unit_tests_pass() -> None:
     result = subprocess.run(
-        [tool_binary("promtool"), "test", "rules", *map(str, RULE_TESTS)],
+        [require_tool("promtool"), "test", "rules", *map(str, RULE_TESTS)],
         capture_output=True,
         text=True,
         check=False,
@@ -252,12 +182,7 @@ def test_every_annotation_query_is_read() -> None:
 
 
 def test_the_tokenizer_agrees_with_the_parser_on_every_expression() -> None:
-    try:
-        import promql_parser  # noqa: F401
-    except ImportError:
-        if os.environ.get("CI"):
-            pytest.fail("promql-parser (PyPI) is required under CI")
-        pytest.skip("promql-parser is not installed")
+    require_module("promql_parser")
     exprs = [rule["expr"] for rule in ALERTS]
     exprs += [query for rule in ALERTS for query in _annotation_queries(rule)]
     for expr in exprs:

@@ -23,10 +23,10 @@ import pytest
 import yaml
 from aiohttp import web
 
-from tests.artefacts.test_alert_rules import tool_binary
-from tests.artefacts.test_dashboards import _exporter_config, _stop
 from tests.support.helpers import alerts_generator
-from tests.test_cli import _free_port
+from tests.support.ports import free_port
+from tests.support.stack import exporter_config, stop_process
+from tests.support.tools import require_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI = [sys.executable, "-m", "dataflow_exporter.cli"]
@@ -85,7 +85,7 @@ class Stack:
     def stop(self) -> None:
         """Stop every process, newest first."""
         for _, popen in reversed(self.procs):
-            _stop(popen)
+            stop_process(popen)
 
 
 @pytest.fixture
@@ -97,12 +97,11 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
         running.stop()
 
 
-@pytest.mark.slow
 async def test_broken_entities_arrive_grouped_with_labels_severity_summary_and_runbook(
     stack: Stack, tmp_path: Path
 ) -> None:
-    prometheus = tool_binary("prometheus")
-    alertmanager = tool_binary("prometheus-alertmanager")
+    prometheus = require_tool("prometheus")
+    alertmanager = require_tool("prometheus-alertmanager")
     received: list[dict[str, Any]] = []
 
     async def hook(request: web.Request) -> web.Response:
@@ -118,8 +117,8 @@ async def test_broken_entities_arrive_grouped_with_labels_severity_summary_and_r
     await site.start()
     try:
         port = runner.addresses[0][1]
-        sim_port, exporter_port = _free_port(), _free_port()
-        prometheus_port, am_port = _free_port(), _free_port()
+        sim_port, exporter_port = free_port(), free_port()
+        prometheus_port, am_port = free_port(), free_port()
         sim_url = f"http://127.0.0.1:{sim_port}"
 
         (tmp_path / "alertmanager.yml").write_text(
@@ -135,7 +134,7 @@ async def test_broken_entities_arrive_grouped_with_labels_severity_summary_and_r
             "--log.level", "warning",
         )  # fmt: skip
         (tmp_path / "exporter.yaml").write_text(
-            yaml.safe_dump(_exporter_config(sim_url)), encoding="utf-8"
+            yaml.safe_dump(exporter_config(sim_url)), encoding="utf-8"
         )
         stack.start(
             "exporter", *CLI, "run", "--config", str(tmp_path / "exporter.yaml"),

@@ -32,11 +32,11 @@ from typing import Any
 import pytest
 import yaml
 
-from dataflow_exporter.cli import demo_config
 from dataflow_exporter.self_metrics import SELF_SPECS, all_specs
-from dataflow_exporter.simulator import SIMULATORS
-from tests.artefacts.test_alert_rules import metric_names, tool_binary
-from tests.test_cli import _free_port
+from tests.support.ports import free_port
+from tests.support.promql import metric_names
+from tests.support.stack import exporter_config, stop_process
+from tests.support.tools import require_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 GRAFANA = ROOT / "grafana"
@@ -282,33 +282,12 @@ def _wait_for(probe: Any, what: str, deadline: float, procs: list[Process]) -> A
     pytest.fail(f"timed out waiting for {what}")
 
 
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
-
-
-def _exporter_config(sim_url: str) -> dict[str, Any]:
-    config = demo_config(
-        sim_url, {name: cls(time.time, seed=1) for name, cls in SIMULATORS.items()}, "1s"
-    )
-    # Nothing listens there: a target that is down from the start.
-    config["targets"].append(
-        {"name": "unreachable-demo", "system": "peerdb", "url": f"http://127.0.0.1:{_free_port()}"}
-    )
-    return config
-
-
 @pytest.fixture(scope="module")
 def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The URL of a Prometheus that has scraped the exporter about ten times."""
-    binary = tool_binary("prometheus")
+    binary = require_tool("prometheus")
     tmp = tmp_path_factory.mktemp("prometheus")
-    sim_port, exporter_port, prometheus_port = _free_port(), _free_port(), _free_port()
+    sim_port, exporter_port, prometheus_port = free_port(), free_port(), free_port()
     sim_url = f"http://127.0.0.1:{sim_port}"
     procs: list[Process] = []
 
@@ -341,7 +320,7 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             f"{sim_url}/_sim/peerdb/overrides/_instance", {"status": "INSTANCE_STATUS_UPGRADING"}
         )
         config = tmp / "exporter.yaml"
-        config.write_text(yaml.safe_dump(_exporter_config(sim_url)), encoding="utf-8")
+        config.write_text(yaml.safe_dump(exporter_config(sim_url)), encoding="utf-8")
         start(
             "exporter", *CLI, "run", "--config", str(config),
             "--web.listen-address", f"127.0.0.1:{exporter_port}", "--log.level", "error",
@@ -377,7 +356,7 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
     finally:
         for proc in reversed(procs):
-            _stop(proc.popen)
+            stop_process(proc.popen)
 
 
 def _query_url(base: str, expr: str) -> str:

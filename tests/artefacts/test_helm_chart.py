@@ -8,9 +8,7 @@ tools the tests skip, except under CI, where a missing tool fails them.
 
 from __future__ import annotations
 
-import importlib
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -24,6 +22,7 @@ import yaml
 
 from dataflow_exporter import config as config_mod
 from dataflow_exporter.cli import build_parser, shard_from
+from tests.support.tools import require_module, require_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "helm" / "dataflow-exporter"
@@ -84,32 +83,14 @@ SAMPLE_DASHBOARD = {
 }
 
 
-def _tool(module: str) -> ModuleType:
-    """Import a test-time tool; skip without it, but under CI its absence is a failure."""
-    if os.environ.get("CI"):
-        return importlib.import_module(module)
-    imported: ModuleType = pytest.importorskip(module)
-    return imported
-
-
-def _binary(name: str) -> str:
-    """Path of an external binary; skip without it, but under CI its absence is a failure."""
-    path = shutil.which(name)
-    if path is None:
-        if os.environ.get("CI"):
-            pytest.fail(f"{name} is required under CI but is not on PATH")
-        pytest.skip(f"{name} is not installed")
-    return path
-
-
 @pytest.fixture(scope="module")
 def helm() -> ModuleType:
-    return _tool("helm_python")
+    return require_module("helm_python")
 
 
 @pytest.fixture(scope="module")
 def kubernetes_validate() -> ModuleType:
-    return _tool("kubernetes_validate")
+    return require_module("kubernetes_validate")
 
 
 def render(helm: ModuleType, values: dict[str, Any], chart: Path = CHART) -> list[dict[str, Any]]:
@@ -624,7 +605,7 @@ def test_unknown_alert_or_setting_in_values_is_refused_by_name(
 def test_prometheus_rule_passes_promtool(
     full_objects: list[dict[str, Any]], tmp_path: Path
 ) -> None:
-    promtool = _binary("promtool")
+    promtool = require_tool("promtool")
     rules = tmp_path / "rendered.rules.yml"
     rules.write_text(yaml.safe_dump(only(full_objects, "PrometheusRule")["spec"]), "utf-8")
     result = subprocess.run(

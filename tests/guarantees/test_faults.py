@@ -28,6 +28,9 @@ from dataflow_exporter.simulator import SIMULATORS, Simulation
 from dataflow_exporter.store import TargetState
 from tests.support.helpers import value
 
+# Every fault is played against every system with real timeouts: ~90 s together.
+pytestmark = pytest.mark.slow
+
 # Background polls happen once at start, then never during a test: the test polls itself.
 INTERVAL = "1h"
 # A healthy poll costs milliseconds; this bound is only ever reached by a hanging upstream.

@@ -102,6 +102,7 @@ def _target(system: str) -> Any:
     return cfg.targets[0]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("system", sorted(REGISTRY))
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(payloads=st.lists(shaped | json_values, min_size=1, max_size=4))

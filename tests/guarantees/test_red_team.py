@@ -220,6 +220,7 @@ def _slow_render(seconds: float) -> Callable[..., Snapshot]:
     return render
 
 
+@pytest.mark.slow
 async def test_rendering_counts_against_the_poll_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(scheduler_mod, "build_snapshot", _slow_render(2.0))
     poller, store = _poller(timeout=0.3)
@@ -227,6 +228,7 @@ async def test_rendering_counts_against_the_poll_timeout(monkeypatch: pytest.Mon
     assert store.targets["t"].last_error_reason == Reason.TIMEOUT.value
 
 
+@pytest.mark.slow
 async def test_rendering_does_not_hold_the_event_loop(monkeypatch: pytest.MonkeyPatch) -> None:
     render_seconds = 2.0
     monkeypatch.setattr(scheduler_mod, "build_snapshot", _slow_render(render_seconds))
@@ -250,6 +252,7 @@ async def test_rendering_does_not_hold_the_event_loop(monkeypatch: pytest.Monkey
     assert max(gaps) < render_seconds / 4
 
 
+@pytest.mark.slow
 async def test_cancelling_a_poll_with_many_queued_requests_stays_linear() -> None:
     async def cancel_queued(count: int) -> float:
         async with aiohttp.ClientSession() as session:
@@ -288,6 +291,7 @@ _RUN_WITH_ENDLESS_RENDER = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 async def test_sigterm_ends_the_process_within_seconds_even_mid_render(
     simulation: Any, tmp_path: Path
 ) -> None:
@@ -349,6 +353,7 @@ async def _reload() -> list[str]:
     return []
 
 
+@pytest.mark.slow
 async def test_forty_never_reading_scrapers_grow_rss_by_less_than_150_mib() -> None:
     store = _big_store(12)
     cache = ExpositionCache(store)
@@ -368,6 +373,7 @@ async def test_forty_never_reading_scrapers_grow_rss_by_less_than_150_mib() -> N
     assert grown < 150 * MiB, f"RSS grew {grown / MiB:.0f} MiB"
 
 
+@pytest.mark.slow
 async def test_scrapes_beyond_the_limit_wait_then_get_a_503() -> None:
     limits = ServerLimits(max_concurrent_scrapes=2, slot_wait_seconds=0.5, write_stall_seconds=60)
     store = _big_store(8)
@@ -384,6 +390,7 @@ async def test_scrapes_beyond_the_limit_wait_then_get_a_503() -> None:
                 sock.close()
 
 
+@pytest.mark.slow
 async def test_a_scraper_that_stops_reading_is_cut_off() -> None:
     limits = ServerLimits(max_concurrent_scrapes=1, slot_wait_seconds=30, write_stall_seconds=1)
     store = _big_store(8)
@@ -417,6 +424,7 @@ async def quick_exporter(tmp_path: Path) -> AsyncIterator[Exporter]:
         await exporter.stop()
 
 
+@pytest.mark.slow
 async def test_silent_and_trickling_connections_are_closed(quick_exporter: Exporter) -> None:
     assert quick_exporter.port is not None
     connections = [
@@ -445,6 +453,7 @@ async def test_silent_and_trickling_connections_are_closed(quick_exporter: Expor
     assert all(b"200 OK" not in data for data in closed)
 
 
+@pytest.mark.slow
 async def test_an_idle_keep_alive_connection_is_closed(quick_exporter: Exporter) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", quick_exporter.port)
     try:
@@ -709,6 +718,7 @@ async def test_error_text_is_redacted_before_it_is_cut() -> None:
     assert secret[:8] not in str(caught.value)
 
 
+@pytest.mark.slow
 def test_registering_many_secrets_stays_linear() -> None:
     def timed(count: int) -> float:
         redact.forget_all()
@@ -760,6 +770,7 @@ def test_yaml_errors_never_print_a_value(tmp_path: Path, value: str) -> None:
     assert "line 3" in str(caught.value)
 
 
+@pytest.mark.slow
 def test_check_never_prints_a_traceback(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "config.yaml"
     path.write_text("targets: " + "[" * 20_000 + "]" * 20_000 + "\n")

@@ -13,10 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 import yaml
 
 from dataflow_exporter.simulator import Simulation
-from tests.test_cli import _free_port
+from tests.support.ports import free_port
 
 CLI = [sys.executable, "-m", "dataflow_exporter.cli"]
 
@@ -104,6 +105,7 @@ async def _read(session: aiohttp.ClientSession, method: str, url: str, **kw: Any
         return await resp.text()
 
 
+@pytest.mark.slow
 async def test_no_secret_appears_in_logs_pages_metrics_or_errors(tmp_path: Path) -> None:
     options = {
         "peerdb": {"password": GOOD["peerdb"]},
@@ -121,7 +123,7 @@ async def test_no_secret_appears_in_logs_pages_metrics_or_errors(tmp_path: Path)
         # pg-env's password differs from the simulator's: its failure path is exercised too.
         config_path = tmp_path / "config.yaml"
         config_path.write_text(yaml.safe_dump(_config(sim.url, tmp_path)))
-        port = _free_port()
+        port = free_port()
         base = f"http://127.0.0.1:{port}"
         proc = await asyncio.create_subprocess_exec(
             *CLI, "run", "--config", str(config_path), "--web.listen-address", f"127.0.0.1:{port}",

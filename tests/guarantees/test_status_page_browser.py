@@ -12,13 +12,11 @@ except under CI.
 from __future__ import annotations
 
 import asyncio
-import os
-import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from types import ModuleType
-from typing import Any, NoReturn
+from typing import Any
 
 import aiohttp
 import pytest
@@ -27,6 +25,10 @@ import yaml
 from dataflow_exporter.cli import demo_config
 from dataflow_exporter.daemon import Exporter
 from dataflow_exporter.simulator import SIMULATORS, Simulation
+from tests.support.tools import missing, require_tool
+
+# A real Chromium renders the page.
+pytestmark = pytest.mark.slow
 
 PEERDB_SECRET = "pg-ui-Pa55-status-page-5c1d"
 ETLWORKS_SECRET = "etl-Pa55-status-page-9e2b"
@@ -53,28 +55,18 @@ async def _launch(pw: Any, chromium: str, tmp_path: Path) -> Any:
     )
 
 
-def _missing(what: str) -> NoReturn:
-    """Skip without `what`, but fail under CI, where the browser test must run."""
-    if os.environ.get("CI"):
-        pytest.fail(f"{what} is required under CI")
-    pytest.skip(f"{what} is not installed")
-
-
 @pytest.fixture
 def playwright_api() -> ModuleType:
     try:
         from playwright import async_api
     except ImportError:
-        _missing("playwright (PyPI)")
+        missing("playwright (PyPI)")
     return async_api
 
 
 @pytest.fixture
 def chromium() -> str:
-    path = shutil.which("chromium")
-    if path is None:
-        _missing("chromium (Debian package)")
-    return path
+    return require_tool("chromium")
 
 
 async def _until(condition: Any, what: str) -> None:

@@ -126,6 +126,7 @@ def _outcome(parse: Any, answer: Answer) -> tuple[Any, ...]:
         return ("error", exc.reason, str(exc))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("name", "shape", "payloads"), CASES, ids=[c[0] for c in CASES])
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())

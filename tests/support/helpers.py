@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
 import time
 from collections.abc import Callable, Mapping
@@ -13,7 +11,6 @@ from typing import Any
 
 import aiohttp
 import orjson
-import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from dataflow_exporter import config as config_mod
@@ -21,6 +18,7 @@ from dataflow_exporter.exposition_cache import ExpositionCache
 from dataflow_exporter.scheduler import Scheduler
 from dataflow_exporter.store import Store
 from dataflow_exporter.upstream import Answer, new_session
+from tests.support.tools import require_tool
 
 Labels = frozenset[tuple[str, str]]
 
@@ -83,13 +81,8 @@ async def poll_once(
 
 def promtool_check_metrics(text: str) -> None:
     """Fail the test unless `promtool check metrics` accepts the exposition (lint included)."""
-    promtool = shutil.which("promtool")
-    if promtool is None:
-        if os.environ.get("CI"):
-            pytest.fail("promtool is required in CI (Debian package prometheus)")
-        pytest.skip("promtool not installed")
     result = subprocess.run(
-        [promtool, "check", "metrics"],
+        [require_tool("promtool"), "check", "metrics"],
         input=text.encode(),
         capture_output=True,
         timeout=60,

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -14,25 +12,15 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-
-def free_port() -> int:
-    """A free TCP port on loopback."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.support.ports import free_port
+from tests.support.tools import require_tool
 
 
 class Prometheus:
     """`prometheus` scraping one target every second, on loopback, in a temp directory."""
 
     def __init__(self, scrape_target: str) -> None:
-        binary = shutil.which("prometheus")
-        if binary is None:
-            if os.environ.get("CI"):
-                pytest.fail("prometheus is required in CI (Debian package prometheus)")
-            pytest.skip("prometheus not installed")
+        binary = require_tool("prometheus")
         self.dir = Path(tempfile.mkdtemp(prefix="prometheus-test-"))
         self.port = free_port()
         config = self.dir / "prometheus.yml"

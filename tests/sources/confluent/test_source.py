@@ -90,6 +90,7 @@ def errors(polled: Polled, reason: str) -> float | None:
 # -- the "done when" ---------------------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_200_topics_of_12_partitions_come_from_one_inventory_request_per_poll(
     session: aiohttp.ClientSession,
 ) -> None:

@@ -392,6 +392,7 @@ async def test_shards_split_pipelines_between_replicas(feldera: Simulation) -> N
     assert seen[0] | seen[1] == {p.name for p in sim_of(feldera).pipelines}
 
 
+@pytest.mark.slow
 async def test_many_generated_connectors_are_all_exported() -> None:
     options = {"feldera": {"pipelines": 56, "connectors_per_pipeline": 20}}
     async with Simulation(options) as sim:

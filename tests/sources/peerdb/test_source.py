@@ -217,6 +217,7 @@ async def test_rate_limit_retry_after_is_honoured(peerdb: Simulation) -> None:
     assert poller.next_delay() >= 120 * 0.9
 
 
+@pytest.mark.slow
 async def test_slow_upstream_times_out_within_the_poll_budget(peerdb: Simulation) -> None:
     await control(peerdb, "faults", {"latency": 3})
     cfg = target(peerdb)
@@ -226,6 +227,7 @@ async def test_slow_upstream_times_out_within_the_poll_budget(peerdb: Simulation
     assert polled.store.targets["pg"].last_duration < 2
 
 
+@pytest.mark.slow
 async def test_requests_per_target_respect_max_concurrency() -> None:
     async with Simulation({"peerdb": {"mirrors": 30}}) as sim:
         await control(sim, "faults", {"latency": 0.05})

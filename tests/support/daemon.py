@@ -1,0 +1,40 @@
+"""A running exporter for tests of its endpoints and lifecycle: its config and its readiness."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import yaml
+
+from dataflow_exporter.daemon import Exporter
+
+# The PeerDB password of the `peerdb_sim` fixture; it must never appear in what is served.
+SECRET = "daemon-secret-94b1e2"
+
+
+def write_config(path: Path, sim_url: str, **extra_targets: dict[str, Any]) -> Path:
+    """A config polling PeerDB at `sim_url` as target `pg` every second, plus `extra_targets`."""
+    targets = [{"name": "pg", "system": "peerdb", "url": sim_url, "password": SECRET}]
+    targets += [{"name": name, **t} for name, t in extra_targets.items()]
+    path.write_text(
+        yaml.safe_dump({"global": {"interval": "1s", "timeout": "0.8s"}, "targets": targets})
+    )
+    return path
+
+
+async def wait_ready(base: str, session: aiohttp.ClientSession) -> None:
+    """Wait (up to five seconds) until `/-/ready` answers 200."""
+    for _ in range(100):
+        async with session.get(f"{base}/-/ready") as resp:
+            if resp.status == 200:
+                return
+        await asyncio.sleep(0.05)
+    raise AssertionError("exporter never became ready")
+
+
+def base(exp: Exporter) -> str:
+    """The exporter's base URL on loopback."""
+    return f"http://127.0.0.1:{exp.port}"

@@ -1,0 +1,94 @@
+"""The exposition cache: what `/metrics` serves from the store, and when that changes."""
+
+from __future__ import annotations
+
+import gzip
+
+from dataflow_exporter.errors import Reason
+from dataflow_exporter.exposition_cache import ExpositionCache
+from dataflow_exporter.families import MetricSpec
+from dataflow_exporter.runtime_metrics import RuntimeMetrics
+from dataflow_exporter.scheduler import Scheduler
+from dataflow_exporter.simulator import Simulation
+from dataflow_exporter.snapshot import Snapshot
+from dataflow_exporter.store import Store, TargetState
+from dataflow_exporter.upstream import new_session
+from tests.support.daemon import SECRET
+from tests.support.helpers import poll_once, series_of, value
+
+
+async def test_a_failed_poll_keeps_the_last_good_series_until_stale_after(
+    peerdb_sim: Simulation,
+) -> None:
+    now = [1_000_000.0]
+    store = Store()
+    cfg = {
+        "global": {"interval": "30s", "timeout": "5s", "stale_after": "5m"},
+        "targets": [{"name": "pg", "system": "peerdb", "url": peerdb_sim.url, "password": SECRET}],
+    }
+    async with new_session() as session:
+        scheduler = Scheduler(session, store, clock=lambda: now[0])
+        assert (await poll_once(cfg, session, scheduler)).ok
+        await session.post(
+            f"{peerdb_sim.url}/_sim/peerdb/faults", json={"kind": "status", "status": 500}
+        )
+        now[0] += 60
+        failed = await poll_once(cfg, session, scheduler)
+        cache = ExpositionCache(store, clock=lambda: now[0])
+        text = cache.exposition().decode()
+        assert not failed.ok
+        assert value(text, "dataflow_exporter_target_up", target="pg") == 0
+        assert (
+            value(text, "peerdb_mirror_status", mirror="orders_pg_to_ch", status="STATUS_RUNNING")
+            == 1
+        )
+        now[0] += 300
+        stale = cache.exposition().decode()
+    assert series_of(stale, "peerdb_mirror_status") == []
+    assert value(stale, "dataflow_exporter_target_stale", target="pg") == 1
+    assert (
+        value(stale, "dataflow_exporter_target_last_success_timestamp_seconds", target="pg")
+        == 1_000_000.0
+    )
+
+
+UP = MetricSpec("demo_up", "gauge", "Up.")
+
+
+def polled_store() -> Store:
+    """A store with one target whose last poll succeeded with one series."""
+    store = Store()
+    store.add(TargetState("pg", "peerdb", 30.0, 300.0))
+    block = b'demo_up{target="pg"} 1.0\n'
+    snapshot = Snapshot({"demo_up": block}, {"demo_up": UP}, 1, 0, {}, 1.0)
+    store.record_success("pg", snapshot, [], 0.1)
+    return store
+
+
+def test_the_body_is_built_once_until_the_store_changes() -> None:
+    store = polled_store()
+    cache = ExpositionCache(store, clock=lambda: 2.0)
+    first = cache.exposition_parts()
+    assert cache.exposition_parts()[0] is first[0]
+    store.record_failure("pg", Reason.TIMEOUT, "timed out", 5.0, 2.0)
+    after = cache.exposition_parts()
+    assert after[0] is not first[0]
+    assert value(b"".join(after).decode(), "dataflow_exporter_target_up", target="pg") == 0
+
+
+def test_a_gzip_body_follows_the_store_like_the_plain_one() -> None:
+    store = polled_store()
+    cache = ExpositionCache(store, clock=lambda: 2.0, runtime=RuntimeMetrics())
+    cache.exposition(gzipped=True)
+    store.record_failure("pg", Reason.TIMEOUT, "timed out", 5.0, 2.0)
+    text = gzip.decompress(cache.exposition(gzipped=True)).decode()
+    assert value(text, "dataflow_exporter_target_up", target="pg") == 0
+    assert "process_resident_memory_bytes" in text
+
+
+def test_openmetrics_ends_with_eof_after_the_runtime_metrics_and_text_has_none() -> None:
+    cache = ExpositionCache(polled_store(), clock=lambda: 2.0, runtime=RuntimeMetrics())
+    body = cache.exposition(openmetrics=True).decode()
+    assert body.endswith("# EOF\n") and body.count("# EOF") == 1
+    assert body.index("process_resident_memory_bytes") < body.index("# EOF")
+    assert "# EOF" not in cache.exposition().decode()

@@ -1,0 +1,113 @@
+"""Metric specs refuse what Prometheus would reject, families hold float samples, long label
+values are capped yet stay distinct, and state sets export one-hot with unknowns cleaned."""
+
+from __future__ import annotations
+
+import pytest
+
+from dataflow_exporter.families import (
+    MAX_LABEL_VALUE_LENGTH,
+    MAX_UNKNOWN_STATE_LENGTH,
+    Family,
+    MetricSpec,
+    StateSet,
+    bound_label_value,
+    families_by_name,
+)
+
+STATUS = MetricSpec("demo_thing_status", "gauge", "Thing state.", ("thing", "status"))
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "labels", "message"),
+    [
+        ("demo-thing", "gauge", (), "invalid metric name"),
+        ("1demo", "gauge", (), "invalid metric name"),
+        ("demo_rows", "counter", (), "must end in _total"),
+        ("demo_thing", "info", (), "must end in _info"),
+        ("demo_up", "gauge", ("__reserved",), "invalid label name"),
+        ("demo_up", "gauge", ("a-b",), "invalid label name"),
+        ("demo_up", "gauge", ("9lives",), "invalid label name"),
+    ],
+)
+def test_a_spec_prometheus_would_reject_is_refused(
+    name: str, kind: str, labels: tuple[str, ...], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        MetricSpec(name, kind, "Help.", labels)  # type: ignore[arg-type]
+
+
+def test_valid_specs_of_each_kind_are_accepted() -> None:
+    specs = [
+        MetricSpec("demo:rate_up", "gauge", "Help.", ("_private", "target2")),
+        MetricSpec("demo_rows_total", "counter", "Help."),
+        MetricSpec("demo_build_info", "info", "Help.", ("version",)),
+    ]
+    assert [spec.kind for spec in specs] == ["gauge", "counter", "info"]
+
+
+def test_add_stores_label_values_as_a_tuple_and_the_value_as_a_float() -> None:
+    family = Family(STATUS)
+    family.add(["a", "UP"], 1)
+    ((labels, value),) = family.samples
+    assert (labels, value) == (("a", "UP"), 1.0)
+    assert type(value) is float
+
+
+def test_short_label_values_are_kept_as_they_are() -> None:
+    value = "x" * MAX_LABEL_VALUE_LENGTH
+    assert bound_label_value(value) == value
+
+
+def test_long_label_values_are_capped_distinct_and_stable() -> None:
+    one, two = "x" * 500 + "1", "x" * 500 + "2"
+    capped = bound_label_value(one)
+    assert len(capped) == MAX_LABEL_VALUE_LENGTH
+    assert capped.startswith("x" * 100)
+    assert capped != bound_label_value(two)
+    assert capped == bound_label_value(one)
+
+
+def test_a_lone_surrogate_in_a_long_value_is_capped_without_error() -> None:
+    assert len(bound_label_value("\ud800" * 300)) == MAX_LABEL_VALUE_LENGTH
+
+
+def test_a_known_state_is_kept_and_reported_known() -> None:
+    states = StateSet(("RUNNING", "FAILED"), sparse=frozenset({"PAUSING"}))
+    assert states.normalise("FAILED") == ("FAILED", True)
+    assert states.normalise("PAUSING") == ("PAUSING", True)
+
+
+@pytest.mark.parametrize(
+    ("raw", "label"),
+    [
+        ("Running now!", "Running_now_"),
+        ("a{b}=c", "a_b__c"),
+        ("", "_"),
+        (7, "7"),
+        ("z" * 100, "z" * MAX_UNKNOWN_STATE_LENGTH),
+    ],
+)
+def test_an_unknown_state_is_cleaned_capped_and_reported_unknown(raw: object, label: str) -> None:
+    assert StateSet(("RUNNING",)).normalise(raw) == (label, False)
+
+
+def test_one_hot_gives_every_known_state_and_a_one_for_the_current() -> None:
+    family = Family(STATUS)
+    StateSet(("UP", "DOWN", "PAUSED")).one_hot(family, ("a",), "DOWN")
+    assert family.samples == [(("a", "UP"), 0.0), (("a", "DOWN"), 1.0), (("a", "PAUSED"), 0.0)]
+
+
+@pytest.mark.parametrize("current", ["PAUSING", "SOMETHING_NEW"])
+def test_a_sparse_or_unknown_current_state_gets_its_own_series(current: str) -> None:
+    family = Family(STATUS)
+    StateSet(("UP", "DOWN"), sparse=frozenset({"PAUSING"})).one_hot(family, ("a",), current)
+    assert family.samples == [(("a", "UP"), 0.0), (("a", "DOWN"), 0.0), (("a", current), 1.0)]
+
+
+def test_families_are_indexed_by_metric_name() -> None:
+    status, rows = Family(STATUS), Family(MetricSpec("demo_rows_total", "counter", "Rows."))
+    assert families_by_name([status, rows]) == {
+        "demo_thing_status": status,
+        "demo_rows_total": rows,
+    }

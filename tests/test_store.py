@@ -1,0 +1,142 @@
+"""The store: each target's last good snapshot and poll health, what changes `version` (the
+exposition cache's key), readiness, staleness, and the cap on unknown-value counters."""
+
+from __future__ import annotations
+
+from dataflow_exporter.errors import Reason
+from dataflow_exporter.families import MetricSpec
+from dataflow_exporter.sources.base import BrokenEntity
+from dataflow_exporter.store import (
+    MAX_UNKNOWN_FIELDS,
+    OTHER_FIELD,
+    Snapshot,
+    Store,
+    TargetState,
+)
+
+UP = MetricSpec("demo_up", "gauge", "Up.")
+
+
+def snapshot(taken_at: float, dropped: int = 0) -> Snapshot:
+    """A snapshot of one rendered series."""
+    block = b'demo_up{target="pg"} 1.0\n'
+    return Snapshot({"demo_up": block}, {"demo_up": UP}, 1, dropped, {"mirrors": 1}, taken_at)
+
+
+def store_with(*names: str) -> Store:
+    store = Store()
+    for name in names:
+        store.add(TargetState(name, "peerdb", 30.0, 300.0))
+    return store
+
+
+def test_ready_only_once_every_target_has_finished_a_poll() -> None:
+    store = store_with("a", "b")
+    assert not store.ready()
+    store.record_success("a", snapshot(1.0), [], 0.1)
+    assert not store.ready()
+    store.record_failure("b", Reason.TIMEOUT, "timed out", 5.0, 2.0)
+    assert store.ready()
+
+
+def test_every_change_that_shows_in_metrics_bumps_the_version() -> None:
+    store = Store()
+    versions = [store.version]
+    store.add(TargetState("a", "peerdb", 30.0, 300.0))
+    versions.append(store.version)
+    store.record_success("a", snapshot(1.0), [], 0.1)
+    versions.append(store.version)
+    store.record_failure("a", Reason.HTTP_5XX, "500", 0.1, 2.0)
+    versions.append(store.version)
+    store.record_reload(False, 3.0)
+    versions.append(store.version)
+    store.remove("a")
+    versions.append(store.version)
+    assert versions == sorted(set(versions))  # strictly increasing
+
+
+def test_what_does_not_show_in_metrics_leaves_the_version() -> None:
+    store = store_with("a")
+    before = store.version
+    store.record_schedule("a", next_poll_at=60.0, retry_after=None, backoff_factor=2)
+    store.remove("gone")
+    store.record_success("gone", snapshot(1.0), [], 0.1)
+    store.record_failure("gone", Reason.TIMEOUT, "timed out", 5.0, 2.0)
+    assert store.version == before
+    assert store.targets["a"].backoff_factor == 2
+    assert set(store.targets) == {"a"}
+
+
+def test_a_failure_keeps_the_last_good_snapshot_and_counts_by_reason() -> None:
+    store = store_with("a")
+    good = snapshot(1.0)
+    store.record_success("a", good, [], 0.1)
+    store.record_failure("a", Reason.AUTH, "401", 0.2, 2.0)
+    store.record_failure("a", Reason.AUTH, "401", 0.2, 3.0)
+    state = store.targets["a"]
+    assert state.snapshot is good
+    assert (state.up, state.last_success, state.last_poll_at) == (False, 1.0, 3.0)
+    assert (state.last_error_reason, state.errors_total["auth"]) == ("auth", 2)
+    assert (state.polls_total, state.consecutive_failures) == (3, 2)
+
+
+def test_a_success_clears_the_error_and_resets_consecutive_failures() -> None:
+    store = store_with("a")
+    store.record_failure("a", Reason.CONNECT, "refused", 0.1, 1.0)
+    store.record_success("a", snapshot(2.0, dropped=3), [], 0.1)
+    store.record_success("a", snapshot(3.0, dropped=4), [], 0.1)
+    state = store.targets["a"]
+    assert (state.up, state.last_error_reason, state.last_error) == (True, None, None)
+    assert state.consecutive_failures == 0
+    assert state.errors_total["connect"] == 1  # a counter: the failure stays counted
+    assert state.dropped_total == 7
+
+
+def test_a_target_is_stale_only_when_its_last_success_is_older_than_stale_after() -> None:
+    store = store_with("a")
+    store.record_success("a", snapshot(1000.0), [], 0.1)
+    store.record_failure("a", Reason.TIMEOUT, "timed out", 5.0, 1010.0)
+    state = store.targets["a"]
+    assert not state.stale(1000.0 + 300.0)
+    assert state.stale(1000.0 + 300.5)
+
+
+def test_a_target_up_now_is_never_stale() -> None:
+    store = store_with("a")
+    store.record_success("a", snapshot(1000.0), [], 0.1)
+    assert not store.targets["a"].stale(1_000_000.0)
+
+
+def test_a_target_that_never_succeeded_goes_stale_after_its_configuration() -> None:
+    state = TargetState("a", "peerdb", 30.0, 300.0, configured_at=1000.0)
+    assert not state.stale(1300.0)
+    assert state.stale(1300.5)
+    assert not TargetState("b", "peerdb", 30.0, 300.0).stale(1e9)  # no time to count from
+
+
+def test_a_broken_entity_keeps_the_time_it_was_first_seen() -> None:
+    store = store_with("a")
+    broken = BrokenEntity("mirror", (("mirror", "m1"),), "STATUS_FAILED")
+    store.record_success("a", snapshot(10.0), [], 0.1, broken=(broken,))
+    store.record_success("a", snapshot(40.0), [], 0.1, broken=(broken,))
+    key = ("mirror", (("mirror", "m1"),), "STATUS_FAILED")
+    assert store.targets["a"].seen_since(key) == 10.0
+    store.record_success("a", snapshot(70.0), [], 0.1)
+    assert store.targets["a"].seen_since(key) is None
+
+
+def test_unknown_values_count_per_system_and_field() -> None:
+    store = store_with("a", "b")
+    store.record_success("a", snapshot(1.0), [("flow_status", "NEW"), ("flow_status", "X")], 0.1)
+    store.record_success("b", snapshot(1.0), [("flow_status", "NEW")], 0.1)
+    assert store.unknown_values == {("peerdb", "flow_status"): 3}
+
+
+def test_field_names_beyond_the_cap_count_under_other() -> None:
+    store = store_with("a")
+    unknown = [(f"field_{i}", "v") for i in range(MAX_UNKNOWN_FIELDS + 5)]
+    store.record_success("a", snapshot(1.0), unknown, 0.1)
+    store.record_success("a", snapshot(2.0), [("field_0", "v")], 0.1)
+    assert len(store.unknown_values) == MAX_UNKNOWN_FIELDS + 1
+    assert store.unknown_values[("peerdb", OTHER_FIELD)] == 5
+    assert store.unknown_values[("peerdb", "field_0")] == 2
