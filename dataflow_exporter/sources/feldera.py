@@ -42,7 +42,7 @@ from pydantic import FilePath, SecretStr, model_validator
 
 from dataflow_exporter.auth import BearerAuth, SecretReader
 from dataflow_exporter.config_models import Filter, Strict, TargetConfig, one_of
-from dataflow_exporter.families import Family, MetricSpec, StateSet
+from dataflow_exporter.families import Family, MetricSpec, State, StateSet, Unknown
 from dataflow_exporter.sources.base import (
     GONE,
     BrokenEntity,
@@ -364,22 +364,19 @@ class Pipeline(msgspec.Struct, frozen=True, gc=False):
     """One pipeline's lifecycle state from the pipeline list."""
 
     name: str
-    status: str
-    status_known: bool
-    desired: str
-    desired_known: bool
-    program: str
-    program_known: bool
-    deployment_error: bool
+    status: State
+    desired: State
+    program: State
+    # None: the last deployment ended without error; else its `deployment_error.message`, the
+    # upstream's words ("" when it gives none).
+    deployment_error: str | None
     status_since: float | None
-    deployment_error_message: str = ""  # `deployment_error.message`, the upstream's words
 
 
 class Health(msgspec.Struct, frozen=True, gc=False):
     """A connector's reported health."""
 
-    status: str
-    known: bool
+    status: State
     description: str = ""  # why, in the connector's own words (Unhealthy)
 
 
@@ -392,7 +389,7 @@ class InputConnector(msgspec.Struct, frozen=True, gc=False):
     paused: bool
     barrier: bool
     end_of_input: bool
-    fatal_error: bool
+    fatal_error: str  # the connector's fatal error in its own words; "" while it has none
     health: Health | None
     records: float
     bytes: float
@@ -402,7 +399,6 @@ class InputConnector(msgspec.Struct, frozen=True, gc=False):
     buffered_bytes: float | None  # from v0.125.0
     latency_p99_seconds: float | None
     completed_at: float | None
-    fatal_error_message: str = ""
 
     @property
     def labels(self) -> tuple[str, str, str]:
@@ -416,7 +412,7 @@ class OutputConnector(msgspec.Struct, frozen=True, gc=False):
     pipeline: str
     view: str
     connector: str
-    fatal_error: bool
+    fatal_error: str  # the connector's fatal error in its own words; "" while it has none
     health: Health | None
     transmitted_records: float
     transmitted_bytes: float
@@ -427,7 +423,6 @@ class OutputConnector(msgspec.Struct, frozen=True, gc=False):
     queued_batches: float
     buffered_records: float
     buffered_batches: float
-    fatal_error_message: str = ""
 
     @property
     def labels(self) -> tuple[str, str, str]:
@@ -439,10 +434,8 @@ class GlobalMetrics(msgspec.Struct, frozen=True, gc=False):
     """The pipeline-wide part of `/stats`."""
 
     pipeline: str
-    state: str
-    state_known: bool
-    memory_pressure: str | None  # from v0.274.0
-    memory_pressure_known: bool
+    state: State
+    memory_pressure: State | None  # from v0.274.0
     rss_bytes: float
     uptime_seconds: float
     start_time: float
@@ -458,33 +451,29 @@ class PipelineStats(msgspec.Struct, frozen=True, gc=False):
     outputs: tuple[OutputConnector, ...]
 
 
-def _state(states: StateSet, value: Any) -> tuple[str, bool]:
+def _state(states: StateSet, value: Any) -> State:
     return states.normalise("null" if value is None else value)
 
 
 def parse_pipeline(raw: Any, what: str) -> Pipeline:
     """One `PipelineSelectedInfo` (selector=status) -> pipeline."""
     item = obj(raw, what)
-    status, status_known = _state(DEPLOYMENT_STATUSES, item.get("deployment_status"))
-    desired, desired_known = _state(DESIRED_STATUSES, item.get("deployment_desired_status"))
-    program, program_known = _state(PROGRAM_STATUSES, item.get("program_status"))
+    status = _state(DEPLOYMENT_STATUSES, item.get("deployment_status"))
+    desired = _state(DESIRED_STATUSES, item.get("deployment_desired_status"))
+    program = _state(PROGRAM_STATUSES, item.get("program_status"))
     error = item.get("deployment_error")
-    message = ""
+    message = None
     if error is not None:
         message = _words(obj(error, f"{what}.deployment_error").get("message"))
     return Pipeline(
         name=string(item.get("name"), f"{what}.name"),
         status=status,
-        status_known=status_known,
         desired=desired,
-        desired_known=desired_known,
         program=program,
-        program_known=program_known,
-        deployment_error=error is not None,
+        deployment_error=message,
         status_since=timestamp(
             item.get("deployment_status_since"), f"{what}.deployment_status_since"
         ),
-        deployment_error_message=message,
     )
 
 
@@ -516,8 +505,7 @@ def _health(value: Any, what: str) -> Health | None:
     if value is None:
         return None
     health = obj(value, what)
-    status, known = _state(HEALTH_STATUSES, health.get("status"))
-    return Health(status, known, _words(health.get("description")))
+    return Health(_state(HEALTH_STATUSES, health.get("status")), _words(health.get("description")))
 
 
 def _words(value: Any) -> str:
@@ -525,10 +513,8 @@ def _words(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
-def _fatal(value: Any, what: str) -> bool:
-    if value is None:
-        return False
-    return bool(string(value, what))
+def _fatal(value: Any, what: str) -> str:
+    return "" if value is None else string(value, what)
 
 
 def unquote_identifier(name: str) -> str:
@@ -581,7 +567,6 @@ def parse_input(pipeline: str, raw: Any, what: str) -> InputConnector:
         buffered_bytes=optional_number(metrics.get("buffered_bytes"), f"{m}.buffered_bytes"),
         latency_p99_seconds=None if latency is None else latency / 1e6,
         completed_at=completed,
-        fatal_error_message=_words(item.get("fatal_error")),
     )
 
 
@@ -608,7 +593,6 @@ def parse_output(pipeline: str, raw: Any, what: str) -> OutputConnector:
         queued_batches=count("queued_batches"),
         buffered_records=count("buffered_records"),
         buffered_batches=count("buffered_batches"),
-        fatal_error_message=_words(item.get("fatal_error")),
     )
 
 
@@ -620,19 +604,12 @@ def parse_global_metrics(pipeline: str, raw: Any) -> GlobalMetrics:
     def count(key: str) -> float:
         return field_number(data, key, what)
 
-    state, state_known = _state(PIPELINE_STATES, data.get("state"))
     # Absent before v0.274.0: no series, not an unknown value.
     raw_pressure = data.get("memory_pressure")
-    pressure: str | None = None
-    pressure_known = True
-    if raw_pressure is not None:
-        pressure, pressure_known = _state(MEMORY_PRESSURES, raw_pressure)
     return GlobalMetrics(
         pipeline=pipeline,
-        state=state,
-        state_known=state_known,
-        memory_pressure=pressure,
-        memory_pressure_known=pressure_known,
+        state=_state(PIPELINE_STATES, data.get("state")),
+        memory_pressure=None if raw_pressure is None else MEMORY_PRESSURES.normalise(raw_pressure),
         rss_bytes=count("rss_bytes"),
         uptime_seconds=count("uptime_msecs") / 1000.0,
         start_time=count("start_time"),
@@ -717,7 +694,7 @@ def _pipeline_families(seen: Observation) -> list[Family]:
         DEPLOYMENT_STATUSES.one_hot(status, (p.name,), p.status)
         DESIRED_STATUSES.one_hot(desired, (p.name,), p.desired)
         PROGRAM_STATUSES.one_hot(program, (p.name,), p.program)
-        _flag(error, (p.name,), p.deployment_error)
+        _flag(error, (p.name,), p.deployment_error is not None)
         if p.status_since is not None:
             since.add((p.name,), p.status_since)
         if p.name in seen.stats_available:
@@ -767,7 +744,7 @@ def _input_families(inputs: Iterable[InputConnector]) -> list[Family]:
         _flag(flags[IN_PAUSED], labels, c.paused)
         _flag(flags[IN_BARRIER], labels, c.barrier)
         _flag(flags[IN_END_OF_INPUT], labels, c.end_of_input)
-        _flag(fatal, labels, c.fatal_error)
+        _flag(fatal, labels, bool(c.fatal_error))
         if c.health is not None:
             HEALTH_STATUSES.one_hot(health, labels, c.health.status)
         values[IN_RECORDS].add(labels, c.records)
@@ -800,7 +777,7 @@ def _output_families(outputs: Iterable[OutputConnector]) -> list[Family]:
     values = {spec: Family(spec) for spec in fields_by_spec}
     for c in outputs:
         labels = c.labels
-        _flag(fatal, labels, c.fatal_error)
+        _flag(fatal, labels, bool(c.fatal_error))
         if c.health is not None:
             HEALTH_STATUSES.one_hot(health, labels, c.health.status)
         for spec, name in fields_by_spec.items():
@@ -825,25 +802,23 @@ def summarise(seen: Observation) -> PollResult:
     def count(key: str) -> None:
         result.entities[key] = result.entities.get(key, 0) + 1
 
+    def check(field_name: str, state: State | None) -> None:
+        if isinstance(state, Unknown):
+            result.unknown_values.append((field_name, str(state)))
+
     for p in seen.pipelines:
         count(f"pipelines {p.status}")
-        for known, field_name, value in (
-            (p.status_known, "deployment_status", p.status),
-            (p.desired_known, "deployment_desired_status", p.desired),
-            (p.program_known, "program_status", p.program),
-        ):
-            if not known:
-                result.unknown_values.append((field_name, value))
+        check("deployment_status", p.status)
+        check("deployment_desired_status", p.desired)
+        check("program_status", p.program)
     for g in seen.global_metrics:
-        if not g.state_known:
-            result.unknown_values.append(("pipeline_state", g.state))
-        if g.memory_pressure is not None and not g.memory_pressure_known:
-            result.unknown_values.append(("memory_pressure", g.memory_pressure))
+        check("pipeline_state", g.state)
+        check("memory_pressure", g.memory_pressure)
     connectors: list[InputConnector | OutputConnector] = [*seen.inputs, *seen.outputs]
     for c in connectors:
         count(f"connectors {c.health.status}" if c.health else "connectors health unreported")
-        if c.health is not None and not c.health.known:
-            result.unknown_values.append(("connector_health", c.health.status))
+        if c.health is not None:
+            check("connector_health", c.health.status)
     if seen.missing_connectors:
         result.entities["connectors not found"] = seen.missing_connectors
     return result
@@ -861,13 +836,17 @@ def broken_entities(seen: Observation) -> list[BrokenEntity]:
     for p in seen.pipelines:
         if p.program in BROKEN_PROGRAM_STATES:
             state = p.program
-        elif p.deployment_error or p.status in BROKEN_PIPELINE_STATES or not p.status_known:
+        elif (
+            p.deployment_error is not None
+            or p.status in BROKEN_PIPELINE_STATES
+            or isinstance(p.status, Unknown)
+        ):
             state = p.status
         else:
             continue
         names: tuple[tuple[str, str], ...] = (("pipeline", p.name),)
-        error = p.deployment_error_message
-        broken.append(BrokenEntity("pipeline", names, state, error, p.status_since))
+        error = p.deployment_error or ""
+        broken.append(BrokenEntity("pipeline", names, str(state), error, p.status_since))
     connectors: list[tuple[str, str, InputConnector | OutputConnector]] = [
         *(("input connector", "table", c) for c in seen.inputs),
         *(("output connector", "view", c) for c in seen.outputs),
@@ -881,7 +860,7 @@ def broken_entities(seen: Observation) -> list[BrokenEntity]:
         state = "fatal error" if c.fatal_error else ""
         if c.health is not None:
             state = ", ".join(s for s in (state, c.health.status) if s)
-        words = [c.fatal_error_message, c.health.description if c.health else ""]
+        words = [c.fatal_error, c.health.description if c.health else ""]
         error = "\n".join(dict.fromkeys(w for w in words if w))
         broken.append(BrokenEntity(kind, names, state, error))
     return broken
