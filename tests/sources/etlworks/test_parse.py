@@ -20,6 +20,7 @@ from dataflow_exporter.sources.etlworks import (
     FlowMemory,
     FlowReading,
     FlowRef,
+    broken_entities,
     build_families,
     epoch_seconds,
     execution_duration,
@@ -300,6 +301,15 @@ def test_the_last_success_survives_later_runs_that_did_not_succeed() -> None:
     memory = fold_execution(memory, finished(2, "error", ended=200.0), since=0)
     memory = fold_execution(memory, Execution(3, "f", "running", 300.0, None, None, 0), 0)
     assert memory.last_success == 100.0
+
+
+def test_a_flow_whose_newest_execution_has_an_unknown_status_is_broken() -> None:
+    payload = fixture("execution_success") | {"status": "on hold"}
+    latest = parse_execution(payload, "x")
+    assert latest is not None
+    (broken,) = broken_entities([FlowReading(FlowRef(4921), latest)], NOW)
+    assert (broken.names[0], broken.state) == (("flow_id", "4921"), "on_hold")
+    assert type(broken.state) is str
 
 
 def test_flows_no_longer_selected_are_forgotten() -> None:

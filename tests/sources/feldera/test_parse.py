@@ -15,6 +15,7 @@ from dataflow_exporter.families import Family, families_by_name
 from dataflow_exporter.sources.feldera import (
     DEPLOYMENT_STATUSES,
     Observation,
+    broken_entities,
     build_families,
     error_code,
     is_ephemeral,
@@ -84,6 +85,30 @@ def test_an_unknown_deployment_status_gets_its_own_series_and_is_reported() -> N
     assert sample(family, "fraud-detection", "Hibernating") == 1
     assert sample(family, "fraud-detection", "Running") == 0
     assert summarise(seen).unknown_values == [("deployment_status", "Hibernating")]
+
+
+def test_a_pipeline_in_an_unknown_deployment_status_is_broken_in_its_own_words() -> None:
+    item = copy.deepcopy(fixture("pipelines_list_selector_status")[0])
+    item["deployment_status"] = "Hibernating"
+    (pipeline,) = parse_pipeline_list([item])
+    (broken,) = broken_entities(Observation([pipeline]))
+    assert (broken.kind, broken.names, broken.state) == (
+        "pipeline",
+        (("pipeline", "fraud-detection"),),
+        "Hibernating",
+    )
+    assert type(broken.state) is str  # the status page encodes it as plain text
+
+
+def test_a_deployment_error_without_a_message_is_still_an_error() -> None:
+    item = copy.deepcopy(fixture("pipelines_list_selector_status")[0])
+    item["deployment_error"] = {"error_code": "RunnerError", "details": {}}
+    (pipeline,) = parse_pipeline_list([item])
+    assert pipeline.deployment_error == ""
+    family = families_for(Observation([pipeline]))["feldera_pipeline_deployment_error"]
+    assert sample(family, "fraud-detection") == 1
+    (broken,) = broken_entities(Observation([pipeline]))
+    assert (broken.state, broken.error) == ("Running", "")
 
 
 def test_stats_split_endpoint_names_into_table_and_connector() -> None:

@@ -14,6 +14,7 @@ from dataflow_exporter.sources.peerdb import (
     MIB,
     Batch,
     Observation,
+    broken_entities,
     build_families,
     flow_status,
     parse_batches,
@@ -64,6 +65,13 @@ def test_unknown_status_gets_its_own_series_besides_the_twelve_known() -> None:
     assert values["42"] == 1.0
     assert len(values) == 13
     assert sum(values.values()) == 1.0
+
+
+def test_a_mirror_in_an_unknown_state_is_broken_in_its_own_words() -> None:
+    mirror = parse_mirror_list({"mirrors": [{"name": "m", "status": "STATUS_HIBERNATING"}]})[0]
+    (broken,) = broken_entities(Observation([mirror], {}, {}, [], None), now=0.0)
+    assert (broken.names, broken.state) == ((("mirror", "m"),), "STATUS_HIBERNATING")
+    assert type(broken.state) is str
 
 
 def test_mirror_list_reads_identity_state_and_epoch_millisecond_creation() -> None:
