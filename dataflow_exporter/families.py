@@ -75,14 +75,29 @@ _UNSAFE_STATE_CHARS = re.compile(r"[^A-Za-z0-9_.:\-]")
 MAX_UNKNOWN_STATE_LENGTH = 64
 
 
+class Unknown(str):
+    """An upstream state outside its `StateSet`, as the label value its series carries
+    (sanitised and length-capped). It is a `str`, so it labels, prints and compares as that
+    value does; `isinstance(state, Unknown)` is how a source tells it apart to count it."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return f"Unknown({str.__repr__(self)})"
+
+
+# What `StateSet.normalise` gives: a state name of the set, or an `Unknown` one.
+State = str | Unknown
+
+
 @dataclass(frozen=True, slots=True)
 class StateSet:
     """A closed set of upstream state names, exported as a one-hot gauge with a `status` label.
 
-    Values outside the set are sanitised and length-capped, and reported as unknown so the
-    caller can count them. `sparse` states are known too but get a series only while current:
-    the upstream's own states that only some releases report (one series per entity for a
-    state most targets never see would cost more than it tells).
+    Values outside the set are sanitised, length-capped and returned as `Unknown`, so the caller
+    can count them. `sparse` states are known too but get a series only while current: the
+    upstream's own states that only some releases report (one series per entity for a state
+    most targets never see would cost more than it tells).
     """
 
     values: tuple[str, ...]
@@ -94,15 +109,15 @@ class StateSet:
         object.__setattr__(self, "_suffixes", tuple((state,) for state in self.values))
         object.__setattr__(self, "_index", {state: i for i, state in enumerate(self.values)})
 
-    def normalise(self, raw: object) -> tuple[str, bool]:
-        """Return (label value, known?) for an upstream state value."""
+    def normalise(self, raw: object) -> State:
+        """The state name of an upstream value, or `Unknown` with its label value."""
         text = raw if isinstance(raw, str) else str(raw)
         if text in self._index or text in self.sparse:
-            return text, True
+            return text
         cleaned = _UNSAFE_STATE_CHARS.sub("_", text)[:MAX_UNKNOWN_STATE_LENGTH]
-        return cleaned or "_", False
+        return Unknown(cleaned or "_")
 
-    def one_hot(self, family: Family, prefix: Sequence[str], current: str) -> None:
+    def one_hot(self, family: Family, prefix: Sequence[str], current: State) -> None:
         """Add one sample per known state (1 for `current`, else 0), plus `current` if it is
         sparse or unknown."""
         base = tuple(prefix)

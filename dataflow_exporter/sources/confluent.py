@@ -46,7 +46,7 @@ from dataflow_exporter import thresholds
 from dataflow_exporter.auth import BasicAuth, BearerAuth, SecretReader
 from dataflow_exporter.config_models import Filter, TargetConfig, not_both
 from dataflow_exporter.errors import SchemaError, UpstreamError
-from dataflow_exporter.families import Family, MetricSpec, StateSet
+from dataflow_exporter.families import Family, MetricSpec, State, StateSet, Unknown
 from dataflow_exporter.log import get_logger
 from dataflow_exporter.sources.base import (
     BrokenEntity,
@@ -251,10 +251,8 @@ class Link(msgspec.Struct, frozen=True, gc=False):
     """One cluster link's state and error (None: the server's release does not report it)."""
 
     name: str
-    state: str | None
-    state_known: bool
-    error: str | None
-    error_known: bool = True
+    state: State | None
+    error: State | None
     error_message: str = ""  # `link_error_message`: the upstream's own words, "" when none
 
 
@@ -272,10 +270,8 @@ class MirrorTopic(msgspec.Struct, frozen=True, gc=False):
 
     link: str
     name: str
-    status: str
-    status_known: bool
-    error: str | None
-    error_known: bool
+    status: State
+    error: State | None  # None: not reported (Confluent Platform before 7.6)
     state_time: float
     partitions: int
     lags: tuple[PartitionLag, ...]
@@ -305,14 +301,12 @@ def next_page(data: dict[str, Any], what: str) -> str | None:
     return string(link, f"{what}.metadata.next")
 
 
-def _enum(states: StateSet, raw: Any, what: str) -> tuple[str, bool]:
+def _enum(states: StateSet, raw: Any, what: str) -> State:
     return states.normalise(string(raw, what))
 
 
-def _optional_enum(states: StateSet, raw: Any, what: str) -> tuple[str | None, bool]:
-    if raw is None:
-        return None, True
-    return _enum(states, raw, what)
+def _optional_enum(states: StateSet, raw: Any, what: str) -> State | None:
+    return None if raw is None else _enum(states, raw, what)
 
 
 def parse_links(payload: Any) -> tuple[list[Link], str | None]:
@@ -322,19 +316,13 @@ def parse_links(payload: Any) -> tuple[list[Link], str | None]:
     for i, raw in enumerate(arr(data.get("data"), "links.data")):
         item = obj(raw, f"links.data[{i}]")
         # Confluent Platform before 7.6 has no `link_state`: no state series, not a made-up one.
-        state, state_known = _optional_enum(
-            LINK_STATES, item.get("link_state"), f"links.data[{i}].link_state"
-        )
-        error, error_known = _optional_enum(
-            LINK_ERRORS, item.get("link_error"), f"links.data[{i}].link_error"
-        )
+        state = _optional_enum(LINK_STATES, item.get("link_state"), f"links.data[{i}].link_state")
+        error = _optional_enum(LINK_ERRORS, item.get("link_error"), f"links.data[{i}].link_error")
         links.append(
             Link(
                 name=string(item.get("link_name"), f"links.data[{i}].link_name"),
                 state=state,
-                state_known=state_known,
                 error=error,
-                error_known=error_known,
                 error_message=_text(item.get("link_error_message")),
             )
         )
@@ -378,19 +366,15 @@ def _checked_lag(raw: Any, what: str) -> PartitionLag:
 def parse_mirror_topic(raw: Any, what: str) -> MirrorTopic:
     """One ListMirrorTopicsResponseData item -> a mirror topic."""
     item = obj(raw, what)
-    status, status_known = _enum(
-        MIRROR_STATUSES, item.get("mirror_status"), f"{what}.mirror_status"
-    )
-    error, error_known = _optional_enum(
+    status = _enum(MIRROR_STATUSES, item.get("mirror_status"), f"{what}.mirror_status")
+    error = _optional_enum(
         MIRROR_ERRORS, item.get("mirror_topic_error"), f"{what}.mirror_topic_error"
     )
     return MirrorTopic(
         link=string(item.get("link_name"), f"{what}.link_name"),
         name=string(item.get("mirror_topic_name"), f"{what}.mirror_topic_name"),
         status=status,
-        status_known=status_known,
         error=error,
-        error_known=error_known,
         state_time=number(item.get("state_time_ms"), f"{what}.state_time_ms") / 1000.0,
         partitions=integer(item.get("num_partitions"), f"{what}.num_partitions"),
         lags=parse_lags(items(item, "mirror_lags", what), f"{what}.mirror_lags"),
@@ -431,19 +415,13 @@ class _MirrorTopicsShape(msgspec.Struct, gc=False):
 def _mirror_topics(page: _MirrorTopicsShape) -> tuple[list[MirrorTopic], str | None]:
     topics = []
     for item in page.data:
-        status, status_known = MIRROR_STATUSES.normalise(item.mirror_status)
         raw_error = item.mirror_topic_error
-        error, error_known = (
-            (None, True) if raw_error is None else MIRROR_ERRORS.normalise(raw_error)
-        )
         topics.append(
             MirrorTopic(
                 link=item.link_name,
                 name=item.mirror_topic_name,
-                status=status,
-                status_known=status_known,
-                error=error,
-                error_known=error_known,
+                status=MIRROR_STATUSES.normalise(item.mirror_status),
+                error=None if raw_error is None else MIRROR_ERRORS.normalise(raw_error),
                 state_time=item.state_time_ms / 1000.0,
                 partitions=item.num_partitions,
                 lags=by_partition(item.mirror_lags),
@@ -512,15 +490,15 @@ def unknown_values(seen: Observation) -> list[tuple[str, str]]:
     """(field, value) for every enum value outside the spec's sets, for the core to count."""
     out = []
     for link in seen.links:
-        if not link.state_known and link.state is not None:
-            out.append(("link_state", link.state))
-        if not link.error_known and link.error is not None:
-            out.append(("link_error", link.error))
+        if isinstance(link.state, Unknown):
+            out.append(("link_state", str(link.state)))
+        if isinstance(link.error, Unknown):
+            out.append(("link_error", str(link.error)))
     for topic in seen.topics:
-        if not topic.status_known:
-            out.append(("mirror_status", topic.status))
-        if not topic.error_known and topic.error is not None:
-            out.append(("mirror_topic_error", topic.error))
+        if isinstance(topic.status, Unknown):
+            out.append(("mirror_status", str(topic.status)))
+        if isinstance(topic.error, Unknown):
+            out.append(("mirror_topic_error", str(topic.error)))
     return out
 
 
@@ -538,13 +516,15 @@ def broken_entities(seen: Observation, topic_lags: list[float], now: float) -> l
     time. `topic_lags` is each topic's summed lag, in `seen.topics` order (as exported)."""
     broken = []
     for link in seen.links:
-        if link.state in BROKEN_LINK_STATES or (link.state is not None and not link.state_known):
+        if link.state in BROKEN_LINK_STATES or isinstance(link.state, Unknown):
             error = link.error if link.error not in NO_ERRORS else None
             words = ": ".join(w for w in (error, link.error_message) if w)
-            broken.append(BrokenEntity("link", (("link", link.name),), link.state or "", words))
+            broken.append(
+                BrokenEntity("link", (("link", link.name),), str(link.state or ""), words)
+            )
     for topic, lag in zip(seen.topics, topic_lags, strict=True):
         state = topic.status
-        if topic.status_known and state not in BROKEN_TOPIC_STATES:
+        if not isinstance(state, Unknown) and state not in BROKEN_TOPIC_STATES:
             if state.startswith("PENDING_"):
                 if now - topic.state_time <= thresholds.CONFLUENT_PENDING_SECONDS:
                     continue
@@ -554,7 +534,7 @@ def broken_entities(seen: Observation, topic_lags: list[float], now: float) -> l
                 continue
         error = topic.error if topic.error is not None and topic.error not in NO_ERRORS else ""
         names = (("link", topic.link), ("topic", topic.name))
-        broken.append(BrokenEntity("mirror topic", names, state, error, topic.state_time))
+        broken.append(BrokenEntity("mirror topic", names, str(state), str(error), topic.state_time))
     return broken
 
 

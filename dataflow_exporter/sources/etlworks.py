@@ -54,7 +54,7 @@ from dataflow_exporter import redact, thresholds
 from dataflow_exporter.auth import BearerAuth, SecretReader
 from dataflow_exporter.config_models import Duration, Filter, Shard, TargetConfig, not_both
 from dataflow_exporter.errors import Reason, SchemaError, UpstreamError
-from dataflow_exporter.families import Family, MetricSpec, StateSet
+from dataflow_exporter.families import Family, MetricSpec, State, StateSet, Unknown
 from dataflow_exporter.log import get_logger
 from dataflow_exporter.sources.base import (
     AnswerMemo,
@@ -232,8 +232,7 @@ class Execution(msgspec.Struct, frozen=True, gc=False):
 
     audit_id: int | None
     flow_name: str
-    status: str
-    status_known: bool
+    status: State
     started: float | None
     ended: float | None
     duration: float | None  # from the `duration` string, when it could be read
@@ -249,12 +248,25 @@ class Execution(msgspec.Struct, frozen=True, gc=False):
         return None if self.started is None else f"started:{self.started!r}"
 
 
+# Why a flow has no execution to show: it has never run, or Etlworks does not know its id (404).
+NoExecution = Literal["no_execution", "not_found"]
+
+
 class FlowReading(msgspec.Struct, frozen=True, gc=False):
-    """What one poll learnt about one flow."""
+    """What one poll learnt about one flow: its newest execution, or why there is none."""
 
     flow: FlowRef
-    found: bool
-    execution: Execution | None
+    latest: Execution | NoExecution
+
+    @property
+    def execution(self) -> Execution | None:
+        """The newest execution, if the flow has one."""
+        return self.latest if isinstance(self.latest, Execution) else None
+
+    @property
+    def found(self) -> bool:
+        """False if Etlworks answered 404: an unknown or deleted flow id."""
+        return self.latest != "not_found"
 
 
 def parse_token(payload: Any) -> str:
@@ -376,14 +388,14 @@ def record_counts(metrics: Any, top_level: Any = None) -> tuple[tuple[str, float
     return tuple(sorted(totals.items()))[:MAX_RECORD_FIELDS]
 
 
-def execution_status(value: Any) -> tuple[str, bool]:
-    """A FlowAuditRecord status -> (label value, known?); case and blanks are not significant."""
+def execution_status(value: Any) -> State:
+    """A FlowAuditRecord status -> its name, or `Unknown`; case and blanks are not significant."""
     if value is None:
         return STATUSES.normalise("null")
     if isinstance(value, str):
         folded = value.strip().lower()
         if folded in STATUSES.values:
-            return folded, True
+            return folded
     return STATUSES.normalise(value)
 
 
@@ -398,15 +410,13 @@ def parse_execution(payload: Any, what: str) -> Execution | None:
             # Not a record of this flow at all: a lost shape must not pass for "never ran".
             raise SchemaError(f"{what}: no status, auditId or flowId")
         return None
-    status, known = execution_status(data.get("status"))
     audit = optional_number(data.get("auditId"), f"{what}.auditId")
     name = data.get("flowName")
     exception = data.get("exception")
     return Execution(
         audit_id=None if audit is None else int(audit),
         flow_name=name if isinstance(name, str) else "",
-        status=status,
-        status_known=known,
+        status=execution_status(data.get("status")),
         started=epoch_seconds(data.get("started"), f"{what}.started"),
         ended=epoch_seconds(data.get("ended"), f"{what}.ended"),
         duration=parse_duration_text(data.get("duration")),
@@ -540,10 +550,10 @@ def broken_entities(readings: Sequence[FlowReading], now: float) -> list[BrokenE
                 continue
             state = f"{e.status} for {(now - e.started) / 3600:.1f}h"
             since = e.started
-        elif e.status not in BROKEN_STATUSES and e.status_known:
+        elif e.status not in BROKEN_STATUSES and not isinstance(e.status, Unknown):
             continue
         names = (("flow_id", flow_id), ("flow", reading.flow.name or e.flow_name))
-        broken.append(BrokenEntity("flow", names, state, e.exception, since))
+        broken.append(BrokenEntity("flow", names, str(state), e.exception, since))
     return broken
 
 
@@ -638,9 +648,8 @@ class TokenAuth:
 
 def _state(reading: FlowReading) -> str:
     """A flow's state for the status page's entity counts."""
-    if reading.execution is not None:
-        return reading.execution.status
-    return "no_execution" if reading.found else "not_found"
+    latest = reading.latest
+    return latest if isinstance(latest, str) else latest.status
 
 
 class EtlworksSource(Source[EtlworksTarget]):
@@ -695,8 +704,8 @@ class EtlworksSource(Source[EtlworksTarget]):
         for r in readings:
             key = f"flows {_state(r)}"
             result.entities[key] = result.entities.get(key, 0) + 1
-            if r.execution is not None and not r.execution.status_known:
-                result.unknown_values.append(("execution_status", r.execution.status))
+            if r.execution is not None and isinstance(r.execution.status, Unknown):
+                result.unknown_values.append(("execution_status", str(r.execution.status)))
         failed = len(flows) - len(readings)
         if failed:
             result.entities["flows executions unavailable"] = failed
@@ -739,9 +748,9 @@ class EtlworksSource(Source[EtlworksTarget]):
             except UpstreamError as exc:
                 if exc.status != 404:
                     raise
-                return FlowReading(flow, found=False, execution=None)
+                return FlowReading(flow, "not_found")
             execution = self.answers.parse(what, answer, lambda a: parse_execution(a.json(), what))
-            return FlowReading(flow, found=True, execution=execution)
+            return FlowReading(flow, "no_execution" if execution is None else execution)
 
         entity = f"flow {flow.id}" + (f" ({flow.name})" if flow.name else "")
         reading = await details.fetch(entity, "executions", call)

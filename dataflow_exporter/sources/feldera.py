@@ -10,6 +10,11 @@ recent-error lists). An explicit `connectors:` list uses the per-connector endpo
 A pipeline that stops between the two calls answers 503 `PipelineInteractionNotDeployed`: its
 status stays, its connector series go, and the target stays up.
 
+Metrics are declared in four tables, one per kind of entity (`PIPELINE_METRICS`,
+`GLOBAL_METRICS`, `INPUT_METRICS`, `OUTPUT_METRICS`): a new plain field of Feldera's JSON is one
+`Field(spec, "path.in.the.object", conversion)` row there (see `sources.fields`); state sets and
+derived values are rows of their spec alone, filled by the builders.
+
 Sample exposition::
 
     feldera_pipeline_status{target="f",pipeline="fraud-detection",status="Running"} 1.0
@@ -43,7 +48,7 @@ from pydantic import FilePath, SecretStr, model_validator
 from dataflow_exporter.auth import BearerAuth, SecretReader
 from dataflow_exporter.config_models import ConfigModel, Filter, TargetConfig, not_both
 from dataflow_exporter.errors import UpstreamError
-from dataflow_exporter.families import Family, MetricSpec, StateSet
+from dataflow_exporter.families import Family, MetricSpec, State, StateSet, Unknown
 from dataflow_exporter.sources.base import (
     GONE,
     BrokenEntity,
@@ -52,13 +57,20 @@ from dataflow_exporter.sources.base import (
     Source,
     api_path,
     arr,
-    boolean,
     fan_out,
-    field_number,
     obj,
-    optional_number,
     string,
-    timestamp,
+)
+from dataflow_exporter.sources.fields import (
+    Field,
+    Metrics,
+    Values,
+    as_is,
+    flag,
+    micros,
+    msecs,
+    plain_spec,
+    rfc3339,
 )
 from dataflow_exporter.upstream import Auth, UpstreamClient
 
@@ -126,12 +138,6 @@ PIPELINE_DESIRED_STATUS = MetricSpec(
     "Deployment status the pipeline was asked to reach (polled): 1 for the current one.",
     (*PIPELINE, "status"),
 )
-PIPELINE_STATUS_CHANGE = MetricSpec(
-    "feldera_pipeline_status_change_timestamp_seconds",
-    "gauge",
-    "When the pipeline entered its current deployment status (polled), Unix time.",
-    PIPELINE,
-)
 PIPELINE_DEPLOYMENT_ERROR = MetricSpec(
     "feldera_pipeline_deployment_error",
     "gauge",
@@ -157,61 +163,17 @@ PIPELINE_STATE = MetricSpec(
     "State reported by the pipeline process (polled): 1 for the current one.",
     (*PIPELINE, "status"),
 )
-PIPELINE_RSS = MetricSpec(
-    "feldera_pipeline_rss_bytes",
-    "gauge",
-    "Resident set size of the pipeline process (polled).",
-    PIPELINE,
-)
 PIPELINE_MEMORY_PRESSURE = MetricSpec(
     "feldera_pipeline_memory_pressure",
     "gauge",
     "Memory pressure level of the pipeline (polled): 1 for the current one.",
     (*PIPELINE, "status"),
 )
-PIPELINE_UPTIME = MetricSpec(
-    "feldera_pipeline_uptime_seconds",
+IN_FATAL_ERROR = MetricSpec(
+    "feldera_input_connector_fatal_error",
     "gauge",
-    "Time since the pipeline process started (polled).",
-    PIPELINE,
-)
-PIPELINE_START = MetricSpec(
-    "feldera_pipeline_start_timestamp_seconds",
-    "gauge",
-    "When the pipeline process started (polled), Unix time; counters restart from 0 then.",
-    PIPELINE,
-)
-PIPELINE_PROCESSED = MetricSpec(
-    "feldera_pipeline_processed_records_total",
-    "counter",
-    "Input records processed by the pipeline's engine since its process started (polled).",
-    PIPELINE,
-)
-PIPELINE_OUTPUT_STALL = MetricSpec(
-    "feldera_pipeline_output_stall_seconds",
-    "gauge",
-    "How long the pipeline has been stalled by full output buffers (polled; 0 when not).",
-    PIPELINE,
-)
-
-
-def _input(name: str, kind: Literal["gauge", "counter"], help_text: str) -> MetricSpec:
-    return MetricSpec(f"feldera_input_connector_{name}", kind, help_text, INPUT)
-
-
-def _output(name: str, kind: Literal["gauge", "counter"], help_text: str) -> MetricSpec:
-    return MetricSpec(f"feldera_output_connector_{name}", kind, help_text, OUTPUT)
-
-
-IN_PAUSED = _input("paused", "gauge", "1 if the input connector was paused by a user (polled).")
-IN_BARRIER = _input(
-    "barrier", "gauge", "1 if the input connector currently blocks checkpoints (polled)."
-)
-IN_END_OF_INPUT = _input(
-    "end_of_input", "gauge", "1 if the input connector has signalled end of input (polled)."
-)
-IN_FATAL_ERROR = _input(
-    "fatal_error", "gauge", "1 if the input connector has hit a fatal error (polled)."
+    "1 if the input connector has hit a fatal error (polled).",
+    INPUT,
 )
 IN_HEALTH = MetricSpec(
     "feldera_input_connector_health",
@@ -219,33 +181,11 @@ IN_HEALTH = MetricSpec(
     "Input connector health (polled): 1 for the current one; absent when not reported.",
     (*INPUT, "status"),
 )
-IN_RECORDS = _input("records_total", "counter", "Records received by the input connector (polled).")
-IN_BYTES = _input("bytes_total", "counter", "Bytes received by the input connector (polled).")
-IN_PARSE_ERRORS = _input(
-    "parse_errors_total", "counter", "Parse errors of the input connector (polled)."
-)
-IN_TRANSPORT_ERRORS = _input(
-    "transport_errors_total", "counter", "Transport errors of the input connector (polled)."
-)
-IN_BUFFERED_RECORDS = _input(
-    "buffered_records", "gauge", "Records buffered by the input connector, not processed (polled)."
-)
-IN_BUFFERED_BYTES = _input(
-    "buffered_bytes", "gauge", "Bytes buffered by the input connector, not yet processed (polled)."
-)
-IN_LATENCY = _input(
-    "processing_latency_p99_seconds",
+OUT_FATAL_ERROR = MetricSpec(
+    "feldera_output_connector_fatal_error",
     "gauge",
-    "99th percentile of ingest-to-processed latency over recent batches (polled; absent "
-    "before the first sample).",
-)
-IN_COMPLETED = _input(
-    "completed_timestamp_seconds",
-    "gauge",
-    "When the newest input fully processed by every output was completed (polled), Unix time.",
-)
-OUT_FATAL_ERROR = _output(
-    "fatal_error", "gauge", "1 if the output connector has hit a fatal error (polled)."
+    "1 if the output connector has hit a fatal error (polled).",
+    OUTPUT,
 )
 OUT_HEALTH = MetricSpec(
     "feldera_output_connector_health",
@@ -253,75 +193,209 @@ OUT_HEALTH = MetricSpec(
     "Output connector health (polled): 1 for the current one; absent when not reported.",
     (*OUTPUT, "status"),
 )
-OUT_RECORDS = _output(
-    "transmitted_records_total", "counter", "Records sent by the output connector (polled)."
-)
-OUT_BYTES = _output(
-    "transmitted_bytes_total", "counter", "Bytes sent by the output connector (polled)."
-)
-OUT_ENCODE_ERRORS = _output(
-    "encode_errors_total", "counter", "Encoding errors of the output connector (polled)."
-)
-OUT_TRANSPORT_ERRORS = _output(
-    "transport_errors_total", "counter", "Transport errors of the output connector (polled)."
-)
-OUT_PROCESSED_INPUT = _output(
-    "processed_input_records_total",
-    "counter",
-    "Input records whose outputs the connector has handled (polled); compare with the "
-    "pipeline's processed records for output lag.",
-)
-OUT_QUEUED_RECORDS = _output(
-    "queued_records", "gauge", "Records queued for the output connector (polled)."
-)
-OUT_QUEUED_BATCHES = _output(
-    "queued_batches", "gauge", "Batches queued for the output connector (polled)."
-)
-OUT_BUFFERED_RECORDS = _output(
-    "buffered_records", "gauge", "Records in the output connector's buffer (polled)."
-)
-OUT_BUFFERED_BATCHES = _output(
-    "buffered_batches", "gauge", "Batches in the output connector's buffer (polled)."
-)
 
-SPECS = (
+
+def _pipeline(name: str, help_text: str) -> MetricSpec:
+    return plain_spec(f"feldera_pipeline_{name}", help_text, PIPELINE)
+
+
+def _input(name: str, help_text: str) -> MetricSpec:
+    return plain_spec(f"feldera_input_connector_{name}", help_text, INPUT)
+
+
+def _output(name: str, help_text: str) -> MetricSpec:
+    return plain_spec(f"feldera_output_connector_{name}", help_text, OUTPUT)
+
+
+# One row per metric, in family order. A `Field` row is a plain JSON field (see
+# `sources.fields`); a bare spec is filled by the builders below. Paths are relative to the
+# entity's object: a `PipelineSelectedInfo`, `global_metrics`, an `Input/OutputEndpointStatus`.
+PIPELINE_METRICS = Metrics(
     PIPELINE_STATUS,
     PIPELINE_DESIRED_STATUS,
-    PIPELINE_STATUS_CHANGE,
+    Field(
+        _pipeline(
+            "status_change_timestamp_seconds",
+            "When the pipeline entered its current deployment status (polled), Unix time.",
+        ),
+        "deployment_status_since",
+        rfc3339,
+        optional=True,
+    ),
     PIPELINE_DEPLOYMENT_ERROR,
     PIPELINE_PROGRAM_STATUS,
     PIPELINE_STATS_AVAILABLE,
+)
+GLOBAL_METRICS = Metrics(
     PIPELINE_STATE,
-    PIPELINE_RSS,
-    PIPELINE_MEMORY_PRESSURE,
-    PIPELINE_UPTIME,
-    PIPELINE_START,
-    PIPELINE_PROCESSED,
-    PIPELINE_OUTPUT_STALL,
-    IN_PAUSED,
-    IN_BARRIER,
-    IN_END_OF_INPUT,
+    Field(
+        _pipeline("rss_bytes", "Resident set size of the pipeline process (polled)."),
+        "rss_bytes",
+        as_is,
+    ),
+    PIPELINE_MEMORY_PRESSURE,  # from v0.274.0
+    Field(
+        _pipeline("uptime_seconds", "Time since the pipeline process started (polled)."),
+        "uptime_msecs",
+        msecs,
+    ),
+    Field(
+        _pipeline(
+            "start_timestamp_seconds",
+            "When the pipeline process started (polled), Unix time; counters restart from 0 then.",
+        ),
+        "start_time",
+        as_is,
+    ),
+    Field(
+        _pipeline(
+            "processed_records_total",
+            "Input records processed by the pipeline's engine since its process started (polled).",
+        ),
+        "total_processed_records",
+        as_is,
+    ),
+    Field(
+        _pipeline(
+            "output_stall_seconds",
+            "How long the pipeline has been stalled by full output buffers (polled; 0 when not).",
+        ),
+        "output_stall_msecs",
+        msecs,
+        optional=True,  # from v0.254.0
+    ),
+)
+INPUT_METRICS = Metrics(
+    Field(
+        _input("paused", "1 if the input connector was paused by a user (polled)."), "paused", flag
+    ),
+    Field(
+        _input("barrier", "1 if the input connector currently blocks checkpoints (polled)."),
+        "barrier",
+        flag,
+    ),
+    Field(
+        _input("end_of_input", "1 if the input connector has signalled end of input (polled)."),
+        "metrics.end_of_input",
+        flag,
+    ),
     IN_FATAL_ERROR,
-    IN_HEALTH,
-    IN_RECORDS,
-    IN_BYTES,
-    IN_PARSE_ERRORS,
-    IN_TRANSPORT_ERRORS,
-    IN_BUFFERED_RECORDS,
-    IN_BUFFERED_BYTES,
-    IN_LATENCY,
-    IN_COMPLETED,
+    IN_HEALTH,  # from v0.265.0
+    Field(
+        _input("records_total", "Records received by the input connector (polled)."),
+        "metrics.total_records",
+        as_is,
+    ),
+    Field(
+        _input("bytes_total", "Bytes received by the input connector (polled)."),
+        "metrics.total_bytes",
+        as_is,
+    ),
+    Field(
+        _input("parse_errors_total", "Parse errors of the input connector (polled)."),
+        "metrics.num_parse_errors",
+        as_is,
+    ),
+    Field(
+        _input("transport_errors_total", "Transport errors of the input connector (polled)."),
+        "metrics.num_transport_errors",
+        as_is,
+    ),
+    Field(
+        _input(
+            "buffered_records", "Records buffered by the input connector, not processed (polled)."
+        ),
+        "metrics.buffered_records",
+        as_is,
+    ),
+    Field(
+        _input(
+            "buffered_bytes", "Bytes buffered by the input connector, not yet processed (polled)."
+        ),
+        "metrics.buffered_bytes",
+        as_is,
+        optional=True,  # from v0.125.0
+    ),
+    Field(
+        _input(
+            "processing_latency_p99_seconds",
+            "99th percentile of ingest-to-processed latency over recent batches (polled; absent "
+            "before the first sample).",
+        ),
+        "metrics.processing_latency_p99_micros",
+        micros,
+        optional=True,
+    ),
+    Field(
+        _input(
+            "completed_timestamp_seconds",
+            "When the newest input fully processed by every output was completed (polled), "
+            "Unix time.",
+        ),
+        "completed_frontier.completed_at",
+        rfc3339,
+        optional=True,
+    ),
+)
+OUTPUT_METRICS = Metrics(
     OUT_FATAL_ERROR,
-    OUT_HEALTH,
-    OUT_RECORDS,
-    OUT_BYTES,
-    OUT_ENCODE_ERRORS,
-    OUT_TRANSPORT_ERRORS,
-    OUT_PROCESSED_INPUT,
-    OUT_QUEUED_RECORDS,
-    OUT_QUEUED_BATCHES,
-    OUT_BUFFERED_RECORDS,
-    OUT_BUFFERED_BATCHES,
+    OUT_HEALTH,  # from v0.265.0
+    Field(
+        _output("transmitted_records_total", "Records sent by the output connector (polled)."),
+        "metrics.transmitted_records",
+        as_is,
+    ),
+    Field(
+        _output("transmitted_bytes_total", "Bytes sent by the output connector (polled)."),
+        "metrics.transmitted_bytes",
+        as_is,
+    ),
+    Field(
+        _output("encode_errors_total", "Encoding errors of the output connector (polled)."),
+        "metrics.num_encode_errors",
+        as_is,
+    ),
+    Field(
+        _output("transport_errors_total", "Transport errors of the output connector (polled)."),
+        "metrics.num_transport_errors",
+        as_is,
+    ),
+    Field(
+        _output(
+            "processed_input_records_total",
+            "Input records whose outputs the connector has handled (polled); compare with the "
+            "pipeline's processed records for output lag.",
+        ),
+        "metrics.total_processed_input_records",
+        as_is,
+    ),
+    Field(
+        _output("queued_records", "Records queued for the output connector (polled)."),
+        "metrics.queued_records",
+        as_is,
+    ),
+    Field(
+        _output("queued_batches", "Batches queued for the output connector (polled)."),
+        "metrics.queued_batches",
+        as_is,
+    ),
+    Field(
+        _output("buffered_records", "Records in the output connector's buffer (polled)."),
+        "metrics.buffered_records",
+        as_is,
+    ),
+    Field(
+        _output("buffered_batches", "Batches in the output connector's buffer (polled)."),
+        "metrics.buffered_batches",
+        as_is,
+    ),
+)
+
+SPECS = (
+    *PIPELINE_METRICS.specs,
+    *GLOBAL_METRICS.specs,
+    *INPUT_METRICS.specs,
+    *OUTPUT_METRICS.specs,
 )
 
 
@@ -365,22 +439,24 @@ class Pipeline(msgspec.Struct, frozen=True, gc=False):
     """One pipeline's lifecycle state from the pipeline list."""
 
     name: str
-    status: str
-    status_known: bool
-    desired: str
-    desired_known: bool
-    program: str
-    program_known: bool
-    deployment_error: bool
-    status_since: float | None
-    deployment_error_message: str = ""  # `deployment_error.message`, the upstream's words
+    status: State
+    desired: State
+    program: State
+    # None: the last deployment ended without error; else its `deployment_error.message`, the
+    # upstream's words ("" when it gives none).
+    deployment_error: str | None
+    values: Values  # PIPELINE_METRICS
+
+    @property
+    def status_since(self) -> float | None:
+        """When the pipeline entered its deployment status (None: not reported)."""
+        return self.values["feldera_pipeline_status_change_timestamp_seconds"]
 
 
 class Health(msgspec.Struct, frozen=True, gc=False):
     """A connector's reported health."""
 
-    status: str
-    known: bool
+    status: State
     description: str = ""  # why, in the connector's own words (Unhealthy)
 
 
@@ -390,20 +466,9 @@ class InputConnector(msgspec.Struct, frozen=True, gc=False):
     pipeline: str
     table: str
     connector: str
-    paused: bool
-    barrier: bool
-    end_of_input: bool
-    fatal_error: bool
-    health: Health | None
-    records: float
-    bytes: float
-    parse_errors: float
-    transport_errors: float
-    buffered_records: float
-    buffered_bytes: float | None  # from v0.125.0
-    latency_p99_seconds: float | None
-    completed_at: float | None
-    fatal_error_message: str = ""
+    fatal_error: str  # the connector's fatal error in its own words; "" while it has none
+    health: Health | None  # None: not reported (before v0.265.0)
+    values: Values  # INPUT_METRICS
 
     @property
     def labels(self) -> tuple[str, str, str]:
@@ -417,18 +482,9 @@ class OutputConnector(msgspec.Struct, frozen=True, gc=False):
     pipeline: str
     view: str
     connector: str
-    fatal_error: bool
-    health: Health | None
-    transmitted_records: float
-    transmitted_bytes: float
-    encode_errors: float
-    transport_errors: float
-    processed_input_records: float
-    queued_records: float
-    queued_batches: float
-    buffered_records: float
-    buffered_batches: float
-    fatal_error_message: str = ""
+    fatal_error: str  # the connector's fatal error in its own words; "" while it has none
+    health: Health | None  # None: not reported (before v0.265.0)
+    values: Values  # OUTPUT_METRICS
 
     @property
     def labels(self) -> tuple[str, str, str]:
@@ -440,15 +496,9 @@ class GlobalMetrics(msgspec.Struct, frozen=True, gc=False):
     """The pipeline-wide part of `/stats`."""
 
     pipeline: str
-    state: str
-    state_known: bool
-    memory_pressure: str | None  # from v0.274.0
-    memory_pressure_known: bool
-    rss_bytes: float
-    uptime_seconds: float
-    start_time: float
-    processed_records: float
-    output_stall_seconds: float | None  # from v0.254.0
+    state: State
+    memory_pressure: State | None  # None: not reported (before v0.274.0)
+    values: Values  # GLOBAL_METRICS
 
 
 class PipelineStats(msgspec.Struct, frozen=True, gc=False):
@@ -459,33 +509,27 @@ class PipelineStats(msgspec.Struct, frozen=True, gc=False):
     outputs: tuple[OutputConnector, ...]
 
 
-def _state(states: StateSet, value: Any) -> tuple[str, bool]:
+def _state(states: StateSet, value: Any) -> State:
     return states.normalise("null" if value is None else value)
 
 
 def parse_pipeline(raw: Any, what: str) -> Pipeline:
     """One `PipelineSelectedInfo` (selector=status) -> pipeline."""
     item = obj(raw, what)
-    status, status_known = _state(DEPLOYMENT_STATUSES, item.get("deployment_status"))
-    desired, desired_known = _state(DESIRED_STATUSES, item.get("deployment_desired_status"))
-    program, program_known = _state(PROGRAM_STATUSES, item.get("program_status"))
+    status = _state(DEPLOYMENT_STATUSES, item.get("deployment_status"))
+    desired = _state(DESIRED_STATUSES, item.get("deployment_desired_status"))
+    program = _state(PROGRAM_STATUSES, item.get("program_status"))
     error = item.get("deployment_error")
-    message = ""
+    message = None
     if error is not None:
         message = _words(obj(error, f"{what}.deployment_error").get("message"))
     return Pipeline(
         name=string(item.get("name"), f"{what}.name"),
         status=status,
-        status_known=status_known,
         desired=desired,
-        desired_known=desired_known,
         program=program,
-        program_known=program_known,
-        deployment_error=error is not None,
-        status_since=timestamp(
-            item.get("deployment_status_since"), f"{what}.deployment_status_since"
-        ),
-        deployment_error_message=message,
+        deployment_error=message,
+        values=PIPELINE_METRICS.read(item, what),
     )
 
 
@@ -517,8 +561,7 @@ def _health(value: Any, what: str) -> Health | None:
     if value is None:
         return None
     health = obj(value, what)
-    status, known = _state(HEALTH_STATUSES, health.get("status"))
-    return Health(status, known, _words(health.get("description")))
+    return Health(_state(HEALTH_STATUSES, health.get("status")), _words(health.get("description")))
 
 
 def _words(value: Any) -> str:
@@ -526,10 +569,8 @@ def _words(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
-def _fatal(value: Any, what: str) -> bool:
-    if value is None:
-        return False
-    return bool(string(value, what))
+def _fatal(value: Any, what: str) -> str:
+    return "" if value is None else string(value, what)
 
 
 def unquote_identifier(name: str) -> str:
@@ -540,7 +581,7 @@ def unquote_identifier(name: str) -> str:
     return name
 
 
-def _endpoint(raw: Any, what: str) -> tuple[dict[str, Any], str, str, dict[str, Any]]:
+def _endpoint(raw: Any, what: str) -> tuple[dict[str, Any], str, str]:
     item = obj(raw, what)
     name = string(item.get("endpoint_name"), f"{what}.endpoint_name")
     config = obj(item.get("config"), f"{what}.config")
@@ -548,68 +589,33 @@ def _endpoint(raw: Any, what: str) -> tuple[dict[str, Any], str, str, dict[str, 
     # name uses the bare name (`Trades.kafka_in`).
     stream = unquote_identifier(string(config.get("stream"), f"{what}.config.stream"))
     parent, connector = split_endpoint(name, stream)
-    return item, parent, connector, obj(item.get("metrics"), f"{what}.metrics")
+    obj(item.get("metrics"), f"{what}.metrics")  # required, even when no field of it is read
+    return item, parent, connector
 
 
 def parse_input(pipeline: str, raw: Any, what: str) -> InputConnector:
     """One `InputEndpointStatus` -> input connector (optional keys may be absent)."""
-    item, table, connector, metrics = _endpoint(raw, what)
-    latency = optional_number(
-        metrics.get("processing_latency_p99_micros"), f"{what}.processing_latency_p99_micros"
-    )
-    frontier = item.get("completed_frontier")
-    completed = None
-    if frontier is not None:
-        completed = timestamp(
-            obj(frontier, f"{what}.completed_frontier").get("completed_at"),
-            f"{what}.completed_frontier.completed_at",
-        )
-    m = f"{what}.metrics"
+    item, table, connector = _endpoint(raw, what)
     return InputConnector(
         pipeline=pipeline,
         table=table,
         connector=connector,
-        paused=boolean(item.get("paused"), f"{what}.paused"),
-        barrier=boolean(item.get("barrier"), f"{what}.barrier"),
-        end_of_input=boolean(metrics.get("end_of_input"), f"{m}.end_of_input"),
         fatal_error=_fatal(item.get("fatal_error"), f"{what}.fatal_error"),
         health=_health(item.get("health"), f"{what}.health"),
-        records=field_number(metrics, "total_records", m),
-        bytes=field_number(metrics, "total_bytes", m),
-        parse_errors=field_number(metrics, "num_parse_errors", m),
-        transport_errors=field_number(metrics, "num_transport_errors", m),
-        buffered_records=field_number(metrics, "buffered_records", m),
-        buffered_bytes=optional_number(metrics.get("buffered_bytes"), f"{m}.buffered_bytes"),
-        latency_p99_seconds=None if latency is None else latency / 1e6,
-        completed_at=completed,
-        fatal_error_message=_words(item.get("fatal_error")),
+        values=INPUT_METRICS.read(item, what),
     )
 
 
 def parse_output(pipeline: str, raw: Any, what: str) -> OutputConnector:
     """One `OutputEndpointStatus` -> output connector."""
-    item, view, connector, metrics = _endpoint(raw, what)
-    m = f"{what}.metrics"
-
-    def count(key: str) -> float:
-        return field_number(metrics, key, m)
-
+    item, view, connector = _endpoint(raw, what)
     return OutputConnector(
         pipeline=pipeline,
         view=view,
         connector=connector,
         fatal_error=_fatal(item.get("fatal_error"), f"{what}.fatal_error"),
         health=_health(item.get("health"), f"{what}.health"),
-        transmitted_records=count("transmitted_records"),
-        transmitted_bytes=count("transmitted_bytes"),
-        encode_errors=count("num_encode_errors"),
-        transport_errors=count("num_transport_errors"),
-        processed_input_records=count("total_processed_input_records"),
-        queued_records=count("queued_records"),
-        queued_batches=count("queued_batches"),
-        buffered_records=count("buffered_records"),
-        buffered_batches=count("buffered_batches"),
-        fatal_error_message=_words(item.get("fatal_error")),
+        values=OUTPUT_METRICS.read(item, what),
     )
 
 
@@ -617,34 +623,14 @@ def parse_global_metrics(pipeline: str, raw: Any) -> GlobalMetrics:
     """`global_metrics` of `/stats` -> the few pipeline-wide values we export."""
     what = "stats.global_metrics"
     data = obj(raw, what)
-
-    def count(key: str) -> float:
-        return field_number(data, key, what)
-
-    state, state_known = _state(PIPELINE_STATES, data.get("state"))
     # Absent before v0.274.0: no series, not an unknown value.
     raw_pressure = data.get("memory_pressure")
-    pressure: str | None = None
-    pressure_known = True
-    if raw_pressure is not None:
-        pressure, pressure_known = _state(MEMORY_PRESSURES, raw_pressure)
     return GlobalMetrics(
         pipeline=pipeline,
-        state=state,
-        state_known=state_known,
-        memory_pressure=pressure,
-        memory_pressure_known=pressure_known,
-        rss_bytes=count("rss_bytes"),
-        uptime_seconds=count("uptime_msecs") / 1000.0,
-        start_time=count("start_time"),
-        processed_records=count("total_processed_records"),
-        output_stall_seconds=_msecs(data.get("output_stall_msecs"), f"{what}.output_stall_msecs"),
+        state=_state(PIPELINE_STATES, data.get("state")),
+        memory_pressure=None if raw_pressure is None else MEMORY_PRESSURES.normalise(raw_pressure),
+        values=GLOBAL_METRICS.read(data, what),
     )
-
-
-def _msecs(value: Any, what: str) -> float | None:
-    milliseconds = optional_number(value, what)
-    return None if milliseconds is None else milliseconds / 1000.0
 
 
 def parse_stats(pipeline: str, payload: Any) -> PipelineStats:
@@ -708,105 +694,44 @@ def _flag(family: Family, labels: tuple[str, ...], on: bool) -> None:
 
 
 def _pipeline_families(seen: Observation) -> list[Family]:
-    status = Family(PIPELINE_STATUS)
-    desired = Family(PIPELINE_DESIRED_STATUS)
-    since = Family(PIPELINE_STATUS_CHANGE)
-    error = Family(PIPELINE_DEPLOYMENT_ERROR)
-    program = Family(PIPELINE_PROGRAM_STATUS)
-    available = Family(PIPELINE_STATS_AVAILABLE)
+    families = PIPELINE_METRICS.families()
     for p in seen.pipelines:
-        DEPLOYMENT_STATUSES.one_hot(status, (p.name,), p.status)
-        DESIRED_STATUSES.one_hot(desired, (p.name,), p.desired)
-        PROGRAM_STATUSES.one_hot(program, (p.name,), p.program)
-        _flag(error, (p.name,), p.deployment_error)
-        if p.status_since is not None:
-            since.add((p.name,), p.status_since)
+        labels = (p.name,)
+        DEPLOYMENT_STATUSES.one_hot(families[PIPELINE_STATUS], labels, p.status)
+        DESIRED_STATUSES.one_hot(families[PIPELINE_DESIRED_STATUS], labels, p.desired)
+        PROGRAM_STATUSES.one_hot(families[PIPELINE_PROGRAM_STATUS], labels, p.program)
+        _flag(families[PIPELINE_DEPLOYMENT_ERROR], labels, p.deployment_error is not None)
+        families.add(labels, p.values)
         if p.name in seen.stats_available:
-            _flag(available, (p.name,), seen.stats_available[p.name])
-    return [status, desired, since, error, program, available]
+            _flag(families[PIPELINE_STATS_AVAILABLE], labels, seen.stats_available[p.name])
+    return families.all()
 
 
 def _global_families(seen: Observation) -> list[Family]:
-    state = Family(PIPELINE_STATE)
-    rss = Family(PIPELINE_RSS)
-    pressure = Family(PIPELINE_MEMORY_PRESSURE)
-    uptime = Family(PIPELINE_UPTIME)
-    start = Family(PIPELINE_START)
-    processed = Family(PIPELINE_PROCESSED)
-    stall = Family(PIPELINE_OUTPUT_STALL)
+    families = GLOBAL_METRICS.families()
     for g in seen.global_metrics:
         labels = (g.pipeline,)
-        PIPELINE_STATES.one_hot(state, labels, g.state)
+        PIPELINE_STATES.one_hot(families[PIPELINE_STATE], labels, g.state)
         if g.memory_pressure is not None:
-            MEMORY_PRESSURES.one_hot(pressure, labels, g.memory_pressure)
-        rss.add(labels, g.rss_bytes)
-        uptime.add(labels, g.uptime_seconds)
-        start.add(labels, g.start_time)
-        processed.add(labels, g.processed_records)
-        if g.output_stall_seconds is not None:
-            stall.add(labels, g.output_stall_seconds)
-    return [state, rss, pressure, uptime, start, processed, stall]
+            MEMORY_PRESSURES.one_hot(families[PIPELINE_MEMORY_PRESSURE], labels, g.memory_pressure)
+        families.add(labels, g.values)
+    return families.all()
 
 
-def _input_families(inputs: Iterable[InputConnector]) -> list[Family]:
-    flags = {spec: Family(spec) for spec in (IN_PAUSED, IN_BARRIER, IN_END_OF_INPUT)}
-    fatal, health = Family(IN_FATAL_ERROR), Family(IN_HEALTH)
-    values = {
-        spec: Family(spec)
-        for spec in (
-            IN_RECORDS,
-            IN_BYTES,
-            IN_PARSE_ERRORS,
-            IN_TRANSPORT_ERRORS,
-            IN_BUFFERED_RECORDS,
-            IN_BUFFERED_BYTES,
-        )
-    }
-    latency, completed = Family(IN_LATENCY), Family(IN_COMPLETED)
-    for c in inputs:
+def _connector_families(
+    table: Metrics,
+    fatal: MetricSpec,
+    health: MetricSpec,
+    connectors: Iterable[InputConnector | OutputConnector],
+) -> list[Family]:
+    families = table.families()
+    for c in connectors:
         labels = c.labels
-        _flag(flags[IN_PAUSED], labels, c.paused)
-        _flag(flags[IN_BARRIER], labels, c.barrier)
-        _flag(flags[IN_END_OF_INPUT], labels, c.end_of_input)
-        _flag(fatal, labels, c.fatal_error)
+        _flag(families[fatal], labels, bool(c.fatal_error))
         if c.health is not None:
-            HEALTH_STATUSES.one_hot(health, labels, c.health.status)
-        values[IN_RECORDS].add(labels, c.records)
-        values[IN_BYTES].add(labels, c.bytes)
-        values[IN_PARSE_ERRORS].add(labels, c.parse_errors)
-        values[IN_TRANSPORT_ERRORS].add(labels, c.transport_errors)
-        values[IN_BUFFERED_RECORDS].add(labels, c.buffered_records)
-        if c.buffered_bytes is not None:
-            values[IN_BUFFERED_BYTES].add(labels, c.buffered_bytes)
-        if c.latency_p99_seconds is not None:
-            latency.add(labels, c.latency_p99_seconds)
-        if c.completed_at is not None:
-            completed.add(labels, c.completed_at)
-    return [*flags.values(), fatal, health, *values.values(), latency, completed]
-
-
-def _output_families(outputs: Iterable[OutputConnector]) -> list[Family]:
-    fatal, health = Family(OUT_FATAL_ERROR), Family(OUT_HEALTH)
-    fields_by_spec = {
-        OUT_RECORDS: "transmitted_records",
-        OUT_BYTES: "transmitted_bytes",
-        OUT_ENCODE_ERRORS: "encode_errors",
-        OUT_TRANSPORT_ERRORS: "transport_errors",
-        OUT_PROCESSED_INPUT: "processed_input_records",
-        OUT_QUEUED_RECORDS: "queued_records",
-        OUT_QUEUED_BATCHES: "queued_batches",
-        OUT_BUFFERED_RECORDS: "buffered_records",
-        OUT_BUFFERED_BATCHES: "buffered_batches",
-    }
-    values = {spec: Family(spec) for spec in fields_by_spec}
-    for c in outputs:
-        labels = c.labels
-        _flag(fatal, labels, c.fatal_error)
-        if c.health is not None:
-            HEALTH_STATUSES.one_hot(health, labels, c.health.status)
-        for spec, name in fields_by_spec.items():
-            values[spec].add(labels, getattr(c, name))
-    return [fatal, health, *values.values()]
+            HEALTH_STATUSES.one_hot(families[health], labels, c.health.status)
+        families.add(labels, c.values)
+    return families.all()
 
 
 def build_families(seen: Observation) -> list[Family]:
@@ -814,8 +739,8 @@ def build_families(seen: Observation) -> list[Family]:
     return [
         *_pipeline_families(seen),
         *_global_families(seen),
-        *_input_families(seen.inputs),
-        *_output_families(seen.outputs),
+        *_connector_families(INPUT_METRICS, IN_FATAL_ERROR, IN_HEALTH, seen.inputs),
+        *_connector_families(OUTPUT_METRICS, OUT_FATAL_ERROR, OUT_HEALTH, seen.outputs),
     ]
 
 
@@ -826,25 +751,23 @@ def summarise(seen: Observation) -> PollResult:
     def count(key: str) -> None:
         result.entities[key] = result.entities.get(key, 0) + 1
 
+    def check(field_name: str, state: State | None) -> None:
+        if isinstance(state, Unknown):
+            result.unknown_values.append((field_name, str(state)))
+
     for p in seen.pipelines:
         count(f"pipelines {p.status}")
-        for known, field_name, value in (
-            (p.status_known, "deployment_status", p.status),
-            (p.desired_known, "deployment_desired_status", p.desired),
-            (p.program_known, "program_status", p.program),
-        ):
-            if not known:
-                result.unknown_values.append((field_name, value))
+        check("deployment_status", p.status)
+        check("deployment_desired_status", p.desired)
+        check("program_status", p.program)
     for g in seen.global_metrics:
-        if not g.state_known:
-            result.unknown_values.append(("pipeline_state", g.state))
-        if g.memory_pressure is not None and not g.memory_pressure_known:
-            result.unknown_values.append(("memory_pressure", g.memory_pressure))
+        check("pipeline_state", g.state)
+        check("memory_pressure", g.memory_pressure)
     connectors: list[InputConnector | OutputConnector] = [*seen.inputs, *seen.outputs]
     for c in connectors:
         count(f"connectors {c.health.status}" if c.health else "connectors health unreported")
-        if c.health is not None and not c.health.known:
-            result.unknown_values.append(("connector_health", c.health.status))
+        if c.health is not None:
+            check("connector_health", c.health.status)
     if seen.missing_connectors:
         result.entities["connectors not found"] = seen.missing_connectors
     return result
@@ -862,13 +785,17 @@ def broken_entities(seen: Observation) -> list[BrokenEntity]:
     for p in seen.pipelines:
         if p.program in BROKEN_PROGRAM_STATES:
             state = p.program
-        elif p.deployment_error or p.status in BROKEN_PIPELINE_STATES or not p.status_known:
+        elif (
+            p.deployment_error is not None
+            or p.status in BROKEN_PIPELINE_STATES
+            or isinstance(p.status, Unknown)
+        ):
             state = p.status
         else:
             continue
         names: tuple[tuple[str, str], ...] = (("pipeline", p.name),)
-        error = p.deployment_error_message
-        broken.append(BrokenEntity("pipeline", names, state, error, p.status_since))
+        error = p.deployment_error or ""
+        broken.append(BrokenEntity("pipeline", names, str(state), error, p.status_since))
     connectors: list[tuple[str, str, InputConnector | OutputConnector]] = [
         *(("input connector", "table", c) for c in seen.inputs),
         *(("output connector", "view", c) for c in seen.outputs),
@@ -882,7 +809,7 @@ def broken_entities(seen: Observation) -> list[BrokenEntity]:
         state = "fatal error" if c.fatal_error else ""
         if c.health is not None:
             state = ", ".join(s for s in (state, c.health.status) if s)
-        words = [c.fatal_error_message, c.health.description if c.health else ""]
+        words = [c.fatal_error, c.health.description if c.health else ""]
         error = "\n".join(dict.fromkeys(w for w in words if w))
         broken.append(BrokenEntity(kind, names, state, error))
     return broken

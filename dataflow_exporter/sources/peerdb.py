@@ -44,7 +44,7 @@ from dataflow_exporter import thresholds
 from dataflow_exporter.auth import BasicAuth, SecretReader
 from dataflow_exporter.config_models import Filter, TargetConfig, not_both
 from dataflow_exporter.errors import Reason, UpstreamError
-from dataflow_exporter.families import Family, MetricSpec, StateSet
+from dataflow_exporter.families import Family, MetricSpec, State, StateSet, Unknown
 from dataflow_exporter.sources.base import (
     GONE,
     BrokenEntity,
@@ -212,8 +212,7 @@ class Mirror(msgspec.Struct, frozen=True, gc=False):
     """One mirror's identity and state (None: the list of this release does not carry it)."""
 
     name: str
-    status: str | None
-    status_known: bool
+    status: State | None
     source_peer: str = ""
     source_type: str = ""
     destination_peer: str = ""
@@ -239,11 +238,11 @@ class Slot(msgspec.Struct, frozen=True, gc=False):
     active: bool
 
 
-def flow_status(value: Any) -> tuple[str, bool]:
-    """A FlowStatus given by name or numeric code -> (label value, known?)."""
+def flow_status(value: Any) -> State:
+    """A FlowStatus given by name or numeric code -> its name, or `Unknown`."""
     if isinstance(value, int) and not isinstance(value, bool):
         if 0 <= value < len(FLOW_STATUSES.values):
-            return FLOW_STATUSES.values[value], True
+            return FLOW_STATUSES.values[value]
         return FLOW_STATUSES.normalise(value)
     if isinstance(value, str) and value.strip().isdecimal():  # not isdigit: "²" is a digit
         return flow_status(int(value.strip()))
@@ -302,12 +301,10 @@ def _listed_mirror(
     what: str,
 ) -> Mirror:
     """One `mirrors/list` entry from its fields, however they were decoded."""
-    state, known = (None, True) if status is None else flow_status(status)
     created_ms = optional_number(created, f"{what}.createdAt")
     return Mirror(
         name=name,
-        status=state,
-        status_known=known,
+        status=None if status is None else flow_status(status),
         source_peer=str(source_name or ""),
         source_type=_db_type(source_type),
         destination_peer=str(destination_name or ""),
@@ -317,8 +314,8 @@ def _listed_mirror(
     )
 
 
-def parse_mirror_state(payload: Any) -> tuple[str, bool]:
-    """`POST mirrors/status` (without flow info) -> (the mirror's FlowStatus, known?)."""
+def parse_mirror_state(payload: Any) -> State:
+    """`POST mirrors/status` (without flow info) -> the mirror's FlowStatus."""
     data = obj(payload, "mirrors/status")
     check_ok(data, "mirrors/status")
     return flow_status(data.get("currentFlowState"))
@@ -371,8 +368,8 @@ def _slot_entries(payload: Any) -> list[SlotEntry]:
     return entries
 
 
-def parse_instance(payload: Any) -> tuple[str, bool]:
-    """`GET instance/info` -> (instance status, known?)."""
+def parse_instance(payload: Any) -> State:
+    """`GET instance/info` -> the instance status."""
     data = obj(payload, "instance/info")
     value = data.get("status", "INSTANCE_STATUS_UNKNOWN")
     if isinstance(value, int) and not isinstance(value, bool):
@@ -561,7 +558,7 @@ def broken_entities(seen: Observation, now: float) -> list[BrokenEntity]:
         if m.status is None:
             continue
         state = m.status
-        if m.status_known and state not in BROKEN_MIRROR_STATES:
+        if not isinstance(state, Unknown) and state not in BROKEN_MIRROR_STATES:
             batch = seen.batches.get(m.name)
             end = batch.end_time if batch is not None else None
             if state != "STATUS_RUNNING" or end is None:
@@ -569,7 +566,7 @@ def broken_entities(seen: Observation, now: float) -> list[BrokenEntity]:
             if now - end <= thresholds.PEERDB_BATCH_AGE_SECONDS:
                 continue
             state = f"STATUS_RUNNING, no CDC batch for {(now - end) / 3600:.1f}h"
-        broken.append(BrokenEntity("mirror", (("mirror", m.name),), state))
+        broken.append(BrokenEntity("mirror", (("mirror", m.name),), str(state)))
     for slot in seen.slots:
         if slot.lag_bytes > thresholds.PEERDB_SLOT_LAG_BYTES:
             names = (("peer", slot.peer), ("slot", slot.name))
@@ -597,12 +594,12 @@ INSTANCE_PATH = _path("instance", "info")
 class _Reading:
     """What one poll's detail calls found, filled in as they answer."""
 
-    states: dict[str, tuple[str, bool]]
+    states: dict[str, State]
     gone: set[str]
     rows: dict[str, float]
     batches: dict[str, Batch]
     slots: list[Slot]
-    instance: list[tuple[str, bool]]
+    instance: list[State]
 
 
 class PeerDBSource(Source[PeerDBTarget]):
@@ -651,19 +648,19 @@ class PeerDBSource(Source[PeerDBTarget]):
             jobs.append(functools.partial(self._instance, client, details, seen))
         await fan_out(jobs, details.limit)
         live = [
-            m if m.name not in seen.states else _with_state(m, *seen.states[m.name])
+            m if m.name not in seen.states else _with_state(m, seen.states[m.name])
             for m in mirrors
             if m.name not in seen.gone
         ]
         result = PollResult(families=[])
         instance = None
         if seen.instance:
-            instance, known = seen.instance[0]
-            if not known:
-                result.unknown_values.append(("instance_status", instance))
+            instance = seen.instance[0]
+            if isinstance(instance, Unknown):
+                result.unknown_values.append(("instance_status", str(instance)))
         for m in live:
-            if m.status is not None and not m.status_known:
-                result.unknown_values.append(("flow_status", m.status))
+            if isinstance(m.status, Unknown):
+                result.unknown_values.append(("flow_status", str(m.status)))
             key = f"mirrors {m.status or 'state unavailable'}"
             result.entities[key] = result.entities.get(key, 0) + 1
         observation = Observation(live, seen.rows, seen.batches, seen.slots, instance)
@@ -689,14 +686,14 @@ class PeerDBSource(Source[PeerDBTarget]):
         # Without includeFlowInfo: the state alone, no Temporal query.
         body = {"flowJobName": name, "includeFlowInfo": False}
 
-        async def call() -> tuple[str, bool]:
+        async def call() -> State:
             return parse_mirror_state(await client.post_json(STATUS_PATH, body))
 
         # 404 "flow X not found": the drop has finished and the catalog row is gone.
         state = await details.fetch(f"mirror {name}", "mirror_status", call, gone_if=not_found)
         if state is GONE:
             seen.gone.add(name)
-        elif isinstance(state, tuple):
+        elif isinstance(state, str):
             seen.states[name] = state
 
     async def _rows(
@@ -742,13 +739,13 @@ class PeerDBSource(Source[PeerDBTarget]):
             )
 
     async def _instance(self, client: UpstreamClient, details: Details, seen: _Reading) -> None:
-        async def call() -> tuple[str, bool]:
+        async def call() -> State:
             return parse_instance(await client.get_json(INSTANCE_PATH))
 
         state = await details.fetch("instance", "instance_info", call, capability="instance_info")
-        if isinstance(state, tuple):
+        if isinstance(state, str):
             seen.instance.append(state)
 
 
-def _with_state(mirror: Mirror, status: str, known: bool) -> Mirror:
-    return msgspec.structs.replace(mirror, status=status, status_known=known)
+def _with_state(mirror: Mirror, status: State) -> Mirror:
+    return msgspec.structs.replace(mirror, status=status)

@@ -93,7 +93,7 @@ async def test_etlworks_lists_the_failed_flow_with_its_exception() -> None:
 
 def _topic(status: str, state_time: float, lag: float) -> confluent.MirrorTopic:
     lags = (confluent.PartitionLag(0, lag, 10.0),)
-    return confluent.MirrorTopic("l", "t", status, True, "NO_ERROR", True, state_time, 1, lags)
+    return confluent.MirrorTopic("l", "t", status, "NO_ERROR", state_time, 1, lags)
 
 
 def test_an_active_topic_is_broken_only_past_the_lag_threshold() -> None:
@@ -119,7 +119,7 @@ def test_a_pending_topic_is_broken_once_pending_longer_than_its_alert_waits() ->
 
 
 def test_a_running_mirror_without_a_recent_batch_is_broken() -> None:
-    mirror = peerdb.Mirror("m", "STATUS_RUNNING", True)
+    mirror = peerdb.Mirror("m", "STATUS_RUNNING")
     for age, listed in ((600, False), (thresholds.PEERDB_BATCH_AGE_SECONDS + 600, True)):
         batch = peerdb.Batch(end_time=FIXED_NOW - age, rows=1, total=1)
         seen = peerdb.Observation([mirror], {}, {"m": batch}, [], None)

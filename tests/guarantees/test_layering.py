@@ -100,10 +100,13 @@ def test_a_source_imports_neither_another_source_nor_the_core_above_it() -> None
     above |= {"status", "status_page", "status_api", "simulator"}
     for system in SYSTEMS:
         deps = graph()[f"sources.{system}"]
-        others = {d for d in deps if d.startswith("sources.") and d != "sources.base"}
+        others = deps & {f"sources.{s}" for s in SYSTEMS}
         assert not others, f"sources.{system} imports {others}"
         assert not deps & above, f"sources.{system} imports {deps & above}"
-    assert not graph()["sources.base"] & above
+    shared = {m for m in graph() if m.startswith("sources.")} - {f"sources.{s}" for s in SYSTEMS}
+    for module in shared:
+        assert not graph()[module] & above, module
+        assert not graph()[module] & {f"sources.{s}" for s in SYSTEMS}, module
 
 
 def test_the_simulator_stands_apart_from_the_exporter() -> None:

@@ -18,6 +18,7 @@ from dataflow_exporter.sources.confluent import (
     MIRROR_STATUSES,
     MIRROR_TOPICS,
     Observation,
+    broken_entities,
     build_families,
     entity_counts,
     integer,
@@ -52,6 +53,20 @@ def families_of(
 
 def by_labels(family: Family) -> dict[tuple[str, ...], float]:
     return dict(family.samples)
+
+
+def test_a_link_and_a_topic_in_unknown_states_are_broken_in_their_own_words() -> None:
+    topics, _ = parse_mirror_topics(
+        {"metadata": {}, "data": [mirror_item(mirror_status="REBALANCING")]}
+    )
+    link = {"link_name": "dr", "link_state": "DEGRADED", "link_error": "NO_ERROR"}
+    links, _ = parse_links({"metadata": {}, "data": [link]})
+    broken = broken_entities(Observation(links, topics), [0.0], now=0.0)
+    assert [(b.kind, b.state) for b in broken] == [
+        ("link", "DEGRADED"),
+        ("mirror topic", "REBALANCING"),
+    ]
+    assert all(type(b.state) is str and type(b.error) is str for b in broken)
 
 
 def test_links_list_reads_state_and_error_of_each_link() -> None:

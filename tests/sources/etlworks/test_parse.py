@@ -11,7 +11,7 @@ import pytest
 from dataflow_exporter import config as config_mod
 from dataflow_exporter.errors import ConfigError, SchemaError
 from dataflow_exporter.exposition import join_exposition
-from dataflow_exporter.families import families_by_name
+from dataflow_exporter.families import Unknown, families_by_name
 from dataflow_exporter.snapshot import Snapshot, build_snapshot
 from dataflow_exporter.sources.etlworks import (
     FINISHED,
@@ -21,6 +21,7 @@ from dataflow_exporter.sources.etlworks import (
     FlowMemory,
     FlowReading,
     FlowRef,
+    broken_entities,
     build_families,
     epoch_seconds,
     execution_duration,
@@ -52,7 +53,12 @@ def execution(name: str) -> Execution:
 
 
 def finished(audit: int | None, status: str = "success", ended: float = 2000.0) -> Execution:
-    return Execution(audit, "f", status, True, ended - 10, ended, None, 0.0)
+    return Execution(audit, "f", status, ended - 10, ended, None, 0.0)
+
+
+def kind(state: object) -> tuple[type, object]:
+    """A state with its type: `str` for a known state, `Unknown` for any other."""
+    return (type(state), state)
 
 
 # -- executions ---------------------------------------------------------------------------------
@@ -60,11 +66,10 @@ def finished(audit: int | None, status: str = "success", ended: float = 2000.0) 
 
 def test_a_successful_execution_reads_times_duration_and_record_fields() -> None:
     e = execution("execution_success")
-    assert (e.audit_id, e.flow_name, e.status, e.status_known) == (
+    assert (e.audit_id, e.flow_name, kind(e.status)) == (
         1843211,
         "Load orders to Snowflake",
-        "success",
-        True,
+        (str, "success"),
     )
     assert e.started == pytest.approx(1742471700.012)
     assert e.ended == pytest.approx(1742471763.544)
@@ -124,15 +129,15 @@ def test_duration_strings_in_common_formats(text: object, seconds: float | None)
 
 @pytest.mark.parametrize("status", STATUSES.values)
 def test_every_documented_status_is_known(status: str) -> None:
-    assert execution_status(status) == (status, True)
-    assert execution_status(f" {status.upper()} ") == (status, True)
+    assert kind(execution_status(status)) == (str, status)
+    assert kind(execution_status(f" {status.upper()} ")) == (str, status)
 
 
 @pytest.mark.parametrize(
     ("raw", "label"), [("paused", "paused"), ("on hold!", "on_hold_"), (4, "4"), (None, "null")]
 )
 def test_an_unknown_status_keeps_a_sanitised_value_and_is_flagged(raw: object, label: str) -> None:
-    assert execution_status(raw) == (label, False)
+    assert kind(execution_status(raw)) == (Unknown, label)
 
 
 @pytest.mark.parametrize(
@@ -263,7 +268,7 @@ def test_a_new_execution_is_counted_under_its_final_status() -> None:
 
 
 def test_an_execution_is_counted_when_it_finishes_not_while_it_runs() -> None:
-    running = Execution(5, "f", "running", True, 100.0, None, None, 0.0)
+    running = Execution(5, "f", "running", 100.0, None, None, 0.0)
     memory = fold_execution(FlowMemory(), running, since=0)
     assert memory.totals == (0, 0, 0, 0)
     memory = fold_execution(memory, finished(5, "success"), since=0)
@@ -293,8 +298,17 @@ def test_an_execution_without_an_audit_id_is_told_apart_by_its_start() -> None:
 def test_the_last_success_survives_later_runs_that_did_not_succeed() -> None:
     memory = fold_execution(None, finished(1, "success", ended=100.0), since=0)
     memory = fold_execution(memory, finished(2, "error", ended=200.0), since=0)
-    memory = fold_execution(memory, Execution(3, "f", "running", True, 300.0, None, None, 0), 0)
+    memory = fold_execution(memory, Execution(3, "f", "running", 300.0, None, None, 0), 0)
     assert memory.last_success == 100.0
+
+
+def test_a_flow_whose_newest_execution_has_an_unknown_status_is_broken() -> None:
+    payload = fixture("execution_success") | {"status": "on hold"}
+    latest = parse_execution(payload, "x")
+    assert latest is not None
+    (broken,) = broken_entities([FlowReading(FlowRef(4921), latest)], NOW)
+    assert (broken.names[0], broken.state) == (("flow_id", "4921"), "on_hold")
+    assert type(broken.state) is str
 
 
 def test_flows_no_longer_selected_are_forgotten() -> None:
@@ -307,12 +321,10 @@ def test_flows_no_longer_selected_are_forgotten() -> None:
 
 def _fixture_readings() -> list[FlowReading]:
     return [
-        FlowReading(
-            FlowRef(4921, "Load orders to Snowflake"), True, execution("execution_success")
-        ),
-        FlowReading(FlowRef(5003), True, execution("execution_running")),
-        FlowReading(FlowRef(5010), True, execution("execution_error_after_retries")),
-        FlowReading(FlowRef(999), False, None),
+        FlowReading(FlowRef(4921, "Load orders to Snowflake"), execution("execution_success")),
+        FlowReading(FlowRef(5003), execution("execution_running")),
+        FlowReading(FlowRef(5010), execution("execution_error_after_retries")),
+        FlowReading(FlowRef(999), "not_found"),
     ]
 
 

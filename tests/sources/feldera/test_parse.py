@@ -15,6 +15,7 @@ from dataflow_exporter.families import Family, families_by_name
 from dataflow_exporter.sources.feldera import (
     DEPLOYMENT_STATUSES,
     Observation,
+    broken_entities,
     build_families,
     error_code,
     is_ephemeral,
@@ -85,6 +86,30 @@ def test_an_unknown_deployment_status_gets_its_own_series_and_is_reported() -> N
     assert summarise(seen).unknown_values == [("deployment_status", "Hibernating")]
 
 
+def test_a_pipeline_in_an_unknown_deployment_status_is_broken_in_its_own_words() -> None:
+    item = copy.deepcopy(fixture("pipelines_list_selector_status")[0])
+    item["deployment_status"] = "Hibernating"
+    (pipeline,) = parse_pipeline_list([item])
+    (broken,) = broken_entities(Observation([pipeline]))
+    assert (broken.kind, broken.names, broken.state) == (
+        "pipeline",
+        (("pipeline", "fraud-detection"),),
+        "Hibernating",
+    )
+    assert type(broken.state) is str  # the status page encodes it as plain text
+
+
+def test_a_deployment_error_without_a_message_is_still_an_error() -> None:
+    item = copy.deepcopy(fixture("pipelines_list_selector_status")[0])
+    item["deployment_error"] = {"error_code": "RunnerError", "details": {}}
+    (pipeline,) = parse_pipeline_list([item])
+    assert pipeline.deployment_error == ""
+    family = families_for(Observation([pipeline]))["feldera_pipeline_deployment_error"]
+    assert sample(family, "fraud-detection") == 1
+    (broken,) = broken_entities(Observation([pipeline]))
+    assert (broken.state, broken.error) == ("Running", "")
+
+
 def test_stats_split_endpoint_names_into_table_and_connector() -> None:
     stats = parse_stats("fraud-detection", fixture("pipeline_stats"))
     assert [(c.table, c.connector) for c in stats.inputs] == [
@@ -96,27 +121,31 @@ def test_stats_split_endpoint_names_into_table_and_connector() -> None:
 
 def test_counters_gauges_and_latency_are_in_base_units() -> None:
     stats = parse_stats("fraud-detection", fixture("pipeline_stats"))
-    kafka = stats.inputs[0]
-    assert (kafka.records, kafka.bytes, kafka.parse_errors, kafka.transport_errors) == (
-        1048576,
-        734003200,
-        3,
-        1,
+    kafka = stats.inputs[0].values
+    assert [
+        kafka[f"feldera_input_connector_{name}_total"]
+        for name in ("records", "bytes", "parse_errors", "transport_errors")
+    ] == [1048576, 734003200, 3, 1]
+    assert kafka["feldera_input_connector_processing_latency_p99_seconds"] == pytest.approx(0.04125)
+    assert kafka["feldera_input_connector_completed_timestamp_seconds"] == pytest.approx(
+        1742471999.901233
     )
-    assert kafka.latency_p99_seconds == pytest.approx(0.04125)
-    assert kafka.completed_at == pytest.approx(1742471999.901233)
     g = stats.global_metrics
-    assert (g.state, g.memory_pressure, g.rss_bytes) == ("Running", "low", 1876951040)
-    assert g.uptime_seconds == pytest.approx(172800.512)
-    assert g.start_time == 1742306740
+    assert (g.state, g.memory_pressure, g.values["feldera_pipeline_rss_bytes"]) == (
+        "Running",
+        "low",
+        1876951040,
+    )
+    assert g.values["feldera_pipeline_uptime_seconds"] == pytest.approx(172800.512)
+    assert g.values["feldera_pipeline_start_timestamp_seconds"] == 1742306740
 
 
 def test_missing_optional_keys_give_no_series_rather_than_zeros() -> None:
     stats = parse_stats("fraud-detection", fixture("pipeline_stats"))
     cards = stats.inputs[1]
-    assert cards.latency_p99_seconds is None
+    assert cards.values["feldera_input_connector_processing_latency_p99_seconds"] is None
     assert cards.health is None
-    assert cards.completed_at is None
+    assert cards.values["feldera_input_connector_completed_timestamp_seconds"] is None
     seen = Observation([], inputs=list(stats.inputs), outputs=list(stats.outputs))
     fams = families_for(seen)
     labels = ("fraud-detection", "cards", "unnamed-0")
@@ -130,7 +159,8 @@ def test_missing_optional_keys_give_no_series_rather_than_zeros() -> None:
 
 def test_a_failed_connector_reports_fatal_error_unhealthy_and_paused() -> None:
     failed = parse_input("inventory-rollup", fixture("input_connector_stats_failed"), "x")
-    assert failed.fatal_error and failed.paused
+    assert failed.fatal_error == "Kafka error: Broker: Unknown topic or partition"
+    assert failed.values["feldera_input_connector_paused"] == 1
     assert failed.health is not None and failed.health.status == "Unhealthy"
     fams = families_for(Observation([], inputs=[failed]))
     labels = ("inventory-rollup", "stock_levels", "kafka_in")
@@ -151,7 +181,11 @@ def test_per_connector_answers_with_error_lists_parse_like_stats_entries() -> No
     listed = parse_stats("fraud-detection", fixture("pipeline_stats")).inputs[0]
     assert full == listed
     out = parse_output("fraud-detection", fixture("output_connector_stats"), "x")
-    assert (out.view, out.connector, out.transmitted_records) == (
+    assert (
+        out.view,
+        out.connector,
+        out.values["feldera_output_connector_transmitted_records_total"],
+    ) == (
         "fraud_alerts",
         "kafka_out",
         15320,
@@ -232,6 +266,41 @@ def test_payloads_missing_required_fields_are_schema_errors(mutate: Any) -> None
     mutate(payload)
     with pytest.raises(SchemaError):
         parse_stats("p", payload)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (
+            lambda p: p["inputs"][0]["metrics"].update(processing_latency_p99_micros="soon"),
+            "stats.inputs[0].metrics.processing_latency_p99_micros: expected a number, got 'soon'",
+        ),
+        (
+            lambda p: p["inputs"][0].update(paused="yes"),
+            "stats.inputs[0].paused: expected a boolean, got str",
+        ),
+        (
+            lambda p: p["inputs"][0].update(completed_frontier=[]),
+            "stats.inputs[0].completed_frontier: expected an object, got list",
+        ),
+        (
+            lambda p: p["outputs"][0]["metrics"].update(queued_records=None),
+            "stats.outputs[0].metrics.queued_records: expected a number, got NoneType",
+        ),
+        (
+            lambda p: p["global_metrics"].update(uptime_msecs=[]),
+            "stats.global_metrics.uptime_msecs: expected a number, got list",
+        ),
+    ],
+)
+def test_a_field_of_the_wrong_type_is_a_schema_error_naming_its_path(
+    mutate: Any, message: str
+) -> None:
+    payload = fixture("pipeline_stats")
+    mutate(payload)
+    with pytest.raises(SchemaError) as caught:
+        parse_stats("p", payload)
+    assert str(caught.value) == message
 
 
 def test_error_code_is_read_from_feldera_error_bodies_only() -> None:

@@ -9,13 +9,14 @@ from typing import Any
 import pytest
 
 from dataflow_exporter.errors import SchemaError, UpstreamError
-from dataflow_exporter.families import families_by_name
+from dataflow_exporter.families import Unknown, families_by_name
 from dataflow_exporter.snapshot import build_snapshot
 from dataflow_exporter.sources.peerdb import (
     FLOW_STATUSES,
     MIB,
     Batch,
     Observation,
+    broken_entities,
     build_families,
     flow_status,
     parse_batches,
@@ -34,11 +35,16 @@ def fixture(name: str) -> Any:
     return json.loads((FIXTURES / f"{name}.json").read_text())
 
 
+def kind(state: object) -> tuple[type, object]:
+    """A state with its type: `str` for a known state, `Unknown` for any other."""
+    return (type(state), state)
+
+
 @pytest.mark.parametrize(("code", "name"), list(enumerate(FLOW_STATUSES.values)))
 def test_every_flow_status_is_accepted_by_name_and_by_code(code: int, name: str) -> None:
-    assert flow_status(name) == (name, True)
-    assert flow_status(code) == (name, True)
-    assert flow_status(str(code)) == (name, True)
+    assert kind(flow_status(name)) == (str, name)
+    assert kind(flow_status(code)) == (str, name)
+    assert kind(flow_status(str(code))) == (str, name)
 
 
 @pytest.mark.parametrize(
@@ -47,7 +53,7 @@ def test_every_flow_status_is_accepted_by_name_and_by_code(code: int, name: str)
     [("STATUS_HIBERNATING", "STATUS_HIBERNATING"), (42, "42"), ("²", "_")],
 )
 def test_an_unknown_flow_status_keeps_its_own_value_and_is_flagged(raw: object, label: str) -> None:
-    assert flow_status(raw) == (label, False)
+    assert kind(flow_status(raw)) == (Unknown, label)
 
 
 def test_unknown_status_gets_its_own_series_besides_the_twelve_known() -> None:
@@ -59,6 +65,13 @@ def test_unknown_status_gets_its_own_series_besides_the_twelve_known() -> None:
     assert values["42"] == 1.0
     assert len(values) == 13
     assert sum(values.values()) == 1.0
+
+
+def test_a_mirror_in_an_unknown_state_is_broken_in_its_own_words() -> None:
+    mirror = parse_mirror_list({"mirrors": [{"name": "m", "status": "STATUS_HIBERNATING"}]})[0]
+    (broken,) = broken_entities(Observation([mirror], {}, {}, [], None), now=0.0)
+    assert (broken.names, broken.state) == ((("mirror", "m"),), "STATUS_HIBERNATING")
+    assert type(broken.state) is str
 
 
 def test_mirror_list_reads_identity_state_and_epoch_millisecond_creation() -> None:
@@ -79,9 +92,9 @@ def test_mirror_list_reads_identity_state_and_epoch_millisecond_creation() -> No
 
 
 def test_mirror_status_gives_the_state_with_or_without_flow_info() -> None:
-    assert parse_mirror_state(fixture("mirror_status_cdc_excl")) == ("STATUS_PAUSED", True)
-    assert parse_mirror_state(fixture("mirror_status_basic")) == ("STATUS_RUNNING", True)
-    assert parse_mirror_state(fixture("mirror_status_qrep")) == ("STATUS_COMPLETED", True)
+    assert kind(parse_mirror_state(fixture("mirror_status_cdc_excl"))) == (str, "STATUS_PAUSED")
+    assert kind(parse_mirror_state(fixture("mirror_status_basic"))) == (str, "STATUS_RUNNING")
+    assert kind(parse_mirror_state(fixture("mirror_status_qrep"))) == (str, "STATUS_COMPLETED")
 
 
 def test_a_list_without_status_leaves_the_state_unknown_not_null() -> None:
@@ -89,7 +102,7 @@ def test_a_list_without_status_leaves_the_state_unknown_not_null() -> None:
     listed = fixture("mirrors_list")
     for item in listed["mirrors"]:
         del item["status"]
-    assert {(m.status, m.status_known) for m in parse_mirror_list(listed)} == {(None, True)}
+    assert {m.status for m in parse_mirror_list(listed)} == {None}
 
 
 def test_newest_completed_batch_is_used_when_the_newest_is_still_running() -> None:
@@ -121,7 +134,7 @@ def test_slot_lag_is_converted_from_mebibytes_to_bytes() -> None:
     [("INSTANCE_STATUS_READY", "INSTANCE_STATUS_READY"), (3, "INSTANCE_STATUS_MAINTENANCE")],
 )
 def test_instance_status_by_name_or_code(raw: object, state: str) -> None:
-    assert parse_instance({"status": raw}) == (state, True)
+    assert kind(parse_instance({"status": raw})) == (str, state)
 
 
 def test_old_servers_answering_ok_false_are_errors() -> None:
@@ -155,7 +168,7 @@ def _fixture_exposition() -> str:
         rows={"orders_pg_to_ch": parse_total_rows(fixture("total_rows_synced"))},
         batches={"orders_pg_to_ch": parse_batches(fixture("cdc_batches_limit1"))},
         slots=parse_slots("pg_prod", fixture("peer_slots")),
-        instance=parse_instance(fixture("instance_info"))[0],
+        instance=parse_instance(fixture("instance_info")),
     )
     snapshot = build_snapshot(build_families(seen), (("target", "peerdb-prod"),), 10_000, {}, 0.0)
     return b"".join(snapshot.blocks[name] for name in sorted(snapshot.blocks)).decode()

@@ -161,6 +161,21 @@ async def test_an_unknown_state_is_exported_and_counted(peerdb: Simulation, raw:
     promtool_check_metrics(polled.text)
 
 
+async def test_an_unknown_instance_status_is_exported_and_counted(peerdb: Simulation) -> None:
+    await control(peerdb, "overrides/_instance", {"status": "INSTANCE_STATUS_HIBERNATING"})
+    polled = await poll_once(target(peerdb))
+    status = "INSTANCE_STATUS_HIBERNATING"
+    assert value(polled.text, "peerdb_instance_status", status=status) == 1
+    assert value(polled.text, "peerdb_instance_status", status="INSTANCE_STATUS_READY") == 0
+    counted = value(
+        polled.text,
+        "dataflow_exporter_unknown_values_total",
+        system="peerdb",
+        field="instance_status",
+    )
+    assert counted == 1
+
+
 @pytest.mark.parametrize("code", range(12))
 async def test_numeric_state_codes_from_the_api_become_names(peerdb: Simulation, code: int) -> None:
     await control(peerdb, "overrides/orders_pg_to_ch", {"status": code})
