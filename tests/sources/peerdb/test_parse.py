@@ -11,6 +11,7 @@ import pytest
 from dataflow_exporter.families import families_by_name
 from dataflow_exporter.sources.peerdb import (
     FLOW_STATUSES,
+    INSTANCE_STATUSES,
     MIB,
     Batch,
     Observation,
@@ -25,6 +26,7 @@ from dataflow_exporter.sources.peerdb import (
 )
 from dataflow_exporter.store import build_snapshot
 from dataflow_exporter.upstream import SchemaError, UpstreamError
+from tests.sources.peerdb.upstream_enums import FLOW_STATUS, INSTANCE_STATUS
 
 FIXTURES = Path(__file__).parent / "fixtures"
 GOLDEN = Path(__file__).resolve().parents[2] / "golden" / "peerdb.prom"
@@ -34,7 +36,12 @@ def fixture(name: str) -> Any:
     return json.loads((FIXTURES / f"{name}.json").read_text())
 
 
-@pytest.mark.parametrize(("code", "name"), list(enumerate(FLOW_STATUSES.values)))
+def test_the_flow_status_series_are_peerdbs_enum_in_wire_order() -> None:
+    assert FLOW_STATUSES.values == tuple(FLOW_STATUS[code] for code in sorted(FLOW_STATUS))
+    assert set(INSTANCE_STATUSES.values) == set(INSTANCE_STATUS.values())
+
+
+@pytest.mark.parametrize(("code", "name"), sorted(FLOW_STATUS.items()))
 def test_every_flow_status_is_accepted_by_name_and_by_code(code: int, name: str) -> None:
     assert flow_status(name) == (name, True)
     assert flow_status(code) == (name, True)
@@ -118,7 +125,7 @@ def test_slot_lag_is_converted_from_mebibytes_to_bytes() -> None:
 
 @pytest.mark.parametrize(
     ("raw", "state"),
-    [("INSTANCE_STATUS_READY", "INSTANCE_STATUS_READY"), (3, "INSTANCE_STATUS_MAINTENANCE")],
+    [*INSTANCE_STATUS.items(), *((name, name) for name in INSTANCE_STATUS.values())],
 )
 def test_instance_status_by_name_or_code(raw: object, state: str) -> None:
     assert parse_instance({"status": raw}) == (state, True)
