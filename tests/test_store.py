@@ -49,3 +49,12 @@ def test_an_up_target_is_never_stale() -> None:
     store = _store_with()
     store.record_success("pg", _snapshot(0), [], duration=0.1)
     assert not store.targets["pg"].stale(TAKEN_AT + 10 * STALE_AFTER)
+
+
+def test_failures_are_counted_by_reason_over_polls() -> None:
+    store = _store_with()
+    for reason in (Reason.TIMEOUT, Reason.AUTH, Reason.TIMEOUT, Reason.TIMEOUT):
+        store.record_failure("pg", reason, "failed", duration=1.0, now=TAKEN_AT)
+    state = store.targets["pg"]
+    assert dict(state.errors_total) == {"timeout": 3, "auth": 1}
+    assert (state.polls_total, state.consecutive_failures) == (4, 4)

@@ -179,9 +179,9 @@ def _edited(value: Any, edits: list[tuple[tuple[Any, ...], Any]]) -> Any:
 
 
 def near_real(payload: Any) -> st.SearchStrategy[Any]:
-    """`payload` with up to two of its values replaced by arbitrary JSON or removed."""
+    """`payload` with up to two of its values replaced by arbitrary JSON, emptied or removed."""
     places = list(_places(payload))
-    edit = st.tuples(st.sampled_from(places), json_values | st.just(REMOVED))
+    edit = st.tuples(st.sampled_from(places), json_values | st.sampled_from([REMOVED, [], {}]))
     return st.lists(edit, max_size=2).map(lambda edits: _edited(payload, edits))
 
 
@@ -235,7 +235,7 @@ NEAR_REAL_EXAMPLES = 100
 
 
 @pytest.mark.parametrize("system", sorted(REGISTRY))
-def test_near_real_answers_are_translated_or_classified_and_mostly_translated(
+def test_near_real_answers_are_translated_or_classified_and_often_translated(
     system: str,
 ) -> None:
     outcomes: list[bool] = []
@@ -255,4 +255,4 @@ def test_near_real_answers_are_translated_or_classified_and_mostly_translated(
     run()
     print(f"{system}: {sum(outcomes)} of {len(outcomes)} near-real examples translated")
     # Without this the value assertion above could again be reached in none of the examples.
-    assert sum(outcomes) >= len(outcomes) // 3, f"{sum(outcomes)} of {len(outcomes)} translated"
+    assert sum(outcomes) >= len(outcomes) // 5, f"{sum(outcomes)} of {len(outcomes)} translated"
