@@ -3,6 +3,7 @@ that never carry a registered secret."""
 
 from __future__ import annotations
 
+import base64
 import re
 from pathlib import Path
 
@@ -54,11 +55,17 @@ def test_the_readme_lists_exactly_the_reasons_of_the_error_counter() -> None:
     assert named == set(DOCUMENTED_REASONS.values())
 
 
-def test_an_upstream_error_message_is_redacted_of_registered_secrets() -> None:
+def test_an_upstream_error_masks_a_registered_secret_in_every_known_form() -> None:
     redact.register(SECRET)
-    error = UpstreamError(Reason.HTTP_4XX, f"HTTP 400 from GET /x: bad password {SECRET}")
+    basic = base64.b64encode(f":{SECRET}".encode()).decode()
+    message = f"HTTP 401: password {SECRET}, Basic {basic}, url-encoded pw%3D{SECRET}"
+    error = UpstreamError(Reason.AUTH, message, status=401)
     assert SECRET not in str(error)
-    assert str(error) == f"HTTP 400 from GET /x: bad password {redact.MASK}"
+    assert basic not in str(error)
+    assert str(error) == (
+        f"HTTP 401: password {redact.MASK}, Basic {redact.MASK}, url-encoded pw%3D{redact.MASK}"
+    )
+    assert (error.reason, error.status) == (Reason.AUTH, 401)
 
 
 def test_a_schema_error_is_redacted_too_and_carries_reason_schema() -> None:

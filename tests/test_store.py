@@ -3,13 +3,15 @@ exposition cache's key), readiness, staleness, and the cap on unknown-value coun
 
 from __future__ import annotations
 
+from types import MappingProxyType
+
 from dataflow_exporter.errors import Reason
 from dataflow_exporter.families import MetricSpec
+from dataflow_exporter.snapshot import Snapshot
 from dataflow_exporter.sources.base import BrokenEntity
 from dataflow_exporter.store import (
     MAX_UNKNOWN_FIELDS,
     OTHER_FIELD,
-    Snapshot,
     Store,
     TargetState,
 )
@@ -140,3 +142,49 @@ def test_field_names_beyond_the_cap_count_under_other() -> None:
     assert len(store.unknown_values) == MAX_UNKNOWN_FIELDS + 1
     assert store.unknown_values[("peerdb", OTHER_FIELD)] == 5
     assert store.unknown_values[("peerdb", "field_0")] == 2
+
+
+TAKEN_AT = 1_700_000_000.0
+STALE_AFTER = 300.0
+
+
+def _snapshot(dropped: int, taken_at: float = TAKEN_AT) -> Snapshot:
+    empty = MappingProxyType({})
+    return Snapshot(empty, empty, series=10, dropped=dropped, entities=empty, taken_at=taken_at)
+
+
+def _store_with(name: str = "pg") -> Store:
+    store = Store()
+    store.add(TargetState(name, "peerdb", interval=30.0, stale_after=STALE_AFTER))
+    return store
+
+
+def test_dropped_series_accumulate_over_polls() -> None:
+    store = _store_with()
+    for dropped in (3, 4, 0, 5):
+        store.record_success("pg", _snapshot(dropped), [], duration=0.1)
+    assert store.targets["pg"].dropped_total == 12
+
+
+def test_a_good_snapshot_is_not_stale_at_exactly_stale_after() -> None:
+    store = _store_with()
+    store.record_success("pg", _snapshot(0), [], duration=0.1)
+    store.record_failure("pg", Reason.TIMEOUT, "timed out", duration=1.0, now=TAKEN_AT + 1)
+    state = store.targets["pg"]
+    assert not state.stale(TAKEN_AT + STALE_AFTER)
+    assert state.stale(TAKEN_AT + STALE_AFTER + 0.5)
+
+
+def test_a_target_that_never_succeeded_is_not_stale_at_exactly_stale_after() -> None:
+    state = TargetState("pg", "peerdb", 30.0, STALE_AFTER, configured_at=TAKEN_AT)
+    assert not state.stale(TAKEN_AT + STALE_AFTER)
+    assert state.stale(TAKEN_AT + STALE_AFTER + 0.5)
+
+
+def test_failures_are_counted_by_reason_over_polls() -> None:
+    store = _store_with()
+    for reason in (Reason.TIMEOUT, Reason.AUTH, Reason.TIMEOUT, Reason.TIMEOUT):
+        store.record_failure("pg", reason, "failed", duration=1.0, now=TAKEN_AT)
+    state = store.targets["pg"]
+    assert dict(state.errors_total) == {"timeout": 3, "auth": 1}
+    assert (state.polls_total, state.consecutive_failures) == (4, 4)

@@ -19,6 +19,13 @@ chooses which of the two documented token routes the server has — `issue` (`PO
 /rest/v1/token-auth/issue`, the support docs' Authentication API, default) or `token-auth` (`POST
 /rest/v1/token-auth`, the newer developer docs' quickstart, 24 h tokens); the other answers 404.
 Partial failure: `failing_flows` answer their executions call with a Spring-style 500.
+
+Credential echo, so tests can show the exporter keeps what an upstream echoes off its pages and
+logs: `jdbc_password` makes that 500 carry JDBC's own `DriverManager` message, which quotes the
+whole JDBC URL (`No suitable driver found for jdbc:postgresql://...&password=...`, a credential
+the exporter never saw); `echo_authorization` makes it quote the request's Authorization header
+(the exporter's own token or API key). Etlworks is closed source and is not known to echo
+headers; the knob stands for any proxy or debug error handler in front of it that does.
 """
 
 from __future__ import annotations
@@ -92,6 +99,8 @@ class EtlworksSimulator(SimulatedSystem):
         run_period: float = 300.0,
         token_route: str = "issue",
         failing_flows: tuple[int, ...] = (),
+        jdbc_password: str | None = None,
+        echo_authorization: bool = False,
     ) -> None:
         super().__init__(clock, seed)
         if token_route not in ("issue", "token-auth"):
@@ -100,6 +109,8 @@ class EtlworksSimulator(SimulatedSystem):
             )
         self.token_route = token_route
         self.failing_flows = frozenset(int(f) for f in failing_flows)
+        self.jdbc_password = jdbc_password
+        self.echo_authorization = bool(echo_authorization)
         self.login = login
         self.password = password
         self.api_key = api_key
@@ -284,6 +295,22 @@ class EtlworksSimulator(SimulatedSystem):
         problem = self._bearer_problem(request)
         return None if problem is None else self._spring(401, problem, request.path)
 
+    def _failure_text(self, request: web.Request) -> str:
+        """The 500 message of a failing flow, with whatever the credential knobs echo."""
+        text = (
+            "Could not open JDBC Connection for transaction; nested exception is "
+            "java.sql.SQLTransientConnectionException: audit-pool - Connection is not "
+            "available, request timed out after 30000ms."
+        )
+        if self.jdbc_password:
+            url = f"jdbc:postgresql://audit-db:5432/etl?user=etl&password={self.jdbc_password}"
+            text = f"java.sql.SQLException: No suitable driver found for {url}"
+        if self.echo_authorization:
+            # First, so that an exporter cutting long messages short still sees it.
+            header = request.headers.get("Authorization", "")
+            text = f"Request with Authorization: {header} failed: {text}"
+        return text
+
     def add_routes(self, router: web.UrlDispatcher) -> None:
         """The endpoints the exporter uses."""
         router.add_post(API + "/token-auth/issue", self.issue_token)
@@ -367,11 +394,5 @@ class EtlworksSimulator(SimulatedSystem):
         if flow is None:
             return self._spring(404, f"Flow with id {raw} not found", request.path)
         if flow.id in self.failing_flows:
-            return self._spring(
-                500,
-                "Could not open JDBC Connection for transaction; nested exception is "
-                "java.sql.SQLTransientConnectionException: audit-pool - Connection is not "
-                "available, request timed out after 30000ms.",
-                request.path,
-            )
+            return self._spring(500, self._failure_text(request), request.path)
         return json_response(self.execution(flow))

@@ -21,6 +21,13 @@ Partial failures (flow/cmd/peer_data.go, mirror_status.go): `unreachable_peers` 
 `400 {"code":9}` (FailedPrecondition: PeerDB cannot connect to that source database);
 `flow_info_failures` mirrors answer `includeFlowInfo` with `500 {"code":13}` (the Temporal query).
 
+Credential echo (`peer_dsn_password`): PeerDB answers a connector's error text verbatim in the
+Status `message` (flow/cmd/peer_data.go wraps the connector's error), and connection errors are
+known to quote the whole connection string, password included (libpq's `missing "=" after
+"postgresql://..." in connection info string`; JDBC's `No suitable driver found for ...`). With
+the knob set, an unreachable peer's error quotes its `postgresql://` URL with that password: a
+credential the exporter never saw, which only scrubbing can keep off its pages.
+
 Scenario: a handful of named mirrors (running, paused, failed, a finished query replication, one
 that is dropped and re-created over and over) and any number of generated ones that pause now
 and then. Batches complete every `batch_period` seconds; slot lag grows while a mirror is stopped.
@@ -106,12 +113,14 @@ class PeerDBSimulator(SimulatedSystem):
         version: str = "0.37.4",
         unreachable_peers: Iterable[str] = (),
         flow_info_failures: Iterable[str] = (),
+        peer_dsn_password: str | None = None,
     ) -> None:
         super().__init__(clock, seed)
         self.plays = release(version, "peerdb.version")
         self.unreachable_peers = frozenset(unreachable_peers)
         self.flow_info_failures = frozenset(flow_info_failures)
         self.password = password
+        self.peer_dsn_password = peer_dsn_password
         self.churn_period = churn_period
         self.batch_period = batch_period
         self.rng = random.Random(seed)
@@ -374,6 +383,12 @@ class PeerDBSimulator(SimulatedSystem):
                 "failed to get postgres connector: failed to connect to "
                 f"`host={peer}.db.internal user=peerdb database=app`: dial error (timeout)"
             )
+            if self.peer_dsn_password:
+                dsn = f"postgresql://peerdb:{self.peer_dsn_password}@{peer}.db.internal:5432/app"
+                message = (
+                    "failed to get postgres connector: cannot parse connection string: "
+                    f'missing "=" after "{dsn}" in connection info string'
+                )
             return self._body({"code": 9, "message": message, "details": []}, 400)
         data = []
         indexes = self._by_peer.get(peer, [])

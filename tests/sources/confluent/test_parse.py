@@ -27,6 +27,7 @@ from dataflow_exporter.sources.confluent import (
     unknown_values,
 )
 from dataflow_exporter.upstream import Answer
+from tests.sources.confluent.upstream_enums import LINK_STATE, MIRROR_TOPIC_STATUS
 
 FIXTURES = Path(__file__).parent / "fixtures"
 CLUSTER = "lkc-3w6270"
@@ -89,7 +90,12 @@ def test_link_error_message_text_never_becomes_a_label() -> None:
     }
 
 
-@pytest.mark.parametrize("state", LINK_STATES.values)
+def test_the_state_series_are_confluents_enums_in_the_specs_order() -> None:
+    assert LINK_STATES.values == LINK_STATE
+    assert MIRROR_STATUSES.values == MIRROR_TOPIC_STATUS
+
+
+@pytest.mark.parametrize("state", LINK_STATE)
 def test_every_link_state_is_one_hot_over_the_five(state: str) -> None:
     link = {"link_name": "l", "cluster_link_id": "c", "topic_names": [], "link_state": state}
     status = by_labels(families_of([], [link])["confluent_link_status"])
@@ -118,7 +124,7 @@ def test_platform_unknown_mirror_status_is_known_and_gets_a_series_only_while_cu
     assert (CLUSTER, "dr-link", "orders", "UNKNOWN") not in active
 
 
-@pytest.mark.parametrize("status", MIRROR_STATUSES.values)
+@pytest.mark.parametrize("status", MIRROR_TOPIC_STATUS)
 def test_every_mirror_status_is_one_hot_over_the_twelve(status: str) -> None:
     samples = by_labels(
         families_of([mirror_item(mirror_status=status)])["confluent_mirror_topic_status"]

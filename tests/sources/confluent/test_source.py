@@ -11,8 +11,8 @@ import pytest
 
 from dataflow_exporter.simulator import Simulation
 from dataflow_exporter.simulator.confluent import ConfluentSimulator
-from dataflow_exporter.sources.confluent import MIRROR_STATUSES
 from dataflow_exporter.upstream import new_session
+from tests.sources.confluent.upstream_enums import MIRROR_TOPIC_STATUS
 from tests.support.helpers import (
     Labels,
     Polled,
@@ -245,7 +245,7 @@ async def test_an_unknown_mirror_topic_error_is_exported_and_counted(
     promtool_check_metrics(polled.text)
 
 
-@pytest.mark.parametrize("status", MIRROR_STATUSES.values)
+@pytest.mark.parametrize("status", MIRROR_TOPIC_STATUS)
 async def test_every_mirror_status_served_is_exported(status: str) -> None:
     async with Simulation({"confluent": {"topics": 1}}, clock=frozen()) as sim:
         await sim_post(sim, "/_sim/confluent/overrides/orders", {"mirror_status": status})
@@ -255,7 +255,7 @@ async def test_every_mirror_status_served_is_exported(status: str) -> None:
         for (name, labels), v in samples(polled.text).items()
         if name == "confluent_mirror_topic_status"
     }
-    assert statuses == {s: (1.0 if s == status else 0.0) for s in MIRROR_STATUSES.values}
+    assert statuses == {s: (1.0 if s == status else 0.0) for s in MIRROR_TOPIC_STATUS}
 
 
 async def test_partition_metrics_off_exports_topic_lag_only() -> None:

@@ -34,6 +34,7 @@ from dataflow_exporter.sources.etlworks import (
     record_counts,
     remember,
 )
+from tests.sources.etlworks.upstream_enums import EXECUTION_STATUS
 from tests.support.helpers import promtool_check_metrics
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -127,7 +128,11 @@ def test_duration_strings_in_common_formats(text: object, seconds: float | None)
     assert parse_duration_text(text) == seconds
 
 
-@pytest.mark.parametrize("status", STATUSES.values)
+def test_the_status_series_are_the_documented_statuses_in_order() -> None:
+    assert STATUSES.values == EXECUTION_STATUS
+
+
+@pytest.mark.parametrize("status", EXECUTION_STATUS)
 def test_every_documented_status_is_known(status: str) -> None:
     assert kind(execution_status(status)) == (str, status)
     assert kind(execution_status(f" {status.upper()} ")) == (str, status)
@@ -344,7 +349,7 @@ def test_every_status_is_emitted_one_hot_and_an_unknown_flow_only_as_not_found()
     readings = _fixture_readings()
     fams = families_by_name(build_families(readings, {}, NOW))
     status = fams["etlworks_flow_last_execution_status"].samples
-    assert len(status) == 3 * len(STATUSES.values)
+    assert len(status) == 3 * len(EXECUTION_STATUS)
     assert [labels for labels, v in status if v == 1] == [
         ("4921", "Load orders to Snowflake", "success"),
         ("5003", "CDC orders (MySQL -> S3)", "running"),

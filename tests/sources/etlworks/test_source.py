@@ -13,9 +13,10 @@ from structlog.testing import capture_logs
 
 from dataflow_exporter.simulator.etlworks import HANG_SECONDS
 from dataflow_exporter.sources import etlworks as etlworks_source
-from dataflow_exporter.sources.etlworks import STATUSES, EtlworksSource, EtlworksTarget
+from dataflow_exporter.sources.etlworks import EtlworksSource, EtlworksTarget
 from dataflow_exporter.upstream import UpstreamClient
 from tests.sources.etlworks.rig import rig
+from tests.sources.etlworks.upstream_enums import EXECUTION_STATUS
 from tests.support.helpers import poll_once, promtool_check_metrics, samples, series_of, value
 
 STATUS = "etlworks_flow_last_execution_status"
@@ -286,7 +287,7 @@ async def test_many_flows_pass_promtool() -> None:
         polled = await r.poll()
         assert polled.ok
         assert len(series_of(polled.text, FOUND)) == 300
-        assert {s["status"] for s in series_of(polled.text, STATUS)} == set(STATUSES.values)
+        assert {s["status"] for s in series_of(polled.text, STATUS)} == set(EXECUTION_STATUS)
         promtool_check_metrics(polled.text)
 
 

@@ -27,6 +27,7 @@ from dataflow_exporter.sources.feldera import (
     sql_identifier,
     summarise,
 )
+from tests.sources.feldera.upstream_enums import COMBINED_STATUS
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -63,7 +64,11 @@ def test_pipeline_list_reads_status_desired_status_program_and_deployment_error(
     assert stopped.status_since == pytest.approx(1742424069.000117)
 
 
-@pytest.mark.parametrize("status", DEPLOYMENT_STATUSES.values)
+def test_the_deployment_status_series_are_felderas_combined_status_in_order() -> None:
+    assert DEPLOYMENT_STATUSES.values == COMBINED_STATUS
+
+
+@pytest.mark.parametrize("status", COMBINED_STATUS)
 def test_every_deployment_status_is_one_hot_over_all_fifteen(status: str) -> None:
     item = copy.deepcopy(fixture("pipelines_list_selector_status")[0])
     item["deployment_status"] = status

@@ -11,7 +11,7 @@ import pytest
 
 from dataflow_exporter.simulator import Simulation
 from dataflow_exporter.simulator.feldera import FelderaSimulator
-from dataflow_exporter.sources.feldera import DEPLOYMENT_STATUSES
+from tests.sources.feldera.upstream_enums import COMBINED_STATUS
 from tests.support.helpers import poll_once, promtool_check_metrics, samples, series_of, value
 
 API_KEY = "apikey:" + "f3" * 64
@@ -95,7 +95,7 @@ async def test_counters_match_what_the_pipeline_reports(feldera: Simulation) -> 
     assert (value(text, "feldera_input_connector_parse_errors_total", **labels) or 0) > 0
 
 
-@pytest.mark.parametrize("status", DEPLOYMENT_STATUSES.values)
+@pytest.mark.parametrize("status", COMBINED_STATUS)
 async def test_each_pipeline_status_is_exported_one_hot(feldera: Simulation, status: str) -> None:
     await override(feldera, "ledger-audit", {"_state": status})
     text = (await poll_once(config(feldera))).text
@@ -104,7 +104,7 @@ async def test_each_pipeline_status_is_exported_one_hot(feldera: Simulation, sta
         for (name, labels), v in samples(text).items()
         if name == "feldera_pipeline_status" and ("pipeline", "ledger-audit") in labels
     }
-    assert set(states) == set(DEPLOYMENT_STATUSES.values)
+    assert set(states) == set(COMBINED_STATUS)
     assert [s for s, v in states.items() if v == 1] == [status]
 
 

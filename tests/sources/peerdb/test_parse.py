@@ -13,6 +13,7 @@ from dataflow_exporter.families import Unknown, families_by_name
 from dataflow_exporter.snapshot import build_snapshot
 from dataflow_exporter.sources.peerdb import (
     FLOW_STATUSES,
+    INSTANCE_STATUSES,
     MIB,
     Batch,
     Observation,
@@ -26,6 +27,7 @@ from dataflow_exporter.sources.peerdb import (
     parse_slots,
     parse_total_rows,
 )
+from tests.sources.peerdb.upstream_enums import FLOW_STATUS, INSTANCE_STATUS
 
 FIXTURES = Path(__file__).parent / "fixtures"
 GOLDEN = Path(__file__).resolve().parents[2] / "golden" / "peerdb.prom"
@@ -40,7 +42,12 @@ def kind(state: object) -> tuple[type, object]:
     return (type(state), state)
 
 
-@pytest.mark.parametrize(("code", "name"), list(enumerate(FLOW_STATUSES.values)))
+def test_the_flow_status_series_are_peerdbs_enum_in_wire_order() -> None:
+    assert FLOW_STATUSES.values == tuple(FLOW_STATUS[code] for code in sorted(FLOW_STATUS))
+    assert set(INSTANCE_STATUSES.values) == set(INSTANCE_STATUS.values())
+
+
+@pytest.mark.parametrize(("code", "name"), sorted(FLOW_STATUS.items()))
 def test_every_flow_status_is_accepted_by_name_and_by_code(code: int, name: str) -> None:
     assert kind(flow_status(name)) == (str, name)
     assert kind(flow_status(code)) == (str, name)
@@ -131,7 +138,7 @@ def test_slot_lag_is_converted_from_mebibytes_to_bytes() -> None:
 
 @pytest.mark.parametrize(
     ("raw", "state"),
-    [("INSTANCE_STATUS_READY", "INSTANCE_STATUS_READY"), (3, "INSTANCE_STATUS_MAINTENANCE")],
+    [*INSTANCE_STATUS.items(), *((name, name) for name in INSTANCE_STATUS.values())],
 )
 def test_instance_status_by_name_or_code(raw: object, state: str) -> None:
     assert kind(parse_instance({"status": raw})) == (str, state)

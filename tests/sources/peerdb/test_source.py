@@ -10,8 +10,8 @@ import pytest
 
 from dataflow_exporter.simulator import Simulation
 from dataflow_exporter.simulator.peerdb import PeerDBSimulator
-from dataflow_exporter.sources.peerdb import FLOW_STATUSES
 from dataflow_exporter.upstream import new_session
+from tests.sources.peerdb.upstream_enums import FLOW_STATUS
 from tests.support.helpers import poll_once, promtool_check_metrics, samples, series_of, value
 
 PASSWORD = "pdb-secret-7f3a9c"
@@ -176,7 +176,7 @@ async def test_an_unknown_instance_status_is_exported_and_counted(peerdb: Simula
     assert counted == 1
 
 
-@pytest.mark.parametrize("code", range(12))
+@pytest.mark.parametrize("code", sorted(FLOW_STATUS))
 async def test_numeric_state_codes_from_the_api_become_names(peerdb: Simulation, code: int) -> None:
     await control(peerdb, "overrides/orders_pg_to_ch", {"status": code})
     polled = await poll_once(target(peerdb, mirrors={"include": ["^orders"]}))
@@ -185,7 +185,7 @@ async def test_numeric_state_codes_from_the_api_become_names(peerdb: Simulation,
         for s in series_of(polled.text, "peerdb_mirror_status")
         if value(polled.text, "peerdb_mirror_status", **s) == 1
     ]
-    assert current == [FLOW_STATUSES.values[code]]
+    assert current == [FLOW_STATUS[code]]
 
 
 @pytest.mark.parametrize(
