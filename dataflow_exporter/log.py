@@ -2,7 +2,9 @@
 redacted.
 
 The redaction processor runs last before rendering, over every string in the event, so a secret
-that reaches a log call by any route (an upstream echoing it, an exception text) is masked.
+that reaches a log call by any route (an upstream echoing it, an exception text) is masked. It
+scrubs (`scrub.scrub`), not only redacts: poll and detail failures carry upstream error texts,
+which can hold credentials the exporter never knew (a database password in a peer's DSN).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any, Literal, TextIO
 
 import structlog
 
-from dataflow_exporter import redact
+from dataflow_exporter import scrub
 
 LogFormat = Literal["logfmt", "json", "console", "auto"]
 LEVELS = ("debug", "info", "warn", "error")
@@ -23,7 +25,7 @@ FORMATS = ("auto", "logfmt", "json", "console")
 
 def _scrub(value: Any) -> Any:
     if isinstance(value, str):
-        return redact.redact(value)
+        return scrub.scrub(value)
     if isinstance(value, dict):
         return {k: _scrub(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
@@ -34,7 +36,7 @@ def _scrub(value: Any) -> Any:
 def redact_processor(
     _logger: Any, _method: str, event: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
-    """structlog processor: mask registered secrets in every string of the event."""
+    """structlog processor: mask known secrets and credential shapes in every string."""
     return {key: _scrub(value) for key, value in event.items()}
 
 
