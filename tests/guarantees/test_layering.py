@@ -117,3 +117,24 @@ def test_the_simulator_stands_apart_from_the_exporter() -> None:
             assert not outside, f"{module} imports {outside}"
         elif module not in TOP:
             assert not {d for d in deps if d.startswith("simulator")}, module
+
+
+def test_every_module_has_a_test_file_of_its_name() -> None:
+    """Core modules at tests/test_<module>.py; a source's shared modules at
+    tests/sources/test_<module>.py; each upstream's module at tests/sources/<system>/."""
+    tests = ROOT.parent / "tests"
+    missing = [
+        f"tests/test_{p.stem}.py"
+        for p in ROOT.glob("*.py")
+        if p.stem != "__init__" and not (tests / f"test_{p.stem}.py").is_file()
+    ]
+    for p in (ROOT / "sources").glob("*.py"):
+        if p.stem in SYSTEMS:
+            wanted = tests / "sources" / p.stem / "test_source.py"
+        elif p.stem != "__init__":
+            wanted = tests / "sources" / f"test_{p.stem}.py"
+        else:
+            continue
+        if not wanted.is_file():
+            missing.append(str(wanted.relative_to(ROOT.parent)))
+    assert missing == []
