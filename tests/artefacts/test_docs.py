@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
 DOCS = [
     ROOT / "README.md",
+    ROOT / "CONTRIBUTING.md",
     *sorted((ROOT / "docs").glob("*.md")),
     *sorted((ROOT / "helm").rglob("*.md")),
     ROOT / "helm" / "dataflow-exporter" / "values.yaml",
@@ -111,3 +112,19 @@ def test_docs_refer_only_to_files_inside_the_repository(path: Path) -> None:
             continue
         resolved = (path.parent / target).resolve()
         assert resolved.is_relative_to(ROOT) and resolved.exists(), target
+
+
+def test_contributing_names_every_module_of_the_package() -> None:
+    """The layout table is where a newcomer learns what each module holds: none may be missing,
+    none may be named that no longer exists."""
+    text = (ROOT / "CONTRIBUTING.md").read_text()
+    table = text[text.index("| module | holds |") : text.index("Tests mirror the code")]
+    named = {
+        name.removesuffix(".py").rstrip("/")
+        for row in table.splitlines()
+        for name in re.findall(r"`([a-z_]+(?:\.py|/))`", row.split("|")[1] if "|" in row else "")
+    }
+    package = ROOT / "dataflow_exporter"
+    modules = {p.stem for p in package.glob("*.py") if p.stem != "__init__"}
+    modules |= {p.name for p in package.iterdir() if (p / "__init__.py").is_file()}
+    assert named == modules
