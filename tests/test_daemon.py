@@ -15,7 +15,7 @@ import yaml
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as om_parse
 
 from dataflow_exporter import log
-from dataflow_exporter.daemon import Exporter
+from dataflow_exporter.exporter import Exporter
 from dataflow_exporter.exposition_cache import ExpositionCache
 from dataflow_exporter.scheduler import Scheduler, backoff_delay
 from dataflow_exporter.simulator import Simulation
