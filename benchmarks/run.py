@@ -1,8 +1,8 @@
 """Scale benchmark: the exporter against the simulator at production size, beside two references
 measured in the same run on the same data.
 
-  python3 benchmarks/run.py                 # full scale (about 3 minutes)
-  python3 benchmarks/run.py --scale small   # a quick look
+  python -m benchmarks.run                 # full scale (about 3 minutes)
+  python -m benchmarks.run --scale small   # a quick look
 
 Reports, per system: requests per poll and per entity (mirror, pipeline, link and topic, flow),
 poll-cycle wall time and CPU, and the "network floor" (a bare aiohttp client
@@ -12,6 +12,11 @@ both when the body must be rebuilt (a poll just finished) and when it is cached;
 prometheus_client's `generate_latest` over the same families. Then RSS over repeated cycles.
 The simulator runs in its own process so its CPU is not counted. Compare ratios, not absolute
 times: the machines are shared and noisy.
+
+The exporter is assembled as `once` assembles it (`Exporter`) and carries no probe. After the
+measured cycles, a second exporter records one poll's requests per target through aiohttp's
+`TraceConfig` hooks on the session it opens; the floor replays those. The reference families
+are read back from the measured exporter's own exposition.
 """
 
 from __future__ import annotations
@@ -26,29 +31,26 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
 import orjson
 import psutil
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import Metric
 from prometheus_client.openmetrics import exposition as om_exposition
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from prometheus_client.parser import text_string_to_metric_families
+from yarl import URL
 
 from dataflow_exporter import config as config_mod
+from dataflow_exporter.config import Config
 from dataflow_exporter.daemon import tune_gc
-from dataflow_exporter.exposition_cache import ExpositionCache
-from dataflow_exporter.families import Family
-from dataflow_exporter.runtime_metrics import RuntimeMetrics
-from dataflow_exporter.scheduler import Scheduler
-from dataflow_exporter.server import make_app
+from dataflow_exporter.exporter import Exporter
 from dataflow_exporter.simulator import SIMULATORS
-from dataflow_exporter.store import Store
-from dataflow_exporter.upstream import Auth, UpstreamClient, new_session
 
 SCALES = {
     "full": {
@@ -63,18 +65,29 @@ SCALES = {
         "confluent": {"links": 2, "topics": 200, "partitions": 12},
         "etlworks": {"flows": 200},
     },
+    # Seconds, not minutes: the smoke test that keeps this script from rotting.
+    "tiny": {
+        "peerdb": {"mirrors": 20},
+        "feldera": {"pipelines": 3, "connectors_per_pipeline": 2},
+        "confluent": {"links": 1, "topics": 10, "partitions": 2},
+        "etlworks": {"flows": 10},
+    },
 }
 CONCURRENCY = 16
 
 
-@dataclass
+@dataclass(slots=True)
 class Recorded:
+    """One upstream request as the exporter sent it, and how long its answer's head took.
+    Kept small: every request of a poll is held through the measured cycles, and parsed URLs
+    and header multidicts would add tens of MiB to the RSS they report."""
+
     method: str
-    url: str
-    params: Any
-    body: Any
-    auth: Auth | None
-    headers: dict[str, str] = field(default_factory=dict)
+    url: str  # encoded, query included
+    headers: Mapping[str, str]  # one object per distinct set of headers
+    started: float
+    body: bytes = b""
+    seconds: float | None = None
 
 
 @dataclass
@@ -86,51 +99,45 @@ class SystemFigures:
     requests: int = 0
     series: int = 0
     entities: int = 0
+    # Median time from sending a request to its answer's head (not in the table).
+    request_median: float = 0.0
 
 
-RECORDING: list[Recorded] | None = None
-# Families are kept for the reference render only from one unmeasured poll after the measured
-# cycles: kept during them, they would grow the heap the cache walks and slow those polls.
-KEEP_FAMILIES = False
-LAST_FAMILIES: dict[str, list[Family]] = {}
+class RequestRecorder:
+    """Records the upstream requests of the session it is given to, through aiohttp's public
+    tracing hooks: each one's method, URL, headers and body (to replay for the floor) and the
+    time to its answer's head. Records only while `recording` is a list."""
 
+    def __init__(self) -> None:
+        self.recording: list[Recorded] | None = None
+        self._headers: dict[tuple[tuple[str, str], ...], dict[str, str]] = {}
+        self.trace_config = aiohttp.TraceConfig()
+        self.trace_config.on_request_start.append(self._started)
+        self.trace_config.on_request_chunk_sent.append(self._body_sent)
+        self.trace_config.on_request_end.append(self._answered)
 
-def _install_probes() -> None:
-    """Record every upstream request, and keep each poll's families for the reference render."""
-    original_send = UpstreamClient._send
+    async def _started(
+        self, _session: Any, ctx: SimpleNamespace, params: aiohttp.TraceRequestStartParams
+    ) -> None:
+        ctx.recorded = None
+        if self.recording is not None:
+            items = tuple(params.headers.items())
+            headers = self._headers.setdefault(items, dict(items))
+            url = str(params.url)
+            ctx.recorded = Recorded(params.method, url, headers, time.perf_counter())
+            self.recording.append(ctx.recorded)
 
-    async def recording_send(
-        self: UpstreamClient,
-        method: str,
-        url: str,
-        params: Any,
-        body: Any,
-        what: str,
-        auth: Auth | None,
-    ) -> Any:
-        if RECORDING is not None:
-            # Headers are read after the poll: the probe must cost the poll next to nothing.
-            RECORDING.append(Recorded(method, url, params, body, auth))
-        return await original_send(self, method, url, params, body, what, auth)
+    async def _body_sent(
+        self, _session: Any, ctx: SimpleNamespace, params: aiohttp.TraceRequestChunkSentParams
+    ) -> None:
+        if ctx.recorded is not None:
+            ctx.recorded.body += params.chunk
 
-    UpstreamClient._send = recording_send  # type: ignore[method-assign]
-
-    for source_class in _sources():
-        original_poll = source_class.poll
-
-        async def poll(self: Any, client: UpstreamClient, _orig: Any = original_poll) -> Any:
-            result = await _orig(self, client)
-            if KEEP_FAMILIES:
-                LAST_FAMILIES[self.config.name] = result.families
-            return result
-
-        source_class.poll = poll  # type: ignore[method-assign]
-
-
-def _sources() -> list[Any]:
-    from dataflow_exporter.sources import REGISTRY
-
-    return list(REGISTRY.values())
+    async def _answered(
+        self, _session: Any, ctx: SimpleNamespace, _params: aiohttp.TraceRequestEndParams
+    ) -> None:
+        if ctx.recorded is not None:
+            ctx.recorded.seconds = time.perf_counter() - ctx.recorded.started
 
 
 async def _floor(session: aiohttp.ClientSession, records: list[Recorded]) -> tuple[float, float]:
@@ -138,12 +145,12 @@ async def _floor(session: aiohttp.ClientSession, records: list[Recorded]) -> tup
     limit = asyncio.Semaphore(CONCURRENCY)
 
     async def fetch(r: Recorded) -> Any:
-        async with limit:
-            data = orjson.dumps(r.body) if r.body is not None else None
-            async with session.request(
-                r.method, r.url, params=r.params, data=data, headers=r.headers
-            ) as resp:
-                return orjson.loads(await resp.read())
+        url = URL(r.url, encoded=True)
+        async with (
+            limit,
+            session.request(r.method, url, data=r.body or None, headers=r.headers) as resp,
+        ):
+            return orjson.loads(await resp.read())
 
     wall, cpu = time.perf_counter(), time.process_time()
     if records:
@@ -152,26 +159,21 @@ async def _floor(session: aiohttp.ClientSession, records: list[Recorded]) -> tup
     return time.perf_counter() - wall, time.process_time() - cpu
 
 
-def _reference_registry(families: dict[str, list[Family]]) -> CollectorRegistry:
-    built: list[Metric] = []
-    for target, fams in families.items():
-        for fam in fams:
-            labels = ["target", *fam.spec.labels]
-            metric: Metric
-            if fam.spec.kind == "counter":
-                metric = CounterMetricFamily(fam.spec.name, fam.spec.help, labels=labels)
-            else:
-                metric = GaugeMetricFamily(fam.spec.name, fam.spec.help, labels=labels)
-            for values, v in fam.samples:
-                metric.add_metric([target, *values], v)
-            built.append(metric)
+def _reference_registry(exposition: str) -> CollectorRegistry:
+    """The upstream families of an exposition (not the exporter's own), read back with
+    prometheus_client's parser, in a registry `generate_latest` renders."""
+    built: list[Metric] = [
+        family
+        for family in text_string_to_metric_families(exposition)
+        if family.name.split("_", 1)[0] in SIMULATORS
+    ]
 
     class Fixed:
         def collect(self) -> list[Metric]:
             return built
 
     registry = CollectorRegistry()
-    registry.register(Fixed())  # type: ignore[arg-type]
+    registry.register(Fixed())
     return registry
 
 
@@ -219,8 +221,15 @@ def _targets(knobs: dict[str, dict[str, int]], url: str, systems: Any = None) ->
     ]
 
 
+def _config(targets: list[Any], **defaults: Any) -> Config:
+    return config_mod.parse(
+        {"global": {"interval": "10m", "timeout": "5m", **defaults}, "targets": targets}
+    )
+
+
 async def run(scale: str, cycles: int, scrapes: int) -> dict[str, Any]:
-    global RECORDING, KEEP_FAMILIES
+    """Poll every system `cycles` times, then replay as many times the requests of one poll
+    (the floor), then measure `/metrics`."""
     knobs = SCALES[scale]
     port = _free_port()
     sim = _start_simulator(knobs, port)
@@ -228,72 +237,81 @@ async def run(scale: str, cycles: int, scrapes: int) -> dict[str, Any]:
         await _wait_port(port)
         url = f"http://127.0.0.1:{port}"
         targets = _targets(knobs, url)
-        cfg = config_mod.parse(
-            {
-                "global": {
-                    "interval": "10m",
-                    "timeout": "5m",
-                    "max_series": 2_000_000,
-                    "max_concurrency": CONCURRENCY,
-                },
-                "targets": targets,
-            }
-        )
-        _install_probes()
-        process = psutil.Process()
+        cfg = _config(targets, max_series=2_000_000, max_concurrency=CONCURRENCY)
         figures = {t.system: SystemFigures() for t in cfg.targets}
+        # Polled one target at a time, each timed alone; served only once the polls are done.
+        exporter = Exporter(cfg, "127.0.0.1:0")
+        process = psutil.Process()
         rss: list[float] = []
-        store = Store()
-        async with new_session() as session, aiohttp.ClientSession() as floor_session:
-            scheduler = Scheduler(session, store)
-            scheduler.configure(cfg)
+        try:
             for _cycle in range(cycles):
-                for name, poller in scheduler.pollers.items():
-                    fig = figures[poller.config.system]
-                    RECORDING = []
+                for target in cfg.targets:
+                    fig = figures[target.system]
                     wall, cpu = time.perf_counter(), time.process_time()
-                    ok = await poller.poll_once()
+                    ok = await exporter.poll_once(target.name)
                     fig.walls.append(time.perf_counter() - wall)
                     fig.cpus.append(time.process_time() - cpu)
-                    records, RECORDING = RECORDING, None
+                    state = exporter.store.targets[target.name]
                     if not ok:
-                        raise RuntimeError(f"{name}: {store.targets[name].last_error}")
-                    fig.requests = len(records)
-                    snapshot = store.targets[name].snapshot
-                    fig.series = snapshot.series if snapshot else 0
-                    fig.entities = sum(snapshot.entities.values()) if snapshot else 0
-                    for record in records:
-                        if record.auth is not None:
-                            record.headers = dict(await record.auth.headers(poller.client))
-                    floor_wall, floor_cpu = await _floor(floor_session, records)
-                    fig.floor_walls.append(floor_wall)
-                    fig.floor_cpus.append(floor_cpu)
+                        raise RuntimeError(f"{target.name}: {state.last_error}")
+                    fig.series = state.snapshot.series if state.snapshot else 0
+                    fig.entities = sum(state.snapshot.entities.values()) if state.snapshot else 0
                 rss.append(process.memory_info().rss / 2**20)
-            KEEP_FAMILIES = True
-            for poller in scheduler.pollers.values():
-                await poller.poll_once()
-            KEEP_FAMILIES = False
-            scrape = await _measure_scrapes(store, scrapes)
-        scrape["reference"] = _measure_reference(scrapes)
+            # Recorded only now, so that nothing of the recording shows in the figures above.
+            # Its exporter keeps one series per target: no second copy of every series.
+            requests = await _record_requests(
+                _config(targets, max_series=1, max_concurrency=CONCURRENCY)
+            )
+            async with aiohttp.ClientSession() as floor_session:
+                for _cycle in range(cycles):
+                    for target in cfg.targets:
+                        fig = figures[target.system]
+                        floor_wall, floor_cpu = await _floor(floor_session, requests[target.name])
+                        fig.floor_walls.append(floor_wall)
+                        fig.floor_cpus.append(floor_cpu)
+            for target in cfg.targets:
+                records = requests[target.name]
+                figures[target.system].requests = len(records)
+                seconds = [r.seconds for r in records if r.seconds is not None]
+                figures[target.system].request_median = statistics.median(seconds or [0.0])
+            del requests
+            scrape = await _measure_scrapes(exporter, scrapes)
+        finally:
+            await exporter.stop()
+        scrape["reference"] = _measure_reference(scrape.pop("exposition"), scrapes)
         return {"scale": scale, "systems": figures, "rss_mib": rss, "scrape": scrape}
     finally:
         sim.terminate()
         sim.wait(10)
 
 
-async def _measure_scrapes(store: Store, scrapes: int) -> dict[str, Any]:
-    from aiohttp import web
+async def _record_requests(cfg: Config) -> dict[str, list[Recorded]]:
+    """Each target's requests in one poll, seen through tracing hooks on an exporter of their
+    own, polled twice per target (the first logs in and opens connections). The measured
+    exporter carries no hook: aiohttp's tracing costs about 30 µs of CPU per request, over a
+    tenth of a poll's CPU here, which would be counted as the exporter's own."""
+    recorder = RequestRecorder()
+    exporter = Exporter(cfg, trace_configs=[recorder.trace_config])
+    recorded: dict[str, list[Recorded]] = {}
+    try:
+        for target in cfg.targets:
+            await exporter.poll_once(target.name)
+            recorded[target.name] = recorder.recording = []
+            ok = await exporter.poll_once(target.name)
+            recorder.recording = None
+            if not ok:
+                state = exporter.store.targets[target.name]
+                raise RuntimeError(f"{target.name}: {state.last_error}")
+    finally:
+        await exporter.stop()
+    return recorded
 
-    cache = ExpositionCache(store, runtime=RuntimeMetrics())
 
-    async def noop_reload() -> list[str]:
-        return []
-
-    runner = web.AppRunner(make_app(store, cache, noop_reload), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
+async def _measure_scrapes(exporter: Exporter, scrapes: int) -> dict[str, Any]:
+    """Scrape the exporter's own listener in every variant, rebuilt and cached."""
+    await exporter.serve()
+    port = exporter.port
+    store = exporter.store
     out: dict[str, Any] = {}
     variants = {
         "text": {"Accept-Encoding": "identity"},
@@ -307,38 +325,39 @@ async def _measure_scrapes(store: Store, scrapes: int) -> dict[str, Any]:
             "Accept-Encoding": "gzip",
         },
     }
-    try:
-        async with aiohttp.ClientSession(auto_decompress=False) as client:
-            for label, headers in variants.items():
-                for mode in ("rebuilt", "cached"):
-                    times, size = [], 0
-                    for _ in range(scrapes):
-                        if mode == "rebuilt":
-                            store.version += 1  # as when a poll has just completed
-                        t0 = time.perf_counter()
-                        async with client.get(
-                            f"http://127.0.0.1:{port}/metrics", headers=headers
-                        ) as resp:
-                            body = await resp.read()
-                        times.append(time.perf_counter() - t0)
-                        size = len(body)
-                    out[f"{label} {mode}"] = {
-                        "p50": _percentile(times, 0.5),
-                        "p99": _percentile(times, 0.99),
-                        "bytes": size,
-                    }
-        series_text = cache.exposition().decode()
-        out["series"] = sum(
-            1 for line in series_text.splitlines() if line and not line.startswith("#")
-        )
-        out["gzip_bytes"] = len(gzip.compress(series_text.encode()))
-    finally:
-        await runner.cleanup()
+    async with aiohttp.ClientSession(auto_decompress=False) as client:
+        for label, headers in variants.items():
+            for mode in ("rebuilt", "cached"):
+                times, size = [], 0
+                for _ in range(scrapes):
+                    if mode == "rebuilt":
+                        store.version += 1  # as when a poll has just completed
+                    t0 = time.perf_counter()
+                    async with client.get(
+                        f"http://127.0.0.1:{port}/metrics", headers=headers
+                    ) as resp:
+                        body = await resp.read()
+                    times.append(time.perf_counter() - t0)
+                    size = len(body)
+                out[f"{label} {mode}"] = {
+                    "p50": _percentile(times, 0.5),
+                    "p99": _percentile(times, 0.99),
+                    "bytes": size,
+                }
+    # Imported only now: loading the tests' helpers (and pytest) earlier would add to the RSS
+    # the cycles report.
+    from tests.support.helpers import samples
+
+    series_text = exporter.exposition().decode()
+    out["series"] = len(samples(series_text))  # also fails on a series exported twice
+    out["gzip_bytes"] = len(gzip.compress(series_text.encode()))
+    out["exposition"] = series_text
     return out
 
 
-def _measure_reference(scrapes: int) -> dict[str, Any]:
-    registry = _reference_registry(LAST_FAMILIES)
+def _measure_reference(exposition: str, scrapes: int) -> dict[str, Any]:
+    """`generate_latest` over the same upstream families, in both formats."""
+    registry = _reference_registry(exposition)
     result: dict[str, Any] = {}
     for label, render in (
         ("generate_latest text", generate_latest),
@@ -373,31 +392,28 @@ async def sweep(concurrencies: list[int], latency: float) -> str:
         try:
             await _wait_port(port)
             url = f"http://127.0.0.1:{port}"
-            cfg = config_mod.parse(
-                {
-                    "global": {"interval": "10m", "timeout": "5m", "max_concurrency": concurrency},
-                    "targets": _targets(knobs, url, systems),
-                }
-            )
-            async with new_session() as session, aiohttp.ClientSession() as control:
-                for system in systems:
-                    async with control.post(
-                        f"{url}/_sim/{system}/faults", json={"latency": latency}
-                    ) as resp:
-                        resp.raise_for_status()
-                scheduler = Scheduler(session, Store())
-                scheduler.configure(cfg)
-                for poller in scheduler.pollers.values():
-                    await poller.poll_once()  # warm: connections, tokens
-                    started = time.perf_counter()
-                    if not await poller.poll_once():
-                        raise RuntimeError(f"{poller.config.name} failed")
-                    wall = time.perf_counter() - started
-                    async with control.get(f"{url}/_sim/{poller.config.system}/faults") as resp:
-                        in_flight = (await resp.json())["max_in_flight"]
-                    lines.append(
-                        f"{poller.config.system:<10} {concurrency:>11} {_ms(wall)} {in_flight:>16}"
-                    )
+            cfg = _config(_targets(knobs, url, systems), max_concurrency=concurrency)
+            exporter = Exporter(cfg)
+            try:
+                async with aiohttp.ClientSession() as control:
+                    for system in systems:
+                        async with control.post(
+                            f"{url}/_sim/{system}/faults", json={"latency": latency}
+                        ) as resp:
+                            resp.raise_for_status()
+                    for target in cfg.targets:
+                        await exporter.poll_once(target.name)  # warm: connections, tokens
+                        started = time.perf_counter()
+                        if not await exporter.poll_once(target.name):
+                            raise RuntimeError(f"{target.name} failed")
+                        wall = time.perf_counter() - started
+                        async with control.get(f"{url}/_sim/{target.system}/faults") as resp:
+                            in_flight = (await resp.json())["max_in_flight"]
+                        lines.append(
+                            f"{target.system:<10} {concurrency:>11} {_ms(wall)} {in_flight:>16}"
+                        )
+            finally:
+                await exporter.stop()
         finally:
             sim.terminate()
             sim.wait(10)

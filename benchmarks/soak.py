@@ -1,8 +1,8 @@
 """Soak: the exporter as a real daemon for a long time against the simulator at scale, with entity
 churn, injected faults and config reloads; checks that RSS and series count come back to baseline.
 
-  python3 benchmarks/soak.py --minutes 60            # the real soak
-  python3 benchmarks/soak.py --minutes 3 --scale 0.2 # a smoke run
+  python -m benchmarks.soak --minutes 60            # the real soak
+  python -m benchmarks.soak --minutes 3 --scale 0.2 # a smoke run
 
 Each phase cycle (`--cycle-seconds`, default 120): drop 10 % of PeerDB mirrors for a while, then
 restore them; break one random system with a random fault for 30 s; send SIGHUP; every fourth
@@ -28,6 +28,8 @@ from typing import Any
 
 import psutil
 import yaml
+
+from dataflow_exporter.simulator import SIMULATORS
 
 FAULTS = [
     {"kind": "status", "status": 500},
@@ -109,9 +111,6 @@ def main() -> None:  # noqa: PLR0915 - one linear script
     )
     workdir = Path(tempfile.mkdtemp(prefix="soak-"))
     config_path = workdir / "config.yaml"
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from dataflow_exporter.simulator import SIMULATORS
 
     knobs: dict[str, dict[str, Any]] = {s: {} for s in SIMULATORS}
     for key, v in sizes.items():

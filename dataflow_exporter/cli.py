@@ -9,7 +9,6 @@ import contextlib
 import errno
 import signal
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -19,13 +18,14 @@ from pydantic import ValidationError
 
 from dataflow_exporter import __version__, config_messages, redact
 from dataflow_exporter import config as config_mod
+from dataflow_exporter.config import Config
 from dataflow_exporter.config_models import SHARD_RANGE, SHARD_TOGETHER, Shard, parse_duration
-from dataflow_exporter.daemon import Exporter, arm_exit_deadline, parse_listen_address, tune_gc
+from dataflow_exporter.daemon import run_until_signalled, tune_gc
 from dataflow_exporter.errors import ConfigError, WebConfigError
+from dataflow_exporter.exporter import DEFAULT_LISTEN, Exporter, parse_listen_address
 from dataflow_exporter.log import FORMATS, LEVELS, configure, get_logger
 from dataflow_exporter.webconfig import WebConfig, load_web_config
 
-DEFAULT_LISTEN = ":9891"
 DEFAULT_DEMO_LISTEN = "127.0.0.1:9891"
 DEFAULT_SIMULATOR_LISTEN = "127.0.0.1:9900"
 EXIT_OK, EXIT_INVALID, EXIT_USAGE, EXIT_ENVIRONMENT = 0, 1, 2, 3
@@ -274,34 +274,6 @@ def shard_from(index: str | None, count: int | None, hostname: str | None = None
     raise ValueError(f"--shard.{loc[0]} {value}: {message}")
 
 
-async def _serve_until_signalled(exporter: Exporter, extra_stop: Any = None) -> None:
-    loop = asyncio.get_running_loop()
-    stop = asyncio.Event()
-    reloads: set[asyncio.Task[list[str]]] = set()
-
-    def on_hup() -> None:
-        task = loop.create_task(exporter.reload())
-        reloads.add(task)
-        task.add_done_callback(reloads.discard)
-
-    loop.add_signal_handler(signal.SIGTERM, stop.set)
-    loop.add_signal_handler(signal.SIGINT, stop.set)
-    loop.add_signal_handler(signal.SIGHUP, on_hup)
-    arm_exit_deadline((signal.SIGTERM, signal.SIGINT))
-    try:
-        await stop.wait()
-        log.info("shutdown_requested")
-    finally:
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-            loop.remove_signal_handler(sig)
-        for task in list(reloads):
-            task.cancel()
-        await asyncio.gather(*reloads, return_exceptions=True)
-        await exporter.stop()
-        if extra_stop is not None:
-            await extra_stop()
-
-
 def _address_in_use(exc: OSError) -> bool:
     return exc.errno == errno.EADDRINUSE
 
@@ -339,7 +311,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             )
             await exporter.stop()
             return EXIT_USAGE
-        await _serve_until_signalled(exporter)
+        await run_until_signalled(exporter)
         return EXIT_OK
 
     return asyncio.run(main())
@@ -387,17 +359,13 @@ def cmd_once(args: argparse.Namespace) -> int:
         return EXIT_INVALID
 
     async def main() -> tuple[bool, bytes]:
-        from dataflow_exporter.exposition_cache import ExpositionCache
-        from dataflow_exporter.scheduler import Scheduler
-        from dataflow_exporter.store import Store
-        from dataflow_exporter.upstream import new_session
-
-        store = Store()
-        async with new_session() as session:
-            scheduler = Scheduler(session, store)
-            scheduler.configure(loaded)
-            ok = await scheduler.poll_all_once()
-        return ok, ExpositionCache(store).exposition(openmetrics=args.openmetrics)
+        # The process's own metrics describe this short run, not a daemon: left out.
+        exporter = Exporter(loaded, runtime_metrics=False)
+        try:
+            ok = await exporter.poll_once()
+            return ok, exporter.exposition(openmetrics=args.openmetrics)
+        finally:
+            await exporter.stop()
 
     ok, body = asyncio.run(main())
     sys.stdout.buffer.write(body)
@@ -445,7 +413,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def demo_config(sim_url: str, systems: dict[str, Any], interval: str) -> dict[str, Any]:
-    """The config the demo runs the exporter with."""
+    """The config the demo runs the exporter with, as YAML data."""
     timeout = min(4.0, parse_duration(interval) * 0.8)
     return {
         "global": {"interval": interval, "timeout": f"{timeout:g}s", "stale_after": "1m"},
@@ -478,10 +446,10 @@ async def _start_simulation(args: argparse.Namespace, options: Any) -> Any:
 
 
 async def _start_exporter(
-    args: argparse.Namespace, path: Path, web_config: WebConfig | None
+    args: argparse.Namespace, config: Config | Path, web_config: WebConfig | None
 ) -> Exporter:
     """The demo's exporter, on a free port if the default one is taken."""
-    exporter = Exporter(path, args.listen, web_config)
+    exporter = Exporter(config, args.listen, web_config)
     try:
         await exporter.start()
         return exporter
@@ -493,7 +461,7 @@ async def _start_exporter(
             ) from None
     print(f"note: {args.listen} is taken; the exporter uses a free port", flush=True)
     host = parse_listen_address(args.listen)[0]
-    exporter = Exporter(path, f"{host}:0", web_config)
+    exporter = Exporter(config, f"{host}:0", web_config)
     await exporter.start()
     return exporter
 
@@ -518,28 +486,25 @@ def cmd_demo(args: argparse.Namespace) -> int:
         except _BusyAddressError as exc:
             print(f"demo: {exc}", file=sys.stderr)
             return EXIT_USAGE
-        with tempfile.TemporaryDirectory(prefix="dataflow-exporter-demo-") as tmp:
-            path = Path(tmp) / "demo.yaml"
-            path.write_text(yaml.safe_dump(demo_config(sim.url, sim.systems, args.interval)))
-            try:
-                exporter = await _start_exporter(args, path, web_config)
-            except (_BusyAddressError, ConfigError, OSError) as exc:
-                print(f"demo: {exc}", file=sys.stderr)
-                await sim.stop()
-                return EXIT_USAGE
-            host = parse_listen_address(args.listen)[0]
-            scheme = "https" if web_config and web_config.ssl_context else "http"
-            base = f"{scheme}://{'127.0.0.1' if host == '0.0.0.0' else host}:{exporter.port}"
-            print(
-                f"dataflow-exporter demo is running (Ctrl-C to stop)\n"
-                f"  status page: {base}/\n"
-                f"  metrics:     {base}/metrics\n"
-                f"  status API:  {base}/api/v1/status\n"
-                f"  simulator:   {sim.url}/  (faults: {sim.url}/_sim/<system>/faults)\n"
-                f"  config:      {path}",
-                flush=True,
-            )
-            await _serve_until_signalled(exporter, sim.stop)
+        try:
+            config = config_mod.parse(demo_config(sim.url, sim.systems, args.interval))
+            exporter = await _start_exporter(args, config, web_config)
+        except (_BusyAddressError, ConfigError, OSError) as exc:
+            print(f"demo: {exc}", file=sys.stderr)
+            await sim.stop()
+            return EXIT_USAGE
+        host = parse_listen_address(args.listen)[0]
+        scheme = "https" if web_config and web_config.ssl_context else "http"
+        base = f"{scheme}://{'127.0.0.1' if host == '0.0.0.0' else host}:{exporter.port}"
+        print(
+            f"dataflow-exporter demo is running (Ctrl-C to stop)\n"
+            f"  status page: {base}/\n"
+            f"  metrics:     {base}/metrics\n"
+            f"  status API:  {base}/api/v1/status\n"
+            f"  simulator:   {sim.url}/  (faults: {sim.url}/_sim/<system>/faults)",
+            flush=True,
+        )
+        await run_until_signalled(exporter, sim.stop)
         return EXIT_OK
 
     return asyncio.run(main())

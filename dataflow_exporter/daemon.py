@@ -1,5 +1,6 @@
-"""The running exporter: config, HTTP session, scheduler, store, cache and web server, with
-atomic reload (a bad new config keeps the old one) and a clean shutdown.
+"""What the exporter needs as a long-running process, beside the `Exporter` it runs: garbage
+collector and malloc tuning, signals (SIGHUP reloads, SIGTERM and SIGINT stop), an exit
+deadline for a shutdown that hangs, and quiet handling of a full descriptor table.
 """
 
 from __future__ import annotations
@@ -10,27 +11,11 @@ import gc
 import os
 import signal
 import threading
-import time
-from collections.abc import Callable, Iterable
-from dataclasses import replace
-from pathlib import Path
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
-import aiohttp
-from aiohttp import web
-
-from dataflow_exporter import config as config_mod
-from dataflow_exporter.config import Config
-from dataflow_exporter.config_models import Shard
-from dataflow_exporter.errors import ConfigError
-from dataflow_exporter.exposition_cache import ExpositionCache
+from dataflow_exporter.exporter import Exporter
 from dataflow_exporter.log import get_logger
-from dataflow_exporter.runtime_metrics import RuntimeMetrics
-from dataflow_exporter.scheduler import Scheduler
-from dataflow_exporter.server import ServerLimits, make_app
-from dataflow_exporter.store import Store
-from dataflow_exporter.upstream import new_session
-from dataflow_exporter.webconfig import WebConfig
 
 log = get_logger("dataflow_exporter.daemon")
 
@@ -69,8 +54,6 @@ def _limit_malloc_arenas() -> None:
 # How long a stop signal may take to end the process; past it the process exits at once (a
 # render thread or a stuck client must not keep a pod in Terminating).
 EXIT_DEADLINE_SECONDS = 5.0
-# How long stopping waits for requests in flight before closing their connections.
-SHUTDOWN_GRACE_SECONDS = 1.0
 
 
 def arm_exit_deadline(
@@ -124,106 +107,34 @@ class AcceptErrorFilter:
         loop.default_exception_handler(context)
 
 
-def parse_listen_address(address: str) -> tuple[str, int]:
-    """`host:port`, `:port` or `[v6]:port` -> (host, port); an empty host means all interfaces."""
-    host, sep, port = address.rpartition(":")
-    if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise ValueError(f"invalid listen address {address!r}: expected host:port")
-    return host.strip("[]") or "0.0.0.0", int(port)
+async def run_until_signalled(
+    exporter: Exporter, stop_also: Callable[[], Awaitable[None]] | None = None
+) -> None:
+    """Run a started exporter until SIGTERM or SIGINT, reloading it on SIGHUP; then stop it (and
+    `stop_also`). Each reload is a task owned here and cancelled on the way out."""
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(AcceptErrorFilter())
+    stop = asyncio.Event()
+    reloads: set[asyncio.Task[list[str]]] = set()
 
+    def on_hup() -> None:
+        task = loop.create_task(exporter.reload())
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
 
-class Exporter:
-    """One exporter process's runtime."""
-
-    def __init__(
-        self,
-        config_path: str | Path,
-        listen: str = ":9891",
-        web_config: WebConfig | None = None,
-        shard: Shard | None = None,
-        clock: Callable[[], float] = time.time,
-        limits: ServerLimits | None = None,
-    ) -> None:
-        self.config_path = Path(config_path)
-        self.limits = limits or ServerLimits()
-        self.listen = listen
-        self.web_config = web_config
-        self.shard_override = shard
-        self.clock = clock
-        self.store = Store()
-        self.exposition_cache = ExpositionCache(self.store, clock, RuntimeMetrics())
-        self._session: aiohttp.ClientSession | None = None
-        self.scheduler: Scheduler | None = None
-        self._runner: web.AppRunner | None = None
-        self._reload_lock = asyncio.Lock()
-        self.port: int | None = None
-
-    def _load(self) -> Config:
-        loaded = config_mod.load(self.config_path)
-        if self.shard_override is not None:
-            loaded = replace(loaded, shard=self.shard_override)
-        return loaded
-
-    async def start(self) -> None:
-        """Load the config (raises ConfigError), start polling and serving."""
-        loaded = self._load()
-        self._session = new_session()
-        self.scheduler = Scheduler(self._session, self.store, self.clock)
-        self.scheduler.configure(loaded)
-        self.store.record_reload(True, self.clock())
-        self.scheduler.start()
-        asyncio.get_running_loop().set_exception_handler(AcceptErrorFilter())
-        app = make_app(self.store, self.exposition_cache, self.reload, self.web_config, self.limits)
-        self._runner = web.AppRunner(
-            app,
-            access_log=None,
-            handle_signals=False,
-            keepalive_timeout=self.limits.idle_seconds,
-            shutdown_timeout=SHUTDOWN_GRACE_SECONDS,
-        )
-        await self._runner.setup()
-        host, port = parse_listen_address(self.listen)
-        ssl_context = self.web_config.ssl_context if self.web_config else None
-        site = web.TCPSite(self._runner, host, port, ssl_context=ssl_context)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
-        log.info(
-            "exporter_started",
-            listen=f"{host}:{self.port}",
-            targets=len(loaded.targets),
-            tls=ssl_context is not None,
-            shard=f"{loaded.shard.index}/{loaded.shard.count}",
-        )
-
-    async def reload(self) -> list[str]:
-        """Re-read the config file; on error keep the running config. Returns the errors."""
-        async with self._reload_lock:
-            try:
-                loaded = await asyncio.to_thread(self._load)
-                assert self.scheduler is not None
-                await self.scheduler.apply(loaded)
-            except ConfigError as exc:
-                return self._reload_failed(exc.errors)
-            except Exception as exc:  # reload's boundary: the running config must survive
-                log.exception("config_reload_crashed")
-                return self._reload_failed([f"{self.config_path}: unexpected {type(exc).__name__}"])
-            self.store.record_reload(True, self.clock())
-            log.info("config_reloaded", targets=len(loaded.targets))
-            return []
-
-    def _reload_failed(self, errors: list[str]) -> list[str]:
-        self.store.record_reload(False, self.clock())
-        log.error("config_reload_failed", errors=errors)
-        return errors
-
-    async def stop(self) -> None:
-        """Stop serving, cancel every poller and close the session."""
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-        if self.scheduler is not None:
-            await self.scheduler.stop()
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-        log.info("exporter_stopped")
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    loop.add_signal_handler(signal.SIGINT, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, on_hup)
+    arm_exit_deadline((signal.SIGTERM, signal.SIGINT))
+    try:
+        await stop.wait()
+        log.info("shutdown_requested")
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            loop.remove_signal_handler(sig)
+        for task in list(reloads):
+            task.cancel()
+        await asyncio.gather(*reloads, return_exceptions=True)
+        await exporter.stop()
+        if stop_also is not None:
+            await stop_also()

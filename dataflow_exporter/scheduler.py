@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import os
 import random
 import time
 import traceback
@@ -61,10 +60,14 @@ def backoff_delay(interval: float, failures: int, retry_after: float | None) -> 
     return delay
 
 
+# The exporter's own code: a bug is reported at its last frame here, not in a library below.
+_PACKAGE = Path(__file__).resolve().parent
+
+
 def internal_error(exc: BaseException) -> str:
     """A bug as one line: what went wrong and where in the exporter's code."""
     frames = traceback.extract_tb(exc.__traceback__)
-    ours = [f for f in frames if f"{os.sep}exporter{os.sep}" in f.filename] or frames
+    ours = [f for f in frames if Path(f.filename).is_relative_to(_PACKAGE)] or frames
     where = f" at {Path(ours[-1].filename).name}:{ours[-1].lineno}" if ours else ""
     return f"internal error (please report it): {type(exc).__name__}: {exc}{where}"
 

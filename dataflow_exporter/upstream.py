@@ -14,7 +14,7 @@ import ssl
 import time
 import zlib
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple, Protocol
 
 import aiohttp
@@ -442,7 +442,10 @@ def _same_place(base: URL, url: URL) -> bool:
     return url.path.startswith(base.path) or url.path + "/" == base.path
 
 
-def new_session() -> aiohttp.ClientSession:
-    """The process's one ClientSession (connection reuse across every target)."""
+def new_session(trace_configs: Sequence[aiohttp.TraceConfig] = ()) -> aiohttp.ClientSession:
+    """The process's one ClientSession (connection reuse across every target); `trace_configs`
+    observe its requests (aiohttp's public tracing hooks)."""
     connector = aiohttp.TCPConnector(limit=256, limit_per_host=64, ttl_dns_cache=300)
-    return aiohttp.ClientSession(connector=connector, raise_for_status=False)
+    return aiohttp.ClientSession(
+        connector=connector, raise_for_status=False, trace_configs=list(trace_configs) or None
+    )

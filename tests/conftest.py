@@ -14,7 +14,7 @@ import structlog
 from aiohttp import ClientResponse
 
 from dataflow_exporter import redact
-from dataflow_exporter.daemon import Exporter
+from dataflow_exporter.exporter import Exporter
 from dataflow_exporter.simulator import Simulation
 from tests.support.daemon import SECRET, write_config
 

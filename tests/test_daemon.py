@@ -10,7 +10,7 @@ from pathlib import Path
 import aiohttp
 
 from dataflow_exporter import log
-from dataflow_exporter.daemon import Exporter
+from dataflow_exporter.exporter import Exporter
 from dataflow_exporter.simulator import Simulation
 from tests.support.daemon import SECRET, base, wait_ready, write_config
 from tests.support.helpers import series_of, value

@@ -119,3 +119,23 @@ def test_backoff_grows_exponentially_up_to_a_cap_and_obeys_retry_after() -> None
     assert [backoff_delay(10, n, None) for n in range(6)] == [10, 10, 20, 40, 80, 80]
     assert backoff_delay(10, 1, 300) == 300
     assert backoff_delay(10, 0, 2) == 10
+
+
+def test_an_internal_error_names_the_exporters_last_frame_not_a_librarys() -> None:
+    from dataflow_exporter import redact
+    from dataflow_exporter.scheduler import internal_error
+
+    try:
+        # No frame of the package: the report falls back to the library's last frame.
+        json.loads("{")
+    except ValueError as exc:
+        fallback = internal_error(exc)
+    assert fallback.startswith("internal error (please report it): JSONDecodeError: ")
+    assert " at decoder.py:" in fallback
+
+    try:
+        # The exporter's code calls into urllib, which raises: the bug is named where ours is.
+        redact.forms(123)  # type: ignore[arg-type]
+    except TypeError as exc:
+        ours = internal_error(exc)
+    assert " at redact.py:" in ours

@@ -11,7 +11,7 @@ import pytest
 from aiohttp import web
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as om_parse
 
-from dataflow_exporter.daemon import Exporter
+from dataflow_exporter.exporter import Exporter
 from dataflow_exporter.exposition_cache import ExpositionCache
 from dataflow_exporter.server import make_app
 from dataflow_exporter.simulator import Simulation

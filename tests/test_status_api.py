@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from dataflow_exporter.cli import demo_config
-from dataflow_exporter.daemon import Exporter
+from dataflow_exporter.exporter import Exporter
 from dataflow_exporter.simulator import Simulation
 from dataflow_exporter.snapshot import build_snapshot
 from dataflow_exporter.sources.base import BrokenEntity

@@ -14,8 +14,8 @@ import trustme
 import yaml
 
 from dataflow_exporter import webconfig
-from dataflow_exporter.daemon import Exporter
 from dataflow_exporter.errors import WebConfigError
+from dataflow_exporter.exporter import Exporter
 from dataflow_exporter.simulator import Simulation
 from dataflow_exporter.webconfig import load_web_config
 

@@ -22,7 +22,7 @@ import psutil
 import pytest
 import yaml
 
-from dataflow_exporter.daemon import Exporter
+from dataflow_exporter.exporter import Exporter
 from dataflow_exporter.scheduler import Poller
 from dataflow_exporter.simulator import SIMULATORS, Simulation
 from dataflow_exporter.store import TargetState

@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 import yaml
 
-from dataflow_exporter.daemon import Exporter
+from dataflow_exporter.exporter import Exporter
 from dataflow_exporter.families import MAX_LABEL_VALUE_LENGTH
 from dataflow_exporter.simulator import Simulation
 from tests.support.helpers import promtool_check_metrics, series_of

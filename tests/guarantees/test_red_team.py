@@ -40,8 +40,9 @@ from dataflow_exporter import scheduler as scheduler_mod
 from dataflow_exporter.auth import BasicAuth, SecretReader
 from dataflow_exporter.config import load
 from dataflow_exporter.config_models import TargetConfig
-from dataflow_exporter.daemon import AcceptErrorFilter, Exporter
+from dataflow_exporter.daemon import AcceptErrorFilter
 from dataflow_exporter.errors import ConfigError, Reason, SchemaError, UpstreamError, WebConfigError
+from dataflow_exporter.exporter import Exporter
 from dataflow_exporter.exposition_cache import ExpositionCache
 from dataflow_exporter.families import Family
 from dataflow_exporter.scheduler import Poller

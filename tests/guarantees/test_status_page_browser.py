@@ -23,7 +23,7 @@ import pytest
 import yaml
 
 from dataflow_exporter.cli import demo_config
-from dataflow_exporter.daemon import Exporter
+from dataflow_exporter.exporter import Exporter
 from dataflow_exporter.simulator import SIMULATORS, Simulation
 from tests.support.tools import missing, require_tool
 

@@ -9,7 +9,7 @@ from typing import Any
 import aiohttp
 import yaml
 
-from dataflow_exporter.daemon import Exporter
+from dataflow_exporter.exporter import Exporter
 
 # The PeerDB password of the `peerdb_sim` fixture; it must never appear in what is served.
 SECRET = "daemon-secret-94b1e2"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import time
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -14,7 +15,7 @@ import orjson
 from prometheus_client.parser import text_string_to_metric_families
 
 from dataflow_exporter import config as config_mod
-from dataflow_exporter.exposition_cache import ExpositionCache
+from dataflow_exporter.exporter import Exporter
 from dataflow_exporter.scheduler import Scheduler
 from dataflow_exporter.store import Store
 from dataflow_exporter.upstream import Answer, new_session
@@ -55,6 +56,32 @@ class Polled:
     text: str
     store: Store
     scheduler: Scheduler
+    exporter: Exporter
+
+
+# The exporter behind each scheduler `poll_once` handed out, so that passing it back polls
+# again with the same state. Weak: an exporter goes with the last `Polled` that holds it (it
+# holds its scheduler, so an id is never reused while its entry lives).
+_EXPORTER_OF: weakref.WeakValueDictionary[int, Exporter] = weakref.WeakValueDictionary()
+# A scheduler a test built itself (for its clock or its store) stands for the exporter made
+# from its parts, for as long as the test keeps it.
+_STANDING_IN: weakref.WeakKeyDictionary[Scheduler, Exporter] = weakref.WeakKeyDictionary()
+
+
+def _exporter_for(cfg: config_mod.Config, scheduler: Scheduler) -> Exporter:
+    """The exporter to poll again with."""
+    known = _EXPORTER_OF.get(id(scheduler))
+    if known is not None and known.scheduler is scheduler:
+        return known
+    if scheduler not in _STANDING_IN:
+        _STANDING_IN[scheduler] = Exporter(
+            cfg,
+            clock=scheduler.clock,
+            runtime_metrics=False,
+            session=scheduler.session,
+            store=scheduler.store,
+        )
+    return _STANDING_IN[scheduler]
 
 
 async def poll_once(
@@ -63,17 +90,25 @@ async def poll_once(
     scheduler: Scheduler | None = None,
     clock: Callable[[], float] = time.time,
 ) -> Polled:
-    """Poll every target of a config (as YAML data) once and render the exposition."""
+    """Poll every target of a config (as YAML data) once and render the exposition, through
+    the `Exporter` as `once` does; pass an earlier `Polled.scheduler` to poll again with its
+    state (its exporter reloads the config first)."""
     cfg = config_mod.parse(dict(data), env={})
     own = session is None
     session = session or new_session()
     try:
         if scheduler is None:
-            scheduler = Scheduler(session, Store(), clock)
-        scheduler.configure(cfg)
-        ok = await scheduler.poll_all_once()
-        text = ExpositionCache(scheduler.store).exposition().decode()
-        return Polled(ok, text, scheduler.store, scheduler)
+            exporter = Exporter(cfg, clock=clock, runtime_metrics=False, session=session)
+        else:
+            exporter = _exporter_for(cfg, scheduler)
+        if exporter.config != cfg:
+            errors = await exporter.reload(cfg)
+            assert not errors, errors
+        ok = await exporter.poll_once()
+        assert exporter.scheduler is not None
+        _EXPORTER_OF[id(exporter.scheduler)] = exporter
+        text = exporter.exposition().decode()
+        return Polled(ok, text, exporter.store, exporter.scheduler, exporter)
     finally:
         if own:
             await session.close()

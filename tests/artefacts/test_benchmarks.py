@@ -1,0 +1,48 @@
+"""The scale benchmark still runs: a tiny run through its command line, as documented, with
+requests observed for every system."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from dataflow_exporter.simulator import SIMULATORS
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.slow
+def test_a_tiny_benchmark_run_reports_requests_and_series_for_every_system(
+    tmp_path: Path,
+) -> None:
+    figures = tmp_path / "figures.json"
+    command = [sys.executable, "-m", "benchmarks.run", "--scale", "tiny", "--cycles", "2"]
+    result = subprocess.run(
+        [*command, "--scrapes", "3", "--json", str(figures)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "generate_latest / rebuilt text scrape" in result.stdout
+    raw = json.loads(figures.read_text())
+    systems = raw["systems"]
+    assert set(systems) == set(SIMULATORS)
+    for system, fig in systems.items():
+        assert len(fig["walls"]) == len(fig["floor_walls"]) == 2, system
+        assert fig["entities"] > 0, system
+        assert fig["series"] > 0, system
+        # At least one request per poll, and never more than a few per entity.
+        assert 1 <= fig["requests"] <= 3 * fig["entities"] + 5, (system, fig["requests"])
+    # PeerDB and Etlworks ask about each mirror or flow on its own: a request per entity.
+    for system in ("peerdb", "etlworks"):
+        assert systems[system]["requests"] > systems[system]["entities"], system
+    scrape = raw["scrape"]
+    assert scrape["series"] >= sum(fig["series"] for fig in systems.values())
+    assert scrape["reference"]["generate_latest text"]["bytes"] > 0
