@@ -89,7 +89,7 @@ MUTANTS = (
         "dataflow_exporter/redact.py",
         "    ordered, index = _ordered, _by_prefix\n",
         "    return text\n    ordered, index = _ordered, _by_prefix\n",
-        ("tests/guarantees/test_secrets.py",),
+        ("tests/test_redact.py", "tests/guarantees/test_secrets.py"),
     ),
     Mutant(
         "scrubbing-off",
