@@ -17,6 +17,7 @@ from dataflow_exporter.config import Config
 from dataflow_exporter.config_models import Shard
 from dataflow_exporter.exporter import Exporter, parse_listen_address
 from dataflow_exporter.simulator import Simulation
+from tests.support.daemon import wait_ready
 from tests.support.helpers import value
 
 
@@ -38,17 +39,6 @@ async def stopped_afterwards() -> AsyncIterator[list[Exporter]]:
     yield exporters
     for exporter in exporters:
         await exporter.stop()
-
-
-async def wait_ready(url: str) -> None:
-    """Until `/-/ready` answers 200 (every target polled), at most 20 s."""
-    async with aiohttp.ClientSession() as client:
-        for _ in range(400):
-            async with client.get(f"{url}/-/ready") as resp:
-                if resp.status == 200:
-                    return
-            await asyncio.sleep(0.05)
-    raise AssertionError("the exporter never became ready")
 
 
 async def test_polling_once_polls_every_target_of_the_config_and_starts_no_task(

@@ -25,14 +25,21 @@ def write_config(path: Path, sim_url: str, **extra_targets: dict[str, Any]) -> P
     return path
 
 
-async def wait_ready(base: str, session: aiohttp.ClientSession) -> None:
-    """Wait (up to five seconds) until `/-/ready` answers 200."""
-    for _ in range(100):
-        async with session.get(f"{base}/-/ready") as resp:
-            if resp.status == 200:
-                return
-        await asyncio.sleep(0.05)
-    raise AssertionError("exporter never became ready")
+async def wait_ready(base: str, session: aiohttp.ClientSession | None = None) -> None:
+    """Wait until `/-/ready` answers 200 (every target polled): at most 20 s, which a loaded
+    machine's first poll of a simulator never gets near."""
+    own = session is None
+    client = session or aiohttp.ClientSession()
+    try:
+        for _ in range(400):
+            async with client.get(f"{base}/-/ready") as resp:
+                if resp.status == 200:
+                    return
+            await asyncio.sleep(0.05)
+    finally:
+        if own:
+            await client.close()
+    raise AssertionError("the exporter never became ready")
 
 
 def base(exp: Exporter) -> str:
