@@ -99,7 +99,12 @@ class SecretReader:
             return read_secret(self._inline, None)
         now = self._clock()
         if self._read_at is None or now - self._read_at >= SECRET_FILE_TTL_SECONDS:
-            self._cached = await self._read(self._path)
+            value = await self._read(self._path)
+            if value != self._cached:
+                # Registered once per value, not per read. A value rotated away stays masked:
+                # an upstream may still echo the credential it was last given.
+                redact.register(value)
+            self._cached = value
             self._read_at = now
         return self._cached
 
@@ -107,7 +112,7 @@ class SecretReader:
     async def _read(path: Path) -> str | None:
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(_SECRET_READS, read_secret, None, path)
+            return await loop.run_in_executor(_SECRET_READS, _read_secret_file, path)
         except SecretFileError as exc:
             raise UpstreamError(Reason.CONFIG, str(exc)) from None
         except OSError as exc:

@@ -180,13 +180,13 @@ async def test_secret_files_are_read_in_their_own_threads(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     threads: list[str] = []
-    real = auth_mod.read_secret
+    real = auth_mod._read_secret_file
 
     def recording(*args: Any) -> str | None:
         threads.append(threading.current_thread().name)
         return real(*args)
 
-    monkeypatch.setattr(auth_mod, "read_secret", recording)
+    monkeypatch.setattr(auth_mod, "_read_secret_file", recording)
     path = tmp_path / "password"
     path.write_text("from-a-file\n")
     assert await SecretReader(None, path).get() == "from-a-file"
@@ -208,6 +208,31 @@ async def test_a_secret_file_is_read_again_once_the_ttl_has_passed(tmp_path: Pat
     assert await reader.get() == "first-Xk9"
     clock.now = read_at + SECRET_FILE_TTL_SECONDS  # the boundary itself reads again
     assert await reader.get() == "second-Xk9"
+
+
+async def test_a_secret_file_read_again_unchanged_is_registered_once(tmp_path: Path) -> None:
+    path = tmp_path / "password"
+    path.write_text("same-value-Xk9")
+    clock = FakeClock()
+    reader = SecretReader(None, path, clock)
+    for _ in range(3):
+        assert await reader.get() == "same-value-Xk9"
+        clock.now += SECRET_FILE_TTL_SECONDS
+    # One registration: a single unregister forgets it (three would keep it masked).
+    redact.unregister("same-value-Xk9")
+    assert redact.redact("same-value-Xk9") == "same-value-Xk9"
+
+
+async def test_a_rotated_away_secret_stays_masked(tmp_path: Path) -> None:
+    path = tmp_path / "password"
+    path.write_text("old-value-Xk9")
+    clock = FakeClock()
+    reader = SecretReader(None, path, clock)
+    await reader.get()
+    path.write_text("new-value-Xk9")
+    clock.now += SECRET_FILE_TTL_SECONDS
+    assert await reader.get() == "new-value-Xk9"
+    assert redact.redact("old-value-Xk9 new-value-Xk9") == f"{redact.MASK} {redact.MASK}"
 
 
 async def test_an_inline_secret_needs_no_clock() -> None:
