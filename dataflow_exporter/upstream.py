@@ -86,9 +86,30 @@ def _decode_with_lone_surrogates(body: bytes, what: str) -> Any:
     it) but orjson refuses it; one odd entity name must not fail the whole target, so such a
     body is decoded by the standard library (the names render with a replacement character)."""
     try:
-        return json.loads(body)
+        return json.loads(
+            body, parse_constant=_not_json, parse_float=_finite_float, parse_int=_bounded_int
+        )
     except (ValueError, RecursionError):
         raise UpstreamError(Reason.DECODE, f"{what}: invalid JSON") from None
+
+
+# The standard library accepts what orjson refuses; the fallback must refuse it too, or a body
+# with one odd name would let NaN, Infinity or a 400-digit number through to the metrics.
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError("number is infinity")
+    return value
+
+
+def _bounded_int(text: str) -> int | float:
+    value = int(text)
+    # orjson's range: 64-bit integers as they are, anything longer as a (finite) float.
+    return value if -(2**63) <= value < 2**64 else _finite_float(text)
 
 
 class Answer(NamedTuple):

@@ -211,15 +211,6 @@ def number(value: Any, what: str) -> float:
     raise SchemaError(f"{what}: expected a number, got {type(value).__name__}")
 
 
-def field_number(container: dict[str, Any], key: str, where: str) -> float:
-    """`container[key]` as a number; the error names `where.key` (built only on the slow path:
-    parsers read tens of thousands of counters per poll)."""
-    value = container.get(key)
-    if type(value) is int or type(value) is float:
-        return float(value)
-    return number(value, f"{where}.{key}")
-
-
 def optional_number(value: Any, what: str) -> float | None:
     """A number, or None for null/absent."""
     return None if value is None else number(value, what)

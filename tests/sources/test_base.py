@@ -15,9 +15,11 @@ from dataflow_exporter.sources.base import (
     Capabilities,
     Details,
     PollResult,
+    api_path,
     collect_pages,
     fan_out,
     not_found,
+    number,
 )
 from dataflow_exporter.upstream import Answer
 
@@ -227,3 +229,23 @@ def test_entities_gone_upstream_are_forgotten_after_one_poll() -> None:
     _poll(memo, parse, a=b"1")
     _poll(memo, parse, a=b"1", b=b"2")
     assert parse.bodies == [b"1", b"2", b"2"]
+
+
+@pytest.mark.parametrize(
+    ("segment", "encoded"),
+    [
+        ("orders-v2_cdc.1~x", "orders-v2_cdc.1~x"),
+        ("a/b", "a%2Fb"),
+        ("sp ace", "sp%20ace"),
+        ("?#%", "%3F%23%25"),
+        ("ünï", "%C3%BCn%C3%AF"),
+    ],
+)
+def test_path_segments_are_percent_encoded_one_by_one(segment: str, encoded: str) -> None:
+    assert api_path("/api/v1", "mirrors", segment) == f"/api/v1/mirrors/{encoded}"
+
+
+@pytest.mark.parametrize("text", ["9" * 400, "NaN", "twelve"])
+def test_numbers_out_of_range_or_not_numbers_are_schema_errors(text: str) -> None:
+    with pytest.raises(SchemaError, match="rows"):
+        number(text, "rows")
