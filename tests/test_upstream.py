@@ -15,7 +15,7 @@ from multidict import CIMultiDict
 
 from dataflow_exporter.config_models import TargetConfig
 from dataflow_exporter.errors import Reason, SchemaError, UpstreamError
-from dataflow_exporter.upstream import UpstreamClient, decode_json, parse_retry_after
+from dataflow_exporter.upstream import Limiter, UpstreamClient, decode_json, parse_retry_after
 
 BASE = "http://upstream.test:8080"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -222,3 +222,23 @@ def test_a_body_with_a_lone_surrogate_keeps_long_integers_as_orjson_does() -> No
     decoded = decode_json(body, "GET /x")
     assert decoded["small"] == 7 and isinstance(decoded["small"], int)
     assert decoded["big"] == 1.8446744073709552e19
+
+
+async def test_a_waiter_cancelled_as_it_is_handed_the_slot_passes_it_on() -> None:
+    limiter = Limiter(1)
+    await limiter.__aenter__()
+    entered: list[str] = []
+
+    async def hold(name: str) -> None:
+        async with limiter:
+            entered.append(name)
+
+    first = asyncio.create_task(hold("first"))
+    second = asyncio.create_task(hold("second"))
+    await asyncio.sleep(0)  # both wait for the slot
+    await limiter.__aexit__(None, None, None)  # the slot goes to `first`...
+    first.cancel()  # ...which is cancelled before it runs
+    await asyncio.wait_for(asyncio.gather(first, second, return_exceptions=True), 5)
+    assert entered == ["second"]
+    # Nothing holds the slot now: it is free again, not lost.
+    await asyncio.wait_for(limiter.__aenter__(), 5)

@@ -479,15 +479,15 @@ async def collect_pages(
     points back to a page already read.
     """
     records: list[T] = []
-    cursor: Cursor | None = first
-    seen: list[Cursor] = []
+    cursor = first
+    seen: set[Cursor] = set()
     for _ in range(max_pages):
-        assert cursor is not None
-        seen.append(cursor)
-        page, cursor = await fetch(seen[-1])
+        seen.add(cursor)
+        page, following = await fetch(cursor)
         records.extend(page)
-        if cursor is None:
+        if following is None:
             return records
+        cursor = following
         if cursor in seen:
             raise SchemaError(f"{what}: the next page points back to a page already read")
     raise SchemaError(f"{what}: more than {max_pages} pages; the inventory would be partial")

@@ -116,7 +116,10 @@ class Metrics:
         self.specs = tuple(row.spec if isinstance(row, Field) else row for row in rows)
         self.fields = tuple(row for row in rows if isinstance(row, Field))
         self._index = {f.spec.name: i for i, f in enumerate(self.fields)}
-        if len(set(self.specs)) != len(self.specs):
+        names = [spec.name for spec in self.specs]
+        if len(set(names)) != len(names):
+            # By name: two specs of one name differing in help or labels would be two families
+            # of one name in the exposition.
             raise ValueError("a metric is listed twice")
 
     def position(self, metric: str) -> int:

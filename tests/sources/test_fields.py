@@ -152,6 +152,12 @@ def test_a_metric_listed_twice_is_refused() -> None:
         Metrics(Field(spec("a"), "a", as_is), Field(spec("a"), "b", as_is))
 
 
+def test_a_metric_name_listed_twice_with_another_help_is_refused() -> None:
+    other = MetricSpec(spec("a").name, "gauge", "Another help.", spec("a").labels)
+    with pytest.raises(ValueError, match="twice"):
+        Metrics(Field(spec("a"), "a", as_is), Field(other, "b", as_is))
+
+
 def test_values_read_by_another_table_are_refused() -> None:
     first = Metrics(Field(spec("a"), "a", as_is))
     second = Metrics(Field(spec("a"), "a", as_is))
