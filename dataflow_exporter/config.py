@@ -174,10 +174,13 @@ class _Findings:
     environment: list[str] = field(default_factory=list)
     # YAML paths whose value came from an unset variable: further errors there are moot.
     unset_paths: list[tuple[Any, ...]] = field(default_factory=list)
+    # Every path refused, reported or not (an unset variable's path is refused, not reported).
+    refused: list[tuple[Any, ...]] = field(default_factory=list)
     syntax_only: bool = False
 
     def add(self, where: tuple[Any, ...], message: str, *, environment: bool = False) -> None:
         """Record one problem at a YAML path."""
+        self.refused.append(where)
         if any(where[: len(p)] == p for p in self.unset_paths):
             return  # the unset variable is the problem there, and it is reported already
         if environment:
@@ -283,7 +286,7 @@ def _parse_global(raw: Any, found: _Findings) -> tuple[Defaults, dict[str, Any]]
     if not isinstance(raw, dict):
         found.add(("global",), "expected a mapping of defaults (interval, timeout, ...)")
         return Defaults(), {}
-    before = len(found.errors)
+    before = len(found.refused)
     defaults = _validate(Defaults, raw, ("global",), found)
     if defaults is not None:
         if defaults.timeout >= defaults.interval:
@@ -293,12 +296,9 @@ def _parse_global(raw: Any, found: _Findings) -> tuple[Defaults, dict[str, Any]]
                 f"({format_duration(defaults.timeout)} >= {format_duration(defaults.interval)})",
             )
         return defaults, {k: v for k, v in raw.items() if k in DEFAULT_KEYS}
-    bad = {e.split(":", 1)[0] for e in found.errors[before:]}
-    inherited = {
-        key: value
-        for key, value in raw.items()
-        if key in DEFAULT_KEYS and f"global.{key}" not in bad
-    }
+    # A refused default is not inherited: each target would report it again as its own.
+    bad = {where[1] for where in found.refused[before:] if len(where) > 1}
+    inherited = {key: value for key, value in raw.items() if key in DEFAULT_KEYS and key not in bad}
     partial = _validate(Defaults, inherited, ("global",), _Findings())
     return partial or Defaults(), inherited
 

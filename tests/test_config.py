@@ -127,3 +127,32 @@ def test_example_config_is_valid() -> None:
     }
     cfg = config_mod.load(example, env=env)
     assert {t.system for t in cfg.targets} == set(REGISTRY)
+
+
+GLOBAL_FROM_AN_UNSET_VARIABLE = """\
+global:
+  interval: ${SCRAPE_INTERVAL}
+targets:
+  - {name: a, system: peerdb, url: "http://peerdb:3001"}
+  - {name: b, system: peerdb, url: "http://peerdb:3002"}
+"""
+
+
+def test_an_unset_variable_under_global_is_reported_once_not_under_each_target(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(GLOBAL_FROM_AN_UNSET_VARIABLE)
+    report = config_mod.check(path, env={})
+    assert report.errors == []
+    assert len(report.environment) == 1
+    assert report.environment[0].startswith("global.interval: ")
+
+
+def test_an_unset_variable_under_global_is_no_error_when_checking_syntax_only(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(GLOBAL_FROM_AN_UNSET_VARIABLE)
+    report = config_mod.check(path, env={}, syntax_only=True)
+    assert (report.errors, report.environment) == ([], [])
