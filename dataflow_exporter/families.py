@@ -110,8 +110,9 @@ class StateSet:
         object.__setattr__(self, "_index", {state: i for i, state in enumerate(self.values)})
 
     def normalise(self, raw: object) -> State:
-        """The state name of an upstream value, or `Unknown` with its label value."""
-        text = raw if isinstance(raw, str) else str(raw)
+        """The state name of an upstream value, or `Unknown` with its label value (a JSON null
+        is `null`, as the upstream wrote it, not Python's `None`)."""
+        text = raw if isinstance(raw, str) else "null" if raw is None else str(raw)
         if text in self._index or text in self.sparse:
             return text
         cleaned = _UNSAFE_STATE_CHARS.sub("_", text)[:MAX_UNKNOWN_STATE_LENGTH]

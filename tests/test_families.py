@@ -114,3 +114,8 @@ def test_families_are_indexed_by_metric_name() -> None:
         "demo_thing_status": status,
         "demo_rows_total": rows,
     }
+
+
+def test_a_missing_state_is_unknown_and_labelled_null_as_json_writes_it() -> None:
+    state = StateSet(("RUNNING",)).normalise(None)
+    assert (type(state), state) == (Unknown, "null")

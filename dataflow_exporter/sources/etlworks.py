@@ -390,8 +390,6 @@ def record_counts(metrics: Any, top_level: Any = None) -> tuple[tuple[str, float
 
 def execution_status(value: Any) -> State:
     """A FlowAuditRecord status -> its name, or `Unknown`; case and blanks are not significant."""
-    if value is None:
-        return STATUSES.normalise("null")
     if isinstance(value, str):
         folded = value.strip().lower()
         if folded in STATUSES.values:

@@ -509,16 +509,12 @@ class PipelineStats(msgspec.Struct, frozen=True, gc=False):
     outputs: tuple[OutputConnector, ...]
 
 
-def _state(states: StateSet, value: Any) -> State:
-    return states.normalise("null" if value is None else value)
-
-
 def parse_pipeline(raw: Any, what: str) -> Pipeline:
     """One `PipelineSelectedInfo` (selector=status) -> pipeline."""
     item = obj(raw, what)
-    status = _state(DEPLOYMENT_STATUSES, item.get("deployment_status"))
-    desired = _state(DESIRED_STATUSES, item.get("deployment_desired_status"))
-    program = _state(PROGRAM_STATUSES, item.get("program_status"))
+    status = DEPLOYMENT_STATUSES.normalise(item.get("deployment_status"))
+    desired = DESIRED_STATUSES.normalise(item.get("deployment_desired_status"))
+    program = PROGRAM_STATUSES.normalise(item.get("program_status"))
     error = item.get("deployment_error")
     message = None
     if error is not None:
@@ -561,7 +557,9 @@ def _health(value: Any, what: str) -> Health | None:
     if value is None:
         return None
     health = obj(value, what)
-    return Health(_state(HEALTH_STATUSES, health.get("status")), _words(health.get("description")))
+    return Health(
+        HEALTH_STATUSES.normalise(health.get("status")), _words(health.get("description"))
+    )
 
 
 def _words(value: Any) -> str:
@@ -627,7 +625,7 @@ def parse_global_metrics(pipeline: str, raw: Any) -> GlobalMetrics:
     raw_pressure = data.get("memory_pressure")
     return GlobalMetrics(
         pipeline=pipeline,
-        state=_state(PIPELINE_STATES, data.get("state")),
+        state=PIPELINE_STATES.normalise(data.get("state")),
         memory_pressure=None if raw_pressure is None else MEMORY_PRESSURES.normalise(raw_pressure),
         values=GLOBAL_METRICS.read(data, what),
     )

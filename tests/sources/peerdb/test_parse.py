@@ -183,3 +183,16 @@ def _fixture_exposition() -> str:
 
 def test_fixture_set_renders_the_golden_exposition() -> None:
     assert _fixture_exposition() == GOLDEN.read_text()
+
+
+def test_an_old_servers_error_text_is_redacted_before_it_is_cut() -> None:
+    from dataflow_exporter import redact
+    from dataflow_exporter.sources.peerdb import check_ok
+
+    secret = "peer-password-Xk9-0123456789"
+    redact.register(secret)
+    # The secret straddles the 200-character cut: cut first, its head would survive unmasked.
+    text = "x" * 190 + secret
+    with pytest.raises(UpstreamError) as caught:
+        check_ok({"ok": False, "errorMessage": text}, "GET /api/v1/mirrors/list")
+    assert secret[:10] not in str(caught.value)
