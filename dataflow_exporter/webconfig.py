@@ -31,7 +31,9 @@ import yaml
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from dataflow_exporter import config_messages
 from dataflow_exporter.errors import WebConfigError
+from dataflow_exporter.upstream import os_error_text
 
 # A bcrypt hash of a random string nobody knows; checked for unknown users to equalise timing.
 _DUMMY_HASH = b"$2b$10$G1FGI6Em0LmWEIHYJ1wLleyXNDZDh3N1vLS0IEKcHSCJmz16.mGfm"
@@ -125,12 +127,16 @@ def load_web_config(path: str | Path) -> WebConfig:
     except (OSError, yaml.YAMLError) as exc:
         raise WebConfigError(f"{path}: cannot read: {exc}") from None
     except ValidationError as exc:
+        # In the file's words (YAML values), as config errors are, not pydantic's types.
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
-            for e in exc.errors(include_url=False, include_input=False)
+            f"{'.'.join(str(p) for p in loc)}: {message}"
+            for loc, message, _ in config_messages.translate(exc)
         )
         raise WebConfigError(f"{path}: {problems}") from None
-    context = _ssl_context(parsed.tls_server_config) if parsed.tls_server_config else None
+    try:
+        context = _ssl_context(parsed.tls_server_config) if parsed.tls_server_config else None
+    except WebConfigError as exc:
+        raise WebConfigError(f"{path}: {exc}") from None
     users = {u: h.encode() for u, h in (parsed.basic_auth_users or {}).items()}
     for user, hashed in users.items():
         if not hashed.startswith((b"$2a$", b"$2b$", b"$2y$")) or _cost(hashed) is None:
@@ -169,11 +175,12 @@ def _ssl_context(tls: _TLS) -> ssl.SSLContext:
             ctx.set_ciphers(":".join(CIPHER_SUITES[suite] for suite in tls.cipher_suites))
         if tls.prefer_server_cipher_suites:
             ctx.options |= ssl.OP_CIPHER_SERVER_PREFERENCE
-        ctx.load_cert_chain(str(tls.cert_file), str(tls.key_file))
-        if tls.client_ca_file:
-            ctx.load_verify_locations(cafile=str(tls.client_ca_file))
-    except (OSError, ssl.SSLError, ValueError) as exc:
+    except (ssl.SSLError, ValueError) as exc:
         raise WebConfigError(f"tls_server_config: {exc}") from None
+    _load(lambda: ctx.load_cert_chain(str(tls.cert_file), str(tls.key_file)), "cert_file, key_file")
+    if tls.client_ca_file:
+        ca_file = str(tls.client_ca_file)
+        _load(lambda: ctx.load_verify_locations(cafile=ca_file), "client_ca_file")
     ctx.verify_mode = {
         "NoClientCert": ssl.CERT_NONE,
         "RequestClientCert": ssl.CERT_OPTIONAL,
@@ -182,6 +189,19 @@ def _ssl_context(tls: _TLS) -> ssl.SSLContext:
         "RequireAndVerifyClientCert": ssl.CERT_REQUIRED,
     }[tls.client_auth_type]
     return ctx
+
+
+def _load(load: Callable[[], None], keys: str) -> None:
+    """Load certificates or keys, naming the keys to fix rather than OpenSSL's internals."""
+    try:
+        load()
+    except ssl.SSLError:
+        raise WebConfigError(
+            f"tls_server_config.{keys}: not a PEM certificate and its matching key"
+        ) from None
+    except OSError as exc:
+        text = exc.strerror or os_error_text(exc)
+        raise WebConfigError(f"tls_server_config.{keys}: {text.lower()}") from None
 
 
 def _credentials(header: str) -> tuple[str, str] | None:

@@ -14,6 +14,7 @@ import trustme
 import yaml
 
 from dataflow_exporter import webconfig
+from dataflow_exporter.config_messages import INTERNAL_WORDING
 from dataflow_exporter.errors import WebConfigError
 from dataflow_exporter.exporter import Exporter
 from dataflow_exporter.simulator import Simulation
@@ -200,3 +201,41 @@ def test_bad_web_configs_are_rejected(tmp_path: Path, text: str, message: str) -
     path.write_text(text)
     with pytest.raises(WebConfigError, match=message):
         load_web_config(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("basic_auth_users: [alice]", "basic_auth_users: expected a mapping (key: value)"),
+        (
+            "tls_server_config: {cert_file: a.pem, key_file: a.key, cipher_suites: 5}",
+            "tls_server_config.cipher_suites: expected a list",
+        ),
+        (
+            "tls_server_config: {cert_file: /nonexistent.pem, key_file: /nonexistent.key}",
+            "tls_server_config.cert_file, key_file: no such file or directory",
+        ),
+    ],
+)
+def test_web_config_errors_name_the_key_in_the_files_words(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    path = tmp_path / "web.yml"
+    path.write_text(text)
+    with pytest.raises(WebConfigError) as caught:
+        load_web_config(path)
+    assert str(caught.value) == f"{path}: {expected}"
+    assert not any(word in str(caught.value) for word in INTERNAL_WORDING)
+
+
+def test_a_certificate_that_is_not_pem_is_named_not_described_by_openssl(tmp_path: Path) -> None:
+    (tmp_path / "bad.pem").write_text("not a certificate\n")
+    path = tmp_path / "web.yml"
+    path.write_text(
+        f"tls_server_config: {{cert_file: {tmp_path}/bad.pem, key_file: {tmp_path}/bad.pem}}"
+    )
+    with pytest.raises(WebConfigError) as caught:
+        load_web_config(path)
+    assert str(caught.value) == (
+        f"{path}: tls_server_config.cert_file, key_file: not a PEM certificate and its matching key"
+    )
