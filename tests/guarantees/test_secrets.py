@@ -21,6 +21,7 @@ import yaml
 from dataflow_exporter.log import configure
 from dataflow_exporter.redact import MASK
 from dataflow_exporter.simulator import Simulation
+from tests.support.daemon import wait_ready
 from tests.support.helpers import poll_once
 from tests.support.ports import free_port
 
@@ -154,13 +155,7 @@ async def test_no_secret_appears_in_logs_pages_metrics_or_errors(tmp_path: Path)
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env,
         )  # fmt: skip
         try:
-            for _ in range(200):
-                try:
-                    if "Ready" in await _read(session, "GET", f"{base}/-/ready"):
-                        break
-                except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.1)
+            await wait_ready(base, session)
             await session.post(
                 f"{sim.url}/_sim/etlworks/faults", json={"kind": "auth", "ratio": 0.5}
             )
@@ -225,6 +220,7 @@ async def test_no_secret_appears_in_logs_pages_metrics_or_errors(tmp_path: Path)
         assert secret not in written, f"secret {secret[:12]}... logged"
     for secret in UPSTREAM_ONLY.values():
         assert secret not in served, f"upstream's secret {secret[:12]}... served"
+        assert secret not in written, f"upstream's secret {secret[:12]}... logged"
 
 
 async def test_a_credential_only_the_upstream_knew_is_not_logged() -> None:

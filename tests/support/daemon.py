@@ -26,15 +26,18 @@ def write_config(path: Path, sim_url: str, **extra_targets: dict[str, Any]) -> P
 
 
 async def wait_ready(base: str, session: aiohttp.ClientSession | None = None) -> None:
-    """Wait until `/-/ready` answers 200 (every target polled): at most 20 s, which a loaded
-    machine's first poll of a simulator never gets near."""
+    """Wait until `/-/ready` answers 200 (every target polled), also for an exporter process
+    still starting: at most 20 s, which a loaded machine's first poll never gets near."""
     own = session is None
     client = session or aiohttp.ClientSession()
     try:
         for _ in range(400):
-            async with client.get(f"{base}/-/ready") as resp:
-                if resp.status == 200:
-                    return
+            try:
+                async with client.get(f"{base}/-/ready") as resp:
+                    if resp.status == 200:
+                        return
+            except aiohttp.ClientConnectionError:
+                pass  # a process still starting: not listening yet
             await asyncio.sleep(0.05)
     finally:
         if own:
