@@ -26,7 +26,6 @@ import asyncio
 import gc
 import gzip
 import json
-import socket
 import statistics
 import subprocess
 import sys
@@ -51,6 +50,7 @@ from dataflow_exporter.config import Config
 from dataflow_exporter.daemon import tune_gc
 from dataflow_exporter.exporter import Exporter
 from dataflow_exporter.simulator import SIMULATORS
+from tests.support.ports import free_port
 
 SCALES = {
     "full": {
@@ -186,12 +186,6 @@ def _ms(seconds: float) -> str:
     return f"{seconds * 1000:9.1f} ms"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 async def _wait_port(port: int) -> None:
     for _ in range(200):
         try:
@@ -231,7 +225,7 @@ async def run(scale: str, cycles: int, scrapes: int) -> dict[str, Any]:
     """Poll every system `cycles` times, then replay as many times the requests of one poll
     (the floor), then measure `/metrics`."""
     knobs = SCALES[scale]
-    port = _free_port()
+    port = free_port()
     sim = _start_simulator(knobs, port)
     try:
         await _wait_port(port)
@@ -387,7 +381,7 @@ async def sweep(concurrencies: list[int], latency: float) -> str:
         f"{'system':<10} {'concurrency':>11} {'wall':>12} {'in flight (max)':>16}",
     ]
     for concurrency in concurrencies:
-        port = _free_port()
+        port = free_port()
         sim = _start_simulator(knobs, port)
         try:
             await _wait_port(port)

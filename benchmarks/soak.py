@@ -17,7 +17,6 @@ import argparse
 import json
 import random
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -30,6 +29,7 @@ import psutil
 import yaml
 
 from dataflow_exporter.simulator import SIMULATORS
+from tests.support.ports import free_port
 
 FAULTS = [
     {"kind": "status", "status": 500},
@@ -44,12 +44,6 @@ FAULTS = [
     {"kind": "wrong_types"},
 ]
 SYSTEMS = ["peerdb", "feldera", "confluent", "etlworks"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def http(method: str, url: str, body: Any = None) -> str:

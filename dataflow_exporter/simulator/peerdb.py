@@ -48,7 +48,6 @@ from aiohttp import web
 from dataflow_exporter.simulator.base import Clock, Release, SimulatedSystem, protojson, release
 
 MIB = 1024 * 1024
-NEWEST: Release = (0, 37, 4)
 LIST_CARRIES_STATUS: Release = (0, 36, 7)
 HAS_TOTAL_ROWS: Release = (0, 30, 7)
 STATUS_NOT_FOUND_IS_404: Release = (0, 34, 0)
@@ -168,7 +167,8 @@ class PeerDBSimulator(SimulatedSystem):
         }
         if self.plays >= LIST_CARRIES_STATUS:
             item["status"] = status
-        item.update(self.overrides.get(mirror.name, {}))
+        # Keys starting with "_" steer the simulator; they are not payload.
+        item.update({k: v for k, v in self.overrides.get(mirror.name, {}).items() if k[0] != "_"})
         return item
 
     def _live_one(self, index: int) -> tuple[int, SimMirror, str] | None:
@@ -185,7 +185,9 @@ class PeerDBSimulator(SimulatedSystem):
     def _find(self, name: str) -> tuple[int, SimMirror, str] | None:
         # Indexed, so per-mirror calls stay O(1) at thousands of mirrors.
         index = self._by_name.get(name)
-        return None if index is None else self._live_one(index)
+        if index is None or self.overrides.get(name, {}).get("_dropped_after_list"):
+            return None  # dropped between the list call and this one: still listed, gone here
+        return self._live_one(index)
 
     def batch(self, mirror: SimMirror, status: str) -> tuple[int, float, float | None, int]:
         """(batch id, start, end or None while running, rows) of the mirror's newest batch."""

@@ -119,6 +119,19 @@ async def test_peerdb_a_mirror_dropped_between_list_and_details_just_goes(versio
     assert not [s for s in samples(broken) if ("mirror", "events_pg_to_sf") in s[1]]
 
 
+async def test_peerdb_a_mirror_listed_then_not_found_goes_without_a_detail_failure() -> None:
+    # v0.34.0-v0.36.6: the list has no state, so each mirror's is asked; a mirror dropped
+    # between the two calls is still listed and its state answers 404 "flow X not found".
+    def breaking(sim: Simulation) -> None:
+        sim.systems["peerdb"].overrides["events_pg_to_sf"] = {"_dropped_after_list": True}
+
+    knobs = {"version": "0.36.6"}
+    healthy, broken, state = await healthy_then_broken("peerdb", knobs, breaking)
+    assert ("mirror", "events_pg_to_sf") in {p for k in samples(healthy) for p in k[1]}
+    assert not [s for s in samples(broken) if ("mirror", "events_pg_to_sf") in s[1]]
+    assert state.detail_failures == ()
+
+
 @pytest.mark.parametrize(
     ("answers_as", "reason"),
     [

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.support.ports import free_port
+from tests.support.stack import stop_process
 from tests.support.tools import require_tool
 
 
@@ -78,11 +79,6 @@ class Prometheus:
 
     def stop(self) -> None:
         """Stop the server and remove its files."""
-        self.process.terminate()
-        try:
-            self.process.wait(20)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process, timeout=20)  # it flushes its TSDB head on the way out
         self.log.close()
         shutil.rmtree(self.dir, ignore_errors=True)

@@ -12,12 +12,12 @@ from dataflow_exporter.simulator import SIMULATORS
 from tests.support.ports import free_port
 
 
-def stop_process(proc: subprocess.Popen[bytes]) -> None:
-    """Terminate a subprocess, killing it if it does not end within ten seconds."""
+def stop_process(proc: subprocess.Popen[bytes], timeout: float = 10) -> None:
+    """Terminate a subprocess, killing it if it does not end within `timeout` seconds."""
     if proc.poll() is None:
         proc.terminate()
         try:
-            proc.wait(timeout=10)
+            proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=5)
