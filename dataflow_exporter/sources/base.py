@@ -37,7 +37,7 @@ from typing import Annotated, Any, ClassVar, Generic, TypeVar
 import msgspec
 
 from dataflow_exporter import redact
-from dataflow_exporter.config_models import Shard, TargetConfig
+from dataflow_exporter.config_models import Filter, Shard, TargetConfig
 from dataflow_exporter.errors import Reason, SchemaError, UpstreamError
 from dataflow_exporter.families import Family, MetricSpec
 from dataflow_exporter.upstream import Answer, Auth, UpstreamClient
@@ -130,6 +130,14 @@ class Source(ABC, Generic[C]):
 # Characters a path segment keeps as they are (RFC 3986 unreserved); the common case is checked
 # first because quoting every entity name of every poll showed up in profiles.
 _UNRESERVED = re.compile(r"[A-Za-z0-9_.~-]+")
+
+
+def selector(selection: Filter | tuple[str, ...]) -> Callable[[str], bool]:
+    """Which names a target's selection picks: a filter's patterns, or exactly the listed names
+    (a set, so a check per entity stays O(1) at thousands of names)."""
+    if isinstance(selection, Filter):
+        return selection.matches
+    return frozenset(selection).__contains__
 
 
 def api_path(root: str, *segments: str) -> str:

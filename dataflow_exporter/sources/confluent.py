@@ -61,6 +61,7 @@ from dataflow_exporter.sources.base import (
     number,
     obj,
     run_all,
+    selector,
     string,
 )
 from dataflow_exporter.upstream import Answer, Auth, UpstreamClient
@@ -609,17 +610,10 @@ class ConfluentSource(Source[ConfluentTarget]):
             broken=broken_entities(seen, [lag for _, lag in topic_lags], self.clock()),
         )
 
-    def _selected(self, link: str) -> bool:
-        selection = self.config.links
-        if isinstance(selection, Filter):
-            return selection.matches(link)
-        return link in self._listed
-
     @functools.cached_property
-    def _listed(self) -> frozenset[str]:
-        """The explicitly listed links, for membership tests once per topic."""
-        selection = self.config.links
-        return frozenset(() if isinstance(selection, Filter) else selection)
+    def _selected(self) -> Callable[[str], bool]:
+        """Whether the config selects a link, by name."""
+        return selector(self.config.links)
 
     async def _links(self, client: UpstreamClient, out: list[Link]) -> None:
         links = await self._collect(client, self._path("links"), lambda a: parse_links(a.json()))

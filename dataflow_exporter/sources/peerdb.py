@@ -62,6 +62,7 @@ from dataflow_exporter.sources.base import (
     number,
     obj,
     optional_number,
+    selector,
     string,
     timestamp,
 )
@@ -667,17 +668,10 @@ class PeerDBSource(Source[PeerDBTarget]):
         result.broken = broken_entities(observation, self.clock())
         return details.into(result)
 
-    def _selected(self, name: str) -> bool:
-        selection = self.config.mirrors
-        if isinstance(selection, Filter):
-            return selection.matches(name)
-        return name in self._listed
-
     @functools.cached_property
-    def _listed(self) -> frozenset[str]:
-        """The explicitly listed mirrors, for membership tests once per mirror."""
-        selection = self.config.mirrors
-        return frozenset(() if isinstance(selection, Filter) else selection)
+    def _selected(self) -> Callable[[str], bool]:
+        """Whether the config selects a mirror, by name."""
+        return selector(self.config.mirrors)
 
     async def _state(
         self, client: UpstreamClient, details: Details, name: str, seen: _Reading
