@@ -197,6 +197,28 @@ MUTANTS = (
         "text = _text(text)",
         ("tests/test_status_api.py", "tests/test_status_page.py", "tests/test_scrub.py"),
     ),
+    # Caps on what a hostile upstream can make the exporter keep, show or log.
+    Mutant(
+        "broken-entities-uncapped",
+        "dataflow_exporter/store.py",
+        "state.broken = broken[:MAX_BROKEN_KEPT]",
+        "state.broken = broken",
+        ("tests/test_store.py",),
+    ),
+    Mutant(
+        "status-page-rows-uncapped",
+        "dataflow_exporter/status_page.py",
+        "if count <= MAX_BROKEN_ROWS:",
+        "if True:",
+        ("tests/test_status_page.py",),
+    ),
+    Mutant(
+        "unknown-value-logs-uncapped",
+        "dataflow_exporter/scheduler.py",
+        "if len(self._unknown_logged) < MAX_UNKNOWN_LOGGED:",
+        "if True:",
+        ("tests/test_scheduler.py",),
+    ),
 )
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from dataflow_exporter import scheduler as scheduler_mod
 from dataflow_exporter.log import configure
 from dataflow_exporter.scheduler import backoff_delay
 from dataflow_exporter.simulator import Simulation
@@ -139,3 +140,21 @@ def test_an_internal_error_names_the_exporters_last_frame_not_a_librarys() -> No
     except TypeError as exc:
         ours = internal_error(exc)
     assert " at redact.py:" in ours
+
+
+async def test_unknown_values_are_logged_up_to_a_cap_and_all_counted(
+    simulation: Simulation, log_lines: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(scheduler_mod, "MAX_UNKNOWN_LOGGED", 1)
+    peerdb = simulation.systems["peerdb"]
+    peerdb.overrides["orders_pg_to_ch"] = {"status": "STATUS_NEW_ONE"}  # type: ignore[attr-defined]
+    peerdb.overrides["events_pg_to_sf"] = {"status": "STATUS_NEW_TWO"}  # type: ignore[attr-defined]
+    config = {"targets": [{"name": "pg", "system": "peerdb", "url": simulation.url}]}
+    polled = await poll_once(config)
+
+    counted = value(
+        polled.text, "dataflow_exporter_unknown_values_total", system="peerdb", field="flow_status"
+    )
+    assert counted == 2
+    events = [json.loads(line)["event"] for line in log_lines.getvalue().splitlines()]
+    assert events.count("unknown_value") == 1

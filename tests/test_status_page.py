@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import pytest
+
+from dataflow_exporter import status_page
 from dataflow_exporter.errors import Reason
 from dataflow_exporter.snapshot import build_snapshot
 from dataflow_exporter.sources.base import BrokenEntity
@@ -70,3 +73,17 @@ def test_a_failing_target_shows_its_backoff_and_when_the_next_poll_is_due() -> N
     page = render_status_page(store, NOW)
     assert "in 2m" in page
     assert "backoff ×4 (3 failures)" in page
+
+
+def test_rows_beyond_the_cap_are_one_line_saying_how_many_more(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(status_page, "MAX_BROKEN_ROWS", 1)
+    flows = tuple(
+        BrokenEntity("flow", (("flow_id", str(i)), ("flow", f"Load {i}")), "error")
+        for i in range(3)
+    )
+    page = render_status_page(_store(("etl", flows, {"flows error": 3})), NOW)
+    broken = _section(page, 'id="broken"')
+    assert sum(f"Load {i}<" in broken for i in range(3)) == 1
+    assert "etl: 2 more (see /api/v1/status)" in broken

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
+import pytest
+
+from dataflow_exporter import store as store_mod
 from dataflow_exporter.errors import Reason
 from dataflow_exporter.families import MetricSpec
 from dataflow_exporter.snapshot import Snapshot
@@ -188,3 +191,17 @@ def test_failures_are_counted_by_reason_over_polls() -> None:
     state = store.targets["pg"]
     assert dict(state.errors_total) == {"timeout": 3, "auth": 1}
     assert (state.polls_total, state.consecutive_failures) == (4, 4)
+
+
+def test_broken_entities_beyond_the_cap_are_counted_not_kept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(store_mod, "MAX_BROKEN_KEPT", 2)
+    store = store_with("a")
+    broken = tuple(
+        BrokenEntity("mirror", (("mirror", f"m{i}"),), "STATUS_FAILED") for i in range(3)
+    )
+    store.record_success("a", snapshot(10.0), [], 0.1, broken=broken)
+    state = store.targets["a"]
+    assert state.broken == broken[:2]
+    assert state.broken_omitted == 1
