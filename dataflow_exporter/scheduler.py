@@ -26,22 +26,16 @@ from dataflow_exporter.log import get_logger
 from dataflow_exporter.snapshot import Snapshot, build_snapshot
 from dataflow_exporter.sources import REGISTRY
 from dataflow_exporter.sources.base import DetailFailure, PollResult, Source
-from dataflow_exporter.store import Store, TargetState
+from dataflow_exporter.store import Store, TargetState, backoff_factor
 from dataflow_exporter.upstream import UpstreamClient
 
 log = get_logger("dataflow_exporter.scheduler")
 
 JITTER = 0.1  # +/- 10 % on every sleep, so targets drift apart instead of polling in lockstep
-BACKOFF_FACTOR_CAP = 8  # a failing target is polled at least every 8 intervals
 FIRST_POLL_SPREAD_SECONDS = 1.0
 # Distinct unknown enum values logged per target; beyond it a misbehaving upstream that invents
 # a value per entity cannot grow memory or flood the log (they are still counted).
 MAX_UNKNOWN_LOGGED = 1000
-
-
-def backoff_factor(failures: int) -> int:
-    """How many intervals the next poll waits after `failures` consecutive failures."""
-    return min(2 ** (failures - 1), BACKOFF_FACTOR_CAP) if failures > 0 else 1
 
 
 # Threads that render snapshots: rendering a large poll is CPU work that would otherwise hold
@@ -261,11 +255,7 @@ class Poller:
         while True:
             await self.poll_once()
             delay = self.next_delay()
-            state = self.store.targets.get(self.config.name)
-            factor = backoff_factor(state.consecutive_failures if state else 0)
-            self.store.record_schedule(
-                self.config.name, self.clock() + delay, self.retry_after, factor
-            )
+            self.store.record_schedule(self.config.name, self.clock() + delay, self.retry_after)
             await asyncio.sleep(delay)
 
 

@@ -28,6 +28,14 @@ MAX_UNKNOWN_FIELDS = 1000
 OTHER_FIELD = "(other)"
 
 
+BACKOFF_FACTOR_CAP = 8  # a failing target is polled at least every 8 intervals
+
+
+def backoff_factor(failures: int) -> int:
+    """How many intervals the next poll waits after `failures` consecutive failures."""
+    return min(2 ** (failures - 1), BACKOFF_FACTOR_CAP) if failures > 0 else 1
+
+
 @dataclass(slots=True)
 class TargetState:
     """Poll health and the last good snapshot of one target."""
@@ -37,7 +45,6 @@ class TargetState:
     interval: float
     stale_after: float
     snapshot: Snapshot | None = None
-    polled: bool = False
     up: bool = False
     last_success: float | None = None
     last_poll_at: float | None = None
@@ -69,7 +76,16 @@ class TargetState:
     # The poller's plan: when the next poll is due and what stretched the wait.
     next_poll_at: float | None = None
     retry_after: float | None = None
-    backoff_factor: int = 1  # intervals the next poll waits after consecutive failures
+
+    @property
+    def polled(self) -> bool:
+        """True once a poll of the target has finished, whatever its outcome."""
+        return self.last_poll_at is not None
+
+    @property
+    def backoff_factor(self) -> int:
+        """Intervals the next poll waits after the consecutive failures so far."""
+        return backoff_factor(self.consecutive_failures)
 
     def stale(self, now: float) -> bool:
         """True when the last good snapshot is too old to be shown, or when no poll has
@@ -151,7 +167,7 @@ class Store:
         if capabilities is not None:
             state.capabilities = MappingProxyType(dict(capabilities))
         state.snapshot = snapshot
-        state.polled = state.up = True
+        state.up = True
         state.last_success = state.last_poll_at = snapshot.taken_at
         state.last_duration = duration
         state.last_error_reason = state.last_error = None
@@ -172,7 +188,6 @@ class Store:
         state = self._targets.get(name)
         if state is None:
             return
-        state.polled = True
         state.up = False
         state.last_poll_at = now
         state.last_duration = duration
@@ -183,14 +198,11 @@ class Store:
         state.consecutive_failures += 1
         self._changed()
 
-    def record_schedule(
-        self, name: str, next_poll_at: float, retry_after: float | None, backoff_factor: int
-    ) -> None:
+    def record_schedule(self, name: str, next_poll_at: float, retry_after: float | None) -> None:
         """Remember when the target's next poll is due (shown, not exported: no version bump)."""
         state = self._targets.get(name)
         if state is not None:
             state.next_poll_at, state.retry_after = next_poll_at, retry_after
-            state.backoff_factor = backoff_factor
 
     def record_reload(self, ok: bool, now: float) -> None:
         """Remember the outcome of a config reload."""

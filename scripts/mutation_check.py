@@ -157,7 +157,7 @@ MUTANTS = (
     ),
     Mutant(
         "backoff-uncapped",
-        "dataflow_exporter/scheduler.py",
+        "dataflow_exporter/store.py",
         "min(2 ** (failures - 1), BACKOFF_FACTOR_CAP)",
         "2 ** (failures - 1)",
         ("tests/test_daemon.py", "tests/test_scheduler.py"),

@@ -69,7 +69,7 @@ def test_a_failing_target_shows_its_backoff_and_when_the_next_poll_is_due() -> N
     store = _store(("etl", (), {"flows success": 2}))
     for _ in range(3):
         store.record_failure("etl", Reason.HTTP_5XX, "HTTP 503", 0.1, NOW - 5)
-    store.record_schedule("etl", NOW + 120, None, 4)
+    store.record_schedule("etl", NOW + 120, None)
     page = render_status_page(store, NOW)
     assert "in 2m" in page
     assert "backoff ×4 (3 failures)" in page

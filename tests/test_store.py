@@ -62,8 +62,10 @@ def test_every_change_that_shows_in_metrics_bumps_the_version() -> None:
 
 def test_what_does_not_show_in_metrics_leaves_the_version() -> None:
     store = store_with("a")
+    for now in (1.0, 2.0):  # two failures in a row: the next poll waits two intervals
+        store.record_failure("a", Reason.TIMEOUT, "timed out", 5.0, now)
     before = store.version
-    store.record_schedule("a", next_poll_at=60.0, retry_after=None, backoff_factor=2)
+    store.record_schedule("a", next_poll_at=60.0, retry_after=None)
     store.remove("gone")
     store.record_success("gone", snapshot(1.0), [], 0.1)
     store.record_failure("gone", Reason.TIMEOUT, "timed out", 5.0, 2.0)
