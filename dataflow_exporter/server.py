@@ -167,8 +167,10 @@ def make_app(
     app[LIMITS_KEY] = limits
     app[SLOTS_KEY] = asyncio.Semaphore(limits.max_concurrent_scrapes)
     app.router.add_get("/metrics", metrics)
-    app.router.add_get("/", status_page.handler(store))
-    app.router.add_get(status_api.PATH, status_api.handler(store))
+    # The pages read the time from the cache's clock, so they call a target stale exactly
+    # when /metrics does.
+    app.router.add_get("/", status_page.handler(store, cache.clock))
+    app.router.add_get(status_api.PATH, status_api.handler(store, cache.clock))
     app.router.add_get("/-/healthy", healthy)
     app.router.add_get("/-/ready", ready)
     app.router.add_post("/-/reload", reload)

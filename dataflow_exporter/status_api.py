@@ -7,7 +7,6 @@ when a field is removed or changes meaning; new fields may appear at any time.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable
 from importlib import resources
 
@@ -31,12 +30,14 @@ def schema_text() -> str:
     return resources.files("dataflow_exporter").joinpath(SCHEMA_FILE).read_text(encoding="utf-8")
 
 
-def handler(store: Store) -> Callable[[web.Request], Awaitable[web.Response]]:
-    """The aiohttp handler serving the document for `store`."""
+def handler(
+    store: Store, clock: Callable[[], float]
+) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """The aiohttp handler serving the document for `store`, as of `clock`."""
 
     async def status_api(_request: web.Request) -> web.Response:
         return web.Response(
-            body=status_json(store, time.time()),
+            body=status_json(store, clock()),
             content_type="application/json",
             headers={"Cache-Control": "no-store"},
         )

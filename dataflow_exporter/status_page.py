@@ -265,10 +265,12 @@ reports them: PeerDB <code>STATUS_RUNNING</code>, Feldera <code>Running</code>, 
 """
 
 
-def handler(store: Store) -> Callable[[web.Request], Awaitable[web.Response]]:
-    """The aiohttp handler serving the page for `store`."""
+def handler(
+    store: Store, clock: Callable[[], float]
+) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """The aiohttp handler serving the page for `store`, as of `clock`."""
 
     async def status_page(_request: web.Request) -> web.Response:
-        return web.Response(text=render_status_page(store, time.time()), content_type="text/html")
+        return web.Response(text=render_status_page(store, clock()), content_type="text/html")
 
     return status_page

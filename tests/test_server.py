@@ -160,3 +160,26 @@ async def test_status_page_shows_targets_and_never_secrets(exporter: Exporter) -
     assert "UP" in page
     assert "mirrors STATUS_RUNNING" in page
     assert SECRET not in page
+
+
+async def test_the_status_pages_read_the_time_from_the_same_clock_as_metrics(store: Store) -> None:
+    # Configured long ago and never polled: stale by the cache's clock, not by the wall clock.
+    store.targets["pg"].configured_at = 1_000.0
+    cache = ExpositionCache(store, clock=lambda: 5_000.0)
+    runner = web.AppRunner(make_app(store, cache, no_reload))
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    base = f"http://127.0.0.1:{runner.addresses[0][1]}"
+    try:
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"{base}/api/v1/status") as resp:
+                doc = await resp.json()
+            async with session.get(f"{base}/metrics") as resp:
+                text = await resp.text()
+    finally:
+        await runner.cleanup()
+    assert doc["generated_at"] == 5_000.0
+    (pg,) = [t for t in doc["targets"] if t["name"] == "pg"]
+    assert pg["stale"] is True
+    assert value(text, "dataflow_exporter_target_stale", target="pg") == 1
