@@ -71,7 +71,7 @@ def arm_exit_deadline(
         if armed.is_set():
             return
         armed.set()
-        timer = threading.Timer(seconds, _exit_now, args=(signum,))
+        timer = threading.Timer(seconds, _exit_now, args=(signum, seconds))
         timer.daemon = True
         timer.start()
 
@@ -79,8 +79,8 @@ def arm_exit_deadline(
         signal.signal(sig, on_signal)
 
 
-def _exit_now(signum: int) -> None:
-    os.write(2, f"shutdown took over {EXIT_DEADLINE_SECONDS:g}s; exiting now\n".encode())
+def _exit_now(signum: int, seconds: float) -> None:
+    os.write(2, f"shutdown took over {seconds:g}s; exiting now\n".encode())
     os._exit(128 + signum)
 
 

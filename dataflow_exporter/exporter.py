@@ -130,6 +130,10 @@ class Exporter:
         scheduler = await self._open()
         if not targets:
             return await scheduler.poll_all_once()
+        unknown = sorted(set(targets) - scheduler.pollers.keys())
+        if unknown:
+            known = ", ".join(sorted(scheduler.pollers))
+            raise ValueError(f"no target named {', '.join(unknown)}; the config has: {known}")
         polls = [scheduler.pollers[name].poll_once() for name in targets]
         return all(await asyncio.gather(*polls))
 

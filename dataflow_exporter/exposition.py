@@ -267,9 +267,9 @@ def _literal(text: str) -> str:
     return text.replace("{", "{{").replace("}", "}}")
 
 
-def render_samples(family: Family, prefix_labels: Sequence[tuple[str, str]] = ()) -> bytes:
+def render_samples(family: Family) -> bytes:
     """Render one family on its own (no reuse across calls), e.g. the exporter's own metrics."""
-    return SeriesRenderer(prefix_labels).render(family)[0]
+    return SeriesRenderer(()).render(family)[0]
 
 
 def join_exposition(

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import io
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import aiohttp
@@ -94,3 +97,18 @@ async def test_reload_drops_removed_targets_and_keeps_unchanged_counters(
     assert [s for s in series_of(text, "peerdb_mirror_info") if s["target"] == "pg2"] == []
     assert value(text, "dataflow_exporter_target_up", target="pg2") is None
     assert value(text, "dataflow_exporter_config_last_reload_successful") == 1
+
+
+def test_the_exit_deadline_says_the_seconds_it_was_given() -> None:
+    code = (
+        "import os, signal, time\n"
+        "from dataflow_exporter.daemon import arm_exit_deadline\n"
+        "arm_exit_deadline([signal.SIGTERM], 0.3)\n"
+        "os.kill(os.getpid(), signal.SIGTERM)\n"
+        "time.sleep(30)  # a shutdown that hangs\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 128 + signal.SIGTERM
+    assert done.stderr == "shutdown took over 0.3s; exiting now\n"

@@ -67,6 +67,18 @@ async def test_polling_named_targets_polls_only_those(simulation: Simulation) ->
     assert polled == {"etlworks-demo"}
 
 
+async def test_polling_a_target_the_config_lacks_names_it_and_polls_nothing(
+    simulation: Simulation,
+) -> None:
+    exporter = Exporter(config_of(simulation, "peerdb"))
+    try:
+        with pytest.raises(ValueError, match="no target named etlworks-dmeo; the config has: "):
+            await exporter.poll_once("peerdb-demo", "etlworks-dmeo")
+        assert not exporter.store.targets["peerdb-demo"].polled
+    finally:
+        await exporter.stop()
+
+
 async def test_the_process_metrics_are_appended_unless_left_out(simulation: Simulation) -> None:
     bodies = {}
     for runtime_metrics in (True, False):

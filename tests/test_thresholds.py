@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from dataflow_exporter import thresholds
+from dataflow_exporter.config_models import parse_duration
 
 CONFIG = Path(__file__).resolve().parents[1] / "alerts" / "config.yml"
 
@@ -16,11 +16,6 @@ CONFIG = Path(__file__).resolve().parents[1] / "alerts" / "config.yml"
 def _alerts() -> dict[str, dict[str, Any]]:
     alerts: dict[str, dict[str, Any]] = yaml.safe_load(CONFIG.read_text())["alerts"]
     return alerts
-
-
-def _seconds(duration: str) -> float:
-    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-    return float(sum(int(n) * units[u] for n, u in re.findall(r"(\d+)([smhd])", duration)))
 
 
 def test_each_threshold_is_its_alerts_value_in_the_one_config() -> None:
@@ -42,4 +37,4 @@ def test_each_threshold_is_its_alerts_value_in_the_one_config() -> None:
 
 def test_a_pending_topic_counts_as_stuck_after_its_alerts_for_duration() -> None:
     pending = _alerts()["ConfluentMirrorTopicStuckPending"]["for"]
-    assert _seconds(pending) == thresholds.CONFLUENT_PENDING_SECONDS
+    assert parse_duration(pending) == thresholds.CONFLUENT_PENDING_SECONDS
