@@ -9,9 +9,9 @@ import contextlib
 import errno
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 from pydantic import ValidationError
@@ -421,49 +421,63 @@ def demo_config(sim_url: str, systems: dict[str, Any], interval: str) -> dict[st
     }
 
 
+T = TypeVar("T")
+
+
 class _BusyAddressError(Exception):
     """An address the demo cannot listen on, as one line for the user."""
+
+
+async def _listening(
+    args: argparse.Namespace, dest: str, flag: str, what: str, start: Callable[[str], Awaitable[T]]
+) -> T:
+    """`start(address)` on the address of `dest`; when that address is the default and taken,
+    again on a free port. `start` cleans up after itself when it fails."""
+    address: str = getattr(args, dest)
+    try:
+        return await start(address)
+    except OSError as exc:
+        if dest in getattr(args, "explicit", ()) or not _address_in_use(exc):
+            raise _BusyAddressError(_listen_error(address, flag, exc)) from None
+    print(f"note: {address} is taken; the {what} uses a free port", flush=True)
+    host = parse_listen_address(address)[0]
+    return await start(f"[{host}]:0" if ":" in host else f"{host}:0")
 
 
 async def _start_simulation(args: argparse.Namespace, options: Any) -> Any:
     """The demo's simulator, on a free port if the default one is taken."""
     from dataflow_exporter.simulator import Simulation
 
-    host, port = parse_listen_address(args.simulator_listen)
-    sim = Simulation(options, host, port, args.seed)
-    try:
-        await sim.start()
+    async def start(address: str) -> Simulation:
+        host, port = parse_listen_address(address)
+        sim = Simulation(options, host, port, args.seed)
+        try:
+            await sim.start()
+        except OSError:
+            await sim.stop()
+            raise
         return sim
-    except OSError as exc:
-        await sim.stop()
-        if "simulator_listen" in getattr(args, "explicit", ()) or not _address_in_use(exc):
-            flag = "--simulator.listen-address"
-            raise _BusyAddressError(_listen_error(args.simulator_listen, flag, exc)) from None
-    print(f"note: {args.simulator_listen} is taken; the simulator uses a free port", flush=True)
-    sim = Simulation(options, host, 0, args.seed)
-    await sim.start()
-    return sim
+
+    return await _listening(
+        args, "simulator_listen", "--simulator.listen-address", "simulator", start
+    )
 
 
 async def _start_exporter(
     args: argparse.Namespace, config: Config | Path, web_config: WebConfig | None
 ) -> Exporter:
     """The demo's exporter, on a free port if the default one is taken."""
-    exporter = Exporter(config, args.listen, web_config)
-    try:
-        await exporter.start()
+
+    async def start(address: str) -> Exporter:
+        exporter = Exporter(config, address, web_config)
+        try:
+            await exporter.start()
+        except OSError:
+            await exporter.stop()
+            raise
         return exporter
-    except OSError as exc:
-        await exporter.stop()
-        if "listen" in getattr(args, "explicit", ()) or not _address_in_use(exc):
-            raise _BusyAddressError(
-                _listen_error(args.listen, "--web.listen-address", exc)
-            ) from None
-    print(f"note: {args.listen} is taken; the exporter uses a free port", flush=True)
-    host = parse_listen_address(args.listen)[0]
-    exporter = Exporter(config, f"{host}:0", web_config)
-    await exporter.start()
-    return exporter
+
+    return await _listening(args, "listen", "--web.listen-address", "exporter", start)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
