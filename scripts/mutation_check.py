@@ -219,6 +219,56 @@ MUTANTS = (
         "if True:",
         ("tests/test_scheduler.py",),
     ),
+    # Issue 23: the image smoke test's budgets, CI's dpkg lock, the served runbooks.
+    Mutant(
+        "image-added-budget-inclusive",
+        "scripts/image_smoke.py",
+        "if added > ADDED_BUDGET_MB:",
+        "if added >= ADDED_BUDGET_MB:",
+        ("tests/test_image_smoke.py",),
+    ),
+    Mutant(
+        "image-total-budget-unchecked",
+        "scripts/image_smoke.py",
+        "if total > IMAGE_BUDGET_MB:",
+        "if False:",
+        ("tests/test_image_smoke.py",),
+    ),
+    Mutant(
+        "ci-apt-no-lock-wait",
+        ".ci/run",
+        'apt_get() { apt-get -o DPkg::Lock::Timeout=300 "$@"; }',
+        'apt_get() { apt-get "$@"; }',
+        ("tests/test_image_smoke.py",),
+    ),
+    Mutant(
+        "runbooks-repeated-anchor-reused",
+        "dataflow_exporter/runbooks.py",
+        'ident = f"{slug}-{count}" if count else slug',
+        "ident = slug",
+        ("tests/test_runbooks.py",),
+    ),
+    Mutant(
+        "runbooks-code-block-heading",
+        "dataflow_exporter/runbooks.py",
+        "fenced = not fenced",
+        "fenced = False",
+        ("tests/test_runbooks.py",),
+    ),
+    Mutant(
+        "runbooks-text-unescaped",
+        "dataflow_exporter/runbooks.py",
+        'parts.append(f"<pre>{html.escape(chr(10).join(text).strip(chr(10)))}</pre>")',
+        'parts.append(f"<pre>{chr(10).join(text).strip(chr(10))}</pre>")',
+        ("tests/test_runbooks.py",),
+    ),
+    Mutant(
+        "runbooks-not-copied-to-package",
+        "alerts/generate.py",
+        "    shutil.copyfile(RUNBOOKS, root / PACKAGE_RUNBOOKS)\n",
+        "",
+        ("tests/test_runbooks.py",),
+    ),
 )
 
 

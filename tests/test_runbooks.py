@@ -15,6 +15,7 @@ from dataflow_exporter import runbooks
 from dataflow_exporter.exposition_cache import ExpositionCache
 from dataflow_exporter.server import make_app
 from dataflow_exporter.store import Store
+from tests.support.helpers import alerts_generator
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES = ROOT / "alerts" / "dataflow-exporter.rules.yml"
@@ -118,3 +119,12 @@ async def test_every_alert_link_opens_its_section_on_the_exporter_that_raised_it
 def test_the_absent_alert_links_prometheus_targets_page() -> None:
     """No exporter answers when it fires, so none could serve its runbook."""
     assert shipped_links()["DataflowExporterAbsent"] == "{{ $externalURL }}/targets"
+
+
+def test_the_generator_copies_the_runbooks_into_the_package(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("sys.argv", ["generate.py", str(tmp_path)])
+    alerts_generator().main()
+    copy = tmp_path / "dataflow_exporter" / runbooks.RESOURCE
+    assert copy.read_bytes() == (ROOT / "docs" / "runbooks.md").read_bytes()
