@@ -11,8 +11,9 @@ removed at the end, so the host's images (and any real `python:` image there) ar
 
 Checks: `--help`; the image's default command with a mounted config polling the simulator (run
 on the host, the container shares the host's network); every target up in `/metrics`;
-`/-/healthy`; the image's HEALTHCHECK (`podman healthcheck run`); a non-root uid; exit status 0
-on SIGTERM; the image size within IMAGE_BUDGET_MB.
+`/-/healthy`; `/runbooks` (the package data made it into the image); the image's HEALTHCHECK
+(`podman healthcheck run`); a non-root uid; exit status 0 on SIGTERM; the image size within
+IMAGE_BUDGET_MB and what the Dockerfile adds within ADDED_BUDGET_MB.
 
 Needs Linux, root, podman, runc and mmdebstrap (`apt-get install podman runc mmdebstrap`), and
 port 9891 free (the HEALTHCHECK probes it). Without them it prints one line saying what is
@@ -395,6 +396,12 @@ def smoke(podman: Podman, work: Path, sim_url: str) -> None:
 
         wait_for(f"every target up in /metrics ({', '.join(names)})", all_up, TARGETS_TIMEOUT)
         step(f"/metrics: {len(names)}/{len(names)} targets up ({', '.join(names)})")
+
+        # The runbooks the alerts link to ship inside the package, so inside the image.
+        served, page = http_get(base + "/runbooks")
+        if served != 200 or 'id="peerdbmirrorfailed"' not in page:
+            raise SmokeError(f"/runbooks: status {served}, or no anchor for the alerts' links")
+        step("/runbooks serves the runbooks with their anchors")
 
         health = podman.run("healthcheck", "run", name, check=False)
         if health.returncode != 0:
