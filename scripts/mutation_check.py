@@ -5,9 +5,9 @@ module replaced by a wrong one, and the tests that must fail on it. The checkout
 touched: the tracked files are copied to a temporary directory, each mutant is applied there,
 its tests run from there, and the file is restored before the next one.
 
-    python scripts/mutation_check.py            # every mutant
-    python scripts/mutation_check.py --list     # names and tests
-    python scripts/mutation_check.py NAME...    # only these
+    .venv/bin/python scripts/mutation_check.py            # every mutant
+    .venv/bin/python scripts/mutation_check.py --list     # names and tests
+    .venv/bin/python scripts/mutation_check.py NAME...    # only these
 
 Prints `killed` or `survived` per mutant and exits 1 if any survived (2 if one could not be
 applied or its tests did not run). Not part of CI: it takes a few minutes; see docs/testing.md.
