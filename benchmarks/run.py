@@ -1,8 +1,8 @@
 """Scale benchmark: the exporter against the simulator at production size, beside two references
 measured in the same run on the same data.
 
-  python -m benchmarks.run                 # full scale (about 3 minutes)
-  python -m benchmarks.run --scale small   # a quick look
+  .venv/bin/python -m benchmarks.run                 # full scale (about 3 minutes)
+  .venv/bin/python -m benchmarks.run --scale small   # a quick look
 
 Reports, per system: requests per poll and per entity (mirror, pipeline, link and topic, flow),
 poll-cycle wall time and CPU, and the "network floor" (a bare aiohttp client

@@ -1,8 +1,8 @@
 """Soak: the exporter as a real daemon for a long time against the simulator at scale, with entity
 churn, injected faults and config reloads; checks that RSS and series count come back to baseline.
 
-  python -m benchmarks.soak --minutes 60            # the real soak
-  python -m benchmarks.soak --minutes 3 --scale 0.2 # a smoke run
+  .venv/bin/python -m benchmarks.soak --minutes 60            # the real soak
+  .venv/bin/python -m benchmarks.soak --minutes 3 --scale 0.2 # a smoke run
 
 Each phase cycle (`--cycle-seconds`, default 120): drop 10 % of PeerDB mirrors for a while, then
 restore them; break one random system with a random fault for 30 s; send SIGHUP; every fourth

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from dataflow_exporter import redact, status_api, status_page
+from dataflow_exporter import redact, runbooks, status_api, status_page
 from dataflow_exporter.exposition import OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE
 from dataflow_exporter.exposition_cache import ExpositionCache
 from dataflow_exporter.store import Store
@@ -174,4 +174,5 @@ def make_app(
     app.router.add_get("/-/healthy", healthy)
     app.router.add_get("/-/ready", ready)
     app.router.add_post("/-/reload", reload)
+    app.router.add_get(runbooks.PATH, runbooks.handler())
     return app

@@ -5,9 +5,9 @@ module replaced by a wrong one, and the tests that must fail on it. The checkout
 touched: the tracked files are copied to a temporary directory, each mutant is applied there,
 its tests run from there, and the file is restored before the next one.
 
-    python scripts/mutation_check.py            # every mutant
-    python scripts/mutation_check.py --list     # names and tests
-    python scripts/mutation_check.py NAME...    # only these
+    .venv/bin/python scripts/mutation_check.py            # every mutant
+    .venv/bin/python scripts/mutation_check.py --list     # names and tests
+    .venv/bin/python scripts/mutation_check.py NAME...    # only these
 
 Prints `killed` or `survived` per mutant and exits 1 if any survived (2 if one could not be
 applied or its tests did not run). Not part of CI: it takes a few minutes; see docs/testing.md.
@@ -218,6 +218,56 @@ MUTANTS = (
         "if len(self._unknown_logged) < MAX_UNKNOWN_LOGGED:",
         "if True:",
         ("tests/test_scheduler.py",),
+    ),
+    # Issue 23: the image smoke test's budgets, CI's dpkg lock, the served runbooks.
+    Mutant(
+        "image-added-budget-inclusive",
+        "scripts/image_smoke.py",
+        "if added > ADDED_BUDGET_MB:",
+        "if added >= ADDED_BUDGET_MB:",
+        ("tests/test_image_smoke.py",),
+    ),
+    Mutant(
+        "image-total-budget-unchecked",
+        "scripts/image_smoke.py",
+        "if total > IMAGE_BUDGET_MB:",
+        "if False:",
+        ("tests/test_image_smoke.py",),
+    ),
+    Mutant(
+        "ci-apt-no-lock-wait",
+        ".ci/run",
+        'apt_get() { apt-get -o DPkg::Lock::Timeout=300 "$@"; }',
+        'apt_get() { apt-get "$@"; }',
+        ("tests/test_image_smoke.py",),
+    ),
+    Mutant(
+        "runbooks-repeated-anchor-reused",
+        "dataflow_exporter/runbooks.py",
+        'ident = f"{slug}-{count}" if count else slug',
+        "ident = slug",
+        ("tests/test_runbooks.py",),
+    ),
+    Mutant(
+        "runbooks-code-block-heading",
+        "dataflow_exporter/runbooks.py",
+        "fenced = not fenced",
+        "fenced = False",
+        ("tests/test_runbooks.py",),
+    ),
+    Mutant(
+        "runbooks-text-unescaped",
+        "dataflow_exporter/runbooks.py",
+        'parts.append(f"<pre>{html.escape(chr(10).join(text).strip(chr(10)))}</pre>")',
+        'parts.append(f"<pre>{chr(10).join(text).strip(chr(10))}</pre>")',
+        ("tests/test_runbooks.py",),
+    ),
+    Mutant(
+        "runbooks-not-copied-to-package",
+        "alerts/generate.py",
+        "    shutil.copyfile(RUNBOOKS, root / PACKAGE_RUNBOOKS)\n",
+        "",
+        ("tests/test_runbooks.py",),
     ),
 )
 

