@@ -16,7 +16,10 @@ FailedPrecondition when PeerDB cannot reach that source database), `GET instance
 v0.20.0). `peerdbManagedOnly` is honoured from v0.36.10; releases without the list's `status`
 return every slot of the database, so only PeerDB's own (`peerflow_slot_*`) are kept there.
 Only `mirrors/status` means "dropped" by a 404 (`flow X not found`); `total_rows_synced` and
-`cdc/batches` answer 200 with zeros for an unknown mirror on current releases.
+`cdc/batches` answer 200 with zeros for an unknown mirror on current releases. A route the
+release lacks is the gateway's own `404 {"code":5,"message":"Not Found"}`, naming no mirror
+(`route_missing`); any other 404 (a proxy that does not route one name) fails that mirror's
+detail alone, unless most mirrors get it at once.
 
 Sample exposition::
 
@@ -72,6 +75,7 @@ API = "/api/v1"
 MIB = 1024 * 1024
 # Slots PeerDB creates under its default name; a custom `replicationSlotName` has any name.
 DEFAULT_SLOT_PREFIX = "peerflow_slot_"
+GRPC_NOT_FOUND = 5  # google.rpc.Code NOT_FOUND
 
 FLOW_STATUSES = StateSet(
     (
@@ -610,6 +614,16 @@ class PeerDBSource(Source[PeerDBTarget]):
     specs = SPECS
     detail_endpoints = ("mirror_status", "rows_synced", "cdc_batches", "slots", "instance_info")
     unknown_value_fields = ("flow_status", "instance_status")
+
+    def route_missing(self, exc: UpstreamError) -> bool:
+        """grpc-gateway's routing 404 (`{"code":5,"message":"Not Found"}`): the release has no
+        such route. PeerDB's own NotFound names the entity (`flow X not found`)."""
+        payload = exc.payload
+        return (
+            isinstance(payload, dict)
+            and payload.get("code") == GRPC_NOT_FOUND
+            and payload.get("message") == "Not Found"
+        )
 
     def auth(self) -> Auth | None:
         """Basic auth with an empty username, as the PeerDB UI expects."""
