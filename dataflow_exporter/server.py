@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from dataflow_exporter import redact, status_api, status_page
+from dataflow_exporter import redact, request_errors, status_api, status_page
 from dataflow_exporter.exposition import OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE
 from dataflow_exporter.exposition_cache import ExpositionCache
 from dataflow_exporter.store import Store
@@ -158,7 +158,9 @@ def make_app(
     limits: ServerLimits | None = None,
 ) -> web.Application:
     """The aiohttp application serving every endpoint."""
-    middlewares = [auth_middleware(web_config)] if web_config and web_config.users else []
+    middlewares = [request_errors.middleware]
+    if web_config and web_config.users:
+        middlewares.append(auth_middleware(web_config))
     app = web.Application(middlewares=middlewares)
     limits = limits or ServerLimits()
     app[STORE_KEY] = store

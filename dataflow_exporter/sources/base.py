@@ -239,6 +239,25 @@ def boolean(value: Any, what: str) -> bool:
     return value
 
 
+# The times an upstream may report, in Unix seconds: from 1970-01-01 to the end of 9999 (UTC).
+# Any time outside is a broken field, not a time: refused where it is parsed, like any field of
+# the wrong type, so no later step (a threshold, "since" on the status page, the exposition)
+# meets 1e300, infinity or a year before the epoch. The bounds are fixed rather than relative
+# to the clock: parsers stay pure functions of the answer, and an upstream whose clock is off
+# by years still has its times exported as they are.
+EARLIEST_TIME = 0.0
+LATEST_TIME = 253_402_300_799.0  # 9999-12-31T23:59:59Z
+
+
+def unix_time(seconds: float, what: str) -> float:
+    """Unix seconds an upstream reported, checked to be a time (see `EARLIEST_TIME`)."""
+    if EARLIEST_TIME <= seconds <= LATEST_TIME:  # False for NaN too
+        return seconds
+    raise SchemaError(
+        f"{what}: time out of range: {seconds!r} s is not between 1970-01-01 and 9999-12-31"
+    )
+
+
 def timestamp(value: Any, what: str) -> float | None:
     """An RFC 3339 timestamp string as epoch seconds (None for null or empty)."""
     if value is None or value == "":
@@ -250,7 +269,11 @@ def timestamp(value: Any, what: str) -> float | None:
         raise SchemaError(f"{what}: invalid timestamp {_shown(text)}") from None
     if parsed.tzinfo is None:
         raise SchemaError(f"{what}: timestamp {_shown(text)} has no time zone")
-    return parsed.timestamp()
+    try:
+        seconds = parsed.timestamp()
+    except OverflowError:  # year 1 in a time zone east of UTC
+        seconds = -math.inf
+    return unix_time(seconds, what)
 
 
 T = TypeVar("T")

@@ -63,6 +63,7 @@ from dataflow_exporter.sources.base import (
     run_all,
     selector,
     string,
+    unix_time,
 )
 from dataflow_exporter.upstream import Answer, Auth, UpstreamClient
 
@@ -376,10 +377,14 @@ def parse_mirror_topic(raw: Any, what: str) -> MirrorTopic:
         name=string(item.get("mirror_topic_name"), f"{what}.mirror_topic_name"),
         status=status,
         error=error,
-        state_time=number(item.get("state_time_ms"), f"{what}.state_time_ms") / 1000.0,
+        state_time=_state_time(number(item.get("state_time_ms"), f"{what}.state_time_ms"), what),
         partitions=integer(item.get("num_partitions"), f"{what}.num_partitions"),
         lags=parse_lags(items(item, "mirror_lags", what), f"{what}.mirror_lags"),
     )
+
+
+def _state_time(milliseconds: float, what: str) -> float:
+    return unix_time(milliseconds / 1000.0, f"{what}.state_time_ms")
 
 
 def parse_mirror_topics(payload: Any) -> tuple[list[MirrorTopic], str | None]:
@@ -423,7 +428,7 @@ def _mirror_topics(page: _MirrorTopicsShape) -> tuple[list[MirrorTopic], str | N
                 name=item.mirror_topic_name,
                 status=MIRROR_STATUSES.normalise(item.mirror_status),
                 error=None if raw_error is None else MIRROR_ERRORS.normalise(raw_error),
-                state_time=item.state_time_ms / 1000.0,
+                state_time=_state_time(item.state_time_ms, "mirrors.data[]"),
                 partitions=item.num_partitions,
                 lags=by_partition(item.mirror_lags),
             )

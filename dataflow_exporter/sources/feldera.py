@@ -71,6 +71,7 @@ from dataflow_exporter.sources.fields import (
     msecs,
     plain_spec,
     rfc3339,
+    unix_seconds,
 )
 from dataflow_exporter.upstream import Auth, UpstreamClient
 
@@ -245,7 +246,7 @@ GLOBAL_METRICS = Metrics(
             "When the pipeline process started (polled), Unix time; counters restart from 0 then.",
         ),
         "start_time",
-        as_is,
+        unix_seconds,
     ),
     Field(
         _pipeline(

@@ -68,6 +68,7 @@ from dataflow_exporter.sources.base import (
     selector,
     string,
     timestamp,
+    unix_time,
 )
 from dataflow_exporter.upstream import Auth, UpstreamClient
 
@@ -313,7 +314,7 @@ def _listed_mirror(
         source_type=_db_type(source_type),
         destination_peer=str(destination_name or ""),
         destination_type=_db_type(destination_type),
-        created=created_ms / 1000.0 if created_ms else None,
+        created=unix_time(created_ms / 1000.0, f"{what}.createdAt") if created_ms else None,
         is_cdc=bool(is_cdc),
     )
 

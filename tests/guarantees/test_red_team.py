@@ -39,6 +39,7 @@ from dataflow_exporter import cli, redact, webconfig
 from dataflow_exporter import scheduler as scheduler_mod
 from dataflow_exporter.auth import BasicAuth, SecretReader
 from dataflow_exporter.config import load
+from dataflow_exporter.config import parse as parse_config
 from dataflow_exporter.config_models import TargetConfig
 from dataflow_exporter.daemon import AcceptErrorFilter
 from dataflow_exporter.errors import ConfigError, Reason, SchemaError, UpstreamError, WebConfigError
@@ -48,6 +49,7 @@ from dataflow_exporter.families import Family
 from dataflow_exporter.scheduler import Poller
 from dataflow_exporter.self_metrics import TARGET_UP
 from dataflow_exporter.server import ServerLimits, make_app, wants_gzip
+from dataflow_exporter.simulator import Simulation
 from dataflow_exporter.snapshot import Snapshot
 from dataflow_exporter.sources.base import PollResult, Source, number
 from dataflow_exporter.status_page import render_status_page
@@ -873,3 +875,35 @@ def test_unknown_value_self_metrics_are_capped() -> None:
     fields = [(f"records{i}", "x") for i in range(MAX_UNKNOWN_FIELDS * 3)]
     store.record_success("t", snapshot, fields, 0.1)
     assert len(store.unknown_values) <= MAX_UNKNOWN_FIELDS + 1
+
+
+# An absurd upstream time (issue 21): refused where it is parsed, never reaching the page.
+
+
+async def test_an_absurd_upstream_time_is_a_schema_error_and_the_page_still_answers() -> None:
+    async with Simulation({"etlworks": {}, "confluent": {}}) as sim:
+        sim.systems["etlworks"].overrides["5010"] = {"started": 1e300, "ended": 1e300}
+        sim.systems["confluent"].overrides["orders"] = {
+            "state_time_ms": 1e300,
+            "mirror_status": "FAILED",
+        }
+        targets = [sim.systems[name].demo_target(sim.url) for name in ("etlworks", "confluent")]
+        config = parse_config({"global": {"interval": "30s"}, "targets": targets}, env={})
+        exporter = Exporter(config, listen="127.0.0.1:0", runtime_metrics=False)
+        try:
+            await exporter.poll_once()
+            await exporter.serve()
+            base = f"http://127.0.0.1:{exporter.port}"
+            async with aiohttp.ClientSession() as session:
+                for path in ("/", "/api/v1/status"):
+                    async with session.get(base + path) as resp:
+                        assert resp.status == 200, path
+        finally:
+            await exporter.stop()
+    etlworks = exporter.store.targets["etlworks-demo"]
+    (failure,) = [f for f in etlworks.detail_failures if "5010" in f.entity]
+    assert failure.reason == Reason.SCHEMA
+    assert "started: time out of range" in failure.message
+    confluent = exporter.store.targets["confluent-demo"]
+    assert confluent.last_error_reason == Reason.SCHEMA
+    assert "state_time_ms: time out of range" in (confluent.last_error or "")

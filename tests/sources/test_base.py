@@ -20,6 +20,8 @@ from dataflow_exporter.sources.base import (
     fan_out,
     not_found,
     number,
+    timestamp,
+    unix_time,
 )
 from dataflow_exporter.upstream import Answer
 
@@ -321,3 +323,34 @@ def test_path_segments_are_percent_encoded_one_by_one(segment: str, encoded: str
 def test_numbers_out_of_range_or_not_numbers_are_schema_errors(text: str) -> None:
     with pytest.raises(SchemaError, match="rows"):
         number(text, "rows")
+
+
+# 9999-12-31T23:59:59Z by hand: the 8030 years from 1970 to 9999 hold 1947 leap years (2007
+# multiples of 4 less 60 centuries not divisible by 400), so 10000-01-01 is 2932897 days on.
+END_OF_9999 = 2_932_897 * 86_400 - 1
+
+
+@pytest.mark.parametrize("seconds", [0.0, 1_700_000_000.0, float(END_OF_9999)])
+def test_a_time_from_1970_to_the_end_of_9999_is_kept(seconds: float) -> None:
+    assert unix_time(seconds, "x.started") == seconds
+
+
+@pytest.mark.parametrize(
+    "seconds",
+    [-0.001, END_OF_9999 + 0.001, 1e300, -1e300, float("inf"), float("-inf"), float("nan")],
+)
+def test_a_time_outside_1970_to_9999_is_a_schema_error_naming_the_field(seconds: float) -> None:
+    with pytest.raises(SchemaError, match=r"^x\.started: time out of range"):
+        unix_time(seconds, "x.started")
+
+
+@pytest.mark.parametrize(
+    "text", ["0001-01-01T00:00:00+01:00", "1969-12-31T23:59:59Z", "0001-01-01T00:00:00Z"]
+)
+def test_an_rfc3339_time_before_1970_is_a_schema_error(text: str) -> None:
+    with pytest.raises(SchemaError, match="time out of range"):
+        timestamp(text, "x.endTime")
+
+
+def test_an_rfc3339_time_at_the_end_of_9999_is_kept() -> None:
+    assert timestamp("9999-12-31T23:59:59Z", "x.endTime") == END_OF_9999
