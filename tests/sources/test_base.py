@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 
 import pytest
 
@@ -35,7 +36,7 @@ class Clock:
 
 
 def says_route_missing(exc: UpstreamError) -> bool:
-    return exc.payload == {"route": "missing"}
+    return bool(exc.payload == {"route": "missing"})
 
 
 def details(clock: Clock | None = None) -> Details:
@@ -149,7 +150,7 @@ async def test_a_route_the_upstream_says_is_missing_is_skipped_until_the_recheck
     assert again.into(PollResult(families=[])).capabilities == {"rows": True}
 
 
-async def _poll_rows(d: Details, answers: dict[str, UpstreamError | None]) -> PollResult:
+async def _poll_rows(d: Details, answers: Mapping[str, UpstreamError | None]) -> PollResult:
     """One poll's `rows` detail call per entity: None answers 1, an error raises it."""
     for entity, error in answers.items():
 
