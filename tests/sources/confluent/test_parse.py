@@ -383,3 +383,16 @@ def test_an_integer_beyond_float_precision_stays_exact() -> None:
     assert integer(2**60 + 1, "partition") == 2**60 + 1
     assert integer("7", "partition") == 7
     assert integer(3.0, "partition") == 3
+
+
+@pytest.mark.parametrize("path", ["typed", "checked"])
+@pytest.mark.parametrize("state_time_ms", [1e300, -1, 253_402_300_800_000])
+def test_an_absurd_state_time_is_a_schema_error_on_either_path(
+    path: str, state_time_ms: float
+) -> None:
+    item = mirror_item(state_time_ms=state_time_ms)
+    payload = {"kind": "x", "metadata": {"self": "s"}, "data": [item]}
+    answer = Answer(json.dumps(payload).encode(), "GET /mirrors")
+    parse = MIRROR_TOPICS.typed if path == "typed" else MIRROR_TOPICS.checked
+    with pytest.raises(SchemaError, match=r"state_time_ms: time out of range"):
+        parse(answer)

@@ -369,3 +369,11 @@ def test_a_full_feldera_config_is_accepted() -> None:
         env={},
     )
     assert cfg.targets[0].system == "feldera"
+
+
+@pytest.mark.parametrize("start_time", [1e300, -1])
+def test_an_absurd_process_start_time_fails_the_stats_naming_the_field(start_time: float) -> None:
+    payload = fixture("pipeline_stats")
+    payload["global_metrics"]["start_time"] = start_time
+    with pytest.raises(SchemaError, match=r"start_time: time out of range"):
+        parse_stats("p", payload)

@@ -196,3 +196,9 @@ def test_an_old_servers_error_text_is_redacted_before_it_is_cut() -> None:
     with pytest.raises(UpstreamError) as caught:
         check_ok({"ok": False, "errorMessage": text}, "GET /api/v1/mirrors/list")
     assert secret[:10] not in str(caught.value)
+
+
+@pytest.mark.parametrize("created_ms", [1e300, -1000, "1e300"])
+def test_an_absurd_creation_time_is_a_schema_error_naming_the_field(created_ms: object) -> None:
+    with pytest.raises(SchemaError, match=r"createdAt: .*out of range"):
+        parse_mirror_list({"mirrors": [{"name": "m", "createdAt": created_ms}]})
