@@ -332,3 +332,20 @@ async def test_the_gateways_routing_404_for_one_mirror_marks_the_route_missing()
     capability = "dataflow_exporter_target_capability"
     assert value(polled.text, capability, target="pg", capability="rows_synced") == 0
     assert polled.store.targets["pg"].detail_failures == ()
+
+
+async def test_a_not_found_naming_the_only_mirror_fails_its_detail_not_the_route() -> None:
+    async with Simulation({"peerdb": {"mirrors": 1, "password": PASSWORD}}) as sim:
+        name = "orders_pg_to_ch"
+        about_the_mirror = web.json_response(
+            {"code": 5, "message": f"mirror {name} not found", "details": []}, status=404
+        )
+        path = f"/api/v1/mirrors/total_rows_synced/{name}"
+        async with proxy_refusing(sim, path, about_the_mirror) as url:
+            config = target(sim)
+            config["targets"][0]["url"] = url
+            polled = await poll_once(config)
+    capability = "dataflow_exporter_target_capability"
+    assert value(polled.text, capability, target="pg", capability="rows_synced") == 1
+    (failure,) = polled.store.targets["pg"].detail_failures
+    assert (failure.entity, failure.endpoint) == (f"mirror {name}", "rows_synced")
