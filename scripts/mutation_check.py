@@ -266,15 +266,15 @@ MUTANTS = (
     Mutant(
         "time-unchecked-in-confluent-typed-path",
         "dataflow_exporter/sources/confluent.py",
-        'state_time=_state_time(item.state_time_ms, "mirrors.data[]"),',
-        "state_time=item.state_time_ms / 1000.0,",
+        'state_time, time_error = _state_time(item.state_time_ms, f"mirrors.data[{i}]")',
+        'state_time, time_error = item.state_time_ms / 1000.0, ""',
         ("tests/sources/confluent/test_parse.py",),
     ),
     Mutant(
         "time-unchecked-in-peerdb",
         "dataflow_exporter/sources/peerdb.py",
-        'created=unix_time(created_ms / 1000.0, f"{what}.createdAt") if created_ms else None,',
-        "created=created_ms / 1000.0 if created_ms else None,",
+        'lambda: unix_time(created_ms / 1000.0, f"{what}.createdAt") if created_ms else None',
+        "lambda: created_ms / 1000.0 if created_ms else None",
         ("tests/sources/peerdb/test_parse.py",),
     ),
     Mutant(
@@ -283,6 +283,50 @@ MUTANTS = (
         '"start_time",\n        unix_seconds,',
         '"start_time",\n        as_is,',
         ("tests/sources/feldera/test_parse.py",),
+    ),
+    Mutant(
+        "inventory-time-fails-the-poll",
+        "dataflow_exporter/sources/base.py",
+        "    except TimeRangeError as exc:\n        return None, str(exc)",
+        "    except OverflowError as exc:\n        return None, str(exc)",
+        ("tests/sources/confluent/test_parse.py", "tests/sources/peerdb/test_parse.py"),
+    ),
+    Mutant(
+        "feldera-list-time-fails-the-poll",
+        "dataflow_exporter/sources/feldera.py",
+        "    except TimeRangeError as exc:",
+        "    except OverflowError as exc:",
+        ("tests/sources/feldera/test_parse.py",),
+    ),
+    Mutant(
+        "confluent-topic-time-failure-unreported",
+        "dataflow_exporter/sources/confluent.py",
+        "                if t.time_error\n",
+        "                if False\n",
+        (
+            "tests/guarantees/test_red_team.py::"
+            "test_an_absurd_upstream_time_fails_only_its_entity_and_the_page_still_answers",
+        ),
+    ),
+    Mutant(
+        "peerdb-mirror-time-failure-unreported",
+        "dataflow_exporter/sources/peerdb.py",
+        "            if m.time_error\n",
+        "            if False\n",
+        (
+            "tests/guarantees/test_red_team.py::"
+            "test_an_absurd_upstream_time_fails_only_its_entity_and_the_page_still_answers",
+        ),
+    ),
+    Mutant(
+        "feldera-pipeline-time-failure-unreported",
+        "dataflow_exporter/sources/feldera.py",
+        "            if p.time_error\n",
+        "            if False\n",
+        (
+            "tests/guarantees/test_red_team.py::"
+            "test_an_absurd_upstream_time_fails_only_its_entity_and_the_page_still_answers",
+        ),
     ),
     Mutant(
         "page-utc-raises",

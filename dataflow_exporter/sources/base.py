@@ -18,6 +18,10 @@ counters, stats, executions). The policies every source follows live here, once:
   once and re-checked now and then (`Capabilities`), never a vanished entity. A route is
   missing only when the upstream says so for the route (`Source.route_missing`) or when most
   of a poll's calls to it answer 404 at once; one entity's 404 fails that entity's detail.
+- Every upstream time is read through `unix_time`: one outside 1970..9999 is a broken field
+  of its entity, never a poll's failure for one entity's sake. In a detail answer it fails the
+  detail; in an inventory the entity keeps the rest and the source reports it as that entity's
+  failure of the inventory call (`entity_time`).
 - Detail calls go through a bounded worker pool (`fan_out`), not one task per entity.
 - Pagination follows one cap policy (`collect_pages`): beyond the cap the poll fails, because a
   partial inventory would look like deleted entities.
@@ -40,7 +44,7 @@ import msgspec
 
 from dataflow_exporter import redact
 from dataflow_exporter.config_models import Filter, Shard, TargetConfig
-from dataflow_exporter.errors import Reason, SchemaError, UpstreamError
+from dataflow_exporter.errors import Reason, SchemaError, TimeRangeError, UpstreamError
 from dataflow_exporter.families import Family, MetricSpec
 from dataflow_exporter.upstream import Answer, Auth, UpstreamClient
 
@@ -253,9 +257,23 @@ def unix_time(seconds: float, what: str) -> float:
     """Unix seconds an upstream reported, checked to be a time (see `EARLIEST_TIME`)."""
     if EARLIEST_TIME <= seconds <= LATEST_TIME:  # False for NaN too
         return seconds
-    raise SchemaError(
+    raise TimeRangeError(
         f"{what}: time out of range: {seconds!r} s is not between 1970-01-01 and 9999-12-31"
     )
+
+
+def entity_time(read: Callable[[], float | None]) -> tuple[float | None, str]:
+    """A time read from one entity of an inventory, or (None, why) when it is out of range.
+
+    In a detail answer a broken time fails that entity's detail like any broken field. In an
+    inventory it would fail the whole poll and blind the target for one entity's field, so
+    the entity keeps everything else, the time is absent, and the source reports `why` as
+    that entity's schema failure of the inventory call (a `DetailFailure`).
+    """
+    try:
+        return read(), ""
+    except TimeRangeError as exc:
+        return None, str(exc)
 
 
 def timestamp(value: Any, what: str) -> float | None:

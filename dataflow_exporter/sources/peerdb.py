@@ -51,6 +51,7 @@ from dataflow_exporter.families import Family, MetricSpec, State, StateSet, Unkn
 from dataflow_exporter.sources.base import (
     GONE,
     BrokenEntity,
+    DetailFailure,
     Details,
     JsonInt,
     JsonNumber,
@@ -59,6 +60,7 @@ from dataflow_exporter.sources.base import (
     Source,
     api_path,
     boolean,
+    entity_time,
     fan_out,
     items,
     not_found,
@@ -224,6 +226,7 @@ class Mirror(msgspec.Struct, frozen=True, gc=False):
     destination_peer: str = ""
     destination_type: str = ""
     created: float | None = None
+    time_error: str = ""  # why `createdAt` was refused; the mirror's schema failure
     is_cdc: bool = True
 
 
@@ -307,6 +310,9 @@ def _listed_mirror(
 ) -> Mirror:
     """One `mirrors/list` entry from its fields, however they were decoded."""
     created_ms = optional_number(created, f"{what}.createdAt")
+    created_at, time_error = entity_time(
+        lambda: unix_time(created_ms / 1000.0, f"{what}.createdAt") if created_ms else None
+    )
     return Mirror(
         name=name,
         status=None if status is None else flow_status(status),
@@ -314,8 +320,9 @@ def _listed_mirror(
         source_type=_db_type(source_type),
         destination_peer=str(destination_name or ""),
         destination_type=_db_type(destination_type),
-        created=unix_time(created_ms / 1000.0, f"{what}.createdAt") if created_ms else None,
+        created=created_at,
         is_cdc=bool(is_cdc),
+        time_error=time_error,
     )
 
 
@@ -414,9 +421,9 @@ def _mirror_list(page: _MirrorListShape) -> list[Mirror]:
             m.destination_name,
             m.destination_type,
             m.is_cdc,
-            "mirrors[]",
+            f"mirrors[{i}]",  # as the checked path names it: both give the same records
         )
-        for m in page.mirrors or ()
+        for i, m in enumerate(page.mirrors or ())
     ]
 
 
@@ -613,7 +620,16 @@ class PeerDBSource(Source[PeerDBTarget]):
     system = "peerdb"
     config_model = PeerDBTarget
     specs = SPECS
-    detail_endpoints = ("mirror_status", "rows_synced", "cdc_batches", "slots", "instance_info")
+    # `mirrors_list` is the inventory: a mirror whose own fields it breaks (a time out of range)
+    # fails alone under that name.
+    detail_endpoints = (
+        "mirror_status",
+        "rows_synced",
+        "cdc_batches",
+        "slots",
+        "instance_info",
+        "mirrors_list",
+    )
     unknown_value_fields = ("flow_status", "instance_status")
 
     def route_missing(self, exc: UpstreamError) -> bool:
@@ -640,6 +656,11 @@ class PeerDBSource(Source[PeerDBTarget]):
         selected = [m for m in listed if self._selected(m.name)]
         mirrors = [m for m in selected if self.shard.owns(m.name)]
         self.admit(len(mirrors), "mirrors/list: mirrors")
+        details.failures.extend(
+            DetailFailure(f"mirror {m.name}", "mirrors_list", Reason.SCHEMA, m.time_error)
+            for m in mirrors
+            if m.time_error
+        )
         # The list carries every mirror's state from v0.36.7 on; an empty list says nothing.
         carries_state = all(m.status is not None for m in listed)
         seen = _Reading({}, set(), {}, {}, [], [])

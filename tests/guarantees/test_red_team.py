@@ -882,18 +882,34 @@ def test_unknown_value_self_metrics_are_capped() -> None:
 # An absurd upstream time (issue 21): refused where it is parsed, never reaching the page.
 
 
-async def test_an_absurd_upstream_time_is_a_schema_error_and_the_page_still_answers() -> None:
-    async with Simulation({"etlworks": {}, "confluent": {}}) as sim:
-        sim.systems["etlworks"].overrides["5010"] = {"started": 1e300, "ended": 1e300}
-        sim.systems["confluent"].overrides["orders"] = {
-            "state_time_ms": 1e300,
-            "mirror_status": "FAILED",
-        }
-        targets = [sim.systems[name].demo_target(sim.url) for name in ("etlworks", "confluent")]
+ABSURD_TIMES = {
+    # system: (entity, field values that break its time, the failing call, the field)
+    "etlworks": ("5010", {"started": 1e300, "ended": 1e300}, "executions", "started"),
+    "confluent": (
+        "orders",
+        {"state_time_ms": 1e300, "mirror_status": "FAILED"},
+        "mirrors",
+        "state_time_ms",
+    ),
+    "peerdb": ("orders_pg_to_ch", {"createdAt": 1e300}, "mirrors_list", "createdAt"),
+    "feldera": (
+        "clickstream",
+        {"deployment_status_since": "0001-01-01T00:00:00Z"},
+        "pipelines",
+        "deployment_status_since",
+    ),
+}
+
+
+async def test_an_absurd_upstream_time_fails_only_its_entity_and_the_page_still_answers() -> None:
+    async with Simulation({system: {} for system in ABSURD_TIMES}) as sim:
+        for system, (entity, fields, _, _) in ABSURD_TIMES.items():
+            sim.systems[system].overrides[entity] = fields
+        targets = [sim.systems[system].demo_target(sim.url) for system in ABSURD_TIMES]
         config = parse_config({"global": {"interval": "30s"}, "targets": targets}, env={})
         exporter = Exporter(config, listen="127.0.0.1:0", runtime_metrics=False)
         try:
-            await exporter.poll_once()
+            assert await exporter.poll_once(), "every target stays up"
             await exporter.serve()
             base = f"http://127.0.0.1:{exporter.port}"
             async with aiohttp.ClientSession() as session:
@@ -902,10 +918,8 @@ async def test_an_absurd_upstream_time_is_a_schema_error_and_the_page_still_answ
                         assert resp.status == 200, path
         finally:
             await exporter.stop()
-    etlworks = exporter.store.targets["etlworks-demo"]
-    (failure,) = [f for f in etlworks.detail_failures if "5010" in f.entity]
-    assert failure.reason == Reason.SCHEMA
-    assert "started: time out of range" in failure.message
-    confluent = exporter.store.targets["confluent-demo"]
-    assert confluent.last_error_reason == Reason.SCHEMA
-    assert "state_time_ms: time out of range" in (confluent.last_error or "")
+    for system, (entity, _, endpoint, field) in ABSURD_TIMES.items():
+        state = exporter.store.targets[f"{system}-demo"]
+        (failure,) = [f for f in state.detail_failures if entity in f.entity]
+        assert (failure.endpoint, failure.reason) == (endpoint, Reason.SCHEMA), system
+        assert f"{field}: time out of range" in failure.message, system
