@@ -33,6 +33,7 @@ import trustme
 import yaml
 from aiohttp import web
 from aioresponses import aioresponses
+from pydantic import SecretStr
 from structlog.testing import capture_logs
 
 from dataflow_exporter import cli, lifecycle, redact, webconfig
@@ -131,6 +132,28 @@ async def test_links_leaving_the_target_never_reach_another_server(link: str) ->
         client = UpstreamClient(session, _target("http://127.0.0.1:1/api"))
         with pytest.raises(SchemaError, match="another origin"):
             await client.get(link.format(evil=evil_url.removeprefix("http://")))
+    assert hits == []
+
+
+@pytest.mark.parametrize("link", ["..%2F..%2Fadmin", "..%5c..%5cadmin", "%2e%2e%2fadmin"])
+async def test_an_encoded_escape_in_a_link_never_carries_credentials_out_of_the_prefix(
+    link: str,
+) -> None:
+    hits: list[str] = []
+
+    async def record(request: web.Request) -> web.Response:
+        hits.append(f"{request.raw_path} {request.headers.get('Authorization', '')}")
+        return web.json_response({})
+
+    # One server under the target's prefix and outside it: a lenient router would decode the
+    # link's path and serve /admin with the target's credentials.
+    host = web.Application()
+    host.router.add_route("*", "/{tail:.*}", record)
+    async with _serving(host) as url, aiohttp.ClientSession() as session:
+        auth = BasicAuth("u", SecretReader(SecretStr("pw-9f1c"), None))
+        client = UpstreamClient(session, _target(f"{url}/api/v1"), auth)
+        with pytest.raises(SchemaError, match="encoded"):
+            await client.get(link)
     assert hits == []
 
 
