@@ -121,6 +121,12 @@ def _add_web(parser: argparse.ArgumentParser, listen: str) -> None:
         metavar="FILE",
         help="exporter-toolkit web config: TLS and basic auth",
     )
+    parser.add_argument(
+        "--web.enable-lifecycle",
+        dest="enable_lifecycle",
+        action="store_true",
+        help="serve POST /-/reload (off: it answers 403; SIGHUP reloads either way)",
+    )
 
 
 def _add_simulator(parser: argparse.ArgumentParser, *aliases: str) -> None:
@@ -298,7 +304,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     tune_gc()
 
     async def main() -> int:
-        exporter = Exporter(args.config_file, args.listen, web_config, shard)
+        exporter = Exporter(
+            args.config_file,
+            args.listen,
+            web_config,
+            shard,
+            enable_lifecycle=args.enable_lifecycle,
+        )
         try:
             await exporter.start()
         except ConfigError as exc:
@@ -469,7 +481,7 @@ async def _start_exporter(
     """The demo's exporter, on a free port if the default one is taken."""
 
     async def start(address: str) -> Exporter:
-        exporter = Exporter(config, address, web_config)
+        exporter = Exporter(config, address, web_config, enable_lifecycle=args.enable_lifecycle)
         try:
             await exporter.start()
         except OSError:

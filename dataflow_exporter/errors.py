@@ -10,7 +10,9 @@
     └── UpstreamError      upstream.py (HTTP, decoding), auth.py, sources/*: one poll failed,
         │                  classified by `reason` (a `Reason`), message redacted of secrets.
         └── SchemaError    sources/* parsers, upstream.py (links): reason `schema`, the answer
-                           does not have the shape the upstream's API documents.
+            │              does not have the shape the upstream's API documents.
+            └── TimeRangeError  sources/base.py (unix_time): a time outside 1970..9999; in
+                           an inventory it fails only its entity (`sources.base.entity_time`).
 
 A `Reason` is the `reason` label of `dataflow_exporter_target_errors_total`: the scheduler counts
 every failed poll under one, and `internal` for any other exception that escapes a poll (a bug).
@@ -88,3 +90,7 @@ class SchemaError(UpstreamError):
 
     def __init__(self, message: str) -> None:
         super().__init__(Reason.SCHEMA, message)
+
+
+class TimeRangeError(SchemaError):
+    """An upstream time outside 1970-01-01..9999-12-31: one entity's broken field."""

@@ -66,11 +66,13 @@ class Exporter:
         trace_configs: Sequence[aiohttp.TraceConfig] = (),
         session: aiohttp.ClientSession | None = None,
         store: Store | None = None,
+        enable_lifecycle: bool = False,
     ) -> None:
         """`shard` overrides the config's; `runtime_metrics` appends the process's own
         metrics to every body (`once` leaves them out); `trace_configs` observe every upstream
         request of the session the exporter opens; a `session` given is used instead and
-        left open; a `store` given is recorded into instead of a new one."""
+        left open; a `store` given is recorded into instead of a new one; `enable_lifecycle`
+        serves `POST /-/reload` (`--web.enable-lifecycle`)."""
         self.config_path = None if isinstance(config, Config) else Path(config)
         self.shard_override = shard
         self.config: Config | None = None
@@ -80,6 +82,7 @@ class Exporter:
         self.web_config = web_config
         self.clock = clock
         self.limits = limits or ServerLimits()
+        self.enable_lifecycle = enable_lifecycle
         self.store = store if store is not None else Store()
         self.exposition_cache = ExpositionCache(
             self.store, clock, RuntimeMetrics() if runtime_metrics else None
@@ -144,7 +147,14 @@ class Exporter:
     async def serve(self) -> None:
         """Listen on the listen address and serve every endpoint from the store; polling is
         apart (`start` does both). Raises OSError when the address cannot be listened on."""
-        app = make_app(self.store, self.exposition_cache, self.reload, self.web_config, self.limits)
+        app = make_app(
+            self.store,
+            self.exposition_cache,
+            self.reload,
+            self.web_config,
+            self.limits,
+            enable_lifecycle=self.enable_lifecycle,
+        )
         self._runner = web.AppRunner(
             app,
             access_log=None,

@@ -12,6 +12,7 @@ import concurrent.futures
 import random
 import time
 import traceback
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,9 @@ FIRST_POLL_SPREAD_SECONDS = 1.0
 # Distinct unknown enum values logged per target; beyond it a misbehaving upstream that invents
 # a value per entity cannot grow memory or flood the log (they are still counted).
 MAX_UNKNOWN_LOGGED = 1000
+# Entities named in one per-poll summary line (`detail_failed`, `detail_recovered`,
+# `unknown_value`); the line counts the rest.
+LOG_SAMPLE = 5
 
 
 # Threads that render snapshots: rendering a large poll is CPU work that would otherwise hold
@@ -151,43 +155,61 @@ class Poller:
     def _log_changes(
         self, failures: tuple[DetailFailure, ...], unknown: list[tuple[str, str]]
     ) -> None:
-        """Log a detail failure when it starts or changes and when it clears, and each unknown
-        enum value the first time it is seen: once per change, not once per poll."""
+        """Log detail failures that started or changed, those that cleared, and unknown enum
+        values seen for the first time: once per change, not once per poll, and at most one
+        line of each per poll, with counts and the first `LOG_SAMPLE` entities. A detail call
+        that flaps on thousands of entities is a few lines per poll, not one per entity."""
         cfg = self.config
         now = {(f.entity, f.endpoint): f for f in failures}
-        for key, failure in now.items():
-            before = self._failing.get(key)
-            if before is None or before.reason != failure.reason:
-                log.warning(
-                    "detail_failed",
-                    target=cfg.name,
-                    system=cfg.system,
-                    entity=failure.entity,
-                    endpoint=failure.endpoint,
-                    reason=failure.reason.value,
-                    error=failure.message,
-                )
-        for entity, endpoint in self._failing.keys() - now.keys():
+        started = [
+            failure
+            for key, failure in now.items()
+            if (before := self._failing.get(key)) is None or before.reason != failure.reason
+        ]
+        if started:
+            log.warning(
+                "detail_failed",
+                target=cfg.name,
+                system=cfg.system,
+                count=len(started),
+                failing=len(now),
+                reasons=dict(Counter(f.reason.value for f in started)),
+                sample=[
+                    {
+                        "entity": f.entity,
+                        "endpoint": f.endpoint,
+                        "reason": f.reason.value,
+                        "error": f.message,
+                    }
+                    for f in started[:LOG_SAMPLE]
+                ],
+            )
+        cleared = [key for key in self._failing if key not in now]
+        if cleared:
             log.info(
                 "detail_recovered",
                 target=cfg.name,
                 system=cfg.system,
-                entity=entity,
-                endpoint=endpoint,
+                count=len(cleared),
+                failing=len(now),
+                sample=[{"entity": e, "endpoint": p} for e, p in cleared[:LOG_SAMPLE]],
             )
         self._failing = now
+        new: list[tuple[str, str]] = []
         for field_name, value in unknown:
-            if (field_name, value) in self._unknown_logged:
+            pair = (field_name, value)
+            if pair in self._unknown_logged or len(self._unknown_logged) >= MAX_UNKNOWN_LOGGED:
                 continue
-            if len(self._unknown_logged) < MAX_UNKNOWN_LOGGED:
-                self._unknown_logged.add((field_name, value))
-                log.warning(
-                    "unknown_value",
-                    target=cfg.name,
-                    system=cfg.system,
-                    field=field_name,
-                    value=value[:200],
-                )
+            self._unknown_logged.add(pair)
+            new.append(pair)
+        if new:
+            log.warning(
+                "unknown_value",
+                target=cfg.name,
+                system=cfg.system,
+                count=len(new),
+                sample=[{"field": f, "value": v[:200]} for f, v in new[:LOG_SAMPLE]],
+            )
 
     def _log_capabilities(self, capabilities: dict[str, bool]) -> None:
         """Log what the upstream's release lacks when it is learned, and when it is served again

@@ -9,18 +9,17 @@ the last, so a client that never reads pins one chunk, not the body; at most
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from aiohttp import web
 
-from dataflow_exporter import redact, runbooks, status_api, status_page
+from dataflow_exporter import lifecycle, request_errors, runbooks, status_api, status_page
 from dataflow_exporter.exposition import OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE
 from dataflow_exporter.exposition_cache import ExpositionCache
 from dataflow_exporter.store import Store
 from dataflow_exporter.webconfig import WebConfig, auth_middleware
 
-ReloadFn = Callable[[], Awaitable[list[str]]]
+ReloadFn = lifecycle.ReloadFn
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,7 +39,6 @@ class ServerLimits:
 
 STORE_KEY = web.AppKey("store", Store)
 CACHE_KEY = web.AppKey("exposition_cache", ExpositionCache)
-RELOAD_KEY = web.AppKey("reload", object)
 LIMITS_KEY = web.AppKey("limits", ServerLimits)
 SLOTS_KEY = web.AppKey("scrape_slots", asyncio.Semaphore)
 
@@ -139,31 +137,24 @@ async def ready(request: web.Request) -> web.Response:
     return web.Response(status=503, text="Not ready: waiting for the first poll of every target.\n")
 
 
-async def reload(request: web.Request) -> web.Response:
-    """`POST /-/reload`: load the config file again; the old one stays on error."""
-    reload_fn = request.app[RELOAD_KEY]
-    assert callable(reload_fn)
-    errors: list[str] = await reload_fn()
-    if errors:
-        text = "Reload failed; the previous config stays in effect:\n" + "\n".join(errors) + "\n"
-        return web.Response(status=500, text=redact.redact(text))
-    return web.Response(text="Reloaded.\n")
-
-
 def make_app(
     store: Store,
     cache: ExpositionCache,
     reload_fn: ReloadFn,
     web_config: WebConfig | None = None,
     limits: ServerLimits | None = None,
+    *,
+    enable_lifecycle: bool = False,
 ) -> web.Application:
-    """The aiohttp application serving every endpoint."""
-    middlewares = [auth_middleware(web_config)] if web_config and web_config.users else []
+    """The aiohttp application serving every endpoint; `POST /-/reload` reloads only with
+    `enable_lifecycle` (`--web.enable-lifecycle`)."""
+    middlewares = [request_errors.middleware]
+    if web_config and web_config.users:
+        middlewares.append(auth_middleware(web_config))
     app = web.Application(middlewares=middlewares)
     limits = limits or ServerLimits()
     app[STORE_KEY] = store
     app[CACHE_KEY] = cache
-    app[RELOAD_KEY] = reload_fn
     app[LIMITS_KEY] = limits
     app[SLOTS_KEY] = asyncio.Semaphore(limits.max_concurrent_scrapes)
     app.router.add_get("/metrics", metrics)
@@ -173,6 +164,6 @@ def make_app(
     app.router.add_get(status_api.PATH, status_api.handler(store, cache.clock))
     app.router.add_get("/-/healthy", healthy)
     app.router.add_get("/-/ready", ready)
-    app.router.add_post("/-/reload", reload)
     app.router.add_get(runbooks.PATH, runbooks.handler())
+    lifecycle.register(app, reload_fn, enabled=enable_lifecycle)
     return app

@@ -6,6 +6,7 @@ every value is HTML-escaped, and no URL or config value is shown.
 from __future__ import annotations
 
 import html
+import math
 import time
 from collections.abc import Awaitable, Callable
 
@@ -45,6 +46,8 @@ _STATUS = {
 def _age(now: float, then: float | None) -> str:
     if then is None:
         return "never"
+    if not math.isfinite(now - then):  # rendering never raises, whatever a time holds
+        return "unknown"
     seconds = int(now - then)
     if seconds < 0:
         return _in(-seconds)
@@ -64,7 +67,10 @@ def _in(seconds: int) -> str:
 def _utc(then: float | None) -> str:
     if then is None:
         return ""
-    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(then))
+    try:
+        return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(then))
+    except (OverflowError, OSError, ValueError):  # beyond the platform's time_t, or NaN
+        return "not a time"
 
 
 def _error_cell(text: str) -> str:

@@ -10,6 +10,7 @@ import email.utils
 import errno
 import json
 import math
+import re
 import ssl
 import time
 import zlib
@@ -270,6 +271,13 @@ class UpstreamClient:
                 url = self._base.join(URL(path))
             except ValueError:
                 raise SchemaError(f"link {_quoted(path)} is not a valid URL") from None
+            if _ENCODED_ESCAPE.search(url.raw_path):
+                # The path checked below is the decoded one; a server that decodes `%2F` or
+                # `%2E` before routing would walk out of the prefix the check approved.
+                raise SchemaError(
+                    f"link {_quoted(path)} refused: its path holds an encoded '/', '\\' or "
+                    "'.', which could lead outside the target's URL"
+                )
         if not _same_place(self._base, url):
             raise SchemaError(
                 f"link {_quoted(path)} refused: it points to another origin or outside "
@@ -460,7 +468,14 @@ def _same_place(base: URL, url: URL) -> bool:
         return False
     if (url.scheme, url.host, url.port) != (base.scheme, base.host, base.port):
         return False
+    # yarl resolves `.` and `..` segments when it builds or joins a URL, so `path` is the
+    # normalised, decoded path; encoded separators and dots are refused before (`_url`).
     return url.path.startswith(base.path) or url.path + "/" == base.path
+
+
+# Percent-encoded `/`, `\` and `.` in a link's raw path: refused rather than trusted to be
+# decoded the same way by every server and proxy on the way.
+_ENCODED_ESCAPE = re.compile(r"%(?:2f|5c|2e)", re.IGNORECASE)
 
 
 def new_session(trace_configs: Sequence[aiohttp.TraceConfig] = ()) -> aiohttp.ClientSession:

@@ -65,7 +65,11 @@ async def peerdb_sim() -> AsyncIterator[Simulation]:
 @pytest.fixture
 async def exporter(peerdb_sim: Simulation, tmp_path: Path) -> AsyncIterator[Exporter]:
     """An exporter serving on a loopback port, polling `peerdb_sim` as target `pg`."""
-    exp = Exporter(write_config(tmp_path / "config.yaml", peerdb_sim.url), listen="127.0.0.1:0")
+    exp = Exporter(
+        write_config(tmp_path / "config.yaml", peerdb_sim.url),
+        listen="127.0.0.1:0",
+        enable_lifecycle=True,
+    )
     await exp.start()
     yield exp
     await exp.stop()

@@ -11,8 +11,9 @@ import sys
 from pathlib import Path
 
 import aiohttp
+from structlog.testing import capture_logs
 
-from dataflow_exporter import log
+from dataflow_exporter import lifecycle, log
 from dataflow_exporter.exporter import Exporter
 from dataflow_exporter.simulator import Simulation
 from tests.support.daemon import SECRET, base, wait_ready, write_config
@@ -36,9 +37,12 @@ async def test_reload_adds_targets_and_a_bad_config_keeps_the_old_one(
         assert exporter.scheduler.pollers["pg"] is pg_poller  # type: ignore[union-attr]
 
         exporter.config_path.write_text("targets: [{name: x, system: nope, url: 'http://x'}]")
-        async with session.post(f"{base(exporter)}/-/reload") as resp:
-            assert resp.status == 500
-            assert "targets[0].system" in await resp.text()
+        with capture_logs() as logs:
+            async with session.post(f"{base(exporter)}/-/reload") as resp:
+                assert resp.status == 500
+                assert await resp.text() == lifecycle.FAILED  # paths and names: the log's
+        (failed,) = [e for e in logs if e["event"] == "config_reload_failed"]
+        assert any("targets[0].system" in error for error in failed["errors"])
         async with session.get(f"{base(exporter)}/metrics") as resp:
             text = await resp.text()
     assert set(exporter.scheduler.pollers) == {"pg", "pg2"}  # type: ignore[union-attr]

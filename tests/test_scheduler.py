@@ -13,10 +13,12 @@ from typing import Any
 import pytest
 
 from dataflow_exporter import scheduler as scheduler_mod
+from dataflow_exporter.errors import Reason
 from dataflow_exporter.log import configure
 from dataflow_exporter.scheduler import backoff_delay
 from dataflow_exporter.simulator import Simulation
 from dataflow_exporter.sources import REGISTRY
+from dataflow_exporter.sources.base import DetailFailure, PollResult
 from dataflow_exporter.upstream import new_session
 from tests.support.helpers import poll_once, series_of, value
 
@@ -158,3 +160,61 @@ async def test_unknown_values_are_logged_up_to_a_cap_and_all_counted(
     assert counted == 2
     events = [json.loads(line)["event"] for line in log_lines.getvalue().splitlines()]
     assert events.count("unknown_value") == 1
+
+
+FLOWS = 2000
+
+
+def _flapping_poll(polls: list[int]) -> Any:
+    """A source's poll whose detail call fails for all `FLOWS` entities every other poll,
+    each with a new unknown state on the first."""
+
+    async def poll(self: Any, client: Any) -> PollResult:
+        polls.append(1)
+        failing = len(polls) % 2 == 1
+        result = PollResult(families=[])
+        if failing:
+            result.detail_failures = [
+                DetailFailure(f"flow {n}", "executions", Reason.HTTP_5XX, f"500 for flow {n}")
+                for n in range(FLOWS)
+            ]
+        if len(polls) == 1:
+            result.unknown_values = [("execution_status", f"NEW_{n}") for n in range(FLOWS)]
+        return result
+
+    return poll
+
+
+async def test_details_flapping_on_2000_entities_log_one_line_per_poll_each_way(
+    simulation: Simulation, log_lines: io.StringIO, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    polls: list[int] = []
+    monkeypatch.setattr(REGISTRY["peerdb"], "poll", _flapping_poll(polls))
+    config = {"targets": [{"name": "pg", "system": "peerdb", "url": simulation.url}]}
+    polled = await poll_once(config)
+    for _ in range(3):
+        await polled.scheduler.poll_all_once()
+
+    lines = [json.loads(line) for line in log_lines.getvalue().splitlines()]
+    per_poll = [e["event"] for e in lines if e["event"] != "poll_finished"]
+    assert per_poll == [
+        "detail_failed",
+        "unknown_value",
+        "detail_recovered",
+        "detail_failed",
+        "detail_recovered",
+    ]
+    assert len(lines) == 4 + len(per_poll)  # and one poll_finished per poll
+    summaries = [e for e in lines if e["event"] != "poll_finished"]
+    failed, unknown, recovered = summaries[0], summaries[1], summaries[2]
+    assert (failed["count"], failed["failing"], failed["reasons"]) == (
+        FLOWS,
+        FLOWS,
+        {"http_5xx": FLOWS},
+    )
+    assert [s["entity"] for s in failed["sample"]] == [f"flow {n}" for n in range(5)]
+    assert failed["sample"][0]["error"] == "500 for flow 0"
+    assert (recovered["count"], recovered["failing"]) == (FLOWS, 0)
+    assert [s["entity"] for s in recovered["sample"]] == [f"flow {n}" for n in range(5)]
+    assert unknown["count"] == scheduler_mod.MAX_UNKNOWN_LOGGED
+    assert [s["value"] for s in unknown["sample"]] == [f"NEW_{n}" for n in range(5)]

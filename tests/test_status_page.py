@@ -87,3 +87,12 @@ def test_rows_beyond_the_cap_are_one_line_saying_how_many_more(
     broken = _section(page, 'id="broken"')
     assert sum(f"Load {i}<" in broken for i in range(3)) == 1
     assert "etl: 2 more (see /api/v1/status)" in broken
+
+
+@pytest.mark.parametrize("since", [1e300, -1e300, 1e20, float("inf"), float("-inf"), float("nan")])
+def test_any_time_an_entity_holds_renders_without_raising(since: float) -> None:
+    flow = BrokenEntity("flow", (("flow_id", "7"), ("flow", "Load")), "error", "boom", since)
+    page = render_status_page(_store(("etl", (flow,), {"flows error": 1})), NOW)
+    row = _section(page, 'id="broken"')
+    assert "Load" in row
+    assert "boom" in row

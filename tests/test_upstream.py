@@ -147,6 +147,63 @@ async def _served(handler: Handler, **config: object) -> AsyncIterator[UpstreamC
         await runner.cleanup()
 
 
+@asynccontextmanager
+async def _under_prefix(seen: list[str]) -> AsyncIterator[UpstreamClient]:
+    """A client for a loopback server whose target URL has the path prefix `/api/v1`; every
+    request path the server receives, raw, is appended to `seen`."""
+
+    async def anything(request: web.Request) -> web.Response:
+        seen.append(request.raw_path)
+        return web.json_response({})
+
+    app = web.Application()
+    app.router.add_route("GET", "/{tail:.*}", anything)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        url = f"http://127.0.0.1:{runner.addresses[0][1]}/api/v1"
+        async with aiohttp.ClientSession() as session:
+            yield UpstreamClient(session, _config(url))
+    finally:
+        await runner.cleanup()
+
+
+@pytest.mark.parametrize(
+    "link",
+    [
+        "..%2F..%2Fadmin",
+        "..%2f..%2fadmin",
+        "..%5C..%5Cadmin",
+        "%2E%2E%2Fadmin",
+        "x%2e%2e%2fadmin",
+    ],
+)
+async def test_a_link_with_an_encoded_separator_or_dot_is_refused_unsent(link: str) -> None:
+    seen: list[str] = []
+    async with _under_prefix(seen) as client:
+        with pytest.raises(SchemaError, match="refused: its path holds an encoded") as caught:
+            await client.get_json(link)
+    assert link[:8] in str(caught.value)  # the error names the link
+    assert seen == []
+
+
+async def test_a_link_that_climbs_out_of_the_prefix_is_refused_unsent() -> None:
+    seen: list[str] = []
+    async with _under_prefix(seen) as client:
+        with pytest.raises(SchemaError, match="outside"):
+            await client.get_json("../../admin")
+    assert seen == []
+
+
+async def test_an_encoded_slash_in_a_links_query_does_not_refuse_it() -> None:
+    seen: list[str] = []
+    async with _under_prefix(seen) as client:
+        await client.get_json("links?after=a%2Fb")
+    assert [path.partition("?")[0] for path in seen] == ["/api/v1/links"]
+
+
 async def test_a_body_over_the_size_cap_is_refused_without_reading_it_all() -> None:
     async def big(_request: web.Request) -> web.StreamResponse:
         response = web.StreamResponse()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import ssl
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -72,7 +74,7 @@ async def _start(tmp_path: Path, sim: Simulation, web: Path) -> Exporter:
     config.write_text(
         yaml.safe_dump({"targets": [{"name": "pg", "system": "peerdb", "url": sim.url}]})
     )
-    exporter = Exporter(config, "127.0.0.1:0", load_web_config(web))
+    exporter = Exporter(config, "127.0.0.1:0", load_web_config(web), enable_lifecycle=True)
     await exporter.start()
     return exporter
 
@@ -107,10 +109,7 @@ async def test_every_endpoint_needs_the_right_password(
         assert await _status(exporter, ctx, method, path, None) == 401
         assert await _status(exporter, ctx, method, path, basic("prometheus", "wrong")) == 401
         assert await _status(exporter, ctx, method, path, basic("nobody", PASSWORD)) == 401
-        assert await _status(exporter, ctx, method, path, basic("prometheus", PASSWORD)) in (
-            200,
-            503,
-        )
+        assert await _status(exporter, ctx, method, path, basic("prometheus", PASSWORD)) == 200
     finally:
         await exporter.stop()
 
@@ -239,3 +238,86 @@ def test_a_certificate_that_is_not_pem_is_named_not_described_by_openssl(tmp_pat
     assert str(caught.value) == (
         f"{path}: tls_server_config.cert_file, key_file: not a PEM certificate and its matching key"
     )
+
+
+# --- the login limiter (PasswordChecker) --------------------------------------------------------
+
+CHEAP_USERS = {"prometheus": bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(4))}
+NO_REFILL = 1e-9  # failures per second: no token comes back during a test
+
+
+def _checker(**limits: float) -> webconfig.PasswordChecker:
+    config = webconfig.WebConfig(None, CHEAP_USERS, CHEAP_USERS["prometheus"], 0.0)
+    settings = {"failures_per_second": NO_REFILL, **limits}
+    return webconfig.PasswordChecker(config, webconfig.LoginLimits(**settings))  # type: ignore[arg-type]
+
+
+async def _verdicts(
+    checker: webconfig.PasswordChecker, attempts: list[tuple[str, str]]
+) -> list[str]:
+    """The verdicts, in order, of (client, password) attempts by user prometheus."""
+    return [
+        (await checker.check(client, "prometheus", password)).value for client, password in attempts
+    ]
+
+
+async def test_good_logins_are_refunded_so_they_never_run_a_client_out() -> None:
+    checker = _checker(failures_burst=2)
+    try:
+        assert await _verdicts(checker, [("a", PASSWORD)] * 10) == ["ok"] * 10
+    finally:
+        checker.close()
+
+
+async def test_a_client_may_fail_its_burst_then_is_limited_even_with_the_right_password() -> None:
+    checker = _checker(failures_burst=2)
+    try:
+        attempts = [("a", "wrong"), ("a", "wrong"), ("a", PASSWORD), ("b", PASSWORD)]
+        assert await _verdicts(checker, attempts) == ["denied", "denied", "limited", "ok"]
+    finally:
+        checker.close()
+
+
+async def test_the_per_address_table_is_capped_by_forgetting_the_longest_quiet_client() -> None:
+    checker = _checker(failures_burst=1, max_clients=2)
+    try:
+        attempts = [("a", "wrong"), ("b", "wrong"), ("a", "wrong")]
+        assert await _verdicts(checker, attempts) == ["denied", "denied", "limited"]
+        # A third address pushes out the one quiet longest (a was touched last, b goes).
+        assert await _verdicts(checker, [("c", "wrong"), ("b", "wrong")]) == ["denied", "denied"]
+        assert await _verdicts(checker, [("c", "wrong")]) == ["limited"]
+    finally:
+        checker.close()
+
+
+async def test_too_many_checks_in_flight_answer_busy_without_spending_a_failure(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    entered, release = threading.Event(), threading.Event()
+    real = webconfig.check_password
+
+    def held(*args: object) -> bool:
+        entered.set()
+        release.wait(10)
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(webconfig, "check_password", held)
+    checker = _checker(failures_burst=1, max_pending=1, threads=1)
+    try:
+        first = asyncio.ensure_future(checker.check("a", "prometheus", PASSWORD))
+        assert await asyncio.to_thread(entered.wait, 10)
+        busy = await checker.check("b", "prometheus", "wrong")
+        release.set()
+        assert (await first, busy) == (webconfig.Verdict.OK, webconfig.Verdict.BUSY)
+        # "b" was refunded: its one failure is still there to spend.
+        assert await _verdicts(checker, [("b", "wrong"), ("b", "wrong")]) == ["denied", "limited"]
+    finally:
+        release.set()
+        checker.close()
+
+
+def test_a_72_byte_password_is_accepted_and_a_73rd_byte_refused() -> None:
+    for password in ("p" * 72, "é" * 36):  # 72 bytes in UTF-8 either way
+        users = {"u": bcrypt.hashpw(password.encode(), bcrypt.gensalt(4))}
+        assert webconfig.check_password(users, "u", password)
+        assert not webconfig.check_password(users, "u", password + "x")

@@ -15,7 +15,13 @@ counters, stats, executions). The policies every source follows live here, once:
   TLS, credentials, rate limit) still fail the poll.
 - A 404 means "gone" only where the upstream really means that entity no longer exists
   (`gone_if`); a 404 from a route an older release lacks is a missing capability, learned
-  once and re-checked now and then (`Capabilities`), never a vanished entity.
+  once and re-checked now and then (`Capabilities`), never a vanished entity. A route is
+  missing only when the upstream says so for the route (`Source.route_missing`) or when most
+  of a poll's calls to it answer 404 at once; one entity's 404 fails that entity's detail.
+- Every upstream time is read through `unix_time`: one outside 1970..9999 is a broken field
+  of its entity, never a poll's failure for one entity's sake. In a detail answer it fails the
+  detail; in an inventory the entity keeps the rest and the source reports it as that entity's
+  failure of the inventory call (`entity_time`).
 - Detail calls go through a bounded worker pool (`fan_out`), not one task per entity.
 - Pagination follows one cap policy (`collect_pages`): beyond the cap the poll fails, because a
   partial inventory would look like deleted entities.
@@ -38,7 +44,7 @@ import msgspec
 
 from dataflow_exporter import redact
 from dataflow_exporter.config_models import Filter, Shard, TargetConfig
-from dataflow_exporter.errors import Reason, SchemaError, UpstreamError
+from dataflow_exporter.errors import Reason, SchemaError, TimeRangeError, UpstreamError
 from dataflow_exporter.families import Family, MetricSpec
 from dataflow_exporter.upstream import Answer, Auth, UpstreamClient
 
@@ -116,7 +122,13 @@ class Source(ABC, Generic[C]):
 
     def details(self) -> Details:
         """A fresh record of one poll's detail calls, bounded by the target's concurrency."""
-        return Details(self.capabilities, self.config.max_concurrency)
+        return Details(self.capabilities, self.config.max_concurrency, self.route_missing)
+
+    def route_missing(self, exc: UpstreamError) -> bool:
+        """True if a 404 says the route itself is missing (the upstream's release lacks it),
+        whichever entity it was asked about; False leaves it to the majority rule of
+        `Details`."""
+        return False
 
     def auth(self) -> Auth | None:
         """Credentials for this target's requests (None: anonymous)."""
@@ -231,6 +243,39 @@ def boolean(value: Any, what: str) -> bool:
     return value
 
 
+# The times an upstream may report, in Unix seconds: from 1970-01-01 to the end of 9999 (UTC).
+# Any time outside is a broken field, not a time: refused where it is parsed, like any field of
+# the wrong type, so no later step (a threshold, "since" on the status page, the exposition)
+# meets 1e300, infinity or a year before the epoch. The bounds are fixed rather than relative
+# to the clock: parsers stay pure functions of the answer, and an upstream whose clock is off
+# by years still has its times exported as they are.
+EARLIEST_TIME = 0.0
+LATEST_TIME = 253_402_300_799.0  # 9999-12-31T23:59:59Z
+
+
+def unix_time(seconds: float, what: str) -> float:
+    """Unix seconds an upstream reported, checked to be a time (see `EARLIEST_TIME`)."""
+    if EARLIEST_TIME <= seconds <= LATEST_TIME:  # False for NaN too
+        return seconds
+    raise TimeRangeError(
+        f"{what}: time out of range: {seconds!r} s is not between 1970-01-01 and 9999-12-31"
+    )
+
+
+def entity_time(read: Callable[[], float | None]) -> tuple[float | None, str]:
+    """A time read from one entity of an inventory, or (None, why) when it is out of range.
+
+    In a detail answer a broken time fails that entity's detail like any broken field. In an
+    inventory it would fail the whole poll and blind the target for one entity's field, so
+    the entity keeps everything else, the time is absent, and the source reports `why` as
+    that entity's schema failure of the inventory call (a `DetailFailure`).
+    """
+    try:
+        return read(), ""
+    except TimeRangeError as exc:
+        return None, str(exc)
+
+
 def timestamp(value: Any, what: str) -> float | None:
     """An RFC 3339 timestamp string as epoch seconds (None for null or empty)."""
     if value is None or value == "":
@@ -242,7 +287,11 @@ def timestamp(value: Any, what: str) -> float | None:
         raise SchemaError(f"{what}: invalid timestamp {_shown(text)}") from None
     if parsed.tzinfo is None:
         raise SchemaError(f"{what}: timestamp {_shown(text)} has no time zone")
-    return parsed.timestamp()
+    try:
+        seconds = parsed.timestamp()
+    except OverflowError:  # year 1 in a time zone east of UTC
+        seconds = -math.inf
+    return unix_time(seconds, what)
 
 
 T = TypeVar("T")
@@ -349,8 +398,15 @@ def _first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
 
 
 # How long a capability learned missing is trusted before one poll asks again: an upgrade of
-# the upstream is noticed within this time, and an old release costs a few 404s per recheck.
+# the upstream is noticed within this time; an old release costs one poll's 404s per recheck.
 CAPABILITY_RECHECK_SECONDS = 600.0
+
+# A route answering 404 without saying it lacks the route is learned missing only when at
+# least this many calls to it, and more than half of the poll's calls to it, answered 404 and
+# none was served: one entity's 404 (a name a proxy does not route, an entity deleted
+# mid-poll) fails that entity's detail instead of hiding every entity's series until the
+# recheck. Learning it costs one poll's calls of the route per recheck.
+MISSING_ROUTE_MIN_NOT_FOUND = 2
 
 # Reasons that say something about one answer rather than about reaching the target at all.
 ENTITY_REASONS = frozenset({Reason.HTTP_4XX, Reason.HTTP_5XX, Reason.DECODE, Reason.SCHEMA})
@@ -359,9 +415,9 @@ ENTITY_REASONS = frozenset({Reason.HTTP_4XX, Reason.HTTP_5XX, Reason.DECODE, Rea
 class Capabilities:
     """What this target's upstream release serves, learned from its answers.
 
-    A route an older release lacks answers 404 for every entity; once one such 404 is seen the
-    capability is missing and its calls are skipped, until `CAPABILITY_RECHECK_SECONDS` have
-    passed and one poll tries again.
+    A route an older release lacks answers 404 for every entity; once `Details` has learned
+    that (see `MISSING_ROUTE_MIN_NOT_FOUND`) the capability is missing and its calls are
+    skipped, until `CAPABILITY_RECHECK_SECONDS` have passed and one poll tries again.
     """
 
     def __init__(self, clock: Clock, recheck: float = CAPABILITY_RECHECK_SECONDS) -> None:
@@ -409,10 +465,22 @@ GONE = _Gone()
 class Details:
     """One poll's detail calls: each fails alone, recorded as a `DetailFailure`."""
 
-    def __init__(self, capabilities: Capabilities, limit: int) -> None:
+    def __init__(
+        self,
+        capabilities: Capabilities,
+        limit: int,
+        route_missing: Callable[[UpstreamError], bool] = lambda _exc: False,
+    ) -> None:
         self.capabilities = capabilities
         self.limit = limit
         self.failures: list[DetailFailure] = []
+        self._route_missing = route_missing
+        # Per capability, this poll: calls made, whether one was served, whether the upstream
+        # said the route is missing, and the entity failures that were 404s.
+        self._calls: dict[str, int] = {}
+        self._served: set[str] = set()
+        self._said_missing: set[str] = set()
+        self._not_found: dict[str, list[DetailFailure]] = {}
 
     async def fetch(
         self,
@@ -424,29 +492,50 @@ class Details:
         capability: str | None = None,
     ) -> T | _Gone | None:
         """`call()`'s result; `GONE` if `gone_if` says the error means the entity was deleted;
-        None if the detail failed (recorded) or the upstream's release lacks `capability`, whose
-        route answers 404 (its series are then absent).
+        None if the detail failed (recorded) or the upstream's release lacks `capability`
+        (its series are then absent).
         """
-        if capability is not None and not self.capabilities.available(capability):
-            return None
+        if capability is not None:
+            if not self.capabilities.available(capability):
+                return None
+            self._calls[capability] = self._calls.get(capability, 0) + 1
         try:
             result = await call()
         except UpstreamError as exc:
             if gone_if is not None and gone_if(exc):
                 return GONE
-            if exc.status == 404 and capability is not None:
-                self.capabilities.lacks(capability)
-                return None
             if exc.reason not in ENTITY_REASONS:
                 raise
-            self.failures.append(DetailFailure(entity, endpoint, exc.reason, str(exc)))
+            failure = DetailFailure(entity, endpoint, exc.reason, str(exc))
+            self.failures.append(failure)
+            if exc.status == 404 and capability is not None:
+                self._not_found.setdefault(capability, []).append(failure)
+                if self._route_missing(exc):
+                    self._said_missing.add(capability)
             return None
         if capability is not None:
+            self._served.add(capability)
             self.capabilities.has(capability)
         return result
 
+    def _lacks(self, name: str, not_found: list[DetailFailure]) -> bool:
+        """Whether this poll's 404s say the route is missing: nothing was served, and the
+        upstream said so for the route or most calls answered 404 (never one entity's)."""
+        if name in self._served:
+            return False
+        if name in self._said_missing:
+            return True
+        count = len(not_found)
+        return count >= MISSING_ROUTE_MIN_NOT_FOUND and 2 * count > self._calls[name]
+
     def into(self, result: PollResult) -> PollResult:
-        """Attach the failures and the capability state to a poll's result."""
+        """Attach the failures and the capability state to a poll's result. A route learned
+        missing this poll is skipped until the recheck, and its 404s are no entity's failure."""
+        for name, not_found in self._not_found.items():
+            if self._lacks(name, not_found):
+                self.capabilities.lacks(name)
+                dropped = {id(failure) for failure in not_found}
+                self.failures = [f for f in self.failures if id(f) not in dropped]
         result.detail_failures = self.failures
         result.capabilities = self.capabilities.state()
         return result

@@ -45,11 +45,12 @@ from pydantic import Field, FilePath, SecretStr, field_validator, model_validato
 from dataflow_exporter import thresholds
 from dataflow_exporter.auth import BasicAuth, BearerAuth, SecretReader
 from dataflow_exporter.config_models import Filter, TargetConfig, not_both
-from dataflow_exporter.errors import SchemaError, UpstreamError
+from dataflow_exporter.errors import Reason, SchemaError, UpstreamError
 from dataflow_exporter.families import Family, MetricSpec, State, StateSet, Unknown
 from dataflow_exporter.log import get_logger
 from dataflow_exporter.sources.base import (
     BrokenEntity,
+    DetailFailure,
     JsonInt,
     PollResult,
     Shape,
@@ -57,12 +58,14 @@ from dataflow_exporter.sources.base import (
     api_path,
     arr,
     collect_pages,
+    entity_time,
     items,
     number,
     obj,
     run_all,
     selector,
     string,
+    unix_time,
 )
 from dataflow_exporter.upstream import Answer, Auth, UpstreamClient
 
@@ -273,9 +276,10 @@ class MirrorTopic(msgspec.Struct, frozen=True, gc=False):
     name: str
     status: State
     error: State | None  # None: not reported (Confluent Platform before 7.6)
-    state_time: float
+    state_time: float | None  # None: `state_time_ms` was not a time (see `time_error`)
     partitions: int
     lags: tuple[PartitionLag, ...]
+    time_error: str = ""  # why `state_time_ms` was refused; the topic's schema failure
 
     @property
     def key(self) -> str:
@@ -371,15 +375,23 @@ def parse_mirror_topic(raw: Any, what: str) -> MirrorTopic:
     error = _optional_enum(
         MIRROR_ERRORS, item.get("mirror_topic_error"), f"{what}.mirror_topic_error"
     )
+    state_time, time_error = _state_time(
+        number(item.get("state_time_ms"), f"{what}.state_time_ms"), what
+    )
     return MirrorTopic(
         link=string(item.get("link_name"), f"{what}.link_name"),
         name=string(item.get("mirror_topic_name"), f"{what}.mirror_topic_name"),
         status=status,
         error=error,
-        state_time=number(item.get("state_time_ms"), f"{what}.state_time_ms") / 1000.0,
+        state_time=state_time,
         partitions=integer(item.get("num_partitions"), f"{what}.num_partitions"),
         lags=parse_lags(items(item, "mirror_lags", what), f"{what}.mirror_lags"),
+        time_error=time_error,
     )
+
+
+def _state_time(milliseconds: float, what: str) -> tuple[float | None, str]:
+    return entity_time(lambda: unix_time(milliseconds / 1000.0, f"{what}.state_time_ms"))
 
 
 def parse_mirror_topics(payload: Any) -> tuple[list[MirrorTopic], str | None]:
@@ -415,17 +427,19 @@ class _MirrorTopicsShape(msgspec.Struct, gc=False):
 
 def _mirror_topics(page: _MirrorTopicsShape) -> tuple[list[MirrorTopic], str | None]:
     topics = []
-    for item in page.data:
+    for i, item in enumerate(page.data):
         raw_error = item.mirror_topic_error
+        state_time, time_error = _state_time(item.state_time_ms, f"mirrors.data[{i}]")
         topics.append(
             MirrorTopic(
                 link=item.link_name,
                 name=item.mirror_topic_name,
                 status=MIRROR_STATUSES.normalise(item.mirror_status),
                 error=None if raw_error is None else MIRROR_ERRORS.normalise(raw_error),
-                state_time=item.state_time_ms / 1000.0,
+                state_time=state_time,
                 partitions=item.num_partitions,
                 lags=by_partition(item.mirror_lags),
+                time_error=time_error,
             )
         )
     return topics, page.metadata.next or None
@@ -467,7 +481,8 @@ def build_families(
         MIRROR_STATUSES.one_hot(status, labels, topic.status)
         if topic.error is not None:
             error.add((*labels, topic.error), 1)
-        changed.add(labels, topic.state_time)
+        if topic.state_time is not None:
+            changed.add(labels, topic.state_time)
         partitions.add(labels, topic.partitions)
         known_lags = [p.lag for p in topic.lags if p.lag >= 0]
         lag_sum.add(labels, sum(known_lags))
@@ -527,7 +542,9 @@ def broken_entities(seen: Observation, topic_lags: list[float], now: float) -> l
         state = topic.status
         if not isinstance(state, Unknown) and state not in BROKEN_TOPIC_STATES:
             if state.startswith("PENDING_"):
-                if now - topic.state_time <= thresholds.CONFLUENT_PENDING_SECONDS:
+                since = topic.state_time
+                # Without a state time, how long it has been pending is not known: not broken.
+                if since is None or now - since <= thresholds.CONFLUENT_PENDING_SECONDS:
                     continue
             elif state == "ACTIVE" and lag > thresholds.CONFLUENT_MIRROR_LAG_MESSAGES:
                 state = f"ACTIVE, lag {lag:.0f} messages"
@@ -562,6 +579,9 @@ class ConfluentSource(Source[ConfluentTarget]):
     config_model = ConfluentTarget
     specs = SPECS
     unknown_value_fields = ("link_error", "link_state", "mirror_status", "mirror_topic_error")
+    # Not a detail call: a mirror topic whose own fields the list answer breaks (a time out of
+    # range) fails alone under the list call's name.
+    detail_endpoints = ("mirrors",)
 
     def auth(self) -> Auth | None:
         """Bearer with a token, else Basic with the cluster API key and secret, else none."""
@@ -607,6 +627,11 @@ class ConfluentSource(Source[ConfluentTarget]):
             families=families,
             entities=entity_counts(seen),
             unknown_values=unknown_values(seen),
+            detail_failures=[
+                DetailFailure(f"mirror topic {t.key}", "mirrors", Reason.SCHEMA, t.time_error)
+                for t in seen.topics
+                if t.time_error
+            ],
             broken=broken_entities(seen, [lag for _, lag in topic_lags], self.clock()),
         )
 

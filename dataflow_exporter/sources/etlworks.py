@@ -71,6 +71,7 @@ from dataflow_exporter.sources.base import (
     optional_number,
     string,
     timestamp,
+    unix_time,
 )
 from dataflow_exporter.upstream import Auth, UpstreamClient
 
@@ -307,7 +308,7 @@ def epoch_seconds(value: Any, what: str) -> float | None:
         return timestamp(value, what)
     found = number(value, what)
     # Milliseconds since 1970 pass 1e11 in 1973; seconds will not reach it for millennia.
-    return found / 1000.0 if abs(found) >= 1e11 else found
+    return unix_time(found / 1000.0 if abs(found) >= 1e11 else found, what)
 
 
 _DURATION_PART = re.compile(

@@ -47,11 +47,12 @@ from pydantic import FilePath, SecretStr, model_validator
 
 from dataflow_exporter.auth import BearerAuth, SecretReader
 from dataflow_exporter.config_models import ConfigModel, Filter, TargetConfig, not_both
-from dataflow_exporter.errors import UpstreamError
+from dataflow_exporter.errors import Reason, TimeRangeError, UpstreamError
 from dataflow_exporter.families import Family, MetricSpec, State, StateSet, Unknown
 from dataflow_exporter.sources.base import (
     GONE,
     BrokenEntity,
+    DetailFailure,
     Details,
     PollResult,
     Source,
@@ -71,6 +72,7 @@ from dataflow_exporter.sources.fields import (
     msecs,
     plain_spec,
     rfc3339,
+    unix_seconds,
 )
 from dataflow_exporter.upstream import Auth, UpstreamClient
 
@@ -245,7 +247,7 @@ GLOBAL_METRICS = Metrics(
             "When the pipeline process started (polled), Unix time; counters restart from 0 then.",
         ),
         "start_time",
-        as_is,
+        unix_seconds,
     ),
     Field(
         _pipeline(
@@ -446,6 +448,7 @@ class Pipeline(msgspec.Struct, frozen=True, gc=False):
     # upstream's words ("" when it gives none).
     deployment_error: str | None
     values: Values  # PIPELINE_METRICS
+    time_error: str = ""  # why `deployment_status_since` was refused; the pipeline's failure
 
     @property
     def status_since(self) -> float | None:
@@ -519,13 +522,21 @@ def parse_pipeline(raw: Any, what: str) -> Pipeline:
     message = None
     if error is not None:
         message = _words(obj(error, f"{what}.deployment_error").get("message"))
+    try:
+        values, time_error = PIPELINE_METRICS.read(item, what), ""
+    except TimeRangeError as exc:
+        # The table's one time: without it the pipeline keeps its other series (see
+        # `sources.base.entity_time`), and the poll reports it as this pipeline's failure.
+        values = PIPELINE_METRICS.read({**item, "deployment_status_since": None}, what)
+        time_error = str(exc)
     return Pipeline(
         name=string(item.get("name"), f"{what}.name"),
         status=status,
         desired=desired,
         program=program,
         deployment_error=message,
-        values=PIPELINE_METRICS.read(item, what),
+        values=values,
+        time_error=time_error,
     )
 
 
@@ -840,7 +851,9 @@ class FelderaSource(Source[FelderaTarget]):
     system = "feldera"
     config_model = FelderaTarget
     specs = SPECS
-    detail_endpoints = ("stats", "connector_stats")
+    # `pipelines` is the inventory: a pipeline whose own fields it breaks (a time out of range)
+    # fails alone under that name.
+    detail_endpoints = ("stats", "connector_stats", "pipelines")
     unknown_value_fields = (
         "connector_health",
         "deployment_desired_status",
@@ -867,6 +880,11 @@ class FelderaSource(Source[FelderaTarget]):
             p for p in listed if self.config.pipelines.matches(p.name) and self.shard.owns(p.name)
         ]
         self.admit(len(pipelines), "GET /v0/pipelines: pipelines")
+        details.failures.extend(
+            DetailFailure(f"pipeline {p.name}", "pipelines", Reason.SCHEMA, p.time_error)
+            for p in pipelines
+            if p.time_error
+        )
         live = sorted(p.name for p in pipelines if p.status in STATS_STATUSES)
         seen = Observation(pipelines)
         gone: set[str] = set()

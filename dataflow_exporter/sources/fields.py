@@ -22,7 +22,7 @@ from typing import Any
 
 from dataflow_exporter.errors import SchemaError
 from dataflow_exporter.families import Family, MetricSpec
-from dataflow_exporter.sources.base import boolean, number, obj, timestamp
+from dataflow_exporter.sources.base import boolean, number, obj, timestamp, unix_time
 
 # How a JSON value becomes a sample value: given the value and its path for error messages,
 # a float, or None for "absent" (an empty timestamp).
@@ -47,6 +47,11 @@ def micros(value: Any, what: str) -> float:
 # Conversions of a number that divide it by a constant, for the fast path of `Field.read`
 # (dividing by 1.0 leaves every float as it is).
 _PLAIN_NUMBERS: dict[Conversion, float] = {as_is: 1.0, msecs: 1000.0, micros: 1e6}
+
+
+def unix_seconds(value: Any, what: str) -> float:
+    """A time in Unix seconds, checked to be one (`sources.base.unix_time`)."""
+    return unix_time(number(value, what), what)
 
 
 def flag(value: Any, what: str) -> float:

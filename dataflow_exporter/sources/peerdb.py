@@ -16,7 +16,10 @@ FailedPrecondition when PeerDB cannot reach that source database), `GET instance
 v0.20.0). `peerdbManagedOnly` is honoured from v0.36.10; releases without the list's `status`
 return every slot of the database, so only PeerDB's own (`peerflow_slot_*`) are kept there.
 Only `mirrors/status` means "dropped" by a 404 (`flow X not found`); `total_rows_synced` and
-`cdc/batches` answer 200 with zeros for an unknown mirror on current releases.
+`cdc/batches` answer 200 with zeros for an unknown mirror on current releases. A route the
+release lacks is the gateway's own `404 {"code":5,"message":"Not Found"}`, naming no mirror
+(`route_missing`); any other 404 (a proxy that does not route one name) fails that mirror's
+detail alone, unless most mirrors get it at once.
 
 Sample exposition::
 
@@ -48,6 +51,7 @@ from dataflow_exporter.families import Family, MetricSpec, State, StateSet, Unkn
 from dataflow_exporter.sources.base import (
     GONE,
     BrokenEntity,
+    DetailFailure,
     Details,
     JsonInt,
     JsonNumber,
@@ -56,6 +60,7 @@ from dataflow_exporter.sources.base import (
     Source,
     api_path,
     boolean,
+    entity_time,
     fan_out,
     items,
     not_found,
@@ -65,6 +70,7 @@ from dataflow_exporter.sources.base import (
     selector,
     string,
     timestamp,
+    unix_time,
 )
 from dataflow_exporter.upstream import Auth, UpstreamClient
 
@@ -72,6 +78,7 @@ API = "/api/v1"
 MIB = 1024 * 1024
 # Slots PeerDB creates under its default name; a custom `replicationSlotName` has any name.
 DEFAULT_SLOT_PREFIX = "peerflow_slot_"
+GRPC_NOT_FOUND = 5  # google.rpc.Code NOT_FOUND
 
 FLOW_STATUSES = StateSet(
     (
@@ -219,6 +226,7 @@ class Mirror(msgspec.Struct, frozen=True, gc=False):
     destination_peer: str = ""
     destination_type: str = ""
     created: float | None = None
+    time_error: str = ""  # why `createdAt` was refused; the mirror's schema failure
     is_cdc: bool = True
 
 
@@ -302,6 +310,9 @@ def _listed_mirror(
 ) -> Mirror:
     """One `mirrors/list` entry from its fields, however they were decoded."""
     created_ms = optional_number(created, f"{what}.createdAt")
+    created_at, time_error = entity_time(
+        lambda: unix_time(created_ms / 1000.0, f"{what}.createdAt") if created_ms else None
+    )
     return Mirror(
         name=name,
         status=None if status is None else flow_status(status),
@@ -309,8 +320,9 @@ def _listed_mirror(
         source_type=_db_type(source_type),
         destination_peer=str(destination_name or ""),
         destination_type=_db_type(destination_type),
-        created=created_ms / 1000.0 if created_ms else None,
+        created=created_at,
         is_cdc=bool(is_cdc),
+        time_error=time_error,
     )
 
 
@@ -409,9 +421,9 @@ def _mirror_list(page: _MirrorListShape) -> list[Mirror]:
             m.destination_name,
             m.destination_type,
             m.is_cdc,
-            "mirrors[]",
+            f"mirrors[{i}]",  # as the checked path names it: both give the same records
         )
-        for m in page.mirrors or ()
+        for i, m in enumerate(page.mirrors or ())
     ]
 
 
@@ -608,8 +620,27 @@ class PeerDBSource(Source[PeerDBTarget]):
     system = "peerdb"
     config_model = PeerDBTarget
     specs = SPECS
-    detail_endpoints = ("mirror_status", "rows_synced", "cdc_batches", "slots", "instance_info")
+    # `mirrors_list` is the inventory: a mirror whose own fields it breaks (a time out of range)
+    # fails alone under that name.
+    detail_endpoints = (
+        "mirror_status",
+        "rows_synced",
+        "cdc_batches",
+        "slots",
+        "instance_info",
+        "mirrors_list",
+    )
     unknown_value_fields = ("flow_status", "instance_status")
+
+    def route_missing(self, exc: UpstreamError) -> bool:
+        """grpc-gateway's routing 404 (`{"code":5,"message":"Not Found"}`): the release has no
+        such route. PeerDB's own NotFound names the entity (`flow X not found`)."""
+        payload = exc.payload
+        return (
+            isinstance(payload, dict)
+            and payload.get("code") == GRPC_NOT_FOUND
+            and payload.get("message") == "Not Found"
+        )
 
     def auth(self) -> Auth | None:
         """Basic auth with an empty username, as the PeerDB UI expects."""
@@ -625,6 +656,11 @@ class PeerDBSource(Source[PeerDBTarget]):
         selected = [m for m in listed if self._selected(m.name)]
         mirrors = [m for m in selected if self.shard.owns(m.name)]
         self.admit(len(mirrors), "mirrors/list: mirrors")
+        details.failures.extend(
+            DetailFailure(f"mirror {m.name}", "mirrors_list", Reason.SCHEMA, m.time_error)
+            for m in mirrors
+            if m.time_error
+        )
         # The list carries every mirror's state from v0.36.7 on; an empty list says nothing.
         carries_state = all(m.status is not None for m in listed)
         seen = _Reading({}, set(), {}, {}, [], [])

@@ -51,9 +51,11 @@ FENCE = re.compile(r"^\s*```(\S*)")
 KNOWN_TOOLS = {
     "apt-get",
     "curl",
+    "cut",
     "docker",
     "git",
     "helm",
+    "htpasswd",
     "jq",
     "kubectl",
     "pipx",

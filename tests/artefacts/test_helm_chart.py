@@ -74,6 +74,14 @@ FULL_VALUES: dict[str, Any] = {
     },
     "prometheusRule": {"enabled": True, "labels": {"release": "kube-prometheus-stack"}},
     "dashboards": {"enabled": True, "annotations": {"grafana_folder": "Dataflow"}},
+    "networkPolicy": {
+        "enabled": True,
+        "prometheus": {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
+            "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}},
+        },
+        "extraFrom": [{"podSelector": {"matchLabels": {"app": "status-bot"}}}],
+    },
 }
 
 SAMPLE_DASHBOARD = {
@@ -219,6 +227,7 @@ def test_fully_enabled_render_is_valid_kubernetes(
         [
             "ConfigMap",  # the exporter config
             "ConfigMap",  # the sample dashboard
+            "NetworkPolicy",
             "PrometheusRule",
             "Service",
             "ServiceAccount",
@@ -534,6 +543,64 @@ def test_optional_operator_objects_are_off_by_default(
     default_objects: list[dict[str, Any]],
 ) -> None:
     assert not {o["kind"] for o in default_objects} & CRD_KINDS
+
+
+# --- NetworkPolicy ------------------------------------------------------------------------------
+
+
+def test_no_network_policy_by_default(default_objects: list[dict[str, Any]]) -> None:
+    assert "NetworkPolicy" not in {o["kind"] for o in default_objects}
+
+
+def test_the_network_policy_selects_the_exporter_pods_and_only_ingress(
+    full_objects: list[dict[str, Any]],
+) -> None:
+    policy = only(full_objects, "NetworkPolicy")
+    pod = workload(full_objects)["spec"]["template"]
+    assert policy["metadata"]["namespace"] == NAMESPACE
+    selected = policy["spec"]["podSelector"]["matchLabels"]
+    assert selected and selected.items() <= pod["metadata"]["labels"].items()
+    assert policy["spec"]["policyTypes"] == ["Ingress"]
+
+
+def test_the_network_policy_lets_in_prometheus_and_the_listed_peers_on_the_port_only(
+    full_objects: list[dict[str, Any]],
+) -> None:
+    policy = only(full_objects, "NetworkPolicy")
+    [rule] = policy["spec"]["ingress"]
+    [port] = container(full_objects)["ports"]
+    assert rule["ports"] == [{"port": port["name"], "protocol": "TCP"}]
+    assert rule["from"] == [
+        {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
+            "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}},
+        },
+        {"podSelector": {"matchLabels": {"app": "status-bot"}}},
+    ]
+
+
+def test_the_network_policy_defaults_to_prometheus_operators_pods(helm: ModuleType) -> None:
+    policy = only(render(helm, {"networkPolicy": {"enabled": True}}), "NetworkPolicy")
+    [rule] = policy["spec"]["ingress"]
+    assert rule["from"] == [
+        {
+            "namespaceSelector": {},
+            "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}},
+        }
+    ]
+
+
+@pytest.mark.parametrize("version", KUBE_VERSIONS)
+def test_the_default_network_policy_is_valid_kubernetes(
+    helm: ModuleType, kubernetes_validate: ModuleType, version: str
+) -> None:
+    objects = render(helm, {"networkPolicy": {"enabled": True}})
+    assert _validate_all(kubernetes_validate, objects, version) == []
+
+
+def test_a_misspelt_network_policy_key_is_refused(helm: ModuleType) -> None:
+    problems = lint_problems(helm, {"networkPolicy": {"enabeld": True}})
+    assert any("enabeld" in problem for problem in problems)
 
 
 # --- PrometheusRule -----------------------------------------------------------------------------

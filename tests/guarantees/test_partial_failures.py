@@ -222,8 +222,12 @@ async def test_a_detail_failure_is_logged_when_it_starts_and_clears_not_every_po
                     await poll_once(config(sim, "peerdb"), session, first.scheduler, fixed_clock)
                 peerdb.unreachable_peers = frozenset()
                 await poll_once(config(sim, "peerdb"), session, first.scheduler, fixed_clock)
-    events = [(e["event"], e.get("entity")) for e in logs if e["event"].startswith("detail_")]
-    assert events == [("detail_failed", "peer pg_prod"), ("detail_recovered", "peer pg_prod")]
+    events = [
+        (e["event"], [s["entity"] for s in e["sample"]])
+        for e in logs
+        if e["event"].startswith("detail_")
+    ]
+    assert events == [("detail_failed", ["peer pg_prod"]), ("detail_recovered", ["peer pg_prod"])]
 
 
 async def test_a_missing_capability_and_an_unknown_value_are_logged_once() -> None:
@@ -237,7 +241,9 @@ async def test_a_missing_capability_and_an_unknown_value_are_logged_once() -> No
     missing = [e for e in logs if e["event"] == "capability_missing"]
     assert [e["capability"] for e in missing] == ["rows_synced"]
     unknown = [e for e in logs if e["event"] == "unknown_value"]
-    assert [(e["field"], e["value"]) for e in unknown] == [("flow_status", "STATUS_HIBERNATING")]
+    assert [e["sample"] for e in unknown] == [
+        [{"field": "flow_status", "value": "STATUS_HIBERNATING"}]
+    ]
 
 
 @pytest.mark.parametrize(

@@ -151,6 +151,7 @@ async def test_no_secret_appears_in_logs_pages_metrics_or_errors(tmp_path: Path)
         base = f"http://127.0.0.1:{port}"
         proc = await asyncio.create_subprocess_exec(
             *CLI, "run", "--config", str(config_path), "--web.listen-address", f"127.0.0.1:{port}",
+            "--web.enable-lifecycle",
             "--log.format", "json", "--log.level", "debug",
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env,
         )  # fmt: skip

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 
 import pytest
 
@@ -20,6 +21,8 @@ from dataflow_exporter.sources.base import (
     fan_out,
     not_found,
     number,
+    timestamp,
+    unix_time,
 )
 from dataflow_exporter.upstream import Answer
 
@@ -32,12 +35,20 @@ class Clock:
         return self.now
 
 
+def says_route_missing(exc: UpstreamError) -> bool:
+    return bool(exc.payload == {"route": "missing"})
+
+
 def details(clock: Clock | None = None) -> Details:
-    return Details(Capabilities(clock or Clock()), limit=4)
+    return Details(Capabilities(clock or Clock()), limit=4, route_missing=says_route_missing)
 
 
-def failing(reason: Reason, status: int | None = None) -> UpstreamError:
-    return UpstreamError(reason, f"{reason.value} from upstream", status=status)
+def failing(reason: Reason, status: int | None = None, payload: object = None) -> UpstreamError:
+    return UpstreamError(reason, f"{reason.value} from upstream", status=status, payload=payload)
+
+
+def route_gone() -> UpstreamError:
+    return failing(Reason.HTTP_4XX, 404, {"route": "missing"})
 
 
 async def test_fan_out_keeps_at_most_limit_jobs_running_and_answers_in_order() -> None:
@@ -113,29 +124,93 @@ async def test_a_404_means_gone_only_where_the_source_says_so() -> None:
     assert [f.endpoint for f in d.failures] == ["cdc_batches"]
 
 
-async def test_a_missing_route_is_learned_once_and_asked_again_after_the_recheck() -> None:
+async def test_a_route_the_upstream_says_is_missing_is_skipped_until_the_recheck() -> None:
     clock = Clock()
-    d = details(clock)
+    capabilities = Capabilities(clock)
     calls = 0
 
     async def missing_route() -> int:
         nonlocal calls
         calls += 1
-        raise failing(Reason.HTTP_4XX, 404)
-
-    for _ in range(3):
-        assert await d.fetch("m", "rows_synced", missing_route, capability="rows") is None
-    assert calls == 1
-    assert d.failures == []
-    assert d.capabilities.state() == {"rows": False}
-
-    clock.now += CAPABILITY_RECHECK_SECONDS
+        raise route_gone()
 
     async def served() -> int:
         return 7
 
-    assert await d.fetch("m", "rows_synced", served, capability="rows") == 7
-    assert d.capabilities.state() == {"rows": True}
+    first = Details(capabilities, limit=4, route_missing=says_route_missing)
+    await first.fetch("m", "rows_synced", missing_route, capability="rows")
+    first.into(PollResult(families=[]))
+    clock.now += CAPABILITY_RECHECK_SECONDS - 1
+    skipped = Details(capabilities, limit=4, route_missing=says_route_missing)
+    assert await skipped.fetch("m", "rows_synced", missing_route, capability="rows") is None
+    assert calls == 1
+    clock.now += 1
+    again = Details(capabilities, limit=4, route_missing=says_route_missing)
+    assert await again.fetch("m", "rows_synced", served, capability="rows") == 7
+    assert again.into(PollResult(families=[])).capabilities == {"rows": True}
+
+
+async def _poll_rows(d: Details, answers: Mapping[str, UpstreamError | None]) -> PollResult:
+    """One poll's `rows` detail call per entity: None answers 1, an error raises it."""
+    for entity, error in answers.items():
+
+        async def call(error: UpstreamError | None = error) -> int:
+            if error is not None:
+                raise error
+            return 1
+
+        await d.fetch(entity, "rows_synced", call, capability="rows")
+    return d.into(PollResult(families=[]))
+
+
+def plain_404() -> UpstreamError:
+    return failing(Reason.HTTP_4XX, 404)
+
+
+async def test_one_entitys_404_fails_its_detail_and_hides_nothing_else() -> None:
+    result = await _poll_rows(details(), {"a": None, "b": plain_404(), "c": None})
+    assert [f.entity for f in result.detail_failures] == ["b"]
+    assert result.capabilities == {"rows": True}
+
+
+async def test_the_only_entitys_404_fails_its_detail_without_the_upstreams_word() -> None:
+    result = await _poll_rows(details(), {"a": plain_404()})
+    assert [f.entity for f in result.detail_failures] == ["a"]
+    assert result.capabilities == {"rows": True}
+
+
+async def test_404s_from_most_entities_at_once_mark_the_route_missing() -> None:
+    result = await _poll_rows(details(), {"a": plain_404(), "b": plain_404(), "c": None})
+    assert [f.entity for f in result.detail_failures] == ["a", "b"]  # "c" was served
+    assert result.capabilities == {"rows": True}
+    failing_all = {"a": plain_404(), "b": plain_404(), "c": failing(Reason.HTTP_5XX, 500)}
+    result = await _poll_rows(details(), failing_all)
+    assert [f.entity for f in result.detail_failures] == ["c"]
+    assert result.capabilities == {"rows": False}
+
+
+async def test_404s_from_half_the_entities_do_not_mark_the_route_missing() -> None:
+    half = {
+        "a": plain_404(),
+        "b": plain_404(),
+        "c": failing(Reason.HTTP_5XX, 500),
+        "d": failing(Reason.HTTP_5XX, 500),
+    }
+    result = await _poll_rows(details(), half)
+    assert [f.entity for f in result.detail_failures] == ["a", "b", "c", "d"]
+    assert result.capabilities == {"rows": True}
+
+
+async def test_two_404s_of_two_calls_mark_the_route_missing() -> None:
+    result = await _poll_rows(details(), {"a": plain_404(), "b": plain_404()})
+    assert result.detail_failures == []
+    assert result.capabilities == {"rows": False}
+
+
+async def test_the_upstreams_word_does_not_hide_a_route_another_entity_was_served() -> None:
+    result = await _poll_rows(details(), {"a": route_gone(), "b": None})
+    assert [f.entity for f in result.detail_failures] == ["a"]
+    assert result.capabilities == {"rows": True}
 
 
 async def test_details_report_their_failures_and_capabilities_in_the_result() -> None:
@@ -249,3 +324,34 @@ def test_path_segments_are_percent_encoded_one_by_one(segment: str, encoded: str
 def test_numbers_out_of_range_or_not_numbers_are_schema_errors(text: str) -> None:
     with pytest.raises(SchemaError, match="rows"):
         number(text, "rows")
+
+
+# 9999-12-31T23:59:59Z by hand: the 8030 years from 1970 to 9999 hold 1947 leap years (2007
+# multiples of 4 less 60 centuries not divisible by 400), so 10000-01-01 is 2932897 days on.
+END_OF_9999 = 2_932_897 * 86_400 - 1
+
+
+@pytest.mark.parametrize("seconds", [0.0, 1_700_000_000.0, float(END_OF_9999)])
+def test_a_time_from_1970_to_the_end_of_9999_is_kept(seconds: float) -> None:
+    assert unix_time(seconds, "x.started") == seconds
+
+
+@pytest.mark.parametrize(
+    "seconds",
+    [-0.001, END_OF_9999 + 0.001, 1e300, -1e300, float("inf"), float("-inf"), float("nan")],
+)
+def test_a_time_outside_1970_to_9999_is_a_schema_error_naming_the_field(seconds: float) -> None:
+    with pytest.raises(SchemaError, match=r"^x\.started: time out of range"):
+        unix_time(seconds, "x.started")
+
+
+@pytest.mark.parametrize(
+    "text", ["0001-01-01T00:00:00+01:00", "1969-12-31T23:59:59Z", "0001-01-01T00:00:00Z"]
+)
+def test_an_rfc3339_time_before_1970_is_a_schema_error(text: str) -> None:
+    with pytest.raises(SchemaError, match="time out of range"):
+        timestamp(text, "x.endTime")
+
+
+def test_an_rfc3339_time_at_the_end_of_9999_is_kept() -> None:
+    assert timestamp("9999-12-31T23:59:59Z", "x.endTime") == END_OF_9999

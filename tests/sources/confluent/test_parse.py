@@ -383,3 +383,23 @@ def test_an_integer_beyond_float_precision_stays_exact() -> None:
     assert integer(2**60 + 1, "partition") == 2**60 + 1
     assert integer("7", "partition") == 7
     assert integer(3.0, "partition") == 3
+
+
+@pytest.mark.parametrize("path", ["typed", "checked"])
+@pytest.mark.parametrize("state_time_ms", [1e300, -1, 253_402_300_800_000])
+def test_an_absurd_state_time_is_that_topics_error_on_either_path(
+    path: str, state_time_ms: float
+) -> None:
+    items = [mirror_item(), mirror_item(mirror_topic_name="bad", state_time_ms=state_time_ms)]
+    payload = {"kind": "x", "metadata": {"self": "s"}, "data": items}
+    answer = Answer(json.dumps(payload).encode(), "GET /mirrors")
+    parse = MIRROR_TOPICS.typed if path == "typed" else MIRROR_TOPICS.checked
+    good, bad = parse(answer)[0]
+    assert (good.time_error, bad.state_time) == ("", None)
+    assert bad.time_error.startswith("mirrors.data[1].state_time_ms: time out of range")
+    assert good.state_time is not None
+    # The topic keeps every other series; only its state-change time is absent.
+    families = families_of([items[1]])
+    labels = (CLUSTER, "dr-link", "bad")
+    assert by_labels(families["confluent_mirror_topic_partitions"]) == {labels: 3}
+    assert by_labels(families["confluent_mirror_topic_state_change_timestamp_seconds"]) == {}

@@ -407,3 +407,12 @@ def test_invalid_etlworks_targets_are_rejected(keys: dict[str, Any], error: str)
     with pytest.raises(ConfigError) as caught:
         config_mod.parse(_target(**keys), env={})
     assert any(error in e for e in caught.value.errors), caught.value.errors
+
+
+@pytest.mark.parametrize("field", ["started", "ended"])
+@pytest.mark.parametrize("raw", [1e300, -5000, "-5000", 1e13 * 1e3])
+def test_an_absurd_execution_time_is_a_schema_error_naming_the_field(
+    field: str, raw: object
+) -> None:
+    with pytest.raises(SchemaError, match=rf"x\.{field}: .*out of range"):
+        parse_execution({"auditId": 1, "status": "success", field: raw}, "x")

@@ -369,3 +369,22 @@ def test_a_full_feldera_config_is_accepted() -> None:
         env={},
     )
     assert cfg.targets[0].system == "feldera"
+
+
+@pytest.mark.parametrize("start_time", [1e300, -1])
+def test_an_absurd_process_start_time_fails_the_stats_naming_the_field(start_time: float) -> None:
+    payload = fixture("pipeline_stats")
+    payload["global_metrics"]["start_time"] = start_time
+    with pytest.raises(SchemaError, match=r"start_time: time out of range"):
+        parse_stats("p", payload)
+
+
+@pytest.mark.parametrize("since", ["0001-01-01T00:00:00Z", "1969-12-31T23:59:59Z"])
+def test_a_status_time_before_1970_is_that_pipelines_error_not_the_lists(since: str) -> None:
+    running, stopped = fixture("pipelines_list_selector_status")
+    running["deployment_status_since"] = since
+    broken, fine = parse_pipeline_list([running, stopped])
+    assert broken.status_since is None
+    assert broken.time_error.startswith("pipelines[0].deployment_status_since: time out of range")
+    assert (broken.name, broken.status) == (running["name"], running["deployment_status"])
+    assert (fine.time_error, fine.status_since is not None) == ("", True)

@@ -196,3 +196,12 @@ def test_an_old_servers_error_text_is_redacted_before_it_is_cut() -> None:
     with pytest.raises(UpstreamError) as caught:
         check_ok({"ok": False, "errorMessage": text}, "GET /api/v1/mirrors/list")
     assert secret[:10] not in str(caught.value)
+
+
+@pytest.mark.parametrize("created_ms", [1e300, -1000, "1e300"])
+def test_an_absurd_creation_time_is_that_mirrors_error(created_ms: object) -> None:
+    listed = [{"name": "ok", "createdAt": 1742471944000}, {"name": "m", "createdAt": created_ms}]
+    ok, bad = parse_mirror_list({"mirrors": listed})
+    assert (ok.created, ok.time_error) == (1742471944.0, "")
+    assert bad.created is None
+    assert bad.time_error.startswith("mirrors[1].createdAt: time out of range")

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from dataflow_exporter.simulator import Simulation
 from dataflow_exporter.simulator.peerdb import PeerDBSimulator
@@ -251,3 +253,99 @@ async def test_requests_per_target_respect_max_concurrency() -> None:
         }
         assert (await poll_once(cfg)).ok
         assert sim_of(sim).faults.max_in_flight == 3
+
+
+@asynccontextmanager
+async def proxy_refusing(sim: Simulation, path: str, answer: web.Response) -> AsyncIterator[str]:
+    """A loopback proxy in front of the simulator that answers `path` itself with `answer`
+    (as a proxy that does not route one name does) and forwards everything else."""
+    async with aiohttp.ClientSession() as session:
+
+        async def forward(request: web.Request) -> web.StreamResponse:
+            if request.path == path:
+                return answer
+            async with session.request(
+                request.method,
+                sim.url + request.path_qs,
+                headers={k: v for k, v in request.headers.items() if k.lower() != "host"},
+                data=await request.read(),
+            ) as upstream:
+                body = await upstream.read()
+                kept = {"Content-Type": upstream.headers.get("Content-Type", "text/plain")}
+                return web.Response(status=upstream.status, body=body, headers=kept)
+
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", forward)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, "127.0.0.1", 0)
+            await site.start()
+            yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+        finally:
+            await runner.cleanup()
+
+
+ROWS_OF_ORDERS = "/api/v1/mirrors/total_rows_synced/orders_pg_to_ch"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        lambda: web.Response(status=404, text="404 page not found"),
+        # grpc-gateway's NotFound naming the mirror: about the entity, not the route.
+        lambda: web.json_response(
+            {"code": 5, "message": "mirror orders_pg_to_ch not found"}, status=404
+        ),
+    ],
+)
+async def test_one_mirrors_404_on_rows_fails_that_mirror_only(
+    peerdb: Simulation, answer: Any
+) -> None:
+    async with proxy_refusing(peerdb, ROWS_OF_ORDERS, answer()) as url:
+        config = target(peerdb)
+        config["targets"][0]["url"] = url
+        polled = await poll_once(config)
+    assert polled.ok
+    rows = series_of(polled.text, "peerdb_mirror_rows_synced_total")
+    mirrors = {labels["mirror"] for labels in rows}
+    assert "orders_pg_to_ch" not in mirrors
+    assert len(mirrors) == 7  # every other mirror keeps its rows
+    capability = "dataflow_exporter_target_capability"
+    assert value(polled.text, capability, target="pg", capability="rows_synced") == 1
+    (failure,) = polled.store.targets["pg"].detail_failures
+    assert (failure.entity, failure.endpoint) == ("mirror orders_pg_to_ch", "rows_synced")
+
+
+async def test_the_gateways_routing_404_for_one_mirror_marks_the_route_missing() -> None:
+    async with Simulation({"peerdb": {"mirrors": 1, "password": PASSWORD}}) as sim:
+        name = "orders_pg_to_ch"
+        routing_404 = web.json_response(
+            {"code": 5, "message": "Not Found", "details": []}, status=404
+        )
+        async with proxy_refusing(
+            sim, f"/api/v1/mirrors/total_rows_synced/{name}", routing_404
+        ) as url:
+            config = target(sim)
+            config["targets"][0]["url"] = url
+            polled = await poll_once(config)
+    capability = "dataflow_exporter_target_capability"
+    assert value(polled.text, capability, target="pg", capability="rows_synced") == 0
+    assert polled.store.targets["pg"].detail_failures == ()
+
+
+async def test_a_not_found_naming_the_only_mirror_fails_its_detail_not_the_route() -> None:
+    async with Simulation({"peerdb": {"mirrors": 1, "password": PASSWORD}}) as sim:
+        name = "orders_pg_to_ch"
+        about_the_mirror = web.json_response(
+            {"code": 5, "message": f"mirror {name} not found", "details": []}, status=404
+        )
+        path = f"/api/v1/mirrors/total_rows_synced/{name}"
+        async with proxy_refusing(sim, path, about_the_mirror) as url:
+            config = target(sim)
+            config["targets"][0]["url"] = url
+            polled = await poll_once(config)
+    capability = "dataflow_exporter_target_capability"
+    assert value(polled.text, capability, target="pg", capability="rows_synced") == 1
+    (failure,) = polled.store.targets["pg"].detail_failures
+    assert (failure.entity, failure.endpoint) == (f"mirror {name}", "rows_synced")
