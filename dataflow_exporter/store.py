@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 
 from dataflow_exporter.config_models import Shard
@@ -210,6 +210,17 @@ class Store:
         if ok:
             self.reload_at = now
         self._changed()
+
+    def copy(self) -> Store:
+        """A copy to read in another thread while this store changes on the event loop. Each
+        target's state is copied field by field: the fields the status reads are replaced on
+        change, never changed in place (the counters are, and are shared)."""
+        copied = Store()
+        copied.version = self.version
+        copied._targets = {name: replace(state) for name, state in self._targets.items()}
+        copied.reload_ok, copied.reload_at = self.reload_ok, self.reload_at
+        copied.shard = self.shard
+        return copied
 
     def ready(self) -> bool:
         """True once every target has finished at least one poll."""

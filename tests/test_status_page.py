@@ -86,4 +86,4 @@ def test_rows_beyond_the_cap_are_one_line_saying_how_many_more(
     page = render_status_page(_store(("etl", flows, {"flows error": 3})), NOW)
     broken = _section(page, 'id="broken"')
     assert sum(f"Load {i}<" in broken for i in range(3)) == 1
-    assert "etl: 2 more (see /api/v1/status)" in broken
+    assert "etl: 2 more (see /api/v1/status?target=etl)" in broken
