@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from dataflow_exporter import status_cache
+from dataflow_exporter import status, status_cache
 from dataflow_exporter.errors import Reason
 from dataflow_exporter.snapshot import build_snapshot
 from dataflow_exporter.sources.base import BrokenEntity
@@ -72,7 +72,7 @@ async def test_concurrent_requests_share_one_build() -> None:
 
 async def test_the_view_is_built_off_the_event_loop(monkeypatch: pytest.MonkeyPatch) -> None:
     threads: list[int] = []
-    real = status_cache.status_view
+    real = status.status_view
 
     def recording(*args: object) -> StatusView:
         threads.append(threading.get_ident())
@@ -87,7 +87,7 @@ async def test_a_request_that_goes_away_does_not_cancel_the_build(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     release = threading.Event()
-    real = status_cache.status_view
+    real = status.status_view
 
     def held(*args: object) -> StatusView:
         release.wait(30)
@@ -110,7 +110,7 @@ async def test_a_build_reads_the_store_as_it_was_when_asked(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     release = threading.Event()
-    real = status_cache.status_view
+    real = status.status_view
 
     def held(*args: object) -> StatusView:
         release.wait(30)

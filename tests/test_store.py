@@ -207,3 +207,13 @@ def test_broken_entities_beyond_the_cap_are_counted_not_kept(
     state = store.targets["a"]
     assert state.broken == broken[:2]
     assert state.broken_omitted == 1
+
+
+def test_a_copy_keeps_the_state_it_was_taken_at() -> None:
+    store = Store()
+    store.add(TargetState("pg", "peerdb", 30, 300))
+    copy = store.copy()
+    store.record_failure("pg", Reason.CONNECT, "refused", 0.1, 1.0)
+    store.remove("pg")
+    (state,) = copy.targets.values()
+    assert (state.polled, state.last_error, copy.version) == (False, None, 1)
