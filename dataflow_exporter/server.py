@@ -67,9 +67,20 @@ class Slots:
     _all: asyncio.Semaphore = field(init=False)
     _clients: dict[str, _Client] = field(init=False, default_factory=dict)
     in_use: int = field(init=False, default=0)  # slots held now
+    _changed: asyncio.Event = field(init=False, default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:
         self._all = asyncio.Semaphore(self.total)
+
+    async def wait_until(self, held: Callable[[int], bool]) -> None:
+        """Wait until the number of slots held satisfies `held` (for tests and benchmarks)."""
+        while not held(self.in_use):
+            await self._changed.wait()
+
+    def _count(self, change: int) -> None:
+        self.in_use += change
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
 
     async def acquire(self, client: str) -> None:
         """Wait for one of `client`'s slots, then for one of all; cancel to give up."""
@@ -81,7 +92,7 @@ class Slots:
             await entry.slots.acquire()
             try:
                 await self._all.acquire()
-                self.in_use += 1
+                self._count(1)
             except BaseException:
                 entry.slots.release()
                 raise
@@ -92,7 +103,7 @@ class Slots:
     def release(self, client: str) -> None:
         """Give back a slot `acquire` gave `client`."""
         entry = self._clients[client]
-        self.in_use -= 1
+        self._count(-1)
         self._all.release()
         entry.slots.release()
         self._leave(client, entry)

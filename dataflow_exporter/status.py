@@ -12,6 +12,7 @@ characters per text and per target; the view says how many entries were left out
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Literal
 
 import msgspec
@@ -166,11 +167,14 @@ def shown_text(text: str, limit: int = MAX_ERROR_CHARS) -> str:
 class TextMemo:
     """Each distinct upstream text is scrubbed once, not once per view: a view reuses the texts
     the previous one showed. Used from one thread at a time (`status_cache` builds one view
-    at a time)."""
+    at a time). `pause` runs after each text scrubbed: a worker thread passes `time.sleep(0)`
+    there, so the event loop waiting for the interpreter lock gets it at once, not after the
+    interpreter's switch interval."""
 
-    def __init__(self) -> None:
+    def __init__(self, pause: Callable[[], None] | None = None) -> None:
         self._previous: dict[tuple[str, int], str] = {}
         self._current: dict[tuple[str, int], str] = {}
+        self._pause = pause
 
     def shown(self, text: str, limit: int = MAX_ERROR_CHARS) -> str:
         """`shown_text(text, limit)`, from the last view when it showed the same text."""
@@ -180,6 +184,8 @@ class TextMemo:
             done = self._previous.get(key)
             if done is None:
                 done = shown_text(text, limit)
+                if self._pause is not None:
+                    self._pause()
             self._current[key] = done
         return done
 

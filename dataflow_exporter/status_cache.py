@@ -35,6 +35,10 @@ class StatusBodies:
     api: status_api.EncodedStatus
 
 
+def _yield_to_the_loop() -> None:
+    time.sleep(0)  # releases the interpreter lock: the event loop runs first if it waits
+
+
 class StatusCache:
     """Builds the status bodies for `store` as of `clock`, in `executor` (None: the event
     loop's default executor)."""
@@ -49,7 +53,7 @@ class StatusCache:
         self.clock = clock
         self.executor = executor
         self.builds = 0  # how many views were built (a test and a benchmark read it)
-        self._memo = TextMemo()
+        self._memo = TextMemo(pause=_yield_to_the_loop)
         self._latest: StatusBodies | None = None
         self._building: asyncio.Future[StatusBodies] | None = None
 
