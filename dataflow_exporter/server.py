@@ -11,7 +11,7 @@ body that stalls is cut. `/-/healthy` and `/-/ready` wait for none of this.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -156,6 +156,30 @@ def client_address(request: web.Request) -> str:
     return request.remote or ""
 
 
+def chunks(parts: Sequence[bytes], size: int) -> Iterator[bytes | memoryview]:
+    """`parts` as consecutive chunks of `size` bytes (the last may be shorter): slices of a
+    large part are not copied, small parts (one JSON entity each) are joined, so a body of
+    thousands of small parts is written in a few calls."""
+    pending: list[memoryview] = []
+    held = 0
+    for part in parts:
+        view = memoryview(part)
+        start = 0
+        while start < len(view):
+            piece = view[start : start + size - held]
+            start += len(piece)
+            if not pending and len(piece) == size:
+                yield piece
+                continue
+            pending.append(piece)
+            held += len(piece)
+            if held == size:
+                yield b"".join(pending)
+                pending, held = [], 0
+    if pending:
+        yield b"".join(pending)
+
+
 async def _stream(
     request: web.Request, parts: Sequence[bytes], headers: Mapping[str, str]
 ) -> web.StreamResponse:
@@ -191,14 +215,11 @@ async def _send(
     if request.method == "HEAD":
         await resp.write_eof()
         return resp
-    step = limits.chunk_bytes
     try:
-        for part in parts:
-            view = memoryview(part)
-            for start in range(0, len(part), step):
-                # aiohttp waits for the socket to drain once a chunk is buffered: back-pressure.
-                async with asyncio.timeout(limits.write_stall_seconds):
-                    await resp.write(view[start : start + step])
+        for chunk in chunks(parts, limits.chunk_bytes):
+            # aiohttp waits for the socket to drain once a chunk is buffered: back-pressure.
+            async with asyncio.timeout(limits.write_stall_seconds):
+                await resp.write(chunk)
     except TimeoutError:
         # The client stopped reading: drop it rather than hold its slot and buffers (aiohttp
         # then finds the connection gone and closes it quietly).

@@ -17,7 +17,14 @@ from prometheus_client.openmetrics.parser import text_string_to_metric_families 
 from dataflow_exporter import status, status_cache, status_page
 from dataflow_exporter.exporter import Exporter
 from dataflow_exporter.exposition_cache import ExpositionCache
-from dataflow_exporter.server import STATUS_KEY, ServerLimits, Slots, make_app
+from dataflow_exporter.server import (
+    SLOTS_KEY,
+    STATUS_KEY,
+    ServerLimits,
+    Slots,
+    chunks,
+    make_app,
+)
 from dataflow_exporter.simulator import Simulation
 from dataflow_exporter.sources import REGISTRY
 from dataflow_exporter.store import Store, TargetState
@@ -301,3 +308,31 @@ def test_a_clients_share_is_half_the_slots_by_default(total: int, share: int) ->
 def test_a_clients_share_can_be_set_but_not_beyond_the_total() -> None:
     assert ServerLimits(max_concurrent_scrapes=4, max_scrapes_per_client=4).per_client == 4
     assert ServerLimits(max_concurrent_scrapes=4, max_scrapes_per_client=9).per_client == 4
+
+
+@pytest.mark.parametrize("path", ["/metrics", "/", "/api/v1/status"])
+async def test_every_body_waits_for_a_slot_then_gets_a_503(store: Store, path: str) -> None:
+    limits = ServerLimits(max_concurrent_scrapes=1, slot_wait_seconds=0.1)
+    app = make_app(store, ExpositionCache(store), no_reload, limits=limits)
+    await app[SLOTS_KEY].acquire("another client")  # every slot is held
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        url = f"http://127.0.0.1:{runner.addresses[0][1]}{path}"
+        async with aiohttp.ClientSession() as session, session.get(url) as resp:
+            assert resp.status == 503
+            assert resp.headers["Retry-After"] == "1"
+    finally:
+        await runner.cleanup()
+
+
+@pytest.mark.parametrize(
+    "sizes", [[10], [4], [3, 3, 3], [1] * 9, [8, 1], [0, 5, 0, 2], [2, 9, 2], []]
+)
+def test_a_body_is_written_in_whole_chunks_of_its_parts(sizes: list[int]) -> None:
+    parts = [bytes([65 + i]) * size for i, size in enumerate(sizes)]
+    written = [bytes(chunk) for chunk in chunks(parts, 4)]
+    assert b"".join(written) == b"".join(parts)
+    assert all(len(chunk) == 4 for chunk in written[:-1])
+    assert all(0 < len(chunk) <= 4 for chunk in written)
