@@ -71,19 +71,23 @@ def encode(view: StatusView) -> EncodedStatus:
     )
 
 
-def _whole_number(params: Mapping[str, str], name: str, default: int, most: int) -> int:
+def _whole_number(params: Mapping[str, str], name: str, default: int, least: int, most: int) -> int:
     text = params.get(name)
     if text is None:
         return default
-    if not text.isdigit() or int(text) > most:
-        raise ValueError(f"?{name}= must be a whole number from 0 to {most}, not {text[:40]!r}")
+    # ASCII digits only (int() takes "²" and other scripts' digits), and few of them.
+    if not (text.isascii() and text.isdigit() and len(text) <= 10 and least <= int(text) <= most):
+        raise ValueError(
+            f"?{name}= must be a whole number from {least} to {most}, not {text[:40]!r}"
+        )
     return int(text)
 
 
 def parse_query(params: Mapping[str, str]) -> Query:
-    """The query string's page; ValueError names the parameter that is wrong."""
-    limit = _whole_number(params, "limit", DEFAULT_LIMIT, MAX_LIMIT)
-    offset = _whole_number(params, "offset", 0, 10**9)
+    """The query string's page; ValueError names the parameter that is wrong. A limit of 0
+    would name itself as the next page for ever."""
+    limit = _whole_number(params, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
+    offset = _whole_number(params, "offset", 0, 0, 10**9)
     return Query(params.get("target"), offset, limit)
 
 

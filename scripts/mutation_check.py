@@ -334,6 +334,20 @@ MUTANTS = (
         ("tests/test_status_api.py",),
     ),
     Mutant(
+        "status-api-limit-zero-accepted",
+        "dataflow_exporter/status_api.py",
+        '"limit", DEFAULT_LIMIT, 1, MAX_LIMIT)',
+        '"limit", DEFAULT_LIMIT, 0, MAX_LIMIT)',
+        ("tests/test_status_api.py",),
+    ),
+    Mutant(
+        "status-api-limit-bounds-exclusive",
+        "dataflow_exporter/status_api.py",
+        "least <= int(text) <= most",
+        "least < int(text) < most",
+        ("tests/test_status_api.py",),
+    ),
+    Mutant(
         "status-page-bypasses-slots",
         "dataflow_exporter/server.py",
         "return await _stream(request, (bodies.page,), headers)",

@@ -176,7 +176,11 @@ async def test_the_whole_list_is_one_answer_up_to_the_default_limit(paged_url: s
 @pytest.mark.parametrize(
     ("query", "status", "says"),
     [
-        ("limit=-1", 400, "?limit= must be a whole number from 0 to 5000"),
+        ("limit=-1", 400, "?limit= must be a whole number from 1 to 5000"),
+        ("limit=0", 400, "?limit= must be a whole number from 1 to 5000"),
+        ("limit=%C2%B2", 400, "?limit= must be a whole number"),
+        ("offset=" + "9" * 5000, 400, "?offset= must be a whole number from 0 to 1000000000"),
+        ("offset=1000000001", 400, "?offset= must be a whole number"),
         (f"limit={MAX_LIMIT + 1}", 400, "?limit= must be a whole number"),
         ("offset=x", 400, "?offset= must be a whole number"),
         ("target=nope", 404, "No target of that name."),
@@ -193,9 +197,12 @@ async def test_a_bad_query_is_answered_with_what_is_wrong(
         assert says in await resp.text()
 
 
-async def test_the_largest_limit_is_accepted(paged_url: str) -> None:
-    status, _, document = await _get(f"{paged_url}/api/v1/status?limit={MAX_LIMIT}")
-    assert (status, len(document["broken"])) == (200, 8)
+@pytest.mark.parametrize(("limit", "listed"), [(1, 1), (MAX_LIMIT, 8)])
+async def test_the_smallest_and_largest_limits_are_accepted(
+    paged_url: str, limit: int, listed: int
+) -> None:
+    status, _, document = await _get(f"{paged_url}/api/v1/status?limit={limit}&offset=0")
+    assert (status, len(document["broken"])) == (200, listed)
 
 
 async def test_the_answer_is_never_cached_nor_sniffed(paged_url: str) -> None:
