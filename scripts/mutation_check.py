@@ -222,6 +222,20 @@ MUTANTS = (
     # Issue 21: the status surfaces at incident scale (bounds, scrub before cut, invisible
     # characters, one build per store change, hardening headers, fair slots).
     Mutant(
+        "store-error-texts-uncut",
+        "dataflow_exporter/store.py",
+        "if len(entity.error) <= MAX_TEXT_KEPT:",
+        "if True:",
+        ("tests/test_store.py",),
+    ),
+    Mutant(
+        "store-error-text-bound-exclusive",
+        "dataflow_exporter/store.py",
+        "if len(entity.error) <= MAX_TEXT_KEPT:",
+        "if len(entity.error) < MAX_TEXT_KEPT:",
+        ("tests/test_store.py",),
+    ),
+    Mutant(
         "status-cut-margin-dropped",
         "dataflow_exporter/status.py",
         'text = text[: max(0, min(limit, len(text) - CUT_MARGIN_CHARS))] + "…"',

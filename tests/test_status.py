@@ -254,3 +254,14 @@ def test_detail_failures_fill_the_listed_cap_after_broken_entities(
     view = status_view(store, NOW)
     assert [b.kind for b in view.broken] == ["mirror", "detail call"]
     assert view.targets[0].broken_omitted == 1
+
+
+def test_the_store_keeps_more_of_a_text_than_the_view_scrubs() -> None:
+    assert MAX_ERROR_CHARS + CUT_MARGIN_CHARS < store_mod.MAX_TEXT_KEPT
+    store = Store()
+    add(store, "pg")
+    text = "x" * (store_mod.MAX_TEXT_KEPT - 20) + " postgres://u:Sup3rS3cret@db/app"
+    broken = BrokenEntity("mirror", (("mirror", "m"),), "STATUS_FAILED", text * 100)
+    store.record_success("pg", snapshot(NOW), [], 0.1, broken=(broken,))
+    (shown,) = status_view(store, NOW).broken
+    assert "Sup3r" not in shown.error and shown.error.endswith("…")
