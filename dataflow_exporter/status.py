@@ -1,12 +1,18 @@
-"""What on-call needs to know, built from the store once per request for both the status page
-(`/`) and the JSON API (`/api/v1/status`), so the two can never disagree.
+"""What on-call needs to know, built from the store for both the status page (`/`) and the JSON
+API (`/api/v1/status`), so the two can never disagree. `status_cache` builds it once per store
+change, off the event loop.
 
 Everything here is safe to show: upstream error texts are scrubbed of secrets and anything
-credential-shaped (`scrub.scrub`) and cut to `MAX_ERROR_CHARS`; no URL or config value appears.
+credential-shaped (`scrub.scrub`) before they are cut, and no URL or config value appears.
+Control, bidi and zero-width characters in upstream text are shown as `<U+202E>`, never raw, so
+a name cannot reorder or hide what the page says. What is kept is bounded: entries per target,
+characters per text and per target; the view says how many entries were left out.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from typing import Literal
 
 import msgspec
@@ -18,9 +24,29 @@ from dataflow_exporter.store import Store, TargetState, broken_key, detail_key
 API_VERSION = "1"
 # Upstream error texts are kept whole up to this length (Feldera's run to 8 KiB).
 MAX_ERROR_CHARS = 4000
+# Once a target's listed error texts reach this many characters, its further errors are cut to
+# SHORT_ERROR_CHARS: thousands of entities with long errors cannot make the view huge.
+MAX_TARGET_ERROR_CHARS = 1_000_000
+SHORT_ERROR_CHARS = 160
+# Entities and failing detail calls listed per target (the store keeps up to MAX_BROKEN_KEPT
+# broken entities; detail failures are not capped there, as /metrics counts them all).
+MAX_LISTED = 5000
+# Names and states are upstream labels: shown whole up to this length.
+MAX_NAME_CHARS = 256
+# Only this much of an upstream text is scrubbed: a 10 MB error costs what a 12 KB one does.
+# A credential cut in two at the window's end may go unrecognised, so a cut window loses its
+# last CUT_MARGIN_CHARS after scrubbing; credentials longer than that are not expected.
+CUT_MARGIN_CHARS = 8192
 
 Health = Literal["up", "degraded", "down", "pending"]
 Data = Literal["current", "last_success", "withheld", "none"]
+
+# C0 and C1 controls, DEL, bidi embeddings, overrides, isolates and marks, zero-width
+# characters, line and paragraph separators: each is shown as `<U+XXXX>`. Error texts keep tab
+# and newline (stack traces); names keep neither.
+_INVISIBLE = "\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff"
+_INVISIBLE_IN_TEXT = re.compile(f"[{_INVISIBLE}]")
+_INVISIBLE_IN_NAME = re.compile(f"[\t\n{_INVISIBLE}]")
 
 
 class ErrorView(msgspec.Struct, frozen=True):
@@ -52,6 +78,8 @@ class TargetView(msgspec.Struct, frozen=True):
     series: int
     entities: dict[str, int]
     broken: int
+    # Broken entities and failing detail calls not listed: beyond the store's cap or the
+    # view's (MAX_LISTED).
     broken_omitted: int
     capability_gaps: list[str]
 
@@ -105,11 +133,73 @@ def attention_order(state: TargetState) -> tuple[int, str]:
     return rank, state.name
 
 
-def _target(state: TargetState, now: float) -> TargetView:
+def _valid(text: str) -> str:
+    """Upstream text as valid UTF-8: a lone surrogate (JSON allows `\\ud800`) becomes `?`."""
+    return text if text.isascii() else text.encode("utf-8", "replace").decode("utf-8")
+
+
+def _visible(text: str, pattern: re.Pattern[str]) -> str:
+    return pattern.sub(lambda m: f"<U+{ord(m[0]):04X}>", text)
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def name_text(text: str) -> str:
+    """An upstream name or state as it may be shown: valid, every control visible, cut."""
+    text = _visible(_valid(text[: MAX_NAME_CHARS * 2]), _INVISIBLE_IN_NAME)
+    return _cut(text, MAX_NAME_CHARS)
+
+
+def shown_text(text: str, limit: int = MAX_ERROR_CHARS) -> str:
+    """Upstream text as it may be shown: scrubbed, then cut (scrubbing first, so a cut never
+    leaves half a credential unrecognised), with every control visible."""
+    window = limit + CUT_MARGIN_CHARS
+    cut = len(text) > window
+    text = scrub.scrub(_valid(text[:window] if cut else text))
+    if cut:
+        # The window's end may hold the start of a credential the scrub could not recognise.
+        text = text[: max(0, min(limit, len(text) - CUT_MARGIN_CHARS))] + "…"
+    return _cut(_visible(text, _INVISIBLE_IN_TEXT), limit)
+
+
+class TextMemo:
+    """Each distinct upstream text is scrubbed once, not once per view: a view reuses the texts
+    the previous one showed. Used from one thread at a time (`status_cache` builds one view
+    at a time). `pause` runs after each text scrubbed: a worker thread passes `time.sleep(0)`
+    there, so the event loop waiting for the interpreter lock gets it at once, not after the
+    interpreter's switch interval."""
+
+    def __init__(self, pause: Callable[[], None] | None = None) -> None:
+        self._previous: dict[tuple[str, int], str] = {}
+        self._current: dict[tuple[str, int], str] = {}
+        self._pause = pause
+
+    def shown(self, text: str, limit: int = MAX_ERROR_CHARS) -> str:
+        """`shown_text(text, limit)`, from the last view when it showed the same text."""
+        key = (text, limit)
+        done = self._current.get(key)
+        if done is None:
+            done = self._previous.get(key)
+            if done is None:
+                done = shown_text(text, limit)
+                if self._pause is not None:
+                    self._pause()
+            self._current[key] = done
+        return done
+
+    def next_view(self) -> None:
+        """Start a new view: texts the last one did not show are forgotten."""
+        self._previous, self._current = self._current, {}
+
+
+def _target(state: TargetState, now: float, listed: int, memo: TextMemo) -> TargetView:
     stale = state.stale(now)
     error = None
     if state.last_error_reason:
-        error = ErrorView(state.last_error_reason, _shown(state.last_error or ""))
+        error = ErrorView(state.last_error_reason, memo.shown(state.last_error or ""))
+    broken = len(state.broken) + len(state.detail_failures)
     return TargetView(
         name=state.name,
         system=state.system,
@@ -125,45 +215,62 @@ def _target(state: TargetState, now: float) -> TargetView:
         retry_after_seconds=state.retry_after,
         next_poll=state.next_poll_at,
         series=state.snapshot.series if state.snapshot is not None and not stale else 0,
-        entities={_text(k): v for k, v in state.snapshot.entities.items()}
+        entities={name_text(k): v for k, v in state.snapshot.entities.items()}
         if state.snapshot
         else {},
-        broken=len(state.broken) + len(state.detail_failures),
-        broken_omitted=state.broken_omitted,
+        broken=broken,
+        broken_omitted=state.broken_omitted + (broken - listed if not stale else 0),
         capability_gaps=[name for name, served in state.capabilities.items() if not served],
     )
 
 
-def _broken(state: TargetState, stale: bool) -> list[BrokenView]:
-    """The target's broken entities and failing detail calls (none once its data is stale)."""
+class _Budget:
+    """A target's error characters: whole texts until MAX_TARGET_ERROR_CHARS, short after."""
+
+    def __init__(self, memo: TextMemo) -> None:
+        self.memo = memo
+        self.left = MAX_TARGET_ERROR_CHARS
+
+    def error(self, text: str) -> str:
+        shown = self.memo.shown(text, MAX_ERROR_CHARS if self.left > 0 else SHORT_ERROR_CHARS)
+        self.left -= len(shown)
+        return shown
+
+
+def _broken(state: TargetState, stale: bool, memo: TextMemo) -> list[BrokenView]:
+    """The target's broken entities and failing detail calls, at most MAX_LISTED (none once its
+    data is stale)."""
     if stale:
         return []
     current = state.up
+    budget = _Budget(memo)
     views = []
-    for entity in state.broken:
+    for entity in state.broken[:MAX_LISTED]:
         upstream_since = entity.since is not None
         views.append(
             BrokenView(
                 system=state.system,
                 target=state.name,
                 kind=entity.kind,
-                names={label: _text(value) for label, value in entity.names},
-                state=_text(entity.state),
-                error=_shown(entity.error),
+                names={label: name_text(value) for label, value in entity.names},
+                state=name_text(entity.state),
+                error=budget.error(entity.error),
                 since=entity.since if upstream_since else state.seen_since(broken_key(entity)),
                 since_source="upstream" if upstream_since else "exporter",
                 current=current,
             )
         )
-    for failure in sorted(state.detail_failures, key=lambda f: (f.endpoint, f.entity)):
+    room = MAX_LISTED - len(views)
+    failures = sorted(state.detail_failures, key=lambda f: (f.endpoint, f.entity))
+    for failure in failures[: max(0, room)]:
         views.append(
             BrokenView(
                 system=state.system,
                 target=state.name,
                 kind="detail call",
-                names={"entity": _text(failure.entity), "call": failure.endpoint},
+                names={"entity": name_text(failure.entity), "call": failure.endpoint},
                 state=f"failing ({failure.reason.value})",
-                error=_shown(failure.message),
+                error=budget.error(failure.message),
                 since=state.seen_since(detail_key(failure)),
                 since_source="exporter",
                 current=current,
@@ -172,27 +279,17 @@ def _broken(state: TargetState, stale: bool) -> list[BrokenView]:
     return views
 
 
-def _text(text: str) -> str:
-    """Upstream text as valid UTF-8: a lone surrogate (JSON allows `\\ud800`) becomes `?`."""
-    return text if text.isascii() else text.encode("utf-8", "replace").decode("utf-8")
-
-
-def _shown(text: str) -> str:
-    """Upstream text as it may be shown: scrubbed, then cut (scrubbing first, so a cut never
-    leaves half a credential unrecognised)."""
-    text = scrub.scrub(_text(text))
-    return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 1] + "…"
-
-
-def status_view(store: Store, now: float) -> StatusView:
-    """The status of every target, those needing attention first."""
-    states = sorted(store.targets.values(), key=attention_order)
-    targets = [_target(state, now) for state in states]
-    broken = [
-        view
-        for state, target in zip(states, targets, strict=True)
-        for view in _broken(state, target.stale)
-    ]
+def status_view(store: Store, now: float, memo: TextMemo | None = None) -> StatusView:
+    """The status of every target, those needing attention first (`memo`: the texts the last
+    view showed, scrubbed already)."""
+    memo = memo or TextMemo()
+    memo.next_view()
+    targets = []
+    broken = []
+    for state in sorted(store.targets.values(), key=attention_order):
+        entries = _broken(state, state.stale(now), memo)
+        broken.extend(entries)
+        targets.append(_target(state, now, len(entries), memo))
     return StatusView(
         api_version=API_VERSION,
         exporter_version=__version__,

@@ -1,16 +1,18 @@
 """The `/` status page: what is broken now, by name and in the upstream's own words, then every
-target's poll health. Rendered from `status.status_view`, the same data as `/api/v1/status`;
-every value is HTML-escaped, and no URL or config value is shown.
+target's poll health. Rendered from `status.status_view`, the same data as `/api/v1/status`
+(`status_cache` renders it once per store change); every value is HTML-escaped, no URL or
+config value is shown, and the page needs no script: `CONTENT_SECURITY_POLICY` allows its one
+inline style and nothing else.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import html
 import math
 import time
-from collections.abc import Awaitable, Callable
-
-from aiohttp import web
+import urllib.parse
 
 from dataflow_exporter import __version__
 from dataflow_exporter.status import BrokenView, StatusView, TargetView, status_view
@@ -19,7 +21,7 @@ from dataflow_exporter.store import Store
 # Error text shown inline; the whole (scrubbed) text is one click away in a <details>.
 SHORT_ERROR_CHARS = 160
 # Broken rows shown per target: enough to name what is broken without making the page huge
-# (/api/v1/status lists them all).
+# (/api/v1/status lists the rest).
 MAX_BROKEN_ROWS = 50
 
 STYLE = """
@@ -34,6 +36,23 @@ p.nodata{color:#a60;font-weight:bold}
 td.old{color:#666} .note{font-size:90%;font-style:italic}
 details summary{cursor:pointer} details pre{white-space:pre-wrap;max-width:60em}
 """
+
+# The page's own inline style, allowed by its hash; no script, frame, form or other origin.
+_STYLE_HASH = base64.b64encode(hashlib.sha256(STYLE.encode()).digest()).decode()
+CONTENT_SECURITY_POLICY = (
+    f"default-src 'none'; style-src 'sha256-{_STYLE_HASH}'; img-src 'none'; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+# Sent with the page: no MIME sniffing, no framing (older browsers), never cached (it names
+# what is broken now).
+HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+}
+CONTENT_TYPE = "text/html; charset=utf-8"
 
 _STATUS = {
     "up": ("UP", "up"),
@@ -125,9 +144,11 @@ def _broken_section(view: StatusView, now: float) -> str:
     for target in view.targets:
         more = max(0, shown.get(target.name, 0) - MAX_BROKEN_ROWS) + target.broken_omitted
         if more:
+            # Counts those the store's and the view's caps left out, too.
+            query = html.escape(urllib.parse.quote(target.name, safe=""))
             rows.append(
                 f'<tr><td colspan="6" class="note">{html.escape(target.name)}: {more} more '
-                "(see /api/v1/status)</td></tr>"
+                f"(see /api/v1/status?target={query})</td></tr>"
             )
     parts = ['<h2 id="broken-now">Broken now</h2>']
     parts.append(_no_data_note(view.targets))
@@ -238,9 +259,13 @@ def _capabilities(targets: list[TargetView]) -> str:
 
 
 def render_status_page(store: Store, now: float) -> str:
+    """The page for `store` as of `now` (the server serves `render_page` of a cached view)."""
+    return render_page(status_view(store, now), now)
+
+
+def render_page(view: StatusView, now: float) -> str:
     """The `/` page: broken entities first, then one row per target, those needing attention
     first; never shows config values such as URLs or secrets."""
-    view = status_view(store, now)
     rows = "\n".join(_target_row(t, now) for t in view.targets)
     down = sum(1 for t in view.targets if t.health == "down")
     reload_note = (
@@ -255,6 +280,7 @@ def render_status_page(store: Store, now: float) -> str:
 <p>{len(view.targets)} targets, <span id="down-count"{' class="bad"' if down else ""}>{down}</span>
 down. <a href="/metrics">/metrics</a> · <a href="/api/v1/status">/api/v1/status</a> ·
 <a href="/-/healthy">/-/healthy</a> · <a href="/-/ready">/-/ready</a></p>{reload_note}
+<p class="note" id="as-of">As of {_utc(now)}: built when a poll finishes; ages are as of then.</p>
 {_broken_section(view, now)}
 <h2>Targets</h2>
 <table id="targets"><thead><tr><th>Target</th><th>System</th><th>Status</th>
@@ -265,18 +291,8 @@ down. <a href="/metrics">/metrics</a> · <a href="/api/v1/status">/api/v1/status
 </tbody></table>
 <p class="note" id="state-names">State names are each upstream's own spelling, shown as it
 reports them: PeerDB <code>STATUS_RUNNING</code>, Feldera <code>Running</code>, Confluent
-<code>ACTIVE</code>, Etlworks <code>success</code>.</p>
+<code>ACTIVE</code>, Etlworks <code>success</code>. Invisible characters in upstream names and
+texts (controls, bidi and zero-width characters) are shown as <code>&lt;U+202E&gt;</code>.</p>
 {_capabilities(view.targets)}
 </body></html>
 """
-
-
-def handler(
-    store: Store, clock: Callable[[], float]
-) -> Callable[[web.Request], Awaitable[web.Response]]:
-    """The aiohttp handler serving the page for `store`, as of `clock`."""
-
-    async def status_page(_request: web.Request) -> web.Response:
-        return web.Response(text=render_status_page(store, clock()), content_type="text/html")
-
-    return status_page

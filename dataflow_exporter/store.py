@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
+
+import msgspec
 
 from dataflow_exporter.config_models import Shard
 from dataflow_exporter.errors import Reason
@@ -18,6 +20,10 @@ from dataflow_exporter.sources.base import BrokenEntity, DetailFailure
 # Broken entities kept per target (the worst upstream could report every entity broken); the
 # status page and the API say how many more there were.
 MAX_BROKEN_KEPT = 5000
+# Characters of an upstream error text kept (broken entities, failing detail calls, failed
+# polls): one 10 MB error must not be held, nor scrubbed, whole. Longer than the status view's
+# scrub window, so the view still sees that a text was cut and treats its end as unsafe.
+MAX_TEXT_KEPT = 16 * 1024
 # What identifies one broken entity in one state, for "since when".
 BrokenKey = tuple[str, tuple[tuple[str, str], ...], str]
 
@@ -113,6 +119,18 @@ def detail_key(failure: DetailFailure) -> BrokenKey:
     return ("detail", names, failure.reason.value)
 
 
+def _kept_entity(entity: BrokenEntity) -> BrokenEntity:
+    if len(entity.error) <= MAX_TEXT_KEPT:
+        return entity
+    return msgspec.structs.replace(entity, error=entity.error[:MAX_TEXT_KEPT])
+
+
+def _kept_failure(failure: DetailFailure) -> DetailFailure:
+    if len(failure.message) <= MAX_TEXT_KEPT:
+        return failure
+    return msgspec.structs.replace(failure, message=failure.message[:MAX_TEXT_KEPT])
+
+
 class Store:
     """Every target's state, the reload status and the unknown-value counters."""
 
@@ -157,8 +175,8 @@ class Store:
         state = self._targets.get(name)
         if state is None:
             return
-        state.detail_failures = detail_failures
-        state.broken = broken[:MAX_BROKEN_KEPT]
+        state.detail_failures = tuple(map(_kept_failure, detail_failures))
+        state.broken = tuple(map(_kept_entity, broken[:MAX_BROKEN_KEPT]))
         state.broken_omitted = len(broken) - len(state.broken)
         keys = [*map(broken_key, state.broken), *map(detail_key, detail_failures)]
         state.first_seen = {k: state.first_seen.get(k, snapshot.taken_at) for k in keys}
@@ -192,7 +210,7 @@ class Store:
         state.last_poll_at = now
         state.last_duration = duration
         state.last_error_reason = reason.value
-        state.last_error = message
+        state.last_error = message[:MAX_TEXT_KEPT]
         state.polls_total += 1
         state.errors_total[reason.value] += 1
         state.consecutive_failures += 1
@@ -210,6 +228,17 @@ class Store:
         if ok:
             self.reload_at = now
         self._changed()
+
+    def copy(self) -> Store:
+        """A copy to read in another thread while this store changes on the event loop. Each
+        target's state is copied field by field: the fields the status reads are replaced on
+        change, never changed in place (the counters are, and are shared)."""
+        copied = Store()
+        copied.version = self.version
+        copied._targets = {name: replace(state) for name, state in self._targets.items()}
+        copied.reload_ok, copied.reload_at = self.reload_ok, self.reload_at
+        copied.shard = self.shard
+        return copied
 
     def ready(self) -> bool:
         """True once every target has finished at least one poll."""

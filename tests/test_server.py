@@ -2,18 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
+import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
 from aiohttp import web
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as om_parse
 
+from dataflow_exporter import status, status_cache, status_page
 from dataflow_exporter.exporter import Exporter
 from dataflow_exporter.exposition_cache import ExpositionCache
-from dataflow_exporter.server import make_app
+from dataflow_exporter.server import (
+    SLOTS_KEY,
+    STATUS_KEY,
+    ServerLimits,
+    Slots,
+    chunks,
+    make_app,
+)
 from dataflow_exporter.simulator import Simulation
 from dataflow_exporter.sources import REGISTRY
 from dataflow_exporter.store import Store, TargetState
@@ -35,8 +46,13 @@ def store() -> Store:
 
 
 @pytest.fixture
-async def base_url(store: Store) -> AsyncIterator[str]:
-    runner = web.AppRunner(make_app(store, ExpositionCache(store), no_reload))
+def app(store: Store) -> web.Application:
+    return make_app(store, ExpositionCache(store), no_reload)
+
+
+@pytest.fixture
+async def base_url(app: web.Application) -> AsyncIterator[str]:
+    runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
@@ -183,3 +199,140 @@ async def test_the_status_pages_read_the_time_from_the_same_clock_as_metrics(sto
     (pg,) = [t for t in doc["targets"] if t["name"] == "pg"]
     assert pg["stale"] is True
     assert value(text, "dataflow_exporter_target_stale", target="pg") == 1
+
+
+PAGE_HEADERS = {
+    "Content-Security-Policy": status_page.CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",
+}
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD"])
+@pytest.mark.parametrize("header", sorted(PAGE_HEADERS))
+async def test_the_status_page_is_sent_with_browser_hardening_headers(
+    base_url: str, method: str, header: str
+) -> None:
+    async with aiohttp.ClientSession() as session, session.request(method, f"{base_url}/") as resp:
+        assert resp.status == 200
+        assert resp.headers[header] == PAGE_HEADERS[header]
+
+
+async def test_head_of_the_status_page_sends_its_length_and_no_body(base_url: str) -> None:
+    async with aiohttp.ClientSession() as session:
+        async with session.get(f"{base_url}/") as resp:
+            page = await resp.read()
+        async with session.head(f"{base_url}/") as resp:
+            assert int(resp.headers["Content-Length"]) == len(page)
+            assert await resp.read() == b""
+
+
+async def test_the_pages_auto_refresh_is_served_without_building_again(
+    app: web.Application, base_url: str
+) -> None:
+    async with aiohttp.ClientSession() as session:
+        for path in ("/", "/", "/api/v1/status", "/"):
+            async with session.get(f"{base_url}{path}") as resp:
+                assert resp.status == 200
+    assert app[STATUS_KEY].builds == 1
+
+
+async def test_health_and_metrics_do_not_wait_for_a_status_build(
+    base_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    release = threading.Event()
+    real = status.status_view
+
+    def held(*args: Any) -> Any:
+        release.wait(30)
+        return real(*args)
+
+    monkeypatch.setattr(status_cache, "status_view", held)
+    async with aiohttp.ClientSession() as session:
+        page = asyncio.create_task(session.get(f"{base_url}/"))
+        try:
+            for path in ("/-/healthy", "/metrics", "/-/ready"):
+                async with session.get(f"{base_url}{path}") as resp:
+                    assert resp.status in (200, 503)
+                    await resp.read()
+            assert not page.done(), "the page is still being built"
+        finally:
+            release.set()
+        async with await page as resp:
+            assert resp.status == 200
+
+
+async def test_one_client_holds_at_most_its_share_of_the_slots() -> None:
+    slots = Slots(total=4, per_client=2)
+    for _ in range(2):
+        await slots.acquire("10.0.0.1")
+    third = asyncio.create_task(slots.acquire("10.0.0.1"))
+    await asyncio.sleep(0)
+    assert not third.done(), "a third body for the same address waits"
+    await asyncio.wait_for(slots.acquire("10.0.0.2"), 5)
+    assert slots.in_use == 3
+    slots.release("10.0.0.1")
+    await asyncio.wait_for(third, 5)
+    assert slots.in_use == 3
+
+
+async def test_every_slot_can_be_used_by_enough_clients() -> None:
+    slots = Slots(total=2, per_client=1)
+    await slots.acquire("a")
+    await slots.acquire("b")
+    blocked = asyncio.create_task(slots.acquire("c"))
+    await asyncio.sleep(0)
+    assert not blocked.done(), "no slot is left for a third address"
+    slots.release("a")
+    await asyncio.wait_for(blocked, 5)
+
+
+async def test_a_client_that_gives_up_waiting_leaves_no_trace() -> None:
+    slots = Slots(total=1, per_client=1)
+    await slots.acquire("a")
+    waiting = asyncio.create_task(slots.acquire("b"))
+    await asyncio.sleep(0)
+    waiting.cancel()
+    await asyncio.gather(waiting, return_exceptions=True)
+    slots.release("a")
+    assert slots.in_use == 0
+    await asyncio.wait_for(slots.acquire("b"), 5)
+
+
+@pytest.mark.parametrize(("total", "share"), [(10, 5), (3, 1), (1, 1)])
+def test_a_clients_share_is_half_the_slots_by_default(total: int, share: int) -> None:
+    assert ServerLimits(max_concurrent_scrapes=total).per_client == share
+
+
+def test_a_clients_share_can_be_set_but_not_beyond_the_total() -> None:
+    assert ServerLimits(max_concurrent_scrapes=4, max_scrapes_per_client=4).per_client == 4
+    assert ServerLimits(max_concurrent_scrapes=4, max_scrapes_per_client=9).per_client == 4
+
+
+@pytest.mark.parametrize("path", ["/metrics", "/", "/api/v1/status"])
+async def test_every_body_waits_for_a_slot_then_gets_a_503(store: Store, path: str) -> None:
+    limits = ServerLimits(max_concurrent_scrapes=1, slot_wait_seconds=0.1)
+    app = make_app(store, ExpositionCache(store), no_reload, limits=limits)
+    await app[SLOTS_KEY].acquire("another client")  # every slot is held
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        url = f"http://127.0.0.1:{runner.addresses[0][1]}{path}"
+        async with aiohttp.ClientSession() as session, session.get(url) as resp:
+            assert resp.status == 503
+            assert resp.headers["Retry-After"] == "1"
+    finally:
+        await runner.cleanup()
+
+
+@pytest.mark.parametrize(
+    "sizes", [[10], [4], [3, 3, 3], [1] * 9, [8, 1], [0, 5, 0, 2], [2, 9, 2], []]
+)
+def test_a_body_is_written_in_whole_chunks_of_its_parts(sizes: list[int]) -> None:
+    parts = [bytes([65 + i]) * size for i, size in enumerate(sizes)]
+    written = [bytes(chunk) for chunk in chunks(parts, 4)]
+    assert b"".join(written) == b"".join(parts)
+    assert all(len(chunk) == 4 for chunk in written[:-1])
+    assert all(0 < len(chunk) <= 4 for chunk in written)

@@ -4,11 +4,24 @@ safe to show."""
 
 from __future__ import annotations
 
-from dataflow_exporter import redact
+import pytest
+
+from dataflow_exporter import redact, scrub, status
+from dataflow_exporter import store as store_mod
 from dataflow_exporter.errors import Reason
 from dataflow_exporter.snapshot import Snapshot
 from dataflow_exporter.sources.base import BrokenEntity, DetailFailure
-from dataflow_exporter.status import API_VERSION, MAX_ERROR_CHARS, status_view
+from dataflow_exporter.status import (
+    API_VERSION,
+    CUT_MARGIN_CHARS,
+    MAX_ERROR_CHARS,
+    MAX_NAME_CHARS,
+    SHORT_ERROR_CHARS,
+    TextMemo,
+    name_text,
+    shown_text,
+    status_view,
+)
 from dataflow_exporter.store import Store, TargetState
 
 NOW = 1_700_000_000.0
@@ -106,3 +119,149 @@ def test_a_lone_surrogate_in_upstream_text_becomes_a_question_mark() -> None:
     store.record_success("pg", snapshot(NOW), [], 0.1, broken=(broken,))
     (shown,) = status_view(store, NOW).broken
     assert (shown.names, shown.state, shown.error) == ({"mirror": "m?"}, "BAD?", "e?")
+
+
+# Each end of every range of invisible characters, as the issue lists them.
+INVISIBLE = [
+    "\u202a", "\u202e", "\u2066", "\u2069",  # bidi embeddings, overrides, isolates
+    "\u200b", "\u200d", "\ufeff",  # zero-width space and joiner, byte-order mark
+    "\x00", "\x1b", "\x1f", "\x7f", "\x80", "\x9f",  # C0, DEL, C1
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("char", INVISIBLE)
+def test_invisible_characters_are_shown_as_their_code_point(char: str) -> None:
+    code = f"<U+{ord(char):04X}>"
+    store = Store()
+    add(store, "pg")
+    broken = BrokenEntity("mirror", (("mirror", f"a{char}b"),), f"S{char}", f"e{char}f")
+    store.record_success("pg", snapshot(NOW), [], 0.1, broken=(broken,))
+    (shown,) = status_view(store, NOW).broken
+    assert (shown.names["mirror"], shown.state, shown.error) == (
+        f"a{code}b",
+        f"S{code}",
+        f"e{code}f",
+    )
+
+
+def test_error_texts_keep_their_lines_and_tabs_but_names_do_not() -> None:
+    assert shown_text("at x\n\tat y") == "at x\n\tat y"
+    assert name_text("a\nb\tc") == "a<U+000A>b<U+0009>c"
+    assert name_text("café 日本") == "café 日本"
+
+
+def test_names_are_cut_to_a_readable_length() -> None:
+    assert len(name_text("n" * 10_000)) == MAX_NAME_CHARS
+
+
+def test_a_credential_cut_by_the_scrub_window_is_not_shown_in_part() -> None:
+    window = MAX_ERROR_CHARS + CUT_MARGIN_CHARS
+    # Masked credentials shrink the window's text below the shown length, bringing a URL whose
+    # userinfo straddles the window's end into view: cut there, its `@` is gone and the
+    # scrubber cannot know it for a credential.
+    masked = "password=" + "p" * 200 + " "
+    head = masked * ((window - 30) // len(masked))
+    head += "x" * (window - 30 - len(head))
+    text = head + "postgres://orders:Sup3rS3cretPassw0rd@db:5432/app" + " y" * 100
+    shown = shown_text(text)
+    assert "Sup3r" not in shown and "orders" not in shown
+    assert len(shown) <= MAX_ERROR_CHARS and shown.endswith("…")
+
+
+def test_only_a_bounded_window_of_a_huge_text_is_scrubbed(monkeypatch: pytest.MonkeyPatch) -> None:
+    lengths: list[int] = []
+    real = scrub.scrub
+
+    def measured(text: str) -> str:
+        lengths.append(len(text))
+        return real(text)
+
+    monkeypatch.setattr(scrub, "scrub", measured)
+    shown = shown_text("e" * 10_000_000)
+    assert lengths == [MAX_ERROR_CHARS + CUT_MARGIN_CHARS]
+    assert len(shown) == MAX_ERROR_CHARS
+
+
+def test_each_distinct_text_is_scrubbed_once_across_views(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[str] = []
+    real = scrub.scrub
+
+    def counted(text: str) -> str:
+        calls.append(text)
+        return real(text)
+
+    monkeypatch.setattr(scrub, "scrub", counted)
+    store = Store()
+    add(store, "pg")
+    broken = tuple(
+        BrokenEntity("mirror", (("mirror", f"m{i}"),), "STATUS_FAILED", "same error")
+        for i in range(3)
+    )
+    store.record_success("pg", snapshot(NOW), [], 0.1, broken=broken)
+    memo = TextMemo()
+    status_view(store, NOW, memo)
+    status_view(store, NOW, memo)
+    assert calls == ["same error"]
+
+
+def test_past_a_targets_error_budget_errors_are_cut_short(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(status, "MAX_TARGET_ERROR_CHARS", 2 * MAX_ERROR_CHARS)
+    store = Store()
+    add(store, "pg")
+    broken = tuple(
+        BrokenEntity("mirror", (("mirror", f"m{i}"),), "STATUS_FAILED", f"{i}" * 9000)
+        for i in range(4)
+    )
+    store.record_success("pg", snapshot(NOW), [], 0.1, broken=broken)
+    lengths = [len(b.error) for b in status_view(store, NOW).broken]
+    assert lengths == [MAX_ERROR_CHARS, MAX_ERROR_CHARS, SHORT_ERROR_CHARS, SHORT_ERROR_CHARS]
+
+
+def test_entries_beyond_the_listed_cap_are_counted_as_omitted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(status, "MAX_LISTED", 2)
+    monkeypatch.setattr(store_mod, "MAX_BROKEN_KEPT", 3)
+    store = Store()
+    add(store, "pg")
+    broken = tuple(
+        BrokenEntity("mirror", (("mirror", f"m{i}"),), "STATUS_FAILED") for i in range(4)
+    )
+    failure = DetailFailure("mirror m9", "mirror_status", Reason.HTTP_5XX, "500")
+    store.record_success("pg", snapshot(NOW), [], 0.1, (failure,), broken=broken)
+    view = status_view(store, NOW)
+    assert [b.names for b in view.broken] == [{"mirror": "m0"}, {"mirror": "m1"}]
+    # One beyond the store's cap; one mirror and the failing detail call beyond the view's.
+    (target,) = view.targets
+    assert (target.broken, target.broken_omitted) == (4, 3)
+
+
+def test_detail_failures_fill_the_listed_cap_after_broken_entities(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(status, "MAX_LISTED", 2)
+    store = Store()
+    add(store, "pg")
+    broken = (BrokenEntity("mirror", (("mirror", "m"),), "STATUS_FAILED"),)
+    failures = tuple(
+        DetailFailure(f"mirror m{i}", "mirror_status", Reason.HTTP_5XX, "500") for i in range(2)
+    )
+    store.record_success("pg", snapshot(NOW), [], 0.1, failures, broken=broken)
+    view = status_view(store, NOW)
+    assert [b.kind for b in view.broken] == ["mirror", "detail call"]
+    assert view.targets[0].broken_omitted == 1
+
+
+def test_the_store_keeps_more_of_a_text_than_the_view_scrubs() -> None:
+    assert MAX_ERROR_CHARS + CUT_MARGIN_CHARS < store_mod.MAX_TEXT_KEPT
+    store = Store()
+    add(store, "pg")
+    text = "x" * (store_mod.MAX_TEXT_KEPT - 20) + " postgres://u:Sup3rS3cret@db/app"
+    broken = BrokenEntity("mirror", (("mirror", "m"),), "STATUS_FAILED", text * 100)
+    store.record_success("pg", snapshot(NOW), [], 0.1, broken=(broken,))
+    (shown,) = status_view(store, NOW).broken
+    assert "Sup3r" not in shown.error and shown.error.endswith("…")

@@ -12,14 +12,17 @@ import aiohttp
 import jsonschema
 import pytest
 import yaml
+from aiohttp import web
 
 from dataflow_exporter.cli import demo_config
 from dataflow_exporter.exporter import Exporter
+from dataflow_exporter.exposition_cache import ExpositionCache
+from dataflow_exporter.server import make_app
 from dataflow_exporter.simulator import Simulation
 from dataflow_exporter.snapshot import build_snapshot
 from dataflow_exporter.sources.base import BrokenEntity
 from dataflow_exporter.status import API_VERSION
-from dataflow_exporter.status_api import schema_text, status_json
+from dataflow_exporter.status_api import DEFAULT_LIMIT, MAX_LIMIT, schema_text, status_json
 from dataflow_exporter.status_page import render_status_page
 from dataflow_exporter.store import Store, TargetState
 
@@ -108,3 +111,115 @@ def test_an_entity_name_with_a_lone_surrogate_still_gives_valid_json_and_html() 
     assert document["broken"][0]["names"] == {"mirror": "bad?name"}
     assert document["broken"][0]["error"] == "x?"
     render_status_page(store, 2.0).encode("utf-8")
+
+
+def _many_broken(counts: dict[str, int]) -> Store:
+    store = Store()
+    for name, count in counts.items():
+        store.add(TargetState(name, "peerdb", 30, 300))
+        snapshot = build_snapshot([], (("target", name),), 10, {}, 1.0)
+        mirrors = tuple(
+            BrokenEntity("mirror", (("mirror", f"{name}-{i}"),), "STATUS_FAILED")
+            for i in range(count)
+        )
+        store.record_success(name, snapshot, [], 0.1, (), {}, mirrors)
+    return store
+
+
+@pytest.fixture
+async def paged_url() -> AsyncIterator[str]:
+    store = _many_broken({"a": 5, "b": 3})
+    runner = web.AppRunner(make_app(store, ExpositionCache(store), _no_reload))
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    await runner.cleanup()
+
+
+async def _no_reload() -> list[str]:
+    return []
+
+
+def _mirrors(document: dict[str, Any]) -> list[str]:
+    return [b["names"]["mirror"] for b in document["broken"]]
+
+
+async def test_a_page_of_broken_entities_names_the_next_one(paged_url: str) -> None:
+    _, _, first = await _get(paged_url + "/api/v1/status?limit=3")
+    assert _mirrors(first) == ["a-0", "a-1", "a-2"]
+    assert (first["broken_total"], first["offset"], first["limit"]) == (8, 0, 3)
+    assert first["next"] == "/api/v1/status?offset=3&limit=3"
+    _, _, second = await _get(paged_url + first["next"])
+    assert _mirrors(second) == ["a-3", "a-4", "b-0"]
+    _, _, last = await _get(paged_url + second["next"])
+    assert (_mirrors(last), last["next"]) == (["b-1", "b-2"], None)
+    assert len(last["targets"]) == 2
+    schema = json.loads(schema_text())
+    for document in (first, second, last):
+        jsonschema.Draft202012Validator(schema).validate(document)
+
+
+async def test_one_targets_broken_entities_are_paged_on_their_own(paged_url: str) -> None:
+    _, _, document = await _get(paged_url + "/api/v1/status?target=b&offset=1&limit=1")
+    assert _mirrors(document) == ["b-1"]
+    assert [t["name"] for t in document["targets"]] == ["b"]
+    assert (document["broken_total"], document["offset"]) == (3, 1)
+    assert document["next"] == "/api/v1/status?offset=2&limit=1&target=b"
+
+
+async def test_the_whole_list_is_one_answer_up_to_the_default_limit(paged_url: str) -> None:
+    _, _, document = await _get(paged_url + "/api/v1/status")
+    assert len(document["broken"]) == 8
+    assert (document["limit"], document["next"]) == (DEFAULT_LIMIT, None)
+
+
+@pytest.mark.parametrize(
+    ("query", "status", "says"),
+    [
+        ("limit=-1", 400, "?limit= must be a whole number from 1 to 5000"),
+        ("limit=0", 400, "?limit= must be a whole number from 1 to 5000"),
+        ("limit=%C2%B2", 400, "?limit= must be a whole number"),
+        ("offset=" + "9" * 5000, 400, "?offset= must be a whole number from 0 to 1000000000"),
+        ("offset=1000000001", 400, "?offset= must be a whole number"),
+        (f"limit={MAX_LIMIT + 1}", 400, "?limit= must be a whole number"),
+        ("offset=x", 400, "?offset= must be a whole number"),
+        ("target=nope", 404, "No target of that name."),
+    ],
+)
+async def test_a_bad_query_is_answered_with_what_is_wrong(
+    paged_url: str, query: str, status: int, says: str
+) -> None:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"{paged_url}/api/v1/status?{query}") as resp,
+    ):
+        assert resp.status == status
+        assert says in await resp.text()
+
+
+@pytest.mark.parametrize(("limit", "listed"), [(1, 1), (MAX_LIMIT, 8)])
+async def test_the_smallest_and_largest_limits_are_accepted(
+    paged_url: str, limit: int, listed: int
+) -> None:
+    status, _, document = await _get(f"{paged_url}/api/v1/status?limit={limit}&offset=0")
+    assert (status, len(document["broken"])) == (200, listed)
+
+
+async def test_the_answer_is_never_cached_nor_sniffed(paged_url: str) -> None:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(paged_url + "/api/v1/status") as resp,
+    ):
+        assert resp.headers["Cache-Control"] == "no-store"
+        assert resp.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_invisible_characters_are_escaped_in_the_document() -> None:
+    store = _many_broken({"a": 0})
+    snapshot = build_snapshot([], (("target", "a"),), 10, {}, 1.0)
+    mirror = BrokenEntity("mirror", (("mirror", "x\u202ey"),), "STATUS_FAILED", "\u2066e")
+    store.record_success("a", snapshot, [], 0.1, (), {}, (mirror,))
+    raw = status_json(store, 2.0)
+    assert "\u202e".encode() not in raw and "\u2066".encode() not in raw
+    (entry,) = json.loads(raw)["broken"]
+    assert (entry["names"]["mirror"], entry["error"]) == ("x<U+202E>y", "<U+2066>e")

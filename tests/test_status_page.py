@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+
 import pytest
 
 from dataflow_exporter import status_page
+from dataflow_exporter import store as store_mod
 from dataflow_exporter.errors import Reason
 from dataflow_exporter.snapshot import build_snapshot
 from dataflow_exporter.sources.base import BrokenEntity
@@ -86,7 +90,7 @@ def test_rows_beyond_the_cap_are_one_line_saying_how_many_more(
     page = render_status_page(_store(("etl", flows, {"flows error": 3})), NOW)
     broken = _section(page, 'id="broken"')
     assert sum(f"Load {i}<" in broken for i in range(3)) == 1
-    assert "etl: 2 more (see /api/v1/status)" in broken
+    assert "etl: 2 more (see /api/v1/status?target=etl)" in broken
 
 
 @pytest.mark.parametrize("since", [1e300, -1e300, 1e20, float("inf"), float("-inf"), float("nan")])
@@ -96,3 +100,47 @@ def test_any_time_an_entity_holds_renders_without_raising(since: float) -> None:
     row = _section(page, 'id="broken"')
     assert "Load" in row
     assert "boom" in row
+
+
+def test_more_counts_the_entities_the_store_left_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(store_mod, "MAX_BROKEN_KEPT", 2)
+    flows = tuple(
+        BrokenEntity("flow", (("flow_id", str(i)), ("flow", f"Load {i}")), "error")
+        for i in range(5)
+    )
+    page = render_status_page(_store(("etl", flows, {"flows error": 5})), NOW)
+    broken = _section(page, 'id="broken"')
+    assert sum(f"Load {i}<" in broken for i in range(5)) == 2
+    assert "etl: 3 more (see /api/v1/status?target=etl)" in broken
+
+
+def test_a_down_target_is_listed_as_not_known_now() -> None:
+    store = _store(("etl", (), {"flows success": 2}), ("ok", (), {}))
+    store.record_failure("etl", Reason.CONNECT, "refused", 0.1, NOW - 1)
+    page = render_status_page(store, NOW)
+    no_data = _section(page, 'id="no-data"', "</p>")
+    assert "etl (down, showing its last good poll)" in no_data
+    assert "ok (" not in no_data
+    stale = render_status_page(store, NOW + 400)
+    assert "etl (down, data too old to show)" in _section(stale, 'id="no-data"', "</p>")
+
+
+def test_invisible_characters_are_shown_escaped_never_raw() -> None:
+    flow = BrokenEntity("flow", (("flow_id", "7"), ("flow", "gnp\u202eexe.")), "error", "a\u200bb")
+    page = render_status_page(_store(("etl", (flow,), {"flows error": 1})), NOW)
+    assert "\u202e" not in page and "\u200b" not in page
+    row = _section(page, 'id="broken"')
+    assert "gnp&lt;U+202E&gt;exe." in row
+    assert "a&lt;U+200B&gt;b" in row
+
+
+def test_the_policy_allows_exactly_the_pages_own_style() -> None:
+    page = render_status_page(_store(("etl", (), {})), NOW)
+    style = page[page.index("<style>") + len("<style>") : page.index("</style>")]
+    digest = base64.b64encode(hashlib.sha256(style.encode()).digest()).decode()
+    policy = dict(
+        part.strip().split(" ", 1) for part in status_page.CONTENT_SECURITY_POLICY.split(";")
+    )
+    assert policy["style-src"] == f"'sha256-{digest}'"
+    assert (policy["default-src"], policy["frame-ancestors"]) == ("'none'", "'none'")
+    assert "<script" not in page and " style=" not in page

@@ -11,7 +11,7 @@ from dataflow_exporter import store as store_mod
 from dataflow_exporter.errors import Reason
 from dataflow_exporter.families import MetricSpec
 from dataflow_exporter.snapshot import Snapshot
-from dataflow_exporter.sources.base import BrokenEntity
+from dataflow_exporter.sources.base import BrokenEntity, DetailFailure
 from dataflow_exporter.store import (
     MAX_UNKNOWN_FIELDS,
     OTHER_FIELD,
@@ -207,3 +207,37 @@ def test_broken_entities_beyond_the_cap_are_counted_not_kept(
     state = store.targets["a"]
     assert state.broken == broken[:2]
     assert state.broken_omitted == 1
+
+
+def test_a_copy_keeps_the_state_it_was_taken_at() -> None:
+    store = Store()
+    store.add(TargetState("pg", "peerdb", 30, 300))
+    copy = store.copy()
+    store.record_failure("pg", Reason.CONNECT, "refused", 0.1, 1.0)
+    store.remove("pg")
+    (state,) = copy.targets.values()
+    assert (state.polled, state.last_error, copy.version) == (False, None, 1)
+
+
+def test_long_upstream_texts_are_kept_up_to_a_bound() -> None:
+    store = Store()
+    store.add(TargetState("pg", "peerdb", 30, 300))
+    huge = "e" * (10 * 1024 * 1024)
+    entity = BrokenEntity("mirror", (("mirror", "m"),), "STATUS_FAILED", huge)
+    failure = DetailFailure("mirror m", "mirror_status", Reason.HTTP_5XX, huge)
+    snapshot = Snapshot({}, {}, 1, 0, {}, 1.0)
+    store.record_success("pg", snapshot, [], 0.1, (failure,), broken=(entity,))
+    state = store.targets["pg"]
+    assert len(state.broken[0].error) == store_mod.MAX_TEXT_KEPT
+    assert len(state.detail_failures[0].message) == store_mod.MAX_TEXT_KEPT
+    store.record_failure("pg", Reason.INTERNAL, huge, 0.1, 2.0)
+    assert len(state.last_error or "") == store_mod.MAX_TEXT_KEPT
+
+
+def test_a_text_as_long_as_the_bound_is_kept_whole() -> None:
+    store = Store()
+    store.add(TargetState("pg", "peerdb", 30, 300))
+    text = "e" * store_mod.MAX_TEXT_KEPT
+    entity = BrokenEntity("mirror", (("mirror", "m"),), "STATUS_FAILED", text)
+    store.record_success("pg", Snapshot({}, {}, 1, 0, {}, 1.0), [], 0.1, broken=(entity,))
+    assert store.targets["pg"].broken[0] is entity

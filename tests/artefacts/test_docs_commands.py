@@ -49,10 +49,12 @@ SHELL_BLOCKS = {"sh", "bash", "shell"}
 FENCE = re.compile(r"^\s*```(\S*)")
 # Programs the docs may run that are not the project's: the user's own tools.
 KNOWN_TOOLS = {
+    "[",
     "apt-get",
     "curl",
     "cut",
     "docker",
+    "echo",
     "git",
     "helm",
     "htpasswd",
@@ -63,6 +65,9 @@ KNOWN_TOOLS = {
     "promtool",
     "sudo",
 }
+# Shell words that start or end a compound command, and `sudo`: the command after them is checked.
+SHELL_KEYWORDS = {"sudo", "while", "until", "if", "then", "do", "done", "else", "elif", "fi", "!"}
+SUBSTITUTION = re.compile(r"\$\(([^()]*)\)")
 # What a command may start with to name the repository's own files.
 TOP_LEVEL = {p.name for p in ROOT.iterdir() if not p.name.startswith(".")} | {".ci"}
 VENV_BIN = Path(sys.executable).parent
@@ -108,7 +113,15 @@ def shell_lines(doc: Path) -> Iterator[tuple[int, str]]:
 
 def split_commands(text: str) -> list[list[str]]:
     """A shell line as its simple commands: split at `&&`, `||`, `;` and `|`, comments
-    dropped, quotes removed as the shell would."""
+    dropped, quotes removed as the shell would; a `$(…)` is a command of its own."""
+    inner: list[list[str]] = []
+    while (found := SUBSTITUTION.search(text)) is not None:
+        inner += split_commands(found[1])
+        text = text[: found.start()] + "SUBST" + text[found.end() :]
+    return inner + _simple_commands(text)
+
+
+def _simple_commands(text: str) -> list[list[str]]:
     lexer = shlex.shlex(text, posix=True, punctuation_chars="&|;")
     lexer.whitespace_split = True
     lexer.commenters = "#"
@@ -122,8 +135,11 @@ def split_commands(text: str) -> list[list[str]]:
 
 
 def without_prefix(argv: list[str]) -> tuple[str, ...]:
-    """The command `sudo` or leading `NAME=value` assignments run: the one to check."""
-    while argv and (argv[0] == "sudo" or re.fullmatch(r"[A-Z_][A-Z0-9_]*=\S*", argv[0])):
+    """The command `sudo`, a shell keyword or leading `NAME=value` assignments run: the one to
+    check."""
+    while argv and (
+        argv[0] in SHELL_KEYWORDS or re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*=\S*", argv[0])
+    ):
         argv = argv[1:]
     return tuple(argv)
 
@@ -283,12 +299,23 @@ CHECKS = [system_python_problems, program_problems, path_problems, cli_problems,
         ".venv/bin/mypi dataflow_exporter",
         "sudo pip install .",
         "CI=true python3 -m pytest",
+        "do pip install .",
     ],
 )
 def test_a_command_that_would_fail_is_caught(wrong: str) -> None:
     [argv] = split_commands(wrong)
     command = Command(ROOT / "README.md", 1, without_prefix(argv))
     assert [problem for check in CHECKS for problem in check(command)]
+
+
+def test_a_command_inside_a_substitution_is_checked_on_its_own() -> None:
+    commands = split_commands('page=$(pip install . | jq -r .next) && echo "$page"')
+    assert [without_prefix(argv) for argv in commands] == [
+        ("pip", "install", "."),
+        ("jq", "-r", ".next"),
+        (),
+        ("echo", "$page"),
+    ]
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=str)

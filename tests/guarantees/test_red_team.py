@@ -49,10 +49,10 @@ from dataflow_exporter.exposition_cache import ExpositionCache
 from dataflow_exporter.families import Family
 from dataflow_exporter.scheduler import Poller
 from dataflow_exporter.self_metrics import TARGET_UP
-from dataflow_exporter.server import ServerLimits, make_app, wants_gzip
+from dataflow_exporter.server import SLOTS_KEY, ServerLimits, make_app, wants_gzip
 from dataflow_exporter.simulator import Simulation
 from dataflow_exporter.snapshot import Snapshot
-from dataflow_exporter.sources.base import PollResult, Source, number
+from dataflow_exporter.sources.base import BrokenEntity, PollResult, Source, number
 from dataflow_exporter.status_page import render_status_page
 from dataflow_exporter.store import MAX_UNKNOWN_FIELDS, Store, TargetState
 from dataflow_exporter.upstream import UpstreamClient, decode_json
@@ -363,16 +363,25 @@ def _big_store(body_mib: int) -> Store:
     return store
 
 
-def _stalled_scrapers(port: int, count: int) -> list[socket.socket]:
-    """Connections that ask for /metrics and never read a byte of the answer."""
+def _stalled_scrapers(
+    port: int, count: int, path: str = "/metrics", source: str = "127.0.0.1"
+) -> list[socket.socket]:
+    """Connections from `source` (any 127.x address: Linux routes them all to loopback) that
+    ask for `path` and never read a byte of the answer."""
     sockets = []
     for _ in range(count):
         sock = socket.socket()
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.bind((source, 0))
         sock.connect(("127.0.0.1", port))
-        sock.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+        sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
         sockets.append(sock)
     return sockets
+
+
+async def _slots_held(app: web.Application, count: int) -> None:
+    """Wait until `count` bodies hold their slots."""
+    await asyncio.wait_for(app[SLOTS_KEY].wait_until(lambda held: held >= count), 30)
 
 
 async def _reload() -> list[str]:
@@ -405,9 +414,12 @@ async def test_scrapes_beyond_the_limit_wait_then_get_a_503() -> None:
     store = _big_store(8)
     app = make_app(store, ExpositionCache(store), _reload, limits=limits)
     async with _serving(app) as url:
-        scrapers = _stalled_scrapers(int(url.rsplit(":", 1)[1]), 2)
+        port = int(url.rsplit(":", 1)[1])
+        # Two addresses, one slot each (one address may hold half the slots).
+        scrapers = [*_stalled_scrapers(port, 1, source="127.0.0.2")]
+        scrapers += _stalled_scrapers(port, 1, source="127.0.0.3")
         try:
-            await asyncio.sleep(0.5)
+            await _slots_held(app, 2)
             async with aiohttp.ClientSession() as session, session.get(f"{url}/metrics") as resp:
                 assert resp.status == 503
                 assert "Retry-After" in resp.headers
@@ -429,6 +441,73 @@ async def test_a_scraper_that_stops_reading_is_cut_off() -> None:
                 assert len(await resp.read()) > 8 * MiB - 1024
         finally:
             scrapers[0].close()
+
+
+@pytest.mark.slow
+async def test_a_scrape_is_served_at_once_however_many_stall_from_another_address() -> None:
+    limits = ServerLimits(max_concurrent_scrapes=4, slot_wait_seconds=30, write_stall_seconds=60)
+    store = _big_store(8)
+    cache = ExpositionCache(store)
+    cache.exposition()
+    app = make_app(store, cache, _reload, limits=limits)
+    async with _serving(app) as url:
+        scrapers = _stalled_scrapers(int(url.rsplit(":", 1)[1]), 20, source="127.0.0.2")
+        try:
+            await _slots_held(app, limits.per_client)
+            started = time.monotonic()
+            async with aiohttp.ClientSession() as session, session.get(f"{url}/metrics") as resp:
+                assert resp.status == 200
+                assert len(await resp.read()) > 8 * MiB - 1024
+            took = time.monotonic() - started
+            assert app[SLOTS_KEY].in_use == limits.per_client, "the staller held only its share"
+        finally:
+            for sock in scrapers:
+                sock.close()
+    # Waiting for a slot the stallers hold would take the 60 s stall cut-off.
+    assert took < 10, f"the scrape took {took:.1f}s"
+
+
+def _status_store(targets: int, entities: int, text_chars: int) -> Store:
+    """A store whose status is large: `entities` broken pipelines per target, each with a long
+    upstream error."""
+    store = Store()
+    text = ("java.lang.IllegalStateException: deployment failed " * 200)[:text_chars]
+    for t in range(targets):
+        name = f"t{t:03}"
+        store.add(TargetState(name, "feldera", 3600, 3600))
+        snapshot = Snapshot({}, {}, 1, 0, {"pipelines Failed": entities}, time.time())
+        broken = tuple(
+            BrokenEntity("pipeline", (("pipeline", f"p{i:05}"),), "Failed", f"{i} {text}")
+            for i in range(entities)
+        )
+        store.record_success(name, snapshot, [], 0.1, broken=broken)
+    return store
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("path", "end"), [("/", b"</html>\n"), ("/api/v1/status?limit=5000", b"]}")]
+)
+async def test_status_readers_that_never_read_hold_a_slot_and_are_cut_off(
+    path: str, end: bytes
+) -> None:
+    limits = ServerLimits(max_concurrent_scrapes=2, slot_wait_seconds=30, write_stall_seconds=1)
+    store = _status_store(40, 50, 4000)  # a page of 9 MB, a document of 8 MB
+    app = make_app(store, ExpositionCache(store), _reload, limits=limits)
+    async with _serving(app) as url:
+        (reader,) = _stalled_scrapers(int(url.rsplit(":", 1)[1]), 1, path=path)
+        try:
+            await _slots_held(app, 1)
+            # The write-stall cut-off frees the slot and drops the connection.
+            await asyncio.wait_for(app[SLOTS_KEY].wait_until(lambda held: held == 0), 30)
+            reader.settimeout(30)
+            received = b""
+            while chunk := reader.recv(1 << 20):
+                received += chunk
+        finally:
+            reader.close()
+    assert b"200 OK" in received[:100]
+    assert not received.endswith(end), "cut off mid-body"
 
 
 # --- 4. silent and slow connections, descriptor exhaustion -----------------------------------

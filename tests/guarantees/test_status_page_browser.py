@@ -124,8 +124,13 @@ async def test_status_page_shows_a_person_what_is_up_what_is_down_and_why(
         browser = await _launch(pw, chromium, tmp_path)
         try:
             page = await browser.new_page()
+            console: list[str] = []
+            page.on("console", lambda message: console.append(message.text))
             response = await page.goto(base + "/")
             assert response is not None and response.ok
+            assert "Content-Security-Policy" in response.headers or (
+                "content-security-policy" in response.headers
+            )
             await page.screenshot(path=str(tmp_path / "status-page.png"), full_page=True)
             seen = await _what_a_person_sees(page)
             dom = await page.content()
@@ -136,6 +141,8 @@ async def test_status_page_shows_a_person_what_is_up_what_is_down_and_why(
     assert seen["title"] == "dataflow-exporter"
     assert seen["summary"].startswith("4 targets, 1 down.")
     assert seen["down_count_colour"] != seen["text_colour"], "the down count stands out"
+    # The page's policy allows its own style and needs nothing it refuses.
+    assert [m for m in console if "Content Security Policy" in m] == []
 
     rows = seen["rows"]
     assert rows[0]["target"] == FAILING, "a down target is listed first"
