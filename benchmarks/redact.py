@@ -1,0 +1,100 @@
+"""Redaction throughput against the number of registered secret forms.
+
+  .venv/bin/python -m benchmarks.redact            # 4, 64, 65 and 500 forms
+  .venv/bin/python -m benchmarks.redact --quick    # fewer repetitions
+
+Every log line, error message and status-page text goes through `redact.redact`, so its cost per
+character matters as secrets accumulate (a `*_file` secret rotated many times, hundreds of
+targets). Each row is one number of registered forms and one text size, with one known secret in
+the middle of the text (so there is work to do): microseconds per call (best of five rounds) and
+megabytes per second. Compare rows with each other, not with other machines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import string
+import time
+
+from dataflow_exporter import redact
+
+FORMS = (4, 64, 65, 500)
+# A typical upstream error, a big one (the status page's kept text), and a huge one.
+SIZES = (200, 8 * 1024, 1024 * 1024)
+WORDS = (
+    "connection refused to host db-primary port 5432 java.sql.SQLException timeout after "
+    "30000ms while reading from the replication slot peerflow_slot error: broker not available"
+).split()
+
+
+def _secret(rng: random.Random) -> str:
+    # Letters and digits only: one value gives two forms (itself and its Basic token).
+    return "".join(rng.choice(string.ascii_letters + string.digits) for _ in range(24))
+
+
+def register_forms(count: int, rng: random.Random) -> str:
+    """Register secrets until exactly `count` forms are known; return one of the values."""
+    redact.forget_all()
+    known = 0
+    planted = ""
+    while known < count:
+        value = _secret(rng)
+        new = len(redact.forms(value))
+        if known + new > count:
+            # One form short: an HTTP Basic token of a user and a password is a single form.
+            redact.register_basic("user", value)
+            known += 1
+            continue
+        redact.register(value)
+        known += new
+        planted = value
+    return planted
+
+
+def text_of(size: int, secret: str, rng: random.Random) -> str:
+    words: list[str] = []
+    length = 0
+    while length < size:
+        word = rng.choice(WORDS)
+        words.append(word)
+        length += len(word) + 1
+    body = " ".join(words)[:size]
+    half = len(body) // 2
+    return f"{body[:half]} {secret} {body[half:]}"
+
+
+def best_of(text: str, rounds: int, calls: int) -> float:
+    """Seconds per call, the best of `rounds` rounds of `calls` calls."""
+    best = float("inf")
+    for _ in range(rounds):
+        started = time.perf_counter()
+        for _ in range(calls):
+            redact.redact(text)
+        best = min(best, (time.perf_counter() - started) / calls)
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer rounds and calls")
+    args = parser.parse_args()
+    rounds = 2 if args.quick else 5
+    budget = 0.05 if args.quick else 0.2  # seconds of calls per round, roughly
+    print(f"{'forms':>6} {'text':>9} {'us/call':>10} {'MB/s':>8}")
+    for count in FORMS:
+        rng = random.Random(count)
+        secret = register_forms(count, rng)
+        for size in SIZES:
+            text = text_of(size, secret, rng)
+            assert secret not in redact.redact(text), "the planted secret was not masked"
+            once = best_of(text, 1, 1)
+            calls = max(1, int(budget / max(once, 1e-7)))
+            seconds = best_of(text, rounds, calls)
+            rate = len(text) / seconds / 1e6
+            print(f"{count:>6} {len(text):>9} {seconds * 1e6:>10.1f} {rate:>8.1f}")
+    redact.forget_all()
+
+
+if __name__ == "__main__":
+    main()
