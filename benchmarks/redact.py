@@ -22,10 +22,11 @@ from dataflow_exporter import redact
 FORMS = (4, 64, 65, 500)
 # A typical upstream error, a big one (the status page's kept text), and a huge one.
 SIZES = (200, 8 * 1024, 1024 * 1024)
-WORDS = (
+SENTENCE = (
     "connection refused to host db-primary port 5432 java.sql.SQLException timeout after "
     "30000ms while reading from the replication slot peerflow_slot error: broker not available"
-).split()
+)
+WORDS = SENTENCE.split()
 
 
 def _secret(rng: random.Random) -> str:
