@@ -55,7 +55,9 @@ _AUTHORIZATION = re.compile(
 # A bearer or basic credential without a header name before it; a plain lowercase word after
 # the scheme is prose (`basic authentication failed`), not a credential.
 _BEARER = re.compile(
-    r"(?P<head>\b(?:bearer|basic)\s+)(?![a-z]+\b)[A-Za-z0-9._~+/=-]{8,}", re.IGNORECASE
+    r"(?P<head>\b(?:bearer|basic)\s+)(?!(?-i:[a-z]+)(?![A-Za-z0-9._~+/=-]))"
+    r"[A-Za-z0-9._~+/=-]{8,}",
+    re.IGNORECASE,
 )
 # A name followed by `=` or `:`, bare, quoted or in escaped quotes; `_credential` decides.
 _NAME = re.compile(
