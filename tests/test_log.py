@@ -64,11 +64,11 @@ def test_text_without_secrets_is_logged_unchanged(log_lines: io.StringIO) -> Non
 FORGED = "orders\x1b[2K\rlevel=info event=all_good\x07\u202egnp.\u200b"
 
 
-def _render(fmt: LogFormat, **fields: object) -> str:
+def _render(fmt: LogFormat, event: str = "detail_failed", **fields: object) -> str:
     out = io.StringIO()
     configure("debug", fmt, out)
     try:
-        get_logger("test").warning("detail_failed", **fields)
+        get_logger("test").warning(event, **fields)
     finally:
         configure()
     return out.getvalue()
@@ -87,7 +87,9 @@ def test_control_and_bidi_characters_from_upstream_are_escaped(fmt: LogFormat) -
 
 @pytest.mark.parametrize("fmt", ["logfmt", "json", "console"])
 def test_a_newline_from_upstream_cannot_start_a_log_line(fmt: LogFormat) -> None:
-    text = _render(fmt, flow="orders\nlevel=error event=forged")
+    forged = "orders\nlevel=error event=forged"
+    # In a field, and in the event itself (which the console prints without quoting).
+    text = _render(fmt, f"flow {forged} failed", flow=forged)
     assert text.count("\n") == 1
 
 
