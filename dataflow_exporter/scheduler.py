@@ -18,7 +18,6 @@ from typing import Any
 
 import aiohttp
 
-from dataflow_exporter import scrub
 from dataflow_exporter.config import Config
 from dataflow_exporter.config_models import Shard, TargetConfig
 from dataflow_exporter.errors import Reason, UpstreamError
@@ -187,7 +186,7 @@ class Poller:
                     target=cfg.name,
                     system=cfg.system,
                     field=field_name,
-                    value=scrub.shorten(value, 200),
+                    value=value[:200],
                 )
 
     def _log_capabilities(self, capabilities: dict[str, bool]) -> None:

@@ -50,7 +50,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from pydantic import Field, FilePath, SecretStr, field_validator, model_validator
 
-from dataflow_exporter import redact, scrub, thresholds
+from dataflow_exporter import redact, thresholds
 from dataflow_exporter.auth import BearerAuth, SecretReader
 from dataflow_exporter.config_models import Duration, Filter, Shard, TargetConfig, not_both
 from dataflow_exporter.errors import Reason, SchemaError, UpstreamError
@@ -295,7 +295,7 @@ def parse_flows(payload: Any) -> list[FlowRef]:
 def _flow_id(value: Any, what: str) -> int:
     found = number(value, what)
     if not found.is_integer() or found < 0:
-        raise SchemaError(f"{what}: expected a flow id, got {scrub.shorten(repr(value), 120)}")
+        raise SchemaError(f"{what}: expected a flow id, got {value!r}"[:200])
     return int(found)
 
 
