@@ -251,3 +251,36 @@ def test_any_oracle_thin_credential_is_masked(user: str, password: str) -> None:
 def test_counts_and_ordinary_keys_are_not_masked(words: str, separator: str, number: int) -> None:
     text = f"stats {words.replace('_', separator)}={number} ok"
     assert scrub.scrub(text) == text
+
+
+BASE64URL = string.ascii_letters + string.digits + "-_"
+
+
+@pytest.mark.slow
+@settings(max_examples=200, deadline=None)
+@given(
+    header=st.text(alphabet=BASE64URL, min_size=4, max_size=40),
+    payload=st.text(alphabet=BASE64URL, min_size=4, max_size=200),
+    signature=st.text(alphabet=BASE64URL, max_size=86),
+)
+def test_any_bare_json_web_token_is_masked(header: str, payload: str, signature: str) -> None:
+    text = f"rejected eyJ{header}.{payload}.{signature} (expired?)"
+    assert scrub.scrub(text) == f"rejected {MASK} (expired?)"
+
+
+@pytest.mark.slow
+@settings(max_examples=200, deadline=None)
+@given(
+    kind=st.sampled_from(("", "RSA ", "EC ", "ENCRYPTED ", "OPENSSH ")),
+    lines=st.lists(st.text(alphabet=string.ascii_letters + string.digits + "+/=", min_size=1)),
+    newline=st.sampled_from(("\n", "\\n", "\r\n")),
+    ended=st.booleans(),
+)
+def test_any_pem_private_key_block_is_masked(
+    kind: str, lines: list[str], newline: str, ended: bool
+) -> None:
+    begin, end = f"-----BEGIN {kind}PRIVATE KEY-----", f"-----END {kind}PRIVATE KEY-----"
+    body = newline + newline.join(lines) + newline
+    tail = f"{end} in keystore" if ended else ""
+    expected = f"key: {begin}{MASK}{tail}"
+    assert scrub.scrub(f"key: {begin}{body}{tail}") == expected
