@@ -52,6 +52,14 @@ _AUTHORIZATION = re.compile(
     r"(?:(?:bearer|basic|digest|token|apikey)\s+)?[^\s,;'\"<>\\]+",
     re.IGNORECASE,
 )
+# A Cookie or Set-Cookie header: every `name=value` pair of it (session cookies are credentials).
+_COOKIE = re.compile(
+    r"(?P<head>\b(?:set-)?cookie[\\\"']*\s*:\s*)"
+    r"[^\s;,=]+=[^\s;,]*(?:;\s*[^\s;,=]+(?:=[^\s;,]*)?)*",
+    re.IGNORECASE,
+)
+# An XML element whose name is a credential's: `<password>...</password>`.
+_XML = re.compile(r"<(?P<name>[A-Za-z][\w.:-]*)>(?P<value>[^<]*)</(?P=name)>")
 # A bearer or basic credential without a header name before it; a plain lowercase word after
 # the scheme is prose (`basic authentication failed`), not a credential.
 _BEARER = re.compile(
@@ -104,6 +112,8 @@ def scrub(text: str) -> str:
     text = _PEM.sub(lambda m: m["head"] + MASK + (m["end"] or ""), text)
     text = _AUTHORIZATION.sub(lambda m: m["head"] + MASK, text)
     text = _BEARER.sub(lambda m: m["head"] + MASK, text)
+    text = _COOKIE.sub(lambda m: m["head"] + MASK, text)
+    text = _XML.sub(_xml_value, text)
     text = _JWT.sub(MASK, text)
     text = _ORACLE.sub(lambda m: m["head"] + MASK + "@", text)
     text = _userinfo(text)
@@ -151,6 +161,13 @@ def _is_key(word: str, before: str) -> bool:
         return before.endswith(_KEY_OWNERS)
     stem = word.removesuffix("keys").removesuffix("key")
     return stem != word and bool(stem) and stem.endswith(_KEY_OWNERS)
+
+
+def _xml_value(found: re.Match[str]) -> str:
+    name = found["name"]
+    if not found["value"] or not is_credential_name(name.rpartition(":")[2]):
+        return found[0]
+    return f"<{name}>{MASK}</{name}>"
 
 
 def _userinfo(text: str) -> str:

@@ -54,6 +54,11 @@ LEAKS = [
     ("postgres://etl:pa/ss/w0rd@db:5432/app", "pa/ss/w0rd"),
     ("upstream said: bearer abcDEF123456 was rejected", "abcDEF123456"),
     ("Password=CaseIs-Ignored1", "CaseIs-Ignored1"),
+    ("sent Bearer Tok-Abc-123 and failed", "Tok-Abc-123"),
+    ("request Cookie: theme=dark; session=Sess-Id-77 rejected", "Sess-Id-77"),
+    ("Set-Cookie: JSESSIONID=Jsess-88; Path=/; HttpOnly", "Jsess-88"),
+    ("<user>etl</user><password>Xml Pw 99</password>", "Xml Pw 99"),
+    ("<ns:clientSecret>Ns-Secret-5</ns:clientSecret>", "Ns-Secret-5"),
     ("password='unterminated quote to the end", "unterminated quote to the end"),
 ]
 
@@ -79,6 +84,7 @@ def test_credential_shaped_text_is_masked(text: str, secret: str) -> None:
         "password_file=/run/secrets/pw secret_name=db-creds aws_access_key_id=AKIA1",
         "HTTP Basic authentication failed; bearer authorization required",
         "tokenizer=bert monkey=1 bypass=yes",
+        "<count>5</count><token_count>7</token_count> cookie monster",
     ],
 )
 def test_ordinary_error_text_is_left_as_the_upstream_wrote_it(text: str) -> None:
