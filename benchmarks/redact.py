@@ -8,7 +8,9 @@ character matters as secrets accumulate (a `*_file` secret rotated many times, h
 targets). Each row is one number of registered forms and one text size, with one known secret in
 the middle of the text (so there is work to do): microseconds per call (best of five rounds) and
 megabytes per second; then microseconds per call for the same text without the secret (most
-texts hold none). Compare rows with each other, not with other machines.
+texts hold none). Then, with 100 secrets known, the cost of `scrub.scrub` over a whole upstream
+error text against `scrub.shorten` keeping 200 or 4,000 characters of it (bounded work however
+long the text). Compare rows with each other, not with other machines.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ import argparse
 import random
 import string
 import time
+from collections.abc import Callable
 
-from dataflow_exporter import redact
+from dataflow_exporter import redact, scrub
 
 FORMS = (4, 64, 65, 500)
 # A typical upstream error, a big one (the status page's kept text), and a huge one.
@@ -66,15 +69,37 @@ def text_of(size: int, secret: str, rng: random.Random) -> str:
     return f"{body[:half]} {secret} {body[half:]}"
 
 
-def best_of(text: str, rounds: int, calls: int) -> float:
+def best_of(
+    text: str, rounds: int, calls: int, call: Callable[[str], str] = redact.redact
+) -> float:
     """Seconds per call, the best of `rounds` rounds of `calls` calls."""
     best = float("inf")
     for _ in range(rounds):
         started = time.perf_counter()
         for _ in range(calls):
-            redact.redact(text)
+            call(text)
         best = min(best, (time.perf_counter() - started) / calls)
     return best
+
+
+# An upstream's error: a Java exception with a connection string, repeated to the size wanted.
+ERROR_LINE = (
+    "java.sql.SQLException: connection to host db port=5432 user=etl failed: timeout after "
+    "30000ms; "
+)
+
+
+def scrub_rows(rounds: int) -> None:
+    """`scrub.scrub` of a whole text against `scrub.shorten` of it, 100 secrets known."""
+    rng = random.Random(0)
+    register_forms(200, rng)
+    print(f"\n{'text':>9} {'scrub ms':>10} {'shorten 200 ms':>15} {'shorten 4000 ms':>16}")
+    for size in (8 * 1024, 10 * 1024 * 1024):
+        text = (ERROR_LINE * (size // len(ERROR_LINE) + 1))[:size]
+        whole = best_of(text, 1 if size > 1 << 20 else rounds, 1, scrub.scrub)
+        short = best_of(text, rounds, 20, lambda t: scrub.shorten(t, 200))
+        kept = best_of(text, rounds, 20, lambda t: scrub.shorten(t, 4000))
+        print(f"{size:>9} {whole * 1e3:>10.2f} {short * 1e3:>15.2f} {kept * 1e3:>16.2f}")
 
 
 def main() -> None:
@@ -99,6 +124,7 @@ def main() -> None:
                 f"{count:>6} {len(text):>9} {seconds * 1e6:>10.1f} {rate:>8.1f}"
                 f" {clean * 1e6:>14.1f}"
             )
+    scrub_rows(rounds)
     redact.forget_all()
 
 
