@@ -249,6 +249,20 @@ MUTANTS = (
         ("tests/guarantees/test_secrets.py",),
     ),
     Mutant(
+        "schema-value-cut-before-scrub",
+        "dataflow_exporter/sources/base.py",
+        "return repr(scrub.shorten(text, 40))",
+        "return repr(text[:40])",
+        ("tests/sources/test_base.py",),
+    ),
+    Mutant(
+        "peerdb-error-cut-before-scrub",
+        "dataflow_exporter/sources/peerdb.py",
+        'message = scrub.shorten(str(data.get("errorMessage") or "request failed"), 200)',
+        'message = str(data.get("errorMessage") or "request failed")[:200]',
+        ("tests/sources/peerdb/test_parse.py",),
+    ),
+    Mutant(
         "head-keeps-the-cut-word",
         "dataflow_exporter/redact.py",
         "return _whole_words(_redact(text, bound))",

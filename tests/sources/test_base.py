@@ -249,3 +249,11 @@ def test_path_segments_are_percent_encoded_one_by_one(segment: str, encoded: str
 def test_numbers_out_of_range_or_not_numbers_are_schema_errors(text: str) -> None:
     with pytest.raises(SchemaError, match="rows"):
         number(text, "rows")
+
+
+def test_an_upstream_value_quoted_in_an_error_is_scrubbed_before_it_is_cut() -> None:
+    # The URL's password straddles the 40-character cut: cut first, its `@` would be gone and
+    # no scrubber could tell the rest from a word.
+    with pytest.raises(SchemaError) as caught:
+        number("x" * 10 + " postgres://u:Straddle-Pw-0123@db", "mirrors[0].rows")
+    assert "Straddle" not in str(caught.value)

@@ -196,3 +196,13 @@ def test_an_old_servers_error_text_is_redacted_before_it_is_cut() -> None:
     with pytest.raises(UpstreamError) as caught:
         check_ok({"ok": False, "errorMessage": text}, "GET /api/v1/mirrors/list")
     assert secret[:10] not in str(caught.value)
+
+
+def test_an_old_servers_error_text_is_scrubbed_before_it_is_cut() -> None:
+    from dataflow_exporter.sources.peerdb import check_ok
+
+    # A peer's password the exporter never knew, straddling the 200-character cut.
+    text = "x" * 180 + " postgres://etl:Peer-Dsn-Pw-0123@db/app"
+    with pytest.raises(UpstreamError) as caught:
+        check_ok({"ok": False, "errorMessage": text}, "GET /api/v1/mirrors/list")
+    assert "Peer-Dsn" not in str(caught.value)
