@@ -1,7 +1,7 @@
 """structlog set-up: JSON lines or logfmt when not on a TTY, console lines on one, secrets always
 redacted.
 
-The redaction processor runs last before rendering, over every string in the event, so a secret
+The redaction processor runs just before rendering, over every string in the event, so a secret
 that reaches a log call by any route (an upstream echoing it, an exception text) is masked. It
 scrubs (`scrub.scrub`), not only redacts: poll and detail failures carry upstream error texts,
 which can hold credentials the exporter never knew (a database password in a peer's DSN).
