@@ -74,6 +74,10 @@ def _read_secret_file(path: Path) -> str:
 
 # How long a secret file's content is reused before it is read again.
 SECRET_FILE_TTL_SECONDS = 5.0
+# How long a value rotated out of a secret file stays masked: an upstream may still echo the
+# credential it was last given (a request in flight, a job that failed with it). After that it
+# is forgotten, so a file rotated every few minutes does not grow the set of known secrets.
+ROTATED_SECRET_GRACE_SECONDS = 15 * 60.0
 # Two threads: one file on a hung network mount does not hold up every other secret.
 _SECRET_READS = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="secret-read")
 
@@ -92,21 +96,30 @@ class SecretReader:
         self._clock = clock
         self._cached: str | None = None
         self._read_at: float | None = None
+        # Values rotated away, oldest first, with when they were replaced.
+        self._retired: list[tuple[float, str]] = []
 
     async def get(self) -> str | None:
         """The secret's current value (None when the config gives none)."""
         if self._path is None:
             return read_secret(self._inline, None)
         now = self._clock()
+        self._forget_retired(now)
         if self._read_at is None or now - self._read_at >= SECRET_FILE_TTL_SECONDS:
             value = await self._read(self._path)
             if value != self._cached:
-                # Registered once per value, not per read. A value rotated away stays masked:
-                # an upstream may still echo the credential it was last given.
+                # Registered once per value, not per read.
                 redact.register(value)
+                if self._cached is not None:
+                    self._retired.append((now, self._cached))
             self._cached = value
             self._read_at = now
         return self._cached
+
+    def _forget_retired(self, now: float) -> None:
+        """Unregister the values rotated away at least the grace period ago."""
+        while self._retired and now - self._retired[0][0] >= ROTATED_SECRET_GRACE_SECONDS:
+            redact.unregister(self._retired.pop(0)[1])
 
     @staticmethod
     async def _read(path: Path) -> str | None:

@@ -4,6 +4,11 @@ Secrets are registered when the config is loaded (inline and `${ENV}` values) an
 `*_file` secret is read, so log lines, error messages and pages can be scrubbed even when an
 upstream echoes a credential back. Each secret is also known in the forms an upstream may echo
 it in: URL-encoded, and as the base64 of an HTTP Basic `user:password` (see `register_basic`).
+
+The forms are found by one Aho-Corasick automaton (`ahocorasick_rs`), so the cost of `redact`
+per character hardly grows with the number of forms; it is rebuilt at the first `redact` after
+the set changes. Every occurrence is found, overlapping ones too, and their union is masked: a
+secret inside a longer one, or overlapping another, leaves no character of either.
 """
 
 from __future__ import annotations
@@ -11,24 +16,24 @@ from __future__ import annotations
 import base64
 import threading
 import urllib.parse
+from collections.abc import Iterator
+
+import ahocorasick_rs
 
 MASK = "<redacted>"
 # Very short values would mask ordinary words; they are still never logged on purpose.
 _MIN_LENGTH = 4
-# Up to this many known forms, `redact` tries each in turn (fast for a few); beyond it, it
-# looks up every position of the text by its first characters (fast for 100k secrets).
-_SCAN_THRESHOLD = 64
 
 _lock = threading.Lock()
 # Every known form, by how many secrets registered it (a form shared by two stays until both
-# are forgotten), and the forms by their first `_MIN_LENGTH` characters, then by length: a
-# position of the text is checked with one set lookup per length, however many forms share
-# the prefix. Both change only under `_lock`, which `_scan` holds too.
+# are forgotten). Changed only under `_lock`.
 _counts: dict[str, int] = {}
-_by_prefix: dict[str, dict[int, set[str]]] = {}
-# While there are few forms: all of them, longest first (a secret inside a longer one must not
-# be masked first and leave the longer one's ends).
-_ordered: tuple[str, ...] = ()
+# The matcher over `_counts` and its longest form, or None when `_counts` changed since it was
+# built: registering many secrets costs one build at the next `redact`, not one per secret.
+_matcher: tuple[ahocorasick_rs.AhoCorasick, int] | None = None
+# A huge text is searched this many characters at a time, so the list of matches the automaton
+# returns stays small whatever the text.
+_WINDOW = 1 << 16
 
 
 def forms(value: str) -> set[str]:
@@ -71,16 +76,15 @@ def unregister_basic(user: str, password: str) -> None:
 
 
 def _add(new: set[str]) -> None:
+    global _matcher
     with _lock:
         for form in new:
-            count = _counts.get(form, 0)
-            _counts[form] = count + 1
-            if count == 0:
-                _index(form, add=True)
-        _reorder()
+            _counts[form] = _counts.get(form, 0) + 1
+        _matcher = None
 
 
 def _remove(old: set[str]) -> None:
+    global _matcher
     with _lock:
         for form in old:
             count = _counts.get(form, 0)
@@ -88,82 +92,107 @@ def _remove(old: set[str]) -> None:
                 _counts[form] = count - 1
             elif count == 1:
                 del _counts[form]
-                _index(form, add=False)
-        _reorder()
+        _matcher = None
 
 
-def _reorder() -> None:
-    global _ordered
-    few = len(_counts) <= _SCAN_THRESHOLD
-    _ordered = tuple(sorted(_counts, key=len, reverse=True)) if few else ()
-
-
-def _index(form: str, *, add: bool) -> None:
-    """Add or drop one form in the prefix index (the caller holds the lock)."""
-    key = form[:_MIN_LENGTH]
-    if add:
-        _by_prefix.setdefault(key, {}).setdefault(len(form), set()).add(form)
-        return
-    by_length = _by_prefix.get(key, {})
-    same = by_length.get(len(form), set())
-    same.discard(form)
-    if not same:
-        by_length.pop(len(form), None)
-    if not by_length:
-        _by_prefix.pop(key, None)
+def _current() -> tuple[ahocorasick_rs.AhoCorasick, int] | None:
+    """The matcher over every known form (built now if the set changed), None if none is known."""
+    global _matcher
+    built = _matcher
+    if built is not None or not _counts:
+        return built
+    with _lock:
+        if _matcher is None and _counts:
+            # Every occurrence, overlapping ones too: `redact` masks their union, so a secret
+            # inside a longer one, or overlapping another, leaves no character of either.
+            _matcher = (ahocorasick_rs.AhoCorasick(list(_counts)), max(map(len, _counts)))
+        return _matcher
 
 
 def redact(text: str) -> str:
     """Replace every registered secret, in any of its known forms, in `text` with a mask."""
-    ordered, index = _ordered, _by_prefix
-    if not index or len(text) < _MIN_LENGTH:
-        return text
-    if ordered:
-        for form in ordered:
-            if form in text:
-                text = text.replace(form, MASK)
-        return text
-    return _scan(text, index)
+    return _redact(text, len(text))
 
 
-def _scan(text: str, index: dict[str, dict[int, set[str]]]) -> str:
+def head(text: str, bound: int) -> str:
+    """The first `bound` characters of `text` with known secrets masked, ready to be scrubbed
+    and cut again: the work stays bounded however long `text` is, a known secret the cut falls
+    in is masked whole, and the word the cut falls in is dropped (it may be part of a credential
+    no scrubber could recognise once cut)."""
+    if len(text) <= bound:
+        return redact(text)
+    return _whole_words(_redact(text, bound))
+
+
+def _redact(text: str, bound: int) -> str:
+    """`text[:bound]` with every known form masked, one straddling `bound` masked whole."""
+    if len(text) < _MIN_LENGTH:
+        return text[:bound]
+    built = _current()
+    if built is None:
+        return text[:bound]
+    # Most texts hold no secret: one search, without the windows' bookkeeping, says so.
+    if len(text) <= _WINDOW and not built[0].find_matches_as_indexes(text):
+        return text[:bound]
     out: list[str] = []
-    copied = position = 0
-    last = len(text) - _MIN_LENGTH
-    with _lock:
-        while position <= last:
-            by_length = index.get(text[position : position + _MIN_LENGTH])
-            length = _longest_match(text, position, by_length) if by_length else 0
-            if not length:
-                position += 1
-                continue
-            out.append(text[copied:position])
-            out.append(MASK)
-            position = copied = position + length
+    copied = 0
+    for start, end in _spans(text, bound, *built):
+        out.append(text[copied:start])
+        out.append(MASK)
+        copied = end
     if not out:
-        return text
-    out.append(text[copied:])
+        return text[:bound]
+    out.append(text[copied:bound])
     return "".join(out)
 
 
-def _longest_match(text: str, position: int, by_length: dict[int, set[str]]) -> int:
-    """The length of the longest form found at `position` (0 if none)."""
-    for length in sorted(by_length, reverse=True):
-        if text[position : position + length] in by_length[length]:
-            return length
-    return 0
+def _whole_words(text: str) -> str:
+    """`text` without its last word (cut short), or a mask if it is all one word."""
+    last = max(text.rfind(space) for space in " \t\n\r\f\v")
+    return text[: last + 1] if last >= 0 else MASK
+
+
+def _spans(
+    text: str, bound: int, matcher: ahocorasick_rs.AhoCorasick, longest: int
+) -> Iterator[tuple[int, int]]:
+    """The stretches of `text` covered by known forms starting before `bound`, in order,
+    overlapping ones merged."""
+    start = end = -1
+    position = 0
+    while position < bound:
+        # Every occurrence starting before `stop` ends inside the window; the later ones are
+        # found, whole, by the next window.
+        stop = min(position + _WINDOW, bound)
+        window = text[position : stop + longest - 1]
+        found = sorted(
+            (position + first, position + last)
+            for _, first, last in matcher.find_matches_as_indexes(window, overlapping=True)
+            if position + first < stop
+        )
+        for first, last in found:
+            if first < end:
+                end = max(end, last)
+                continue
+            if end > 0:
+                yield start, end
+            start, end = first, last
+        position = stop
+    if end > 0:
+        yield start, end
 
 
 def shorten(text: str, limit: int) -> str:
-    """`text` redacted, then cut to `limit` characters: cutting first could leave a secret's
-    prefix that no longer matches."""
-    return redact(text)[:limit]
+    """`text` with known secrets masked, cut to at most `limit` characters, never inside a known
+    secret nor inside a word (the rest of a credential cut in two could no longer be recognised
+    by `scrub`). Text an upstream wrote is shortened by `scrub.shorten`, which also masks
+    credential shapes before it cuts."""
+    shown = head(text, limit)
+    return shown if len(shown) <= limit else _whole_words(shown[:limit])
 
 
 def forget_all() -> None:
     """Drop every registered secret (tests start from a clean slate)."""
-    global _ordered
+    global _matcher
     with _lock:
         _counts.clear()
-        _by_prefix.clear()
-        _ordered = ()
+        _matcher = None

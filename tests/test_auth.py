@@ -22,6 +22,7 @@ import dataflow_exporter.auth as auth_mod
 from dataflow_exporter import redact
 from dataflow_exporter.auth import (
     MAX_SECRET_BYTES,
+    ROTATED_SECRET_GRACE_SECONDS,
     SECRET_FILE_TTL_SECONDS,
     BasicAuth,
     BearerAuth,
@@ -223,7 +224,7 @@ async def test_a_secret_file_read_again_unchanged_is_registered_once(tmp_path: P
     assert redact.redact("same-value-Xk9") == "same-value-Xk9"
 
 
-async def test_a_rotated_away_secret_stays_masked(tmp_path: Path) -> None:
+async def test_a_rotated_away_secret_stays_masked_for_the_grace_period(tmp_path: Path) -> None:
     path = tmp_path / "password"
     path.write_text("old-value-Xk9")
     clock = FakeClock()
@@ -231,8 +232,55 @@ async def test_a_rotated_away_secret_stays_masked(tmp_path: Path) -> None:
     await reader.get()
     path.write_text("new-value-Xk9")
     clock.now += SECRET_FILE_TTL_SECONDS
+    rotated_at = clock.now
     assert await reader.get() == "new-value-Xk9"
     assert redact.redact("old-value-Xk9 new-value-Xk9") == f"{redact.MASK} {redact.MASK}"
+    clock.now = rotated_at + ROTATED_SECRET_GRACE_SECONDS - 0.5
+    await reader.get()
+    assert redact.redact("old-value-Xk9") == redact.MASK
+
+
+async def test_a_rotated_away_secret_is_forgotten_after_the_grace_period(tmp_path: Path) -> None:
+    path = tmp_path / "password"
+    path.write_text("old-value-Xk9")
+    clock = FakeClock()
+    reader = SecretReader(None, path, clock)
+    await reader.get()
+    path.write_text("new-value-Xk9")
+    clock.now += SECRET_FILE_TTL_SECONDS
+    rotated_at = clock.now
+    await reader.get()
+    clock.now = rotated_at + ROTATED_SECRET_GRACE_SECONDS  # the boundary itself forgets
+    assert await reader.get() == "new-value-Xk9"
+    assert redact.redact("old-value-Xk9 new-value-Xk9") == f"old-value-Xk9 {redact.MASK}"
+
+
+async def test_a_value_rotated_back_stays_masked_after_its_old_grace(tmp_path: Path) -> None:
+    path = tmp_path / "password"
+    path.write_text("value-a-Xk9")
+    clock = FakeClock()
+    reader = SecretReader(None, path, clock)
+    await reader.get()
+    for value in ("value-b-Xk9", "value-a-Xk9"):
+        path.write_text(value)
+        clock.now += SECRET_FILE_TTL_SECONDS
+        await reader.get()
+    clock.now += ROTATED_SECRET_GRACE_SECONDS
+    assert await reader.get() == "value-a-Xk9"
+    assert redact.redact("value-a-Xk9 value-b-Xk9") == f"{redact.MASK} value-b-Xk9"
+
+
+async def test_forty_rotations_leave_only_the_current_value_known(tmp_path: Path) -> None:
+    path = tmp_path / "password"
+    clock = FakeClock()
+    reader = SecretReader(None, path, clock)
+    for n in range(40):
+        path.write_text(f"rotation-{n:02d}-Xk9")
+        await reader.get()
+        clock.now += ROTATED_SECRET_GRACE_SECONDS
+    await reader.get()
+    shown = redact.redact(" ".join(f"rotation-{n:02d}-Xk9" for n in range(40)))
+    assert shown.split() == [f"rotation-{n:02d}-Xk9" for n in range(39)] + [redact.MASK]
 
 
 async def test_an_inline_secret_needs_no_clock() -> None:

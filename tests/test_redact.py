@@ -1,5 +1,5 @@
 """The process's known secrets: registered, removed from any text in every form an upstream may
-echo, forgotten when replaced, and fast enough for many secrets by a second code path."""
+echo, forgotten when replaced, the same with a handful of forms and with hundreds."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from dataflow_exporter import redact
 from dataflow_exporter.redact import MASK
 
 SECRET = "p@ss w/rd-8f2k"
-# More than the few the plain loop handles, so `redact` takes its prefix-index path.
+# Hundreds of forms (the old per-character scan took over past 64).
 MANY = 200
 
 
@@ -79,12 +79,74 @@ def test_a_forgotten_basic_token_is_no_longer_masked() -> None:
     assert redact.redact(token) == token
 
 
-def test_shorten_redacts_before_it_cuts() -> None:
+def test_overlapping_secrets_leave_no_character_of_either(path: str) -> None:
+    redact.register("abcdef-1")
+    redact.register("ef-1-ghij")
+    assert redact.redact("[abcdef-1-ghij]") == f"[{MASK}]"
+
+
+def test_adjacent_secrets_are_masked_one_by_one(path: str) -> None:
+    redact.register("abcd-1")
+    assert redact.redact("abcd-1abcd-1") == MASK + MASK
+
+
+def test_a_text_exactly_as_long_as_a_secret_is_masked(path: str) -> None:
+    redact.register("abcd")
+    assert redact.redact("abcd") == MASK
+    assert redact.redact("abc") == "abc"
+
+
+def test_a_secret_is_found_where_the_search_windows_meet() -> None:
     redact.register(SECRET)
-    text = "x" * 10 + SECRET
-    # Cut first, the secret's prefix would remain and no longer match.
-    assert redact.shorten(text, 14) == ("x" * 10 + MASK)[:14]
-    assert SECRET[:4] not in redact.shorten(text, 14)
+    # Straddling the first window's end, and starting exactly at the second window.
+    for at in (redact._WINDOW - 3, redact._WINDOW):
+        text = "x" * at + SECRET + "y" * 10
+        assert redact.redact(text) == "x" * at + MASK + "y" * 10
+
+
+def test_a_change_to_the_set_is_seen_by_the_next_redact() -> None:
+    redact.register(SECRET)
+    assert redact.redact(SECRET) == MASK
+    redact.register("second-secret")
+    assert redact.redact(f"{SECRET} second-secret") == f"{MASK} {MASK}"
+    redact.unregister(SECRET)
+    assert redact.redact(f"{SECRET} second-secret") == f"{SECRET} {MASK}"
+
+
+def test_head_masks_a_known_secret_the_cut_falls_in_whole() -> None:
+    redact.register(SECRET)  # it holds a space: dropping the word cut in two is not enough
+    text = "x" * 10 + " " + SECRET + " and more"
+    cut = 11 + SECRET.index(" ") + 3
+    assert redact.head(text, cut) == "x" * 10 + " "
+
+
+def test_head_drops_the_word_the_cut_falls_in() -> None:
+    # `pass` would be left of `postgres://user:password@`: no scrubber could tell it from a word.
+    text = "failed: postgres://user:password@db/app"
+    assert redact.head(text, 30) == "failed: "
+
+
+def test_head_of_one_long_word_is_a_mask() -> None:
+    assert redact.head("y" * 100, 10) == MASK
+
+
+def test_head_of_a_short_text_is_the_text_redacted() -> None:
+    redact.register(SECRET)
+    assert redact.head(f"a {SECRET}", 40) == f"a {MASK}"
+    assert redact.head("exactly-ten", 11) == "exactly-ten"
+
+
+def test_shorten_masks_known_secrets_before_it_cuts() -> None:
+    redact.register(SECRET)
+    text = "x" * 10 + " " + SECRET
+    assert redact.shorten(text, 14) == "x" * 10 + " "
+    assert redact.shorten(text, 30) == "x" * 10 + " " + MASK
+
+
+def test_shorten_never_cuts_inside_a_word() -> None:
+    assert redact.shorten("user:password@db and more", 10) == MASK
+    assert redact.shorten("short words here", 12) == "short words "
+    assert redact.shorten("fits", 4) == "fits"
 
 
 def test_forget_all_empties_the_set() -> None:

@@ -42,7 +42,7 @@ from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
 import msgspec
 
-from dataflow_exporter import redact
+from dataflow_exporter import scrub
 from dataflow_exporter.config_models import Filter, Shard, TargetConfig
 from dataflow_exporter.errors import Reason, SchemaError, TimeRangeError, UpstreamError
 from dataflow_exporter.families import Family, MetricSpec
@@ -202,8 +202,8 @@ def string(value: Any, what: str) -> str:
 
 
 def _shown(text: str) -> str:
-    """An upstream string quoted for an error message: redacted, then cut."""
-    return repr(redact.shorten(text, 40))
+    """An upstream string quoted for an error message: scrubbed, then cut."""
+    return repr(scrub.shorten(text, 40))
 
 
 def number(value: Any, what: str) -> float:

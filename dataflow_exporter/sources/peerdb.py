@@ -43,7 +43,7 @@ import msgspec
 import msgspec.structs
 from pydantic import FilePath, SecretStr, model_validator
 
-from dataflow_exporter import redact, thresholds
+from dataflow_exporter import scrub, thresholds
 from dataflow_exporter.auth import BasicAuth, SecretReader
 from dataflow_exporter.config_models import Filter, TargetConfig, not_both
 from dataflow_exporter.errors import Reason, UpstreamError
@@ -267,8 +267,8 @@ def _db_type(value: Any) -> str:
 def check_ok(data: dict[str, Any], what: str) -> None:
     """Servers before v0.18.3 answer errors as 200 with `ok: false` and `errorMessage`."""
     if data.get("ok") is False:
-        # Redacted before it is cut: a cut secret would no longer match.
-        message = redact.shorten(str(data.get("errorMessage") or "request failed"), 200)
+        # Scrubbed before it is cut: a cut credential would no longer be recognised.
+        message = scrub.shorten(str(data.get("errorMessage") or "request failed"), 200)
         status = 404 if "not found" in message.lower() else 500
         reason = Reason.HTTP_4XX if status == 404 else Reason.HTTP_5XX
         raise UpstreamError(reason, f"{what}: {message}", status=status)

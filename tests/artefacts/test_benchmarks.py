@@ -46,3 +46,20 @@ def test_a_tiny_benchmark_run_reports_requests_and_series_for_every_system(
     scrape = raw["scrape"]
     assert scrape["series"] >= sum(fig["series"] for fig in systems.values())
     assert scrape["reference"]["generate_latest text"]["bytes"] > 0
+
+
+@pytest.mark.slow
+def test_the_redaction_benchmark_runs_and_masks_what_it_plants() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.redact", "--quick"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = [line.split() for line in result.stdout.splitlines() if line.strip()]
+    forms = {row[0] for row in rows if len(row) == 5 and row[0].isdigit()}
+    assert forms == {"4", "64", "65", "500"}
+    assert "shorten 4000 ms" in result.stdout

@@ -11,16 +11,22 @@ import io
 import os
 import signal
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 import yaml
+from aiohttp import web
 
-from dataflow_exporter.log import configure
+from dataflow_exporter.config_models import TargetConfig
+from dataflow_exporter.errors import UpstreamError
+from dataflow_exporter.log import configure, get_logger
 from dataflow_exporter.redact import MASK
 from dataflow_exporter.simulator import Simulation
+from dataflow_exporter.upstream import UpstreamClient
 from tests.support.daemon import wait_ready
 from tests.support.helpers import poll_once
 from tests.support.ports import free_port
@@ -123,7 +129,7 @@ async def _read(session: aiohttp.ClientSession, method: str, url: str, **kw: Any
 
 @pytest.mark.slow
 async def test_no_secret_appears_in_logs_pages_metrics_or_errors(tmp_path: Path) -> None:
-    options = {
+    options: dict[str, dict[str, Any]] = {
         "peerdb": {
             "password": GOOD["peerdb"],
             "unreachable_peers": [UNREACHABLE_PEER],
@@ -242,3 +248,79 @@ async def test_a_credential_only_the_upstream_knew_is_not_logged() -> None:
     assert polled.ok
     assert '"event": "detail_failed"' in out.getvalue()
     assert UPSTREAM_ONLY["peer_dsn"] not in out.getvalue()
+
+
+# --- what an upstream echoes, through the client, into the error and the log ------------------
+
+# Credentials of third parties an upstream's error text may carry (issue 21), each with the
+# part that must not be shown.
+ECHOED = {
+    "oracle": ("jdbc:oracle:thin:etl/Or4cle-Pw-17@//ora:1521/XE", "Or4cle-Pw-17"),
+    "camel": ("dbPassword=Camel-Pw-17", "Camel-Pw-17"),
+    "pgpassword": ("PGPASSWORD=Pg-Env-Pw-17", "Pg-Env-Pw-17"),
+    "aws": ("AWS_SECRET_ACCESS_KEY=Aws/Secret+Key17", "Aws/Secret+Key17"),
+    "azure": ("AccountName=a;AccountKey=Azure+Key/17==;", "Azure+Key/17=="),
+    "schema-registry": ("basic.auth.user.info=SRKEY:Sr-Secret-17", "Sr-Secret-17"),
+    "api-key-header": ("X-API-Key: Api-Header-17", "Api-Header-17"),
+    "jaas": ('password=\\"Jaas Pw 17\\";', "Jaas Pw 17"),
+    "pem": ("-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANPem17\n-----END PRIVATE KEY-----", "Pem17"),
+    "jwt": ("token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJqd3QxNyJ9.Sig-17", "eyJzdWIiOiJqd3QxNyJ9"),
+    "slash": ("postgres://etl:Sl/ash-Pw-17@db/app", "Sl/ash-Pw-17"),
+    "bearer": ("sent bearer Bearer-Tok-17", "Bearer-Tok-17"),
+}
+
+
+@asynccontextmanager
+async def _answering(message: str) -> AsyncIterator[str]:
+    """A fake upstream on loopback whose every answer is a 500 carrying `message`."""
+
+    async def fail(_request: web.Request) -> web.Response:
+        return web.json_response({"message": message}, status=500)
+
+    app = web.Application()
+    app.router.add_get("/x", fail)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    finally:
+        await runner.cleanup()
+
+
+async def _echoed_error(message: str) -> tuple[str, str]:
+    """The error the client raises for an upstream answering `message`, and its log line."""
+    out = io.StringIO()
+    configure("info", "logfmt", out)
+    try:
+        async with _answering(message) as url, aiohttp.ClientSession() as session:
+            target = TargetConfig.model_validate(
+                {"name": "t", "system": "any", "url": url, "timeout": 5, "interval": 10}
+            )
+            with pytest.raises(UpstreamError) as caught:
+                await UpstreamClient(session, target).get("/x")
+            get_logger("test").warning("poll_failed", error=str(caught.value))
+    finally:
+        configure()
+    return str(caught.value), out.getvalue()
+
+
+@pytest.mark.parametrize("shape", sorted(ECHOED))
+async def test_a_third_party_credential_an_upstream_echoes_is_not_shown(shape: str) -> None:
+    text, secret = ECHOED[shape]
+    error, logged = await _echoed_error(f"connect failed: {text} (retrying)")
+    assert secret not in error
+    assert secret not in logged
+    assert MASK in error
+
+
+async def test_a_credential_straddling_the_cut_of_an_error_text_shows_no_part() -> None:
+    """The client keeps 200 characters of an upstream's message; a URL's password cut there
+    once showed 12 of its 16 characters."""
+    password = "Straddle-0123456"
+    for at in range(150, 200, 3):
+        message = "e" * at + f" postgres://etl:{password}@db:5432/app failed"
+        error, logged = await _echoed_error(message)
+        for shown in (error, logged):
+            assert not any(password[:n] in shown for n in range(4, len(password) + 1)), at
