@@ -127,7 +127,13 @@ def shorten(text: str, limit: int) -> str:
     `user:pass` without its `@`). A huge text is first cut to a few times `limit`, at a word and
     past any known secret (`redact.head`), so the part that is shown is the same.
     """
-    return scrub(redact.head(text, _HEAD_FACTOR * limit + _HEAD_SLACK))[:limit]
+    return scrub(redact.head(text, read_bound(limit)))[:limit]
+
+
+def read_bound(limit: int) -> int:
+    """How many characters of a text `shorten(text, limit)` reads: a store that keeps more of
+    each text than this leaves every cut to `shorten`, which knows to drop a cut word."""
+    return _HEAD_FACTOR * limit + _HEAD_SLACK
 
 
 @functools.lru_cache(maxsize=4096)

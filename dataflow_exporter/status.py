@@ -11,13 +11,12 @@ characters per text and per target; the view says how many entries were left out
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Literal
 
 import msgspec
 
-from dataflow_exporter import __version__, scrub
+from dataflow_exporter import __version__, scrub, visible
 from dataflow_exporter.store import Store, TargetState, broken_key, detail_key
 
 # Bumped when a field is removed or changes meaning; new fields may appear in any version.
@@ -33,20 +32,9 @@ SHORT_ERROR_CHARS = 160
 MAX_LISTED = 5000
 # Names and states are upstream labels: shown whole up to this length.
 MAX_NAME_CHARS = 256
-# Only this much of an upstream text is scrubbed: a 10 MB error costs what a 12 KB one does.
-# A credential cut in two at the window's end may go unrecognised, so a cut window loses its
-# last CUT_MARGIN_CHARS after scrubbing; credentials longer than that are not expected.
-CUT_MARGIN_CHARS = 8192
 
 Health = Literal["up", "degraded", "down", "pending"]
 Data = Literal["current", "last_success", "withheld", "none"]
-
-# C0 and C1 controls, DEL, bidi embeddings, overrides, isolates and marks, zero-width
-# characters, line and paragraph separators: each is shown as `<U+XXXX>`. Error texts keep tab
-# and newline (stack traces); names keep neither.
-_INVISIBLE = "\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff"
-_INVISIBLE_IN_TEXT = re.compile(f"[{_INVISIBLE}]")
-_INVISIBLE_IN_NAME = re.compile(f"[\t\n{_INVISIBLE}]")
 
 
 class ErrorView(msgspec.Struct, frozen=True):
@@ -138,30 +126,21 @@ def _valid(text: str) -> str:
     return text if text.isascii() else text.encode("utf-8", "replace").decode("utf-8")
 
 
-def _visible(text: str, pattern: re.Pattern[str]) -> str:
-    return pattern.sub(lambda m: f"<U+{ord(m[0]):04X}>", text)
-
-
 def _cut(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def name_text(text: str) -> str:
     """An upstream name or state as it may be shown: valid, every control visible, cut."""
-    text = _visible(_valid(text[: MAX_NAME_CHARS * 2]), _INVISIBLE_IN_NAME)
-    return _cut(text, MAX_NAME_CHARS)
+    return _cut(visible.mark(_valid(text[: MAX_NAME_CHARS * 2])), MAX_NAME_CHARS)
 
 
 def shown_text(text: str, limit: int = MAX_ERROR_CHARS) -> str:
     """Upstream text as it may be shown: scrubbed, then cut (scrubbing first, so a cut never
     leaves half a credential unrecognised), with every control visible."""
-    window = limit + CUT_MARGIN_CHARS
-    cut = len(text) > window
-    text = scrub.scrub(_valid(text[:window] if cut else text))
-    if cut:
-        # The window's end may hold the start of a credential the scrub could not recognise.
-        text = text[: max(0, min(limit, len(text) - CUT_MARGIN_CHARS))] + "…"
-    return _cut(_visible(text, _INVISIBLE_IN_TEXT), limit)
+    # One character more than shown, so `_cut` knows the text went on and says so.
+    shown = scrub.shorten(_valid(text), limit + 1)
+    return _cut(visible.mark(shown, keep_lines=True), limit)
 
 
 class TextMemo:

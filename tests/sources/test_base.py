@@ -355,6 +355,8 @@ def test_an_rfc3339_time_before_1970_is_a_schema_error(text: str) -> None:
 
 def test_an_rfc3339_time_at_the_end_of_9999_is_kept() -> None:
     assert timestamp("9999-12-31T23:59:59Z", "x.endTime") == END_OF_9999
+
+
 def test_an_upstream_value_quoted_in_an_error_is_scrubbed_before_it_is_cut() -> None:
     # The URL's password straddles the 40-character cut: cut first, its `@` would be gone and
     # no scrubber could tell the rest from a word.

@@ -205,6 +205,8 @@ def test_an_absurd_creation_time_is_that_mirrors_error(created_ms: object) -> No
     assert (ok.created, ok.time_error) == (1742471944.0, "")
     assert bad.created is None
     assert bad.time_error.startswith("mirrors[1].createdAt: time out of range")
+
+
 def test_an_old_servers_error_text_is_scrubbed_before_it_is_cut() -> None:
     from dataflow_exporter.sources.peerdb import check_ok
 
