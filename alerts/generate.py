@@ -1,5 +1,6 @@
 """Fills alerts/rules.template.yml from alerts/config.yml into alerts/dataflow-exporter.rules.yml,
-and copies the template and the config into the Helm chart, which fills them the same way.
+and copies the template and the config into the Helm chart, which fills them the same way, and
+the config into the package, whose status page reads its thresholds.
 
 Usage: python3 alerts/generate.py [OUTPUT_ROOT]   (default: this repository)
 """
@@ -22,6 +23,8 @@ CHART_FILES = Path("helm") / "dataflow-exporter" / "files"
 # The chart's copies, filled by templates/prometheusrule.yaml at install time.
 CHART_TEMPLATE = CHART_FILES / "rules.template.yml"
 CHART_CONFIG = CHART_FILES / "alerts-config.yml"
+# The package's copy: the status page's defaults (dataflow_exporter/thresholds.py).
+PACKAGE_CONFIG = Path("dataflow_exporter") / "alerts_config.yml"
 PLACEHOLDER = re.compile(r"\$\{(\w+)(?:\.(\w+))?\}")
 
 
@@ -101,6 +104,8 @@ def main() -> None:
     (root / CHART_FILES).mkdir(parents=True, exist_ok=True)
     shutil.copyfile(TEMPLATE, root / CHART_TEMPLATE)
     shutil.copyfile(CONFIG, root / CHART_CONFIG)
+    (root / PACKAGE_CONFIG).parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(CONFIG, root / PACKAGE_CONFIG)
 
 
 if __name__ == "__main__":

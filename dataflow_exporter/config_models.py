@@ -171,6 +171,9 @@ class Defaults(ConfigModel):
     max_series: int = Field(default=100_000, ge=1)
     max_entities: int = Field(default=20_000, ge=1)
     max_response_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    # Overrides of the alert settings (alerts/config.yml's `alerts:`), checked by config.py
+    # against the shipped ones; only `global:` may set them, as the rules apply to every target.
+    alerts: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
 
 DEFAULT_KEYS = tuple(Defaults.model_fields)

@@ -36,7 +36,7 @@ from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
 import msgspec
 
-from dataflow_exporter import redact
+from dataflow_exporter import redact, thresholds
 from dataflow_exporter.config_models import Filter, Shard, TargetConfig
 from dataflow_exporter.errors import Reason, SchemaError, UpstreamError
 from dataflow_exporter.families import Family, MetricSpec
@@ -102,6 +102,8 @@ class Source(ABC, Generic[C]):
         self.clock = clock
         self.shard = shard or Shard()
         self.capabilities = Capabilities(clock)
+        # The alert settings that call an entity broken: the shipped ones and global.alerts.
+        self.alerts = thresholds.settings(config.alerts)
 
     def admit(self, count: int, what: str) -> None:
         """Fail the poll as soon as the inventory is read if it lists more selected entities
