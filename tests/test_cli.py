@@ -101,8 +101,8 @@ async def test_check_lists_every_error_with_its_path_and_no_secret(tmp_path: Pat
     )
     result = await run_cli("check", str(path))
     assert result.returncode == 1
-    assert "targets[0].extra: unknown key" in result.stderr
-    assert "targets[1].url: required key is missing" in result.stderr
+    assert "targets[0] (name: a).extra: unknown key" in result.stderr
+    assert "targets[1] (name: a).url: required key is missing" in result.stderr
     assert SECRET not in result.stderr + result.stdout
 
 
@@ -384,8 +384,8 @@ async def test_check_lists_unset_variables_and_missing_files_apart_with_exit_3(
     heading, *lines = result.stderr.splitlines()
     assert "2 problem(s) with the environment" in heading and "error(s)" not in result.stderr
     assert lines == [
-        "  targets[0].password: environment variable DFX_UNSET_A is not set",
-        f"  targets[1].password_file: {tmp_path}/gone: no such file",
+        "  targets[0] (name: a).password: environment variable DFX_UNSET_A is not set",
+        f"  targets[1] (name: b).password_file: {tmp_path}/gone: no such file",
     ]
     syntax = await run_cli("check", "--syntax-only", str(path), env=env)
     assert (syntax.returncode, syntax.stderr) == (0, "")
@@ -401,7 +401,7 @@ async def test_check_reports_mistakes_first_with_exit_1(tmp_path: Path) -> None:
     result = await run_cli("check", str(path), "--syntax-only")
     assert result.returncode == 1
     assert result.stderr.splitlines()[1] == (
-        "  targets[0].url: has an invalid port: expected a number from 1 to 65535"
+        "  targets[0] (name: a).url: has an invalid port: expected a number from 1 to 65535"
     )
 
 

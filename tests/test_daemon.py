@@ -38,7 +38,7 @@ async def test_reload_adds_targets_and_a_bad_config_keeps_the_old_one(
         exporter.config_path.write_text("targets: [{name: x, system: nope, url: 'http://x'}]")
         async with session.post(f"{base(exporter)}/-/reload") as resp:
             assert resp.status == 500
-            assert "targets[0].system" in await resp.text()
+            assert "targets[0] (name: x).system" in await resp.text()
         async with session.get(f"{base(exporter)}/metrics") as resp:
             text = await resp.text()
     assert set(exporter.scheduler.pollers) == {"pg", "pg2"}  # type: ignore[union-attr]

@@ -342,7 +342,7 @@ def test_config_accepts_an_explicit_link_list() -> None:
 def test_config_requires_the_cluster_id() -> None:
     data = target()
     del data["targets"][0]["cluster_id"]
-    assert config_errors(data) == ["targets[0].cluster_id: required key is missing"]
+    assert config_errors(data) == ["targets[0] (name: dr).cluster_id: required key is missing"]
 
 
 @pytest.mark.parametrize(
