@@ -302,7 +302,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         try:
             await exporter.start()
         except ConfigError as exc:
-            log.error("config_invalid", file=args.config_file, errors=exc.errors)
+            log.error(
+                "config_invalid", file=args.config_file, errors=config_mod.log_form(exc.errors)
+            )
             await exporter.stop()
             return EXIT_INVALID
         except OSError as exc:

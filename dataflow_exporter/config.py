@@ -460,6 +460,23 @@ def load(path: str | Path, env: Mapping[str, str] | None = None) -> Config:
         raise ConfigError([f"{path}: too large or too deeply nested to validate"]) from None
 
 
+# The YAML path that starts an error: `targets[3] (name: x).api_key`, `global.alerts.X`, a file.
+_ERROR_PATH = re.compile(
+    r"^(?P<at>\(top level\)|[^ :]+(?: \(name: [^)]*\)[^ :]*)?): (?P<problem>.*)$"
+)
+
+
+def log_form(errors: list[str]) -> list[dict[str, str] | str]:
+    """Errors as logs carry them: each path apart from its problem. Logged as one string,
+    `targets[0].api_key: environment variable X is not set` has the shape of a credential
+    (`api_key: value`), and the log's scrubbing would mask the problem's first word."""
+    out: list[dict[str, str] | str] = []
+    for error in errors:
+        match = _ERROR_PATH.match(error)
+        out.append({"at": match["at"], "problem": match["problem"]} if match else error)
+    return out
+
+
 @dataclass(frozen=True, slots=True)
 class CheckReport:
     """What `check` found: mistakes in the file apart from what the environment lacks."""

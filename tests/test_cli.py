@@ -494,3 +494,26 @@ async def test_demo_names_a_busy_address_given_by_flag_and_its_flag(busy_port: i
         f"demo: 127.0.0.1:{busy_port} is already in use; "
         "choose another address with --simulator.listen-address"
     ]
+
+
+@pytest.mark.slow
+async def test_run_with_an_unusable_config_logs_each_problem_unmasked_and_no_stop(
+    tmp_path: Path,
+) -> None:
+    path = write(
+        tmp_path,
+        "targets:\n"
+        "  - {name: f, system: feldera, url: 'http://127.0.0.1:1', api_key: '${DFX_UNSET_C}'}\n",
+    )
+    env = {k: v for k, v in os.environ.items() if k != "DFX_UNSET_C"}
+    result = await run_cli("run", "--config", str(path), "--web.listen-address",
+                           "127.0.0.1:0", "--log.format", "json", env=env)  # fmt: skip
+    assert result.returncode == 1
+    (line,) = [json.loads(row) for row in result.stderr.splitlines()]
+    assert line["event"] == "config_invalid"
+    assert line["errors"] == [
+        {
+            "at": "targets[0] (name: f).api_key",
+            "problem": "environment variable DFX_UNSET_C is not set",
+        }
+    ]

@@ -223,3 +223,27 @@ def test_an_error_names_the_target_by_index_and_name_and_by_index_alone_without_
         "targets[1].url",
         "targets[2].url",
     }
+
+
+def test_errors_are_logged_with_the_path_apart_from_the_problem() -> None:
+    assert config_mod.log_form(
+        [
+            "targets[3] (name: orders-peerdb).password: environment variable X is not set",
+            "global.alerts.PeerDBSlotLagHigh.for: duration must be greater than zero",
+            "(top level): expected a mapping with 'global' and 'targets'",
+            "/etc/x.yaml: invalid YAML at line 3, column 1: found a tab",
+            "no path here",
+        ]
+    ) == [
+        {
+            "at": "targets[3] (name: orders-peerdb).password",
+            "problem": "environment variable X is not set",
+        },
+        {
+            "at": "global.alerts.PeerDBSlotLagHigh.for",
+            "problem": "duration must be greater than zero",
+        },
+        {"at": "(top level)", "problem": "expected a mapping with 'global' and 'targets'"},
+        {"at": "/etc/x.yaml", "problem": "invalid YAML at line 3, column 1: found a tab"},
+        "no path here",
+    ]
