@@ -30,7 +30,8 @@ from dataflow_exporter.config_models import (
 from dataflow_exporter.errors import ConfigError
 from dataflow_exporter.sources import REGISTRY
 
-_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$\$")
+# `${NAME}`, `${NAME:-default}`, `$$`; any other `${` (unclosed, or not a name) is a mistake.
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$\$|(?P<bad>\$\{)")
 _TOP_KEYS = ("global", "targets", "shard")
 
 
@@ -236,6 +237,13 @@ def _expand_env(node: Any, where: tuple[Any, ...], found: _Findings, env: Mappin
     def replace(match: re.Match[str]) -> str:
         if match.group(0) == "$$":
             return "$"
+        if match.group("bad"):
+            found.add(
+                where,
+                "a ${ without a variable name and closing brace: write ${NAME} or "
+                "${NAME:-default}, and $$ for a literal $",
+            )
+            return match.group(0)
         name, default = match.group(1), match.group(2)
         if name in env:
             return env[name]

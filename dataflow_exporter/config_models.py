@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import urllib.parse
 import zlib
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from pydantic import (
     BaseModel,
@@ -188,6 +188,8 @@ class TargetConfig(Defaults):
     url: str
     labels: dict[str, str] = Field(default_factory=dict)
     tls: TLSConfig | None = None
+    # The API paths the source adds to the URL: a URL already ending in one would double it.
+    api_paths: ClassVar[tuple[str, ...]] = ()
 
     @field_validator("name")
     @classmethod
@@ -202,7 +204,15 @@ class TargetConfig(Defaults):
     @field_validator("url")
     @classmethod
     def _valid_url(cls, url: str) -> str:
-        return check_url(url)
+        url = check_url(url)
+        path = urllib.parse.urlsplit(url).path
+        for api in cls.api_paths:
+            if path.endswith(api):
+                raise ValueError(
+                    f"ends with {api}, which the exporter adds to every request itself; "
+                    f"give the base URL without it"
+                )
+        return url
 
     @field_validator("labels")
     @classmethod

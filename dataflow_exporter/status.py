@@ -184,15 +184,33 @@ def _shown(text: str) -> str:
     return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 1] + "…"
 
 
+# States the alert rules page for as critical: failed, unavailable, a fatal error.
+_CRITICAL_WORDS = ("FAILED", "UNAVAILABLE", "FATAL")
+
+
+def severity_order(view: BrokenView) -> int:
+    """Critical first (failed, unavailable, fatal, a deployment error), then warnings, then
+    failing detail calls; the sort is stable, so targets keep their order within each."""
+    if view.kind == "detail call":
+        return 2
+    state = view.state.upper()
+    if any(word in state for word in _CRITICAL_WORDS) or (view.kind == "pipeline" and view.error):
+        return 0
+    return 1
+
+
 def status_view(store: Store, now: float) -> StatusView:
     """The status of every target, those needing attention first."""
     states = sorted(store.targets.values(), key=attention_order)
     targets = [_target(state, now) for state in states]
-    broken = [
-        view
-        for state, target in zip(states, targets, strict=True)
-        for view in _broken(state, target.stale)
-    ]
+    broken = sorted(
+        (
+            view
+            for state, target in zip(states, targets, strict=True)
+            for view in _broken(state, target.stale)
+        ),
+        key=severity_order,
+    )
     return StatusView(
         api_version=API_VERSION,
         exporter_version=__version__,

@@ -52,7 +52,7 @@ MUTANTS = (
     Mutant(
         "log-redaction-no-op",
         "dataflow_exporter/log.py",
-        "return {key: _scrub(value) for key, value in event.items()}",
+        "return {key: _scrub(value) for key, value in event.items() if value is not None}",
         "return event",
         ("tests/test_log.py",),
     ),

@@ -517,3 +517,42 @@ async def test_run_with_an_unusable_config_logs_each_problem_unmasked_and_no_sto
             "problem": "environment variable DFX_UNSET_C is not set",
         }
     ]
+
+
+GOOD_TARGET = "targets: [{name: p, system: peerdb, url: 'http://p:3000'}]\n"
+
+
+def test_check_checks_every_file_given_and_exits_with_the_worst(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good, bad, unset = tmp_path / "good.yaml", tmp_path / "bad.yaml", tmp_path / "unset.yaml"
+    good.write_text(GOOD_TARGET)
+    bad.write_text("targets: 3\n")
+    unset.write_text(
+        "targets: [{name: p, system: peerdb, url: 'http://p:3000', password: '${DFX_NOPE_9}'}]\n"
+    )
+    assert cli.main(["check", "--config.file", str(good), str(bad)]) == cli.EXIT_INVALID
+    out = capsys.readouterr()
+    assert f"{good}: OK, 1 target(s)" in out.out
+    assert f"{bad}: 1 error(s)" in out.err
+    assert cli.main(["check", str(unset), str(good)]) == cli.EXIT_ENVIRONMENT
+    assert cli.main(["check", str(unset), str(bad), str(good)]) == cli.EXIT_INVALID
+    assert cli.main(["check", str(good), str(good)]) == cli.EXIT_OK
+
+
+@pytest.mark.parametrize("kind", ["directory", "fifo"])
+def test_check_counts_a_secret_file_that_is_no_regular_file_as_the_environment(
+    tmp_path: Path, kind: str
+) -> None:
+    special = tmp_path / kind
+    if kind == "directory":
+        special.mkdir()
+    else:
+        os.mkfifo(special)
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "targets: [{name: p, system: peerdb, url: 'http://p:3000', "
+        f"password_file: '{special}'}}]\n"
+    )
+    assert cli.main(["check", str(config)]) == cli.EXIT_ENVIRONMENT
+    assert cli.main(["check", "--syntax-only", str(config)]) == cli.EXIT_OK

@@ -24,7 +24,10 @@ def expected_error(path: Path) -> str:
 
 
 @pytest.mark.parametrize("path", BAD, ids=[p.stem for p in BAD])
-def test_bad_config_is_rejected_with_its_yaml_path(path: Path) -> None:
+def test_bad_config_is_rejected_with_its_yaml_path(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(CONFIGS)  # the files they name are beside them
     with pytest.raises(ConfigError) as caught:
         config_mod.load(path, env={})
     assert any(e.endswith(expected_error(path)) for e in caught.value.errors), caught.value.errors

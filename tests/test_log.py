@@ -56,3 +56,15 @@ def test_text_without_secrets_is_logged_unchanged(log_lines: io.StringIO) -> Non
     get_logger("test").info("poll_finished", target="pg", url="http://pg:3000/api")
     (line,) = [json.loads(row) for row in log_lines.getvalue().splitlines()]
     assert (line["target"], line["url"]) == ("pg", "http://pg:3000/api")
+
+
+def test_a_key_without_a_value_is_left_out_of_a_logfmt_line() -> None:
+    out = io.StringIO()
+    configure("debug", "logfmt", out)
+    try:
+        get_logger("test").info("poll_scheduled", retry_after_s=None, interval_s=30)
+    finally:
+        configure()
+    line = out.getvalue().strip()
+    assert "retry_after_s" not in line
+    assert line.endswith("interval_s=30")

@@ -206,6 +206,8 @@ SPECS = (
 class ConfluentTarget(TargetConfig):
     """`system: confluent`: the cluster's REST endpoint, its `lkc-` id and credentials."""
 
+    api_paths = ("/kafka/v3", "/kafka/v3/clusters")
+
     system: Literal["confluent"]
     cluster_id: str
     # A cluster-scoped API key and secret (HTTP Basic) ...

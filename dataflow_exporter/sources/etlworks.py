@@ -174,6 +174,8 @@ FlowId = Annotated[int, Field(ge=0)]
 class EtlworksTarget(TargetConfig):
     """`system: etlworks`: the instance URL and an API key, or a login and password."""
 
+    api_paths = ("/rest/v1",)
+
     system: Literal["etlworks"]
     api_key: SecretStr | None = None
     api_key_file: FilePath | None = None

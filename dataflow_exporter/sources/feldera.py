@@ -419,6 +419,8 @@ class ConnectorRef(ConfigModel):
 class FelderaTarget(TargetConfig):
     """`system: feldera`: the API URL, an optional API key and which pipelines/connectors."""
 
+    api_paths = ("/v0",)
+
     system: Literal["feldera"]
     api_key: SecretStr | None = None
     api_key_file: FilePath | None = None

@@ -192,6 +192,8 @@ SPECS = (
 class PeerDBTarget(TargetConfig):
     """`system: peerdb`: the UI URL (or flow-api :8113) and the UI password, if one is set."""
 
+    api_paths = ("/api/v1",)
+
     system: Literal["peerdb"]
     password: SecretStr | None = None
     password_file: FilePath | None = None
