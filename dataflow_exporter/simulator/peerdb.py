@@ -245,6 +245,8 @@ class PeerDBSimulator(SimulatedSystem):
         router.add_post("/api/v1/mirrors/status", self.mirror_status)
         router.add_get("/api/v1/mirrors/total_rows_synced/{name}", self.total_rows)
         router.add_post("/api/v1/mirrors/cdc/batches", self.cdc_batches)
+        # The GET form the runbooks use (grpc-gateway maps the query onto the same request).
+        router.add_get("/api/v1/mirrors/cdc/batches/{name}", self.cdc_batches_of)
         router.add_get("/api/v1/peers/slots/{peer}", self.slots)
         router.add_get("/api/v1/instance/info", self.instance_info)
         router.add_get("/api/v1/version", self.version)
@@ -351,11 +353,21 @@ class PeerDBSimulator(SimulatedSystem):
         if (denied := self._denied(request)) is not None:
             return denied
         body = await self._json_body(request)
-        found = self._find(str(body.get("flowJobName") or ""))
+        return self._batches(str(body.get("flowJobName") or ""), body.get("limit"))
+
+    async def cdc_batches_of(self, request: web.Request) -> web.Response:
+        """GET mirrors/cdc/batches/{m}?limit=N: the same answer as the POST form."""
+        if (denied := self._denied(request)) is not None:
+            return denied
+        limit = request.query.get("limit", "")
+        return self._batches(request.match_info["name"], int(limit) if limit.isdigit() else None)
+
+    def _batches(self, name: str, limit: Any) -> web.Response:
+        found = self._find(name)
         if found is None:  # an unknown mirror has no batches: 200, not 404
             return self._body({"cdcBatches": [], "total": 0, "page": 0})
         _, mirror, status = found
-        limit = int(body.get("limit") or 0) or 100
+        limit = int(limit or 0) or 100
         batch_id, started, ended, rows = self.batch(mirror, status)
         batches = []
         for back in range(min(limit, 3)):
