@@ -250,3 +250,29 @@ def test_errors_are_logged_with_the_path_apart_from_the_problem() -> None:
         {"at": "/etc/x.yaml", "problem": "invalid YAML at line 3, column 1: found a tab"},
         "no path here",
     ]
+
+
+@pytest.mark.parametrize(
+    ("system", "url"),
+    [
+        ("peerdb", "https://gw.example/peerdb/api/v1"),
+        ("feldera", "https://gw.example/feldera/v0/"),
+        ("confluent", "https://gw.example/kafka/v3"),
+        ("confluent", "https://gw.example/kafka/v3/clusters"),
+        ("etlworks", "https://gw.example/etl/rest/v1"),
+    ],
+)
+def test_a_url_ending_in_the_api_path_the_exporter_adds_is_refused(system: str, url: str) -> None:
+    target = {"name": "t", "system": system, "url": url, "cluster_id": "lkc-1", "api_key": "k"}
+    if system != "confluent":
+        del target["cluster_id"]
+    with pytest.raises(ConfigError) as caught:
+        config_mod.parse({"targets": [target]}, env={})
+    (error,) = [e for e in caught.value.errors if ".url:" in e]
+    assert "which the exporter adds to every request itself" in error
+
+
+def test_a_path_prefix_that_only_resembles_an_api_path_is_kept() -> None:
+    target = {"name": "t", "system": "peerdb", "url": "https://gw.example/api/v10"}
+    (loaded,) = config_mod.parse({"targets": [target]}, env={}).targets
+    assert loaded.url == "https://gw.example/api/v10"
