@@ -728,7 +728,7 @@ def test_alertmanager_config_without_a_receiver_secret_is_refused_by_name(helm: 
 
 def test_alert_settings_tuned_for_the_rules_reach_the_exporters_config(helm: ModuleType) -> None:
     tuned = {"EtlworksFlowRunningTooLong": {"threshold_seconds": 259200}}
-    values = {
+    values: dict[str, Any] = {
         "config": {
             "global": {"alerts": {"PeerDBMirrorPaused": {"for": "4h"}}},
             "targets": [{"name": "a", "system": "peerdb", "url": "http://p:3000"}],
