@@ -227,7 +227,8 @@ def test_committed_rules_and_chart_copies_are_what_the_generator_writes(tmp_path
         [sys.executable, str(ROOT / "alerts" / "generate.py"), str(tmp_path)], check=True
     )
     written = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
-    assert len(written) == 3
+    # The rules, the chart's template and config, and the package's config (the status page's).
+    assert len(written) == 4
     for path in written:
         assert (tmp_path / path).read_bytes() == (ROOT / path).read_bytes(), path
 
