@@ -25,9 +25,9 @@ import yaml
 from dataflow_exporter.config_models import parse_duration
 
 DEFAULTS_FILE = "alerts_config.yml"
-# The keys whose values are regular expressions on the `status` label; every other key but
-# `for` is a number.
-SELECTION_KEYS = frozenset({"statuses"})
+# The keys whose values are regular expressions on a label (`status`, `flow`); every other key
+# but `for` is a number.
+SELECTION_KEYS = frozenset({"statuses", "exclude_flows"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +114,7 @@ def _setting_problems(alert: str, params: dict[Any, Any]) -> list[tuple[Any, str
                 found.append((key, str(exc)))
         elif key in SELECTION_KEYS:
             if not isinstance(value, str):
-                found.append((key, "expected a regular expression on the status label"))
+                found.append((key, "expected a regular expression (quote it)"))
                 continue
             try:
                 re.compile(value)

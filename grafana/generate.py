@@ -142,6 +142,8 @@ BATCH_LIMIT = limit("PeerDBMirrorNoRecentBatch", "threshold_seconds")
 SLOT_LIMIT = limit("PeerDBSlotLagHigh", "threshold_bytes")
 LAG_LIMIT = limit("ConfluentMirrorLagHigh", "threshold_messages")
 RUN_LIMIT = limit("EtlworksFlowRunningTooLong", "threshold_seconds")
+# The flows EtlworksFlowRunningTooLong leaves out (a regular expression on `flow`).
+RUN_EXCLUDE = ALERTS["EtlworksFlowRunningTooLong"]["exclude_flows"]
 SUCCESS_LIMIT = limit("EtlworksFlowNoRecentSuccess", "threshold_seconds")
 
 
@@ -926,7 +928,7 @@ def overview() -> dict[str, Any]:
                 ),
                 (
                     "B",
-                    f'label_replace(etlworks_flow_last_execution_duration_seconds{{{T}}} > {RUN_LIMIT} and on (target, flow_id) etlworks_flow_last_execution_status{{status=~"queued|running"}} == 1, "problem", "running for over {RUN_LIMIT} s", "__name__", ".*")',
+                    f'label_replace(etlworks_flow_last_execution_duration_seconds{{{T}, flow!~"{RUN_EXCLUDE}"}} > {RUN_LIMIT} and on (target, flow_id) etlworks_flow_last_execution_status{{status=~"queued|running"}} == 1, "problem", "running for over {RUN_LIMIT} s", "__name__", ".*")',
                 ),
             ],
             {"target": "Target", "flow_id": "Flow id", "flow": "Flow", "problem": "Problem"},
@@ -1953,7 +1955,7 @@ def etlworks() -> dict[str, Any]:
         stat(
             "Running too long",
             f"Executions queued or running for over {RUN_LIMIT} s (EtlworksFlowRunningTooLong's threshold).",
-            f'sum(max by (target, flow_id) (etlworks_flow_last_execution_duration_seconds{{{EF}}} > bool {RUN_LIMIT}) * on (target, flow_id) max by (target, flow_id) (etlworks_flow_last_execution_status{{{T}, status=~"queued|running"}}))',
+            f'sum(max by (target, flow_id) (etlworks_flow_last_execution_duration_seconds{{{EF}, flow!~"{RUN_EXCLUDE}"}} > bool {RUN_LIMIT}) * on (target, flow_id) max by (target, flow_id) (etlworks_flow_last_execution_status{{{T}, status=~"queued|running"}}))',
             steps=((None, GREEN), (1, ORANGE)),
         ),
         4,

@@ -284,6 +284,13 @@ MUTANTS = (
         ("tests/test_thresholds.py",),
     ),
     Mutant(
+        "etlworks-exclusion-ignored",
+        "dataflow_exporter/sources/etlworks.py",
+        'if alerts.selects("EtlworksFlowRunningTooLong", name, "exclude_flows"):',
+        "if False:",
+        ("tests/test_thresholds.py",),
+    ),
+    Mutant(
         "feldera-paused-selection-ignored",
         "dataflow_exporter/sources/feldera.py",
         'or alerts.selects("FelderaPipelinePaused", p.status)',

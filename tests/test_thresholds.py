@@ -46,7 +46,7 @@ TUNED: dict[str, dict[str, Any]] = {
     "FelderaPipelinePaused": {"statuses": "Paused|Suspended"},
     "FelderaProgramFailed": {"statuses": "SqlError"},
     "EtlworksFlowFailed": {"statuses": "error|warning"},
-    "EtlworksFlowRunningTooLong": {"threshold_seconds": 300000},
+    "EtlworksFlowRunningTooLong": {"threshold_seconds": 300000, "exclude_flows": "CDC .*"},
 }
 
 
@@ -185,9 +185,11 @@ def test_a_pipeline_is_broken_when_an_alert_selects_its_state_or_program(
         assert listed is selects(rules, "FelderaProgramFailed", program), program
 
 
-def _reading(status: str, started: float, ended: float | None) -> etlworks.FlowReading:
-    execution = etlworks.Execution(1, "f", status, started, ended, None, 0)
-    return etlworks.FlowReading(etlworks.FlowRef(7, "f"), execution)
+def _reading(
+    status: str, started: float, ended: float | None, name: str = "f"
+) -> etlworks.FlowReading:
+    execution = etlworks.Execution(1, name, status, started, ended, None, 0)
+    return etlworks.FlowReading(etlworks.FlowRef(7, name), execution)
 
 
 @CONFIGS
@@ -207,6 +209,20 @@ def test_a_flow_is_broken_when_the_rules_call_its_newest_execution_failed_or_too
             assert listed is selects(rules, "EtlworksFlowFailed", status), status
 
 
+@CONFIGS
+def test_a_long_run_of_a_flow_the_rule_excludes_is_not_broken(
+    overrides: dict[str, dict[str, Any]],
+) -> None:
+    rules, settings = rules_config(overrides), page_settings(overrides)
+    limit = float(rules["EtlworksFlowRunningTooLong"]["threshold_seconds"])
+    excluded = str(rules["EtlworksFlowRunningTooLong"]["exclude_flows"])
+    for name in ("CDC orders", "CDC", "Load CDC orders", "Nightly load"):
+        readings = [_reading("running", NOW - limit - 1, None, name)]
+        listed = bool(etlworks.broken_entities(readings, NOW, settings))
+        # The rule's `flow!~"..."`: a flow whose whole name matches is left out.
+        assert listed is (re.fullmatch(excluded, name) is None), name
+
+
 async def test_a_tuned_threshold_reaches_the_page_through_the_exporters_config() -> None:
     async def broken_states(overrides: dict[str, Any]) -> list[str]:
         async with Simulation({"etlworks": {"flows": 10}}) as sim:
@@ -218,8 +234,9 @@ async def test_a_tuned_threshold_reaches_the_page_through_the_exporters_config()
 
     # The simulator's continuously running CDC flow has been running for 72 hours.
     assert "running for 72.0h" in await broken_states({})
-    tuned = {"EtlworksFlowRunningTooLong": {"threshold_seconds": 300000}}
-    assert not [s for s in await broken_states(tuned) if s.startswith("running for")]
+    for tuned in ({"threshold_seconds": 300000}, {"exclude_flows": "CDC .*"}):
+        states = await broken_states({"EtlworksFlowRunningTooLong": tuned})
+        assert not [s for s in states if s.startswith("running for")], tuned
 
 
 @pytest.mark.parametrize(
@@ -255,8 +272,7 @@ async def test_a_tuned_threshold_reaches_the_page_through_the_exporters_config()
         ),
         (
             {"PeerDBMirrorPaused": {"statuses": 3}},
-            "global.alerts.PeerDBMirrorPaused.statuses: expected a regular expression on the "
-            "status label",
+            "global.alerts.PeerDBMirrorPaused.statuses: expected a regular expression (quote it)",
         ),
         (
             {"PeerDBMirrorPaused": "1h"},

@@ -554,6 +554,9 @@ def broken_entities(
         if e.status in UNFINISHED:
             if e.started is None or now - e.started <= running_limit:
                 continue
+            name = reading.flow.name or e.flow_name
+            if alerts.selects("EtlworksFlowRunningTooLong", name, "exclude_flows"):
+                continue  # runs continuously by design
             state = f"{e.status} for {(now - e.started) / 3600:.1f}h"
             since = e.started
         elif not isinstance(e.status, Unknown) and not alerts.selects(

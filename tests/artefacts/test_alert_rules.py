@@ -257,7 +257,7 @@ def test_a_threshold_changed_in_the_config_reaches_expr_for_and_prose() -> None:
     rule = next(
         r for g in groups for r in g["rules"] if r.get("alert") == "EtlworksFlowRunningTooLong"
     )
-    assert "etlworks_flow_last_execution_duration_seconds > 600" in rule["expr"]
+    assert 'etlworks_flow_last_execution_duration_seconds{flow!~""} > 600' in rule["expr"]
     assert rule["for"] == "7m"
     assert "(threshold: 600s)" in rule["annotations"]["description"]
 

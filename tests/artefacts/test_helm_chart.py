@@ -761,3 +761,12 @@ def test_a_url_carrying_credentials_is_refused_without_echoing_them(helm: Module
     assert secret not in message
     plain = {"config": {"targets": [{"name": "p", "system": "peerdb", "url": "http://p:3000"}]}}
     assert _config_map(render(helm, plain))
+
+
+def test_flows_excluded_in_values_are_left_out_of_the_running_too_long_rule(
+    helm: ModuleType,
+) -> None:
+    config = {"alerts": {"EtlworksFlowRunningTooLong": {"exclude_flows": "CDC .*"}}}
+    objects = render(helm, {"prometheusRule": {"enabled": True, "config": config}})
+    expr = _alert(_rule_groups(objects), "EtlworksFlowRunningTooLong")["expr"]
+    assert 'etlworks_flow_last_execution_duration_seconds{flow!~"CDC .*"}' in expr
