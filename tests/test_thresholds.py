@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -313,3 +314,9 @@ def test_an_empty_alerts_section_keeps_the_shipped_settings() -> None:
     }
     (target,) = config_mod.parse(data, env={}).targets
     assert thresholds.settings(target.alerts) == thresholds.defaults()
+
+
+def test_the_installed_package_carries_its_copy_of_the_alerts_config() -> None:
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    package_data = pyproject["tool"]["setuptools"]["package-data"]["dataflow_exporter"]
+    assert thresholds.DEFAULTS_FILE in package_data
