@@ -411,6 +411,13 @@ MUTANTS = (
         ("tests/test_status.py",),
     ),
     Mutant(
+        "simulator-logs-oldest-first",
+        "dataflow_exporter/simulator/peerdb.py",
+        "newest = rows[::-1]",
+        "newest = rows",
+        ("tests/simulator/test_runbook_routes.py",),
+    ),
+    Mutant(
         "simulator-lacks-single-link",
         "dataflow_exporter/simulator/confluent.py",
         'router.add_get(API + "/{cluster_id}/links/{link}", self.get_link)',

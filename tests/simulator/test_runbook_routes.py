@@ -59,3 +59,25 @@ async def test_a_mirrors_cdc_batches_answer_the_get_form_as_the_post_form(
     assert status == 200
     assert got == posted
     assert len(got["cdcBatches"]) == 1
+
+
+async def test_a_failed_mirrors_error_log_answers_newest_first_by_level(
+    simulation: Simulation,
+) -> None:
+    url = f"{simulation.url}/api/v1/mirrors/logs"
+
+    async def logs(**body: Any) -> Any:
+        async with aiohttp.ClientSession() as session, session.post(url, json=body) as resp:
+            assert resp.status == 200
+            return await resp.json()
+
+    errors = await logs(flowJobName="users_mysql_to_ch", level="error", numPerPage=10)
+    assert (errors["total"], errors["page"], len(errors["errors"])) == (2, 1, 2)
+    first, second = errors["errors"]
+    assert first["id"] > second["id"], "newest first"
+    assert first["errorType"] == "error" and first["flowName"] == "users_mysql_to_ch"
+    assert "connection refused" in first["errorMessage"]
+    assert (await logs(flowJobName="users_mysql_to_ch", level="all", numPerPage=10))["total"] == 3
+    assert (await logs(flowJobName="users_mysql_to_ch", level="error"))["errors"] == []
+    healthy = await logs(flowJobName="orders_pg_to_ch", level="error", numPerPage=10)
+    assert (healthy["total"], healthy["errors"]) == (0, [])
