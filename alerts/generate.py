@@ -1,6 +1,7 @@
 """Fills alerts/rules.template.yml from alerts/config.yml into alerts/dataflow-exporter.rules.yml,
-copies the template and the config into the Helm chart, which fills them the same way, and
-copies docs/runbooks.md into the package, which serves it at /runbooks (the rules' links).
+copies the template and the config into the Helm chart, which fills them the same way,
+copies docs/runbooks.md into the package, which serves it at /runbooks (the rules' links), and
+copies the config into the package, whose status page reads its thresholds.
 
 Usage: .venv/bin/python alerts/generate.py [OUTPUT_ROOT]   (default: this repository);
 scripts/regenerate.sh runs it and the dashboards' generator.
@@ -27,6 +28,8 @@ CHART_CONFIG = CHART_FILES / "alerts-config.yml"
 RUNBOOKS = SOURCE / "docs" / "runbooks.md"
 # The package's copy, served at /runbooks.
 PACKAGE_RUNBOOKS = Path("dataflow_exporter") / "runbooks.md"
+# The package's copy: the status page's defaults (dataflow_exporter/thresholds.py).
+PACKAGE_CONFIG = Path("dataflow_exporter") / "alerts_config.yml"
 PLACEHOLDER = re.compile(r"\$\{(\w+)(?:\.(\w+))?\}")
 
 
@@ -110,6 +113,8 @@ def main() -> None:
     shutil.copyfile(CONFIG, root / CHART_CONFIG)
     (root / PACKAGE_RUNBOOKS).parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(RUNBOOKS, root / PACKAGE_RUNBOOKS)
+    (root / PACKAGE_CONFIG).parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(CONFIG, root / PACKAGE_CONFIG)
 
 
 if __name__ == "__main__":

@@ -212,12 +212,15 @@ def build_parser() -> argparse.ArgumentParser:
         sub,
         "check",
         "validate a config file and exit",
-        "Validate a config file and exit.\n\nExit status: 0 valid; 1 mistakes in the file; "
+        "Validate config files and exit.\n\nExit status, the worst file's: 0 valid; 1 mistakes in "
+        "the file; "
         "2 bad command line;\n3 the file is valid but environment variables are unset or files "
         "it names are\nmissing or unreadable (not checked with --syntax-only).",
     )
     _add_config_file(check, required=False)
-    check.add_argument("config", nargs="?", metavar="FILE", help="the config file, as a position")
+    check.add_argument(
+        "config", nargs="*", metavar="FILE", help="config files to check, each in turn"
+    )
     check.add_argument(
         "--syntax-only",
         dest="syntax_only",
@@ -314,7 +317,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         try:
             await exporter.start()
         except ConfigError as exc:
-            log.error("config_invalid", file=args.config_file, errors=exc.errors)
+            log.error(
+                "config_invalid", file=args.config_file, errors=config_mod.log_form(exc.errors)
+            )
             await exporter.stop()
             return EXIT_INVALID
         except OSError as exc:
@@ -330,13 +335,19 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    """`check`: every mistake with its YAML path, then, apart, what the environment lacks."""
+    """`check`: for each file given, every mistake with its YAML path, then, apart, what the
+    environment lacks. The exit status is the worst file's."""
     configure(args.log_level, args.log_format)
-    path = args.config_file or args.config
-    if path is None:
+    paths = ([args.config_file] if args.config_file else []) + list(args.config)
+    if not paths:
         print("check needs a config file: --config.file=FILE", file=sys.stderr)
         return EXIT_USAGE
-    report = config_mod.check(path, syntax_only=args.syntax_only)
+    statuses = [_check_one(path, syntax_only=args.syntax_only) for path in paths]
+    return next((s for s in (EXIT_INVALID, EXIT_ENVIRONMENT) if s in statuses), EXIT_OK)
+
+
+def _check_one(path: str, *, syntax_only: bool) -> int:
+    report = config_mod.check(path, syntax_only=syntax_only)
 
     def show(heading: str, lines: list[str]) -> None:
         print(redact.redact(heading), file=sys.stderr)
@@ -355,7 +366,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         return EXIT_INVALID
     if report.environment:
         return EXIT_ENVIRONMENT
-    scope = "syntax OK" if args.syntax_only else "OK"
+    scope = "syntax OK" if syntax_only else "OK"
     print(f"{path}: {scope}, {report.targets} target(s)")
     return EXIT_OK
 

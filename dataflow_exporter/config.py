@@ -8,6 +8,7 @@ unreadable files), which `check --syntax-only` leaves out.
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from collections.abc import Mapping
@@ -18,7 +19,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from dataflow_exporter import config_messages, redact
+from dataflow_exporter import config_messages, redact, thresholds
 from dataflow_exporter.config_models import (
     DEFAULT_KEYS,
     Defaults,
@@ -29,7 +30,8 @@ from dataflow_exporter.config_models import (
 from dataflow_exporter.errors import ConfigError
 from dataflow_exporter.sources import REGISTRY
 
-_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$\$")
+# `${NAME}`, `${NAME:-default}`, `$$`; any other `${` (unclosed, or not a name) is a mistake.
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$\$|(?P<bad>\$\{)")
 _TOP_KEYS = ("global", "targets", "shard")
 
 
@@ -155,14 +157,40 @@ _StrictLoader.add_constructor(
 )
 
 
-def _path(parts: tuple[Any, ...]) -> str:
+def did_you_mean(word: Any, choices: Any) -> str:
+    """` (did you mean X?)` for the closest of `choices`, or nothing if none is close."""
+    close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
+def _path(parts: tuple[Any, ...], names: Mapping[int, str] | None = None) -> str:
+    """`targets[3] (name: orders-peerdb).url`: the YAML path, with the target's name when the
+    file gives one, since an index alone makes the user count list items."""
     out = ""
-    for part in parts:
+    for depth, part in enumerate(parts):
         if isinstance(part, int):
             out += f"[{part}]"
+            if depth == 1 and parts[0] == "targets" and names and part in names:
+                out += f" (name: {names[part]})"
         else:
             out += f".{part}" if out else str(part)
     return out or "(top level)"
+
+
+# A target name shown in paths: one a target may have (anything else is reported at `name`).
+_SHOWN_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,127}$")
+
+
+def _target_names(data: Any) -> dict[int, str]:
+    """Index -> name of the raw targets that give a valid name."""
+    targets = data.get("targets") if isinstance(data, dict) else None
+    if not isinstance(targets, list):
+        return {}
+    return {
+        i: t["name"]
+        for i, t in enumerate(targets)
+        if isinstance(t, dict) and isinstance(t.get("name"), str) and _SHOWN_NAME.match(t["name"])
+    }
 
 
 @dataclass(slots=True)
@@ -177,6 +205,8 @@ class _Findings:
     # Every path refused, reported or not (an unset variable's path is refused, not reported).
     refused: list[tuple[Any, ...]] = field(default_factory=list)
     syntax_only: bool = False
+    # Index -> name of each target that has a valid name, for the paths of its errors.
+    names: dict[int, str] = field(default_factory=dict)
 
     def add(self, where: tuple[Any, ...], message: str, *, environment: bool = False) -> None:
         """Record one problem at a YAML path."""
@@ -185,9 +215,9 @@ class _Findings:
             return  # the unset variable is the problem there, and it is reported already
         if environment:
             if not self.syntax_only:
-                self.environment.append(f"{_path(where)}: {message}")
+                self.environment.append(f"{_path(where, self.names)}: {message}")
             return
-        self.errors.append(f"{_path(where)}: {message}")
+        self.errors.append(f"{_path(where, self.names)}: {message}")
 
     @property
     def failed(self) -> bool:
@@ -207,6 +237,13 @@ def _expand_env(node: Any, where: tuple[Any, ...], found: _Findings, env: Mappin
     def replace(match: re.Match[str]) -> str:
         if match.group(0) == "$$":
             return "$"
+        if match.group("bad"):
+            found.add(
+                where,
+                "a ${ without a variable name and closing brace: write ${NAME} or "
+                "${NAME:-default}, and $$ for a literal $",
+            )
+            return match.group(0)
         name, default = match.group(1), match.group(2)
         if name in env:
             return env[name]
@@ -223,7 +260,7 @@ def _validate(model: type[BaseModel], data: Any, where: tuple[Any, ...], found: 
     try:
         return model.model_validate(data, context={"yaml": True})
     except ValidationError as exc:
-        for loc, message, is_file in config_messages.translate(exc):
+        for loc, message, is_file in config_messages.translate(exc, model):
             found.add((*where, *loc), message, environment=is_file)
         return None
 
@@ -241,7 +278,7 @@ def parse(data: Any, env: Mapping[str, str] | None = None) -> Config:
 def _parse(
     data: Any, env: Mapping[str, str] | None, *, syntax_only: bool
 ) -> tuple[Config | None, _Findings]:
-    found = _Findings(syntax_only=syntax_only)
+    found = _Findings(syntax_only=syntax_only, names=_target_names(data))
     if data is None:
         data = {}
     if not isinstance(data, dict):
@@ -251,7 +288,7 @@ def _parse(
     _register_secret_like(data)
     for key in data:
         if key not in _TOP_KEYS:
-            found.add((key,), "unknown key")
+            found.add((key,), "unknown key" + did_you_mean(key, _TOP_KEYS))
 
     defaults, inherited = _parse_global(data.get("global"), found)
     shard = _parse_shard(data.get("shard"), found)
@@ -286,6 +323,13 @@ def _parse_global(raw: Any, found: _Findings) -> tuple[Defaults, dict[str, Any]]
     if not isinstance(raw, dict):
         found.add(("global",), "expected a mapping of defaults (interval, timeout, ...)")
         return Defaults(), {}
+    if "alerts" in raw:
+        raw = dict(raw)
+        mistakes = [] if raw["alerts"] is None else thresholds.problems(raw["alerts"])
+        for loc, message in mistakes:
+            found.add(("global", "alerts", *loc), message)
+        if mistakes or raw["alerts"] is None:
+            del raw["alerts"]  # the shipped settings, rather than a second error per target
     before = len(found.refused)
     defaults = _validate(Defaults, raw, ("global",), found)
     if defaults is not None:
@@ -318,6 +362,12 @@ def _parse_target(
         found.add((*where, "system"), f"{got} (expected one of: {known})")
         return None
     before = len(found.errors) + len(found.environment)
+    if "alerts" in raw:
+        found.add(
+            (*where, "alerts"),
+            "set alert thresholds under global.alerts: the alert rules apply to every target",
+        )
+        raw = {k: v for k, v in raw.items() if k != "alerts"}
     target: TargetConfig | None = _validate(source.config_model, inherited | raw, where, found)
     if target is None or len(found.errors) + len(found.environment) > before:
         return None
@@ -416,6 +466,23 @@ def load(path: str | Path, env: Mapping[str, str] | None = None) -> Config:
         return parse(data, env)
     except (RecursionError, MemoryError):
         raise ConfigError([f"{path}: too large or too deeply nested to validate"]) from None
+
+
+# The YAML path that starts an error: `targets[3] (name: x).api_key`, `global.alerts.X`, a file.
+_ERROR_PATH = re.compile(
+    r"^(?P<at>\(top level\)|[^ :]+(?: \(name: [^)]*\)[^ :]*)?): (?P<problem>.*)$"
+)
+
+
+def log_form(errors: list[str]) -> list[dict[str, str] | str]:
+    """Errors as logs carry them: each path apart from its problem. Logged as one string,
+    `targets[0].api_key: environment variable X is not set` has the shape of a credential
+    (`api_key: value`), and the log's scrubbing would mask the problem's first word."""
+    out: list[dict[str, str] | str] = []
+    for error in errors:
+        match = _ERROR_PATH.match(error)
+        out.append({"at": match["at"], "problem": match["problem"]} if match else error)
+    return out
 
 
 @dataclass(frozen=True, slots=True)

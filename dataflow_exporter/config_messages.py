@@ -8,8 +8,11 @@ filter) yields one error for the branch the user evidently meant, or one for bot
 
 from __future__ import annotations
 
+import difflib
 import functools
 import os
+import types
+import typing
 from collections.abc import Iterator
 from typing import Any
 
@@ -125,8 +128,49 @@ def _message(err: Any, loc: Loc) -> tuple[str, bool]:
     return message, False
 
 
-def translate(exc: ValidationError) -> Iterator[tuple[Loc, str, bool]]:
-    """Each distinct problem once, as (YAML path below the model, message, about a file?)."""
+def _keys_at(model: type[BaseModel], loc: Loc) -> list[str]:
+    """The keys the model takes at the mapping `loc` leads into (list indexes skipped)."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        fields = getattr(current, "model_fields", None)
+        if fields is None or part not in fields:
+            return []
+        current = next(
+            (
+                t
+                for t in _members(fields[part].annotation)
+                if isinstance(t, type) and issubclass(t, BaseModel)
+            ),
+            None,
+        )
+    fields = getattr(current, "model_fields", None)
+    return list(fields) if fields else []
+
+
+def _members(annotation: Any) -> list[Any]:
+    """The types an annotation may hold: union members and container items, unwrapped."""
+    args = typing.get_args(annotation)
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType, tuple, list):
+        return [t for a in args for t in _members(a)]
+    return [annotation]
+
+
+def translate(
+    exc: ValidationError, model: type[BaseModel] | None = None
+) -> Iterator[tuple[Loc, str, bool]]:
+    """Each distinct problem once, as (YAML path below the model, message, about a file?).
+    With `model`, an unknown key is told the closest key it takes."""
+    for loc, message, is_file in _translate(exc):
+        hint = ""
+        if message == _FIXED["extra_forbidden"] and model is not None and loc:
+            close = difflib.get_close_matches(str(loc[-1]), _keys_at(model, loc[:-1]), n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+        yield loc, message + hint, is_file
+
+
+def _translate(exc: ValidationError) -> Iterator[tuple[Loc, str, bool]]:
     models = _model_names()
     unions: dict[Loc, list[tuple[str, Loc, Any]]] = {}
     seen: set[tuple[Loc, str]] = set()

@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import urllib.parse
 import zlib
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from pydantic import (
     BaseModel,
@@ -171,6 +171,9 @@ class Defaults(ConfigModel):
     max_series: int = Field(default=100_000, ge=1)
     max_entities: int = Field(default=20_000, ge=1)
     max_response_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
+    # Overrides of the alert settings (alerts/config.yml's `alerts:`), checked by config.py
+    # against the shipped ones; only `global:` may set them, as the rules apply to every target.
+    alerts: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
 
 DEFAULT_KEYS = tuple(Defaults.model_fields)
@@ -185,6 +188,8 @@ class TargetConfig(Defaults):
     url: str
     labels: dict[str, str] = Field(default_factory=dict)
     tls: TLSConfig | None = None
+    # The API paths the source adds to the URL: a URL already ending in one would double it.
+    api_paths: ClassVar[tuple[str, ...]] = ()
 
     @field_validator("name")
     @classmethod
@@ -199,7 +204,15 @@ class TargetConfig(Defaults):
     @field_validator("url")
     @classmethod
     def _valid_url(cls, url: str) -> str:
-        return check_url(url)
+        url = check_url(url)
+        path = urllib.parse.urlsplit(url).path
+        for api in cls.api_paths:
+            if path.endswith(api):
+                raise ValueError(
+                    f"ends with {api}, which the exporter adds to every request itself; "
+                    f"give the base URL without it"
+                )
+        return url
 
     @field_validator("labels")
     @classmethod

@@ -172,7 +172,6 @@ class Exporter:
     async def start(self) -> None:
         """Poll every target in the background and serve (`run`, `demo`). Raises ConfigError
         for a bad config file and OSError when the address cannot be listened on."""
-        self._started = True
         scheduler = await self._open()
         assert self.config is not None
         self.store.record_reload(True, self.clock())
@@ -187,6 +186,8 @@ class Exporter:
             tls=self.web_config is not None and self.web_config.ssl_context is not None,
             shard=f"{shard.index}/{shard.count}",
         )
+        # Only a start that was announced is announced as stopped.
+        self._started = True
 
     async def reload(self, config: Config | None = None) -> list[str]:
         """Apply `config`, or else read the config file again (one built from a `Config` keeps
@@ -214,7 +215,7 @@ class Exporter:
 
     def _reload_failed(self, errors: list[str]) -> list[str]:
         self.store.record_reload(False, self.clock())
-        log.error("config_reload_failed", errors=errors)
+        log.error("config_reload_failed", errors=config_mod.log_form(errors))
         return errors
 
     async def stop(self) -> None:

@@ -41,8 +41,9 @@ def _scrub(value: Any) -> Any:
 def redact_processor(
     _logger: Any, _method: str, event: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
-    """structlog processor: mask known secrets and credential shapes in every string."""
-    return {key: _scrub(value) for key, value in event.items()}
+    """structlog processor: mask known secrets and credential shapes in every string, and leave
+    out keys without a value (logfmt would end a line with an empty `retry_after_s=`)."""
+    return {key: _scrub(value) for key, value in event.items() if value is not None}
 
 
 def _visible(value: Any, keep_newlines: bool) -> Any:

@@ -258,6 +258,21 @@ def _broken(state: TargetState, stale: bool, memo: TextMemo) -> list[BrokenView]
     return views
 
 
+# States the alert rules page for as critical: failed, unavailable, a fatal error.
+_CRITICAL_WORDS = ("FAILED", "UNAVAILABLE", "FATAL")
+
+
+def severity_order(view: BrokenView) -> int:
+    """Critical first (failed, unavailable, fatal, a deployment error), then warnings, then
+    failing detail calls; the sort is stable, so targets keep their order within each."""
+    if view.kind == "detail call":
+        return 2
+    state = view.state.upper()
+    if any(word in state for word in _CRITICAL_WORDS) or (view.kind == "pipeline" and view.error):
+        return 0
+    return 1
+
+
 def status_view(store: Store, now: float, memo: TextMemo | None = None) -> StatusView:
     """The status of every target, those needing attention first (`memo`: the texts the last
     view showed, scrubbed already)."""
@@ -269,6 +284,7 @@ def status_view(store: Store, now: float, memo: TextMemo | None = None) -> Statu
         entries = _broken(state, state.stale(now), memo)
         broken.extend(entries)
         targets.append(_target(state, now, len(entries), memo))
+    broken.sort(key=severity_order)
     return StatusView(
         api_version=API_VERSION,
         exporter_version=__version__,

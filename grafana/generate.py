@@ -142,6 +142,8 @@ BATCH_LIMIT = limit("PeerDBMirrorNoRecentBatch", "threshold_seconds")
 SLOT_LIMIT = limit("PeerDBSlotLagHigh", "threshold_bytes")
 LAG_LIMIT = limit("ConfluentMirrorLagHigh", "threshold_messages")
 RUN_LIMIT = limit("EtlworksFlowRunningTooLong", "threshold_seconds")
+# The flows EtlworksFlowRunningTooLong leaves out (a regular expression on `flow`).
+RUN_EXCLUDE = ALERTS["EtlworksFlowRunningTooLong"]["exclude_flows"]
 SUCCESS_LIMIT = limit("EtlworksFlowNoRecentSuccess", "threshold_seconds")
 
 
@@ -622,6 +624,11 @@ def dashboard(
 
 
 T = 'target=~"$target"'
+# Counting: two replicas of an HA pair export the same entities, and every shard exports each
+# target's dataflow_exporter_target_* series; only `instance` and the scrape's own labels tell
+# those copies apart. So every sum first keeps one series per entity (`max by` its identifying
+# labels, `min by (target, system)` for "up": down on any replica is down), and per-replica
+# event counters (errors, drops, unknown values) are summed as the events they are.
 
 # ---------------------------------------------------------------------------------------------
 # Overview
@@ -634,7 +641,7 @@ def overview() -> dict[str, Any]:
         stat(
             "Targets up",
             "Targets whose last poll succeeded.",
-            f"sum(dataflow_exporter_target_up{{{T}}})",
+            f"sum(min by (target, system) (dataflow_exporter_target_up{{{T}}}))",
         ),
         4,
         4,
@@ -643,7 +650,7 @@ def overview() -> dict[str, Any]:
         stat(
             "Targets down",
             "Targets whose last poll failed. Their series keep their last good values until stale_after.",
-            f"sum(1 - dataflow_exporter_target_up{{{T}}})",
+            f"sum(1 - min by (target, system) (dataflow_exporter_target_up{{{T}}}))",
             steps=((None, GREEN), (1, RED)),
         ),
         4,
@@ -653,7 +660,7 @@ def overview() -> dict[str, Any]:
         stat(
             "Stale targets",
             "Targets whose series are withheld because no poll has succeeded for stale_after: alerts on their entities cannot fire.",
-            f"sum(dataflow_exporter_target_stale{{{T}}})",
+            f"sum(max by (target, system) (dataflow_exporter_target_stale{{{T}}}))",
             steps=((None, GREEN), (1, RED)),
         ),
         4,
@@ -784,7 +791,7 @@ def overview() -> dict[str, Any]:
         bargauge(
             "PeerDB mirrors",
             "PeerDB mirrors per state.",
-            f"sum by (status) (peerdb_mirror_status{{{T}}} == 1)",
+            f"sum by (status) (max by (target, mirror, status) (peerdb_mirror_status{{{T}}} == 1))",
             "peerdb",
         ),
         6,
@@ -794,7 +801,7 @@ def overview() -> dict[str, Any]:
         bargauge(
             "Confluent mirror topics",
             "Confluent mirror topics per state.",
-            f"sum by (status) (confluent_mirror_topic_status{{{T}}} == 1)",
+            f"sum by (status) (max by (target, cluster_id, link, topic, status) (confluent_mirror_topic_status{{{T}}} == 1))",
             "confluent",
         ),
         6,
@@ -804,7 +811,7 @@ def overview() -> dict[str, Any]:
         bargauge(
             "Feldera pipelines",
             "Feldera pipelines per deployment status.",
-            f"sum by (status) (feldera_pipeline_status{{{T}}} == 1)",
+            f"sum by (status) (max by (target, pipeline, status) (feldera_pipeline_status{{{T}}} == 1))",
             "feldera",
         ),
         6,
@@ -814,7 +821,7 @@ def overview() -> dict[str, Any]:
         bargauge(
             "Etlworks flows",
             "Etlworks flows per status of their newest execution.",
-            f"sum by (status) (etlworks_flow_last_execution_status{{{T}}} == 1)",
+            f"sum by (status) (max by (target, flow_id, status) (etlworks_flow_last_execution_status{{{T}}} == 1))",
             "etlworks",
         ),
         6,
@@ -824,7 +831,7 @@ def overview() -> dict[str, Any]:
         bargauge(
             "Confluent cluster links",
             "Confluent cluster links per state.",
-            f"sum by (status) (confluent_link_status{{{T}}} == 1)",
+            f"sum by (status) (max by (target, cluster_id, link, status) (confluent_link_status{{{T}}} == 1))",
             "confluent",
         ),
         6,
@@ -834,7 +841,7 @@ def overview() -> dict[str, Any]:
         bargauge(
             "Feldera connectors",
             "Feldera input and output connectors per reported health (connectors that report none are not counted).",
-            f"sum by (status) (feldera_input_connector_health{{{T}}} == 1 or feldera_output_connector_health{{{T}}} == 1)",
+            f"sum by (status) (max by (target, pipeline, table, view, connector, status) (feldera_input_connector_health{{{T}}} == 1 or feldera_output_connector_health{{{T}}} == 1))",
             "feldera",
         ),
         6,
@@ -921,7 +928,7 @@ def overview() -> dict[str, Any]:
                 ),
                 (
                     "B",
-                    f'label_replace(etlworks_flow_last_execution_duration_seconds{{{T}}} > {RUN_LIMIT} and on (target, flow_id) etlworks_flow_last_execution_status{{status=~"queued|running"}} == 1, "problem", "running for over {RUN_LIMIT} s", "__name__", ".*")',
+                    f'label_replace(etlworks_flow_last_execution_duration_seconds{{{T}, flow!~"{RUN_EXCLUDE}"}} > {RUN_LIMIT} and on (target, flow_id) etlworks_flow_last_execution_status{{status=~"queued|running"}} == 1, "problem", "running for over {RUN_LIMIT} s", "__name__", ".*")',
                 ),
             ],
             {"target": "Target", "flow_id": "Flow id", "flow": "Flow", "problem": "Problem"},
@@ -962,7 +969,7 @@ def peerdb() -> dict[str, Any]:
         stat(
             "Running",
             "Mirrors in STATUS_RUNNING.",
-            f'sum(peerdb_mirror_status{{{PM}, status="STATUS_RUNNING"}})',
+            f'sum(max by (target, mirror) (peerdb_mirror_status{{{PM}, status="STATUS_RUNNING"}}))',
         ),
         4,
         4,
@@ -971,7 +978,7 @@ def peerdb() -> dict[str, Any]:
         stat(
             "Paused",
             "Mirrors in STATUS_PAUSED.",
-            f'sum(peerdb_mirror_status{{{PM}, status="STATUS_PAUSED"}})',
+            f'sum(max by (target, mirror) (peerdb_mirror_status{{{PM}, status="STATUS_PAUSED"}}))',
             steps=((None, GREEN), (1, ORANGE)),
         ),
         4,
@@ -981,7 +988,7 @@ def peerdb() -> dict[str, Any]:
         stat(
             "Failed",
             "Mirrors in STATUS_FAILED.",
-            f'sum(peerdb_mirror_status{{{PM}, status="STATUS_FAILED"}})',
+            f'sum(max by (target, mirror) (peerdb_mirror_status{{{PM}, status="STATUS_FAILED"}}))',
             steps=((None, GREEN), (1, RED)),
         ),
         4,
@@ -991,7 +998,7 @@ def peerdb() -> dict[str, Any]:
         stat(
             "In transition",
             "Mirrors setting up, snapshotting, pausing, resyncing, modifying or terminating.",
-            f'sum(peerdb_mirror_status{{{PM}, status=~"STATUS_SETUP|STATUS_SNAPSHOT|STATUS_PAUSING|STATUS_RESYNC|STATUS_MODIFYING|STATUS_TERMINATING"}})',
+            f'sum(max by (target, mirror) (peerdb_mirror_status{{{PM}, status=~"STATUS_SETUP|STATUS_SNAPSHOT|STATUS_PAUSING|STATUS_RESYNC|STATUS_MODIFYING|STATUS_TERMINATING"}}))',
             steps=((None, GREEN), (1, YELLOW)),
         ),
         4,
@@ -1001,7 +1008,7 @@ def peerdb() -> dict[str, Any]:
         stat(
             "PeerDB instance",
             "The instance's own state: MAINTENANCE during upgrades.",
-            f"peerdb_instance_status{{{T}}} == 1",
+            f"max by (target, status) (peerdb_instance_status{{{T}}} == 1)",
             legend="{{target}}: {{status}}",
             text_mode="name",
             steps=((None, BLUE),),
@@ -1101,7 +1108,12 @@ def peerdb() -> dict[str, Any]:
         timeseries(
             "Mirrors by state",
             "How many mirrors were in each state over time.",
-            [target(f"sum by (status) (peerdb_mirror_status{{{PM}}} == 1)", "{{status}}")],
+            [
+                target(
+                    f"sum by (status) (max by (target, mirror, status) (peerdb_mirror_status{{{PM}}} == 1))",
+                    "{{status}}",
+                )
+            ],
             stack=True,
             overrides=status_overrides([k for k in STATUS_COLORS if k.startswith("STATUS_")]),
         ),
@@ -1197,7 +1209,7 @@ def confluent() -> dict[str, Any]:
         stat(
             "Active",
             "Mirror topics in ACTIVE.",
-            f'sum(confluent_mirror_topic_status{{{CT}, status="ACTIVE"}})',
+            f'sum(max by (target, cluster_id, link, topic) (confluent_mirror_topic_status{{{CT}, status="ACTIVE"}}))',
         ),
         4,
         4,
@@ -1206,7 +1218,7 @@ def confluent() -> dict[str, Any]:
         stat(
             "Paused",
             "Mirror topics PAUSED or LINK_PAUSED.",
-            f'sum(confluent_mirror_topic_status{{{CT}, status=~"PAUSED|LINK_PAUSED"}})',
+            f'sum(max by (target, cluster_id, link, topic) (confluent_mirror_topic_status{{{CT}, status=~"PAUSED|LINK_PAUSED"}}))',
             steps=((None, GREEN), (1, ORANGE)),
         ),
         4,
@@ -1216,7 +1228,7 @@ def confluent() -> dict[str, Any]:
         stat(
             "Failed",
             "Mirror topics FAILED, LINK_FAILED or SOURCE_UNAVAILABLE.",
-            f'sum(confluent_mirror_topic_status{{{CT}, status=~"FAILED|LINK_FAILED|SOURCE_UNAVAILABLE"}})',
+            f'sum(max by (target, cluster_id, link, topic) (confluent_mirror_topic_status{{{CT}, status=~"FAILED|LINK_FAILED|SOURCE_UNAVAILABLE"}}))',
             steps=((None, GREEN), (1, RED)),
         ),
         4,
@@ -1226,7 +1238,7 @@ def confluent() -> dict[str, Any]:
         stat(
             "Pending",
             "Mirror topics in a PENDING_* transition.",
-            f'sum(confluent_mirror_topic_status{{{CT}, status=~"PENDING_.*"}})',
+            f'sum(max by (target, cluster_id, link, topic) (confluent_mirror_topic_status{{{CT}, status=~"PENDING_.*"}}))',
             steps=((None, GREEN), (1, YELLOW)),
         ),
         4,
@@ -1236,7 +1248,7 @@ def confluent() -> dict[str, Any]:
         stat(
             "Total lag",
             "Messages all selected mirror topics are behind their sources.",
-            f"sum(confluent_mirror_topic_lag{{{CT}}})",
+            f"sum(max by (target, cluster_id, link, topic) (confluent_mirror_topic_lag{{{CT}}}))",
             unit="short",
             steps=((None, GREEN), (LAG_LIMIT, ORANGE)),
         ),
@@ -1342,7 +1354,7 @@ def confluent() -> dict[str, Any]:
             "Messages per second each mirror topic fetches from its source (from the partitions' last fetched offsets).",
             [
                 target(
-                    f"sum by (target, link, topic) (rate(confluent_mirror_partition_last_source_fetch_offset{{{CT}}}[$__rate_interval]))",
+                    f"sum by (target, link, topic) (max by (target, cluster_id, link, topic, partition) (rate(confluent_mirror_partition_last_source_fetch_offset{{{CT}}}[$__rate_interval])))",
                     "{{target}} / {{link}} / {{topic}}",
                 )
             ],
@@ -1376,7 +1388,12 @@ def confluent() -> dict[str, Any]:
         timeseries(
             "Mirror topics by state",
             "How many mirror topics were in each state over time.",
-            [target(f"sum by (status) (confluent_mirror_topic_status{{{CT}}} == 1)", "{{status}}")],
+            [
+                target(
+                    f"sum by (status) (max by (target, cluster_id, link, topic, status) (confluent_mirror_topic_status{{{CT}}} == 1))",
+                    "{{status}}",
+                )
+            ],
             stack=True,
             overrides=status_overrides(
                 [
@@ -1464,7 +1481,7 @@ def feldera() -> dict[str, Any]:
         stat(
             "Running",
             "Pipelines whose deployment status is Running.",
-            f'sum(feldera_pipeline_status{{{FP}, status="Running"}})',
+            f'sum(max by (target, pipeline) (feldera_pipeline_status{{{FP}, status="Running"}}))',
         ),
         4,
         4,
@@ -1473,7 +1490,7 @@ def feldera() -> dict[str, Any]:
         stat(
             "Paused",
             "Pipelines whose deployment status is Paused.",
-            f'sum(feldera_pipeline_status{{{FP}, status="Paused"}})',
+            f'sum(max by (target, pipeline) (feldera_pipeline_status{{{FP}, status="Paused"}}))',
             steps=((None, GREEN), (1, ORANGE)),
         ),
         4,
@@ -1483,7 +1500,7 @@ def feldera() -> dict[str, Any]:
         stat(
             "Deployment errors",
             "Pipelines whose last deployment ended with an error.",
-            f"sum(feldera_pipeline_deployment_error{{{FP}}})",
+            f"sum(max by (target, pipeline) (feldera_pipeline_deployment_error{{{FP}}}))",
             steps=((None, GREEN), (1, RED)),
         ),
         4,
@@ -1493,7 +1510,7 @@ def feldera() -> dict[str, Any]:
         stat(
             "Connectors with a fatal error",
             "Input and output connectors stopped by a fatal error.",
-            f"sum(feldera_input_connector_fatal_error{{{FP}}} or feldera_output_connector_fatal_error{{{FP}}})",
+            f"sum(max by (target, pipeline, table, view, connector) (feldera_input_connector_fatal_error{{{FP}}} or feldera_output_connector_fatal_error{{{FP}}}))",
             steps=((None, GREEN), (1, RED)),
         ),
         4,
@@ -1503,7 +1520,7 @@ def feldera() -> dict[str, Any]:
         stat(
             "Unhealthy connectors",
             "Input and output connectors reporting Unhealthy.",
-            f'sum(feldera_input_connector_health{{{FP}, status="Unhealthy"}} or feldera_output_connector_health{{{FP}, status="Unhealthy"}})',
+            f'sum(max by (target, pipeline, table, view, connector) (feldera_input_connector_health{{{FP}, status="Unhealthy"}} or feldera_output_connector_health{{{FP}, status="Unhealthy"}}))',
             steps=((None, GREEN), (1, ORANGE)),
         ),
         4,
@@ -1561,7 +1578,7 @@ def feldera() -> dict[str, Any]:
             "Input records each pipeline's engine processes per second.",
             [
                 target(
-                    f"sum by (target, pipeline) (rate(feldera_pipeline_processed_records_total{{{FP}}}[$__rate_interval]))",
+                    f"max by (target, pipeline) (rate(feldera_pipeline_processed_records_total{{{FP}}}[$__rate_interval]))",
                     "{{target}} / {{pipeline}}",
                 )
             ],
@@ -1687,7 +1704,7 @@ def feldera() -> dict[str, Any]:
             "Records each input connector receives per second.",
             [
                 target(
-                    f"sum by (target, pipeline, table, connector) (rate(feldera_input_connector_records_total{{{FP}}}[$__rate_interval]))",
+                    f"max by (target, pipeline, table, connector) (rate(feldera_input_connector_records_total{{{FP}}}[$__rate_interval]))",
                     "{{target}} / {{pipeline}} / {{table}}.{{connector}}",
                 )
             ],
@@ -1701,7 +1718,7 @@ def feldera() -> dict[str, Any]:
             "Records each output connector sends per second.",
             [
                 target(
-                    f"sum by (target, pipeline, view, connector) (rate(feldera_output_connector_transmitted_records_total{{{FP}}}[$__rate_interval]))",
+                    f"max by (target, pipeline, view, connector) (rate(feldera_output_connector_transmitted_records_total{{{FP}}}[$__rate_interval]))",
                     "{{target}} / {{pipeline}} / {{view}}.{{connector}}",
                 )
             ],
@@ -1715,7 +1732,7 @@ def feldera() -> dict[str, Any]:
             "Bytes each input connector receives per second.",
             [
                 target(
-                    f"sum by (target, pipeline, table, connector) (rate(feldera_input_connector_bytes_total{{{FP}}}[$__rate_interval]))",
+                    f"max by (target, pipeline, table, connector) (rate(feldera_input_connector_bytes_total{{{FP}}}[$__rate_interval]))",
                     "{{target}} / {{pipeline}} / {{table}}.{{connector}}",
                 )
             ],
@@ -1730,7 +1747,7 @@ def feldera() -> dict[str, Any]:
             "Bytes each output connector sends per second.",
             [
                 target(
-                    f"sum by (target, pipeline, view, connector) (rate(feldera_output_connector_transmitted_bytes_total{{{FP}}}[$__rate_interval]))",
+                    f"max by (target, pipeline, view, connector) (rate(feldera_output_connector_transmitted_bytes_total{{{FP}}}[$__rate_interval]))",
                     "{{target}} / {{pipeline}} / {{view}}.{{connector}}",
                 )
             ],
@@ -1745,22 +1762,22 @@ def feldera() -> dict[str, Any]:
             "Parse and transport errors of input connectors, encode and transport errors of output connectors, per interval (FelderaConnectorParseErrors and FelderaConnectorTransportErrors watch these).",
             [
                 target(
-                    f"sum by (target, pipeline, table, connector) (increase(feldera_input_connector_parse_errors_total{{{FP}}}[$__rate_interval]))",
+                    f"max by (target, pipeline, table, connector) (increase(feldera_input_connector_parse_errors_total{{{FP}}}[$__rate_interval]))",
                     "parse: {{target}} / {{pipeline}} / {{table}}.{{connector}}",
                     "A",
                 ),
                 target(
-                    f"sum by (target, pipeline, table, connector) (increase(feldera_input_connector_transport_errors_total{{{FP}}}[$__rate_interval]))",
+                    f"max by (target, pipeline, table, connector) (increase(feldera_input_connector_transport_errors_total{{{FP}}}[$__rate_interval]))",
                     "transport: {{target}} / {{pipeline}} / {{table}}.{{connector}}",
                     "B",
                 ),
                 target(
-                    f"sum by (target, pipeline, view, connector) (increase(feldera_output_connector_encode_errors_total{{{FP}}}[$__rate_interval]))",
+                    f"max by (target, pipeline, view, connector) (increase(feldera_output_connector_encode_errors_total{{{FP}}}[$__rate_interval]))",
                     "encode: {{target}} / {{pipeline}} / {{view}}.{{connector}}",
                     "C",
                 ),
                 target(
-                    f"sum by (target, pipeline, view, connector) (increase(feldera_output_connector_transport_errors_total{{{FP}}}[$__rate_interval]))",
+                    f"max by (target, pipeline, view, connector) (increase(feldera_output_connector_transport_errors_total{{{FP}}}[$__rate_interval]))",
                     "transport: {{target}} / {{pipeline}} / {{view}}.{{connector}}",
                     "D",
                 ),
@@ -1909,7 +1926,7 @@ def etlworks() -> dict[str, Any]:
         stat(
             "Last run succeeded",
             "Flows whose newest execution succeeded.",
-            f'sum(etlworks_flow_last_execution_status{{{EF}, status="success"}})',
+            f'sum(max by (target, flow_id) (etlworks_flow_last_execution_status{{{EF}, status="success"}}))',
         ),
         4,
         4,
@@ -1918,7 +1935,7 @@ def etlworks() -> dict[str, Any]:
         stat(
             "Last run failed",
             "Flows whose newest execution ended in error.",
-            f'sum(etlworks_flow_last_execution_status{{{EF}, status="error"}})',
+            f'sum(max by (target, flow_id) (etlworks_flow_last_execution_status{{{EF}, status="error"}}))',
             steps=((None, GREEN), (1, RED)),
         ),
         4,
@@ -1928,7 +1945,7 @@ def etlworks() -> dict[str, Any]:
         stat(
             "Running or queued",
             "Flows executing or waiting to execute now.",
-            f'sum(etlworks_flow_last_execution_status{{{EF}, status=~"running|queued"}})',
+            f'sum(max by (target, flow_id) (etlworks_flow_last_execution_status{{{EF}, status=~"running|queued"}}))',
             steps=((None, BLUE),),
         ),
         4,
@@ -1938,7 +1955,7 @@ def etlworks() -> dict[str, Any]:
         stat(
             "Running too long",
             f"Executions queued or running for over {RUN_LIMIT} s (EtlworksFlowRunningTooLong's threshold).",
-            f'sum((etlworks_flow_last_execution_duration_seconds{{{EF}}} > bool {RUN_LIMIT}) * on (target, flow_id) max by (target, flow_id) (etlworks_flow_last_execution_status{{{T}, status=~"queued|running"}}))',
+            f'sum(max by (target, flow_id) (etlworks_flow_last_execution_duration_seconds{{{EF}, flow!~"{RUN_EXCLUDE}"}} > bool {RUN_LIMIT}) * on (target, flow_id) max by (target, flow_id) (etlworks_flow_last_execution_status{{{T}, status=~"queued|running"}}))',
             steps=((None, GREEN), (1, ORANGE)),
         ),
         4,
@@ -1948,7 +1965,7 @@ def etlworks() -> dict[str, Any]:
         stat(
             "No recent success",
             f"Flows whose last success seen by the exporter is over {SUCCESS_LIMIT} s old (EtlworksFlowNoRecentSuccess's threshold).",
-            f"sum(time() - etlworks_flow_last_success_timestamp_seconds{{{EF}}} > bool {SUCCESS_LIMIT})",
+            f"sum(max by (target, flow_id) (time() - etlworks_flow_last_success_timestamp_seconds{{{EF}}} > bool {SUCCESS_LIMIT}))",
             steps=((None, GREEN), (1, ORANGE)),
         ),
         4,
@@ -2032,7 +2049,7 @@ def etlworks() -> dict[str, Any]:
             "Executions the exporter saw finish per interval, by final status.",
             [
                 target(
-                    f"sum by (status) (increase(etlworks_flow_executions_total{{{EF}}}[$__rate_interval]))",
+                    f"sum by (status) (max by (target, flow_id, status) (increase(etlworks_flow_executions_total{{{EF}}}[$__rate_interval])))",
                     "{{status}}",
                 )
             ],
@@ -2065,7 +2082,7 @@ def etlworks() -> dict[str, Any]:
             "Each records* metric of every flow's newest execution (recordsProcessed, recordsAdded, ...).",
             [
                 target(
-                    f"sum by (target, flow, field) (etlworks_flow_last_execution_records{{{EF}}})",
+                    f"max by (target, flow, field) (etlworks_flow_last_execution_records{{{EF}}})",
                     "{{target}} / {{flow}}: {{field}}",
                 )
             ],
@@ -2088,7 +2105,7 @@ def etlworks() -> dict[str, Any]:
             "How many flows had their newest execution in each status over time.",
             [
                 target(
-                    f"sum by (status) (etlworks_flow_last_execution_status{{{EF}}} == 1)",
+                    f"sum by (status) (max by (target, flow_id, status) (etlworks_flow_last_execution_status{{{EF}}} == 1))",
                     "{{status}}",
                 )
             ],

@@ -101,8 +101,8 @@ async def test_check_lists_every_error_with_its_path_and_no_secret(tmp_path: Pat
     )
     result = await run_cli("check", str(path))
     assert result.returncode == 1
-    assert "targets[0].extra: unknown key" in result.stderr
-    assert "targets[1].url: required key is missing" in result.stderr
+    assert "targets[0] (name: a).extra: unknown key" in result.stderr
+    assert "targets[1] (name: a).url: required key is missing" in result.stderr
     assert SECRET not in result.stderr + result.stdout
 
 
@@ -384,8 +384,8 @@ async def test_check_lists_unset_variables_and_missing_files_apart_with_exit_3(
     heading, *lines = result.stderr.splitlines()
     assert "2 problem(s) with the environment" in heading and "error(s)" not in result.stderr
     assert lines == [
-        "  targets[0].password: environment variable DFX_UNSET_A is not set",
-        f"  targets[1].password_file: {tmp_path}/gone: no such file",
+        "  targets[0] (name: a).password: environment variable DFX_UNSET_A is not set",
+        f"  targets[1] (name: b).password_file: {tmp_path}/gone: no such file",
     ]
     syntax = await run_cli("check", "--syntax-only", str(path), env=env)
     assert (syntax.returncode, syntax.stderr) == (0, "")
@@ -401,7 +401,7 @@ async def test_check_reports_mistakes_first_with_exit_1(tmp_path: Path) -> None:
     result = await run_cli("check", str(path), "--syntax-only")
     assert result.returncode == 1
     assert result.stderr.splitlines()[1] == (
-        "  targets[0].url: has an invalid port: expected a number from 1 to 65535"
+        "  targets[0] (name: a).url: has an invalid port: expected a number from 1 to 65535"
     )
 
 
@@ -494,3 +494,65 @@ async def test_demo_names_a_busy_address_given_by_flag_and_its_flag(busy_port: i
         f"demo: 127.0.0.1:{busy_port} is already in use; "
         "choose another address with --simulator.listen-address"
     ]
+
+
+@pytest.mark.slow
+async def test_run_with_an_unusable_config_logs_each_problem_unmasked_and_no_stop(
+    tmp_path: Path,
+) -> None:
+    path = write(
+        tmp_path,
+        "targets:\n"
+        "  - {name: f, system: feldera, url: 'http://127.0.0.1:1', api_key: '${DFX_UNSET_C}'}\n",
+    )
+    env = {k: v for k, v in os.environ.items() if k != "DFX_UNSET_C"}
+    result = await run_cli("run", "--config", str(path), "--web.listen-address",
+                           "127.0.0.1:0", "--log.format", "json", env=env)  # fmt: skip
+    assert result.returncode == 1
+    (line,) = [json.loads(row) for row in result.stderr.splitlines()]
+    assert line["event"] == "config_invalid"
+    assert line["errors"] == [
+        {
+            "at": "targets[0] (name: f).api_key",
+            "problem": "environment variable DFX_UNSET_C is not set",
+        }
+    ]
+
+
+GOOD_TARGET = "targets: [{name: p, system: peerdb, url: 'http://p:3000'}]\n"
+
+
+def test_check_checks_every_file_given_and_exits_with_the_worst(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    good, bad, unset = tmp_path / "good.yaml", tmp_path / "bad.yaml", tmp_path / "unset.yaml"
+    good.write_text(GOOD_TARGET)
+    bad.write_text("targets: 3\n")
+    unset.write_text(
+        "targets: [{name: p, system: peerdb, url: 'http://p:3000', password: '${DFX_NOPE_9}'}]\n"
+    )
+    assert cli.main(["check", "--config.file", str(good), str(bad)]) == cli.EXIT_INVALID
+    out = capsys.readouterr()
+    assert f"{good}: OK, 1 target(s)" in out.out
+    assert f"{bad}: 1 error(s)" in out.err
+    assert cli.main(["check", str(unset), str(good)]) == cli.EXIT_ENVIRONMENT
+    assert cli.main(["check", str(unset), str(bad), str(good)]) == cli.EXIT_INVALID
+    assert cli.main(["check", str(good), str(good)]) == cli.EXIT_OK
+
+
+@pytest.mark.parametrize("kind", ["directory", "fifo"])
+def test_check_counts_a_secret_file_that_is_no_regular_file_as_the_environment(
+    tmp_path: Path, kind: str
+) -> None:
+    special = tmp_path / kind
+    if kind == "directory":
+        special.mkdir()
+    else:
+        os.mkfifo(special)
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "targets: [{name: p, system: peerdb, url: 'http://p:3000', "
+        f"password_file: '{special}'}}]\n"
+    )
+    assert cli.main(["check", str(config)]) == cli.EXIT_ENVIRONMENT
+    assert cli.main(["check", "--syntax-only", str(config)]) == cli.EXIT_OK

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -22,10 +24,17 @@ def expected_error(path: Path) -> str:
 
 
 @pytest.mark.parametrize("path", BAD, ids=[p.stem for p in BAD])
-def test_bad_config_is_rejected_with_its_yaml_path(path: Path) -> None:
+def test_bad_config_is_rejected_with_its_yaml_path(
+    path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(CONFIGS)  # the files they name are beside them
     with pytest.raises(ConfigError) as caught:
         config_mod.load(path, env={})
     assert any(e.endswith(expected_error(path)) for e in caught.value.errors), caught.value.errors
+
+
+# The YAML path an error starts with, the target's name included.
+PATH = re.compile(r"[^ :]+(?: \(name: [^)]*\)[^ :]*)?")
 
 
 def test_every_error_is_reported_at_once(tmp_path: Path) -> None:
@@ -38,8 +47,13 @@ def test_every_error_is_reported_at_once(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError) as caught:
         config_mod.load(path, env={})
-    paths = sorted(e.split(":")[0] for e in caught.value.errors)
-    assert paths == ["global.interval", "targets[0].color", "targets[0].url", "targets[1].system"]
+    paths = sorted(PATH.match(e).group(0) for e in caught.value.errors)  # type: ignore[union-attr]
+    assert paths == [
+        "global.interval",
+        "targets[0] (name: a).color",
+        "targets[0] (name: a).url",
+        "targets[1] (name: b).system",
+    ]
 
 
 def test_global_defaults_apply_and_targets_override_them() -> None:
@@ -156,3 +170,109 @@ def test_an_unset_variable_under_global_is_no_error_when_checking_syntax_only(
     path.write_text(GLOBAL_FROM_AN_UNSET_VARIABLE)
     report = config_mod.check(path, env={}, syntax_only=True)
     assert (report.errors, report.environment) == ([], [])
+
+
+@pytest.mark.parametrize(
+    ("data", "error"),
+    [
+        ({"target": []}, "target: unknown key (did you mean targets?)"),
+        ({"global": {"intervall": "1m"}}, "global.intervall: unknown key (did you mean interval?)"),
+        (
+            {"targets": [{"name": "p", "system": "peerdb", "url": "http://p", "pasword": "x"}]},
+            "targets[0] (name: p).pasword: unknown key (did you mean password?)",
+        ),
+        (
+            {
+                "targets": [
+                    {"name": "p", "system": "peerdb", "url": "http://p", "tls": {"cafile": "x"}}
+                ]
+            },
+            "targets[0] (name: p).tls.cafile: unknown key (did you mean ca_file?)",
+        ),
+        (
+            {
+                "targets": [
+                    {"name": "p", "system": "peerdb", "url": "http://p", "mirrors": {"inclde": []}}
+                ]
+            },
+            "targets[0] (name: p).mirrors.inclde: unknown key (did you mean include?)",
+        ),
+        (
+            {"targets": [{"name": "p", "system": "peerdb", "url": "http://p", "colour": "x"}]},
+            "targets[0] (name: p).colour: unknown key",
+        ),
+    ],
+)
+def test_an_unknown_key_is_told_the_closest_key(data: dict[str, Any], error: str) -> None:
+    data.setdefault("targets", [{"name": "a", "system": "peerdb", "url": "http://p"}])
+    with pytest.raises(ConfigError) as caught:
+        config_mod.parse(data, env={})
+    assert error in caught.value.errors
+
+
+def test_an_error_names_the_target_by_index_and_name_and_by_index_alone_without_a_name() -> None:
+    data = {
+        "targets": [
+            {"name": "orders-peerdb", "system": "peerdb", "url": "ftp://p"},
+            {"system": "peerdb", "url": "ftp://p"},
+            {"name": "bad name!", "system": "peerdb", "url": "ftp://p"},
+        ]
+    }
+    with pytest.raises(ConfigError) as caught:
+        config_mod.parse(data, env={})
+    paths = {PATH.match(e).group(0) for e in caught.value.errors}  # type: ignore[union-attr]
+    assert {p for p in paths if p.endswith(".url")} == {
+        "targets[0] (name: orders-peerdb).url",
+        "targets[1].url",
+        "targets[2].url",
+    }
+
+
+def test_errors_are_logged_with_the_path_apart_from_the_problem() -> None:
+    assert config_mod.log_form(
+        [
+            "targets[3] (name: orders-peerdb).password: environment variable X is not set",
+            "global.alerts.PeerDBSlotLagHigh.for: duration must be greater than zero",
+            "(top level): expected a mapping with 'global' and 'targets'",
+            "/etc/x.yaml: invalid YAML at line 3, column 1: found a tab",
+            "no path here",
+        ]
+    ) == [
+        {
+            "at": "targets[3] (name: orders-peerdb).password",
+            "problem": "environment variable X is not set",
+        },
+        {
+            "at": "global.alerts.PeerDBSlotLagHigh.for",
+            "problem": "duration must be greater than zero",
+        },
+        {"at": "(top level)", "problem": "expected a mapping with 'global' and 'targets'"},
+        {"at": "/etc/x.yaml", "problem": "invalid YAML at line 3, column 1: found a tab"},
+        "no path here",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("system", "url"),
+    [
+        ("peerdb", "https://gw.example/peerdb/api/v1"),
+        ("feldera", "https://gw.example/feldera/v0/"),
+        ("confluent", "https://gw.example/kafka/v3"),
+        ("confluent", "https://gw.example/kafka/v3/clusters"),
+        ("etlworks", "https://gw.example/etl/rest/v1"),
+    ],
+)
+def test_a_url_ending_in_the_api_path_the_exporter_adds_is_refused(system: str, url: str) -> None:
+    target = {"name": "t", "system": system, "url": url, "cluster_id": "lkc-1", "api_key": "k"}
+    if system != "confluent":
+        del target["cluster_id"]
+    with pytest.raises(ConfigError) as caught:
+        config_mod.parse({"targets": [target]}, env={})
+    (error,) = [e for e in caught.value.errors if ".url:" in e]
+    assert "which the exporter adds to every request itself" in error
+
+
+def test_a_path_prefix_that_only_resembles_an_api_path_is_kept() -> None:
+    target = {"name": "t", "system": "peerdb", "url": "https://gw.example/api/v10"}
+    (loaded,) = config_mod.parse({"targets": [target]}, env={}).targets
+    assert loaded.url == "https://gw.example/api/v10"

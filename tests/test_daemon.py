@@ -42,7 +42,7 @@ async def test_reload_adds_targets_and_a_bad_config_keeps_the_old_one(
                 assert resp.status == 500
                 assert await resp.text() == lifecycle.FAILED  # paths and names: the log's
         (failed,) = [e for e in logs if e["event"] == "config_reload_failed"]
-        assert any("targets[0].system" in error for error in failed["errors"])
+        assert {"at": "targets[0] (name: x).system"}.items() <= failed["errors"][0].items()
         async with session.get(f"{base(exporter)}/metrics") as resp:
             text = await resp.text()
     assert set(exporter.scheduler.pollers) == {"pg", "pg2"}  # type: ignore[union-attr]

@@ -4,7 +4,10 @@ and stops everything it owns."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import io
+import json
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -15,7 +18,9 @@ from yarl import URL
 from dataflow_exporter import config as config_mod
 from dataflow_exporter.config import Config
 from dataflow_exporter.config_models import Shard
+from dataflow_exporter.errors import ConfigError
 from dataflow_exporter.exporter import Exporter, parse_listen_address
+from dataflow_exporter.log import configure
 from dataflow_exporter.simulator import Simulation
 from tests.support.daemon import wait_ready
 from tests.support.helpers import value
@@ -224,3 +229,41 @@ def test_listen_addresses_are_parsed_as_prometheus_exporters_take_them(
 def test_a_listen_address_without_a_valid_port_is_refused(address: str) -> None:
     with pytest.raises(ValueError, match="expected host:port"):
         parse_listen_address(address)
+
+
+@pytest.fixture
+def json_log() -> Iterator[io.StringIO]:
+    out = io.StringIO()
+    configure("debug", "json", out)
+    yield out
+    configure()
+
+
+async def test_a_failed_reload_logs_each_problem_unmasked_apart_from_its_path(
+    tmp_path: Path, json_log: io.StringIO
+) -> None:
+    path = tmp_path / "config.yaml"
+    target = "{name: f, system: feldera, url: 'http://127.0.0.1:1', api_key: '${DFX_UNSET_KEY}'}"
+    path.write_text(f"targets: [{target}]\n", encoding="utf-8")
+    exporter = Exporter(path, "127.0.0.1:0")
+    assert await exporter.reload() != []
+    (line,) = [json.loads(row) for row in json_log.getvalue().splitlines()]
+    assert line["event"] == "config_reload_failed"
+    assert line["errors"] == [
+        {
+            "at": "targets[0] (name: f).api_key",
+            "problem": "environment variable DFX_UNSET_KEY is not set",
+        }
+    ]
+
+
+async def test_an_exporter_that_never_started_does_not_log_that_it_stopped(
+    tmp_path: Path, json_log: io.StringIO
+) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text("targets: []\n", encoding="utf-8")
+    exporter = Exporter(path, "127.0.0.1:0")
+    with pytest.raises(ConfigError):
+        await exporter.start()
+    await exporter.stop()
+    assert "exporter_stopped" not in json_log.getvalue()

@@ -92,3 +92,18 @@ def test_openmetrics_ends_with_eof_after_the_runtime_metrics_and_text_has_none()
     assert body.endswith("# EOF\n") and body.count("# EOF") == 1
     assert body.index("process_resident_memory_bytes") < body.index("# EOF")
     assert "# EOF" not in cache.exposition().decode()
+
+
+def test_a_stale_targets_series_count_drops_to_zero_with_its_withheld_series() -> None:
+    store = polled_store()  # one series, taken at 1.0, stale_after 300 s
+    store.record_failure("pg", Reason.TIMEOUT, "timed out", 5.0, 2.0)
+    now = [301.0]
+    cache = ExpositionCache(store, clock=lambda: now[0])
+    fresh = cache.exposition().decode()
+    assert value(fresh, "dataflow_exporter_target_series", target="pg") == 1
+    assert value(fresh, "demo_up", target="pg") == 1
+    now[0] = 301.5
+    stale = cache.exposition().decode()
+    assert value(stale, "dataflow_exporter_target_stale", target="pg") == 1
+    assert series_of(stale, "demo_up") == []
+    assert value(stale, "dataflow_exporter_target_series", target="pg") == 0

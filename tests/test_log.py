@@ -111,3 +111,15 @@ def test_a_console_traceback_keeps_its_lines() -> None:
     text = out.getvalue()
     assert "Traceback (most recent call last):\n" in text
     assert "\x1b" not in text and "\\x1b[31mred" in text
+
+
+def test_a_key_without_a_value_is_left_out_of_a_logfmt_line() -> None:
+    out = io.StringIO()
+    configure("debug", "logfmt", out)
+    try:
+        get_logger("test").info("poll_scheduled", retry_after_s=None, interval_s=30)
+    finally:
+        configure()
+    line = out.getvalue().strip()
+    assert "retry_after_s" not in line
+    assert line.endswith("interval_s=30")

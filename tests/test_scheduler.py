@@ -90,11 +90,11 @@ async def test_a_failed_polls_error_names_the_whole_path_the_server_received(
     behind_a_proxy_prefix: str,
 ) -> None:
     # The prefix written into `url` twice: the error shows the doubled path, not a tidied one.
-    url = f"{behind_a_proxy_prefix}/proxy/api/v1"
+    url = f"{behind_a_proxy_prefix}/proxy/proxy"
     polled = await poll_once({"targets": [{"name": "pg", "system": "peerdb", "url": url}]})
     assert not polled.ok
     error = polled.store.targets["pg"].last_error or ""
-    assert "GET /proxy/api/v1/api/v1/mirrors/list" in error
+    assert "GET /proxy/proxy/api/v1/mirrors/list" in error
 
 
 async def test_a_broken_target_leaves_other_targets_untouched() -> None:

@@ -258,3 +258,30 @@ def test_the_store_keeps_more_of_a_text_than_the_view_scrubs() -> None:
     store.record_success("pg", snapshot(NOW), [], 0.1, broken=(broken,))
     (shown,) = status_view(store, NOW).broken
     assert "Sup3r" not in shown.error and shown.error.endswith("…")
+
+
+def test_broken_entities_come_critical_first_then_warnings_then_failing_detail_calls() -> None:
+    store = Store()
+    for name in ("a", "b"):
+        add(store, name)
+    failure = DetailFailure("mirror m", "mirror_status", Reason.HTTP_5XX, "500")
+    paused = BrokenEntity("mirror", (("mirror", "paused"),), "STATUS_PAUSED")
+    store.record_success("a", snapshot(NOW), [], 0.1, detail_failures=(failure,), broken=(paused,))
+    critical = (
+        BrokenEntity("mirror", (("mirror", "failed"),), "STATUS_FAILED"),
+        BrokenEntity("link", (("link", "l"),), "UNAVAILABLE"),
+        BrokenEntity("input connector", (("connector", "c"),), "fatal error, Unhealthy"),
+        BrokenEntity("pipeline", (("pipeline", "p"),), "Stopped", "deployment failed"),
+        BrokenEntity("flow", (("flow", "f"),), "running for 3.0h"),
+    )
+    store.record_success("b", snapshot(NOW), [], 0.1, broken=critical)
+    order = [(v.target, v.state) for v in status_view(store, NOW).broken]
+    assert order == [
+        ("b", "STATUS_FAILED"),
+        ("b", "UNAVAILABLE"),
+        ("b", "fatal error, Unhealthy"),
+        ("b", "Stopped"),
+        ("a", "STATUS_PAUSED"),
+        ("b", "running for 3.0h"),
+        ("a", "failing (http_5xx)"),
+    ]

@@ -456,9 +456,35 @@ class ConfluentSimulator(SimulatedSystem):
         return self.token is not None and header == f"Bearer {self.token}"
 
     def add_routes(self, router: web.UrlDispatcher) -> None:
-        """The endpoints the exporter uses."""
+        """The endpoints the exporter uses, and the single link and mirror topic the runbooks
+        read (docs/runbooks.md)."""
         router.add_get(API + "/{cluster_id}/links", self.list_links)
+        router.add_get(API + "/{cluster_id}/links/{link}", self.get_link)
         router.add_get(API + "/{cluster_id}/links/{link}/mirrors", self.list_mirrors)
+        router.add_get(API + "/{cluster_id}/links/{link}/mirrors/{topic}", self.get_mirror)
+
+    async def get_link(self, request: web.Request) -> web.Response:
+        """GET links/{link}: one ListLinksResponseData, as in the list."""
+        if (refused := self._refused(request)) is not None:
+            return refused
+        name = request.match_info["link"]
+        link = next((sim for sim in self.live_links() if sim.name == name), None)
+        if link is None:
+            return self._error(404, f"Cluster link '{name}' does not exist.")
+        topics = [topic.name for topic, _, _ in self.live_topics(name)]
+        return json_response(self.link_item(request, link, topics))
+
+    async def get_mirror(self, request: web.Request) -> web.Response:
+        """GET links/{link}/mirrors/{topic}: one ListMirrorTopicsResponseData, as in the list."""
+        if (refused := self._refused(request)) is not None:
+            return refused
+        name, wanted = request.match_info["link"], request.match_info["topic"]
+        if name not in {sim.name for sim in self.live_links()}:
+            return self._error(404, f"Cluster link '{name}' does not exist.")
+        row = next((r for r in self.live_topics(name) if r[0].name == wanted), None)
+        if row is None:
+            return self._error(404, f"Topic '{wanted}' is not a mirror topic of link '{name}'.")
+        return json_response(self.mirror_item(request, *row))
 
     async def list_links(self, request: web.Request) -> web.Response:
         """GET links."""

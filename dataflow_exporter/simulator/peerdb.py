@@ -17,6 +17,10 @@ release's code in PeerDB-io/peerdb answers:
   slot of the database, here also a non-PeerDB `debezium_*` slot); `lagInMb` is whole MiB
   (flow/connectors/postgres/client.go: `round((current_lsn - restart_lsn) / 1024 / 1024)`).
 
+For the runbooks: `GET mirrors/cdc/batches/{m}` (the GET form of the POST) and `POST mirrors/logs`
+(flow/cmd/handler.go `ListMirrorLogs`: flow name contains `flowJobName`, `error_type = level`
+unless "all", newest first, `numPerPage` rows, `errorTimestamp` in epoch milliseconds).
+
 Partial failures (flow/cmd/peer_data.go, mirror_status.go): `unreachable_peers` answer slots with
 `400 {"code":9}` (FailedPrecondition: PeerDB cannot connect to that source database);
 `flow_info_failures` mirrors answer `includeFlowInfo` with `500 {"code":13}` (the Temporal query).
@@ -245,6 +249,9 @@ class PeerDBSimulator(SimulatedSystem):
         router.add_post("/api/v1/mirrors/status", self.mirror_status)
         router.add_get("/api/v1/mirrors/total_rows_synced/{name}", self.total_rows)
         router.add_post("/api/v1/mirrors/cdc/batches", self.cdc_batches)
+        # The GET form the runbooks use (grpc-gateway maps the query onto the same request).
+        router.add_get("/api/v1/mirrors/cdc/batches/{name}", self.cdc_batches_of)
+        router.add_post("/api/v1/mirrors/logs", self.mirror_logs)
         router.add_get("/api/v1/peers/slots/{peer}", self.slots)
         router.add_get("/api/v1/instance/info", self.instance_info)
         router.add_get("/api/v1/version", self.version)
@@ -351,11 +358,21 @@ class PeerDBSimulator(SimulatedSystem):
         if (denied := self._denied(request)) is not None:
             return denied
         body = await self._json_body(request)
-        found = self._find(str(body.get("flowJobName") or ""))
+        return self._batches(str(body.get("flowJobName") or ""), body.get("limit"))
+
+    async def cdc_batches_of(self, request: web.Request) -> web.Response:
+        """GET mirrors/cdc/batches/{m}?limit=N: the same answer as the POST form."""
+        if (denied := self._denied(request)) is not None:
+            return denied
+        limit = request.query.get("limit", "")
+        return self._batches(request.match_info["name"], int(limit) if limit.isdigit() else None)
+
+    def _batches(self, name: str, limit: Any) -> web.Response:
+        found = self._find(name)
         if found is None:  # an unknown mirror has no batches: 200, not 404
             return self._body({"cdcBatches": [], "total": 0, "page": 0})
         _, mirror, status = found
-        limit = int(body.get("limit") or 0) or 100
+        limit = int(limit or 0) or 100
         batch_id, started, ended, rows = self.batch(mirror, status)
         batches = []
         for back in range(min(limit, 3)):
@@ -374,6 +391,58 @@ class PeerDBSimulator(SimulatedSystem):
                 }
             )
         return self._body({"cdcBatches": batches, "total": batch_id, "page": 1})
+
+    def _flow_errors(self) -> list[dict[str, Any]]:
+        """peerdb_stats.flow_errors, oldest first: a failed mirror's sync errors after a warning,
+        and one informational line for every other mirror."""
+        rows: list[tuple[str, str, str]] = []
+        for _, mirror, status in self._live():
+            if status == "STATUS_FAILED":
+                rows.append((mirror.name, "warn", "slot lag is growing: sync is falling behind"))
+                rows += [
+                    (
+                        mirror.name,
+                        "error",
+                        f"failed to sync records: failed to connect to {mirror.source}: "
+                        "dial tcp 10.0.4.12:3306: connect: connection refused",
+                    )
+                ] * 2
+            else:
+                rows.append((mirror.name, "info", "mirror created"))
+        base = (self.started - 3600.0) * 1000.0
+        return [
+            {
+                "id": i + 1,
+                "flowName": name,
+                "errorMessage": message,
+                "errorType": level,
+                "errorTimestamp": base + i * 60_000.0,
+            }
+            for i, (name, level, message) in enumerate(rows)
+        ]
+
+    async def mirror_logs(self, request: web.Request) -> web.Response:
+        """POST mirrors/logs, as flow/cmd/handler.go ListMirrorLogs answers: rows whose flow
+        name contains flowJobName, of one error_type unless level is "all", newest first,
+        numPerPage of them (0: none), `page` counted from 1."""
+        if (denied := self._denied(request)) is not None:
+            return denied
+        body = await self._json_body(request)
+        name = str(body.get("flowJobName") or "")
+        level = str(body.get("level") or "")
+        per_page = int(body.get("numPerPage") or 0)
+        page = int(body.get("page") or 0)
+        rows = [
+            r
+            for r in self._flow_errors()
+            if name in r["flowName"] and level in ("", "all", r["errorType"])
+        ]
+        newest = rows[::-1]
+        start = (page - 1) * per_page if page else 0
+        shown = newest[start : start + per_page]
+        behind = sum(1 for r in rows if shown and r["id"] > shown[0]["id"])
+        answer_page = page or (behind // per_page + 1 if per_page else 0)
+        return self._body({"errors": shown, "total": len(rows), "page": answer_page})
 
     async def slots(self, request: web.Request) -> web.Response:
         """GET peers/slots/{peer}: one slot per CDC mirror reading from the peer."""

@@ -42,7 +42,7 @@ from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
 import msgspec
 
-from dataflow_exporter import scrub
+from dataflow_exporter import scrub, thresholds
 from dataflow_exporter.config_models import Filter, Shard, TargetConfig
 from dataflow_exporter.errors import Reason, SchemaError, TimeRangeError, UpstreamError
 from dataflow_exporter.families import Family, MetricSpec
@@ -108,6 +108,8 @@ class Source(ABC, Generic[C]):
         self.clock = clock
         self.shard = shard or Shard()
         self.capabilities = Capabilities(clock)
+        # The alert settings that call an entity broken: the shipped ones and global.alerts.
+        self.alerts = thresholds.settings(config.alerts)
 
     def admit(self, count: int, what: str) -> None:
         """Fail the poll as soon as the inventory is read if it lists more selected entities

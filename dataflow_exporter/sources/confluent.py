@@ -67,6 +67,7 @@ from dataflow_exporter.sources.base import (
     string,
     unix_time,
 )
+from dataflow_exporter.thresholds import AlertSettings
 from dataflow_exporter.upstream import Answer, Auth, UpstreamClient
 
 log = get_logger("dataflow_exporter.sources.confluent")
@@ -207,6 +208,8 @@ SPECS = (
 
 class ConfluentTarget(TargetConfig):
     """`system: confluent`: the cluster's REST endpoint, its `lkc-` id and credentials."""
+
+    api_paths = ("/kafka/v3", "/kafka/v3/clusters")
 
     system: Literal["confluent"]
     cluster_id: str
@@ -518,21 +521,30 @@ def unknown_values(seen: Observation) -> list[tuple[str, str]]:
     return out
 
 
-# Link states that need a person; a link whose state is unreported (older releases) is not listed.
-BROKEN_LINK_STATES = frozenset({"FAILED", "UNAVAILABLE", "PAUSED"})
-# Mirror topic states that are broken at once, and those that are only while they last too long.
-BROKEN_TOPIC_STATES = frozenset(
-    {"FAILED", "LINK_FAILED", "SOURCE_UNAVAILABLE", "PAUSED", "LINK_PAUSED", "UNKNOWN"}
-)
+# What needs a person comes from the alerts' `statuses`: a link whose state
+# ConfluentLinkUnavailable selects (a paused link shows through its LINK_PAUSED topics), a mirror
+# topic that ConfluentMirrorTopicFailed or ConfluentMirrorTopicPaused selects at once, one that
+# ConfluentMirrorTopicStuckPending selects once Confluent's state time is older than its `for:`,
+# and an ACTIVE one past ConfluentMirrorLagHigh's threshold. A link whose state is unreported
+# (older releases) is not listed; a value the exporter does not know always is.
+IMMEDIATE_TOPIC_ALERTS = ("ConfluentMirrorTopicFailed", "ConfluentMirrorTopicPaused")
 NO_ERRORS = frozenset({"NO_ERROR", "NOT_SET"})
 
 
-def broken_entities(seen: Observation, topic_lags: list[float], now: float) -> list[BrokenEntity]:
+def broken_entities(
+    seen: Observation, topic_lags: list[float], now: float, alerts: AlertSettings | None = None
+) -> list[BrokenEntity]:
     """Links and mirror topics that need a person, with Confluent's own error words and state
-    time. `topic_lags` is each topic's summed lag, in `seen.topics` order (as exported)."""
+    time. `topic_lags` is each topic's summed lag, in `seen.topics` order (as exported);
+    `alerts` the settings (the shipped ones if not given)."""
+    alerts = alerts or thresholds.defaults()
+    pending_for = alerts.wait("ConfluentMirrorTopicStuckPending")
+    lag_limit = alerts.number("ConfluentMirrorLagHigh", "threshold_messages")
     broken = []
     for link in seen.links:
-        if link.state in BROKEN_LINK_STATES or isinstance(link.state, Unknown):
+        if isinstance(link.state, Unknown) or (
+            link.state is not None and alerts.selects("ConfluentLinkUnavailable", link.state)
+        ):
             error = link.error if link.error not in NO_ERRORS else None
             words = ": ".join(w for w in (error, link.error_message) if w)
             broken.append(
@@ -540,13 +552,15 @@ def broken_entities(seen: Observation, topic_lags: list[float], now: float) -> l
             )
     for topic, lag in zip(seen.topics, topic_lags, strict=True):
         state = topic.status
-        if not isinstance(state, Unknown) and state not in BROKEN_TOPIC_STATES:
-            if state.startswith("PENDING_"):
+        if not isinstance(state, Unknown) and not any(
+            alerts.selects(alert, state) for alert in IMMEDIATE_TOPIC_ALERTS
+        ):
+            if alerts.selects("ConfluentMirrorTopicStuckPending", state):
                 since = topic.state_time
                 # Without a state time, how long it has been pending is not known: not broken.
-                if since is None or now - since <= thresholds.CONFLUENT_PENDING_SECONDS:
+                if since is None or now - since <= pending_for:
                     continue
-            elif state == "ACTIVE" and lag > thresholds.CONFLUENT_MIRROR_LAG_MESSAGES:
+            elif state == "ACTIVE" and lag > lag_limit:
                 state = f"ACTIVE, lag {lag:.0f} messages"
             else:
                 continue
@@ -632,7 +646,7 @@ class ConfluentSource(Source[ConfluentTarget]):
                 for t in seen.topics
                 if t.time_error
             ],
-            broken=broken_entities(seen, [lag for _, lag in topic_lags], self.clock()),
+            broken=broken_entities(seen, [lag for _, lag in topic_lags], self.clock(), self.alerts),
         )
 
     @functools.cached_property

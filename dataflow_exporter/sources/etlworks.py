@@ -73,6 +73,7 @@ from dataflow_exporter.sources.base import (
     timestamp,
     unix_time,
 )
+from dataflow_exporter.thresholds import AlertSettings
 from dataflow_exporter.upstream import Auth, UpstreamClient
 
 log = get_logger("dataflow_exporter.sources.etlworks")
@@ -173,6 +174,8 @@ FlowId = Annotated[int, Field(ge=0)]
 
 class EtlworksTarget(TargetConfig):
     """`system: etlworks`: the instance URL and an API key, or a login and password."""
+
+    api_paths = ("/rest/v1",)
 
     system: Literal["etlworks"]
     api_key: SecretStr | None = None
@@ -526,13 +529,18 @@ def build_families(
     return [found, status, start, end, duration, retries, records, success, executions]
 
 
-# Final statuses that need a person; a warning or a cancel was someone's decision or is minor.
-BROKEN_STATUSES = frozenset({"error"})
+# Final statuses that need a person are those EtlworksFlowFailed selects (`error` by default:
+# a warning or a cancel was someone's decision or is minor).
 
 
-def broken_entities(readings: Sequence[FlowReading], now: float) -> list[BrokenEntity]:
+def broken_entities(
+    readings: Sequence[FlowReading], now: float, alerts: AlertSettings | None = None
+) -> list[BrokenEntity]:
     """Flows whose newest execution failed, runs or waits past the alert threshold, or that the
-    upstream does not know (404), with the execution's own `exception` text."""
+    upstream does not know (404), with the execution's own `exception` text (`alerts`: the
+    settings, the shipped ones if not given)."""
+    alerts = alerts or thresholds.defaults()
+    running_limit = alerts.number("EtlworksFlowRunningTooLong", "threshold_seconds")
     broken = []
     for reading in readings:
         flow_id = str(reading.flow.id)
@@ -545,11 +553,16 @@ def broken_entities(readings: Sequence[FlowReading], now: float) -> list[BrokenE
         state = e.status
         since = e.ended if e.ended is not None else e.started
         if e.status in UNFINISHED:
-            if e.started is None or now - e.started <= thresholds.ETLWORKS_RUNNING_SECONDS:
+            if e.started is None or now - e.started <= running_limit:
                 continue
+            name = reading.flow.name or e.flow_name
+            if alerts.selects("EtlworksFlowRunningTooLong", name, "exclude_flows"):
+                continue  # runs continuously by design
             state = f"{e.status} for {(now - e.started) / 3600:.1f}h"
             since = e.started
-        elif e.status not in BROKEN_STATUSES and not isinstance(e.status, Unknown):
+        elif not isinstance(e.status, Unknown) and not alerts.selects(
+            "EtlworksFlowFailed", e.status
+        ):
             continue
         names = (("flow_id", flow_id), ("flow", reading.flow.name or e.flow_name))
         broken.append(BrokenEntity("flow", names, str(state), e.exception, since))
@@ -695,7 +708,8 @@ class EtlworksSource(Source[EtlworksTarget]):
         memory = remember(self.memory, readings, self.since, {f.id for f in flows})
         now = self.clock()
         result = PollResult(
-            families=build_families(readings, memory, now), broken=broken_entities(readings, now)
+            families=build_families(readings, memory, now),
+            broken=broken_entities(readings, now, self.alerts),
         )
         missing = [r.flow.id for r in readings if not r.found]
         if missing and missing != self.missing:  # once per change, not once per poll

@@ -45,6 +45,7 @@ from typing import Any, Literal
 import msgspec
 from pydantic import FilePath, SecretStr, model_validator
 
+from dataflow_exporter import thresholds
 from dataflow_exporter.auth import BearerAuth, SecretReader
 from dataflow_exporter.config_models import ConfigModel, Filter, TargetConfig, not_both
 from dataflow_exporter.errors import Reason, TimeRangeError, UpstreamError
@@ -74,6 +75,7 @@ from dataflow_exporter.sources.fields import (
     rfc3339,
     unix_seconds,
 )
+from dataflow_exporter.thresholds import AlertSettings
 from dataflow_exporter.upstream import Auth, UpstreamClient
 
 API = "/v0"
@@ -418,6 +420,8 @@ class ConnectorRef(ConfigModel):
 
 class FelderaTarget(TargetConfig):
     """`system: feldera`: the API URL, an optional API key and which pipelines/connectors."""
+
+    api_paths = ("/v0",)
 
     system: Literal["feldera"]
     api_key: SecretStr | None = None
@@ -782,22 +786,25 @@ def summarise(seen: Observation) -> PollResult:
     return result
 
 
-# Deployment states that need a person (with or without a deployment error).
-BROKEN_PIPELINE_STATES = frozenset({"Paused", "Unavailable", "Failed"})
-BROKEN_PROGRAM_STATES = frozenset({"SqlError", "RustError", "SystemError"})
+# Deployment states that need a person (with or without a deployment error), besides those
+# FelderaPipelinePaused selects; failed programs are those FelderaProgramFailed selects.
+BROKEN_PIPELINE_STATES = frozenset({"Unavailable", "Failed"})
 
 
-def broken_entities(seen: Observation) -> list[BrokenEntity]:
+def broken_entities(seen: Observation, alerts: AlertSettings | None = None) -> list[BrokenEntity]:
     """Pipelines with a deployment error, a failed program or a paused or unavailable
-    deployment, and connectors with a fatal error or unhealthy, in Feldera's own words."""
+    deployment, and connectors with a fatal error or unhealthy, in Feldera's own words
+    (`alerts`: the settings, the shipped ones if not given)."""
+    alerts = alerts or thresholds.defaults()
     broken = []
     for p in seen.pipelines:
-        if p.program in BROKEN_PROGRAM_STATES:
+        if alerts.selects("FelderaProgramFailed", p.program):
             state = p.program
         elif (
             p.deployment_error is not None
             or p.status in BROKEN_PIPELINE_STATES
             or isinstance(p.status, Unknown)
+            or alerts.selects("FelderaPipelinePaused", p.status)
         ):
             state = p.status
         else:
@@ -901,7 +908,7 @@ class FelderaSource(Source[FelderaTarget]):
             seen = _without(seen, gone)
         result = summarise(seen)
         result.families = build_families(seen)
-        result.broken = broken_entities(seen)
+        result.broken = broken_entities(seen, self.alerts)
         return details.into(result)
 
     async def _stats(

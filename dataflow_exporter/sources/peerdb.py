@@ -72,6 +72,7 @@ from dataflow_exporter.sources.base import (
     timestamp,
     unix_time,
 )
+from dataflow_exporter.thresholds import AlertSettings
 from dataflow_exporter.upstream import Auth, UpstreamClient
 
 API = "/api/v1"
@@ -197,6 +198,8 @@ SPECS = (
 
 class PeerDBTarget(TargetConfig):
     """`system: peerdb`: the UI URL (or flow-api :8113) and the UI password, if one is set."""
+
+    api_paths = ("/api/v1",)
 
     system: Literal["peerdb"]
     password: SecretStr | None = None
@@ -556,31 +559,46 @@ def build_families(seen: Observation) -> list[Family]:
     return families
 
 
-# Mirror states that need a person. PeerDB's list carries no error text and no state-change
-# time: `mirrors/logs` keeps an error history, not the current error, and costs a call per
-# mirror, so the status page shows the state and when the exporter first saw it.
-BROKEN_MIRROR_STATES = frozenset({"STATUS_FAILED", "STATUS_PAUSED", "STATUS_UNKNOWN"})
+# Mirror states that need a person come from the alerts' `statuses`: PeerDBMirrorFailed's and
+# PeerDBMirrorPaused's at once, and STATUS_UNKNOWN (PeerDB not knowing the state) where
+# PeerDBMirrorStuck selects it. The other stuck and snapshot states are broken only once they
+# last, and PeerDB's list gives no state-change time to tell, so the page leaves them to the
+# alerts. The list carries no error text either: `mirrors/logs` keeps an error history, not the
+# current error, and costs a call per mirror, so the page shows the state and when the exporter
+# first saw it.
+IMMEDIATE_MIRROR_ALERTS = ("PeerDBMirrorFailed", "PeerDBMirrorPaused")
 
 
-def broken_entities(seen: Observation, now: float) -> list[BrokenEntity]:
+def _broken_mirror_state(state: str, alerts: AlertSettings) -> bool:
+    if any(alerts.selects(alert, state) for alert in IMMEDIATE_MIRROR_ALERTS):
+        return True
+    return state == "STATUS_UNKNOWN" and alerts.selects("PeerDBMirrorStuck", state)
+
+
+def broken_entities(
+    seen: Observation, now: float, alerts: AlertSettings | None = None
+) -> list[BrokenEntity]:
     """Failed, paused or unknown mirrors, running mirrors without a recent batch and slots
-    lagging past the alert thresholds."""
+    lagging past the alert thresholds (`alerts`: the shipped settings if not given)."""
+    alerts = alerts or thresholds.defaults()
+    batch_age = alerts.number("PeerDBMirrorNoRecentBatch", "threshold_seconds")
+    slot_lag = alerts.number("PeerDBSlotLagHigh", "threshold_bytes")
     broken = []
     for m in seen.mirrors:
         if m.status is None:
             continue
         state = m.status
-        if not isinstance(state, Unknown) and state not in BROKEN_MIRROR_STATES:
+        if not isinstance(state, Unknown) and not _broken_mirror_state(state, alerts):
             batch = seen.batches.get(m.name)
             end = batch.end_time if batch is not None else None
             if state != "STATUS_RUNNING" or end is None:
                 continue
-            if now - end <= thresholds.PEERDB_BATCH_AGE_SECONDS:
+            if now - end <= batch_age:
                 continue
             state = f"STATUS_RUNNING, no CDC batch for {(now - end) / 3600:.1f}h"
         broken.append(BrokenEntity("mirror", (("mirror", m.name),), str(state)))
     for slot in seen.slots:
-        if slot.lag_bytes > thresholds.PEERDB_SLOT_LAG_BYTES:
+        if slot.lag_bytes > slot_lag:
             names = (("peer", slot.peer), ("slot", slot.name))
             state = f"lag {slot.lag_bytes / 2**30:.1f} GiB" + ("" if slot.active else ", inactive")
             broken.append(BrokenEntity("replication slot", names, state))
@@ -701,7 +719,7 @@ class PeerDBSource(Source[PeerDBTarget]):
             result.entities[key] = result.entities.get(key, 0) + 1
         observation = Observation(live, seen.rows, seen.batches, seen.slots, instance)
         result.families = build_families(observation)
-        result.broken = broken_entities(observation, self.clock())
+        result.broken = broken_entities(observation, self.clock(), self.alerts)
         return details.into(result)
 
     @functools.cached_property

@@ -227,8 +227,9 @@ def test_committed_rules_and_chart_copies_are_what_the_generator_writes(tmp_path
         [sys.executable, str(ROOT / "alerts" / "generate.py"), str(tmp_path)], check=True
     )
     written = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
-    # The rules, the chart's two copies and the package's copy of docs/runbooks.md.
-    assert len(written) == 4
+    # The rules, the chart's template and config, and the package's copies of docs/runbooks.md
+    # (served at /runbooks) and of the config (the status page's).
+    assert len(written) == 5
     for path in written:
         assert (tmp_path / path).read_bytes() == (ROOT / path).read_bytes(), path
 
@@ -257,7 +258,7 @@ def test_a_threshold_changed_in_the_config_reaches_expr_for_and_prose() -> None:
     rule = next(
         r for g in groups for r in g["rules"] if r.get("alert") == "EtlworksFlowRunningTooLong"
     )
-    assert "etlworks_flow_last_execution_duration_seconds > 600" in rule["expr"]
+    assert 'etlworks_flow_last_execution_duration_seconds{flow!~""} > 600' in rule["expr"]
     assert rule["for"] == "7m"
     assert "(threshold: 600s)" in rule["annotations"]["description"]
 

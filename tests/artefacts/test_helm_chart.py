@@ -798,3 +798,49 @@ def test_alertmanager_config_without_a_receiver_secret_is_refused_by_name(helm: 
     with pytest.raises(helm.HelmError) as caught:
         render(helm, {"alertmanagerConfig": {"enabled": True}})
     assert "alertmanagerConfig.receivers.pager.urlSecret.name" in str(caught.value)
+
+
+def test_alert_settings_tuned_for_the_rules_reach_the_exporters_config(helm: ModuleType) -> None:
+    tuned = {"EtlworksFlowRunningTooLong": {"threshold_seconds": 259200}}
+    values: dict[str, Any] = {
+        "config": {
+            "global": {"alerts": {"PeerDBMirrorPaused": {"for": "4h"}}},
+            "targets": [{"name": "a", "system": "peerdb", "url": "http://p:3000"}],
+        },
+        "prometheusRule": {"enabled": True, "config": {"alerts": tuned}},
+    }
+    rendered = yaml.safe_load(_config_map(render(helm, values))["data"]["config.yaml"])
+    assert rendered["global"]["alerts"] == {
+        "EtlworksFlowRunningTooLong": {"threshold_seconds": 259200},
+        "PeerDBMirrorPaused": {"for": "4h"},
+    }
+    assert (
+        "alerts"
+        not in yaml.safe_load(
+            _config_map(render(helm, {"config": values["config"] | {"global": {}}}))["data"][
+                "config.yaml"
+            ]
+        )["global"]
+    )
+
+
+def test_a_url_carrying_credentials_is_refused_without_echoing_them(helm: ModuleType) -> None:
+    secret = "s3cr3t-in-url"
+    url = f"http://admin:{secret}@peerdb:3000"
+    values = {"config": {"targets": [{"name": "p", "system": "peerdb", "url": url}]}}
+    with pytest.raises(helm.HelmError) as caught:
+        render(helm, values)
+    message = str(caught.value)
+    assert "config.targets[0].url: must not carry credentials" in message
+    assert secret not in message
+    plain = {"config": {"targets": [{"name": "p", "system": "peerdb", "url": "http://p:3000"}]}}
+    assert _config_map(render(helm, plain))
+
+
+def test_flows_excluded_in_values_are_left_out_of_the_running_too_long_rule(
+    helm: ModuleType,
+) -> None:
+    config = {"alerts": {"EtlworksFlowRunningTooLong": {"exclude_flows": "CDC .*"}}}
+    objects = render(helm, {"prometheusRule": {"enabled": True, "config": config}})
+    expr = _alert(_rule_groups(objects), "EtlworksFlowRunningTooLong")["expr"]
+    assert 'etlworks_flow_last_execution_duration_seconds{flow!~"CDC .*"}' in expr

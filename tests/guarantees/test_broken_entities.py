@@ -8,11 +8,12 @@ upstream gives them, and none of the healthy ones.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import msgspec
+import yaml
 
-from dataflow_exporter import thresholds
 from dataflow_exporter.simulator import Simulation
 from dataflow_exporter.snapshot import build_snapshot
 from dataflow_exporter.sources import confluent, peerdb
@@ -21,6 +22,10 @@ from dataflow_exporter.store import Store, TargetState
 from tests.support.helpers import poll_once
 
 FIXED_NOW = 1_700_000_000.0
+# The thresholds the shipped rules were generated from, read where the rules read them.
+SHIPPED = yaml.safe_load(
+    (Path(__file__).resolve().parents[2] / "alerts" / "config.yml").read_text(encoding="utf-8")
+)["alerts"]
 
 
 def fixed_clock() -> float:
@@ -97,7 +102,7 @@ def _topic(status: str, state_time: float, lag: float) -> confluent.MirrorTopic:
 
 
 def test_an_active_topic_is_broken_only_past_the_lag_threshold() -> None:
-    limit = thresholds.CONFLUENT_MIRROR_LAG_MESSAGES
+    limit = float(SHIPPED["ConfluentMirrorLagHigh"]["threshold_messages"])
     for lag, listed in ((limit, False), (limit + 1, True)):
         seen = confluent.Observation(topics=[_topic("ACTIVE", FIXED_NOW, lag)])
         broken = confluent.broken_entities(seen, [lag], FIXED_NOW)
@@ -111,8 +116,9 @@ def test_an_active_topic_is_broken_only_past_the_lag_threshold() -> None:
 
 
 def test_a_pending_topic_is_broken_once_pending_longer_than_its_alert_waits() -> None:
-    recent = FIXED_NOW - thresholds.CONFLUENT_PENDING_SECONDS + 60
-    old = FIXED_NOW - thresholds.CONFLUENT_PENDING_SECONDS - 60
+    assert SHIPPED["ConfluentMirrorTopicStuckPending"]["for"] == "30m"
+    recent = FIXED_NOW - 30 * 60 + 60
+    old = FIXED_NOW - 30 * 60 - 60
     for since, listed in ((recent, False), (old, True)):
         seen = confluent.Observation(topics=[_topic("PENDING_MIRROR", since, 0)])
         assert bool(confluent.broken_entities(seen, [0], FIXED_NOW)) is listed
@@ -120,7 +126,10 @@ def test_a_pending_topic_is_broken_once_pending_longer_than_its_alert_waits() ->
 
 def test_a_running_mirror_without_a_recent_batch_is_broken() -> None:
     mirror = peerdb.Mirror("m", "STATUS_RUNNING")
-    for age, listed in ((600, False), (thresholds.PEERDB_BATCH_AGE_SECONDS + 600, True)):
+    for age, listed in (
+        (600, False),
+        (SHIPPED["PeerDBMirrorNoRecentBatch"]["threshold_seconds"] + 600, True),
+    ):
         batch = peerdb.Batch(end_time=FIXED_NOW - age, rows=1, total=1)
         seen = peerdb.Observation([mirror], {}, {"m": batch}, [], None)
         assert bool(peerdb.broken_entities(seen, FIXED_NOW)) is listed, age

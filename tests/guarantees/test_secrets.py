@@ -213,7 +213,7 @@ async def test_no_secret_appears_in_logs_pages_metrics_or_errors(tmp_path: Path)
     served, written = "\n".join(seen), "\n".join(logged)
     assert '"event": "poll_finished"' in written
     assert '"reason": "auth"' in written
-    assert "targets[10].url: required key is missing" in written + served
+    assert "targets[10] (name: bad).url: required key is missing" in written + served
     assert tokens, "the Etlworks token path was not exercised"
     # The echoes reached the status API, masked where the credential stood.
     assert f"postgresql://{MASK}@{UNREACHABLE_PEER}.db.internal" in api

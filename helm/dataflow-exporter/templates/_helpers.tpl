@@ -77,7 +77,18 @@ app.kubernetes.io/part-of: dataflow-exporter
 
 {{/* The exporter's config.yaml, rendered from the values tree `config`. */}}
 {{- define "dataflow-exporter.config" -}}
-{{- toYaml .Values.config }}
+{{- /*
+Alert settings tuned in prometheusRule.config.alerts reach the exporter's global.alerts too, so
+its status page calls broken what the rules alert on; config.global.alerts wins where both set.
+*/}}
+{{- $config := deepCopy .Values.config }}
+{{- $tuned := (default (dict) .Values.prometheusRule.config).alerts }}
+{{- if $tuned }}
+{{- $global := default (dict) $config.global }}
+{{- $_ := set $global "alerts" (mustMergeOverwrite (deepCopy $tuned) (default (dict) $global.alerts)) }}
+{{- $_ = set $config "global" $global }}
+{{- end }}
+{{- toYaml $config }}
 {{- end }}
 
 {{/* The exporter's command line after the image's ENTRYPOINT. */}}

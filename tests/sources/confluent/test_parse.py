@@ -342,7 +342,7 @@ def test_config_accepts_an_explicit_link_list() -> None:
 def test_config_requires_the_cluster_id() -> None:
     data = target()
     del data["targets"][0]["cluster_id"]
-    assert config_errors(data) == ["targets[0].cluster_id: required key is missing"]
+    assert config_errors(data) == ["targets[0] (name: dr).cluster_id: required key is missing"]
 
 
 @pytest.mark.parametrize(
@@ -351,7 +351,7 @@ def test_config_requires_the_cluster_id() -> None:
         ({"username": "K", "password": "S", "token": "T"}, "or token, not both"),
         ({"password": "SECRET"}, "password needs username"),
         ({"username": "KEY"}, "username needs password or password_file"),
-        ({"token": "T", "token_file": "/etc/hostname"}, "give either token or token_file"),
+        ({"token": "T", "token_file": __file__}, "give either token or token_file"),
         ({"max_pages": 0}, "max_pages: must be at least 1"),
         ({"partitions": False}, "partitions: unknown key"),
     ],

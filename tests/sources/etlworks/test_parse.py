@@ -395,7 +395,7 @@ def test_explicit_flow_ids_are_deduplicated_and_may_be_strings() -> None:
         ({"login": "u"}, "Etlworks needs credentials"),
         ({"password": "p"}, "Etlworks needs credentials"),
         ({"api_key": "k", "login": "u", "password": "p"}, "not both"),
-        ({"api_key": "k", "api_key_file": "/etc/hostname"}, "either api_key or api_key_file"),
+        ({"api_key": "k", "api_key_file": __file__}, "either api_key or api_key_file"),
         ({"login": "u", "password": "p", "token_max_age": "10m"}, "must be at most 9m"),
         ({"api_key": "k", "flows": []}, "at least one flow id"),
         ({"api_key": "k", "flows": [-1]}, "flows[0]: must be at least 0"),

@@ -335,7 +335,7 @@ def target(**extra: Any) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        ({"api_key": "apikey:x", "api_key_file": "/etc/hostname"}, "give either api_key"),
+        ({"api_key": "apikey:x", "api_key_file": __file__}, "give either api_key"),
         ({"connectors": [{"pipeline": "p", "connector": "c"}]}, "exactly one of table"),
         (
             {"connectors": [{"pipeline": "p", "table": "t", "view": "v", "connector": "c"}]},
