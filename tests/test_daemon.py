@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from dataflow_exporter import log
 from dataflow_exporter.exporter import Exporter
@@ -99,6 +100,7 @@ async def test_reload_drops_removed_targets_and_keeps_unchanged_counters(
     assert value(text, "dataflow_exporter_config_last_reload_successful") == 1
 
 
+@pytest.mark.slow
 def test_the_exit_deadline_says_the_seconds_it_was_given() -> None:
     code = (
         "import os, signal, time\n"

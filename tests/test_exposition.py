@@ -187,6 +187,7 @@ def test_special_values_use_the_exposition_spellings() -> None:
     ]
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None)
 @given(st.lists(sample_lists, min_size=1, max_size=5))
 def test_a_reused_renderer_renders_every_poll_as_a_fresh_one_would(polls: list) -> None:
@@ -199,6 +200,7 @@ def test_a_reused_renderer_renders_every_poll_as_a_fresh_one_would(polls: list) 
         assert again.series == fresh.series
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.lists(float_values, min_size=6, max_size=6), min_size=2, max_size=5))
 def test_unchanged_label_sets_with_changing_values_render_as_fresh(polls: list) -> None:

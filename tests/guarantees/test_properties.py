@@ -236,6 +236,7 @@ def _translated_or_classified(system: str, client: ArbitraryClient) -> bool:
 NEAR_REAL_EXAMPLES = 100
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("system", sorted(REGISTRY))
 def test_near_real_answers_are_translated_or_classified_and_often_translated(
     system: str,
