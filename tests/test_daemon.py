@@ -23,6 +23,7 @@ from tests.support.helpers import series_of, value
 async def test_reload_adds_targets_and_a_bad_config_keeps_the_old_one(
     exporter: Exporter, peerdb_sim: Simulation
 ) -> None:
+    assert exporter.config_path is not None
     async with aiohttp.ClientSession() as session:
         await wait_ready(base(exporter), session)
         pg_poller = exporter.scheduler.pollers["pg"]  # type: ignore[union-attr]
@@ -79,6 +80,7 @@ async def test_logs_have_one_line_per_poll_and_no_secret(
 async def test_reload_drops_removed_targets_and_keeps_unchanged_counters(
     exporter: Exporter, peerdb_sim: Simulation
 ) -> None:
+    assert exporter.config_path is not None
     async with aiohttp.ClientSession() as session:
         write_config(
             exporter.config_path,

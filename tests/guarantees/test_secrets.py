@@ -123,7 +123,7 @@ async def _read(session: aiohttp.ClientSession, method: str, url: str, **kw: Any
 
 @pytest.mark.slow
 async def test_no_secret_appears_in_logs_pages_metrics_or_errors(tmp_path: Path) -> None:
-    options = {
+    options: dict[str, dict[str, Any]] = {
         "peerdb": {
             "password": GOOD["peerdb"],
             "unreachable_peers": [UNREACHABLE_PEER],

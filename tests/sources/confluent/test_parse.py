@@ -11,12 +11,14 @@ from typing import Any
 import pytest
 
 from dataflow_exporter import config as config_mod
+from dataflow_exporter.config_models import Filter
 from dataflow_exporter.errors import ConfigError, SchemaError
 from dataflow_exporter.families import Family, families_by_name
 from dataflow_exporter.sources.confluent import (
     LINK_STATES,
     MIRROR_STATUSES,
     MIRROR_TOPICS,
+    ConfluentTarget,
     Observation,
     broken_entities,
     build_families,
@@ -39,7 +41,7 @@ def fixture(name: str) -> Any:
 
 def mirror_item(**fields: Any) -> dict[str, Any]:
     """The `orders` item of the example payload, with fields replaced."""
-    item = copy.deepcopy(fixture("link_mirrors_list")["data"][0])
+    item: dict[str, Any] = copy.deepcopy(fixture("link_mirrors_list")["data"][0])
     item.update(fields)
     return item
 
@@ -331,11 +333,13 @@ def config_errors(data: dict[str, Any]) -> list[str]:
 
 def test_config_defaults_discover_every_link_with_partition_metrics_and_a_page_cap() -> None:
     cfg = config_mod.parse(target(username="KEY", password="SECRET"), env={}).targets[0]
+    assert isinstance(cfg, ConfluentTarget) and isinstance(cfg.links, Filter)
     assert (cfg.links.include, cfg.partition_metrics, cfg.max_pages) == ((), True, 50)
 
 
 def test_config_accepts_an_explicit_link_list() -> None:
     cfg = config_mod.parse(target(links=["dr-link", "partner-link"]), env={}).targets[0]
+    assert isinstance(cfg, ConfluentTarget)
     assert cfg.links == ("dr-link", "partner-link")
 
 
