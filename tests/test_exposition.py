@@ -217,6 +217,19 @@ def test_unchanged_label_sets_with_changing_values_render_as_fresh(
         assert again.blocks == build_snapshot(families, LABELS, 10_000, {}, 0.0).blocks
 
 
+@pytest.mark.parametrize("order", ["same", "changed"])
+def test_a_remembered_series_whose_value_changed_renders_the_new_value(order: str) -> None:
+    # The same label sets in the same order take the splicing path; any other order the path
+    # that finds each remembered line by its label set.
+    first = [(("a", "0"), 1.0), (("b", "0"), 5.0)]
+    second = [(("a", "0"), 2.0), (("b", "0"), 5.0)]
+    polls = [first, second if order == "same" else second[::-1]]
+    renderer = SeriesRenderer(LABELS)
+    for items in polls:
+        again = build_snapshot([_family(LAG, items)], LABELS, 10_000, {}, 0.0, renderer)
+    assert again.blocks == build_snapshot([_family(LAG, polls[-1])], LABELS, 10_000, {}, 0.0).blocks
+
+
 def test_a_repeated_label_set_keeps_its_first_sample_even_when_remembered() -> None:
     renderer = SeriesRenderer(LABELS)
     first = renderer.render(_family(LAG, [(("a", "0"), 5.0)]))

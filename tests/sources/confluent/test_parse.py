@@ -237,6 +237,16 @@ def test_a_topic_without_partitions_reports_zero_lag() -> None:
     }
 
 
+def test_integer_lags_and_offsets_become_float_samples() -> None:
+    # The renderer writes floats; an int would lose its ".0" and differ from a fresh rendering.
+    lags = [{"partition": 0, "lag": 7, "last_source_fetch_offset": 10}]
+    fams = families_of([mirror_item(mirror_lags=lags, num_partitions=1)])
+    assert by_labels(fams["confluent_mirror_partition_lag"]) == {
+        (CLUSTER, "dr-link", "orders", "0"): 7.0
+    }
+    assert all(type(v) is float for family in fams.values() for _, v in family.samples)
+
+
 def test_a_negative_lag_is_left_out_of_samples_sum_and_max() -> None:
     lags = [
         {"partition": 0, "lag": -1, "last_source_fetch_offset": -1},
