@@ -28,7 +28,7 @@ class _CompatResponse(ClientResponse):
         super().__init__(*args, **kwargs)
 
 
-aioresponses.core.ClientResponse = _CompatResponse  # type: ignore[misc]
+aioresponses.core.ClientResponse = _CompatResponse  # type: ignore[attr-defined]
 
 
 @pytest.fixture(autouse=True)

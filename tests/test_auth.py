@@ -124,7 +124,7 @@ async def test_running_out_of_descriptors_is_not_blamed_on_the_file(
     def exhausted(*_args: Any) -> int:
         raise OSError(errno.EMFILE, "Too many open files")
 
-    monkeypatch.setattr(auth_mod.os, "open", exhausted)
+    monkeypatch.setattr("dataflow_exporter.auth.os.open", exhausted)
     with pytest.raises(UpstreamError) as caught:
         await SecretReader(None, tmp_path / "password").get()
     assert caught.value.reason is Reason.CONNECT

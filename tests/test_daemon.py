@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import aiohttp
+import pytest
 from structlog.testing import capture_logs
 
 from dataflow_exporter import lifecycle, log
@@ -23,6 +24,7 @@ from tests.support.helpers import series_of, value
 async def test_reload_adds_targets_and_a_bad_config_keeps_the_old_one(
     exporter: Exporter, peerdb_sim: Simulation
 ) -> None:
+    assert exporter.config_path is not None
     async with aiohttp.ClientSession() as session:
         await wait_ready(base(exporter), session)
         pg_poller = exporter.scheduler.pollers["pg"]  # type: ignore[union-attr]
@@ -82,6 +84,7 @@ async def test_logs_have_one_line_per_poll_and_no_secret(
 async def test_reload_drops_removed_targets_and_keeps_unchanged_counters(
     exporter: Exporter, peerdb_sim: Simulation
 ) -> None:
+    assert exporter.config_path is not None
     async with aiohttp.ClientSession() as session:
         write_config(
             exporter.config_path,
@@ -103,6 +106,7 @@ async def test_reload_drops_removed_targets_and_keeps_unchanged_counters(
     assert value(text, "dataflow_exporter_config_last_reload_successful") == 1
 
 
+@pytest.mark.slow
 def test_the_exit_deadline_says_the_seconds_it_was_given() -> None:
     code = (
         "import os, signal, time\n"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gzip
 import math
+from collections.abc import Sequence
 
 import pytest
 from hypothesis import given, settings
@@ -20,7 +21,7 @@ from dataflow_exporter.exposition_cache import ExpositionCache
 from dataflow_exporter.families import MAX_LABEL_VALUE_LENGTH, Family, MetricSpec, StateSet
 from dataflow_exporter.snapshot import build_snapshot
 from dataflow_exporter.store import Store, TargetState
-from tests.support.helpers import promtool_check_metrics, samples
+from tests.support.helpers import Labels, promtool_check_metrics, samples
 
 GAUGE = MetricSpec("demo_thing_status", "gauge", "Thing state (polled).", ("thing", "status"))
 COUNTER = MetricSpec("demo_rows_total", "counter", "Rows (polled).", ("thing",))
@@ -75,11 +76,11 @@ def _reference(families: list[Family]) -> str:
             return out
 
     registry = CollectorRegistry()
-    registry.register(Fixed())  # type: ignore[arg-type]
+    registry.register(Fixed())
     return generate_latest(registry).decode()
 
 
-def _upstream_only(text: str) -> dict[object, float]:
+def _upstream_only(text: str) -> dict[tuple[str, Labels], float]:
     return {k: v for k, v in samples(text).items() if k[0].startswith("demo_")}
 
 
@@ -167,7 +168,7 @@ float_values = st.floats(allow_nan=True, allow_infinity=True) | st.integers(-(2*
 sample_lists = st.lists(st.tuples(st.tuples(label_values, label_values), float_values), max_size=30)
 
 
-def _family(spec: MetricSpec, items: list[tuple[tuple[str, ...], float]]) -> Family:
+def _family(spec: MetricSpec, items: Sequence[tuple[tuple[str, ...], float]]) -> Family:
     return Family(spec, list(items))
 
 
@@ -187,9 +188,12 @@ def test_special_values_use_the_exposition_spellings() -> None:
     ]
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None)
 @given(st.lists(sample_lists, min_size=1, max_size=5))
-def test_a_reused_renderer_renders_every_poll_as_a_fresh_one_would(polls: list) -> None:
+def test_a_reused_renderer_renders_every_poll_as_a_fresh_one_would(
+    polls: list[list[tuple[tuple[str, str], float]]],
+) -> None:
     reused = SeriesRenderer(LABELS)
     for items in polls:
         families = [_family(LAG, items), _family(UP, [((), float(len(items)))])]
@@ -199,15 +203,31 @@ def test_a_reused_renderer_renders_every_poll_as_a_fresh_one_would(polls: list) 
         assert again.series == fresh.series
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.lists(float_values, min_size=6, max_size=6), min_size=2, max_size=5))
-def test_unchanged_label_sets_with_changing_values_render_as_fresh(polls: list) -> None:
+def test_unchanged_label_sets_with_changing_values_render_as_fresh(
+    polls: list[list[float]],
+) -> None:
     keys = [("a", "0"), ("a", "1"), ('q"uote', "0"), ("b", "0"), ("{x}", "9"), ("ü", "0")]
     reused = SeriesRenderer(LABELS)
     for poll in polls:
         families = [_family(LAG, list(zip(keys, poll, strict=True)))]
         again = build_snapshot(families, LABELS, 10_000, {}, 0.0, reused)
         assert again.blocks == build_snapshot(families, LABELS, 10_000, {}, 0.0).blocks
+
+
+@pytest.mark.parametrize("order", ["same", "changed"])
+def test_a_remembered_series_whose_value_changed_renders_the_new_value(order: str) -> None:
+    # The same label sets in the same order take the splicing path; any other order the path
+    # that finds each remembered line by its label set.
+    first = [(("a", "0"), 1.0), (("b", "0"), 5.0)]
+    second = [(("a", "0"), 2.0), (("b", "0"), 5.0)]
+    polls = [first, second if order == "same" else second[::-1]]
+    renderer = SeriesRenderer(LABELS)
+    for items in polls:
+        again = build_snapshot([_family(LAG, items)], LABELS, 10_000, {}, 0.0, renderer)
+    assert again.blocks == build_snapshot([_family(LAG, polls[-1])], LABELS, 10_000, {}, 0.0).blocks
 
 
 def test_a_repeated_label_set_keeps_its_first_sample_even_when_remembered() -> None:

@@ -35,7 +35,8 @@ async def test_an_exporter_bug_is_reason_internal_in_one_line_per_poll(
     simulation: Simulation, log_lines: io.StringIO, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async def buggy_poll(self: Any, client: Any) -> Any:
-        return {}["mirrors"]  # a KeyError, as a bug in a source would raise
+        nothing: dict[str, Any] = {}
+        return nothing["mirrors"]  # a KeyError, as a bug in a source would raise
 
     monkeypatch.setattr(REGISTRY["peerdb"], "poll", buggy_poll)
     config = {"targets": [{"name": "pg", "system": "peerdb", "url": simulation.url}]}
@@ -149,8 +150,8 @@ async def test_unknown_values_are_logged_up_to_a_cap_and_all_counted(
 ) -> None:
     monkeypatch.setattr(scheduler_mod, "MAX_UNKNOWN_LOGGED", 1)
     peerdb = simulation.systems["peerdb"]
-    peerdb.overrides["orders_pg_to_ch"] = {"status": "STATUS_NEW_ONE"}  # type: ignore[attr-defined]
-    peerdb.overrides["events_pg_to_sf"] = {"status": "STATUS_NEW_TWO"}  # type: ignore[attr-defined]
+    peerdb.overrides["orders_pg_to_ch"] = {"status": "STATUS_NEW_ONE"}
+    peerdb.overrides["events_pg_to_sf"] = {"status": "STATUS_NEW_TWO"}
     config = {"targets": [{"name": "pg", "system": "peerdb", "url": simulation.url}]}
     polled = await poll_once(config)
 

@@ -54,7 +54,12 @@ def test_families_after_the_cap_are_dropped_whole_and_counted() -> None:
 
 
 def test_the_series_cap_counts_label_sets_not_repeated_samples() -> None:
-    repeated = [(("a", "0"), 1.0), (("a", "0"), 9.0), (("b", "0"), 2.0), (("c", "0"), 3.0)]
+    repeated: list[tuple[tuple[str, ...], float]] = [
+        (("a", "0"), 1.0),
+        (("a", "0"), 9.0),
+        (("b", "0"), 2.0),
+        (("c", "0"), 3.0),
+    ]
     snapshot = build_snapshot([Family(LAG, repeated)], LABELS, 2, {}, 0.0)
     assert (snapshot.series, snapshot.dropped) == (2, 1)
     assert snapshot.blocks[LAG.name].count(b"\n") == 2

@@ -4,6 +4,7 @@ exposition cache's key), readiness, staleness, and the cap on unknown-value coun
 from __future__ import annotations
 
 from types import MappingProxyType
+from typing import Any
 
 import pytest
 
@@ -154,7 +155,7 @@ STALE_AFTER = 300.0
 
 
 def _snapshot(dropped: int, taken_at: float = TAKEN_AT) -> Snapshot:
-    empty = MappingProxyType({})
+    empty: MappingProxyType[str, Any] = MappingProxyType({})
     return Snapshot(empty, empty, series=10, dropped=dropped, entities=empty, taken_at=taken_at)
 
 

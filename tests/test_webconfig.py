@@ -176,7 +176,7 @@ def test_unknown_users_are_checked_against_a_dummy_hash(monkeypatch: pytest.Monk
         checked.append(hashed)
         return real(password, hashed)
 
-    monkeypatch.setattr(webconfig.bcrypt, "checkpw", counting)
+    monkeypatch.setattr("dataflow_exporter.webconfig.bcrypt.checkpw", counting)
     users = {"prometheus": _hash(PASSWORD).encode()}
     assert webconfig.check_password(users, "prometheus", PASSWORD)
     assert not webconfig.check_password(users, "intruder", PASSWORD)

@@ -92,7 +92,9 @@ def test_the_readmes_check_exit_statuses_match_the_command() -> None:
     statuses = (cli.EXIT_OK, cli.EXIT_INVALID, cli.EXIT_USAGE, cli.EXIT_ENVIRONMENT)
     for status in statuses:
         assert f"**{status}**" in README
-    check_help = cli.build_parser()._subparsers._group_actions[0].choices["check"].description  # type: ignore[union-attr]
+    parser = cli.build_parser()
+    (sub,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    check_help = sub.choices["check"].description or ""
     assert all(f"{status} " in check_help for status in statuses)
 
 

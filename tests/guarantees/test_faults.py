@@ -22,6 +22,7 @@ import psutil
 import pytest
 import yaml
 
+from dataflow_exporter import scheduler as scheduler_mod
 from dataflow_exporter.exporter import Exporter
 from dataflow_exporter.scheduler import Poller
 from dataflow_exporter.simulator import SIMULATORS, Simulation
@@ -85,7 +86,10 @@ def _series(text: str, target: str) -> int:
 
 
 @pytest.fixture
-async def run(tmp_path: Path) -> AsyncIterator[Run]:
+async def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Run]:
+    # With an interval of an hour the first polls are spread over a second; started at once,
+    # they still come up on their own, a second sooner in each of these tests.
+    monkeypatch.setattr(scheduler_mod, "FIRST_POLL_SPREAD_SECONDS", 0.0)
     process = psutil.Process()
     fds_before = process.num_fds()
     tasks_before = asyncio.all_tasks()

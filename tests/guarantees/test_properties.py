@@ -191,7 +191,7 @@ def near_real_routes(system: str) -> st.SearchStrategy[list[tuple[str, Any]]]:
         (marker, json.loads((SOURCES / system / "fixtures" / f"{name}.json").read_text()))
         for marker, name in ROUTES[system]
     ]
-    return st.tuples(*(near_real(p).map(lambda x, m=m: (m, x)) for m, p in routes)).map(list)
+    return st.tuples(*(st.tuples(st.just(m), near_real(p)) for m, p in routes)).map(list)
 
 
 def _target(system: str) -> Any:
@@ -236,6 +236,7 @@ def _translated_or_classified(system: str, client: ArbitraryClient) -> bool:
 NEAR_REAL_EXAMPLES = 100
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("system", sorted(REGISTRY))
 def test_near_real_answers_are_translated_or_classified_and_often_translated(
     system: str,

@@ -51,7 +51,7 @@ from dataflow_exporter.scheduler import Poller
 from dataflow_exporter.self_metrics import TARGET_UP
 from dataflow_exporter.server import SLOTS_KEY, ServerLimits, make_app, wants_gzip
 from dataflow_exporter.simulator import Simulation
-from dataflow_exporter.snapshot import Snapshot
+from dataflow_exporter.snapshot import Snapshot, build_snapshot
 from dataflow_exporter.sources.base import BrokenEntity, PollResult, Source, number
 from dataflow_exporter.status_page import render_status_page
 from dataflow_exporter.store import MAX_UNKNOWN_FIELDS, Store, TargetState
@@ -235,7 +235,7 @@ def _poller(timeout: float) -> tuple[Poller, Store]:
 
 
 def _slow_render(seconds: float) -> Callable[..., Snapshot]:
-    real = scheduler_mod.build_snapshot
+    real = build_snapshot
 
     def render(*args: Any) -> Snapshot:
         deadline = time.monotonic() + seconds
@@ -623,7 +623,7 @@ async def test_a_flood_of_bad_logins_from_one_client_is_answered_without_checks(
         checks.append(threading.current_thread().name)
         return real(password, hashed)
 
-    monkeypatch.setattr(webconfig.bcrypt, "checkpw", counting)
+    monkeypatch.setattr("dataflow_exporter.webconfig.bcrypt.checkpw", counting)
     config = webconfig.load_web_config(_web_config(tmp_path, {"prom": _hash("right", 4)}))
     limits = webconfig.LoginLimits(failures_burst=3, failures_per_second=0.01)
     app = web.Application(middlewares=[webconfig.auth_middleware(config, limits)])
@@ -984,7 +984,7 @@ def test_unknown_value_self_metrics_are_capped() -> None:
 # An absurd upstream time (issue 21): refused where it is parsed, never reaching the page.
 
 
-ABSURD_TIMES = {
+ABSURD_TIMES: dict[str, tuple[str, dict[str, Any], str, str]] = {
     # system: (entity, field values that break its time, the failing call, the field)
     "etlworks": ("5010", {"started": 1e300, "ended": 1e300}, "executions", "started"),
     "confluent": (

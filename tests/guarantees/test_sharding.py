@@ -86,6 +86,7 @@ def test_shard_owners_are_the_documented_crc32_of_the_name() -> None:
     assert {name: (_owner(name, 3), _owner(name, 5)) for name in PINNED} == PINNED
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("hash_seed", ["1", "4242"])
 def test_shard_owners_are_the_same_in_another_process(hash_seed: str) -> None:
     # A per-process hash (Python's `hash()` of a str) would agree with itself in one process and

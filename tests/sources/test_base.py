@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
+from functools import partial
 
 import pytest
 
@@ -63,7 +64,7 @@ async def test_fan_out_keeps_at_most_limit_jobs_running_and_answers_in_order() -
         return n * n
 
     tasks_before = len(asyncio.all_tasks())
-    results = await fan_out([lambda n=n: job(n) for n in range(100)], limit=5)
+    results = await fan_out([partial(job, n) for n in range(100)], limit=5)
     assert results == [n * n for n in range(100)]
     assert peak == 5
     assert len(asyncio.all_tasks()) == tasks_before
@@ -80,7 +81,7 @@ async def test_fan_out_starts_no_job_after_the_first_error() -> None:
         return n
 
     with pytest.raises(UpstreamError) as caught:
-        await fan_out([lambda n=n: job(n) for n in range(50)], limit=3)
+        await fan_out([partial(job, n) for n in range(50)], limit=3)
     assert caught.value.reason is Reason.AUTH
     assert len(started) <= 6
 
@@ -261,7 +262,9 @@ class CountingParser:
         return (answer.body, len(self.bodies))
 
 
-def _poll(memo: AnswerMemo[tuple[bytes, int]], parse: CountingParser, **bodies: bytes) -> dict:
+def _poll(
+    memo: AnswerMemo[tuple[bytes, int]], parse: CountingParser, **bodies: bytes
+) -> dict[str, tuple[bytes, int]]:
     memo.begin()
     records = {key: memo.parse(key, Answer(body, key), parse) for key, body in bodies.items()}
     memo.finish()

@@ -11,12 +11,14 @@ from typing import Any
 import pytest
 
 from dataflow_exporter import config as config_mod
+from dataflow_exporter.config_models import Filter
 from dataflow_exporter.errors import ConfigError, SchemaError
 from dataflow_exporter.families import Family, families_by_name
 from dataflow_exporter.sources.confluent import (
     LINK_STATES,
     MIRROR_STATUSES,
     MIRROR_TOPICS,
+    ConfluentTarget,
     Observation,
     broken_entities,
     build_families,
@@ -39,7 +41,7 @@ def fixture(name: str) -> Any:
 
 def mirror_item(**fields: Any) -> dict[str, Any]:
     """The `orders` item of the example payload, with fields replaced."""
-    item = copy.deepcopy(fixture("link_mirrors_list")["data"][0])
+    item: dict[str, Any] = copy.deepcopy(fixture("link_mirrors_list")["data"][0])
     item.update(fields)
     return item
 
@@ -235,6 +237,16 @@ def test_a_topic_without_partitions_reports_zero_lag() -> None:
     }
 
 
+def test_integer_lags_and_offsets_become_float_samples() -> None:
+    # The renderer writes floats; an int would lose its ".0" and differ from a fresh rendering.
+    lags = [{"partition": 0, "lag": 7, "last_source_fetch_offset": 10}]
+    fams = families_of([mirror_item(mirror_lags=lags, num_partitions=1)])
+    assert by_labels(fams["confluent_mirror_partition_lag"]) == {
+        (CLUSTER, "dr-link", "orders", "0"): 7.0
+    }
+    assert all(type(v) is float for family in fams.values() for _, v in family.samples)
+
+
 def test_a_negative_lag_is_left_out_of_samples_sum_and_max() -> None:
     lags = [
         {"partition": 0, "lag": -1, "last_source_fetch_offset": -1},
@@ -331,11 +343,13 @@ def config_errors(data: dict[str, Any]) -> list[str]:
 
 def test_config_defaults_discover_every_link_with_partition_metrics_and_a_page_cap() -> None:
     cfg = config_mod.parse(target(username="KEY", password="SECRET"), env={}).targets[0]
+    assert isinstance(cfg, ConfluentTarget) and isinstance(cfg.links, Filter)
     assert (cfg.links.include, cfg.partition_metrics, cfg.max_pages) == ((), True, 50)
 
 
 def test_config_accepts_an_explicit_link_list() -> None:
     cfg = config_mod.parse(target(links=["dr-link", "partner-link"]), env={}).targets[0]
+    assert isinstance(cfg, ConfluentTarget)
     assert cfg.links == ("dr-link", "partner-link")
 
 
