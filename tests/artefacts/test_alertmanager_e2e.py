@@ -188,7 +188,9 @@ async def test_broken_entities_arrive_grouped_with_labels_severity_summary_and_r
         found = arrived()
         assert sorted(found) == sorted(EXPECTED), f"missing: {set(EXPECTED) - set(found)}"
 
-        base = alerts_generator().load_config()["runbook_url"]
+        # The shipped link template, filled with the address Prometheus scraped the exporter at.
+        template = alerts_generator().load_config()["runbook_url"]
+        base = template.replace("{{ $labels.instance }}", f"127.0.0.1:{exporter_port}")
         for name, (note, alert) in found.items():
             severity = alert["labels"]["severity"]
             # Routed by severity, grouped per alert and target as the example says.
