@@ -18,3 +18,5 @@ CONFLUENT_MIRROR_LAG_MESSAGES = 100000.0
 CONFLUENT_PENDING_SECONDS = 1800.0
 # EtlworksFlowRunningTooLong: an execution running or queued for longer.
 ETLWORKS_RUNNING_SECONDS = 7200.0
+# FelderaCheckpointDelayed: a requested checkpoint delayed for longer (Feldera reports since when).
+FELDERA_CHECKPOINT_DELAYED_SECONDS = 1800.0
