@@ -64,7 +64,6 @@ from dataflow_exporter.sources.base import (
     fan_out,
     obj,
     string,
-    timestamp,
 )
 from dataflow_exporter.sources.fields import (
     Families,
@@ -740,13 +739,13 @@ def parse_checkpoint(data: dict[str, Any]) -> Checkpoint:
         item = obj(raw_activity, what)
         activity = CHECKPOINT_ACTIVITIES.normalise(string(item.get("status"), f"{what}.status"))
         if activity == "delayed":
-            since = timestamp(item.get("delayed_since"), f"{what}.delayed_since")
+            since = rfc3339(item.get("delayed_since"), f"{what}.delayed_since")
             reasons = tuple(
                 _variant(r, f"{what}.reasons[{i}]")[1]
                 for i, r in enumerate(arr(item.get("reasons", []), f"{what}.reasons"))
             )
         elif activity == "in_progress":
-            since = timestamp(item.get("started_at"), f"{what}.started_at")
+            since = rfc3339(item.get("started_at"), f"{what}.started_at")
     permanent = None
     if "permanent_checkpoint_errors" in data:
         what = "stats.permanent_checkpoint_errors"

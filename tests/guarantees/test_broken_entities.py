@@ -53,7 +53,8 @@ async def test_peerdb_lists_failed_and_paused_mirrors_by_state_alone() -> None:
 
 
 async def test_feldera_lists_deployment_errors_and_fatal_connectors_in_feldera_words() -> None:
-    found = by_name(await broken_of("feldera", {"pipelines": 6}))
+    listed = await broken_of("feldera", {"pipelines": 6})
+    found = by_name([b for b in listed if b.kind != "pipeline checkpoint"])
     assert set(found) == {
         ("ledger-audit",),
         ("inventory-rollup",),
@@ -67,6 +68,20 @@ async def test_feldera_lists_deployment_errors_and_fatal_connectors_in_feldera_w
     assert connector.state == "fatal error, Unhealthy"
     assert connector.error == "Kafka error: Broker: Unknown topic or partition"
     assert found[("ledger-audit",)].state == "Paused"
+
+
+async def test_feldera_lists_checkpoints_delayed_too_long_or_impossible_in_feldera_words() -> None:
+    listed = await broken_of("feldera", {"pipelines": 6})
+    found = by_name([b for b in listed if b.kind == "pipeline checkpoint"])
+    # clickstream's checkpoint in progress and every idle one are healthy.
+    assert {name: b.state for name, b in found.items()} == {
+        ("market-data",): "checkpoint delayed",
+        ("ledger-audit",): "cannot checkpoint",
+    }
+    delayed = found[("market-data",)]
+    assert delayed.error == "InputEndpointBarrier: Trades.kafka_in"
+    assert delayed.since == FIXED_NOW - 2 * 3600, "Feldera's delayed_since"
+    assert found[("ledger-audit",)].error == "StorageRequired"
 
 
 async def test_confluent_lists_links_and_topics_with_their_error_and_state_time() -> None:
