@@ -711,7 +711,7 @@ class ConfluentSource(Source[ConfluentTarget]):
         topics: dict[str, MirrorTopic] = {}
         selection = self.config.links
         details = self.details()
-        calls: list[Coroutine[Any, Any, None]] = [self._links(client, links, details)]
+        calls: list[Coroutine[Any, Any, None]] = [self._links(client, links)]
         if isinstance(selection, Filter):
             calls.append(self._mirrors(client, ALL_LINKS, topics))
         else:
@@ -728,6 +728,8 @@ class ConfluentSource(Source[ConfluentTarget]):
             ],
         )
         self.admit(len(seen.links) + len(seen.topics), "links and mirror topics")
+        # Only once the inventory is admitted: one call per link for its tasks.
+        seen.links = await self._with_tasks(client, seen.links, details)
         families = build_families(seen, self.config.cluster_id, self.config.partition_metrics)
         # The summed lags were just exported (TOPIC_LAG, one per topic in order): reuse them.
         topic_lags = next(f for f in families if f.spec is TOPIC_LAG).samples
@@ -749,25 +751,30 @@ class ConfluentSource(Source[ConfluentTarget]):
         """Whether the config selects a link, by name."""
         return selector(self.config.links)
 
-    async def _links(self, client: UpstreamClient, out: list[Link], details: Details) -> None:
-        """The links list, narrowed to this replica's selected links, then their tasks."""
+    async def _links(self, client: UpstreamClient, out: list[Link]) -> None:
+        """The links list, narrowed to this replica's selected links."""
         listed = await self._collect(client, self._path("links"), lambda a: parse_links(a.json()))
-        links = [
+        out.extend(
             link for link in listed if self._selected(link.name) and self.shard.owns(link.name)
-        ]
-        if links and self.capabilities.available(TASKS_CAPABILITY):
-            jobs = [functools.partial(self._tasks, client, details, link) for link in links]
-            answers = await fan_out(jobs, details.limit)
-            kept = []
-            for link, tasks in zip(links, answers, strict=True):
-                if tasks is GONE:
-                    continue  # deleted since the list: its series go with it
-                kept.append(
-                    msgspec.structs.replace(link, tasks=tasks) if isinstance(tasks, tuple) else link
-                )
-            links = kept
-            self._learn_tasks(answers)
-        out.extend(links)
+        )
+
+    async def _with_tasks(
+        self, client: UpstreamClient, links: list[Link], details: Details
+    ) -> list[Link]:
+        """The links with their tasks, less those deleted since the list."""
+        if not links or not self.capabilities.available(TASKS_CAPABILITY):
+            return links
+        jobs = [functools.partial(self._tasks, client, details, link) for link in links]
+        answers = await fan_out(jobs, details.limit)
+        self._learn_tasks(answers)
+        kept = []
+        for link, tasks in zip(links, answers, strict=True):
+            if tasks is GONE:
+                continue  # deleted since the list: its series go with it
+            kept.append(
+                msgspec.structs.replace(link, tasks=tasks) if isinstance(tasks, tuple) else link
+            )
+        return kept
 
     def _learn_tasks(self, answers: list[Any]) -> None:
         """A release reports tasks if any answer has the key; when the answers that came lack

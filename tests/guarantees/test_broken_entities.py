@@ -91,8 +91,12 @@ async def test_confluent_lists_links_and_topics_with_their_error_and_state_time(
         ("dr-link", "payments"): "PAUSED",
         ("dr-link", "audit-log"): "FAILED",
         ("partner-link", "partner-events"): "SOURCE_UNAVAILABLE",
+        ("dr-link", "ConsumerOffsetSync"): "IN_ERROR",
     }
     assert found[("partner-link",)].error.startswith("AUTHENTICATION_ERROR: ")
+    task = found[("dr-link", "ConsumerOffsetSync")]
+    assert task.kind == "link task"
+    assert task.error == "AUTHORIZATION_ERROR: Not authorized to describe consumer group 'billing'"
     assert found[("dr-link", "audit-log")].error == "SOURCE_TOPIC_MAY_BE_DELETED"
     assert found[("dr-link", "audit-log")].since is not None, "state_time_ms"
 

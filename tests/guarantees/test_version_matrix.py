@@ -324,6 +324,53 @@ async def test_confluent_every_release_exports_mirror_topics(
     assert bool(series_of(text, "confluent_mirror_topic_error")) is link_state
 
 
+@pytest.mark.parametrize(
+    ("version", "tasks"), [("cp-7.5.0", False), ("cp-7.9.0", True), ("cloud", True)]
+)
+async def test_confluent_link_tasks_from_cp_7_6_and_absent_before(
+    version: str, tasks: bool
+) -> None:
+    async with playing("confluent", version=version) as sim:
+        polled = await poll_once(config(sim, "confluent"), clock=fixed_clock)
+    assert_clean(polled, "confluent-demo")
+    text = polled.text
+    assert capability(polled, "confluent-demo", "link_tasks") == (1 if tasks else 0)
+    listed = {
+        b.names for b in polled.store.targets["confluent-demo"].broken if b.kind == "link task"
+    }
+    if not tasks:
+        assert series_of(text, "confluent_link_task_status") == []
+        assert listed == set()
+        return
+    in_error = (("link", "dr-link"), ("task", "ConsumerOffsetSync"))
+    assert listed == {in_error}
+    # Healthy, broken, and repeating the link's own state, as the release reports them.
+    assert (
+        value(text, "confluent_link_task_status", link="dr-link", task="AclSync", status="ACTIVE")
+        == 1
+    )
+    assert (
+        value(
+            text,
+            "confluent_link_task_status",
+            link="dr-link",
+            task="ConsumerOffsetSync",
+            status="IN_ERROR",
+        )
+        == 1
+    )
+    assert (
+        value(
+            text,
+            "confluent_link_task_status",
+            link="partner-link",
+            task="AclSync",
+            status="LINK_UNAVAILABLE",
+        )
+        == 1
+    )
+
+
 # Etlworks -----------------------------------------------------------------------------------
 
 
