@@ -38,3 +38,17 @@ def test_each_threshold_is_its_alerts_value_in_the_one_config() -> None:
 def test_a_pending_topic_counts_as_stuck_after_its_alerts_for_duration() -> None:
     pending = _alerts()["ConfluentMirrorTopicStuckPending"]["for"]
     assert parse_duration(pending) == thresholds.CONFLUENT_PENDING_SECONDS
+
+
+def test_issue_22s_broken_now_agrees_with_its_alerts_defaults() -> None:
+    from dataflow_exporter.sources import confluent, feldera
+
+    alerts = _alerts()
+    assert (
+        alerts["FelderaCheckpointDelayed"]["threshold_seconds"]
+        == thresholds.FELDERA_CHECKPOINT_DELAYED_SECONDS
+    )
+    reasons = alerts["FelderaCheckpointPermanentlyFailing"]["reasons"]
+    assert set(reasons.split("|")) == feldera.BROKEN_CHECKPOINT_ERRORS
+    statuses = alerts["ConfluentLinkTaskInError"]["statuses"]
+    assert set(statuses.split("|")) == confluent.BROKEN_TASK_STATES
