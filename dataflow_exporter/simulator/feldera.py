@@ -488,7 +488,7 @@ class FelderaSimulator(SimulatedSystem):
     def global_metrics(
         self, pipeline: SimPipeline, status: str, inputs: list[dict[str, Any]]
     ) -> dict[str, Any]:
-        """The `global_metrics` of a Running or Paused pipeline, summed over its `inputs`."""
+        """The `global_metrics` of a pipeline with a controller, summed over its `inputs`."""
         restarts, start = self.incarnation(pipeline)
         uptime = max(0.0, self.clock() - start)
         metrics = [i["metrics"] for i in inputs]

@@ -24,6 +24,12 @@ Sample exposition::
     feldera_pipeline_deployment_error{target="f",pipeline="inventory-rollup"} 1.0
     feldera_pipeline_state{target="f",pipeline="fraud-detection",status="Running"} 1.0
     feldera_pipeline_rss_bytes{target="f",pipeline="fraud-detection"} 1.87695104e+09
+    feldera_pipeline_storage_bytes{target="f",pipeline="fraud-detection"} 5.36870912e+09
+    feldera_pipeline_checkpoint_activity{target="f",pipeline="market-data",status="delayed"} 1.0
+    feldera_pipeline_checkpoint_delayed_since_timestamp_seconds{target="f",
+        pipeline="market-data"} 1.7762428e+09
+    feldera_pipeline_checkpoint_permanent_errors{target="f",pipeline="ledger-audit",
+        reason="StorageRequired"} 1.0
     feldera_input_connector_health{target="f",pipeline="payments",table="payments",
         connector="kafka_in",status="Unhealthy"} 1.0
     feldera_input_connector_fatal_error{target="f",pipeline="payments",table="payments",
@@ -806,7 +812,8 @@ class Observation:
     """Everything one poll read, ready to become families."""
 
     pipelines: list[Pipeline]
-    # Per Running/Paused pipeline: did its stats (or connector) calls answer?
+    # Per pipeline whose process has a controller (STATS_STATUSES): did its stats (or connector)
+    # calls answer?
     stats_available: dict[str, bool] = field(default_factory=dict)
     global_metrics: list[GlobalMetrics] = field(default_factory=list)
     inputs: list[InputConnector] = field(default_factory=list)
