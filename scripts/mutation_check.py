@@ -818,6 +818,13 @@ MUTANTS = (
         "pass",
         ("tests/sources/etlworks/test_broken.py",),
     ),
+    Mutant(
+        "confluent-deleted-link-is-a-failure",
+        "dataflow_exporter/sources/confluent.py",
+        '"link_tasks", call, gone_if=not_found)',
+        '"link_tasks", call)',
+        ("tests/sources/confluent/test_link_tasks.py",),
+    ),
 )
 
 

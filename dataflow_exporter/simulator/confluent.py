@@ -38,7 +38,9 @@ of the request's own), `rate_limit` (requests per second before HTML 429s), `sta
 `lag_period`.
 
 Overrides (control API): `POST /_sim/confluent/overrides/{topic}` merges fields into every mirror
-topic of that name, `.../overrides/link:{name}` into that link; `{"_dropped": true}` removes it.
+topic of that name, `.../overrides/link:{name}` into that link; `{"_dropped": true}` removes it,
+`{"_dropped_after_list": true}` keeps a link in the list but answers 404 for it alone (deleted
+between the two calls).
 """
 
 from __future__ import annotations
@@ -515,6 +517,8 @@ class ConfluentSimulator(SimulatedSystem):
         if not found:
             return self._error(404, f"Cluster link '{name}' does not exist.")
         (link,) = found
+        if self.overrides.get(f"link:{name}", {}).get("_dropped_after_list"):
+            return self._error(404, f"Cluster link '{name}' does not exist.")
         topics = [topic.name for topic, _, _ in self.live_topics(name)]
         item = self.link_item(request, link, topics)
         if self.plays >= LINK_STATE_SINCE and request.query.get("include_tasks") == "true":

@@ -182,3 +182,15 @@ async def test_a_release_without_tasks_is_asked_once_then_not_until_the_recheck(
     assert first.ok
     assert series_of(first.text, "confluent_link_task_status") == []
     assert (after_first, after_second) == (1, 1)
+
+
+async def test_a_link_deleted_between_the_list_and_its_tasks_goes_without_a_failure() -> None:
+    async with Simulation({"confluent": {}}, clock=lambda: NOW) as sim:
+        sim.systems["confluent"].overrides["link:dr-link"] = {"_dropped_after_list": True}
+        polled = await poll_once(config(sim), clock=lambda: NOW)
+    assert polled.ok
+    assert polled.store.targets["dr"].detail_failures == ()
+    assert {s["link"] for s in series_of(polled.text, "confluent_link_status")} == {"partner-link"}
+    assert {s["link"] for s in series_of(polled.text, "confluent_link_task_status")} == {
+        "partner-link"
+    }
