@@ -32,9 +32,10 @@ connectors), "payments-enrichment" (an input with a fatal error, Unhealthy), "le
 (Paused), "inventory-rollup" (Stopped after a deployment error) and "market-data" (upper-case
 quoted table and view), then generated Running pipelines with `connectors_per_pipeline`
 connectors each, one of which turns Unhealthy now and then. Storage and checkpoints: healthy
-everywhere but "fraud-detection" (storage growing 4 GiB an hour), "clickstream" (a checkpoint in
-progress), "market-data" (a checkpoint delayed for two hours by an input barrier) and
-"ledger-audit" (cannot checkpoint: `StorageRequired`).
+everywhere but "fraud-detection" (storage growing 4 GiB an hour, a checkpoint delayed for ten
+minutes by a transaction), "clickstream" (a checkpoint in progress), "market-data" (a checkpoint
+delayed for two hours by an input barrier) and "ledger-audit" (cannot checkpoint:
+`StorageRequired`).
 
 Overrides (control API, entity = pipeline name): fields merged into the pipeline's list entry;
 `_state` (a deployment status the pipeline really is in), `_dropped` (deleted), `_stats_error`
@@ -108,7 +109,10 @@ CHECKPOINT_SINCE: Release = (0, 288, 0)
 GIB = 1024**3
 # How each named pipeline's checkpoints and storage behave: healthy, degrading or broken.
 STORAGE_GROWTH_PER_HOUR = {"fraud-detection": 4 * GIB}  # degrading: no limit is reported
-CHECKPOINT_DELAYED = {"market-data": ({"InputEndpointBarrier": "Trades.kafka_in"}, 2 * 3600.0)}
+CHECKPOINT_DELAYED = {
+    "market-data": ({"InputEndpointBarrier": "Trades.kafka_in"}, 2 * 3600.0),  # broken
+    "fraud-detection": ("TransactionInProgress", 600.0),  # degrading: under the alert's 30m
+}
 CHECKPOINT_IN_PROGRESS = {"clickstream": 20.0}  # seconds into writing a checkpoint
 PERMANENT_CHECKPOINT_ERRORS = {"ledger-audit": ["StorageRequired"]}
 _PLAIN_SQL_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")

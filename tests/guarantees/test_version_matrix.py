@@ -233,6 +233,7 @@ async def test_feldera_storage_at_every_release_checkpoints_from_0_288_0(
     assert activity["payments-enrichment"] == "idle"
     assert activity["clickstream"] == "in_progress"
     assert activity["market-data"] == "delayed"
+    assert activity["fraud-detection"] == "delayed"  # degrading: not yet past the threshold
     assert permanent == 1
     assert checkpoint_rows == {
         "market-data": "checkpoint delayed",
