@@ -25,9 +25,11 @@ import yaml
 from dataflow_exporter.config_models import parse_duration
 
 DEFAULTS_FILE = "alerts_config.yml"
-# The keys whose values are regular expressions on a label (`status`, `flow`); every other key
-# but `for` is a number.
-SELECTION_KEYS = frozenset({"statuses", "exclude_flows"})
+# The keys whose values are regular expressions on a label (`status`, `flow`, `reason`); every
+# other key but the durations is a number.
+SELECTION_KEYS = frozenset({"statuses", "exclude_flows", "reasons"})
+# The keys whose values are Prometheus durations, like `for`.
+DURATION_KEYS = frozenset({"for", "window"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +109,7 @@ def _setting_problems(alert: str, params: dict[Any, Any]) -> list[tuple[Any, str
         if key not in known:
             hint = _suggest(str(key), known) or f" (it has: {', '.join(known)})"
             found.append((key, f"{alert} has no such setting{hint}"))
-        elif key == "for":
+        elif key in DURATION_KEYS:
             try:
                 parse_duration(value, from_yaml=True)
             except ValueError as exc:

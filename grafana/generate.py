@@ -70,6 +70,9 @@ COLOURS = {
     "PENDING_SETUP_FOR_RESTORE": YELLOW,
     "PENDING_RESTORE": YELLOW,
     "UNKNOWN": PURPLE,
+    "IN_ERROR": RED,
+    "NOT_CONFIGURED": GREY,
+    "LINK_UNAVAILABLE": RED,
     # Feldera
     "Running": GREEN,
     "Paused": ORANGE,
@@ -97,6 +100,9 @@ COLOURS = {
     "SqlError": RED,
     "RustError": RED,
     "SystemError": RED,
+    "idle": GREEN,
+    "in_progress": BLUE,
+    "delayed": ORANGE,
     # Etlworks
     "success": GREEN,
     "warning": YELLOW,
@@ -109,12 +115,17 @@ COLOURS = {
 # The state sets whose `status` label the dashboards colour, per system.
 STATE_SETS: dict[str, tuple[StateSet, ...]] = {
     "peerdb": (peerdb_source.FLOW_STATUSES,),
-    "confluent": (confluent_source.LINK_STATES, confluent_source.MIRROR_STATUSES),
+    "confluent": (
+        confluent_source.LINK_STATES,
+        confluent_source.MIRROR_STATUSES,
+        confluent_source.LINK_TASK_STATES,
+    ),
     "feldera": (
         feldera_source.DEPLOYMENT_STATUSES,
         feldera_source.DESIRED_STATUSES,
         feldera_source.HEALTH_STATUSES,
         feldera_source.PROGRAM_STATUSES,
+        feldera_source.CHECKPOINT_ACTIVITIES,
     ),
     "etlworks": (etlworks_source.STATUSES,),
 }
@@ -144,6 +155,9 @@ LAG_LIMIT = limit("ConfluentMirrorLagHigh", "threshold_messages")
 RUN_LIMIT = limit("EtlworksFlowRunningTooLong", "threshold_seconds")
 # The flows EtlworksFlowRunningTooLong leaves out (a regular expression on `flow`).
 RUN_EXCLUDE = ALERTS["EtlworksFlowRunningTooLong"]["exclude_flows"]
+CHECKPOINT_DELAY_LIMIT = limit("FelderaCheckpointDelayed", "threshold_seconds")
+STORAGE_GROWTH_LIMIT = limit("FelderaPipelineStorageGrowing", "growth_bytes_per_hour")
+STORAGE_GROWTH_WINDOW = ALERTS["FelderaPipelineStorageGrowing"]["window"]
 SUCCESS_LIMIT = limit("EtlworksFlowNoRecentSuccess", "threshold_seconds")
 
 
@@ -1433,6 +1447,19 @@ def confluent() -> dict[str, Any]:
         24,
         8,
     )
+    d.add(
+        state_timeline(
+            "Link task states",
+            "Each cluster link task's state over time (consumer offset sync, ACL sync, ...), one row per target, link and task. IN_ERROR while the link is ACTIVE means what the task syncs is stale on the destination. A gap is no data (Confluent Platform before 7.6 reports no tasks), not a healthy state.",
+            ("confluent_link_task_status",),
+            CL,
+            "target, link, task",
+            confluent_source.LINK_TASK_STATES,
+            "{{target}} / {{link}} / {{task}}",
+        ),
+        24,
+        6,
+    )
     return dashboard(
         "dataflow-confluent",
         "Dataflow: Confluent cluster linking",
@@ -1856,6 +1883,55 @@ def feldera() -> dict[str, Any]:
         8,
         8,
     )
+    d.row("Storage and checkpoints")
+    d.add(
+        timeseries(
+            "Storage used",
+            "Storage each pipeline uses now. Feldera reports no limit: compare with the volume it writes to.",
+            [
+                target(
+                    f"feldera_pipeline_storage_bytes{{{FP}}}",
+                    "{{target}} / {{pipeline}}",
+                )
+            ],
+            unit="bytes",
+        ),
+        8,
+        8,
+    )
+    d.add(
+        timeseries(
+            "Storage growth per hour",
+            f"The slope of each pipeline's storage over {STORAGE_GROWTH_WINDOW}, per hour, as FelderaPipelineStorageGrowing watches it (threshold drawn).",
+            [
+                target(
+                    f"deriv(feldera_pipeline_storage_bytes{{{FP}}}[{STORAGE_GROWTH_WINDOW}]) * 3600",
+                    "{{target}} / {{pipeline}}",
+                )
+            ],
+            unit="bytes",
+            threshold_line=STORAGE_GROWTH_LIMIT,
+            min_zero=False,
+        ),
+        8,
+        8,
+    )
+    d.add(
+        timeseries(
+            "Checkpoint delayed for",
+            "How long each pipeline's requested checkpoint has waited, from Feldera's own delayed_since (v0.288.0 and later); FelderaCheckpointDelayed's threshold drawn. No line: not delayed.",
+            [
+                target(
+                    f"time() - feldera_pipeline_checkpoint_delayed_since_timestamp_seconds{{{FP}}}",
+                    "{{target}} / {{pipeline}}",
+                )
+            ],
+            unit="s",
+            threshold_line=CHECKPOINT_DELAY_LIMIT,
+        ),
+        8,
+        8,
+    )
     d.row("State over time")
     d.add(
         state_timeline(
@@ -1882,6 +1958,19 @@ def feldera() -> dict[str, Any]:
         ),
         24,
         8,
+    )
+    d.add(
+        state_timeline(
+            "Checkpoint activity",
+            "Each pipeline's checkpoint activity over time (idle, delayed, in_progress), one row per target and pipeline. A gap is no data (Feldera before v0.288.0 does not report it), not a healthy state.",
+            ("feldera_pipeline_checkpoint_activity",),
+            FP,
+            "target, pipeline",
+            feldera_source.CHECKPOINT_ACTIVITIES,
+            "{{target}} / {{pipeline}}",
+        ),
+        24,
+        6,
     )
     return dashboard(
         "dataflow-feldera",

@@ -193,16 +193,20 @@ MUTANTS = (
     Mutant(
         "status-errors-not-scrubbed",
         "dataflow_exporter/status.py",
-        "text = scrub.scrub(_valid(text[:window] if cut else text))",
-        "text = _valid(text[:window] if cut else text)",
-        ("tests/test_status_api.py", "tests/test_status_page.py", "tests/test_scrub.py"),
+        "shown = scrub.shorten(_valid(text), limit + 1)",
+        "shown = _valid(text)[: limit + 1]",
+        (
+            "tests/test_status_api.py",
+            "tests/test_status_page.py",
+            "tests/test_scrub.py",
+        ),
     ),
     # Caps on what a hostile upstream can make the exporter keep, show or log.
     Mutant(
         "broken-entities-uncapped",
         "dataflow_exporter/store.py",
-        "state.broken = broken[:MAX_BROKEN_KEPT]",
-        "state.broken = broken",
+        "state.broken = tuple(map(_kept_entity, broken[:MAX_BROKEN_KEPT]))",
+        "state.broken = tuple(map(_kept_entity, broken))",
         ("tests/test_store.py",),
     ),
     Mutant(
@@ -351,11 +355,10 @@ MUTANTS = (
     Mutant(
         "confluent-topic-time-failure-unreported",
         "dataflow_exporter/sources/confluent.py",
-        "                if t.time_error\n",
-        "                if False\n",
+        "            if t.time_error\n",
+        "            if False\n",
         (
-            "tests/guarantees/test_red_team.py::"
-            "test_an_absurd_upstream_time_fails_only_its_entity_and_the_page_still_answers",
+            "tests/guarantees/test_red_team.py::test_an_absurd_upstream_time_fails_only_its_entity_and_the_page_still_answers",
         ),
     ),
     Mutant(
@@ -706,9 +709,12 @@ MUTANTS = (
     Mutant(
         "scrub-cut-before-scrub",
         "dataflow_exporter/scrub.py",
-        "return scrub(redact.head(text, _HEAD_FACTOR * limit + _HEAD_SLACK))[:limit]",
+        "return scrub(redact.head(text, read_bound(limit)))[:limit]",
         "return scrub(text[:limit])",
-        ("tests/test_scrub.py", "tests/guarantees/test_secrets.py"),
+        (
+            "tests/test_scrub.py",
+            "tests/guarantees/test_secrets.py",
+        ),
     ),
     Mutant(
         "upstream-error-cut-before-scrub",
@@ -833,8 +839,8 @@ MUTANTS = (
     Mutant(
         "confluent-pending-boundary",
         "dataflow_exporter/sources/confluent.py",
-        "if now - topic.state_time <= pending_for:",
-        "if now - topic.state_time < pending_for:",
+        "if since is None or now - since <= pending_for:",
+        "if since is None or now - since < pending_for:",
         ("tests/test_thresholds.py",),
     ),
     Mutant(
@@ -1007,6 +1013,156 @@ MUTANTS = (
         "        if value != last:",
         "        if False:",
         ("tests/test_exposition.py",),
+    ),
+    # Issue 22 (Feldera, Confluent): storage, checkpoints and link tasks; every state each
+    # source calls broken (a PAUSED link, an Unhealthy connector without a fatal error, a 404
+    # Etlworks flow), each of which a one-line change could drop unnoticed.
+    Mutant(
+        "feldera-unhealthy-needs-fatal-error",
+        "dataflow_exporter/sources/feldera.py",
+        "if not (c.fatal_error or unhealthy):",
+        "if not c.fatal_error:",
+        ("tests/sources/feldera/test_broken.py",),
+    ),
+    Mutant(
+        "feldera-paused-pipeline-not-broken",
+        "dataflow_exporter/sources/feldera.py",
+        '            or alerts.selects("FelderaPipelinePaused", p.status)\n',
+        "",
+        (
+            "tests/sources/feldera/test_broken.py",
+            "tests/test_thresholds.py",
+        ),
+    ),
+    Mutant(
+        "feldera-unavailable-pipeline-not-broken",
+        "dataflow_exporter/sources/feldera.py",
+        'BROKEN_PIPELINE_STATES = frozenset({"Unavailable", "Failed"})',
+        'BROKEN_PIPELINE_STATES = frozenset({"Failed"})',
+        ("tests/sources/feldera/test_broken.py",),
+    ),
+    Mutant(
+        "feldera-failed-program-not-broken",
+        "dataflow_exporter/sources/feldera.py",
+        'if alerts.selects("FelderaProgramFailed", p.program):',
+        "if False:",
+        (
+            "tests/sources/feldera/test_broken.py",
+            "tests/test_thresholds.py",
+        ),
+    ),
+    Mutant(
+        "feldera-checkpoint-delay-boundary",
+        "dataflow_exporter/sources/feldera.py",
+        'elif now - since > alerts.number("FelderaCheckpointDelayed", "threshold_seconds"):',
+        'elif now - since >= alerts.number("FelderaCheckpointDelayed", "threshold_seconds"):',
+        ("tests/sources/feldera/test_checkpoints.py",),
+    ),
+    Mutant(
+        "feldera-storage-required-not-broken",
+        "dataflow_exporter/sources/feldera.py",
+        'or alerts.selects("FelderaCheckpointPermanentlyFailing", reason, "reasons")',
+        'or reason == "UnsupportedInputEndpoint"',
+        (
+            "tests/sources/feldera/test_checkpoints.py",
+            "tests/test_thresholds.py",
+        ),
+    ),
+    Mutant(
+        "feldera-unsupported-endpoint-not-broken",
+        "dataflow_exporter/sources/feldera.py",
+        'or alerts.selects("FelderaCheckpointPermanentlyFailing", reason, "reasons")',
+        'or reason == "StorageRequired"',
+        (
+            "tests/sources/feldera/test_checkpoints.py",
+            "tests/test_thresholds.py",
+        ),
+    ),
+    Mutant(
+        "feldera-enterprise-feature-broken",
+        "dataflow_exporter/sources/feldera.py",
+        'or alerts.selects("FelderaCheckpointPermanentlyFailing", reason, "reasons")',
+        "or True",
+        (
+            "tests/sources/feldera/test_checkpoints.py",
+            "tests/test_thresholds.py",
+        ),
+    ),
+    Mutant(
+        "feldera-unknown-checkpoint-error-not-broken",
+        "dataflow_exporter/sources/feldera.py",
+        "        if isinstance(reason, Unknown)\n        or alerts",
+        "        if False\n        or alerts",
+        ("tests/sources/feldera/test_checkpoints.py",),
+    ),
+    Mutant(
+        "feldera-null-permanent-errors-absent",
+        "dataflow_exporter/sources/feldera.py",
+        'if "permanent_checkpoint_errors" in data:',
+        'if data.get("permanent_checkpoint_errors") is not None:',
+        ("tests/sources/feldera/test_checkpoints.py",),
+    ),
+    Mutant(
+        "feldera-checkpoint-start-as-delay",
+        "dataflow_exporter/sources/feldera.py",
+        '            if checkpoint.activity == "in_progress":',
+        '            if checkpoint.activity == "in-progress":',
+        ("tests/sources/feldera/test_checkpoints.py",),
+    ),
+    Mutant(
+        "confluent-paused-link-broken",
+        "dataflow_exporter/sources/confluent.py",
+        'link.state is not None and alerts.selects("ConfluentLinkUnavailable", link.state)',
+        'link.state is not None and link.state != "ACTIVE"',
+        ("tests/test_thresholds.py",),
+    ),
+    Mutant(
+        "confluent-link-paused-topic-not-broken",
+        "dataflow_exporter/sources/confluent.py",
+        'IMMEDIATE_TOPIC_ALERTS = ("ConfluentMirrorTopicFailed", "ConfluentMirrorTopicPaused")',
+        'IMMEDIATE_TOPIC_ALERTS = ("ConfluentMirrorTopicFailed",)',
+        (
+            "tests/sources/confluent/test_link_tasks.py",
+            "tests/test_thresholds.py",
+        ),
+    ),
+    Mutant(
+        "confluent-task-in-error-not-broken",
+        "dataflow_exporter/sources/confluent.py",
+        '"ConfluentLinkTaskInError", task.state',
+        '"ConfluentLinkTaskInError", "ACTIVE"',
+        (
+            "tests/sources/confluent/test_link_tasks.py",
+            "tests/test_thresholds.py",
+        ),
+    ),
+    Mutant(
+        "confluent-unknown-task-state-not-broken",
+        "dataflow_exporter/sources/confluent.py",
+        "if isinstance(task.state, Unknown) or alerts.selects(",
+        "if alerts.selects(",
+        ("tests/sources/confluent/test_link_tasks.py",),
+    ),
+    Mutant(
+        "confluent-tasks-asked-every-poll",
+        "dataflow_exporter/sources/confluent.py",
+        "            self.capabilities.lacks(TASKS_CAPABILITY)",
+        "            pass",
+        ("tests/sources/confluent/test_link_tasks.py",),
+    ),
+    Mutant(
+        "etlworks-404-flow-not-broken",
+        "dataflow_exporter/sources/etlworks.py",
+        'broken.append(BrokenEntity("flow", names, "not found"))',
+        "pass",
+        ("tests/sources/etlworks/test_broken.py",),
+    ),
+    Mutant(
+        "confluent-deleted-link-is-a-failure",
+        "dataflow_exporter/sources/confluent.py",
+        '"link_tasks", call, gone_if=not_found)',
+        '"link_tasks", call)',
+        ("tests/sources/confluent/test_link_tasks.py",),
     ),
 )
 

@@ -223,3 +223,23 @@ def test_invisible_characters_are_escaped_in_the_document() -> None:
     assert "\u202e".encode() not in raw and "\u2066".encode() not in raw
     (entry,) = json.loads(raw)["broken"]
     assert (entry["names"]["mirror"], entry["error"]) == ("x<U+202E>y", "<U+2066>e")
+
+
+async def test_link_tasks_and_checkpoints_are_broken_in_the_upstreams_words(
+    exporter_url: str,
+) -> None:
+    _, _, document = await _get(exporter_url + "/api/v1/status")
+    broken = {(b["kind"], tuple(b["names"].values())): b for b in document["broken"]}
+    task = broken[("link task", ("dr-link", "ConsumerOffsetSync"))]
+    assert (task["state"], task["error"]) == (
+        "IN_ERROR",
+        "AUTHORIZATION_ERROR: Not authorized to describe consumer group 'billing'",
+    )
+    delayed = broken[("pipeline checkpoint", ("market-data",))]
+    assert (delayed["state"], delayed["error"]) == (
+        "checkpoint delayed",
+        "InputEndpointBarrier: Trades.kafka_in",
+    )
+    assert delayed["since_source"] == "upstream"
+    impossible = broken[("pipeline checkpoint", ("ledger-audit",))]
+    assert (impossible["state"], impossible["error"]) == ("cannot checkpoint", "StorageRequired")

@@ -21,9 +21,9 @@ from dataflow_exporter.errors import ConfigError
 from dataflow_exporter.simulator import Simulation
 from dataflow_exporter.sources import confluent, etlworks, feldera, peerdb
 from dataflow_exporter.thresholds import AlertSettings
-from tests.sources.confluent.upstream_enums import LINK_STATE, MIRROR_TOPIC_STATUS
+from tests.sources.confluent.upstream_enums import LINK_STATE, LINK_TASK_STATE, MIRROR_TOPIC_STATUS
 from tests.sources.etlworks.upstream_enums import EXECUTION_STATUS
-from tests.sources.feldera.upstream_enums import COMBINED_STATUS
+from tests.sources.feldera.upstream_enums import COMBINED_STATUS, PERMANENT_SUSPEND_ERROR
 from tests.sources.peerdb.upstream_enums import FLOW_STATUS
 from tests.support.helpers import poll_once
 
@@ -46,6 +46,9 @@ TUNED: dict[str, dict[str, Any]] = {
     "ConfluentMirrorLagHigh": {"threshold_messages": 50},
     "FelderaPipelinePaused": {"statuses": "Paused|Suspended"},
     "FelderaProgramFailed": {"statuses": "SqlError"},
+    "FelderaCheckpointDelayed": {"threshold_seconds": 60},
+    "FelderaCheckpointPermanentlyFailing": {"reasons": "StorageRequired|EnterpriseFeature"},
+    "ConfluentLinkTaskInError": {"statuses": "IN_ERROR|NOT_CONFIGURED"},
     "EtlworksFlowFailed": {"statuses": "error|warning"},
     "EtlworksFlowRunningTooLong": {"threshold_seconds": 300000, "exclude_flows": "CDC .*"},
 }
@@ -162,6 +165,41 @@ def test_an_active_topic_is_broken_past_the_rules_lag_threshold(
         assert bool(confluent.broken_entities(seen, [lag], NOW, settings)) is listed, lag
 
 
+@CONFIGS
+def test_a_link_task_is_broken_when_an_alert_selects_its_state(
+    overrides: dict[str, dict[str, Any]],
+) -> None:
+    rules, settings = rules_config(overrides), page_settings(overrides)
+    for state in LINK_TASK_STATE:
+        task = confluent.LinkTask("ConsumerOffsetSync", state)
+        seen = confluent.Observation(links=[confluent.Link("l", None, None, tasks=(task,))])
+        listed = bool(confluent.broken_entities(seen, [], NOW, settings))
+        assert listed is selects(rules, "ConfluentLinkTaskInError", state), state
+
+
+def _checkpointed(checkpoint: feldera.Checkpoint) -> feldera.Observation:
+    fixtures = ROOT / "tests" / "sources" / "feldera" / "fixtures"
+    stats = feldera.parse_stats("p", json.loads((fixtures / "pipeline_stats.json").read_text()))
+    metrics = msgspec.structs.replace(stats.global_metrics, checkpoint=checkpoint)
+    return feldera.Observation([], global_metrics=[metrics])
+
+
+@CONFIGS
+def test_a_checkpoint_is_broken_past_the_rules_delay_or_for_a_reason_it_selects(
+    overrides: dict[str, dict[str, Any]],
+) -> None:
+    rules, settings = rules_config(overrides), page_settings(overrides)
+    limit = float(rules["FelderaCheckpointDelayed"]["threshold_seconds"])
+    for delayed, listed in ((limit, False), (limit + 1, True)):
+        seen = _checkpointed(feldera.Checkpoint("delayed", NOW - delayed))
+        assert bool(feldera.broken_entities(seen, NOW, settings)) is listed, delayed
+    reasons = str(rules["FelderaCheckpointPermanentlyFailing"]["reasons"])
+    for reason in PERMANENT_SUSPEND_ERROR:
+        seen = _checkpointed(feldera.Checkpoint("idle", None, (), ((reason, reason),)))
+        listed = bool(feldera.broken_entities(seen, NOW, settings))
+        assert listed is (re.fullmatch(reasons, reason) is not None), reason
+
+
 def _pipeline(status: str, program: str) -> feldera.Pipeline:
     fixtures = ROOT / "tests" / "sources" / "feldera" / "fixtures"
     item = json.loads((fixtures / "pipelines_list_selector_status.json").read_text())[0]
@@ -176,13 +214,13 @@ def test_a_pipeline_is_broken_when_an_alert_selects_its_state_or_program(
     rules, settings = rules_config(overrides), page_settings(overrides)
     for state in COMBINED_STATUS:
         seen = feldera.Observation([_pipeline(state, "Success")])
-        listed = bool(feldera.broken_entities(seen, settings))
+        listed = bool(feldera.broken_entities(seen, alerts=settings))
         # Unavailable has no state alert; its deployment error does, and the page shows it.
         expected = selects(rules, "FelderaPipelinePaused", state) or state == "Unavailable"
         assert listed is expected, state
     for program in ("Pending", "CompilingSql", "Success", "SqlError", "RustError", "SystemError"):
         seen = feldera.Observation([_pipeline("Running", program)])
-        listed = bool(feldera.broken_entities(seen, settings))
+        listed = bool(feldera.broken_entities(seen, alerts=settings))
         assert listed is selects(rules, "FelderaProgramFailed", program), program
 
 

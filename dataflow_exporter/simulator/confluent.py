@@ -15,11 +15,19 @@ seconds; `partner-link` (UNAVAILABLE, AUTHENTICATION_ERROR) has `partner-events`
 and pause now and then. Lag grows and drains over `lag_period` seconds on ACTIVE topics and
 grows without bound on the others, whose fetch offsets stand still.
 
+Link tasks (`GET links/{link}?include_tasks=true`, LinkTask: `task_name`, `state`, `errors[]`
+of `error_code` and `error_message`; the spec leaves `task_name` free, the names here are the
+simulator's): `dr-link`'s ConsumerOffsetSync is IN_ERROR (AUTHORIZATION_ERROR) while the link
+stays ACTIVE; `partner-link`'s tasks are LINK_UNAVAILABLE; further links' AclSync turns IN_ERROR
+now and then (about one `state_period` in ten), the rest are ACTIVE or NOT_CONFIGURED. The
+links list carries no tasks, nor does a link asked without `include_tasks=true`.
+
 Releases (`version`): `cloud` (default: Confluent Cloud, the ccloud-sdk-go-v2 kafkarest/v3
 spec; `self` URLs without `:443`) or `cp-X.Y.Z`, Confluent Platform's REST as the
 kafka-rest-sdk-go kafkarestv3 models show it: `link_state`, `link_error`,
-`link_error_message` and `mirror_topic_error` first appear in its v0.3.18 models (2024-01,
-about CP 7.6), so `cp-7.5.0` and older omit them, and know only ACTIVE, FAILED, PAUSED,
+`link_error_message`, `mirror_topic_error`, `include_tasks` and `LinkTask` first appear in its
+v0.3.18 models (2024-01, about CP 7.6), so `cp-7.5.0` and older omit them (a link's answer has
+no `tasks` key, whatever the query), and know only ACTIVE, FAILED, PAUSED,
 STOPPED, PENDING_STOPPED, PENDING_MIRROR and PENDING_SYNCHRONIZE (a topic the newer release
 calls LINK_FAILED, LINK_PAUSED or SOURCE_UNAVAILABLE reads ACTIVE there).
 
@@ -30,7 +38,9 @@ of the request's own), `rate_limit` (requests per second before HTML 429s), `sta
 `lag_period`.
 
 Overrides (control API): `POST /_sim/confluent/overrides/{topic}` merges fields into every mirror
-topic of that name, `.../overrides/link:{name}` into that link; `{"_dropped": true}` removes it.
+topic of that name, `.../overrides/link:{name}` into that link; `{"_dropped": true}` removes it,
+`{"_dropped_after_list": true}` keeps a link in the list but answers 404 for it alone (deleted
+between the two calls).
 """
 
 from __future__ import annotations
@@ -48,7 +58,8 @@ from aiohttp import web
 from dataflow_exporter.simulator.base import Clock, Release, SimulatedSystem, json_response, release
 
 API = "/kafka/v3/clusters"
-# The Confluent Platform release whose REST first reports link state and errors (about 7.6).
+# The Confluent Platform release whose REST first reports link state, errors and tasks (about
+# 7.6; kafka-rest-sdk-go kafkarestv3/v0.3.18, commit 35dc370).
 LINK_STATE_SINCE: Release = (7, 6, 0)
 DAY = 86400.0
 
@@ -130,6 +141,20 @@ HTML_429 = (
     "<td>429</td> </tr> <tr> <th>MESSAGE:</th> <td>Too Many Requests</td> </tr> <tr> "
     "<th>SERVLET:</th> <td>default</td> </tr> </table> </body> </html>"
 )
+
+
+# (task_name, state) of a healthy ACTIVE link's tasks.
+_TASKS = (
+    ("AclSync", "ACTIVE"),
+    ("ConsumerOffsetSync", "ACTIVE"),
+    ("AutoCreateMirror", "NOT_CONFIGURED"),
+    ("TopicConfigsSync", "ACTIVE"),
+)
+
+
+def _task(name: str, state: str, error: tuple[str, str] | None = None) -> dict[str, Any]:
+    errors = [] if error is None else [{"error_code": error[0], "error_message": error[1]}]
+    return {"task_name": name, "state": state, "errors": errors}
 
 
 def _triangle(x: float) -> float:
@@ -354,6 +379,28 @@ class ConfluentSimulator(SimulatedSystem):
         item.update(self._fields(f"link:{link.name}"))
         return item
 
+    def tasks_of(self, link: SimLink) -> list[dict[str, Any]]:
+        """The link's LinkTasks now."""
+        if link.state != "ACTIVE":
+            state = "LINK_UNAVAILABLE" if link.state == "UNAVAILABLE" else f"LINK_{link.state}"
+            return [_task(name, state) for name, _ in _TASKS]
+        tasks = [_task(name, state) for name, state in _TASKS]
+        if link.name == "dr-link":
+            tasks[1] = _task(
+                "ConsumerOffsetSync",
+                "IN_ERROR",
+                ("AUTHORIZATION_ERROR", "Not authorized to describe consumer group 'billing'"),
+            )
+        elif link.name not in {named.name for named in NAMED_LINKS}:
+            epoch = max(0, int(self.elapsed() // self.state_period))
+            if self.chance(link.name, "acl", epoch) < 0.1:
+                tasks[0] = _task(
+                    "AclSync",
+                    "IN_ERROR",
+                    ("ACL_LIMIT_EXCEEDED", "Cannot create more ACLs on the destination cluster"),
+                )
+        return tasks
+
     def mirror_item(
         self, request: web.Request, topic: SimTopic, status: str, since: float
     ) -> dict[str, Any]:
@@ -464,15 +511,21 @@ class ConfluentSimulator(SimulatedSystem):
         router.add_get(API + "/{cluster_id}/links/{link}/mirrors/{topic}", self.get_mirror)
 
     async def get_link(self, request: web.Request) -> web.Response:
-        """GET links/{link}: one ListLinksResponseData, as in the list."""
+        """GET links/{link}, with its tasks when `include_tasks=true` (from CP 7.6)."""
         if (refused := self._refused(request)) is not None:
             return refused
         name = request.match_info["link"]
-        link = next((sim for sim in self.live_links() if sim.name == name), None)
-        if link is None:
+        found = [sim for sim in self.live_links() if sim.name == name]
+        if not found:
+            return self._error(404, f"Cluster link '{name}' does not exist.")
+        (link,) = found
+        if self.overrides.get(f"link:{name}", {}).get("_dropped_after_list"):
             return self._error(404, f"Cluster link '{name}' does not exist.")
         topics = [topic.name for topic, _, _ in self.live_topics(name)]
-        return json_response(self.link_item(request, link, topics))
+        item = self.link_item(request, link, topics)
+        if self.plays >= LINK_STATE_SINCE and request.query.get("include_tasks") == "true":
+            item.setdefault("tasks", self.tasks_of(link))
+        return json_response(item)
 
     async def get_mirror(self, request: web.Request) -> web.Response:
         """GET links/{link}/mirrors/{topic}: one ListMirrorTopicsResponseData, as in the list."""

@@ -14,7 +14,10 @@ feldera/feldera answers at that tag:
 - `global_metrics.output_stall_msecs` from v0.254.0, `memory_pressure` and
   `memory_pressure_epoch` from v0.274.0; connector `health` from v0.265.0;
   `completed_frontier` from v0.149.0; `buffered_bytes` from v0.125.0;
-  `processing_latency_p99_micros` from v0.333.0 (crates/adapters/src/controller/stats.rs).
+  `processing_latency_p99_micros` from v0.333.0 (crates/adapters/src/controller/stats.rs);
+  `checkpoint_activity` and `permanent_checkpoint_errors` from v0.288.0
+  (crates/feldera-types/src/adapter_stats.rs); `storage_bytes` and `suspend_error` at every
+  supported release.
 - A pipeline in transition: from v0.148.0 the manager forwards the pipeline process's own answer
   (crates/adapters/src/server.rs): 503 `Initializing` (also Standby, AwaitingApproval),
   503 `Suspended`, 410 `Terminating` while Stopping; before, the manager answers 503
@@ -28,14 +31,19 @@ counters go back to 0), "fraud-detection" (parse errors, a finished input, ephem
 connectors), "payments-enrichment" (an input with a fatal error, Unhealthy), "ledger-audit"
 (Paused), "inventory-rollup" (Stopped after a deployment error) and "market-data" (upper-case
 quoted table and view), then generated Running pipelines with `connectors_per_pipeline`
-connectors each, one of which turns Unhealthy now and then.
+connectors each, one of which turns Unhealthy now and then. Storage and checkpoints: healthy
+everywhere but "fraud-detection" (storage growing 4 GiB an hour, a checkpoint delayed for ten
+minutes by a transaction), "clickstream" (a checkpoint in progress), "market-data" (a checkpoint
+delayed for two hours by an input barrier) and "ledger-audit" (cannot checkpoint:
+`StorageRequired`).
 
 Overrides (control API, entity = pipeline name): fields merged into the pipeline's list entry;
 `_state` (a deployment status the pipeline really is in), `_dropped` (deleted), `_stats_error`
 (an HTTP status its stats endpoints answer while the list is unchanged: 404 deleted and 503 not
 deployed meanwhile, as Feldera words them, 500 a failed initialization), `_stats_as` (a deployment
 state the pipeline's process answers as while the list still shows the old one: Stopping gives
-410 `Terminating`, Initializing or Suspended 503), `_global` (merged into `global_metrics`).
+410 `Terminating`, Initializing or Suspended 503), `_global` (merged into `global_metrics`),
+`_checkpoint` (merged into the top level of `/stats`: `checkpoint_activity`, ...).
 Entity `pipeline:endpoint_name`: fields merged into that connector's status (`metrics` merged
 key by key).
 """
@@ -95,6 +103,18 @@ FRONTIER_SINCE: Release = (0, 149, 0)
 BUFFERED_BYTES_SINCE: Release = (0, 125, 0)
 LATENCY_SINCE: Release = (0, 333, 0)
 STATUS_DETAILS_SINCE: Release = (0, 148, 0)
+# `checkpoint_activity` and `permanent_checkpoint_errors` in `/stats` (ExternalControllerStatus,
+# crates/feldera-types/src/adapter_stats.rs, commit 6e0bd0201).
+CHECKPOINT_SINCE: Release = (0, 288, 0)
+GIB = 1024**3
+# How each named pipeline's checkpoints and storage behave: healthy, degrading or broken.
+STORAGE_GROWTH_PER_HOUR = {"fraud-detection": 4 * GIB}  # degrading: no limit is reported
+CHECKPOINT_DELAYED = {
+    "market-data": ({"InputEndpointBarrier": "Trades.kafka_in"}, 2 * 3600.0),  # broken
+    "fraud-detection": ("TransactionInProgress", 600.0),  # degrading: under the alert's 30m
+}
+CHECKPOINT_IN_PROGRESS = {"clickstream": 20.0}  # seconds into writing a checkpoint
+PERMANENT_CHECKPOINT_ERRORS = {"ledger-audit": ["StorageRequired"]}
 _PLAIN_SQL_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 
@@ -472,7 +492,7 @@ class FelderaSimulator(SimulatedSystem):
     def global_metrics(
         self, pipeline: SimPipeline, status: str, inputs: list[dict[str, Any]]
     ) -> dict[str, Any]:
-        """The `global_metrics` of a Running or Paused pipeline, summed over its `inputs`."""
+        """The `global_metrics` of a pipeline with a controller, summed over its `inputs`."""
         restarts, start = self.incarnation(pipeline)
         uptime = max(0.0, self.clock() - start)
         metrics = [i["metrics"] for i in inputs]
@@ -500,7 +520,10 @@ class FelderaSimulator(SimulatedSystem):
             "start_time": int(start),
             "incarnation_uuid": _uuid(self.seed, pipeline.name, restarts),
             "initial_start_time": int(self.started - 30 * DAY),
-            "storage_bytes": 5 * 1024**3,
+            "storage_bytes": int(
+                5 * GIB
+                + STORAGE_GROWTH_PER_HOUR.get(pipeline.name, 0) * max(0.0, self.elapsed()) / 3600
+            ),
             "storage_mb_secs": int(uptime * 5120),
             "runtime_elapsed_msecs": int(uptime * 800),
             "buffered_input_records": buffered,
@@ -528,11 +551,9 @@ class FelderaSimulator(SimulatedSystem):
         inputs = self.inputs(pipeline, status)
         global_metrics = self.global_metrics(pipeline, status, inputs)
         processed = global_metrics["total_processed_records"]
-        return {
+        stats: dict[str, Any] = {
             "global_metrics": global_metrics,
-            "suspend_error": None,
-            "checkpoint_activity": {"status": "idle"},
-            "permanent_checkpoint_errors": None,
+            **self.checkpoint(pipeline),
             "inputs": inputs,
             "outputs": [
                 self.output_status(pipeline, c, status, False, processed)
@@ -540,6 +561,30 @@ class FelderaSimulator(SimulatedSystem):
                 if c.output
             ],
         }
+        stats.update(self.overrides.get(pipeline.name, {}).get("_checkpoint", {}))
+        return stats
+
+    def checkpoint(self, pipeline: SimPipeline) -> dict[str, Any]:
+        """`suspend_error`, `checkpoint_activity` and `permanent_checkpoint_errors` as the
+        controller writes them (serde: the activity tagged by `status`, errors by variant)."""
+        permanent = PERMANENT_CHECKPOINT_ERRORS.get(pipeline.name)
+        activity: dict[str, Any] = {"status": "idle"}
+        suspend: dict[str, Any] | None = None
+        if pipeline.name in CHECKPOINT_DELAYED:
+            reason, ago = CHECKPOINT_DELAYED[pipeline.name]
+            since = _rfc3339(self.clock() - ago)
+            activity = {"status": "delayed", "reasons": [reason], "delayed_since": since}
+            suspend = {"Temporary": [reason]}
+        elif pipeline.name in CHECKPOINT_IN_PROGRESS:
+            started = _rfc3339(self.clock() - CHECKPOINT_IN_PROGRESS[pipeline.name])
+            activity = {"status": "in_progress", "started_at": started}
+        if permanent:
+            suspend = {"Permanent": permanent}
+        fields: dict[str, Any] = {"suspend_error": suspend}
+        if self.plays >= CHECKPOINT_SINCE:
+            fields["checkpoint_activity"] = activity
+            fields["permanent_checkpoint_errors"] = permanent
+        return fields
 
     def list_item(self, index: int, pipeline: SimPipeline, status: str) -> dict[str, Any]:
         """A `PipelineSelectedInfo` as `selector=status` returns it."""

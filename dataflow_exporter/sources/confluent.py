@@ -4,21 +4,30 @@ API facts: Confluent Cloud's Kafka REST v3 (also served by Confluent Server) und
 `/kafka/v3/clusters/{cluster_id}`, HTTP Basic with a cluster API key and secret, or a Bearer
 token. Each poll makes two inventory calls, concurrently: `GET links` (link state and error) and
 `GET links/-/mirrors` (every mirror topic of the cluster, with its per-partition lag, in one
-answer). When the config lists links explicitly, the seed endpoint `GET links/{link}/mirrors` is
-called per listed link instead of `links/-/mirrors`. Answers are `ResourceCollection` envelopes;
-a non-null `metadata.next` is followed (same origin only, at most `max_pages` pages), although
-Confluent does not populate it in practice. `mirror_lags` arrive in no particular order, and a
-`last_source_fetch_offset` of -1 means nothing has been fetched yet (no sample is exported).
+answer); then one detail call per selected link, `GET links/{link}?include_tasks=true`, for the
+state and errors of its tasks (consumer offset sync, ACL sync, ...): the links list takes no
+`include_tasks`, so this is the only way to them. Links are few; a failed answer fails that
+link's tasks alone (a 404: the link was deleted since the list, and goes), and a release whose
+answer has no `tasks` key (Confluent Platform before 7.6) gives no task series and is asked
+again only after the capability recheck. When the config lists links explicitly, the seed
+endpoint `GET links/{link}/mirrors` is called per listed link instead of `links/-/mirrors`.
+Answers are `ResourceCollection` envelopes; a non-null `metadata.next` is followed (same origin
+only, at most `max_pages` pages), although Confluent does not populate it in practice.
+`mirror_lags` arrive in no particular order, and a `last_source_fetch_offset` of -1 means
+nothing has been fetched yet (no sample is exported).
 Rate limiting is a 429 with an HTML body: the core classifies it and backs off.
 
 Sharding: a mirror topic belongs to the replica owning `link/topic`; a link's own series belong
-to the replica owning the link's name; every replica reads the same two inventory calls.
+to the replica owning the link's name, and so do its tasks (only that replica asks for them);
+every replica reads the same two inventory calls.
 
 Sample exposition::
 
     confluent_link_status{target="dr",cluster_id="lkc-3w6270",link="dr-link",status="ACTIVE"} 1.0
     confluent_link_status{target="dr",cluster_id="lkc-3w6270",link="dr-link",status="FAILED"} 0.0
     confluent_link_error{target="dr",cluster_id="lkc-3w6270",link="dr-link",error="NO_ERROR"} 1.0
+    confluent_link_task_status{target="dr",cluster_id="lkc-3w6270",link="dr-link",
+        task="ConsumerOffsetSync",status="IN_ERROR"} 1.0
     confluent_mirror_topic_status{target="dr",cluster_id="lkc-3w6270",link="dr-link",
         topic="orders",status="ACTIVE"} 1.0
     confluent_mirror_topic_error{target="dr",cluster_id="lkc-3w6270",link="dr-link",
@@ -49,8 +58,10 @@ from dataflow_exporter.errors import Reason, SchemaError, UpstreamError
 from dataflow_exporter.families import Family, MetricSpec, State, StateSet, Unknown
 from dataflow_exporter.log import get_logger
 from dataflow_exporter.sources.base import (
+    GONE,
     BrokenEntity,
     DetailFailure,
+    Details,
     JsonInt,
     PollResult,
     Shape,
@@ -59,7 +70,9 @@ from dataflow_exporter.sources.base import (
     arr,
     collect_pages,
     entity_time,
+    fan_out,
     items,
+    not_found,
     number,
     obj,
     run_all,
@@ -87,6 +100,18 @@ LINK_ERRORS = StateSet(
         "INVALID_BOOTSTRAP_INTERNAL_ENDPOINT_ERROR",
         "BOOTSTRAP_TCP_CONNECTION_FAILED_ERROR",
         "TIMEOUT_ERROR",
+    )
+)
+# LinkTaskState (x-extensible-enum), in the spec's order.
+LINK_TASK_STATES = StateSet(
+    (
+        "UNKNOWN",
+        "ACTIVE",
+        "IN_ERROR",
+        "NOT_CONFIGURED",
+        "LINK_FAILED",
+        "LINK_UNAVAILABLE",
+        "LINK_PAUSED",
     )
 )
 # MirrorTopicStatus: a closed enum in the Cloud spec, in its order; Confluent Platform also
@@ -142,6 +167,13 @@ LINK_ERROR = MetricSpec(
     "Cluster link error (polled): 1 for the link's current link_error (NO_ERROR when healthy).",
     (*LINK, "error"),
 )
+LINK_TASK_STATUS = MetricSpec(
+    "confluent_link_task_status",
+    "gauge",
+    "Cluster link task state (polled): 1 for the task's current LinkTaskState, 0 for the "
+    "others; absent where the release reports no tasks.",
+    (*LINK, "task", "status"),
+)
 MIRROR_STATUS = MetricSpec(
     "confluent_mirror_topic_status",
     "gauge",
@@ -195,6 +227,7 @@ PARTITION_FETCH_OFFSET = MetricSpec(
 SPECS = (
     LINK_STATUS,
     LINK_ERROR,
+    LINK_TASK_STATUS,
     MIRROR_STATUS,
     MIRROR_ERROR,
     STATE_CHANGE,
@@ -254,6 +287,14 @@ class ConfluentTarget(TargetConfig):
 # Records and pure parsers
 
 
+class LinkTask(msgspec.Struct, frozen=True, gc=False):
+    """One task of a cluster link (a LinkTask) and its errors in Confluent's words."""
+
+    name: str
+    state: State
+    errors: tuple[str, ...] = ()  # "ERROR_CODE: message" per LinkTaskError
+
+
 class Link(msgspec.Struct, frozen=True, gc=False):
     """One cluster link's state and error (None: the server's release does not report it)."""
 
@@ -261,6 +302,8 @@ class Link(msgspec.Struct, frozen=True, gc=False):
     state: State | None
     error: State | None
     error_message: str = ""  # `link_error_message`: the upstream's own words, "" when none
+    # None: not read (the detail failed, or the release reports no tasks).
+    tasks: tuple[LinkTask, ...] | None = None
 
 
 class PartitionLag(msgspec.Struct, frozen=True, gc=False):
@@ -335,6 +378,34 @@ def parse_links(payload: Any) -> tuple[list[Link], str | None]:
             )
         )
     return links, next_page(data, "links")
+
+
+def parse_link_tasks(payload: Any) -> tuple[LinkTask, ...] | None:
+    """`GET links/{link}?include_tasks=true` (ListLinksResponseData) -> its tasks; None when
+    the answer has no `tasks` key (a release before them), () when it is null or empty."""
+    data = obj(payload, "link")
+    if "tasks" not in data:
+        return None
+    raw_tasks = data["tasks"]
+    tasks = []
+    for i, raw in enumerate([] if raw_tasks is None else arr(raw_tasks, "link.tasks")):
+        what = f"link.tasks[{i}]"
+        item = obj(raw, what)
+        errors = []
+        for j, raw_error in enumerate(items(item, "errors", what)):
+            error = obj(raw_error, f"{what}.errors[{j}]")
+            words = ": ".join(
+                w for w in (_text(error.get("error_code")), _text(error.get("error_message"))) if w
+            )
+            errors.append(words)
+        tasks.append(
+            LinkTask(
+                name=string(item.get("task_name"), f"{what}.task_name"),
+                state=_enum(LINK_TASK_STATES, item.get("state"), f"{what}.state"),
+                errors=tuple(errors),
+            )
+        )
+    return tuple(tasks)
 
 
 def _text(value: Any) -> str:
@@ -468,11 +539,14 @@ def build_families(
 ) -> list[Family]:
     """Translate one poll's records into Confluent families; linear in topics + partitions."""
     link_status, link_error = Family(LINK_STATUS), Family(LINK_ERROR)
+    task_status = Family(LINK_TASK_STATUS)
     for link in seen.links:
         if link.state is not None:
             LINK_STATES.one_hot(link_status, (cluster_id, link.name), link.state)
         if link.error is not None:
             link_error.add((cluster_id, link.name, link.error), 1)
+        for task in link.tasks or ():
+            LINK_TASK_STATES.one_hot(task_status, (cluster_id, link.name, task.name), task.state)
     status, error = Family(MIRROR_STATUS), Family(MIRROR_ERROR)
     changed, partitions = Family(STATE_CHANGE), Family(PARTITIONS)
     lag_sum, lag_max = Family(TOPIC_LAG), Family(TOPIC_MAX_LAG)
@@ -499,7 +573,17 @@ def build_families(
             # -1: nothing fetched from the source partition yet; a sample would read as offset -1.
             if p.last_source_fetch_offset >= 0:
                 add_fetched((partition_labels, p.last_source_fetch_offset))
-    families = [link_status, link_error, status, error, changed, partitions, lag_sum, lag_max]
+    families = [
+        link_status,
+        link_error,
+        task_status,
+        status,
+        error,
+        changed,
+        partitions,
+        lag_sum,
+        lag_max,
+    ]
     if partition_metrics:
         families.extend((lag, fetched))
     return families
@@ -513,6 +597,9 @@ def unknown_values(seen: Observation) -> list[tuple[str, str]]:
             out.append(("link_state", str(link.state)))
         if isinstance(link.error, Unknown):
             out.append(("link_error", str(link.error)))
+        for task in link.tasks or ():
+            if isinstance(task.state, Unknown):
+                out.append(("link_task_state", str(task.state)))
     for topic in seen.topics:
         if isinstance(topic.status, Unknown):
             out.append(("mirror_status", str(topic.status)))
@@ -522,11 +609,13 @@ def unknown_values(seen: Observation) -> list[tuple[str, str]]:
 
 
 # What needs a person comes from the alerts' `statuses`: a link whose state
-# ConfluentLinkUnavailable selects (a paused link shows through its LINK_PAUSED topics), a mirror
-# topic that ConfluentMirrorTopicFailed or ConfluentMirrorTopicPaused selects at once, one that
-# ConfluentMirrorTopicStuckPending selects once Confluent's state time is older than its `for:`,
-# and an ACTIVE one past ConfluentMirrorLagHigh's threshold. A link whose state is unreported
-# (older releases) is not listed; a value the exporter does not know always is.
+# ConfluentLinkUnavailable selects (a paused link shows through its LINK_PAUSED topics), a link
+# task whose state ConfluentLinkTaskInError selects (LINK_FAILED, LINK_UNAVAILABLE and
+# LINK_PAUSED repeat the link's own state; NOT_CONFIGURED is a feature the link does not use), a
+# mirror topic that ConfluentMirrorTopicFailed or ConfluentMirrorTopicPaused selects at once, one
+# that ConfluentMirrorTopicStuckPending selects once Confluent's state time is older than its
+# `for:`, and an ACTIVE one past ConfluentMirrorLagHigh's threshold. A link whose state is
+# unreported (older releases) is not listed; a value the exporter does not know always is.
 IMMEDIATE_TOPIC_ALERTS = ("ConfluentMirrorTopicFailed", "ConfluentMirrorTopicPaused")
 NO_ERRORS = frozenset({"NO_ERROR", "NOT_SET"})
 
@@ -550,6 +639,13 @@ def broken_entities(
             broken.append(
                 BrokenEntity("link", (("link", link.name),), str(link.state or ""), words)
             )
+        for task in link.tasks or ():
+            if isinstance(task.state, Unknown) or alerts.selects(
+                "ConfluentLinkTaskInError", task.state
+            ):
+                names = (("link", link.name), ("task", task.name))
+                words = "\n".join(task.errors)
+                broken.append(BrokenEntity("link task", names, str(task.state), words))
     for topic, lag in zip(seen.topics, topic_lags, strict=True):
         state = topic.status
         if not isinstance(state, Unknown) and not any(
@@ -584,6 +680,14 @@ def entity_counts(seen: Observation) -> dict[str, int]:
 # I/O
 
 R = TypeVar("R")
+TASKS_CAPABILITY = "link_tasks"
+
+
+class _NoTasks:
+    """A link answer without a `tasks` key: the release does not report tasks."""
+
+
+_NO_TASKS = _NoTasks()
 
 
 class ConfluentSource(Source[ConfluentTarget]):
@@ -592,10 +696,16 @@ class ConfluentSource(Source[ConfluentTarget]):
     system = "confluent"
     config_model = ConfluentTarget
     specs = SPECS
-    unknown_value_fields = ("link_error", "link_state", "mirror_status", "mirror_topic_error")
-    # Not a detail call: a mirror topic whose own fields the list answer breaks (a time out of
-    # range) fails alone under the list call's name.
-    detail_endpoints = ("mirrors",)
+    unknown_value_fields = (
+        "link_error",
+        "link_state",
+        "link_task_state",
+        "mirror_status",
+        "mirror_topic_error",
+    )
+    # `mirrors` is not a detail call: a mirror topic whose own fields the list answer breaks (a
+    # time out of range) fails alone under the list call's name. `link_tasks` is one per link.
+    detail_endpoints = ("link_tasks", "mirrors")
 
     def auth(self) -> Auth | None:
         """Bearer with a token, else Basic with the cluster API key and secret, else none."""
@@ -615,6 +725,7 @@ class ConfluentSource(Source[ConfluentTarget]):
         links: list[Link] = []
         topics: dict[str, MirrorTopic] = {}
         selection = self.config.links
+        details = self.details()
         calls: list[Coroutine[Any, Any, None]] = [self._links(client, links)]
         if isinstance(selection, Filter):
             calls.append(self._mirrors(client, ALL_LINKS, topics))
@@ -622,9 +733,7 @@ class ConfluentSource(Source[ConfluentTarget]):
             calls.extend(self._mirrors(client, name, topics) for name in dict.fromkeys(selection))
         await run_all(calls)
         seen = Observation(
-            links=[
-                link for link in links if self._selected(link.name) and self.shard.owns(link.name)
-            ],
+            links=links,
             topics=[
                 topic
                 for topic in topics.values()
@@ -634,20 +743,23 @@ class ConfluentSource(Source[ConfluentTarget]):
             ],
         )
         self.admit(len(seen.links) + len(seen.topics), "links and mirror topics")
+        # Only once the inventory is admitted: one call per link for its tasks.
+        seen.links = await self._with_tasks(client, seen.links, details)
         families = build_families(seen, self.config.cluster_id, self.config.partition_metrics)
         # The summed lags were just exported (TOPIC_LAG, one per topic in order): reuse them.
         topic_lags = next(f for f in families if f.spec is TOPIC_LAG).samples
-        return PollResult(
+        details.failures.extend(
+            DetailFailure(f"mirror topic {t.key}", "mirrors", Reason.SCHEMA, t.time_error)
+            for t in seen.topics
+            if t.time_error
+        )
+        result = PollResult(
             families=families,
             entities=entity_counts(seen),
             unknown_values=unknown_values(seen),
-            detail_failures=[
-                DetailFailure(f"mirror topic {t.key}", "mirrors", Reason.SCHEMA, t.time_error)
-                for t in seen.topics
-                if t.time_error
-            ],
             broken=broken_entities(seen, [lag for _, lag in topic_lags], self.clock(), self.alerts),
         )
+        return details.into(result)
 
     @functools.cached_property
     def _selected(self) -> Callable[[str], bool]:
@@ -655,8 +767,49 @@ class ConfluentSource(Source[ConfluentTarget]):
         return selector(self.config.links)
 
     async def _links(self, client: UpstreamClient, out: list[Link]) -> None:
-        links = await self._collect(client, self._path("links"), lambda a: parse_links(a.json()))
-        out.extend(links)
+        """The links list, narrowed to this replica's selected links."""
+        listed = await self._collect(client, self._path("links"), lambda a: parse_links(a.json()))
+        out.extend(
+            link for link in listed if self._selected(link.name) and self.shard.owns(link.name)
+        )
+
+    async def _with_tasks(
+        self, client: UpstreamClient, links: list[Link], details: Details
+    ) -> list[Link]:
+        """The links with their tasks, less those deleted since the list."""
+        if not links or not self.capabilities.available(TASKS_CAPABILITY):
+            return links
+        jobs = [functools.partial(self._tasks, client, details, link) for link in links]
+        answers = await fan_out(jobs, details.limit)
+        self._learn_tasks(answers)
+        kept = []
+        for link, tasks in zip(links, answers, strict=True):
+            if tasks is GONE:
+                continue  # deleted since the list: its series go with it
+            kept.append(
+                msgspec.structs.replace(link, tasks=tasks) if isinstance(tasks, tuple) else link
+            )
+        return kept
+
+    def _learn_tasks(self, answers: list[Any]) -> None:
+        """A release reports tasks if any answer has the key; when the answers that came lack
+        it (Confluent Platform before 7.6), the calls are skipped until the recheck."""
+        if any(isinstance(a, tuple) for a in answers):
+            self.capabilities.has(TASKS_CAPABILITY)
+        elif any(a is _NO_TASKS for a in answers):
+            self.capabilities.lacks(TASKS_CAPABILITY)
+
+    async def _tasks(self, client: UpstreamClient, details: Details, link: Link) -> object:
+        """One link's tasks; GONE if the link was deleted since the list, None if it failed."""
+
+        async def call() -> tuple[LinkTask, ...] | _NoTasks:
+            answer = await client.get_json(
+                self._path("links", link.name), {"include_tasks": "true"}
+            )
+            tasks = parse_link_tasks(answer)
+            return _NO_TASKS if tasks is None else tasks
+
+        return await details.fetch(f"link {link.name}", "link_tasks", call, gone_if=not_found)
 
     async def _mirrors(
         self, client: UpstreamClient, link: str, out: dict[str, MirrorTopic]

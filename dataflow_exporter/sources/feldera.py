@@ -3,9 +3,11 @@
 API facts: everything is under `/v0`, auth is `Authorization: Bearer <api key>` (the key a user
 is given already starts with `apikey:`; the open-source default runs without auth), enums are
 strings, errors are `{message, error_code, details}`. Discovery is `GET pipelines?selector=status`
-(every pipeline, stopped and failed ones included), then `GET pipelines/{p}/stats` for the
-Running and Paused ones: one call carries the global metrics and every connector (without the
-recent-error lists). An explicit `connectors:` list uses the per-connector endpoints
+(every pipeline, stopped and failed ones included), then `GET pipelines/{p}/stats` for each
+pipeline whose process has a controller (Running, Paused, Bootstrapping, Replaying,
+ConcurrentBootstrapping, Synchronizing): one call carries the global metrics (storage used
+included), the checkpoint state (from v0.288.0) and every connector (without the recent-error
+lists). An explicit `connectors:` list uses the per-connector endpoints
 `pipelines/{p}/tables/{t}/connectors/{c}/stats` (views: `views/{v}/...`) instead of `/stats`.
 A pipeline that stops between the two calls answers 503 `PipelineInteractionNotDeployed`: its
 status stays, its connector series go, and the target stays up.
@@ -22,6 +24,12 @@ Sample exposition::
     feldera_pipeline_deployment_error{target="f",pipeline="inventory-rollup"} 1.0
     feldera_pipeline_state{target="f",pipeline="fraud-detection",status="Running"} 1.0
     feldera_pipeline_rss_bytes{target="f",pipeline="fraud-detection"} 1.87695104e+09
+    feldera_pipeline_storage_bytes{target="f",pipeline="fraud-detection"} 5.36870912e+09
+    feldera_pipeline_checkpoint_activity{target="f",pipeline="market-data",status="delayed"} 1.0
+    feldera_pipeline_checkpoint_delayed_since_timestamp_seconds{target="f",
+        pipeline="market-data"} 1.7762428e+09
+    feldera_pipeline_checkpoint_permanent_errors{target="f",pipeline="ledger-audit",
+        reason="StorageRequired"} 1.0
     feldera_input_connector_health{target="f",pipeline="payments",table="payments",
         connector="kafka_in",status="Unhealthy"} 1.0
     feldera_input_connector_fatal_error{target="f",pipeline="payments",table="payments",
@@ -48,7 +56,7 @@ from pydantic import FilePath, SecretStr, model_validator
 from dataflow_exporter import thresholds
 from dataflow_exporter.auth import BearerAuth, SecretReader
 from dataflow_exporter.config_models import ConfigModel, Filter, TargetConfig, not_both
-from dataflow_exporter.errors import Reason, TimeRangeError, UpstreamError
+from dataflow_exporter.errors import Reason, SchemaError, TimeRangeError, UpstreamError
 from dataflow_exporter.families import Family, MetricSpec, State, StateSet, Unknown
 from dataflow_exporter.sources.base import (
     GONE,
@@ -64,6 +72,7 @@ from dataflow_exporter.sources.base import (
     string,
 )
 from dataflow_exporter.sources.fields import (
+    Families,
     Field,
     Metrics,
     Values,
@@ -115,6 +124,15 @@ PROGRAM_STATUSES = StateSet(
 )
 PIPELINE_STATES = StateSet(("Paused", "Running", "Terminated"))
 MEMORY_PRESSURES = StateSet(("low", "moderate", "high", "critical"))
+# `checkpoint_activity.status` (crates/feldera-types/src/checkpoint.rs `CheckpointActivity`,
+# `#[serde(tag = "status", rename_all = "snake_case")]`), from v0.288.0.
+CHECKPOINT_ACTIVITIES = StateSet(("idle", "delayed", "in_progress"))
+# `permanent_checkpoint_errors[]` (crates/feldera-types/src/suspend.rs `PermanentSuspendError`,
+# serde's external tagging: a unit variant is its name, `UnsupportedInputEndpoint` is
+# `{"UnsupportedInputEndpoint": "<endpoint>"}`), from v0.288.0.
+PERMANENT_CHECKPOINT_ERRORS = StateSet(
+    ("EnterpriseFeature", "StorageRequired", "UnsupportedInputEndpoint")
+)
 HEALTH_STATUSES = StateSet(("Healthy", "Unhealthy"))
 
 # The deployment states whose pipeline process has a controller that answers `/stats`
@@ -123,6 +141,8 @@ HEALTH_STATUSES = StateSet(("Healthy", "Unhealthy"))
 STATS_STATUSES = frozenset(
     {"Running", "Paused", "Bootstrapping", "Replaying", "ConcurrentBootstrapping", "Synchronizing"}
 )
+# The capability the target reports for `checkpoint_activity` and `permanent_checkpoint_errors`.
+CHECKPOINT_CAPABILITY = "checkpoint_activity"
 # The only 404 that means the pipeline itself is gone (deleted since the list call).
 UNKNOWN_PIPELINE_CODE = "UnknownPipelineName"
 
@@ -157,8 +177,10 @@ PIPELINE_PROGRAM_STATUS = MetricSpec(
 PIPELINE_STATS_AVAILABLE = MetricSpec(
     "feldera_pipeline_stats_available",
     "gauge",
-    "1 if the Running/Paused pipeline answered its stats call (polled); 0 when it was not "
-    "deployed or unreachable, and its connector series are then absent.",
+    "1 if the pipeline, in a deployment status whose process has a controller (Running, "
+    "Paused, Bootstrapping, Replaying, ConcurrentBootstrapping, Synchronizing), answered its "
+    "stats call (polled); 0 when it was not deployed or unreachable, and its connector series "
+    "are then absent.",
     PIPELINE,
 )
 PIPELINE_STATE = MetricSpec(
@@ -172,6 +194,34 @@ PIPELINE_MEMORY_PRESSURE = MetricSpec(
     "gauge",
     "Memory pressure level of the pipeline (polled): 1 for the current one.",
     (*PIPELINE, "status"),
+)
+CHECKPOINT_ACTIVITY = MetricSpec(
+    "feldera_pipeline_checkpoint_activity",
+    "gauge",
+    "Checkpoint activity of the pipeline (polled): 1 for the current one (idle, delayed, "
+    "in_progress); absent before Feldera v0.288.0.",
+    (*PIPELINE, "status"),
+)
+CHECKPOINT_DELAYED_SINCE = MetricSpec(
+    "feldera_pipeline_checkpoint_delayed_since_timestamp_seconds",
+    "gauge",
+    "When the pipeline's requested checkpoint began to be delayed (polled), Unix time; present "
+    "only while it is delayed.",
+    PIPELINE,
+)
+CHECKPOINT_STARTED = MetricSpec(
+    "feldera_pipeline_checkpoint_started_timestamp_seconds",
+    "gauge",
+    "When the checkpoint being written started (polled), Unix time; present only while one is "
+    "in progress.",
+    PIPELINE,
+)
+CHECKPOINT_PERMANENT_ERRORS = MetricSpec(
+    "feldera_pipeline_checkpoint_permanent_errors",
+    "gauge",
+    "Reasons the pipeline can never checkpoint until its configuration changes, by reason "
+    "(polled); 0 when it can; absent before Feldera v0.288.0.",
+    (*PIPELINE, "reason"),
 )
 IN_FATAL_ERROR = MetricSpec(
     "feldera_input_connector_fatal_error",
@@ -259,6 +309,18 @@ GLOBAL_METRICS = Metrics(
         "total_processed_records",
         as_is,
     ),
+    Field(
+        _pipeline(
+            "storage_bytes",
+            "Storage the pipeline uses now (polled); Feldera reports no limit: watch its growth.",
+        ),
+        "storage_bytes",
+        as_is,
+    ),
+    CHECKPOINT_ACTIVITY,  # from v0.288.0
+    CHECKPOINT_DELAYED_SINCE,
+    CHECKPOINT_STARTED,
+    CHECKPOINT_PERMANENT_ERRORS,
     Field(
         _pipeline(
             "output_stall_seconds",
@@ -499,6 +561,21 @@ class OutputConnector(msgspec.Struct, frozen=True, gc=False):
         return (self.pipeline, self.view, self.connector)
 
 
+class Checkpoint(msgspec.Struct, frozen=True, gc=False):
+    """What `/stats` says about the pipeline's checkpoints (v0.288.0 and later)."""
+
+    activity: State | None  # None: `checkpoint_activity` not reported
+    since: float | None = None  # `delayed_since` while delayed, `started_at` while in progress
+    # Why it is delayed, in Feldera's words (`TemporarySuspendError` variants).
+    delay_reasons: tuple[str, ...] = ()
+    # `permanent_checkpoint_errors`: None when not reported (before v0.288.0); the variant of
+    # each reason (an unknown one as `Unknown`) and its words ("UnsupportedInputEndpoint: e").
+    permanent: tuple[tuple[State, str], ...] | None = None
+
+
+NO_CHECKPOINT = Checkpoint(activity=None)
+
+
 class GlobalMetrics(msgspec.Struct, frozen=True, gc=False):
     """The pipeline-wide part of `/stats`."""
 
@@ -506,6 +583,7 @@ class GlobalMetrics(msgspec.Struct, frozen=True, gc=False):
     state: State
     memory_pressure: State | None  # None: not reported (before v0.274.0)
     values: Values  # GLOBAL_METRICS
+    checkpoint: Checkpoint = NO_CHECKPOINT
 
 
 class PipelineStats(msgspec.Struct, frozen=True, gc=False):
@@ -646,11 +724,55 @@ def parse_global_metrics(pipeline: str, raw: Any) -> GlobalMetrics:
     )
 
 
+def _variant(raw: Any, what: str) -> tuple[str, str]:
+    """A serde externally tagged variant -> (its name, its words): a unit variant is its name
+    as a string, a newtype variant `{"Name": value}`."""
+    if isinstance(raw, str):
+        return raw, raw
+    item = obj(raw, what)
+    if len(item) != 1:
+        raise SchemaError(f"{what}: expected one variant, got {len(item)} keys")
+    ((name, value),) = item.items()
+    return name, f"{name}: {value}" if isinstance(value, str) else name
+
+
+def parse_checkpoint(data: dict[str, Any]) -> Checkpoint:
+    """`checkpoint_activity` and `permanent_checkpoint_errors` of `/stats` (v0.288.0 and
+    later; before, neither key is there and nothing is made up)."""
+    raw_activity = data.get("checkpoint_activity")
+    activity: State | None = None
+    since = None
+    reasons: tuple[str, ...] = ()
+    if raw_activity is not None:
+        what = "stats.checkpoint_activity"
+        item = obj(raw_activity, what)
+        activity = CHECKPOINT_ACTIVITIES.normalise(string(item.get("status"), f"{what}.status"))
+        if activity == "delayed":
+            since = rfc3339(item.get("delayed_since"), f"{what}.delayed_since")
+            reasons = tuple(
+                _variant(r, f"{what}.reasons[{i}]")[1]
+                for i, r in enumerate(arr(item.get("reasons", []), f"{what}.reasons"))
+            )
+        elif activity == "in_progress":
+            since = rfc3339(item.get("started_at"), f"{what}.started_at")
+    permanent = None
+    if "permanent_checkpoint_errors" in data:
+        what = "stats.permanent_checkpoint_errors"
+        raw_errors = data["permanent_checkpoint_errors"]
+        found = [] if raw_errors is None else arr(raw_errors, what)
+        named = [_variant(r, f"{what}[{i}]") for i, r in enumerate(found)]
+        permanent = tuple(
+            (PERMANENT_CHECKPOINT_ERRORS.normalise(name), words) for name, words in named
+        )
+    return Checkpoint(activity, since, reasons, permanent)
+
+
 def parse_stats(pipeline: str, payload: Any) -> PipelineStats:
     """`GET /v0/pipelines/{p}/stats` -> global metrics and every connector."""
     data = obj(payload, "stats")
+    global_metrics = parse_global_metrics(pipeline, data.get("global_metrics"))
     return PipelineStats(
-        global_metrics=parse_global_metrics(pipeline, data.get("global_metrics")),
+        global_metrics=msgspec.structs.replace(global_metrics, checkpoint=parse_checkpoint(data)),
         inputs=tuple(
             parse_input(pipeline, raw, f"stats.inputs[{i}]")
             for i, raw in enumerate(arr(data.get("inputs"), "stats.inputs"))
@@ -693,7 +815,8 @@ class Observation:
     """Everything one poll read, ready to become families."""
 
     pipelines: list[Pipeline]
-    # Per Running/Paused pipeline: did its stats (or connector) calls answer?
+    # Per pipeline whose process has a controller (STATS_STATUSES): did its stats (or connector)
+    # calls answer?
     stats_available: dict[str, bool] = field(default_factory=dict)
     global_metrics: list[GlobalMetrics] = field(default_factory=list)
     inputs: list[InputConnector] = field(default_factory=list)
@@ -727,8 +850,27 @@ def _global_families(seen: Observation) -> list[Family]:
         PIPELINE_STATES.one_hot(families[PIPELINE_STATE], labels, g.state)
         if g.memory_pressure is not None:
             MEMORY_PRESSURES.one_hot(families[PIPELINE_MEMORY_PRESSURE], labels, g.memory_pressure)
+        _checkpoint_families(families, labels, g.checkpoint)
         families.add(labels, g.values)
     return families.all()
+
+
+def _checkpoint_families(
+    families: Families, labels: tuple[str, ...], checkpoint: Checkpoint
+) -> None:
+    if checkpoint.activity is not None:
+        CHECKPOINT_ACTIVITIES.one_hot(families[CHECKPOINT_ACTIVITY], labels, checkpoint.activity)
+        if checkpoint.since is not None:
+            spec = CHECKPOINT_DELAYED_SINCE
+            if checkpoint.activity == "in_progress":
+                spec = CHECKPOINT_STARTED
+            families[spec].add(labels, checkpoint.since)
+    if checkpoint.permanent is not None:
+        # One series per known reason, 0 when absent: an alert can ask for some reasons only.
+        # An unknown reason is counted as an unknown value, not exported as a label.
+        for reason in PERMANENT_CHECKPOINT_ERRORS.values:
+            count = sum(1 for name, _ in checkpoint.permanent if name == reason)
+            families[CHECKPOINT_PERMANENT_ERRORS].add((*labels, reason), count)
 
 
 def _connector_families(
@@ -776,6 +918,9 @@ def summarise(seen: Observation) -> PollResult:
     for g in seen.global_metrics:
         check("pipeline_state", g.state)
         check("memory_pressure", g.memory_pressure)
+        check("checkpoint_activity", g.checkpoint.activity)
+        for reason, _ in g.checkpoint.permanent or ():
+            check("permanent_checkpoint_error", reason)
     connectors: list[InputConnector | OutputConnector] = [*seen.inputs, *seen.outputs]
     for c in connectors:
         count(f"connectors {c.health.status}" if c.health else "connectors health unreported")
@@ -791,10 +936,41 @@ def summarise(seen: Observation) -> PollResult:
 BROKEN_PIPELINE_STATES = frozenset({"Unavailable", "Failed"})
 
 
-def broken_entities(seen: Observation, alerts: AlertSettings | None = None) -> list[BrokenEntity]:
+def _checkpoint_broken(
+    g: GlobalMetrics, now: float | None, alerts: AlertSettings
+) -> BrokenEntity | None:
+    """A pipeline whose checkpoints are delayed past FelderaCheckpointDelayed's threshold or can
+    never be taken for a reason FelderaCheckpointPermanentlyFailing selects (the open-source
+    edition reports `EnterpriseFeature` for every pipeline, which is no fault), in Feldera's own
+    words; None when its checkpoints are fine or not reported."""
+    checkpoint = g.checkpoint
+    names = (("pipeline", g.pipeline),)
+    permanent = [
+        words
+        for reason, words in checkpoint.permanent or ()
+        if isinstance(reason, Unknown)
+        or alerts.selects("FelderaCheckpointPermanentlyFailing", reason, "reasons")
+    ]
+    if permanent:
+        return BrokenEntity("pipeline checkpoint", names, "cannot checkpoint", "\n".join(permanent))
+    since = checkpoint.since
+    if checkpoint.activity != "delayed" or since is None or now is None:
+        pass
+    elif now - since > alerts.number("FelderaCheckpointDelayed", "threshold_seconds"):
+        words = "\n".join(checkpoint.delay_reasons)
+        return BrokenEntity("pipeline checkpoint", names, "checkpoint delayed", words, since)
+    if isinstance(checkpoint.activity, Unknown):
+        return BrokenEntity("pipeline checkpoint", names, str(checkpoint.activity))
+    return None
+
+
+def broken_entities(
+    seen: Observation, now: float | None = None, alerts: AlertSettings | None = None
+) -> list[BrokenEntity]:
     """Pipelines with a deployment error, a failed program or a paused or unavailable
-    deployment, and connectors with a fatal error or unhealthy, in Feldera's own words
-    (`alerts`: the settings, the shipped ones if not given)."""
+    deployment, checkpoints that cannot be taken or are delayed for longer than the alert's
+    threshold (judged only given `now`), and connectors with a fatal error or unhealthy, in
+    Feldera's own words (`alerts`: the settings, the shipped ones if not given)."""
     alerts = alerts or thresholds.defaults()
     broken = []
     for p in seen.pipelines:
@@ -812,6 +988,10 @@ def broken_entities(seen: Observation, alerts: AlertSettings | None = None) -> l
         names: tuple[tuple[str, str], ...] = (("pipeline", p.name),)
         error = p.deployment_error or ""
         broken.append(BrokenEntity("pipeline", names, str(state), error, p.status_since))
+    for g in seen.global_metrics:
+        checkpoint = _checkpoint_broken(g, now, alerts)
+        if checkpoint is not None:
+            broken.append(checkpoint)
     connectors: list[tuple[str, str, InputConnector | OutputConnector]] = [
         *(("input connector", "table", c) for c in seen.inputs),
         *(("output connector", "view", c) for c in seen.outputs),
@@ -862,10 +1042,12 @@ class FelderaSource(Source[FelderaTarget]):
     # fails alone under that name.
     detail_endpoints = ("stats", "connector_stats", "pipelines")
     unknown_value_fields = (
+        "checkpoint_activity",
         "connector_health",
         "deployment_desired_status",
         "deployment_status",
         "memory_pressure",
+        "permanent_checkpoint_error",
         "pipeline_state",
         "program_status",
     )
@@ -906,10 +1088,21 @@ class FelderaSource(Source[FelderaTarget]):
         await fan_out(jobs, details.limit)
         if gone:
             seen = _without(seen, gone)
+        self._learn_checkpoints(seen)
         result = summarise(seen)
         result.families = build_families(seen)
-        result.broken = broken_entities(seen, self.alerts)
+        result.broken = broken_entities(seen, self.clock(), self.alerts)
         return details.into(result)
+
+    def _learn_checkpoints(self, seen: Observation) -> None:
+        """Whether the release reports checkpoint state (v0.288.0), from this poll's answers:
+        pipelines may run older runtimes than the manager, so one that reports it is enough."""
+        if not seen.global_metrics:
+            return
+        if any(g.checkpoint.activity is not None for g in seen.global_metrics):
+            self.capabilities.has(CHECKPOINT_CAPABILITY)
+        else:
+            self.capabilities.lacks(CHECKPOINT_CAPABILITY)
 
     async def _stats(
         self,

@@ -440,6 +440,8 @@ def test_threshold_lines_are_the_alert_thresholds_of_the_one_config() -> None:
         alerts["ConfluentMirrorLagHigh"]["threshold_messages"],
         alerts["EtlworksFlowRunningTooLong"]["threshold_seconds"],
         alerts["EtlworksFlowNoRecentSuccess"]["threshold_seconds"],
+        alerts["FelderaCheckpointDelayed"]["threshold_seconds"],
+        alerts["FelderaPipelineStorageGrowing"]["growth_bytes_per_hour"],
     }
 
 

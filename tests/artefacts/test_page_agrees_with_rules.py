@@ -134,7 +134,7 @@ def feldera_case(alert: str) -> Case:
             labels = {"target": "t", "pipeline": state.lower(), "status": state}
             series.append(("feldera_pipeline_status", labels, "1"))
             seen = feldera.Observation([_pipeline(state.lower(), state, "Success")])
-            if feldera.broken_entities(seen, page):
+            if feldera.broken_entities(seen, alerts=page):
                 listed.add(state.lower())
     else:
         for program in (
@@ -148,7 +148,7 @@ def feldera_case(alert: str) -> Case:
             labels = {"target": "t", "pipeline": program.lower(), "status": program}
             series.append(("feldera_pipeline_program_status", labels, "1"))
             seen = feldera.Observation([_pipeline(program.lower(), "Running", program)])
-            if feldera.broken_entities(seen, page):
+            if feldera.broken_entities(seen, alerts=page):
                 listed.add(program.lower())
     return alert, series, listed
 

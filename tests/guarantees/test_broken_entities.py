@@ -58,7 +58,8 @@ async def test_peerdb_lists_failed_and_paused_mirrors_by_state_alone() -> None:
 
 
 async def test_feldera_lists_deployment_errors_and_fatal_connectors_in_feldera_words() -> None:
-    found = by_name(await broken_of("feldera", {"pipelines": 6}))
+    listed = await broken_of("feldera", {"pipelines": 6})
+    found = by_name([b for b in listed if b.kind != "pipeline checkpoint"])
     assert set(found) == {
         ("ledger-audit",),
         ("inventory-rollup",),
@@ -74,6 +75,20 @@ async def test_feldera_lists_deployment_errors_and_fatal_connectors_in_feldera_w
     assert found[("ledger-audit",)].state == "Paused"
 
 
+async def test_feldera_lists_checkpoints_delayed_too_long_or_impossible_in_feldera_words() -> None:
+    listed = await broken_of("feldera", {"pipelines": 6})
+    found = by_name([b for b in listed if b.kind == "pipeline checkpoint"])
+    # clickstream's checkpoint in progress and every idle one are healthy.
+    assert {name: b.state for name, b in found.items()} == {
+        ("market-data",): "checkpoint delayed",
+        ("ledger-audit",): "cannot checkpoint",
+    }
+    delayed = found[("market-data",)]
+    assert delayed.error == "InputEndpointBarrier: Trades.kafka_in"
+    assert delayed.since == FIXED_NOW - 2 * 3600, "Feldera's delayed_since"
+    assert found[("ledger-audit",)].error == "StorageRequired"
+
+
 async def test_confluent_lists_links_and_topics_with_their_error_and_state_time() -> None:
     found = by_name(await broken_of("confluent", {"links": 2, "topics": 6}))
     assert {name: b.state for name, b in found.items()} == {
@@ -81,8 +96,12 @@ async def test_confluent_lists_links_and_topics_with_their_error_and_state_time(
         ("dr-link", "payments"): "PAUSED",
         ("dr-link", "audit-log"): "FAILED",
         ("partner-link", "partner-events"): "SOURCE_UNAVAILABLE",
+        ("dr-link", "ConsumerOffsetSync"): "IN_ERROR",
     }
     assert found[("partner-link",)].error.startswith("AUTHENTICATION_ERROR: ")
+    task = found[("dr-link", "ConsumerOffsetSync")]
+    assert task.kind == "link task"
+    assert task.error == "AUTHORIZATION_ERROR: Not authorized to describe consumer group 'billing'"
     assert found[("dr-link", "audit-log")].error == "SOURCE_TOPIC_MAY_BE_DELETED"
     assert found[("dr-link", "audit-log")].since is not None, "state_time_ms"
 

@@ -239,6 +239,23 @@ BROKEN = {
         "request timed out after 30000ms.",
     ),
 }
+# A pipeline's checkpoint and a link's task are listed beside their pipeline or link, under
+# their own kind: (target, kind, entity) -> (state, the upstream's words).
+BROKEN_PARTS = {
+    ("feldera-demo", "pipeline checkpoint", "market-data"): (
+        "checkpoint delayed",
+        "InputEndpointBarrier: Trades.kafka_in",
+    ),
+    ("feldera-demo", "pipeline checkpoint", "ledger-audit"): (
+        "cannot checkpoint",
+        "StorageRequired",
+    ),
+    ("confluent-demo", "link task", "dr-link / ConsumerOffsetSync"): (
+        "IN_ERROR",
+        "AUTHORIZATION_ERROR: Not authorized to describe consumer group 'billing'",
+    ),
+}
+PART_KINDS = {kind for _, kind, _ in BROKEN_PARTS}
 # Named demo entities that are healthy; none may be listed as broken.
 HEALTHY_ENTITIES = {
     ("peerdb-demo", "orders_pg_to_ch"),
@@ -277,7 +294,15 @@ async def test_broken_now_names_each_broken_entity_with_the_upstreams_words(
             await browser.close()
 
     assert seen["first_heading"] == "Broken now", "the page opens with what is broken"
-    rows = {(row["target"], row["entity"]): row for row in seen["rows"]}
+    rows = {
+        (row["target"], row["entity"]): row for row in seen["rows"] if row["kind"] not in PART_KINDS
+    }
+    parts = {
+        (row["target"], row["kind"], row["entity"]): row
+        for row in seen["rows"]
+        if row["kind"] in PART_KINDS
+    }
+    assert {key: (row["state"], row["error"]) for key, row in parts.items()} == BROKEN_PARTS
     for key, (state, error) in BROKEN.items():
         assert key in rows, f"{key} is not listed; listed: {sorted(rows)}"
         assert rows[key]["state"] == state, key
@@ -296,7 +321,7 @@ async def _broken_now(page: Any) -> dict[str, Any]:
             const text = el => el.innerText.trim();
             const listed = document.querySelectorAll('#broken tbody tr[data-entity]');
             const rows = [...listed].map(tr => ({
-                target: tr.dataset.target, entity: tr.dataset.entity,
+                target: tr.dataset.target, kind: tr.dataset.kind, entity: tr.dataset.entity,
                 state: text(tr.cells[3]), since: text(tr.cells[4]), error: text(tr.cells[5]),
             }));
             const targets = [...document.querySelectorAll('#targets tbody tr')].map(tr => ({

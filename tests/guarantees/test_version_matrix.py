@@ -191,6 +191,60 @@ async def test_feldera_fields_of_newer_releases_are_absent_before_them(
     assert bool(series_of(text, "feldera_pipeline_memory_pressure")) is pressure
 
 
+@pytest.mark.parametrize(
+    ("version", "checkpoints"),
+    [("0.100.0", False), ("0.287.0", False), ("0.288.0", True), ("0.336.0", True)],
+)
+async def test_feldera_storage_at_every_release_checkpoints_from_0_288_0(
+    version: str, checkpoints: bool
+) -> None:
+    async with playing("feldera", version=version) as sim:
+        polled = await poll_once(config(sim, "feldera"), clock=fixed_clock)
+    assert_clean(polled, "feldera-demo")
+    text = polled.text
+    # Storage: healthy (steady) and degrading (growing) pipelines alike report it.
+    for pipeline in ("clickstream", "fraud-detection"):
+        used = value(text, "feldera_pipeline_storage_bytes", pipeline=pipeline)
+        assert used is not None and used >= 5 * 1024**3, pipeline
+    activity = {
+        s["pipeline"]: s["status"]
+        for s in series_of(text, "feldera_pipeline_checkpoint_activity")
+        if value(text, "feldera_pipeline_checkpoint_activity", **s) == 1
+    }
+    permanent = value(
+        text,
+        "feldera_pipeline_checkpoint_permanent_errors",
+        pipeline="ledger-audit",
+        reason="StorageRequired",
+    )
+    checkpoint_rows = {
+        b.names[0][1]: b.state
+        for b in polled.store.targets["feldera-demo"].broken
+        if b.kind == "pipeline checkpoint"
+    }
+    assert capability(polled, "feldera-demo", "checkpoint_activity") == (1 if checkpoints else 0)
+    if not checkpoints:
+        # Older releases: absent, never a made-up idle, never a broken row.
+        assert activity == {}
+        assert permanent is None
+        assert checkpoint_rows == {}
+        return
+    # Healthy (idle), degrading (in progress) and broken (delayed, impossible) as played.
+    assert activity["payments-enrichment"] == "idle"
+    assert activity["clickstream"] == "in_progress"
+    assert activity["market-data"] == "delayed"
+    assert activity["fraud-detection"] == "delayed"  # degrading: not yet past the threshold
+    assert permanent == 1
+    assert checkpoint_rows == {
+        "market-data": "checkpoint delayed",
+        "ledger-audit": "cannot checkpoint",
+    }
+    since = value(
+        text, "feldera_pipeline_checkpoint_delayed_since_timestamp_seconds", pipeline="market-data"
+    )
+    assert since == FIXED_NOW - 2 * 3600
+
+
 async def test_feldera_quoted_identifiers_are_labelled_without_their_quotes() -> None:
     async with playing("feldera") as sim:
         polled = await poll_once(config(sim, "feldera"))
@@ -264,10 +318,58 @@ async def test_confluent_every_release_exports_mirror_topics(
     text = polled.text
     assert value(text, "confluent_mirror_topic_status", topic="orders", status="ACTIVE") == 1
     assert value(text, "confluent_mirror_topic_status", topic="payments", status="PAUSED") == 1
-    assert (value(text, "confluent_mirror_topic_lag", topic="orders") or 0) >= 0
+    lag = value(text, "confluent_mirror_topic_lag", topic="orders")
+    assert lag is not None and lag >= 0
     # Older Platform releases report no link state: no series, not a made-up UNKNOWN.
     assert bool(series_of(text, "confluent_link_status")) is link_state
     assert bool(series_of(text, "confluent_mirror_topic_error")) is link_state
+
+
+@pytest.mark.parametrize(
+    ("version", "tasks"), [("cp-7.5.0", False), ("cp-7.9.0", True), ("cloud", True)]
+)
+async def test_confluent_link_tasks_from_cp_7_6_and_absent_before(
+    version: str, tasks: bool
+) -> None:
+    async with playing("confluent", version=version) as sim:
+        polled = await poll_once(config(sim, "confluent"), clock=fixed_clock)
+    assert_clean(polled, "confluent-demo")
+    text = polled.text
+    assert capability(polled, "confluent-demo", "link_tasks") == (1 if tasks else 0)
+    listed = {
+        b.names for b in polled.store.targets["confluent-demo"].broken if b.kind == "link task"
+    }
+    if not tasks:
+        assert series_of(text, "confluent_link_task_status") == []
+        assert listed == set()
+        return
+    in_error = (("link", "dr-link"), ("task", "ConsumerOffsetSync"))
+    assert listed == {in_error}
+    # Healthy, broken, and repeating the link's own state, as the release reports them.
+    assert (
+        value(text, "confluent_link_task_status", link="dr-link", task="AclSync", status="ACTIVE")
+        == 1
+    )
+    assert (
+        value(
+            text,
+            "confluent_link_task_status",
+            link="dr-link",
+            task="ConsumerOffsetSync",
+            status="IN_ERROR",
+        )
+        == 1
+    )
+    assert (
+        value(
+            text,
+            "confluent_link_task_status",
+            link="partner-link",
+            task="AclSync",
+            status="LINK_UNAVAILABLE",
+        )
+        == 1
+    )
 
 
 # Etlworks -----------------------------------------------------------------------------------

@@ -91,7 +91,7 @@ def errors(polled: Polled, reason: str) -> float | None:
 
 
 @pytest.mark.slow
-async def test_200_topics_of_12_partitions_come_from_one_inventory_request_per_poll(
+async def test_200_topics_of_12_partitions_come_from_one_inventory_request_and_a_call_per_link(
     session: aiohttp.ClientSession,
 ) -> None:
     options = {"confluent": {"topics": 200, "partitions": 12}}
@@ -101,7 +101,14 @@ async def test_200_topics_of_12_partitions_come_from_one_inventory_request_per_p
         requests = dict(confluent(sim).faults.requests)
         payload = await sim_get(sim, ALL_MIRRORS)
     assert first.ok and second.ok
-    assert requests == {"total": 4, ALL_MIRRORS: 2, LINKS: 2}
+    # Per poll: the two inventory calls and one per link for its tasks, none per topic.
+    assert requests == {
+        "total": 8,
+        ALL_MIRRORS: 2,
+        LINKS: 2,
+        f"{LINKS}/dr-link": 2,
+        f"{LINKS}/partner-link": 2,
+    }
     found = samples(second.text)
     assert len(payload["data"]) == 200
     for item in payload["data"]:
@@ -155,7 +162,12 @@ async def test_explicit_links_use_the_per_link_endpoint_only() -> None:
         polled = await poll_once(config(sim, links=["partner-link"]))
         requests = dict(confluent(sim).faults.requests)
     assert polled.ok
-    assert requests == {"total": 2, LINKS: 1, f"{LINKS}/partner-link/mirrors": 1}
+    assert requests == {
+        "total": 3,
+        LINKS: 1,
+        f"{LINKS}/partner-link/mirrors": 1,
+        f"{LINKS}/partner-link": 1,
+    }
     assert {s["link"] for s in series_of(polled.text, "confluent_mirror_topic_status")} == {
         "partner-link"
     }

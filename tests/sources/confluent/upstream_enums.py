@@ -19,3 +19,14 @@ MIRROR_TOPIC_STATUS: tuple[str, ...] = (
     "PENDING_SETUP_FOR_RESTORE",
     "PENDING_RESTORE",
 )
+
+# The `LinkTaskState` schema's x-extensible-enum (LinkTask.state), in the spec's order.
+LINK_TASK_STATE: tuple[str, ...] = (
+    "UNKNOWN",
+    "ACTIVE",
+    "IN_ERROR",
+    "NOT_CONFIGURED",
+    "LINK_FAILED",
+    "LINK_UNAVAILABLE",
+    "LINK_PAUSED",
+)

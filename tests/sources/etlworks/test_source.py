@@ -179,6 +179,10 @@ async def test_an_unknown_flow_id_is_reported_on_that_flow_and_the_target_stays_
         assert not [s for s in series_of(polled.text, STATUS) if s["flow_id"] == "999999"]
         assert value(polled.text, "dataflow_exporter_target_up", target="etl") == 1
         assert r.etl.faults.requests["/rest/v1/flows"] == 0
+        # A configured flow Etlworks does not know is broken now, the known one is not.
+        listed = [(dict(b.names)["flow_id"], b.state) for b in polled.store.targets["etl"].broken]
+        assert ("999999", "not found") in listed
+        assert all(flow_id != "4921" for flow_id, _ in listed)
 
 
 async def test_a_deleted_flow_leaves_discovery_and_loses_its_series() -> None:

@@ -19,3 +19,14 @@ COMBINED_STATUS: tuple[str, ...] = (
     "Suspended",
     "Stopping",
 )
+
+# feldera/feldera crates/feldera-types/src/checkpoint.rs `enum CheckpointActivity` at v0.336.0,
+# `#[serde(tag = "status", rename_all = "snake_case")]`: the values of `status`.
+CHECKPOINT_ACTIVITY: tuple[str, ...] = ("idle", "delayed", "in_progress")
+
+# feldera/feldera crates/feldera-types/src/suspend.rs `enum PermanentSuspendError` at v0.336.0.
+PERMANENT_SUSPEND_ERROR: tuple[str, ...] = (
+    "StorageRequired",
+    "EnterpriseFeature",
+    "UnsupportedInputEndpoint",
+)
