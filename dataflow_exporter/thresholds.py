@@ -18,3 +18,7 @@ CONFLUENT_MIRROR_LAG_MESSAGES = 100000.0
 CONFLUENT_PENDING_SECONDS = 1800.0
 # EtlworksFlowRunningTooLong: an execution running or queued for longer.
 ETLWORKS_RUNNING_SECONDS = 7200.0
+# PeerDBMirrorErroring: a running mirror whose newest logged error is at most this old.
+PEERDB_MIRROR_ERROR_SECONDS = 900.0
+# PeerDBSlotSafeWalSizeLow: WAL left before the slot is lost (1 GiB).
+PEERDB_SLOT_SAFE_WAL_BYTES = 1073741824.0
