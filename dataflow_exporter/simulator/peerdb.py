@@ -19,8 +19,9 @@ release's code in PeerDB-io/peerdb answers (protos/route.proto and flow/cmd/ at 
   Each slot carries `walStatus` (Postgres' wal_status, every release) and, from v0.35.3,
   `safeWalSize` (an int64 string; `SlotInfo.safe_wal_size`, an optional field, so omitted when
   Postgres has NULL: a lost slot). The WAL state follows the slot's lag against
-  `slot_keep_size_mib` (the source's max_slot_wal_keep_size): healthy `reserved`, `extended`
-  past max_wal_size (1 GiB), `unreserved` past the keep size, `lost` past it by a tenth more.
+  `slot_keep_size_mib` (the source's max_slot_wal_keep_size) and `max_wal_size_mib` (Postgres'
+  max_wal_size, 1 GiB by default): healthy `reserved`, `extended` past max_wal_size,
+  `unreserved` past the keep size, `lost` past it by a tenth more.
 - `POST mirrors/logs` (ListMirrorLogs, flow/cmd/mirror_status.go, every supported release):
   rows newest first by id, `level` matched exactly against the row's type, `flowJobName` as a
   substring (`position($1 in flow_name) > 0`), `numPerPage` rows (none when 0: `limit 0`),
@@ -67,7 +68,6 @@ STATUS_NOT_FOUND_IS_404: Release = (0, 34, 0)
 HONOURS_MANAGED_ONLY: Release = (0, 36, 10)
 HAS_SAFE_WAL_SIZE: Release = (0, 35, 3)
 SLOT_ERRORS_ARE_TYPED: Release = (0, 34, 0)
-MAX_WAL_SIZE_MIB = 1024  # Postgres' default max_wal_size: past it a slot's WAL is "extended"
 # A slot another tool made in the same database: PeerDB's own filter leaves it out.
 FOREIGN_SLOT = "debezium_orders"
 
@@ -130,6 +130,7 @@ class PeerDBSimulator(SimulatedSystem):
         flow_info_failures: Iterable[str] = (),
         peer_dsn_password: str | None = None,
         slot_keep_size_mib: float = 16384.0,
+        max_wal_size_mib: float = 1024.0,
         erroring_mirrors: Iterable[str] = (),
         error_period: float = 60.0,
         error_rows: int = 5,
@@ -141,6 +142,7 @@ class PeerDBSimulator(SimulatedSystem):
         self.password = password
         self.peer_dsn_password = peer_dsn_password
         self.slot_keep_size_mib = slot_keep_size_mib
+        self.max_wal_size_mib = max_wal_size_mib
         self.erroring_mirrors = frozenset(erroring_mirrors)
         self.error_period = error_period
         self.error_rows = error_rows
@@ -452,7 +454,7 @@ class PeerDBSimulator(SimulatedSystem):
         safe = int((keep - lag_mib) * MIB)
         if lag_mib > keep:
             return "unreserved", safe
-        return ("extended" if lag_mib > MAX_WAL_SIZE_MIB else "reserved"), safe
+        return ("extended" if lag_mib > self.max_wal_size_mib else "reserved"), safe
 
     def _slot(self, name: str, lag_mib: float, active: bool) -> dict[str, Any]:
         # PeerDB's query rounds to whole MiB in SQL; the float field then carries an integer.
