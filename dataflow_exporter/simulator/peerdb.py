@@ -421,7 +421,9 @@ class PeerDBSimulator(SimulatedSystem):
                     f'missing "=" after "{dsn}" in connection info string'
                 )
             if self.plays < SLOT_ERRORS_ARE_TYPED:
-                return self._body({"code": 2, "message": message, "details": []}, 500)
+                # The connector's error as it is: v0.34.0 added the wrapping text and the code.
+                bare = message.removeprefix("failed to get postgres connector: ")
+                return self._body({"code": 2, "message": bare, "details": []}, 500)
             return self._body({"code": 9, "message": message, "details": []}, 400)
         data = []
         indexes = self._by_peer.get(peer, [])

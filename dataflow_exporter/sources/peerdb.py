@@ -755,15 +755,20 @@ def _broken_mirror(m: Mirror, seen: Observation, now: float) -> BrokenEntity | N
     return BrokenEntity("mirror", names, ", ".join(["STATUS_RUNNING", *notes]), text)
 
 
+def _size(size: float) -> str:
+    """Bytes for people: GiB from 1 GiB on (as before), whole MiB below it."""
+    return f"{size / 2**30:.1f} GiB" if size >= 2**30 else f"{size / 2**20:.0f} MiB"
+
+
 def _broken_slot(slot: Slot) -> BrokenEntity | None:
     notes = []
     if slot.wal_status in BROKEN_WAL_STATUSES:
         notes.append(f"wal_status {slot.wal_status}")
     safe = slot.safe_wal_bytes
     if safe is not None and safe < thresholds.PEERDB_SLOT_SAFE_WAL_BYTES:
-        notes.append(f"safe WAL {safe / 2**30:.1f} GiB")
+        notes.append(f"safe WAL {_size(safe)}")
     if slot.lag_bytes > thresholds.PEERDB_SLOT_LAG_BYTES:
-        notes.append(f"lag {slot.lag_bytes / 2**30:.1f} GiB")
+        notes.append(f"lag {_size(slot.lag_bytes)}")
     if not notes:
         return None
     state = ", ".join(notes) + ("" if slot.active else ", inactive")

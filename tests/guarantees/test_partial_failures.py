@@ -195,7 +195,7 @@ async def test_the_status_page_names_the_broken_entity_and_what_the_release_lack
     assert 'class="partial" data-target="peerdb-demo"' in page, "up, holding broken entities"
     details = page[page.index('id="broken"') :]
     assert "peer pg_prod (slots call)" in details
-    assert "failed to get postgres connector" in details
+    assert "failed to connect to `host=pg_prod.db.internal" in details
     capabilities = page[page.index('id="capabilities"') :]
     assert "rows_synced" in capabilities
 
