@@ -38,3 +38,18 @@ def test_each_threshold_is_its_alerts_value_in_the_one_config() -> None:
 def test_a_pending_topic_counts_as_stuck_after_its_alerts_for_duration() -> None:
     pending = _alerts()["ConfluentMirrorTopicStuckPending"]["for"]
     assert parse_duration(pending) == thresholds.CONFLUENT_PENDING_SECONDS
+
+
+def test_peerdbs_early_warning_thresholds_are_their_alerts_values() -> None:
+    alerts = _alerts()
+    assert (
+        alerts["PeerDBMirrorErroring"]["window_seconds"] == thresholds.PEERDB_MIRROR_ERROR_SECONDS
+    )
+    assert (
+        alerts["PeerDBSlotSafeWalSizeLow"]["threshold_bytes"]
+        == thresholds.PEERDB_SLOT_SAFE_WAL_BYTES
+    )
+    # The states the status page lists are the ones the alert selects.
+    from dataflow_exporter.sources.peerdb import BROKEN_WAL_STATUSES
+
+    assert set(alerts["PeerDBSlotWalLost"]["statuses"].split("|")) == BROKEN_WAL_STATUSES
