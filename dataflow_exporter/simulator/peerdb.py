@@ -27,7 +27,8 @@ release's code in PeerDB-io/peerdb answers (protos/route.proto and flow/cmd/ at 
   substring (`position($1 in flow_name) > 0`), `numPerPage` rows (none when 0: `limit 0`),
   `beforeId` for older pages, `errorTimestamp` in epoch milliseconds (a double), `total` the
   count of matching rows. The failed mirror has logged errors; `erroring_mirrors` keep
-  logging one every `error_period` seconds while running; a warning row and an error row of
+  logging one every `error_period` seconds while running (as does a mirror whose override
+  sets `_erroring`); a warning row and an error row of
   a flow whose name contains a listed mirror's name test the exporter's own filtering.
 
 Partial failures (flow/cmd/peer_data.go, mirror_status.go): `unreachable_peers` answer slots with
@@ -498,7 +499,8 @@ class PeerDBSimulator(SimulatedSystem):
             rows.append(
                 (self.started - 20.0, "orders_pg_to_ch_resync", "resync failed: dropped", "error")
             )
-        for name in sorted(self.erroring_mirrors):
+        steered = {n for n, o in self.overrides.items() if o.get("_erroring")}
+        for name in sorted(self.erroring_mirrors | steered):
             found = self._find(name)
             if found is None or found[2] != "STATUS_RUNNING":
                 continue
