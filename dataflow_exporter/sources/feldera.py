@@ -4,8 +4,9 @@ API facts: everything is under `/v0`, auth is `Authorization: Bearer <api key>` 
 is given already starts with `apikey:`; the open-source default runs without auth), enums are
 strings, errors are `{message, error_code, details}`. Discovery is `GET pipelines?selector=status`
 (every pipeline, stopped and failed ones included), then `GET pipelines/{p}/stats` for the
-Running and Paused ones: one call carries the global metrics and every connector (without the
-recent-error lists). An explicit `connectors:` list uses the per-connector endpoints
+ones whose process answers (Running, Paused, bootstrapping, replaying, synchronizing): one
+call carries the global metrics and every connector (without the recent-error lists). An
+explicit `connectors:` list uses the per-connector endpoints
 `pipelines/{p}/tables/{t}/connectors/{c}/stats` (views: `views/{v}/...`) instead of `/stats`.
 A pipeline that stops between the two calls answers 503 `PipelineInteractionNotDeployed`: its
 status stays, its connector series go, and the target stays up.
@@ -155,7 +156,8 @@ PIPELINE_PROGRAM_STATUS = MetricSpec(
 PIPELINE_STATS_AVAILABLE = MetricSpec(
     "feldera_pipeline_stats_available",
     "gauge",
-    "1 if the Running/Paused pipeline answered its stats call (polled); 0 when it was not "
+    "1 if the pipeline answered its stats call (polled; asked while Running, Paused, "
+    "bootstrapping, replaying or synchronizing); 0 when it was not "
     "deployed or unreachable, and its connector series are then absent.",
     PIPELINE,
 )
