@@ -41,7 +41,8 @@ Status `message` (flow/cmd/peer_data.go wraps the connector's error), and connec
 known to quote the whole connection string, password included (libpq's `missing "=" after
 "postgresql://..." in connection info string`; JDBC's `No suitable driver found for ...`). With
 the knob set, an unreachable peer's error quotes its `postgresql://` URL with that password: a
-credential the exporter never saw, which only scrubbing can keep off its pages.
+credential the exporter never saw, which only scrubbing can keep off its pages. The failed
+mirror's logged error then quotes its source's `mysql://` URL with that password too.
 
 Scenario: a handful of named mirrors (running, paused, failed, a finished query replication, one
 that is dropped and re-created over and over) and any number of generated ones that pause now
@@ -492,6 +493,9 @@ class PeerDBSimulator(SimulatedSystem):
                 "failed to sync records: [mysql] binlog position not found: "
                 "ERROR 1236 (HY000): Could not find first log file name in binary log index file"
             )
+            if self.peer_dsn_password:  # the connector quotes its connection URL
+                dsn = f"mysql://peerdb:{self.peer_dsn_password}@mysql_app.db.internal:3306/app"
+                message += f" (source {dsn})"
             for back in (3, 2, 1):
                 rows.append((self.started - 600.0 * back, failed, message, "error"))
         if "orders_pg_to_ch" in self._by_name:

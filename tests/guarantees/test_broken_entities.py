@@ -16,6 +16,7 @@ import pytest
 from dataflow_exporter import thresholds
 from dataflow_exporter.simulator import Simulation
 from dataflow_exporter.snapshot import build_snapshot
+from dataflow_exporter.status_page import render_status_page
 from dataflow_exporter.sources import confluent, peerdb
 from dataflow_exporter.sources.base import BrokenEntity
 from dataflow_exporter.store import Store, TargetState
@@ -54,6 +55,21 @@ async def test_peerdb_lists_failed_and_paused_mirrors_with_their_newest_logged_e
     assert found[("events_pg_to_sf",)].error == ""
     # PeerDB reports no state-change time.
     assert all(b.since is None for b in found.values())
+
+
+async def test_peerdb_error_text_shows_on_the_status_page_scrubbed() -> None:
+    secret = "dsn-Secret-7731"
+    async with Simulation({"peerdb": {"peer_dsn_password": secret}}, clock=fixed_clock) as sim:
+        target = sim.systems["peerdb"].demo_target(sim.url)
+        polled = await poll_once(
+            {"global": {"interval": "30s", "timeout": "10s"}, "targets": [target]},
+            clock=fixed_clock,
+        )
+    page = render_status_page(polled.store, FIXED_NOW)
+    broken = page[page.index('id="broken"') :]
+    assert "binlog position not found" in broken
+    assert "mysql://&lt;redacted&gt;@mysql_app.db.internal" in broken
+    assert secret not in page
 
 
 async def test_peerdb_lists_a_running_mirror_that_keeps_erroring_in_peerdbs_words() -> None:

@@ -355,3 +355,9 @@ def test_an_rfc3339_time_before_1970_is_a_schema_error(text: str) -> None:
 
 def test_an_rfc3339_time_at_the_end_of_9999_is_kept() -> None:
     assert timestamp("9999-12-31T23:59:59Z", "x.endTime") == END_OF_9999
+
+
+def test_a_timestamp_without_a_time_zone_is_refused_not_read_in_local_time() -> None:
+    with pytest.raises(SchemaError, match="has no time zone"):
+        timestamp("2025-03-20T12:00:00", "cdcBatches[0].endTime")
+    assert timestamp("2025-03-20T12:00:00+01:00", "t") == 1742468400.0
