@@ -163,7 +163,9 @@ def _errored(age: float) -> dict[str, peerdb.MirrorErrors]:
     return {"m": peerdb.MirrorErrors(row, 1)}
 
 
-@pytest.mark.parametrize("state", sorted(peerdb.BROKEN_MIRROR_STATES))
+# The states that need a person (a failed mirror, one paused by someone, PeerDB not knowing),
+# written out here, not taken from the code under test.
+@pytest.mark.parametrize("state", ["STATUS_FAILED", "STATUS_PAUSED", "STATUS_UNKNOWN"])
 def test_each_mirror_state_peerdb_calls_broken_is_listed_with_its_error(state: str) -> None:
     mirror = peerdb.Mirror("m", state)
     seen = peerdb.Observation([mirror], {}, {}, [], None, _errored(86_400))
