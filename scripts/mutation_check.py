@@ -830,6 +830,13 @@ MUTANTS = (
         ("tests/sources/peerdb/test_source.py",),
     ),
     Mutant(
+        "peerdb-last-error-forgotten",
+        "dataflow_exporter/sources/peerdb.py",
+        "remembered = {n: e for n, e in self._last_errors.items() if n in live}",
+        "remembered: dict[str, MirrorError] = {}",
+        ("tests/sources/peerdb/test_source.py",),
+    ),
+    Mutant(
         "max-entities-exactly-refused",
         "dataflow_exporter/sources/base.py",
         "if count > limit:",

@@ -446,3 +446,25 @@ async def test_a_url_answering_the_gateways_routing_404_names_what_to_change(
     error = polled.store.targets["pg"].last_error or ""
     assert "set url to the PeerDB UI" in error
     assert "8113" in error
+
+
+async def test_a_mirrors_last_error_is_kept_once_its_row_is_no_longer_read(
+    peerdb: Simulation,
+) -> None:
+    # As when newer errors of other mirrors push its row out of the rows read per poll.
+    await control(peerdb, "overrides/orders_pg_to_ch", {"_erroring": True})
+    async with new_session() as session:
+        first = await poll_once(target(peerdb), session)
+        seen = value(
+            first.text, "peerdb_mirror_last_error_timestamp_seconds", mirror="orders_pg_to_ch"
+        )
+        async with aiohttp.ClientSession() as plain:
+            resp = await plain.delete(f"{peerdb.url}/_sim/peerdb/overrides")
+            assert resp.status == 200
+        second = await poll_once(target(peerdb), session, first.scheduler)
+    assert seen is not None
+    kept = value(
+        second.text, "peerdb_mirror_last_error_timestamp_seconds", mirror="orders_pg_to_ch"
+    )
+    assert kept == seen
+    assert value(second.text, "peerdb_mirror_recent_errors", mirror="orders_pg_to_ch") == 0
