@@ -2,9 +2,10 @@
 
 API facts: PeerDB's HTTP API is grpc-gateway (protojson: int64 as strings, enums by name, unset
 messages null, unset oneofs and proto3 `optional` fields omitted), reached through the UI's
-`/api/v1/...` proxy, Basic auth with an empty username. flow-api's own gateway (:8113) serves the
-same API under `/v1/...` behind its own OAuth bearer token; the exporter does not read it, and a
-`url` on :8113 or an inventory answering the gateway's routing 404 says so (`PEERDB_URL_HINT`).
+`/api/v1/...` proxy, Basic auth with an empty username. flow-api's own gateway (:8113) serves
+the same API under `/v1/...` (with its own OAuth bearer token when configured); the exporter
+does not read it, and a `url` on :8113 or an inventory answering the gateway's routing 404
+says so (`PEERDB_URL_HINT`).
 
 Inventory: `GET mirrors/list` (every supported release; an explicit `mirrors:` list selects from
 it, so both modes give one mirror the same series). It carries each mirror's state from v0.36.7
@@ -92,7 +93,8 @@ GRPC_NOT_FOUND = 5  # google.rpc.Code NOT_FOUND
 # serves `/v1/...`, not the UI's `/api/v1/...`, and checks its own OAuth token).
 PEERDB_URL_HINT = (
     "set url to the PeerDB UI (port 3000 by default, which proxies /api/v1 to flow-api), "
-    "not flow-api's HTTP gateway (port 8113), which serves /v1 behind its own OAuth token"
+    "not flow-api's HTTP gateway (port 8113), which serves /v1 only and checks its own "
+    "OAuth token when one is set"
 )
 FLOW_API_PORT = 8113
 # `mirrors/logs` pages: the newest MIRROR_LOG_PAGES * MIRROR_LOG_PAGE_ROWS error rows of the
