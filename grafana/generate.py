@@ -55,6 +55,11 @@ COLOURS = {
     "STATUS_TERMINATED": GREY,
     "STATUS_FAILED": RED,
     "STATUS_UNKNOWN": PURPLE,
+    # PeerDB replication slots (Postgres' wal_status)
+    "reserved": GREEN,
+    "extended": YELLOW,
+    "unreserved": ORANGE,
+    "lost": RED,
     # Confluent
     "ACTIVE": GREEN,
     "FAILED": RED,
@@ -114,7 +119,7 @@ COLOURS = {
 
 # The state sets whose `status` label the dashboards colour, per system.
 STATE_SETS: dict[str, tuple[StateSet, ...]] = {
-    "peerdb": (peerdb_source.FLOW_STATUSES,),
+    "peerdb": (peerdb_source.FLOW_STATUSES, peerdb_source.WAL_STATUSES),
     "confluent": (
         confluent_source.LINK_STATES,
         confluent_source.MIRROR_STATUSES,
@@ -151,6 +156,8 @@ STATUS_COLORS = _status_colors()
 
 BATCH_LIMIT = limit("PeerDBMirrorNoRecentBatch", "threshold_seconds")
 SLOT_LIMIT = limit("PeerDBSlotLagHigh", "threshold_bytes")
+SAFE_WAL_LIMIT = limit("PeerDBSlotSafeWalSizeLow", "threshold_bytes")
+ERROR_WINDOW = limit("PeerDBMirrorErroring", "window_seconds")
 LAG_LIMIT = limit("ConfluentMirrorLagHigh", "threshold_messages")
 RUN_LIMIT = limit("EtlworksFlowRunningTooLong", "threshold_seconds")
 # The flows EtlworksFlowRunningTooLong leaves out (a regular expression on `flow`).
@@ -1167,7 +1174,68 @@ def peerdb() -> dict[str, Any]:
         8,
         8,
     )
+    d.add(
+        timeseries(
+            "Safe WAL size",
+            f"WAL that can still be written before each slot is lost (Postgres' safe_wal_size; PeerDB v0.35.3+, only where max_slot_wal_keep_size is set). The red line is PeerDBSlotSafeWalSizeLow's threshold ({SAFE_WAL_LIMIT} bytes).",
+            [target(f"peerdb_slot_safe_wal_size_bytes{{{T}}}", "{{target}} / {{peer}} / {{slot}}")],
+            unit="bytes",
+            threshold_line=SAFE_WAL_LIMIT,
+        ),
+        16,
+        8,
+    )
+    d.add(
+        table(
+            "Slots losing WAL",
+            "Slots whose wal_status is unreserved (past max_slot_wal_keep_size) or lost (its mirror needs a resync).",
+            [("A", f'peerdb_slot_wal_status{{{T}, status=~"unreserved|lost"}} == 1')],
+            {"target": "Target", "peer": "Peer", "slot": "Slot", "status": "WAL status"},
+        ),
+        8,
+        8,
+    )
+    d.row("Mirror errors")
+    d.add(
+        timeseries(
+            "Errors logged per mirror",
+            "Error rows PeerDB logged for each mirror in the last 15 minutes (mirrors/logs, among the newest rows the exporter reads per poll).",
+            [target(f"peerdb_mirror_recent_errors{{{PM}}} > 0", "{{target}} / {{mirror}}")],
+        ),
+        16,
+        8,
+    )
+    d.add(
+        table(
+            "Running mirrors erroring",
+            f"Running mirrors whose newest logged error is at most {ERROR_WINDOW} s old (PeerDBMirrorErroring's window); the status page shows PeerDB's error text.",
+            [
+                (
+                    "A",
+                    f"(time() - peerdb_mirror_last_error_timestamp_seconds{{{PM}}}) <= {ERROR_WINDOW}"
+                    f' and on (target, mirror) peerdb_mirror_status{{{PM}, status="STATUS_RUNNING"}} == 1',
+                )
+            ],
+            {"target": "Target", "mirror": "Mirror", "Value #A": "Last error (s ago)"},
+            units={"Value #A": "s"},
+        ),
+        8,
+        8,
+    )
     d.row("State over time")
+    d.add(
+        state_timeline(
+            "Replication slot WAL states",
+            "Each slot's wal_status over time, one row per target, peer and slot. A gap is no data (no slot, or a Postgres or PeerDB that does not tell), not a healthy state.",
+            ("peerdb_slot_wal_status",),
+            T,
+            "target, peer, slot",
+            peerdb_source.WAL_STATUSES,
+            "{{target}} / {{peer}} / {{slot}}",
+        ),
+        24,
+        8,
+    )
     d.add(
         state_timeline(
             "Mirror states",

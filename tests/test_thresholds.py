@@ -24,7 +24,7 @@ from dataflow_exporter.thresholds import AlertSettings
 from tests.sources.confluent.upstream_enums import LINK_STATE, LINK_TASK_STATE, MIRROR_TOPIC_STATUS
 from tests.sources.etlworks.upstream_enums import EXECUTION_STATUS
 from tests.sources.feldera.upstream_enums import COMBINED_STATUS, PERMANENT_SUSPEND_ERROR
-from tests.sources.peerdb.upstream_enums import FLOW_STATUS
+from tests.sources.peerdb.upstream_enums import FLOW_STATUS, WAL_STATUS
 from tests.support.helpers import poll_once
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,6 +39,9 @@ TUNED: dict[str, dict[str, Any]] = {
     "PeerDBMirrorStuck": {"statuses": "STATUS_PAUSING"},
     "PeerDBMirrorNoRecentBatch": {"threshold_seconds": 7200},
     "PeerDBSlotLagHigh": {"threshold_bytes": 1024},
+    "PeerDBSlotWalLost": {"statuses": "lost"},
+    "PeerDBSlotSafeWalSizeLow": {"threshold_bytes": 2048},
+    "PeerDBMirrorErroring": {"window_seconds": 60},
     "ConfluentLinkUnavailable": {"statuses": "FAILED|PAUSED"},
     "ConfluentMirrorTopicFailed": {"statuses": "FAILED|UNKNOWN"},
     "ConfluentMirrorTopicPaused": {"statuses": "LINK_PAUSED"},
@@ -83,7 +86,7 @@ def page_settings(overrides: Mapping[str, Mapping[str, Any]]) -> AlertSettings:
     target = {"name": "t", "system": "peerdb", "url": "http://p:3000"}
     data = {"global": {"alerts": dict(overrides)}, "targets": [target]}
     (loaded,) = config_mod.parse(data, env={}).targets
-    return peerdb.PeerDBSource(loaded).alerts  # type: ignore[arg-type]
+    return peerdb.PeerDBSource(loaded).alerts
 
 
 CONFIGS = pytest.mark.parametrize("overrides", [{}, TUNED], ids=["shipped", "tuned"])
@@ -131,6 +134,37 @@ def test_peerdb_thresholds_are_the_rules_on_both_sides(
 
 def _topic(status: str, state_time: float) -> confluent.MirrorTopic:
     return confluent.MirrorTopic("l", "t", status, "NO_ERROR", state_time, 1, ())
+
+
+@CONFIGS
+def test_a_slots_wal_is_broken_when_the_rules_select_its_status_or_its_safe_size_is_low(
+    overrides: dict[str, dict[str, Any]],
+) -> None:
+    rules, settings = rules_config(overrides), page_settings(overrides)
+    for status in WAL_STATUS:
+        slot = peerdb.Slot("p", "s", 0.0, True, wal_status=status)
+        seen = peerdb.Observation([], {}, {}, [slot], None)
+        listed = bool(peerdb.broken_entities(seen, NOW, settings))
+        assert listed is selects(rules, "PeerDBSlotWalLost", status), status
+    safe = float(rules["PeerDBSlotSafeWalSizeLow"]["threshold_bytes"])
+    for size, listed in ((safe, False), (safe - 1, True)):
+        slot = peerdb.Slot("p", "s", 0.0, True, wal_status="reserved", safe_wal_bytes=size)
+        seen = peerdb.Observation([], {}, {}, [slot], None)
+        assert bool(peerdb.broken_entities(seen, NOW, settings)) is listed, size
+
+
+@CONFIGS
+def test_a_running_mirror_is_erroring_within_the_rules_window(
+    overrides: dict[str, dict[str, Any]],
+) -> None:
+    rules, settings = rules_config(overrides), page_settings(overrides)
+    window = float(rules["PeerDBMirrorErroring"]["window_seconds"])
+    for age, listed in ((window, True), (window + 1, False)):
+        row = peerdb.MirrorError(1, "m", NOW - age, "boom")
+        errors = {"m": peerdb.MirrorErrors(row, 1)}
+        mirror = peerdb.Mirror("m", "STATUS_RUNNING")
+        seen = peerdb.Observation([mirror], {}, {}, [], None, errors)
+        assert bool(peerdb.broken_entities(seen, NOW, settings)) is listed, age
 
 
 @CONFIGS

@@ -6,7 +6,7 @@ empty username; a wrong password gets 403 with an empty body, no credentials a r
 sign-in page).
 
 It plays one release (`version`, default 0.37.4, the newest tag; supported from 0.20.0), as that
-release's code in PeerDB-io/peerdb answers:
+release's code in PeerDB-io/peerdb answers (protos/route.proto and flow/cmd/ at the release's tag):
 - `mirrors/list` items carry `status` from v0.36.7 (protos/route.proto `ListMirrorsItem`).
 - `GET mirrors/total_rows_synced/{m}` exists from v0.30.7; before it grpc-gateway's router answers
   `404 {"code":5,"message":"Not Found"}`. It and `POST mirrors/cdc/batches` answer 200 with zeros
@@ -16,13 +16,28 @@ release's code in PeerDB-io/peerdb answers:
 - `peers/slots/{peer}` honours `peerdbManagedOnly` from v0.36.10 (older releases return every
   slot of the database, here also a non-PeerDB `debezium_*` slot); `lagInMb` is whole MiB
   (flow/connectors/postgres/client.go: `round((current_lsn - restart_lsn) / 1024 / 1024)`).
+  Each slot carries `walStatus` (Postgres' wal_status, every release) and, from v0.35.3,
+  `safeWalSize` (an int64 string; `SlotInfo.safe_wal_size`, an optional field, so omitted when
+  Postgres has NULL: a lost slot). The WAL state follows the slot's lag against
+  `slot_keep_size_mib` (the source's max_slot_wal_keep_size) and `max_wal_size_mib` (Postgres'
+  max_wal_size, 1 GiB by default): healthy `reserved`, `extended` past max_wal_size,
+  `unreserved` past the keep size, `lost` past it by a tenth more.
+- `POST mirrors/logs` (ListMirrorLogs, flow/cmd/mirror_status.go, every supported release):
+  rows newest first by id, `level` matched exactly against the row's type, `flowJobName` as a
+  substring (`position($1 in flow_name) > 0`), `numPerPage` rows (none when 0: `limit 0`),
+  `beforeId` for older pages, `errorTimestamp` in epoch milliseconds (a double), `total` the
+  count of matching rows. The failed mirror has logged errors; `erroring_mirrors` keep
+  logging one every `error_period` seconds while running (as does a mirror whose override
+  sets `_erroring`); a warning row and an error row of
+  a flow whose name contains a listed mirror's name test the exporter's own filtering.
 
 For the runbooks: `GET mirrors/cdc/batches/{m}` (the GET form of the POST) and `POST mirrors/logs`
 (flow/cmd/handler.go `ListMirrorLogs`: flow name contains `flowJobName`, `error_type = level`
 unless "all", newest first, `numPerPage` rows, `errorTimestamp` in epoch milliseconds).
 
 Partial failures (flow/cmd/peer_data.go, mirror_status.go): `unreachable_peers` answer slots with
-`400 {"code":9}` (FailedPrecondition: PeerDB cannot connect to that source database);
+`400 {"code":9}` (FailedPrecondition: PeerDB cannot connect to that source database) from
+v0.34.0, and with `500 {"code":2}` (an untyped error, grpc's Unknown) before;
 `flow_info_failures` mirrors answer `includeFlowInfo` with `500 {"code":13}` (the Temporal query).
 
 Credential echo (`peer_dsn_password`): PeerDB answers a connector's error text verbatim in the
@@ -30,7 +45,8 @@ Status `message` (flow/cmd/peer_data.go wraps the connector's error), and connec
 known to quote the whole connection string, password included (libpq's `missing "=" after
 "postgresql://..." in connection info string`; JDBC's `No suitable driver found for ...`). With
 the knob set, an unreachable peer's error quotes its `postgresql://` URL with that password: a
-credential the exporter never saw, which only scrubbing can keep off its pages.
+credential the exporter never saw, which only scrubbing can keep off its pages. The failed
+mirror's logged error then quotes its source's `mysql://` URL with that password too.
 
 Scenario: a handful of named mirrors (running, paused, failed, a finished query replication, one
 that is dropped and re-created over and over) and any number of generated ones that pause now
@@ -56,6 +72,8 @@ LIST_CARRIES_STATUS: Release = (0, 36, 7)
 HAS_TOTAL_ROWS: Release = (0, 30, 7)
 STATUS_NOT_FOUND_IS_404: Release = (0, 34, 0)
 HONOURS_MANAGED_ONLY: Release = (0, 36, 10)
+HAS_SAFE_WAL_SIZE: Release = (0, 35, 3)
+SLOT_ERRORS_ARE_TYPED: Release = (0, 34, 0)
 # A slot another tool made in the same database: PeerDB's own filter leaves it out.
 FOREIGN_SLOT = "debezium_orders"
 
@@ -117,6 +135,11 @@ class PeerDBSimulator(SimulatedSystem):
         unreachable_peers: Iterable[str] = (),
         flow_info_failures: Iterable[str] = (),
         peer_dsn_password: str | None = None,
+        slot_keep_size_mib: float = 16384.0,
+        max_wal_size_mib: float = 1024.0,
+        erroring_mirrors: Iterable[str] = (),
+        error_period: float = 60.0,
+        error_rows: int = 5,
     ) -> None:
         super().__init__(clock, seed)
         self.plays = release(version, "peerdb.version")
@@ -124,6 +147,13 @@ class PeerDBSimulator(SimulatedSystem):
         self.flow_info_failures = frozenset(flow_info_failures)
         self.password = password
         self.peer_dsn_password = peer_dsn_password
+        self.slot_keep_size_mib = slot_keep_size_mib
+        self.max_wal_size_mib = max_wal_size_mib
+        self.erroring_mirrors = frozenset(erroring_mirrors)
+        self.error_period = error_period
+        self.error_rows = error_rows
+        # Bodies of mirrors/logs requests, so tests can count and check them.
+        self.log_requests: list[dict[str, Any]] = []
         self.churn_period = churn_period
         self.batch_period = batch_period
         self.rng = random.Random(seed)
@@ -392,58 +422,6 @@ class PeerDBSimulator(SimulatedSystem):
             )
         return self._body({"cdcBatches": batches, "total": batch_id, "page": 1})
 
-    def _flow_errors(self) -> list[dict[str, Any]]:
-        """peerdb_stats.flow_errors, oldest first: a failed mirror's sync errors after a warning,
-        and one informational line for every other mirror."""
-        rows: list[tuple[str, str, str]] = []
-        for _, mirror, status in self._live():
-            if status == "STATUS_FAILED":
-                rows.append((mirror.name, "warn", "slot lag is growing: sync is falling behind"))
-                rows += [
-                    (
-                        mirror.name,
-                        "error",
-                        f"failed to sync records: failed to connect to {mirror.source}: "
-                        "dial tcp 10.0.4.12:3306: connect: connection refused",
-                    )
-                ] * 2
-            else:
-                rows.append((mirror.name, "info", "mirror created"))
-        base = (self.started - 3600.0) * 1000.0
-        return [
-            {
-                "id": i + 1,
-                "flowName": name,
-                "errorMessage": message,
-                "errorType": level,
-                "errorTimestamp": base + i * 60_000.0,
-            }
-            for i, (name, level, message) in enumerate(rows)
-        ]
-
-    async def mirror_logs(self, request: web.Request) -> web.Response:
-        """POST mirrors/logs, as flow/cmd/handler.go ListMirrorLogs answers: rows whose flow
-        name contains flowJobName, of one error_type unless level is "all", newest first,
-        numPerPage of them (0: none), `page` counted from 1."""
-        if (denied := self._denied(request)) is not None:
-            return denied
-        body = await self._json_body(request)
-        name = str(body.get("flowJobName") or "")
-        level = str(body.get("level") or "")
-        per_page = int(body.get("numPerPage") or 0)
-        page = int(body.get("page") or 0)
-        rows = [
-            r
-            for r in self._flow_errors()
-            if name in r["flowName"] and level in ("", "all", r["errorType"])
-        ]
-        newest = rows[::-1]
-        start = (page - 1) * per_page if page else 0
-        shown = newest[start : start + per_page]
-        behind = sum(1 for r in rows if shown and r["id"] > shown[0]["id"])
-        answer_page = page or (behind // per_page + 1 if per_page else 0)
-        return self._body({"errors": shown, "total": len(rows), "page": answer_page})
-
     async def slots(self, request: web.Request) -> web.Response:
         """GET peers/slots/{peer}: one slot per CDC mirror reading from the peer."""
         if (denied := self._denied(request)) is not None:
@@ -460,6 +438,10 @@ class PeerDBSimulator(SimulatedSystem):
                     "failed to get postgres connector: cannot parse connection string: "
                     f'missing "=" after "{dsn}" in connection info string'
                 )
+            if self.plays < SLOT_ERRORS_ARE_TYPED:
+                # The connector's error as it is: v0.34.0 added the wrapping text and the code.
+                bare = message.removeprefix("failed to get postgres connector: ")
+                return self._body({"code": 2, "message": bare, "details": []}, 500)
             return self._body({"code": 9, "message": message, "details": []}, 400)
         data = []
         indexes = self._by_peer.get(peer, [])
@@ -475,21 +457,37 @@ class PeerDBSimulator(SimulatedSystem):
                 if running
                 else 64.0 + self.elapsed() * 0.5
             )
-            data.append(self._slot(f"peerflow_slot_{mirror.name}", lag, active=running))
+            slot = self._slot(f"peerflow_slot_{mirror.name}", lag, active=running)
+            steer = self.overrides.get(mirror.name, {})
+            if "_wal_status" in steer:
+                slot["walStatus"] = steer["_wal_status"]
+            if "_safe_wal_mib" in steer and "safeWalSize" in slot:
+                slot["safeWalSize"] = str(int(steer["_safe_wal_mib"] * MIB))
+            data.append(slot)
         return self._body({"slotData": data})
 
-    @staticmethod
-    def _slot(name: str, lag_mib: float, active: bool) -> dict[str, Any]:
+    def _wal(self, lag_mib: float) -> tuple[str, int | None]:
+        """Postgres' wal_status and safe_wal_size (bytes) of a slot holding `lag_mib` of WAL."""
+        keep = self.slot_keep_size_mib
+        if lag_mib > keep * 1.1:
+            return "lost", None  # Postgres: safe_wal_size is NULL for a lost slot
+        safe = int((keep - lag_mib) * MIB)
+        if lag_mib > keep:
+            return "unreserved", safe
+        return ("extended" if lag_mib > self.max_wal_size_mib else "reserved"), safe
+
+    def _slot(self, name: str, lag_mib: float, active: bool) -> dict[str, Any]:
         # PeerDB's query rounds to whole MiB in SQL; the float field then carries an integer.
         whole = round(lag_mib)
-        return {
+        status, safe = self._wal(lag_mib)
+        slot = {
             "slotName": name,
             "redoLSN": "4/4D3A2B10",
             "restartLSN": "4/4C000028",
             "active": active,
             "lagInMb": whole,
             "confirmedFlushLSN": "4/4D1F0E40",
-            "walStatus": "reserved",
+            "walStatus": status,
             "currentLSN": "4/4E2A9F88",
             "restartToConfirmedMb": whole,
             "confirmedToCurrentMb": whole,
@@ -498,6 +496,74 @@ class PeerDBSimulator(SimulatedSystem):
             "backendState": "active" if active else "idle",
             "logicalDecodingWorkMemMb": "64",
         }
+        if self.plays >= HAS_SAFE_WAL_SIZE and safe is not None:
+            slot["safeWalSize"] = str(safe)  # int64: a string in protojson
+        return slot
+
+    def log_rows(self) -> list[dict[str, Any]]:
+        """Every row of peerdb_stats.flow_errors now, newest (highest id) first."""
+        rows: list[tuple[float, str, str, str]] = []
+        failed = "users_mysql_to_ch"
+        if failed in self._by_name:
+            message = (
+                "failed to sync records: [mysql] binlog position not found: "
+                "ERROR 1236 (HY000): Could not find first log file name in binary log index file"
+            )
+            if self.peer_dsn_password:  # the connector quotes its connection URL
+                dsn = f"mysql://peerdb:{self.peer_dsn_password}@mysql_app.db.internal:3306/app"
+                message += f" (source {dsn})"
+            for back in (3, 2, 1):
+                rows.append((self.started - 600.0 * back, failed, message, "error"))
+        if "orders_pg_to_ch" in self._by_name:
+            rows.append((self.started - 30.0, "orders_pg_to_ch", "slot lag is 2 GiB", "warn"))
+            rows.append(
+                (self.started - 20.0, "orders_pg_to_ch_resync", "resync failed: dropped", "error")
+            )
+        steered = {n for n, o in self.overrides.items() if o.get("_erroring")}
+        for name in sorted(self.erroring_mirrors | steered):
+            found = self._find(name)
+            if found is None or found[2] != "STATUS_RUNNING":
+                continue
+            newest = self.clock() - (self.elapsed() % self.error_period)
+            for back in range(self.error_rows):
+                message = (
+                    f"[clickhouse] failed to push records for {name}: code: 241, "
+                    "message: Memory limit (total) exceeded; retrying"
+                )
+                rows.append((newest - back * self.error_period, name, message, "error"))
+        rows.sort()
+        return [
+            {
+                "flowName": name,
+                "errorMessage": message,
+                "errorType": level,
+                "errorTimestamp": round(at * 1000.0),  # a double of epoch milliseconds
+                "id": i + 1,
+            }
+            for i, (at, name, message, level) in reversed(list(enumerate(rows)))
+        ]
+
+    async def mirror_logs(self, request: web.Request) -> web.Response:
+        """POST mirrors/logs (ListMirrorLogs), newest first."""
+        if (denied := self._denied(request)) is not None:
+            return denied
+        body = await self._json_body(request)
+        self.log_requests.append(body)
+        rows = self.log_rows()
+        name = str(body.get("flowJobName") or "")
+        if name:
+            rows = [r for r in rows if name in r["flowName"]]  # position($1 in flow_name) > 0
+        level = str(body.get("level") or "")
+        if level and level != "all":
+            rows = [r for r in rows if r["errorType"] == level]
+        total = len(rows)
+        before = int(body.get("beforeId") or 0)
+        if before:
+            rows = [r for r in rows if r["id"] < before]
+        per_page = int(body.get("numPerPage") or 0)
+        page = int(body.get("page") or 0)
+        start = (page - 1) * per_page if page else 0
+        return self._body({"errors": rows[start : start + per_page], "total": total, "page": 1})
 
     async def instance_info(self, request: web.Request) -> web.Response:
         """GET instance/info."""

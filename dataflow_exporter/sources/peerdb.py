@@ -1,8 +1,11 @@
-"""PeerDB CDC mirrors: state, identity, row counters, newest batch and replication-slot lag.
+"""PeerDB CDC mirrors: state, identity, row counters, newest batch, errors and replication slots.
 
 API facts: PeerDB's HTTP API is grpc-gateway (protojson: int64 as strings, enums by name, unset
-messages null, unset oneofs omitted), reached through the UI's `/api/v1/...` proxy, Basic auth with
-an empty username.
+messages null, unset oneofs and proto3 `optional` fields omitted), reached through the UI's
+`/api/v1/...` proxy, Basic auth with an empty username. flow-api's own gateway (:8113) serves
+the same API under `/v1/...` (with its own OAuth bearer token when configured); the exporter
+does not read it, and a `url` on :8113 or an inventory answering the gateway's routing 404
+says so (`PEERDB_URL_HINT`).
 
 Inventory: `GET mirrors/list` (every supported release; an explicit `mirrors:` list selects from
 it, so both modes give one mirror the same series). It carries each mirror's state from v0.36.7
@@ -11,9 +14,11 @@ mirrors/status` without `includeFlowInfo` (which would query Temporal and can fa
 
 Details, each failing alone: `GET mirrors/total_rows_synced/{m}` (from v0.30.7; older releases
 answer the gateway's routing 404, so the capability is learned missing instead of the mirror
-looking dropped), `POST mirrors/cdc/batches` (from v0.19.0), `GET peers/slots/{peer}` (400
-FailedPrecondition when PeerDB cannot reach that source database), `GET instance/info` (from
-v0.20.0). `peerdbManagedOnly` is honoured from v0.36.10; releases without the list's `status`
+looking dropped), `POST mirrors/cdc/batches` (from v0.19.0), `GET peers/slots/{peer}`
+(FailedPrecondition 400 `{"code":9}` from v0.34.0, Unknown 500 `{"code":2}` before, when PeerDB
+cannot reach that source database; `walStatus` on every release, `safeWalSize` from v0.35.3),
+`GET instance/info` (from v0.19.1), and one fleet-wide `POST mirrors/logs` (from v0.15.2; see
+`MirrorErrors`). `peerdbManagedOnly` is honoured from v0.36.10; releases without the list's `status`
 return every slot of the database, so only PeerDB's own (`peerflow_slot_*`) are kept there.
 Only `mirrors/status` means "dropped" by a 404 (`flow X not found`); `total_rows_synced` and
 `cdc/batches` answer 200 with zeros for an unknown mirror on current releases. A route the
@@ -30,18 +35,23 @@ Sample exposition::
     peerdb_mirror_rows_synced_total{target="pg",mirror="orders"} 4.8213377e+07
     peerdb_mirror_last_batch_end_timestamp_seconds{target="pg",mirror="orders"} 1.742471944e+09
     peerdb_slot_lag_bytes{target="pg",peer="pg_prod",slot="peerflow_slot_orders"} 1.9136512e+07
+    peerdb_slot_wal_status{target="pg",peer="pg_prod",slot="peerflow_slot_orders",status="lost"} 0.0
+    peerdb_slot_safe_wal_size_bytes{target="pg",peer="pg_prod",slot="peerflow_slot_orders"} 1.6e+10
+    peerdb_mirror_last_error_timestamp_seconds{target="pg",mirror="orders"} 1.742471901e+09
+    peerdb_mirror_recent_errors{target="pg",mirror="orders"} 3.0
 """
 
 from __future__ import annotations
 
 import functools
+import urllib.parse
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import msgspec
 import msgspec.structs
-from pydantic import FilePath, SecretStr, model_validator
+from pydantic import FilePath, SecretStr, field_validator, model_validator
 
 from dataflow_exporter import scrub, thresholds
 from dataflow_exporter.auth import BasicAuth, SecretReader
@@ -80,6 +90,22 @@ MIB = 1024 * 1024
 # Slots PeerDB creates under its default name; a custom `replicationSlotName` has any name.
 DEFAULT_SLOT_PREFIX = "peerflow_slot_"
 GRPC_NOT_FOUND = 5  # google.rpc.Code NOT_FOUND
+# What a `url` must point at, for errors that suggest it points elsewhere (flow-api's gateway
+# serves `/v1/...`, not the UI's `/api/v1/...`, and checks its own OAuth token).
+PEERDB_URL_HINT = (
+    "set url to the PeerDB UI (port 3000 by default, which proxies /api/v1 to flow-api), "
+    "not flow-api's HTTP gateway (port 8113), which serves /v1 only and checks its own "
+    "OAuth token when one is set"
+)
+FLOW_API_PORT = 8113
+# `mirrors/logs` pages: the newest MIRROR_LOG_PAGES * MIRROR_LOG_PAGE_ROWS error rows of the
+# whole fleet per poll, newest first, each page after the first asked for by `beforeId`.
+MIRROR_LOG_PAGE_ROWS = 100
+MIRROR_LOG_PAGES = 3
+# `peerdb_mirror_recent_errors` counts the error rows read that are younger than this.
+RECENT_ERRORS_SECONDS = 900.0
+# A remembered error text is kept to this length: the status page scrubs and shows less.
+MAX_ERROR_TEXT = 16384
 
 FLOW_STATUSES = StateSet(
     (
@@ -97,6 +123,11 @@ FLOW_STATUSES = StateSet(
         "STATUS_MODIFYING",
     )
 )
+# pg_replication_slots.wal_status (Postgres 13+), as PeerDB passes it on in `SlotInfo.walStatus`.
+WAL_STATUSES = StateSet(("reserved", "extended", "unreserved", "lost"))
+# What PeerDB writes for a slot whose WAL state Postgres cannot tell: its own "unknown" on
+# Postgres before 13, "" where Postgres has NULL (a slot that has reserved no WAL yet).
+NO_WAL_STATUS = frozenset({"", "unknown"})
 INSTANCE_STATUSES = StateSet(
     ("INSTANCE_STATUS_UNKNOWN", "INSTANCE_STATUS_READY", "INSTANCE_STATUS_MAINTENANCE")
 )
@@ -176,6 +207,34 @@ SLOT_ACTIVE = MetricSpec(
     "1 if the replication slot has an active consumer (polled).",
     ("peer", "slot"),
 )
+SLOT_WAL_STATUS = MetricSpec(
+    "peerdb_slot_wal_status",
+    "gauge",
+    "Replication slot WAL state (polled, Postgres' wal_status): 1 for the current one. "
+    "unreserved: past max_slot_wal_keep_size; lost: its WAL is gone and the mirror with it.",
+    ("peer", "slot", "status"),
+)
+SLOT_SAFE_WAL = MetricSpec(
+    "peerdb_slot_safe_wal_size_bytes",
+    "gauge",
+    "WAL that can still be written before the replication slot is lost (polled, Postgres' "
+    "safe_wal_size; PeerDB v0.35.3+, absent without max_slot_wal_keep_size).",
+    ("peer", "slot"),
+)
+MIRROR_LAST_ERROR = MetricSpec(
+    "peerdb_mirror_last_error_timestamp_seconds",
+    "gauge",
+    "When PeerDB last logged an error for the mirror (polled from mirrors/logs, the newest "
+    f"{MIRROR_LOG_PAGES * MIRROR_LOG_PAGE_ROWS} error rows of the instance), Unix time.",
+    ("mirror",),
+)
+MIRROR_RECENT_ERRORS = MetricSpec(
+    "peerdb_mirror_recent_errors",
+    "gauge",
+    f"Errors PeerDB logged for the mirror in the last {RECENT_ERRORS_SECONDS / 60:.0f} minutes "
+    f"(polled, among the newest {MIRROR_LOG_PAGES * MIRROR_LOG_PAGE_ROWS} error rows).",
+    ("mirror",),
+)
 INSTANCE_STATUS = MetricSpec(
     "peerdb_instance_status",
     "gauge",
@@ -193,11 +252,15 @@ SPECS = (
     SLOT_LAG,
     SLOT_ACTIVE,
     INSTANCE_STATUS,
+    SLOT_WAL_STATUS,
+    SLOT_SAFE_WAL,
+    MIRROR_LAST_ERROR,
+    MIRROR_RECENT_ERRORS,
 )
 
 
 class PeerDBTarget(TargetConfig):
-    """`system: peerdb`: the UI URL (or flow-api :8113) and the UI password, if one is set."""
+    """`system: peerdb`: the PeerDB UI's URL and the UI password, if one is set."""
 
     api_paths = ("/api/v1",)
 
@@ -208,6 +271,18 @@ class PeerDBTarget(TargetConfig):
     rows_synced: bool = True
     cdc_batches: bool = True
     slots: bool = True
+    mirror_errors: bool = True
+
+    @field_validator("url")
+    @classmethod
+    def _not_flow_api(cls, url: str) -> str:
+        try:
+            port = urllib.parse.urlsplit(url).port
+        except ValueError:
+            return url  # the shared URL check names what is wrong with it
+        if port == FLOW_API_PORT:
+            raise ValueError(f"port {FLOW_API_PORT} is PeerDB's flow-api: {PEERDB_URL_HINT}")
+        return url
 
     @model_validator(mode="before")
     @classmethod
@@ -242,12 +317,31 @@ class Batch(msgspec.Struct, frozen=True, gc=False):
 
 
 class Slot(msgspec.Struct, frozen=True, gc=False):
-    """One replication slot on a source peer."""
+    """One replication slot on a source peer (None: the release or Postgres does not say)."""
 
     peer: str
     name: str
     lag_bytes: float
     active: bool
+    wal_status: State | None = None
+    safe_wal_bytes: float | None = None
+
+
+class MirrorError(msgspec.Struct, frozen=True, gc=False):
+    """One error row of `mirrors/logs`."""
+
+    id: int
+    mirror: str
+    time: float
+    message: str
+    level: str = "error"
+
+
+class MirrorErrors(msgspec.Struct, frozen=True, gc=False):
+    """What the error log says of one mirror: its newest error and how many are recent."""
+
+    last: MirrorError
+    recent: int
 
 
 def flow_status(value: Any) -> State:
@@ -363,7 +457,15 @@ def parse_slots(peer: str, payload: Any) -> list[Slot]:
     return [Slot(peer, *entry) for entry in _slot_entries(payload)]
 
 
-SlotEntry = tuple[str, float, bool]  # a slot's name, lag in bytes and whether it is active
+# A slot's name, lag in bytes, whether it is active, WAL state and safe WAL size in bytes.
+SlotEntry = tuple[str, float, bool, State | None, float | None]
+
+
+def wal_status(value: Any) -> State | None:
+    """`walStatus` -> Postgres' name, `Unknown`, or None where Postgres cannot tell."""
+    if value is None or value in NO_WAL_STATUS:
+        return None
+    return WAL_STATUSES.normalise(value)
 
 
 def _slot_entries(payload: Any) -> list[SlotEntry]:
@@ -378,9 +480,49 @@ def _slot_entries(payload: Any) -> list[SlotEntry]:
                 string(item.get("slotName"), f"slotData[{i}].slotName"),
                 lag_mib * MIB,
                 boolean(item.get("active", False), f"slotData[{i}].active"),
+                wal_status(item.get("walStatus")),
+                optional_number(item.get("safeWalSize"), f"slotData[{i}].safeWalSize"),
             )
         )
     return entries
+
+
+def parse_mirror_logs(payload: Any) -> list[MirrorError]:
+    """`POST mirrors/logs` -> its error rows, newest first (`errorTimestamp` is epoch ms)."""
+    data = obj(payload, "mirrors/logs")
+    check_ok(data, "mirrors/logs")
+    rows = []
+    for i, raw in enumerate(items(data, "errors", "mirrors/logs")):
+        item = obj(raw, f"errors[{i}]")
+        millis = number(item.get("errorTimestamp"), f"errors[{i}].errorTimestamp")
+        rows.append(
+            MirrorError(
+                int(number(item.get("id", 0), f"errors[{i}].id")),
+                string(item.get("flowName"), f"errors[{i}].flowName"),
+                unix_time(millis / 1000.0, f"errors[{i}].errorTimestamp"),
+                str(item.get("errorMessage") or "")[:MAX_ERROR_TEXT],
+                str(item.get("errorType", "error")),
+            )
+        )
+    return rows
+
+
+def mirror_errors(
+    rows: list[MirrorError], mirrors: set[str], now: float
+) -> dict[str, MirrorErrors]:
+    """Each listed mirror's newest error and recent count. `flowName` must equal the mirror's
+    name: PeerDB's own mirror filter is a substring match (`position($1 in flow_name)`)."""
+    newest: dict[str, MirrorError] = {}
+    recent: dict[str, int] = {}
+    for row in rows:
+        # The request asks for level "error"; a server that ignored it must not count warnings.
+        if row.mirror not in mirrors or row.level != "error":
+            continue
+        if row.mirror not in newest or row.time > newest[row.mirror].time:
+            newest[row.mirror] = row
+        if now - row.time <= RECENT_ERRORS_SECONDS:
+            recent[row.mirror] = recent.get(row.mirror, 0) + 1
+    return {name: MirrorErrors(last, recent.get(name, 0)) for name, last in newest.items()}
 
 
 def parse_instance(payload: Any) -> State:
@@ -465,6 +607,8 @@ class _SlotShape(msgspec.Struct, gc=False, rename="camel"):
     slot_name: str
     lag_in_mb: JsonNumber | None = None
     active: bool = False
+    wal_status: str | None = None
+    safe_wal_size: JsonNumber | None = None
 
 
 class _SlotsShape(msgspec.Struct, gc=False, rename="camel"):
@@ -479,6 +623,8 @@ def _slots(page: _SlotsShape) -> list[SlotEntry]:
             slot.slot_name,
             (optional_number(slot.lag_in_mb, "slotData[].lagInMb") or 0.0) * MIB,
             slot.active,
+            wal_status(slot.wal_status),
+            optional_number(slot.safe_wal_size, "slotData[].safeWalSize"),
         )
         for slot in page.slot_data or ()
     ]
@@ -508,6 +654,8 @@ class Observation:
     batches: dict[str, Batch]
     slots: list[Slot]
     instance: str | None
+    # Each mirror's errors from `mirrors/logs`; None when the poll did not read them.
+    errors: dict[str, MirrorErrors] | None = None
 
 
 def build_families(seen: Observation) -> list[Family]:
@@ -548,10 +696,25 @@ def build_families(seen: Observation) -> list[Family]:
                 batch_rows.add((m.name,), batch.rows)
     lag = Family(SLOT_LAG)
     active = Family(SLOT_ACTIVE)
+    wal = Family(SLOT_WAL_STATUS)
+    safe = Family(SLOT_SAFE_WAL)
     for slot in seen.slots:
         lag.add((slot.peer, slot.name), slot.lag_bytes)
         active.add((slot.peer, slot.name), 1 if slot.active else 0)
+        if slot.wal_status is not None:
+            WAL_STATUSES.one_hot(wal, (slot.peer, slot.name), slot.wal_status)
+        if slot.safe_wal_bytes is not None:
+            safe.add((slot.peer, slot.name), slot.safe_wal_bytes)
+    last_error = Family(MIRROR_LAST_ERROR)
+    recent = Family(MIRROR_RECENT_ERRORS)
+    if seen.errors is not None:
+        for m in seen.mirrors:
+            found = seen.errors.get(m.name)
+            recent.add((m.name,), found.recent if found is not None else 0)
+            if found is not None:
+                last_error.add((m.name,), found.last.time)
     families = [status, info, created, rows, batches, batch_end, batch_rows, lag, active]
+    families += [wal, safe, last_error, recent]
     if seen.instance is not None:
         instance = Family(INSTANCE_STATUS)
         INSTANCE_STATUSES.one_hot(instance, (), seen.instance)
@@ -563,9 +726,10 @@ def build_families(seen: Observation) -> list[Family]:
 # PeerDBMirrorPaused's at once, and STATUS_UNKNOWN (PeerDB not knowing the state) where
 # PeerDBMirrorStuck selects it. The other stuck and snapshot states are broken only once they
 # last, and PeerDB's list gives no state-change time to tell, so the page leaves them to the
-# alerts. The list carries no error text either: `mirrors/logs` keeps an error history, not the
-# current error, and costs a call per mirror, so the page shows the state and when the exporter
-# first saw it.
+# alerts. The list carries no error text either; the error text is the mirror's newest row of
+# `mirrors/logs` (an error history: for a failed mirror, the error that stopped it is usually
+# the newest). Slots: a WAL status PeerDBSlotWalLost selects, a safe WAL size under
+# PeerDBSlotSafeWalSizeLow's threshold, a lag over PeerDBSlotLagHigh's.
 IMMEDIATE_MIRROR_ALERTS = ("PeerDBMirrorFailed", "PeerDBMirrorPaused")
 
 
@@ -578,31 +742,62 @@ def _broken_mirror_state(state: str, alerts: AlertSettings) -> bool:
 def broken_entities(
     seen: Observation, now: float, alerts: AlertSettings | None = None
 ) -> list[BrokenEntity]:
-    """Failed, paused or unknown mirrors, running mirrors without a recent batch and slots
-    lagging past the alert thresholds (`alerts`: the shipped settings if not given)."""
+    """Failed, paused or unknown mirrors, running mirrors without a recent batch or erroring,
+    and slots losing their WAL or past the alert thresholds, with PeerDB's newest error text
+    (`alerts`: the shipped settings if not given)."""
     alerts = alerts or thresholds.defaults()
-    batch_age = alerts.number("PeerDBMirrorNoRecentBatch", "threshold_seconds")
-    slot_lag = alerts.number("PeerDBSlotLagHigh", "threshold_bytes")
-    broken = []
-    for m in seen.mirrors:
-        if m.status is None:
-            continue
-        state = m.status
-        if not isinstance(state, Unknown) and not _broken_mirror_state(state, alerts):
-            batch = seen.batches.get(m.name)
-            end = batch.end_time if batch is not None else None
-            if state != "STATUS_RUNNING" or end is None:
-                continue
-            if now - end <= batch_age:
-                continue
-            state = f"STATUS_RUNNING, no CDC batch for {(now - end) / 3600:.1f}h"
-        broken.append(BrokenEntity("mirror", (("mirror", m.name),), str(state)))
-    for slot in seen.slots:
-        if slot.lag_bytes > slot_lag:
-            names = (("peer", slot.peer), ("slot", slot.name))
-            state = f"lag {slot.lag_bytes / 2**30:.1f} GiB" + ("" if slot.active else ", inactive")
-            broken.append(BrokenEntity("replication slot", names, state))
+    broken = [b for m in seen.mirrors if (b := _broken_mirror(m, seen, now, alerts)) is not None]
+    broken += [b for slot in seen.slots if (b := _broken_slot(slot, alerts)) is not None]
     return broken
+
+
+def _broken_mirror(
+    m: Mirror, seen: Observation, now: float, alerts: AlertSettings
+) -> BrokenEntity | None:
+    if m.status is None:
+        return None
+    errors = (seen.errors or {}).get(m.name)
+    text = errors.last.message if errors is not None else ""
+    names = (("mirror", m.name),)
+    if isinstance(m.status, Unknown) or _broken_mirror_state(m.status, alerts):
+        return BrokenEntity("mirror", names, str(m.status), text)
+    if m.status != "STATUS_RUNNING":
+        return None
+    notes = []
+    batch = seen.batches.get(m.name)
+    end = batch.end_time if batch is not None else None
+    batch_age = alerts.number("PeerDBMirrorNoRecentBatch", "threshold_seconds")
+    if end is not None and now - end > batch_age:
+        notes.append(f"no CDC batch for {(now - end) / 3600:.1f}h")
+    window = alerts.number("PeerDBMirrorErroring", "window_seconds")
+    if errors is not None and now - errors.last.time <= window:
+        notes.append("erroring")
+    if not notes:
+        return None
+    return BrokenEntity("mirror", names, ", ".join(["STATUS_RUNNING", *notes]), text)
+
+
+def _size(size: float) -> str:
+    """Bytes for people: GiB from 1 GiB on (as before), whole MiB below it."""
+    return f"{size / 2**30:.1f} GiB" if size >= 2**30 else f"{size / 2**20:.0f} MiB"
+
+
+def _broken_slot(slot: Slot, alerts: AlertSettings) -> BrokenEntity | None:
+    notes = []
+    wal_status = slot.wal_status
+    if wal_status is not None and alerts.selects("PeerDBSlotWalLost", wal_status):
+        notes.append(f"wal_status {slot.wal_status}")
+    safe = slot.safe_wal_bytes
+    safe_limit = alerts.number("PeerDBSlotSafeWalSizeLow", "threshold_bytes")
+    if safe is not None and safe < safe_limit:
+        notes.append(f"safe WAL {_size(safe)}")
+    slot_lag = alerts.number("PeerDBSlotLagHigh", "threshold_bytes")
+    if slot.lag_bytes > slot_lag:
+        notes.append(f"lag {_size(slot.lag_bytes)}")
+    if not notes:
+        return None
+    state = ", ".join(notes) + ("" if slot.active else ", inactive")
+    return BrokenEntity("replication slot", (("peer", slot.peer), ("slot", slot.name)), state)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -618,6 +813,7 @@ STATUS_PATH = _path("mirrors", "status")
 BATCHES_PATH = _path("mirrors", "cdc", "batches")
 ROWS_PATH = _path("mirrors", "total_rows_synced")  # + "/{mirror}"
 INSTANCE_PATH = _path("instance", "info")
+LOGS_PATH = _path("mirrors", "logs")
 
 
 @dataclass(slots=True)
@@ -630,6 +826,7 @@ class _Reading:
     batches: dict[str, Batch]
     slots: list[Slot]
     instance: list[State]
+    errors: list[list[MirrorError]]
 
 
 class PeerDBSource(Source[PeerDBTarget]):
@@ -647,8 +844,15 @@ class PeerDBSource(Source[PeerDBTarget]):
         "slots",
         "instance_info",
         "mirrors_list",
+        "mirror_logs",
     )
-    unknown_value_fields = ("flow_status", "instance_status")
+    unknown_value_fields = ("flow_status", "instance_status", "wal_status")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Each mirror's newest error seen so far: a mirror whose error has left the newest
+        # rows read keeps its last error time (pruned to the mirrors listed).
+        self._last_errors: dict[str, MirrorError] = {}
 
     def route_missing(self, exc: UpstreamError) -> bool:
         """grpc-gateway's routing 404 (`{"code":5,"message":"Not Found"}`): the release has no
@@ -670,7 +874,7 @@ class PeerDBSource(Source[PeerDBTarget]):
     async def poll(self, client: UpstreamClient) -> PollResult:
         """The mirror list, then each mirror's details and each source peer's slots."""
         details = self.details()
-        listed = MIRROR_LIST(await client.get(LIST_PATH))
+        listed = MIRROR_LIST(await self._inventory(client))
         selected = [m for m in listed if self._selected(m.name)]
         mirrors = [m for m in selected if self.shard.owns(m.name)]
         self.admit(len(mirrors), "mirrors/list: mirrors")
@@ -681,7 +885,7 @@ class PeerDBSource(Source[PeerDBTarget]):
         )
         # The list carries every mirror's state from v0.36.7 on; an empty list says nothing.
         carries_state = all(m.status is not None for m in listed)
-        seen = _Reading({}, set(), {}, {}, [], [])
+        seen = _Reading({}, set(), {}, {}, [], [], [])
         jobs: list[Callable[[], Awaitable[None]]] = []
         for m in mirrors:
             if m.status is None:
@@ -700,6 +904,8 @@ class PeerDBSource(Source[PeerDBTarget]):
             )
         if self.shard.primary:
             jobs.append(functools.partial(self._instance, client, details, seen))
+        if self.config.mirror_errors and mirrors:
+            jobs.append(functools.partial(self._logs, client, details, seen))
         await fan_out(jobs, details.limit)
         live = [
             m if m.name not in seen.states else _with_state(m, seen.states[m.name])
@@ -717,10 +923,46 @@ class PeerDBSource(Source[PeerDBTarget]):
                 result.unknown_values.append(("flow_status", str(m.status)))
             key = f"mirrors {m.status or 'state unavailable'}"
             result.entities[key] = result.entities.get(key, 0) + 1
-        observation = Observation(live, seen.rows, seen.batches, seen.slots, instance)
+        now = self.clock()
+        errors = None
+        if seen.errors:
+            errors = self._remember_errors(seen.errors[0], {m.name for m in live}, now)
+        observation = Observation(live, seen.rows, seen.batches, seen.slots, instance, errors)
         result.families = build_families(observation)
-        result.broken = broken_entities(observation, self.clock(), self.alerts)
+        for slot in seen.slots:
+            if isinstance(slot.wal_status, Unknown):
+                result.unknown_values.append(("wal_status", str(slot.wal_status)))
+        result.broken = broken_entities(observation, now, self.alerts)
         return details.into(result)
+
+    async def _inventory(self, client: UpstreamClient) -> Any:
+        """`mirrors/list`; the gateway's routing 404 there means `url` is not the UI."""
+        try:
+            return await client.get(LIST_PATH)
+        except UpstreamError as exc:
+            if exc.status == 404 and self.route_missing(exc):
+                raise UpstreamError(
+                    exc.reason,
+                    f"{LIST_PATH}: 404 Not Found, no such route at this url: {PEERDB_URL_HINT}",
+                    status=exc.status,
+                    payload=exc.payload,
+                ) from exc
+            raise
+
+    def _remember_errors(
+        self, rows: list[MirrorError], live: set[str], now: float
+    ) -> dict[str, MirrorErrors]:
+        found = mirror_errors(rows, live, now)
+        remembered = {n: e for n, e in self._last_errors.items() if n in live}
+        for name, errors in found.items():
+            old = remembered.get(name)
+            if old is None or errors.last.time >= old.time:
+                remembered[name] = errors.last
+        self._last_errors = remembered
+        return {
+            name: MirrorErrors(last, found[name].recent if name in found else 0)
+            for name, last in remembered.items()
+        }
 
     @functools.cached_property
     def _selected(self) -> Callable[[str], bool]:
@@ -784,6 +1026,24 @@ class PeerDBSource(Source[PeerDBTarget]):
                 for entry in entries
                 if filtered_upstream or entry[0].startswith(DEFAULT_SLOT_PREFIX)
             )
+
+    async def _logs(self, client: UpstreamClient, details: Details, seen: _Reading) -> None:
+        """The fleet's newest error rows: one call per poll, a page more only while full."""
+
+        async def call() -> list[MirrorError]:
+            rows: list[MirrorError] = []
+            body: dict[str, Any] = {"level": "error", "numPerPage": MIRROR_LOG_PAGE_ROWS}
+            for _ in range(MIRROR_LOG_PAGES):
+                page = parse_mirror_logs(await client.post_json(LOGS_PATH, body))
+                rows += page
+                if len(page) < MIRROR_LOG_PAGE_ROWS:
+                    break
+                body = {**body, "beforeId": min(row.id for row in page)}
+            return rows
+
+        rows = await details.fetch("mirrors", "mirror_logs", call, capability="mirror_logs")
+        if isinstance(rows, list):
+            seen.errors.append(rows)
 
     async def _instance(self, client: UpstreamClient, details: Details, seen: _Reading) -> None:
         async def call() -> State:

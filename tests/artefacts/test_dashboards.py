@@ -319,6 +319,9 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         _post_json(
             f"{sim_url}/_sim/peerdb/overrides/_instance", {"status": "INSTANCE_STATUS_UPGRADING"}
         )
+        # A running mirror that keeps erroring and a slot whose WAL Postgres removed.
+        _post_json(f"{sim_url}/_sim/peerdb/overrides/orders_pg_to_ch", {"_erroring": True})
+        _post_json(f"{sim_url}/_sim/peerdb/overrides/events_pg_to_sf", {"_wal_status": "lost"})
         config = tmp / "exporter.yaml"
         config.write_text(yaml.safe_dump(exporter_config(sim_url)), encoding="utf-8")
         start(
@@ -437,6 +440,7 @@ def test_threshold_lines_are_the_alert_thresholds_of_the_one_config() -> None:
     assert lines == {
         alerts["PeerDBMirrorNoRecentBatch"]["threshold_seconds"],
         alerts["PeerDBSlotLagHigh"]["threshold_bytes"],
+        alerts["PeerDBSlotSafeWalSizeLow"]["threshold_bytes"],
         alerts["ConfluentMirrorLagHigh"]["threshold_messages"],
         alerts["EtlworksFlowRunningTooLong"]["threshold_seconds"],
         alerts["EtlworksFlowNoRecentSuccess"]["threshold_seconds"],

@@ -12,12 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+import pytest
 import yaml
 
 from dataflow_exporter.simulator import Simulation
 from dataflow_exporter.snapshot import build_snapshot
 from dataflow_exporter.sources import confluent, peerdb
 from dataflow_exporter.sources.base import BrokenEntity
+from dataflow_exporter.status_page import render_status_page
 from dataflow_exporter.store import Store, TargetState
 from tests.support.helpers import poll_once
 
@@ -47,14 +49,52 @@ def by_name(broken: list[BrokenEntity]) -> dict[tuple[str, ...], BrokenEntity]:
     return {tuple(value for _, value in b.names): b for b in broken}
 
 
-async def test_peerdb_lists_failed_and_paused_mirrors_by_state_alone() -> None:
+async def test_peerdb_lists_failed_and_paused_mirrors_with_their_newest_logged_error() -> None:
     found = by_name(await broken_of("peerdb", {"mirrors": 5}))
     assert {name: b.state for name, b in found.items()} == {
         ("events_pg_to_sf",): "STATUS_PAUSED",
         ("users_mysql_to_ch",): "STATUS_FAILED",
     }
-    # PeerDB's mirror list has no error text and no state-change time.
-    assert all(b.error == "" and b.since is None for b in found.values())
+    # The error text is PeerDB's own, from mirrors/logs; the paused mirror logged none.
+    assert found[("users_mysql_to_ch",)].error.startswith("failed to sync records: [mysql]")
+    assert found[("events_pg_to_sf",)].error == ""
+    # PeerDB reports no state-change time.
+    assert all(b.since is None for b in found.values())
+
+
+async def test_peerdb_error_text_shows_on_the_status_page_scrubbed() -> None:
+    secret = "dsn-Secret-7731"
+    async with Simulation({"peerdb": {"peer_dsn_password": secret}}, clock=fixed_clock) as sim:
+        target = sim.systems["peerdb"].demo_target(sim.url)
+        polled = await poll_once(
+            {"global": {"interval": "30s", "timeout": "10s"}, "targets": [target]},
+            clock=fixed_clock,
+        )
+    page = render_status_page(polled.store, FIXED_NOW)
+    broken = page[page.index('id="broken"') :]
+    assert "binlog position not found" in broken
+    assert "mysql://&lt;redacted&gt;@mysql_app.db.internal" in broken
+    assert secret not in page
+
+
+async def test_peerdb_lists_a_running_mirror_that_keeps_erroring_in_peerdbs_words() -> None:
+    found = by_name(await broken_of("peerdb", {"erroring_mirrors": ["orders_pg_to_ch"]}))
+    erroring = found[("orders_pg_to_ch",)]
+    assert erroring.state == "STATUS_RUNNING, erroring"
+    assert "Memory limit (total) exceeded" in erroring.error
+
+
+async def test_peerdb_lists_a_slot_whose_wal_is_lost() -> None:
+    # Postgres has removed the WAL of the running mirror's slot: listed under Postgres' name.
+    async with Simulation({"peerdb": {"mirrors": 5}}, clock=fixed_clock) as sim:
+        sim.systems["peerdb"].overrides["orders_pg_to_ch"] = {"_wal_status": "lost"}
+        target = sim.systems["peerdb"].demo_target(sim.url)
+        polled = await poll_once(
+            {"global": {"interval": "30s", "timeout": "10s"}, "targets": [target]},
+            clock=fixed_clock,
+        )
+    found = by_name(list(polled.store.targets[target["name"]].broken))
+    assert found[("pg_prod", "peerflow_slot_orders_pg_to_ch")].state == "wal_status lost"
 
 
 async def test_feldera_lists_deployment_errors_and_fatal_connectors_in_feldera_words() -> None:
@@ -141,6 +181,75 @@ def test_a_pending_topic_is_broken_once_pending_longer_than_its_alert_waits() ->
     for since, listed in ((recent, False), (old, True)):
         seen = confluent.Observation(topics=[_topic("PENDING_MIRROR", since, 0)])
         assert bool(confluent.broken_entities(seen, [0], FIXED_NOW)) is listed
+
+
+def _errored(age: float) -> dict[str, peerdb.MirrorErrors]:
+    row = peerdb.MirrorError(1, "m", FIXED_NOW - age, "[clickhouse] code: 241")
+    return {"m": peerdb.MirrorErrors(row, 1)}
+
+
+# The states that need a person (a failed mirror, one paused by someone, PeerDB not knowing),
+# written out here, not taken from the code under test.
+@pytest.mark.parametrize("state", ["STATUS_FAILED", "STATUS_PAUSED", "STATUS_UNKNOWN"])
+def test_each_mirror_state_peerdb_calls_broken_is_listed_with_its_error(state: str) -> None:
+    mirror = peerdb.Mirror("m", state)
+    seen = peerdb.Observation([mirror], {}, {}, [], None, _errored(86_400))
+    (entity,) = peerdb.broken_entities(seen, FIXED_NOW)
+    assert (entity.state, entity.error) == (state, "[clickhouse] code: 241")
+
+
+def test_a_mirror_state_outside_peerdbs_enum_is_listed() -> None:
+    state = peerdb.flow_status("STATUS_NEW_IN_A_LATER_RELEASE")
+    seen = peerdb.Observation([peerdb.Mirror("m", state)], {}, {}, [], None)
+    (entity,) = peerdb.broken_entities(seen, FIXED_NOW)
+    assert entity.state == "STATUS_NEW_IN_A_LATER_RELEASE"
+
+
+@pytest.mark.parametrize("status", ["STATUS_RUNNING", "STATUS_SNAPSHOT", "STATUS_COMPLETED"])
+def test_a_mirror_is_erroring_only_while_running_and_up_to_the_alerts_window(status: str) -> None:
+    window = float(SHIPPED["PeerDBMirrorErroring"]["window_seconds"])
+    listed = {}
+    for age in (window, window + 1):
+        seen = peerdb.Observation([peerdb.Mirror("m", status)], {}, {}, [], None, _errored(age))
+        listed[age] = [b.state for b in peerdb.broken_entities(seen, FIXED_NOW)]
+    running = status == "STATUS_RUNNING"
+    assert listed == {window: ["STATUS_RUNNING, erroring"] if running else [], window + 1: []}
+
+
+def _slot(
+    lag: float = 0.0, wal: str | None = "reserved", safe: float | None = None, active: bool = True
+) -> peerdb.Slot:
+    return peerdb.Slot("pg", "peerflow_slot_m", lag, active, wal, safe)
+
+
+def _slot_states(slot: peerdb.Slot) -> list[str]:
+    seen = peerdb.Observation([], {}, {}, [slot], None)
+    return [b.state for b in peerdb.broken_entities(seen, FIXED_NOW)]
+
+
+@pytest.mark.parametrize(
+    ("wal", "listed"),
+    [("reserved", False), ("extended", False), ("unreserved", True), ("lost", True)],
+)
+def test_a_slot_is_broken_once_its_wal_is_past_max_slot_wal_keep_size(
+    wal: str, listed: bool
+) -> None:
+    assert _slot_states(_slot(wal=wal)) == ([f"wal_status {wal}"] if listed else [])
+
+
+def test_a_slot_is_broken_below_the_safe_wal_size_threshold_not_at_it() -> None:
+    limit = float(SHIPPED["PeerDBSlotSafeWalSizeLow"]["threshold_bytes"])
+    assert _slot_states(_slot(safe=limit)) == []
+    assert _slot_states(_slot(safe=limit - 1)) != []
+    assert _slot_states(_slot(safe=36 * 2**20)) == ["safe WAL 36 MiB"]
+
+
+def test_a_slot_is_broken_past_the_lag_threshold_not_at_it() -> None:
+    limit = float(SHIPPED["PeerDBSlotLagHigh"]["threshold_bytes"])
+    assert _slot_states(_slot(lag=limit)) == []
+    assert _slot_states(_slot(lag=limit + 1, active=False)) == [
+        f"lag {(limit + 1) / 2**30:.1f} GiB, inactive"
+    ]
 
 
 def test_a_running_mirror_without_a_recent_batch_is_broken() -> None:

@@ -195,7 +195,7 @@ async def test_the_status_page_names_the_broken_entity_and_what_the_release_lack
     assert 'class="partial" data-target="peerdb-demo"' in page, "up, holding broken entities"
     details = page[page.index('id="broken"') :]
     assert "peer pg_prod (slots call)" in details
-    assert "failed to get postgres connector" in details
+    assert "failed to connect to `host=pg_prod.db.internal" in details
     capabilities = page[page.index('id="capabilities"') :]
     assert "rows_synced" in capabilities
 
@@ -264,3 +264,14 @@ async def test_an_inventory_past_max_entities_fails_the_poll_before_any_detail_c
     assert state.last_error_reason == "decode"
     assert "more than max_entities (3)" in (state.last_error or "")
     assert sent == inventory_calls  # the list (and the token or second list), nothing per entity
+
+
+async def test_an_inventory_of_exactly_max_entities_is_polled_and_one_more_refused() -> None:
+    outcomes = {}
+    for limit in (5, 4):  # the simulated PeerDB lists its 5 named mirrors
+        async with Simulation({"peerdb": {"mirrors": 5}}, clock=fixed_clock) as sim:
+            data = config(sim, "peerdb")
+            data["targets"][0]["max_entities"] = limit
+            polled = await poll_once(data, clock=fixed_clock)
+        outcomes[limit] = polled.ok
+    assert outcomes == {5: True, 4: False}

@@ -142,6 +142,89 @@ async def test_peerdb_slot_lag_is_whole_mebibytes_as_the_upstream_rounds_it() ->
     assert all(v % (1024 * 1024) == 0 for v in lags)
 
 
+SLOT = "peerflow_slot_events_pg_to_sf"  # the paused mirror's slot: 64 MiB of WAL at the start
+
+# Postgres' WAL state of that slot as the simulator's source database is sized (MiB): a healthy
+# slot, one past max_wal_size (degrading), one whose WAL Postgres has removed (broken).
+WAL_SCENARIOS = {
+    "reserved": {},
+    "extended": {"max_wal_size_mib": 32, "slot_keep_size_mib": 100},
+    "lost": {"slot_keep_size_mib": 50},
+}
+
+
+@pytest.mark.parametrize("scenario", sorted(WAL_SCENARIOS))
+@pytest.mark.parametrize(
+    ("version", "has_safe_size"),
+    [("0.20.0", False), ("0.30.6", False), ("0.35.2", False), ("0.35.3", True), ("0.37.4", True)],
+)
+async def test_peerdb_slot_wal_state_on_every_release_and_safe_size_from_0_35_3(
+    version: str, has_safe_size: bool, scenario: str
+) -> None:
+    async with playing("peerdb", version=version, **WAL_SCENARIOS[scenario]) as sim:
+        polled = await poll_once(config(sim, "peerdb"), clock=fixed_clock)
+    assert_clean(polled, "peerdb-demo")
+    states = {
+        s["status"]: value(polled.text, "peerdb_slot_wal_status", **s)
+        for s in series_of(polled.text, "peerdb_slot_wal_status")
+        if s["slot"] == SLOT
+    }
+    assert states == {
+        s: float(s == scenario) for s in ("reserved", "extended", "unreserved", "lost")
+    }
+    safe = value(polled.text, "peerdb_slot_safe_wal_size_bytes", slot=SLOT)
+    if not has_safe_size or scenario == "lost":  # Postgres' safe_wal_size is NULL when lost
+        assert safe is None
+    else:
+        keep = WAL_SCENARIOS[scenario].get("slot_keep_size_mib", 16384)
+        assert safe == (keep - 64) * 1024 * 1024
+    broken = {b.names: b.state for b in polled.store.targets["peerdb-demo"].broken}
+    slot_names = (("peer", "pg_prod"), ("slot", SLOT))
+    expected = {
+        "reserved": None,
+        # 100 MiB kept, 64 MiB held: 36 MiB left, under the 1 GiB alert threshold.
+        "extended": "safe WAL 36 MiB, inactive" if has_safe_size else None,
+        "lost": "wal_status lost, inactive",
+    }
+    assert broken.get(slot_names) == expected[scenario]
+
+
+@pytest.mark.parametrize("version", ["0.20.0", "0.30.6", "0.37.4"])
+@pytest.mark.parametrize("erroring", [False, True])
+async def test_peerdb_every_release_exports_each_mirrors_logged_errors(
+    version: str, erroring: bool
+) -> None:
+    knobs: dict[str, Any] = {"erroring_mirrors": ["orders_pg_to_ch"] if erroring else []}
+    async with playing("peerdb", version=version, **knobs) as sim:
+        polled = await poll_once(config(sim, "peerdb"), clock=fixed_clock)
+    assert_clean(polled, "peerdb-demo")
+    assert capability(polled, "peerdb-demo", "mirror_logs") == 1
+    recent = value(polled.text, "peerdb_mirror_recent_errors", mirror="orders_pg_to_ch")
+    assert recent == (5 if erroring else 0)  # the simulator's error_rows, a minute apart
+    broken = {b.names: b for b in polled.store.targets["peerdb-demo"].broken}
+    orders = broken.get((("mirror", "orders_pg_to_ch"),))
+    if erroring:
+        assert orders is not None and orders.state == "STATUS_RUNNING, erroring"
+        assert "Memory limit (total) exceeded" in orders.error
+    else:
+        assert orders is None
+
+
+# flow/cmd/peer_data.go: an untyped error (grpc Unknown, HTTP 500) before v0.34.0, then
+# FailedPrecondition (HTTP 400).
+@pytest.mark.parametrize(("version", "status"), [("0.20.0", 500), ("0.33.3", 500), ("0.34.0", 400)])
+async def test_peerdb_an_unreachable_peer_fails_its_slots_alone_whatever_the_error_code(
+    version: str, status: int
+) -> None:
+    async with playing("peerdb", version=version, unreachable_peers=["pg_prod"]) as sim:
+        polled = await poll_once(config(sim, "peerdb"))
+    assert polled.ok
+    (failure,) = polled.store.targets["peerdb-demo"].detail_failures
+    assert (failure.entity, failure.endpoint) == ("peer pg_prod", "slots")
+    assert failure.message.startswith(f"HTTP {status} from GET /api/v1/peers/slots/pg_prod: ")
+    assert value(polled.text, "dataflow_exporter_target_up", target="peerdb-demo") == 1
+
+
 # Feldera ------------------------------------------------------------------------------------
 
 
@@ -319,7 +402,7 @@ async def test_confluent_every_release_exports_mirror_topics(
     assert value(text, "confluent_mirror_topic_status", topic="orders", status="ACTIVE") == 1
     assert value(text, "confluent_mirror_topic_status", topic="payments", status="PAUSED") == 1
     lag = value(text, "confluent_mirror_topic_lag", topic="orders")
-    assert lag is not None and lag >= 0
+    assert lag is not None and lag >= 0  # present on every release, not just not negative
     # Older Platform releases report no link state: no series, not a made-up UNKNOWN.
     assert bool(series_of(text, "confluent_link_status")) is link_state
     assert bool(series_of(text, "confluent_mirror_topic_error")) is link_state

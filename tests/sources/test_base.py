@@ -366,3 +366,9 @@ def test_an_upstream_value_quoted_in_an_error_is_scrubbed_before_it_is_cut() -> 
     with pytest.raises(SchemaError) as caught:
         number("x" * 10 + " postgres://u:Straddle-Pw-0123@db", "mirrors[0].rows")
     assert "Straddle" not in str(caught.value)
+
+
+def test_a_timestamp_without_a_time_zone_is_refused_not_read_in_local_time() -> None:
+    with pytest.raises(SchemaError, match="has no time zone"):
+        timestamp("2025-03-20T12:00:00", "cdcBatches[0].endTime")
+    assert timestamp("2025-03-20T12:00:00+01:00", "t") == 1742468400.0

@@ -15,19 +15,24 @@ from dataflow_exporter.sources.peerdb import (
     FLOW_STATUSES,
     INSTANCE_STATUSES,
     MIB,
+    SLOTS,
+    WAL_STATUSES,
     Batch,
     Observation,
     broken_entities,
     build_families,
     flow_status,
+    mirror_errors,
     parse_batches,
     parse_instance,
     parse_mirror_list,
+    parse_mirror_logs,
     parse_mirror_state,
     parse_slots,
     parse_total_rows,
 )
-from tests.sources.peerdb.upstream_enums import FLOW_STATUS, INSTANCE_STATUS
+from dataflow_exporter.upstream import Answer
+from tests.sources.peerdb.upstream_enums import FLOW_STATUS, INSTANCE_STATUS, WAL_STATUS
 
 FIXTURES = Path(__file__).parent / "fixtures"
 GOLDEN = Path(__file__).resolve().parents[2] / "golden" / "peerdb.prom"
@@ -168,6 +173,11 @@ def test_null_lists_and_messages_are_normal() -> None:
     assert parse_slots("p", {"slotData": None}) == []
 
 
+# Under 15 minutes after the fixture's newest error row (1742471901.123 s) and over 15 minutes
+# after the mirror's older one (1742471800.456 s): one recent error, not two.
+LOGS_NOW = 1742472760.0
+
+
 def _fixture_exposition() -> str:
     mirrors = parse_mirror_list(fixture("mirrors_list"))
     seen = Observation(
@@ -176,6 +186,9 @@ def _fixture_exposition() -> str:
         batches={"orders_pg_to_ch": parse_batches(fixture("cdc_batches_limit1"))},
         slots=parse_slots("pg_prod", fixture("peer_slots")),
         instance=parse_instance(fixture("instance_info")),
+        errors=mirror_errors(
+            parse_mirror_logs(fixture("mirror_logs")), {m.name for m in mirrors}, LOGS_NOW
+        ),
     )
     snapshot = build_snapshot(build_families(seen), (("target", "peerdb-prod"),), 10_000, {}, 0.0)
     return b"".join(snapshot.blocks[name] for name in sorted(snapshot.blocks)).decode()
@@ -215,3 +228,131 @@ def test_an_old_servers_error_text_is_scrubbed_before_it_is_cut() -> None:
     with pytest.raises(UpstreamError) as caught:
         check_ok({"ok": False, "errorMessage": text}, "GET /api/v1/mirrors/list")
     assert "Peer-Dsn" not in str(caught.value)
+
+
+# Replication-slot WAL safety (walStatus on every release, safeWalSize from v0.35.3) ----------
+
+
+def _slot_payload(**fields: object) -> dict[str, Any]:
+    return {"slotData": [{"slotName": "peerflow_slot_m", "lagInMb": 1, "active": True, **fields}]}
+
+
+def _both_paths(payload: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """The slot entries as the typed and the checked decoding read them (they must agree)."""
+    typed = SLOTS(Answer(json.dumps(payload).encode(), "GET /slots"))
+    checked = [
+        (s.name, s.lag_bytes, s.active, s.wal_status, s.safe_wal_bytes)
+        for s in parse_slots("p", payload)
+    ]
+    assert typed == checked
+    return checked
+
+
+@pytest.mark.parametrize("status", WAL_STATUS)
+def test_each_postgres_wal_status_is_one_hot_under_its_own_name(status: str) -> None:
+    ((_, _, _, wal, _),) = _both_paths(_slot_payload(walStatus=status))
+    slots = parse_slots("pg", _slot_payload(walStatus=status))
+    family = families_by_name(build_families(Observation([], {}, {}, slots, None)))
+    samples = dict(family["peerdb_slot_wal_status"].samples)
+    assert wal == status
+    assert samples == {("pg", "peerflow_slot_m", s): float(s == status) for s in WAL_STATUS}
+    assert WAL_STATUSES.values == WAL_STATUS
+
+
+@pytest.mark.parametrize("raw", ["unknown", "", None])
+def test_a_wal_status_postgres_cannot_tell_gives_no_series_and_no_unknown_value(
+    raw: str | None,
+) -> None:
+    # PeerDB writes "unknown" before Postgres 13 and "" for NULL (no WAL reserved yet).
+    ((_, _, _, wal, _),) = _both_paths(_slot_payload(walStatus=raw))
+    slots = parse_slots("pg", _slot_payload(walStatus=raw))
+    family = families_by_name(build_families(Observation([], {}, {}, slots, None)))
+    assert wal is None
+    assert family["peerdb_slot_wal_status"].samples == []
+
+
+def test_a_wal_status_outside_postgres_names_is_an_unknown_value() -> None:
+    ((_, _, _, wal, _),) = _both_paths(_slot_payload(walStatus="drained"))
+    assert isinstance(wal, Unknown)
+
+
+def test_safe_wal_size_is_an_int64_string_in_bytes_and_absent_when_not_sent() -> None:
+    ((_, _, _, _, safe),) = _both_paths(_slot_payload(safeWalSize="17161068544"))
+    assert safe == 17161068544.0
+    ((_, _, _, _, missing),) = _both_paths(_slot_payload())  # before v0.35.3, or a lost slot
+    assert missing is None
+    slots = parse_slots("pg", _slot_payload())
+    family = families_by_name(build_families(Observation([], {}, {}, slots, None)))
+    assert family["peerdb_slot_safe_wal_size_bytes"].samples == []
+
+
+# Mirror errors (mirrors/logs) -----------------------------------------------------------------
+
+
+def test_mirror_log_rows_are_read_with_their_time_in_seconds() -> None:
+    rows = parse_mirror_logs(fixture("mirror_logs"))
+    assert [(r.id, r.mirror, r.time) for r in rows] == [
+        (412, "orders_pg_to_ch", 1742471901.123),
+        (411, "orders_pg_to_ch_v2", 1742471890.0),
+        (407, "orders_pg_to_ch", 1742471800.456),
+    ]
+    assert rows[0].message.endswith("Memory limit (total) exceeded")
+
+
+def test_a_mirrors_errors_are_only_rows_of_exactly_its_name() -> None:
+    rows = parse_mirror_logs(fixture("mirror_logs"))
+    found = mirror_errors(rows, {"orders_pg_to_ch", "orders"}, LOGS_NOW + 10_000)
+    assert set(found) == {"orders_pg_to_ch"}, "PeerDB's own filter is a substring match"
+    assert found["orders_pg_to_ch"].last.id == 412
+
+
+def test_warnings_a_server_returned_anyway_are_not_errors() -> None:
+    payload = {
+        "errors": [
+            {
+                "flowName": "m",
+                "errorMessage": "slow",
+                "errorType": "warn",
+                "errorTimestamp": 1e12,
+                "id": 1,
+            }
+        ],
+        "total": 1,
+    }
+    assert mirror_errors(parse_mirror_logs(payload), {"m"}, 1e9) == {}
+
+
+def test_recent_errors_count_rows_up_to_exactly_the_window() -> None:
+    payload = {
+        "errors": [
+            {
+                "flowName": "m",
+                "errorMessage": "x",
+                "errorType": "error",
+                "errorTimestamp": 1_000_000_000_000,
+                "id": 1,
+            }
+        ],
+        "total": 1,
+    }
+    rows = parse_mirror_logs(payload)
+    at_edge = mirror_errors(rows, {"m"}, 1_000_000_000.0 + 900)
+    past = mirror_errors(rows, {"m"}, 1_000_000_000.0 + 901)
+    assert (at_edge["m"].recent, past["m"].recent) == (1, 0)
+
+
+def test_a_mirror_log_time_outside_1970_to_9999_is_a_schema_error() -> None:
+    payload = {
+        "errors": [
+            {
+                "flowName": "m",
+                "errorMessage": "x",
+                "errorType": "error",
+                "errorTimestamp": -5,
+                "id": 1,
+            }
+        ],
+        "total": 1,
+    }
+    with pytest.raises(UpstreamError):
+        parse_mirror_logs(payload)

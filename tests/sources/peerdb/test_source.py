@@ -12,6 +12,7 @@ from aiohttp import web
 
 from dataflow_exporter.simulator import Simulation
 from dataflow_exporter.simulator.peerdb import PeerDBSimulator
+from dataflow_exporter.sources import peerdb as peerdb_source
 from dataflow_exporter.upstream import new_session
 from tests.sources.peerdb.upstream_enums import FLOW_STATUS
 from tests.support.helpers import poll_once, promtool_check_metrics, samples, series_of, value
@@ -349,3 +350,121 @@ async def test_a_not_found_naming_the_only_mirror_fails_its_detail_not_the_route
     assert value(polled.text, capability, target="pg", capability="rows_synced") == 1
     (failure,) = polled.store.targets["pg"].detail_failures
     assert (failure.entity, failure.endpoint) == (f"mirror {name}", "rows_synced")
+
+
+# Mirror errors: one fleet-wide mirrors/logs call per poll ----------------------------------
+
+LOGS = "/api/v1/mirrors/logs"
+
+
+async def test_mirror_errors_cost_one_fleet_wide_call_and_count_each_mirror_exactly() -> None:
+    knobs = {"mirrors": 8, "password": PASSWORD, "erroring_mirrors": ["orders_pg_to_ch"]}
+    async with Simulation({"peerdb": knobs}) as sim:
+        polled = await poll_once(target(sim))
+        simulated = sim_of(sim)
+    assert polled.ok
+    (asked,) = simulated.log_requests
+    assert asked == {"level": "error", "numPerPage": peerdb_source.MIRROR_LOG_PAGE_ROWS}
+    text = polled.text
+    # The simulator's erroring mirror logs error_rows (5) errors a minute apart; the warning and
+    # the error of `orders_pg_to_ch_resync` (a name containing it) are not its errors.
+    assert value(text, "peerdb_mirror_recent_errors", mirror="orders_pg_to_ch") == 5
+    assert value(text, "peerdb_mirror_recent_errors", mirror="events_pg_to_sf") == 0
+    failed_at = value(
+        text, "peerdb_mirror_last_error_timestamp_seconds", mirror="users_mysql_to_ch"
+    )
+    assert failed_at == pytest.approx(simulated.started - 600, abs=0.001)
+    # Its errors were logged 10, 20 and 30 minutes before: one inside the 15-minute window.
+    assert value(text, "peerdb_mirror_recent_errors", mirror="users_mysql_to_ch") == 1
+    assert (
+        value(text, "peerdb_mirror_last_error_timestamp_seconds", mirror="events_pg_to_sf") is None
+    )
+
+
+@pytest.mark.parametrize(("rows", "pages"), [(90, 1), (150, 2), (1000, 3)])
+async def test_mirror_log_pages_follow_full_pages_up_to_the_cap(rows: int, pages: int) -> None:
+    knobs = {"mirrors": 5, "password": PASSWORD, "erroring_mirrors": ["orders_pg_to_ch"]}
+    async with Simulation({"peerdb": {**knobs, "error_rows": rows}}) as sim:
+        polled = await poll_once(target(sim))
+        asked = sim_of(sim).log_requests
+    assert polled.ok
+    # 4 more error rows than `rows`: the failed mirror's 3 and one of `orders_pg_to_ch_resync`.
+    assert len(asked) == pages
+    assert "beforeId" not in asked[0]
+    befores = [int(body["beforeId"]) for body in asked[1:]]
+    assert all(b > 0 for b in befores)
+    assert befores == sorted(befores, reverse=True)  # each page older than the last
+
+
+async def test_a_failing_mirror_logs_call_fails_that_detail_and_the_target_stays_up(
+    peerdb: Simulation,
+) -> None:
+    failing = web.json_response({"code": 13, "message": "catalog timeout"}, status=500)
+    async with proxy_refusing(peerdb, LOGS, failing) as url:
+        config = target(peerdb)
+        config["targets"][0]["url"] = url
+        polled = await poll_once(config)
+    assert polled.ok
+    assert series_of(polled.text, "peerdb_mirror_status")
+    assert series_of(polled.text, "peerdb_mirror_recent_errors") == []
+    (failure,) = polled.store.targets["pg"].detail_failures
+    assert (failure.entity, failure.endpoint) == ("mirrors", "mirror_logs")
+
+
+async def test_a_release_without_mirror_logs_gives_absent_series_not_a_failure(
+    peerdb: Simulation,
+) -> None:
+    routing_404 = web.json_response({"code": 5, "message": "Not Found", "details": []}, status=404)
+    async with proxy_refusing(peerdb, LOGS, routing_404) as url:
+        config = target(peerdb)
+        config["targets"][0]["url"] = url
+        polled = await poll_once(config)
+    assert polled.ok
+    capability = "dataflow_exporter_target_capability"
+    assert value(polled.text, capability, target="pg", capability="mirror_logs") == 0
+    assert series_of(polled.text, "peerdb_mirror_recent_errors") == []
+    assert polled.store.targets["pg"].detail_failures == ()
+
+
+async def test_mirror_errors_can_be_switched_off(peerdb: Simulation) -> None:
+    polled = await poll_once(target(peerdb, mirror_errors=False))
+    assert polled.ok
+    assert sim_of(peerdb).log_requests == []
+    assert series_of(polled.text, "peerdb_mirror_recent_errors") == []
+
+
+async def test_a_url_answering_the_gateways_routing_404_names_what_to_change(
+    peerdb: Simulation,
+) -> None:
+    # flow-api's gateway answers every /api/v1/... path so: it serves /v1/... only.
+    routing_404 = web.json_response({"code": 5, "message": "Not Found", "details": []}, status=404)
+    async with proxy_refusing(peerdb, "/api/v1/mirrors/list", routing_404) as url:
+        config = target(peerdb)
+        config["targets"][0]["url"] = url
+        polled = await poll_once(config)
+    assert not polled.ok
+    error = polled.store.targets["pg"].last_error or ""
+    assert "set url to the PeerDB UI" in error
+    assert "8113" in error
+
+
+async def test_a_mirrors_last_error_is_kept_once_its_row_is_no_longer_read(
+    peerdb: Simulation,
+) -> None:
+    # As when newer errors of other mirrors push its row out of the rows read per poll.
+    await control(peerdb, "overrides/orders_pg_to_ch", {"_erroring": True})
+    async with new_session() as session:
+        first = await poll_once(target(peerdb), session)
+        seen = value(
+            first.text, "peerdb_mirror_last_error_timestamp_seconds", mirror="orders_pg_to_ch"
+        )
+        async with aiohttp.ClientSession() as plain:
+            resp = await plain.delete(f"{peerdb.url}/_sim/peerdb/overrides")
+            assert resp.status == 200
+        second = await poll_once(target(peerdb), session, first.scheduler)
+    assert seen is not None
+    kept = value(
+        second.text, "peerdb_mirror_last_error_timestamp_seconds", mirror="orders_pg_to_ch"
+    )
+    assert kept == seen
+    assert value(second.text, "peerdb_mirror_recent_errors", mirror="orders_pg_to_ch") == 0

@@ -22,3 +22,8 @@ INSTANCE_STATUS: dict[int, str] = {
     1: "INSTANCE_STATUS_READY",
     3: "INSTANCE_STATUS_MAINTENANCE",
 }
+
+# Postgres' pg_replication_slots.wal_status (Postgres 13+ docs, "pg_replication_slots"), which
+# PeerDB passes on as SlotInfo.walStatus; PeerDB writes "unknown" itself before Postgres 13
+# (flow/connectors/postgres/client.go `getSlotInfo`).
+WAL_STATUS: tuple[str, ...] = ("reserved", "extended", "unreserved", "lost")
