@@ -47,7 +47,11 @@ class AlertSettings:
 
     def wait(self, alert: str) -> float:
         """The alert's `for:` in seconds."""
-        return parse_duration(self.alerts[alert]["for"])
+        return self.duration(alert, "for")
+
+    def duration(self, alert: str, key: str) -> float:
+        """A duration setting in seconds (`for`, a `window`)."""
+        return parse_duration(self.alerts[alert][key])
 
     def selects(self, alert: str, state: str, key: str = "statuses") -> bool:
         """True if the alert's selection matches `state` whole, as Prometheus' `=~` does."""

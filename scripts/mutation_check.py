@@ -1319,6 +1319,35 @@ MUTANTS = (
         "if False:",
         ("tests/sources/test_base.py",),
     ),
+    # Issue 22: Feldera storage growth on the status page, judged over the alert's window.
+    Mutant(
+        "feldera-storage-growth-at-threshold-broken",
+        "dataflow_exporter/sources/feldera.py",
+        "        if rate > limit:",
+        "        if rate >= limit:",
+        ("tests/sources/feldera/test_storage_growth.py", "tests/test_thresholds.py"),
+    ),
+    Mutant(
+        "feldera-storage-judged-too-soon",
+        "dataflow_exporter/sources/feldera.py",
+        "if now - since < window / 2:",
+        "if now - since < window / 4:",
+        ("tests/sources/feldera/test_storage_growth.py", "tests/test_thresholds.py"),
+    ),
+    Mutant(
+        "feldera-storage-readings-never-dropped",
+        "dataflow_exporter/sources/feldera.py",
+        "while now - readings[0][0] > window:",
+        "while False:",
+        ("tests/sources/feldera/test_storage_growth.py",),
+    ),
+    Mutant(
+        "feldera-storage-history-keeps-gone-pipelines",
+        "dataflow_exporter/sources/feldera.py",
+        "            del self._readings[gone]",
+        "            pass",
+        ("tests/sources/feldera/test_storage_growth.py",),
+    ),
 )
 
 

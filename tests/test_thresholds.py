@@ -50,6 +50,7 @@ TUNED: dict[str, dict[str, Any]] = {
     "FelderaPipelinePaused": {"statuses": "Paused|Suspended"},
     "FelderaProgramFailed": {"statuses": "SqlError"},
     "FelderaCheckpointDelayed": {"threshold_seconds": 60},
+    "FelderaPipelineStorageGrowing": {"growth_bytes_per_hour": 1000, "window": "2h"},
     "FelderaCheckpointPermanentlyFailing": {"reasons": "StorageRequired|EnterpriseFeature"},
     "ConfluentLinkTaskInError": {"statuses": "IN_ERROR|NOT_CONFIGURED"},
     "EtlworksFlowFailed": {"statuses": "error|warning"},
@@ -232,6 +233,28 @@ def test_a_checkpoint_is_broken_past_the_rules_delay_or_for_a_reason_it_selects(
         seen = _checkpointed(feldera.Checkpoint("idle", None, (), ((reason, reason),)))
         listed = bool(feldera.broken_entities(seen, NOW, settings))
         assert listed is (re.fullmatch(reasons, reason) is not None), reason
+
+
+@CONFIGS
+def test_storage_growth_is_judged_over_the_rules_window_and_threshold(
+    overrides: dict[str, dict[str, Any]],
+) -> None:
+    rules, settings = rules_config(overrides), page_settings(overrides)
+    limit = float(rules["FelderaPipelineStorageGrowing"]["growth_bytes_per_hour"])
+    window = seconds(rules["FelderaPipelineStorageGrowing"]["window"])
+    for rate, listed in ((limit, False), (limit + 1, True)):
+        seen = feldera.Observation([])
+        assert bool(feldera.broken_entities(seen, NOW, settings, {"p": rate})) is listed, rate
+    history = feldera.StorageHistory()
+    fixtures = ROOT / "tests" / "sources" / "feldera" / "fixtures"
+    stats = json.loads((fixtures / "pipeline_stats.json").read_text())
+    for at in (NOW, NOW + window / 2 - 1):
+        stats["global_metrics"]["storage_bytes"] = at - NOW
+        seen = feldera.Observation(
+            [], global_metrics=[feldera.parse_stats("p", stats).global_metrics]
+        )
+        growth = feldera.storage_growth(seen, history, at, settings)
+    assert growth == {}, "under half the rules' window: no judgement yet"
 
 
 def _pipeline(status: str, program: str) -> feldera.Pipeline:

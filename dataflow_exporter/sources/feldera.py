@@ -46,7 +46,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -280,6 +280,10 @@ PIPELINE_METRICS = Metrics(
     PIPELINE_PROGRAM_STATUS,
     PIPELINE_STATS_AVAILABLE,
 )
+PIPELINE_STORAGE = _pipeline(
+    "storage_bytes",
+    "Storage the pipeline uses now (polled); Feldera reports no limit: watch its growth.",
+)
 GLOBAL_METRICS = Metrics(
     PIPELINE_STATE,
     Field(
@@ -309,14 +313,7 @@ GLOBAL_METRICS = Metrics(
         "total_processed_records",
         as_is,
     ),
-    Field(
-        _pipeline(
-            "storage_bytes",
-            "Storage the pipeline uses now (polled); Feldera reports no limit: watch its growth.",
-        ),
-        "storage_bytes",
-        as_is,
-    ),
+    Field(PIPELINE_STORAGE, "storage_bytes", as_is),
     CHECKPOINT_ACTIVITY,  # from v0.288.0
     CHECKPOINT_DELAYED_SINCE,
     CHECKPOINT_STARTED,
@@ -931,6 +928,49 @@ def summarise(seen: Observation) -> PollResult:
     return result
 
 
+class StorageHistory:
+    """Each pipeline's storage readings, one kept per sixth of FelderaPipelineStorageGrowing's
+    window (at most seven a pipeline), so the status page can judge growth over most of that
+    window as the alert's `deriv` does over Prometheus' history."""
+
+    def __init__(self) -> None:
+        self._readings: dict[str, list[tuple[float, float]]] = {}
+
+    def growth(self, pipeline: str, now: float, used: float, window: float) -> float | None:
+        """Bytes an hour from the oldest reading kept to `used` now; None until the readings
+        span half the window (a restart's first minutes say little about a trend)."""
+        readings = self._readings.setdefault(pipeline, [])
+        if not readings or now - readings[-1][0] >= window / 6:
+            readings.append((now, used))
+        while now - readings[0][0] > window:
+            readings.pop(0)
+        since, then = readings[0]
+        if now - since < window / 2:
+            return None
+        return (used - then) / (now - since) * 3600.0
+
+    def keep_only(self, pipelines: set[str]) -> None:
+        """Forget the pipelines no longer polled, so the history stays as large as the fleet."""
+        for gone in self._readings.keys() - pipelines:
+            del self._readings[gone]
+
+
+def storage_growth(
+    seen: Observation, history: StorageHistory, now: float, alerts: AlertSettings
+) -> dict[str, float]:
+    """Each pipeline's storage growth in bytes an hour, where its history allows a judgement."""
+    window = alerts.duration("FelderaPipelineStorageGrowing", "window")
+    found: dict[str, float] = {}
+    for g in seen.global_metrics:
+        used = g.values[PIPELINE_STORAGE.name]
+        if used is not None:
+            rate = history.growth(g.pipeline, now, used, window)
+            if rate is not None:
+                found[g.pipeline] = rate
+    history.keep_only({g.pipeline for g in seen.global_metrics})
+    return found
+
+
 # Deployment states that need a person (with or without a deployment error), besides those
 # FelderaPipelinePaused selects; failed programs are those FelderaProgramFailed selects.
 BROKEN_PIPELINE_STATES = frozenset({"Unavailable", "Failed"})
@@ -965,12 +1005,16 @@ def _checkpoint_broken(
 
 
 def broken_entities(
-    seen: Observation, now: float | None = None, alerts: AlertSettings | None = None
+    seen: Observation,
+    now: float | None = None,
+    alerts: AlertSettings | None = None,
+    growth: Mapping[str, float] | None = None,
 ) -> list[BrokenEntity]:
     """Pipelines with a deployment error, a failed program or a paused or unavailable
     deployment, checkpoints that cannot be taken or are delayed for longer than the alert's
-    threshold (judged only given `now`), and connectors with a fatal error or unhealthy, in
-    Feldera's own words (`alerts`: the settings, the shipped ones if not given)."""
+    threshold (judged only given `now`), storage growing faster than the alert's threshold
+    (`growth`: bytes an hour per pipeline, from `storage_growth`), and connectors with a fatal
+    error or unhealthy, in Feldera's own words (`alerts`: the shipped settings if not given)."""
     alerts = alerts or thresholds.defaults()
     broken = []
     for p in seen.pipelines:
@@ -992,6 +1036,11 @@ def broken_entities(
         checkpoint = _checkpoint_broken(g, now, alerts)
         if checkpoint is not None:
             broken.append(checkpoint)
+    limit = alerts.number("FelderaPipelineStorageGrowing", "growth_bytes_per_hour")
+    for pipeline, rate in sorted((growth or {}).items()):
+        if rate > limit:
+            state = f"storage growing {rate / 2**30:.2f} GiB an hour"
+            broken.append(BrokenEntity("pipeline storage", (("pipeline", pipeline),), state))
     connectors: list[tuple[str, str, InputConnector | OutputConnector]] = [
         *(("input connector", "table", c) for c in seen.inputs),
         *(("output connector", "view", c) for c in seen.outputs),
@@ -1052,6 +1101,10 @@ class FelderaSource(Source[FelderaTarget]):
         "program_status",
     )
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._storage = StorageHistory()
+
     def auth(self) -> Auth | None:
         """Bearer auth with the API key as given (it already starts with `apikey:`)."""
         cfg = self.config
@@ -1091,7 +1144,9 @@ class FelderaSource(Source[FelderaTarget]):
         self._learn_checkpoints(seen)
         result = summarise(seen)
         result.families = build_families(seen)
-        result.broken = broken_entities(seen, self.clock(), self.alerts)
+        now = self.clock()
+        growth = storage_growth(seen, self._storage, now, self.alerts)
+        result.broken = broken_entities(seen, now, self.alerts, growth)
         return details.into(result)
 
     def _learn_checkpoints(self, seen: Observation) -> None:
