@@ -695,6 +695,63 @@ MUTANTS = (
         "self.max_scrapes_per_client",
         ("tests/test_server.py",),
     ),
+    # Issue 24: PeerDB's per-mirror calls skipped only when their answer cannot have changed.
+    Mutant(
+        "peerdb-kept-rows-age-inclusive",
+        "dataflow_exporter/sources/peerdb.py",
+        "before.rows is not None and now - before.rows_at < REUSE_SECONDS",
+        "before.rows is not None and now - before.rows_at <= REUSE_SECONDS",
+        ("tests/sources/peerdb/test_detail_reuse.py",),
+    ),
+    Mutant(
+        "peerdb-kept-batch-age-inclusive",
+        "dataflow_exporter/sources/peerdb.py",
+        "now - before.batch_at < REUSE_SECONDS",
+        "now - before.batch_at <= REUSE_SECONDS",
+        ("tests/sources/peerdb/test_detail_reuse.py",),
+    ),
+    Mutant(
+        "peerdb-rows-kept-before-they-held",
+        "dataflow_exporter/sources/peerdb.py",
+        "            if steady:\n                after.rows, after.rows_at = rows, now",
+        "            if True:\n                after.rows, after.rows_at = rows, now",
+        ("tests/sources/peerdb/test_detail_reuse.py",),
+    ),
+    Mutant(
+        "peerdb-batches-answer-not-compared",
+        "dataflow_exporter/sources/peerdb.py",
+        "and after.batches == before.batches",
+        "and True",
+        ("tests/sources/peerdb/test_detail_reuse.py",),
+    ),
+    Mutant(
+        "peerdb-failed-batches-counts-as-held",
+        "dataflow_exporter/sources/peerdb.py",
+        "and (after.batches is not None or not batched)",
+        "",
+        ("tests/sources/peerdb/test_detail_reuse.py",),
+    ),
+    Mutant(
+        "peerdb-rows-follow-batches-in-any-state",
+        "dataflow_exporter/sources/peerdb.py",
+        'follows = stopped or (status == "STATUS_RUNNING" and batched)',
+        "follows = stopped or batched",
+        ("tests/sources/peerdb/test_detail_reuse.py",),
+    ),
+    Mutant(
+        "peerdb-failed-counts-as-stopped",
+        "dataflow_exporter/sources/peerdb.py",
+        '{"STATUS_PAUSED", "STATUS_COMPLETED", "STATUS_TERMINATED"}',
+        '{"STATUS_PAUSED", "STATUS_COMPLETED", "STATUS_TERMINATED", "STATUS_FAILED"}',
+        ("tests/sources/peerdb/test_detail_reuse.py",),
+    ),
+    Mutant(
+        "peerdb-completed-not-stopped",
+        "dataflow_exporter/sources/peerdb.py",
+        '{"STATUS_PAUSED", "STATUS_COMPLETED", "STATUS_TERMINATED"}',
+        '{"STATUS_PAUSED", "STATUS_TERMINATED"}',
+        ("tests/sources/peerdb/test_detail_reuse.py",),
+    ),
 )
 
 
