@@ -240,7 +240,9 @@ async def run(scale: str, cycles: int, scrapes: int) -> dict[str, Any]:
         await _wait_port(port)
         url = f"http://127.0.0.1:{port}"
         targets = _targets(knobs, url)
-        cfg = _config(targets, max_series=2_000_000, max_concurrency=CONCURRENCY)
+        cfg = _config(
+            targets, max_series=2_000_000, max_entities=100_000, max_concurrency=CONCURRENCY
+        )
         figures = {t.system: SystemFigures() for t in cfg.targets}
         # Polled one target at a time, each timed alone; served only once the polls are done.
         exporter = Exporter(cfg, "127.0.0.1:0")
@@ -263,7 +265,7 @@ async def run(scale: str, cycles: int, scrapes: int) -> dict[str, Any]:
             # Recorded only now, so that nothing of the recording shows in the figures above.
             # Its exporter keeps one series per target: no second copy of every series.
             requests = await _record_requests(
-                _config(targets, max_series=1, max_concurrency=CONCURRENCY)
+                _config(targets, max_series=1, max_entities=100_000, max_concurrency=CONCURRENCY)
             )
             async with aiohttp.ClientSession() as floor_session:
                 for _cycle in range(cycles):
