@@ -752,6 +752,64 @@ MUTANTS = (
         '{"STATUS_PAUSED", "STATUS_TERMINATED"}',
         ("tests/sources/peerdb/test_detail_reuse.py",),
     ),
+    # Issue 24: blocks compressed once per poll and lined up into one gzip member per scrape;
+    # reused families rendered by C loops.
+    Mutant(
+        "snapshot-recompresses-equal-blocks",
+        "dataflow_exporter/snapshot.py",
+        "return old is new or (old is not None and len(old) == len(new) and old == new)",
+        "return old is new",
+        ("tests/test_snapshot.py",),
+    ),
+    Mutant(
+        "snapshot-keeps-a-stale-piece",
+        "dataflow_exporter/snapshot.py",
+        "if piece is None or not _same(old_blocks.get(name), block):",
+        "if piece is None:",
+        ("tests/test_snapshot.py",),
+    ),
+    Mutant(
+        "gzip-size-not-wrapped",
+        "dataflow_exporter/gzip_parts.py",
+        "size & 0xFFFFFFFF",
+        "size",
+        ("tests/test_gzip_parts.py",),
+    ),
+    Mutant(
+        "gzip-empty-piece-kept",
+        "dataflow_exporter/gzip_parts.py",
+        "        if not piece.size:\n            continue",
+        "        if False:\n            continue",
+        ("tests/test_gzip_parts.py",),
+    ),
+    Mutant(
+        "crc-combine-swapped",
+        "dataflow_exporter/gzip_parts.py",
+        "return _multiply(shift2, crc1) ^ crc2",
+        "return _multiply(shift2, crc2) ^ crc1",
+        ("tests/test_gzip_parts.py",),
+    ),
+    Mutant(
+        "cache-headers-shared-by-formats",
+        "dataflow_exporter/exposition_cache.py",
+        "head = self._headers.get((spec, openmetrics))",
+        "head = self._headers.get((spec, False))",
+        ("tests/test_exposition_cache.py",),
+    ),
+    Mutant(
+        "reuse-splice-drops-a-newline",
+        "dataflow_exporter/exposition.py",
+        "run = starts[index + 1] - 1",
+        "run = starts[index + 1]",
+        ("tests/test_exposition.py",),
+    ),
+    Mutant(
+        "reuse-ignores-changed-label-sets",
+        "dataflow_exporter/exposition.py",
+        "    if keys != previous.keys:\n        return None",
+        "    if False:\n        return None",
+        ("tests/test_exposition.py",),
+    ),
 )
 
 

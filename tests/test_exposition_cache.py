@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 
+import pytest
+
 from dataflow_exporter.errors import Reason
 from dataflow_exporter.exposition_cache import ExpositionCache
 from dataflow_exporter.families import Family, MetricSpec
@@ -99,13 +101,15 @@ def two_target_store() -> Store:
     store = Store()
     for name in ("a", "b"):
         store.add(TargetState(name, "peerdb", 30.0, 300.0))
-        family = Family(LAG, [(("orders",), 1.0), (("users",), 2.0)])
-        snapshot = build_snapshot([family], (("target", name),), 10, {}, 1.0)
+        lag = Family(LAG, [(("orders",), 1.0), (("users",), 2.0)])
+        rows = Family(ROWS, [(("orders",), 5.0)])
+        snapshot = build_snapshot([lag, rows], (("target", name),), 10, {}, 1.0)
         store.record_success(name, snapshot, [], 0.1)
     return store
 
 
 LAG = MetricSpec("demo_lag", "gauge", "Lag.", ("topic",))
+ROWS = MetricSpec("demo_rows_total", "counter", "Rows.", ("topic",))
 
 
 def lag_piece(store: Store, target: str) -> bytes:
@@ -126,15 +130,23 @@ def test_the_gzip_body_lines_up_the_pieces_compressed_in_the_poll() -> None:
     assert any(part is lag_piece(store, "a") for part in after)
 
 
-def test_a_family_of_two_targets_has_one_header_then_both_blocks() -> None:
+@pytest.mark.parametrize(
+    ("openmetrics", "counter_type"),
+    [(False, "# TYPE demo_rows_total counter"), (True, "# TYPE demo_rows counter")],
+)
+def test_a_family_of_two_targets_has_one_header_then_both_blocks(
+    openmetrics: bool, counter_type: str
+) -> None:
     cache = ExpositionCache(two_target_store(), clock=lambda: 2.0)
-    for openmetrics in (False, True):
-        plain = cache.exposition(openmetrics=openmetrics)
-        assert gzip.decompress(cache.exposition(openmetrics, gzipped=True)) == plain
-        text = plain.decode()
-        assert text.count("# TYPE demo_lag gauge") == 1
-        lines = [line for line in text.splitlines() if line.startswith("demo_lag")]
-        assert [line.split('target="')[1][0] for line in lines] == ["a", "a", "b", "b"]
+    # The other format first: compressed headers are kept, and must be kept per format.
+    for asked in (not openmetrics, openmetrics):
+        plain = cache.exposition(openmetrics=asked)
+        assert gzip.decompress(cache.exposition(asked, gzipped=True)) == plain
+    text = plain.decode()
+    assert text.count(counter_type) == 1
+    assert text.count("# TYPE demo_lag gauge") == 1
+    lines = [line for line in text.splitlines() if line.startswith("demo_lag")]
+    assert [line.split('target="')[1][0] for line in lines] == ["a", "a", "b", "b"]
 
 
 def test_a_snapshot_without_pieces_is_compressed_when_asked_for() -> None:
