@@ -217,35 +217,42 @@ class SeriesRenderer:
 def _reuse(samples: list[Sample], previous: _Rendered) -> _Rendered | None:
     """This poll's block from the previous one when the label sets are exactly the same, in the
     same order, splicing in the values that changed; None as soon as a label set differs.
-
-    The hottest code of a poll, so the per-sample work is done by C loops: the label sets and
-    values are split out and compared as whole lists, and only the lines whose value changed
-    are visited in Python."""
+    The hottest loop of a poll."""
     if len(samples) != len(previous.keys):
         return None
-    if not samples:
-        return previous
-    key_column, value_column = zip(*samples, strict=True)
-    keys, values = list(key_column), list(value_column)
-    if keys != previous.keys:
-        return None
-    old = previous.values
-    if values == old:
-        return _Rendered(previous.keys, values, previous.block, previous.lengths, previous.cuts)
-    changed = [i for i, new, last in zip(itertools.count(), values, old) if new != last]
-    block, lengths, cuts = previous.block, array("I", previous.lengths), previous.cuts
-    starts = list(itertools.accumulate(lengths, initial=0))
+    block = previous.block
+    values: list[float] = []
+    keep = values.append
     parts: list[bytes] = []
+    cut_out = parts.append
+    lengths: array[int] | None = None  # copied on the first change
     run = 0  # where the old bytes not yet copied start
-    for index in changed:
-        start, cut = starts[index], cuts[index]
-        text = format_value(values[index]).encode()
-        parts.append(block[run : start + cut])
-        parts.append(text)
-        run = starts[index + 1] - 1  # the line's newline is copied with what follows
-        lengths[index] = cut + len(text) + 1
-    parts.append(block[run:])
-    return _Rendered(previous.keys, values, b"".join(parts), lengths, cuts)
+    start = 0  # where the current line starts
+    for index, (labels, value), key, last, length, cut in zip(
+        itertools.count(),
+        samples,
+        previous.keys,
+        previous.values,
+        previous.lengths,
+        previous.cuts,
+        strict=False,  # count() is endless; the others have the same length
+    ):
+        if labels != key:
+            return None
+        keep(value)
+        if value != last:
+            text = format_value(value).encode()
+            cut_out(block[run : start + cut])
+            cut_out(text)
+            run = start + length - 1  # the line's newline is copied with what follows
+            if lengths is None:
+                lengths = array("I", previous.lengths)
+            lengths[index] = cut + len(text) + 1
+        start += length
+    if lengths is None:
+        return _Rendered(previous.keys, values, block, previous.lengths, previous.cuts)
+    cut_out(block[run:])
+    return _Rendered(previous.keys, values, b"".join(parts), lengths, previous.cuts)
 
 
 def _heads(rendered: _Rendered) -> Iterator[bytes]:

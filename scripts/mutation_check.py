@@ -753,7 +753,7 @@ MUTANTS = (
         ("tests/sources/peerdb/test_detail_reuse.py",),
     ),
     # Issue 24: blocks compressed once per poll and lined up into one gzip member per scrape;
-    # reused families rendered by C loops.
+    # the reuse of the last poll's rendering, which the per-poll pieces rely on.
     Mutant(
         "snapshot-recompresses-equal-blocks",
         "dataflow_exporter/snapshot.py",
@@ -799,15 +799,15 @@ MUTANTS = (
     Mutant(
         "reuse-splice-drops-a-newline",
         "dataflow_exporter/exposition.py",
-        "run = starts[index + 1] - 1",
-        "run = starts[index + 1]",
+        "run = start + length - 1",
+        "run = start + length",
         ("tests/test_exposition.py",),
     ),
     Mutant(
         "reuse-ignores-changed-label-sets",
         "dataflow_exporter/exposition.py",
-        "    if keys != previous.keys:\n        return None",
-        "    if False:\n        return None",
+        "        if labels != key:\n            return None",
+        "        if False:\n            return None",
         ("tests/test_exposition.py",),
     ),
 )
