@@ -42,6 +42,7 @@ from typing import Any, Literal
 
 import msgspec
 import msgspec.structs
+import orjson
 from pydantic import FilePath, SecretStr, model_validator
 
 from dataflow_exporter import redact, thresholds
@@ -617,7 +618,7 @@ class _Kept:
     that can only give the same answer."""
 
     status: State | None
-    batches: bytes | None = None  # a digest of the `cdc/batches` answer, None: not read
+    batches: bytes | None = None  # a digest of the `cdc/batches` content, None: not read
     # Rows read in a poll whose state and batches answer were those of the poll before.
     rows: float | None = None
     rows_at: float = 0.0
@@ -832,7 +833,10 @@ class PeerDBSource(Source[PeerDBTarget]):
 
         async def call() -> tuple[Batch, bytes]:
             answer = await client.post(BATCHES_PATH, body)
-            return BATCHES(answer), hashlib.blake2b(answer.body, digest_size=16).digest()
+            batch = BATCHES(answer)
+            # Of the content, not the bytes: protojson varies its spacing from answer to answer.
+            content = orjson.dumps(orjson.loads(answer.body), option=orjson.OPT_SORT_KEYS)
+            return batch, hashlib.blake2b(content, digest_size=16).digest()
 
         read = await details.fetch(f"mirror {name}", "cdc_batches", call, capability="cdc_batches")
         return read if isinstance(read, tuple) else None

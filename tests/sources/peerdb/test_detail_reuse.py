@@ -3,6 +3,7 @@ keeps exporting the same series while the exporter asks fewer questions."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -57,7 +58,10 @@ class FakePeerDB:
             return web.json_response({"code": 13, "message": "catalog down"}, status=500)
         running = {"batchId": "8", "numRows": str(self.running_rows), "startTime": "x"}
         ended = {"batchId": "7", "numRows": "40", "endTime": self.ended_at}
-        return web.json_response({"cdcBatches": [running, ended], "total": 8, "page": 1})
+        answer = {"cdcBatches": [running, ended], "total": 8, "page": 1}
+        # As protojson does, the spacing differs from one answer to the next.
+        spacing = (", ", ": ") if self.calls["batches"] % 2 else (",", ":")
+        return web.json_response(answer, dumps=lambda data: json.dumps(data, separators=spacing))
 
     async def instance(self, _request: web.Request) -> web.Response:
         return web.json_response({"status": "INSTANCE_STATUS_READY"})
