@@ -746,6 +746,13 @@ MUTANTS = (
         ("tests/sources/peerdb/test_detail_reuse.py",),
     ),
     Mutant(
+        "peerdb-batches-digest-of-raw-bytes",
+        "dataflow_exporter/sources/peerdb.py",
+        "content = orjson.dumps(orjson.loads(answer.body), option=orjson.OPT_SORT_KEYS)",
+        "content = answer.body",
+        ("tests/sources/peerdb/test_detail_reuse.py",),
+    ),
+    Mutant(
         "peerdb-completed-not-stopped",
         "dataflow_exporter/sources/peerdb.py",
         '{"STATUS_PAUSED", "STATUS_COMPLETED", "STATUS_TERMINATED"}',
