@@ -46,3 +46,20 @@ def test_a_tiny_benchmark_run_reports_requests_and_series_for_every_system(
     scrape = raw["scrape"]
     assert scrape["series"] >= sum(fig["series"] for fig in systems.values())
     assert scrape["reference"]["generate_latest text"]["bytes"] > 0
+
+
+async def test_the_dump_writes_every_variant_of_every_poll_gzip_matching_plain(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from benchmarks import dump
+
+    tiny = {"peerdb": {"mirrors": 20}, "confluent": {"topics": 4, "partitions": 2}}
+    monkeypatch.setattr(dump, "KNOBS", tiny)
+    await dump.dump(tmp_path)
+    written = sorted(path.name for path in tmp_path.iterdir())
+    assert len(written) == dump.POLLS * 4
+    for poll in range(dump.POLLS):
+        for om in (0, 1):
+            plain = (tmp_path / f"poll{poll}-om{om}-gzip0.prom").read_bytes()
+            assert b"peerdb_mirror_status" in plain
+            assert (tmp_path / f"poll{poll}-om{om}-gzip1.prom").read_bytes() == plain
