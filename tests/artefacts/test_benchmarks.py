@@ -3,6 +3,7 @@ requests observed for every system."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -48,14 +49,14 @@ def test_a_tiny_benchmark_run_reports_requests_and_series_for_every_system(
     assert scrape["reference"]["generate_latest text"]["bytes"] > 0
 
 
-async def test_the_dump_writes_every_variant_of_every_poll_gzip_matching_plain(
+def test_the_dump_writes_every_variant_of_every_poll_gzip_matching_plain(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from benchmarks import dump
 
     tiny = {"peerdb": {"mirrors": 20}, "confluent": {"topics": 4, "partitions": 2}}
     monkeypatch.setattr(dump, "KNOBS", tiny)
-    await dump.dump(tmp_path)
+    asyncio.run(dump.dump(tmp_path))
     written = sorted(path.name for path in tmp_path.iterdir())
     assert len(written) == dump.POLLS * 4
     for poll in range(dump.POLLS):
