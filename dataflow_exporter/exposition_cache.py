@@ -1,41 +1,45 @@
 """Snapshots -> one exposition body (text or OpenMetrics, plain or gzip). No upstream I/O, no
-waiting.
+waiting, no compressing of upstream samples.
 
-The body only changes when the store changes or a snapshot turns stale, so it is built once per
-(store version, stale set, format) and every other scrape returns the cached bytes, followed by
-the process's own metrics read afresh (`runtime_metrics`, when given). For gzip the cached body
-is kept as a sync-flushed deflate stream: the fresh tail is compressed on its own and spliced
-after it in one gzip member, so the large body is never compressed twice.
+The body only changes when the store changes or a snapshot turns stale, so its list of parts is
+built once per (store version, stale set, format) and every other scrape returns the same parts,
+followed by the process's own metrics read afresh (`runtime_metrics`, when given). The parts are
+never joined: each family's header, then each target's block of it, in the order the text
+format wants (one HELP and TYPE per family, its samples together). For gzip the body is one
+gzip member of deflate pieces (`gzip_parts`), each compressed when its block was rendered (in
+the poll's render thread) or, for a header, once for the process; only the exporter's own
+families and the fresh tail are compressed per build and per scrape, a few kilobytes. So the
+first scrape after a poll costs what a cached one does.
 """
 
 from __future__ import annotations
 
 import platform
-import struct
 import time
-import zlib
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from dataflow_exporter import __version__
 from dataflow_exporter import self_metrics as m
-from dataflow_exporter.exposition import OPENMETRICS_EOF, join_exposition, render_samples
+from dataflow_exporter.exposition import OPENMETRICS_EOF, header, join_exposition, render_samples
 from dataflow_exporter.families import Family, MetricSpec
+from dataflow_exporter.gzip_parts import Deflated, deflate, gzip_body
 from dataflow_exporter.runtime_metrics import RuntimeMetrics
 from dataflow_exporter.store import Store
-
-GZIP_LEVEL = 1  # the body is cached; a rebuild should stay cheap at 100k series
-# A gzip member header: deflate, no name, mtime 0, "fastest" (level 1), unknown OS.
-_GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x04\xff"
 
 
 @dataclass(slots=True)
 class _Cached:
     key: tuple[int, frozenset[str], bool]
-    body: bytes  # without the OpenMetrics `# EOF`
-    deflated: bytes | None = None  # raw deflate of `body`, sync-flushed so more can follow
-    crc: int = 0
+    parts: tuple[bytes, ...]  # without the OpenMetrics `# EOF`
+    # The same body as deflate pieces, lined up on the first gzip scrape.
+    pieces: tuple[Deflated, ...] | None = None
+    # Per family: its spec and every target's (block, piece or None) in target order.
+    families: list[tuple[MetricSpec, list[tuple[bytes, Deflated | None]]]] = field(
+        default_factory=list
+    )
+    own: bytes = b""
 
 
 class ExpositionCache:
@@ -51,6 +55,8 @@ class ExpositionCache:
         self.clock = clock
         self.runtime = runtime
         self._cache: dict[bool, _Cached] = {}
+        # Headers compressed, per (family, format): they never change.
+        self._headers: dict[tuple[MetricSpec, bool], Deflated] = {}
 
     def exposition(self, openmetrics: bool = False, gzipped: bool = False) -> bytes:
         """The current body in the asked format; gzip-compressed if `gzipped`."""
@@ -59,44 +65,60 @@ class ExpositionCache:
     def exposition_parts(
         self, openmetrics: bool = False, gzipped: bool = False
     ) -> tuple[bytes, ...]:
-        """The current body as consecutive parts: the cached (large, shared) body and the
-        fresh tail, never copied into one object, so a scrape in flight holds no body of its
-        own."""
+        """The current body as consecutive parts, shared with the snapshots and never copied
+        into one object, so a scrape in flight holds no body of its own."""
         now = self.clock()
         stale = frozenset(n for n, s in self.store.targets.items() if s.stale(now))
         key = (self.store.version, stale, openmetrics)
         cached = self._cache.get(openmetrics)
         if cached is None or cached.key != key:
-            cached = _Cached(key, self._render(stale, openmetrics))
+            cached = self._build(key, stale, openmetrics)
             self._cache[openmetrics] = cached
         tail = self.runtime.render(openmetrics) if self.runtime is not None else b""
         if openmetrics:
             tail += OPENMETRICS_EOF
         if not gzipped:
-            return (cached.body, tail)
-        if cached.deflated is None:
-            compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS)
-            deflated = compressor.compress(cached.body) + compressor.flush(zlib.Z_SYNC_FLUSH)
-            cached.deflated, cached.crc = deflated, zlib.crc32(cached.body)
-        compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS)
-        rest = compressor.compress(tail) + compressor.flush()
-        size = (len(cached.body) + len(tail)) & 0xFFFFFFFF
-        trailer = struct.pack("<II", zlib.crc32(tail, cached.crc), size)
-        return (_GZIP_HEADER, cached.deflated, rest + trailer)
+            return (*cached.parts, tail)
+        if cached.pieces is None:
+            cached.pieces = self._pieces(cached, openmetrics)
+        return gzip_body((*cached.pieces, deflate(tail)))
 
-    def _render(self, stale: frozenset[str], openmetrics: bool) -> bytes:
-        blocks: dict[str, list[bytes]] = {}
+    def _build(
+        self, key: tuple[int, frozenset[str], bool], stale: frozenset[str], openmetrics: bool
+    ) -> _Cached:
+        blocks: dict[str, list[tuple[bytes, Deflated | None]]] = {}
         specs: dict[str, MetricSpec] = {}
         for name, state in sorted(self.store.targets.items()):
-            if state.snapshot is None or name in stale:
+            snapshot = state.snapshot
+            if snapshot is None or name in stale:
                 continue
-            for family_name, block in state.snapshot.blocks.items():
-                blocks.setdefault(family_name, []).append(block)
-                specs.setdefault(family_name, state.snapshot.specs[family_name])
-        own = [(f.spec, [render_samples(f)]) for f in self._self_families(stale)]
-        upstream = [(specs[name], blocks[name]) for name in sorted(blocks)]
+            for family_name, block in snapshot.blocks.items():
+                if not block:
+                    continue
+                blocks.setdefault(family_name, []).append(
+                    (block, snapshot.deflated.get(family_name))
+                )
+                specs.setdefault(family_name, snapshot.specs[family_name])
+        own_families = [(f.spec, [render_samples(f)]) for f in self._self_families(stale)]
         # `# EOF` is added per scrape, after the runtime metrics.
-        return join_exposition([*own, *upstream], openmetrics, eof=False)
+        own = join_exposition(own_families, openmetrics, eof=False)
+        families = [(specs[name], blocks[name]) for name in sorted(blocks)]
+        parts = [own] if own else []
+        for spec, entries in families:
+            parts.append(header(spec, openmetrics))
+            parts.extend(block for block, _member in entries)
+        return _Cached(key, tuple(parts), families=families, own=own)
+
+    def _pieces(self, cached: _Cached, openmetrics: bool) -> tuple[Deflated, ...]:
+        pieces = [deflate(cached.own)]
+        for spec, entries in cached.families:
+            head = self._headers.get((spec, openmetrics))
+            if head is None:
+                head = self._headers[(spec, openmetrics)] = deflate(header(spec, openmetrics))
+            pieces.append(head)
+            # A snapshot built without pieces (by hand) is compressed here, once per build.
+            pieces.extend(piece or deflate(block) for block, piece in entries)
+        return tuple(pieces)
 
     def _self_families(self, stale: frozenset[str]) -> list[Family]:
         fams = {spec.name: Family(spec) for spec in m.SELF_SPECS}

@@ -235,6 +235,8 @@ class Poller:
             result.entities,
             self.clock(),
             self.renderer,
+            # Its blocks that did not change keep their gzip members.
+            state.snapshot if (state := self.store.targets.get(self.config.name)) else None,
         )
         if sum(len(family.samples) for family in result.families) < RENDER_INLINE_SAMPLES:
             return build_snapshot(*args)

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import gzip
 
+import pytest
+
 from dataflow_exporter.errors import Reason
 from dataflow_exporter.exposition_cache import ExpositionCache
-from dataflow_exporter.families import MetricSpec
+from dataflow_exporter.families import Family, MetricSpec
 from dataflow_exporter.runtime_metrics import RuntimeMetrics
 from dataflow_exporter.scheduler import Scheduler
 from dataflow_exporter.simulator import Simulation
-from dataflow_exporter.snapshot import Snapshot
+from dataflow_exporter.snapshot import Snapshot, build_snapshot
 from dataflow_exporter.store import Store, TargetState
 from dataflow_exporter.upstream import new_session
 from tests.support.daemon import SECRET
@@ -107,3 +109,62 @@ def test_a_stale_targets_series_count_drops_to_zero_with_its_withheld_series() -
     assert value(stale, "dataflow_exporter_target_stale", target="pg") == 1
     assert series_of(stale, "demo_up") == []
     assert value(stale, "dataflow_exporter_target_series", target="pg") == 0
+
+
+def two_target_store() -> Store:
+    """Two targets sharing a family, each with a snapshot compressed in its poll."""
+    store = Store()
+    for name in ("a", "b"):
+        store.add(TargetState(name, "peerdb", 30.0, 300.0))
+        lag = Family(LAG, [(("orders",), 1.0), (("users",), 2.0)])
+        rows = Family(ROWS, [(("orders",), 5.0)])
+        snapshot = build_snapshot([lag, rows], (("target", name),), 10, {}, 1.0)
+        store.record_success(name, snapshot, [], 0.1)
+    return store
+
+
+LAG = MetricSpec("demo_lag", "gauge", "Lag.", ("topic",))
+ROWS = MetricSpec("demo_rows_total", "counter", "Rows.", ("topic",))
+
+
+def lag_piece(store: Store, target: str) -> bytes:
+    snapshot = store.targets[target].snapshot
+    assert snapshot is not None
+    return snapshot.deflated[LAG.name].data
+
+
+def test_the_gzip_body_lines_up_the_pieces_compressed_in_the_poll() -> None:
+    store = two_target_store()
+    cache = ExpositionCache(store, clock=lambda: 2.0)
+    parts = cache.exposition_parts(gzipped=True)
+    for name in ("a", "b"):
+        assert any(part is lag_piece(store, name) for part in parts)
+    store.version += 1  # a poll landed: the first scrape after it compresses no block again
+    after = cache.exposition_parts(gzipped=True)
+    assert after is not parts
+    assert any(part is lag_piece(store, "a") for part in after)
+
+
+@pytest.mark.parametrize(
+    ("openmetrics", "counter_type"),
+    [(False, "# TYPE demo_rows_total counter"), (True, "# TYPE demo_rows counter")],
+)
+def test_a_family_of_two_targets_has_one_header_then_both_blocks(
+    openmetrics: bool, counter_type: str
+) -> None:
+    cache = ExpositionCache(two_target_store(), clock=lambda: 2.0)
+    # The other format first: compressed headers are kept, and must be kept per format.
+    for asked in (not openmetrics, openmetrics):
+        plain = cache.exposition(openmetrics=asked)
+        assert gzip.decompress(cache.exposition(asked, gzipped=True)) == plain
+    text = plain.decode()
+    assert text.count(counter_type) == 1
+    assert text.count("# TYPE demo_lag gauge") == 1
+    lines = [line for line in text.splitlines() if line.startswith("demo_lag")]
+    assert [line.split('target="')[1][0] for line in lines] == ["a", "a", "b", "b"]
+
+
+def test_a_snapshot_without_pieces_is_compressed_when_asked_for() -> None:
+    store = polled_store()  # its snapshot was made by hand, with no pieces
+    cache = ExpositionCache(store, clock=lambda: 2.0)
+    assert gzip.decompress(cache.exposition(gzipped=True)) == cache.exposition()

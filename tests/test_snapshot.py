@@ -4,6 +4,7 @@ deterministically and counts what it dropped."""
 from __future__ import annotations
 
 import random
+import zlib
 
 import pytest
 
@@ -110,3 +111,32 @@ def test_a_failed_render_leaves_the_renderer_as_a_fresh_one() -> None:
     again = build_snapshot([_lag(["c"])], LABELS, 10, {}, 0.0, renderer)
     assert again.blocks == build_snapshot([_lag(["c"])], LABELS, 10, {}, 0.0).blocks
     assert len(renderer) == 1
+
+
+def _inflate(data: bytes) -> bytes:
+    return zlib.decompressobj(-zlib.MAX_WBITS).decompress(data)
+
+
+def test_each_block_is_compressed_with_its_crc_and_size() -> None:
+    snapshot = build_snapshot([_lag(["a", "b"]), _rows(["a"])], LABELS, 10, {}, 0.0)
+    assert set(snapshot.deflated) == set(snapshot.blocks)
+    for name, block in snapshot.blocks.items():
+        piece = snapshot.deflated[name]
+        assert _inflate(piece.data) == block
+        assert (piece.crc, piece.size) == (zlib.crc32(block), len(block))
+
+
+def test_a_block_unchanged_since_the_previous_snapshot_is_not_compressed_again() -> None:
+    renderer = SeriesRenderer(LABELS)
+    first = build_snapshot([_lag(["a", "b"]), _rows(["a"])], LABELS, 10, {}, 0.0, renderer)
+    moved = Family(LAG, [(("a", "0"), 7.0), (("b", "0"), 1.0)])
+    second = build_snapshot([moved, _rows(["a"])], LABELS, 10, {}, 1.0, renderer, first)
+    assert second.deflated[ROWS.name] is first.deflated[ROWS.name]
+    assert _inflate(second.deflated[LAG.name].data) == second.blocks[LAG.name]
+
+
+def test_a_block_rendered_afresh_to_the_same_bytes_keeps_its_piece() -> None:
+    first = build_snapshot([_rows(["a", "b"])], LABELS, 10, {}, 0.0)
+    again = build_snapshot([_rows(["a", "b"])], LABELS, 10, {}, 1.0, previous=first)
+    assert again.blocks[ROWS.name] is not first.blocks[ROWS.name]
+    assert again.deflated[ROWS.name] is first.deflated[ROWS.name]

@@ -44,6 +44,7 @@ Sample exposition::
 from __future__ import annotations
 
 import functools
+import hashlib
 import urllib.parse
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -51,6 +52,7 @@ from typing import Any, Literal
 
 import msgspec
 import msgspec.structs
+import orjson
 from pydantic import FilePath, SecretStr, field_validator, model_validator
 
 from dataflow_exporter import scrub, thresholds
@@ -816,6 +818,29 @@ INSTANCE_PATH = _path("instance", "info")
 LOGS_PATH = _path("mirrors", "logs")
 
 
+# States in which PeerDB syncs nothing until the state changes: a paused, completed or
+# terminated flow runs no sync and no normalize (flow/workflows/cdc_flow.go), so no batch
+# starts or ends and no row is counted.
+STOPPED_STATES = frozenset({"STATUS_PAUSED", "STATUS_COMPLETED", "STATUS_TERMINATED"})
+# A value kept instead of asked for is asked again once it is this old, whatever the signs.
+REUSE_SECONDS = 300.0
+
+
+@dataclass(slots=True)
+class _Kept:
+    """What one mirror's detail calls gave in the last poll, to skip the calls of the next poll
+    that can only give the same answer."""
+
+    status: State | None
+    batches: bytes | None = None  # a digest of the `cdc/batches` content, None: not read
+    # Rows read in a poll whose state and batches answer were those of the poll before.
+    rows: float | None = None
+    rows_at: float = 0.0
+    # The batch read in a poll that found the mirror in the stopped state it had before.
+    batch: Batch | None = None
+    batch_at: float = 0.0
+
+
 @dataclass(slots=True)
 class _Reading:
     """What one poll's detail calls found, filled in as they answer."""
@@ -853,6 +878,7 @@ class PeerDBSource(Source[PeerDBTarget]):
         # Each mirror's newest error seen so far: a mirror whose error has left the newest
         # rows read keeps its last error time (pruned to the mirrors listed).
         self._last_errors: dict[str, MirrorError] = {}
+        self._kept: dict[str, _Kept] = {}
 
     def route_missing(self, exc: UpstreamError) -> bool:
         """grpc-gateway's routing 404 (`{"code":5,"message":"Not Found"}`): the release has no
@@ -887,13 +913,11 @@ class PeerDBSource(Source[PeerDBTarget]):
         carries_state = all(m.status is not None for m in listed)
         seen = _Reading({}, set(), {}, {}, [], [], [])
         jobs: list[Callable[[], Awaitable[None]]] = []
+        kept: dict[str, _Kept] = {}
         for m in mirrors:
             if m.status is None:
                 jobs.append(functools.partial(self._state, client, details, m.name, seen))
-            if self.config.rows_synced:
-                jobs.append(functools.partial(self._rows, client, details, m.name, seen))
-            if self.config.cdc_batches and m.is_cdc:
-                jobs.append(functools.partial(self._batch, client, details, m.name, seen))
+            jobs.append(functools.partial(self._mirror, client, details, m, seen, kept))
         if self.config.slots:
             # Slots belong to peers, not mirrors: each replica takes the peers it owns.
             peers = {m.source_peer for m in selected if m.source_type == "POSTGRES"}
@@ -907,6 +931,7 @@ class PeerDBSource(Source[PeerDBTarget]):
         if self.config.mirror_errors and mirrors:
             jobs.append(functools.partial(self._logs, client, details, seen))
         await fan_out(jobs, details.limit)
+        self._kept = kept
         live = [
             m if m.name not in seen.states else _with_state(m, seen.states[m.name])
             for m in mirrors
@@ -985,27 +1010,93 @@ class PeerDBSource(Source[PeerDBTarget]):
         elif isinstance(state, str):
             seen.states[name] = state
 
-    async def _rows(
-        self, client: UpstreamClient, details: Details, name: str, seen: _Reading
+    async def _mirror(
+        self,
+        client: UpstreamClient,
+        details: Details,
+        m: Mirror,
+        seen: _Reading,
+        kept: dict[str, _Kept],
     ) -> None:
+        """A mirror's newest batch, then its rows synced, each asked only if it may have
+        changed since it was last read (and at least every `REUSE_SECONDS`):
+
+        - in a stopped state held since the last poll, neither can change;
+        - while running, rows grow only with CDC batches: PeerDB records a batch's rows and adds
+          them to the table counts at its sync (flow/activities/flowable_core.go), and initial
+          loads run in STATUS_SNAPSHOT. So while the state and the whole `cdc/batches` answer
+          (the running batch's rows included) stay those of the last poll, the rows do too.
+
+        A value is kept only once its signs held across two polls, so a change that lands
+        between two reads of one poll (the batch's rows written, the table counts not yet) is
+        read again in the next poll rather than kept.
+        """
+        name, status, now = m.name, m.status, self.clock()
+        before = self._kept.get(name)
+        steady_state = before is not None and status is not None and before.status == status
+        stopped = steady_state and status in STOPPED_STATES
+        after = kept[name] = _Kept(status)
+        batched = self.config.cdc_batches and m.is_cdc
+        if batched:
+            if (
+                stopped
+                and before
+                and before.batch is not None
+                and now - before.batch_at < REUSE_SECONDS
+            ):
+                after.batch, after.batch_at = before.batch, before.batch_at
+                seen.batches[name] = before.batch
+                after.batches = before.batches
+            else:
+                read = await self._batch(client, details, name)
+                if read is not None:
+                    batch, after.batches = read
+                    seen.batches[name] = batch
+                    if stopped:
+                        after.batch, after.batch_at = batch, now
+        if not self.config.rows_synced:
+            return
+        # Rows follow batches only while running; stopped, nothing moves.
+        follows = stopped or (status == "STATUS_RUNNING" and batched)
+        steady = (
+            steady_state
+            and follows
+            and before is not None
+            and after.batches == before.batches
+            and (after.batches is not None or not batched)
+        )
+        if steady and before and before.rows is not None and now - before.rows_at < REUSE_SECONDS:
+            after.rows, after.rows_at = before.rows, before.rows_at
+            seen.rows[name] = before.rows
+            return
+        rows = await self._rows(client, details, name)
+        if rows is not None:
+            seen.rows[name] = rows
+            if steady:
+                after.rows, after.rows_at = rows, now
+
+    async def _rows(self, client: UpstreamClient, details: Details, name: str) -> float | None:
         async def call() -> float:
             return TOTAL_ROWS(await client.get(api_path(ROWS_PATH, name)))
 
         rows = await details.fetch(f"mirror {name}", "rows_synced", call, capability="rows_synced")
-        if isinstance(rows, float):
-            seen.rows[name] = rows
+        return rows if isinstance(rows, float) else None
 
     async def _batch(
-        self, client: UpstreamClient, details: Details, name: str, seen: _Reading
-    ) -> None:
+        self, client: UpstreamClient, details: Details, name: str
+    ) -> tuple[Batch, bytes] | None:
+        """The newest ended batch and a digest of the whole answer."""
         body = {"flowJobName": name, "limit": 2}  # newest first; the newest may still be running
 
-        async def call() -> Batch:
-            return BATCHES(await client.post(BATCHES_PATH, body))
+        async def call() -> tuple[Batch, bytes]:
+            answer = await client.post(BATCHES_PATH, body)
+            batch = BATCHES(answer)
+            # Of the content, not the bytes: protojson varies its spacing from answer to answer.
+            content = orjson.dumps(orjson.loads(answer.body), option=orjson.OPT_SORT_KEYS)
+            return batch, hashlib.blake2b(content, digest_size=16).digest()
 
-        batch = await details.fetch(f"mirror {name}", "cdc_batches", call, capability="cdc_batches")
-        if isinstance(batch, Batch):
-            seen.batches[name] = batch
+        read = await details.fetch(f"mirror {name}", "cdc_batches", call, capability="cdc_batches")
+        return read if isinstance(read, tuple) else None
 
     async def _slots(
         self,

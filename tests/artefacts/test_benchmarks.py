@@ -3,6 +3,7 @@ requests observed for every system."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -63,3 +64,20 @@ def test_the_redaction_benchmark_runs_and_masks_what_it_plants() -> None:
     forms = {row[0] for row in rows if len(row) == 5 and row[0].isdigit()}
     assert forms == {"4", "64", "65", "500"}
     assert "shorten 4000 ms" in result.stdout
+
+
+def test_the_dump_writes_every_variant_of_every_poll_gzip_matching_plain(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from benchmarks import dump
+
+    tiny = {"peerdb": {"mirrors": 20}, "confluent": {"topics": 4, "partitions": 2}}
+    monkeypatch.setattr(dump, "KNOBS", tiny)
+    asyncio.run(dump.dump(tmp_path))
+    written = sorted(path.name for path in tmp_path.iterdir())
+    assert len(written) == dump.POLLS * 4
+    for poll in range(dump.POLLS):
+        for om in (0, 1):
+            plain = (tmp_path / f"poll{poll}-om{om}-gzip0.prom").read_bytes()
+            assert b"peerdb_mirror_status" in plain
+            assert (tmp_path / f"poll{poll}-om{om}-gzip1.prom").read_bytes() == plain
