@@ -12,6 +12,7 @@ import asyncio
 import base64
 import concurrent.futures
 import errno
+import functools
 import os
 import stat
 import time
@@ -96,8 +97,10 @@ class SecretReader:
         self._clock = clock
         self._cached: str | None = None
         self._read_at: float | None = None
-        # Values rotated away, oldest first, with when they were replaced.
-        self._retired: list[tuple[float, str]] = []
+        # What to forget once the grace period is over, oldest first, with when the value it
+        # masks was rotated away: the value itself, and forms of it others registered (the
+        # Basic token of a password).
+        self._retired: list[tuple[float, Callable[[], None]]] = []
 
     async def get(self) -> str | None:
         """The secret's current value (None when the config gives none)."""
@@ -111,15 +114,20 @@ class SecretReader:
                 # Registered once per value, not per read.
                 redact.register(value)
                 if self._cached is not None:
-                    self._retired.append((now, self._cached))
+                    self._retired.append((now, functools.partial(redact.unregister, self._cached)))
             self._cached = value
             self._read_at = now
         return self._cached
 
+    def retire(self, forget: Callable[[], None]) -> None:
+        """Run `forget` once the grace period has passed: for a form of a value just rotated
+        away that the caller registered (an upstream may still echo it meanwhile)."""
+        self._retired.append((self._clock(), forget))
+
     def _forget_retired(self, now: float) -> None:
-        """Unregister the values rotated away at least the grace period ago."""
+        """Unregister what was rotated away at least the grace period ago."""
         while self._retired and now - self._retired[0][0] >= ROTATED_SECRET_GRACE_SECONDS:
-            redact.unregister(self._retired.pop(0)[1])
+            self._retired.pop(0)[1]()
 
     @staticmethod
     async def _read(path: Path) -> str | None:
@@ -155,7 +163,8 @@ class BasicAuth:
         # An upstream that echoes the header puts this token in its error text.
         redact.register_basic(self._username, password)
         if seen is not None:
-            redact.unregister_basic(self._username, seen)
+            # Masked for the grace period too: a request in flight may still be echoed.
+            self._password.retire(functools.partial(redact.unregister_basic, self._username, seen))
         built = {"Authorization": f"Basic {token}"}
         self._built = (password, built)
         return built

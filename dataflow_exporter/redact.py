@@ -181,15 +181,6 @@ def _spans(
         yield start, end
 
 
-def shorten(text: str, limit: int) -> str:
-    """`text` with known secrets masked, cut to at most `limit` characters, never inside a known
-    secret nor inside a word (the rest of a credential cut in two could no longer be recognised
-    by `scrub`). Text an upstream wrote is shortened by `scrub.shorten`, which also masks
-    credential shapes before it cuts."""
-    shown = head(text, limit)
-    return shown if len(shown) <= limit else _whole_words(shown[:limit])
-
-
 def forget_all() -> None:
     """Drop every registered secret (tests start from a clean slate)."""
     global _matcher

@@ -77,6 +77,11 @@ class Slots:
         while not held(self.in_use):
             await self._changed.wait()
 
+    def users(self, client: str) -> int:
+        """Requests of `client` holding or waiting for a slot (for tests and benchmarks)."""
+        entry = self._clients.get(client)
+        return entry.users if entry is not None else 0
+
     def _count(self, change: int) -> None:
         self.in_use += change
         changed, self._changed = self._changed, asyncio.Event()
@@ -180,10 +185,12 @@ def chunks(parts: Sequence[bytes], size: int) -> Iterator[bytes | memoryview]:
 
 
 async def _stream(
-    request: web.Request, parts: Sequence[bytes], headers: Mapping[str, str]
+    request: web.Request, body: Callable[[], Sequence[bytes]], headers: Mapping[str, str]
 ) -> web.StreamResponse:
-    """Send `parts` as one body through a slot, chunk by chunk with back-pressure, cutting a
-    client that stops reading; a 503 when no slot frees up in time."""
+    """Send the parts `body()` gives as one body through a slot, chunk by chunk with
+    back-pressure, cutting a client that stops reading; a 503 when no slot frees up in time.
+    `body` runs once the slot is held: a request turned away costs nothing, and one that
+    waited sends what is current then."""
     limits = request.app[LIMITS_KEY]
     slots = request.app[SLOTS_KEY]
     client = client_address(request)
@@ -197,7 +204,7 @@ async def _stream(
             headers={"Retry-After": "1"},
         )
     try:
-        return await _send(request, parts, headers, limits)
+        return await _send(request, body(), headers, limits)
     finally:
         slots.release(client)
 
@@ -243,14 +250,14 @@ async def metrics(request: web.Request) -> web.StreamResponse:
     }
     if gzipped:
         headers["Content-Encoding"] = "gzip"
-    return await _stream(request, cache.exposition_parts(openmetrics, gzipped), headers)
+    return await _stream(request, lambda: cache.exposition_parts(openmetrics, gzipped), headers)
 
 
 async def page(request: web.Request) -> web.StreamResponse:
     """`/`: the status page, rendered once per store change."""
     bodies = await request.app[STATUS_KEY].bodies()
     headers = {"Content-Type": status_page.CONTENT_TYPE, **status_page.HEADERS}
-    return await _stream(request, (bodies.page,), headers)
+    return await _stream(request, lambda: (bodies.page,), headers)
 
 
 async def api(request: web.Request) -> web.StreamResponse:
@@ -265,7 +272,7 @@ async def api(request: web.Request) -> web.StreamResponse:
             status=404, text="No target of that name.\n", headers=status_api.HEADERS
         )
     headers = {"Content-Type": status_api.CONTENT_TYPE, **status_api.HEADERS}
-    return await _stream(request, status_api.document_parts(bodies.api, query), headers)
+    return await _stream(request, lambda: status_api.document_parts(bodies.api, query), headers)
 
 
 async def healthy(_request: web.Request) -> web.Response:

@@ -198,7 +198,8 @@ def _target(state: TargetState, now: float, listed: int, memo: TextMemo) -> Targ
         if state.snapshot
         else {},
         broken=broken,
-        broken_omitted=state.broken_omitted + (broken - listed if not stale else 0),
+        # A stale target lists nothing, so nothing is left out of its list either.
+        broken_omitted=0 if stale else state.broken_omitted + broken - listed,
         capability_gaps=[name for name, served in state.capabilities.items() if not served],
     )
 

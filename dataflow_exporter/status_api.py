@@ -37,8 +37,9 @@ class EncodedStatus:
     target_names: list[str]
     targets: list[bytes]
     broken: list[bytes]
-    # Each target's broken entities are consecutive: their [start, end) in `broken`.
-    ranges: dict[str, tuple[int, int]]
+    # Each target's broken entities, as their places in `broken` (the list is in severity
+    # order across targets, so one target's entities need not be consecutive).
+    places: dict[str, list[int]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,10 +53,9 @@ class Query:
 
 def encode(view: StatusView) -> EncodedStatus:
     """The view as JSON pieces."""
-    ranges: dict[str, tuple[int, int]] = {}
+    places: dict[str, list[int]] = {}
     for index, entity in enumerate(view.broken):
-        start, _ = ranges.get(entity.target, (index, index))
-        ranges[entity.target] = (start, index + 1)
+        places.setdefault(entity.target, []).append(index)
     head: dict[str, object] = {
         "api_version": view.api_version,
         "exporter_version": view.exporter_version,
@@ -67,7 +67,7 @@ def encode(view: StatusView) -> EncodedStatus:
         target_names=[t.name for t in view.targets],
         targets=[msgspec.json.encode(t) for t in view.targets],
         broken=[msgspec.json.encode(b) for b in view.broken],
-        ranges=ranges,
+        places=places,
     )
 
 
@@ -93,29 +93,31 @@ def parse_query(params: Mapping[str, str]) -> Query:
 
 def document_parts(encoded: EncodedStatus, query: Query) -> list[bytes]:
     """The JSON document for `query`, as consecutive pieces (nothing large is copied)."""
+    chosen: range | list[int]
     if query.target is None:
-        start, end = 0, len(encoded.broken)
+        chosen = range(len(encoded.broken))
         targets = encoded.targets
     else:
-        start, end = encoded.ranges.get(query.target, (0, 0))
+        chosen = encoded.places.get(query.target, [])
         targets = [
             t
             for name, t in zip(encoded.target_names, encoded.targets, strict=True)
             if name == query.target
         ]
-    first = min(start + query.offset, end)
-    last = min(first + query.limit, end)
+    total = len(chosen)
+    first = min(query.offset, total)
+    last = min(first + query.limit, total)
     following = None
-    if last < end:
-        params = {"offset": str(last - start), "limit": str(query.limit)}
+    if last < total:
+        params = {"offset": str(last), "limit": str(query.limit)}
         if query.target is not None:
             params["target"] = query.target
         following = f"{PATH}?{urllib.parse.urlencode(params)}"
     head = msgspec.json.encode(
         {
             **encoded.head,
-            "broken_total": end - start,
-            "offset": first - start,
+            "broken_total": total,
+            "offset": first,
             "limit": query.limit,
             "next": following,
         }
@@ -124,8 +126,8 @@ def document_parts(encoded: EncodedStatus, query: Query) -> list[bytes]:
     for index, target in enumerate(targets):
         parts += (b",", target) if index else (target,)
     parts.append(b'],"broken":[')
-    for index in range(first, last):
-        parts += (b",", encoded.broken[index]) if index > first else (encoded.broken[index],)
+    for n, index in enumerate(chosen[first:last]):
+        parts += (b",", encoded.broken[index]) if n else (encoded.broken[index],)
     parts.append(b"]}")
     return parts
 

@@ -1470,6 +1470,51 @@ MUTANTS = (
         "        if False:\n            return None",
         ("tests/test_exposition.py",),
     ),
+    # Review of the merged change: a kept PeerDB value counts as its route serving, and a
+    # walStatus of the wrong type fails that slot's read, not the target.
+    Mutant(
+        "details-reuse-not-served",
+        "dataflow_exporter/sources/base.py",
+        "        self._served.add(capability)\n        return True",
+        "        return True",
+        ("tests/sources/test_base.py",),
+    ),
+    Mutant(
+        "peerdb-wal-status-type-unchecked",
+        "dataflow_exporter/sources/peerdb.py",
+        "    if string(value, where) in NO_WAL_STATUS:",
+        "    if value in NO_WAL_STATUS:",
+        ("tests/sources/peerdb/test_parse.py",),
+    ),
+    Mutant(
+        "scrape-body-built-before-its-slot",
+        "dataflow_exporter/server.py",
+        "lambda: cache.exposition_parts(openmetrics, gzipped), headers)",
+        "lambda parts=cache.exposition_parts(openmetrics, gzipped): parts, headers)",
+        ("tests/test_server.py",),
+    ),
+    Mutant(
+        "status-api-target-pages-a-range",
+        "dataflow_exporter/status_api.py",
+        "        chosen = encoded.places.get(query.target, [])",
+        "        places = encoded.places.get(query.target, [])\n"
+        "        chosen = range(places[0], places[-1] + 1) if places else []",
+        ("tests/test_status_api.py",),
+    ),
+    Mutant(
+        "stale-target-counts-omitted",
+        "dataflow_exporter/status.py",
+        "broken_omitted=0 if stale else state.broken_omitted + broken - listed,",
+        "broken_omitted=state.broken_omitted + (0 if stale else broken - listed),",
+        ("tests/test_status.py",),
+    ),
+    Mutant(
+        "rotated-basic-token-forgotten-at-once",
+        "dataflow_exporter/auth.py",
+        "self._password.retire(functools.partial(redact.unregister_basic, self._username, seen))",
+        "redact.unregister_basic(self._username, seen)",
+        ("tests/test_auth.py",),
+    ),
 )
 
 

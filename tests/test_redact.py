@@ -136,19 +136,6 @@ def test_head_of_a_short_text_is_the_text_redacted() -> None:
     assert redact.head("exactly-ten", 11) == "exactly-ten"
 
 
-def test_shorten_masks_known_secrets_before_it_cuts() -> None:
-    redact.register(SECRET)
-    text = "x" * 10 + " " + SECRET
-    assert redact.shorten(text, 14) == "x" * 10 + " "
-    assert redact.shorten(text, 30) == "x" * 10 + " " + MASK
-
-
-def test_shorten_never_cuts_inside_a_word() -> None:
-    assert redact.shorten("user:password@db and more", 10) == MASK
-    assert redact.shorten("short words here", 12) == "short words "
-    assert redact.shorten("fits", 4) == "fits"
-
-
 def test_forget_all_empties_the_set() -> None:
     redact.register(SECRET)
     redact.forget_all()

@@ -327,6 +327,42 @@ async def test_every_body_waits_for_a_slot_then_gets_a_503(store: Store, path: s
         await runner.cleanup()
 
 
+async def test_a_scrape_builds_its_body_only_once_it_holds_a_slot(store: Store) -> None:
+    limits = ServerLimits(max_concurrent_scrapes=1, slot_wait_seconds=30.0)
+    cache = ExpositionCache(store)
+    built: list[int] = []
+    real = cache.exposition_parts
+
+    def counted(openmetrics: bool = False, gzipped: bool = False) -> tuple[bytes, ...]:
+        built.append(store.version)
+        return real(openmetrics, gzipped)
+
+    cache.exposition_parts = counted  # type: ignore[method-assign]
+    app = make_app(store, cache, no_reload, limits=limits)
+    slots = app[SLOTS_KEY]
+    await slots.acquire("another client")  # every slot is held
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        url = f"http://127.0.0.1:{runner.addresses[0][1]}/metrics"
+        async with aiohttp.ClientSession() as session:
+            scrape = asyncio.create_task(session.get(url))
+            for _ in range(1000):  # until the scrape waits for its slot (10 s at most)
+                if slots.users("127.0.0.1"):
+                    break
+                await asyncio.sleep(0.01)
+            assert slots.users("127.0.0.1") == 1
+            assert built == [], "nothing is rendered while the scrape waits"
+            store.version += 1  # a poll lands while it waits
+            slots.release("another client")
+            async with await scrape as resp:
+                assert resp.status == 200
+        assert built == [store.version], "the body is the one current when the slot came"
+    finally:
+        await runner.cleanup()
+
+
 @pytest.mark.parametrize(
     "sizes", [[10], [4], [3, 3, 3], [1] * 9, [8, 1], [0, 5, 0, 2], [2, 9, 2], []]
 )

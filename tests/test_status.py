@@ -214,6 +214,22 @@ def test_past_a_targets_error_budget_errors_are_cut_short(
     assert lengths == [MAX_ERROR_CHARS, MAX_ERROR_CHARS, SHORT_ERROR_CHARS, SHORT_ERROR_CHARS]
 
 
+def test_a_stale_target_leaves_nothing_out_of_the_nothing_it_lists(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(store_mod, "MAX_BROKEN_KEPT", 1)
+    store = Store()
+    add(store, "pg")
+    broken = tuple(
+        BrokenEntity("mirror", (("mirror", f"m{i}"),), "STATUS_FAILED") for i in range(3)
+    )
+    store.record_success("pg", snapshot(NOW), [], 0.1, broken=broken)
+    store.record_failure("pg", Reason.TIMEOUT, "timed out", 1.0, NOW + 1)
+    view = status_view(store, NOW + 301)  # past stale_after: its data is withheld
+    (target,) = view.targets
+    assert (target.stale, view.broken, target.broken_omitted) == (True, [], 0)
+
+
 def test_entries_beyond_the_listed_cap_are_counted_as_omitted(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

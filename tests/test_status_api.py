@@ -22,7 +22,13 @@ from dataflow_exporter.simulator import Simulation
 from dataflow_exporter.snapshot import build_snapshot
 from dataflow_exporter.sources.base import BrokenEntity
 from dataflow_exporter.status import API_VERSION
-from dataflow_exporter.status_api import DEFAULT_LIMIT, MAX_LIMIT, schema_text, status_json
+from dataflow_exporter.status_api import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    Query,
+    schema_text,
+    status_json,
+)
 from dataflow_exporter.status_page import render_status_page
 from dataflow_exporter.store import Store, TargetState
 
@@ -165,6 +171,25 @@ async def test_one_targets_broken_entities_are_paged_on_their_own(paged_url: str
     assert [t["name"] for t in document["targets"]] == ["b"]
     assert (document["broken_total"], document["offset"]) == (3, 1)
     assert document["next"] == "/api/v1/status?offset=2&limit=1&target=b"
+
+
+def test_one_targets_entities_are_its_own_when_severity_interleaves_the_targets() -> None:
+    # Sorted by severity across targets: a's failed, b's failed, then a's paused mirror.
+    store = Store()
+    for name, states in (("a", ("STATUS_FAILED", "STATUS_PAUSED")), ("b", ("STATUS_FAILED",))):
+        store.add(TargetState(name, "peerdb", 30, 300))
+        mirrors = tuple(
+            BrokenEntity("mirror", (("mirror", f"{name}-{state}"),), state) for state in states
+        )
+        snapshot = build_snapshot([], (("target", name),), 10, {}, 1.0)
+        store.record_success(name, snapshot, [], 0.1, (), {}, mirrors)
+    whole = json.loads(status_json(store, 2.0))
+    assert _mirrors(whole) == ["a-STATUS_FAILED", "b-STATUS_FAILED", "a-STATUS_PAUSED"]
+    only_a = json.loads(status_json(store, 2.0, Query("a")))
+    assert _mirrors(only_a) == ["a-STATUS_FAILED", "a-STATUS_PAUSED"]
+    assert only_a["broken_total"] == 2
+    second_of_a = json.loads(status_json(store, 2.0, Query("a", offset=1, limit=1)))
+    assert (_mirrors(second_of_a), second_of_a["next"]) == (["a-STATUS_PAUSED"], None)
 
 
 async def test_the_whole_list_is_one_answer_up_to_the_default_limit(paged_url: str) -> None:

@@ -520,6 +520,15 @@ class Details:
             self.capabilities.has(capability)
         return result
 
+    def reused(self, capability: str) -> bool:
+        """Whether a value an earlier poll's call to `capability` served may stand for this
+        poll's call: only while the release serves the route. A reuse counts as served, since
+        the route answered, so this poll's 404s stay their own entities' failures."""
+        if not self.capabilities.available(capability):
+            return False
+        self._served.add(capability)
+        return True
+
     def _lacks(self, name: str, not_found: list[DetailFailure]) -> bool:
         """Whether this poll's 404s say the route is missing: nothing was served, and the
         upstream said so for the route or most calls answered 404 (never one entity's)."""

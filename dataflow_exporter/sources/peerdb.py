@@ -463,9 +463,12 @@ def parse_slots(peer: str, payload: Any) -> list[Slot]:
 SlotEntry = tuple[str, float, bool, State | None, float | None]
 
 
-def wal_status(value: Any) -> State | None:
-    """`walStatus` -> Postgres' name, `Unknown`, or None where Postgres cannot tell."""
-    if value is None or value in NO_WAL_STATUS:
+def wal_status(value: Any, where: str = "walStatus") -> State | None:
+    """`walStatus` -> Postgres' name, `Unknown`, or None where Postgres cannot tell; anything
+    but a string is that slot's schema error."""
+    if value is None:
+        return None
+    if string(value, where) in NO_WAL_STATUS:
         return None
     return WAL_STATUSES.normalise(value)
 
@@ -482,7 +485,7 @@ def _slot_entries(payload: Any) -> list[SlotEntry]:
                 string(item.get("slotName"), f"slotData[{i}].slotName"),
                 lag_mib * MIB,
                 boolean(item.get("active", False), f"slotData[{i}].active"),
-                wal_status(item.get("walStatus")),
+                wal_status(item.get("walStatus"), f"slotData[{i}].walStatus"),
                 optional_number(item.get("safeWalSize"), f"slotData[{i}].safeWalSize"),
             )
         )
@@ -1043,6 +1046,7 @@ class PeerDBSource(Source[PeerDBTarget]):
                 and before
                 and before.batch is not None
                 and now - before.batch_at < REUSE_SECONDS
+                and details.reused("cdc_batches")
             ):
                 after.batch, after.batch_at = before.batch, before.batch_at
                 seen.batches[name] = before.batch
@@ -1065,7 +1069,13 @@ class PeerDBSource(Source[PeerDBTarget]):
             and after.batches == before.batches
             and (after.batches is not None or not batched)
         )
-        if steady and before and before.rows is not None and now - before.rows_at < REUSE_SECONDS:
+        if (
+            steady
+            and before
+            and before.rows is not None
+            and now - before.rows_at < REUSE_SECONDS
+            and details.reused("rows_synced")
+        ):
             after.rows, after.rows_at = before.rows, before.rows_at
             seen.rows[name] = before.rows
             return

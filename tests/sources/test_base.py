@@ -208,6 +208,28 @@ async def test_two_404s_of_two_calls_mark_the_route_missing() -> None:
     assert result.capabilities == {"rows": False}
 
 
+async def test_a_value_kept_from_an_earlier_answer_counts_as_the_route_serving() -> None:
+    # Entities whose earlier answer stands in for this poll's call are no calls made: without
+    # counting them, two 404s among many kept values would look like "most calls".
+    d = details()
+    assert d.reused("rows")
+    result = await _poll_rows(d, {"a": plain_404(), "b": plain_404()})
+    assert [f.entity for f in result.detail_failures] == ["a", "b"]
+    assert result.capabilities == {"rows": True}
+
+
+async def test_no_value_is_reused_for_a_route_the_release_lacks() -> None:
+    d = details()
+    await _poll_rows(d, {"a": route_gone()})
+    assert not details_after(d).reused("rows")
+
+
+def details_after(d: Details) -> Details:
+    """The next poll's details, sharing the capabilities `d` learned."""
+    d.into(PollResult(families=[]))
+    return Details(d.capabilities, limit=4, route_missing=says_route_missing)
+
+
 async def test_the_upstreams_word_does_not_hide_a_route_another_entity_was_served() -> None:
     result = await _poll_rows(details(), {"a": route_gone(), "b": None})
     assert [f.entity for f in result.detail_failures] == ["a"]

@@ -259,6 +259,12 @@ def test_each_postgres_wal_status_is_one_hot_under_its_own_name(status: str) -> 
     assert WAL_STATUSES.values == WAL_STATUS
 
 
+@pytest.mark.parametrize("raw", [{"x": 1}, ["lost"], 7])
+def test_a_wal_status_that_is_no_string_is_that_slots_schema_error(raw: object) -> None:
+    with pytest.raises(SchemaError, match=r"slotData\[0\]\.walStatus: expected a string"):
+        parse_slots("pg", _slot_payload(walStatus=raw))
+
+
 @pytest.mark.parametrize("raw", ["unknown", "", None])
 def test_a_wal_status_postgres_cannot_tell_gives_no_series_and_no_unknown_value(
     raw: str | None,
