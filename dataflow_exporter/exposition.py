@@ -47,6 +47,12 @@ def format_value(value: float) -> str:
         return "1.0"
     text = repr(float(value))  # an int slipped into a sample still prints as a float
     if 1e6 <= value < 1e16:
+        if text[-2:] == ".0":
+            # A whole number (offsets, counts: most values here): its digits are all before
+            # the point, so the mantissa is them without their trailing zeros.
+            tail = text[1:-2].rstrip("0")
+            exponent = _EXPONENTS[len(text) - 2]
+            return f"{text[0]}.{tail}{exponent}" if tail else text[0] + exponent
         dot = text.find(".")
         digits = (text[1:dot] + text[dot + 1 :]).rstrip("0")
         mantissa = f"{text[0]}.{digits}" if digits else text[0]

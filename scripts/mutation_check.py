@@ -1515,6 +1515,28 @@ MUTANTS = (
         "redact.unregister_basic(self._username, seen)",
         ("tests/test_auth.py",),
     ),
+    # Issue 24: the whole-number shortcut of value formatting, taken by most changed values.
+    Mutant(
+        "format-whole-keeps-trailing-zeros",
+        "dataflow_exporter/exposition.py",
+        'tail = text[1:-2].rstrip("0")',
+        "tail = text[1:-2]",
+        ("tests/test_exposition.py",),
+    ),
+    Mutant(
+        "format-whole-exponent-off-by-one",
+        "dataflow_exporter/exposition.py",
+        "exponent = _EXPONENTS[len(text) - 2]",
+        "exponent = _EXPONENTS[len(text) - 1]",
+        ("tests/test_exposition.py",),
+    ),
+    Mutant(
+        "format-whole-shortcut-for-fractions",
+        "dataflow_exporter/exposition.py",
+        'if text[-2:] == ".0":',
+        'if text[-2:] != "":',
+        ("tests/test_exposition.py",),
+    ),
 )
 
 

@@ -188,6 +188,27 @@ def test_special_values_use_the_exposition_spellings() -> None:
     ]
 
 
+def test_whole_numbers_from_a_million_are_written_with_an_exponent_and_no_trailing_zeros() -> None:
+    wholes = (
+        1e6,
+        1_230_000_000.0,
+        1_000_000_001.0,
+        9_007_199_254_740_992.0,
+        9_999_999_999_999_998.0,
+    )
+    assert [format_value(v) for v in wholes] == [
+        "1e+06",
+        "1.23e+09",
+        "1.000000001e+09",
+        "9.007199254740992e+15",
+        "9.999999999999998e+15",
+    ]
+    assert [format_value(v) for v in (1_230_000.5, 10_000_000.25)] == [
+        "1.2300005e+06",
+        "1.000000025e+07",
+    ]
+
+
 @pytest.mark.slow
 @settings(max_examples=200, deadline=None)
 @given(st.lists(sample_lists, min_size=1, max_size=5))
