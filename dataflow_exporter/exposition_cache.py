@@ -24,7 +24,7 @@ from dataflow_exporter import __version__
 from dataflow_exporter import self_metrics as m
 from dataflow_exporter.exposition import OPENMETRICS_EOF, header, join_exposition, render_samples
 from dataflow_exporter.families import Family, MetricSpec
-from dataflow_exporter.gzip_parts import Deflated, deflate, gzip_body
+from dataflow_exporter.gzip_parts import Deflated, Lined, deflate, line_up, member
 from dataflow_exporter.runtime_metrics import RuntimeMetrics
 from dataflow_exporter.store import Store
 
@@ -33,8 +33,9 @@ from dataflow_exporter.store import Store
 class _Cached:
     key: tuple[int, frozenset[str], bool]
     parts: tuple[bytes, ...]  # without the OpenMetrics `# EOF`
-    # The same body as deflate pieces, lined up on the first gzip scrape.
-    pieces: tuple[Deflated, ...] | None = None
+    # The same body as deflate pieces, lined up (CRC combined) on the first gzip scrape, so
+    # later scrapes combine only their fresh tail.
+    lined: Lined | None = None
     # Per family: its spec and every target's (block, piece or None) in target order.
     families: list[tuple[MetricSpec, list[tuple[bytes, Deflated | None]]]] = field(
         default_factory=list
@@ -79,9 +80,9 @@ class ExpositionCache:
             tail += OPENMETRICS_EOF
         if not gzipped:
             return (*cached.parts, tail)
-        if cached.pieces is None:
-            cached.pieces = self._pieces(cached, openmetrics)
-        return gzip_body((*cached.pieces, deflate(tail)))
+        if cached.lined is None:
+            cached.lined = line_up(self._pieces(cached, openmetrics))
+        return member(line_up((deflate(tail),), cached.lined))
 
     def _build(
         self, key: tuple[int, frozenset[str], bool], stale: frozenset[str], openmetrics: bool
@@ -109,7 +110,7 @@ class ExpositionCache:
             parts.extend(block for block, _member in entries)
         return _Cached(key, tuple(parts), families=families, own=own)
 
-    def _pieces(self, cached: _Cached, openmetrics: bool) -> tuple[Deflated, ...]:
+    def _pieces(self, cached: _Cached, openmetrics: bool) -> list[Deflated]:
         pieces = [deflate(cached.own)]
         for spec, entries in cached.families:
             head = self._headers.get((spec, openmetrics))
@@ -118,7 +119,7 @@ class ExpositionCache:
             pieces.append(head)
             # A snapshot built without pieces (by hand) is compressed here, once per build.
             pieces.extend(piece or deflate(block) for block, piece in entries)
-        return tuple(pieces)
+        return pieces
 
     def _self_families(self, stale: frozenset[str]) -> list[Family]:
         fams = {spec.name: Family(spec) for spec in m.SELF_SPECS}

@@ -86,16 +86,36 @@ def deflate(piece: bytes) -> Deflated:
     return Deflated(data, zlib.crc32(piece), len(piece), shift_of(len(piece)))
 
 
-def gzip_body(pieces: Iterable[Deflated]) -> tuple[bytes, ...]:
-    """The pieces, in order, as the consecutive parts of one gzip body (the pieces' bytes are
-    shared, not copied)."""
-    parts = [HEADER]
-    crc = size = 0
+@dataclass(frozen=True, slots=True)
+class Lined:
+    """Pieces lined up: their deflate streams in order, and the CRC and size of all the text
+    they hold, so more pieces can follow without combining these again."""
+
+    data: tuple[bytes, ...] = ()
+    crc: int = 0
+    size: int = 0
+
+
+def line_up(pieces: Iterable[Deflated], after: Lined | None = None) -> Lined:
+    """`pieces`, in order, after those of `after` (empty pieces left out)."""
+    data = list(after.data) if after is not None else []
+    crc, size = (after.crc, after.size) if after is not None else (0, 0)
     for piece in pieces:
         if not piece.size:
             continue
-        parts.append(piece.data)
+        data.append(piece.data)
         crc = crc32_combine(crc, piece.crc, piece.shift)
         size += piece.size
-    parts.append(FINAL_BLOCK + struct.pack("<II", crc, size & 0xFFFFFFFF))
-    return tuple(parts)
+    return Lined(tuple(data), crc, size)
+
+
+def member(lined: Lined) -> tuple[bytes, ...]:
+    """Lined-up pieces as the consecutive parts of one gzip body (their bytes are shared, not
+    copied)."""
+    trailer = FINAL_BLOCK + struct.pack("<II", lined.crc, lined.size & 0xFFFFFFFF)
+    return (HEADER, *lined.data, trailer)
+
+
+def gzip_body(pieces: Iterable[Deflated]) -> tuple[bytes, ...]:
+    """The pieces, in order, as the consecutive parts of one gzip body."""
+    return member(line_up(pieces))

@@ -6,6 +6,7 @@ import gzip
 
 import pytest
 
+from dataflow_exporter import gzip_parts
 from dataflow_exporter.errors import Reason
 from dataflow_exporter.exposition_cache import ExpositionCache
 from dataflow_exporter.families import Family, MetricSpec
@@ -131,6 +132,23 @@ def lag_piece(store: Store, target: str) -> bytes:
     snapshot = store.targets[target].snapshot
     assert snapshot is not None
     return snapshot.deflated[LAG.name].data
+
+
+def test_a_repeated_gzip_scrape_combines_only_its_fresh_tail(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cache = ExpositionCache(two_target_store(), clock=lambda: 2.0)
+    first = gzip.decompress(cache.exposition(gzipped=True))
+    combined: list[int] = []
+    real = gzip_parts.crc32_combine
+
+    def counted(crc1: int, crc2: int, shift2: int) -> int:
+        combined.append(crc2)
+        return real(crc1, crc2, shift2)
+
+    monkeypatch.setattr(gzip_parts, "crc32_combine", counted)
+    assert gzip.decompress(cache.exposition(gzipped=True)) == first
+    assert len(combined) <= 1, "the cached pieces' CRC is combined once per build, not per scrape"
 
 
 def test_the_gzip_body_lines_up_the_pieces_compressed_in_the_poll() -> None:
