@@ -24,9 +24,9 @@ API_VERSION = "1"
 # Upstream error texts are kept whole up to this length (Feldera's run to 8 KiB).
 MAX_ERROR_CHARS = 4000
 # Once a target's listed error texts reach this many characters, its further errors are cut to
-# SHORT_ERROR_CHARS: thousands of entities with long errors cannot make the view huge.
+# OVER_BUDGET_ERROR_CHARS: thousands of entities with long errors cannot make the view huge.
 MAX_TARGET_ERROR_CHARS = 1_000_000
-SHORT_ERROR_CHARS = 160
+OVER_BUDGET_ERROR_CHARS = 160
 # Entities and failing detail calls listed per target (the store keeps up to MAX_BROKEN_KEPT
 # broken entities; detail failures are not capped there, as /metrics counts them all).
 MAX_LISTED = 5000
@@ -212,7 +212,7 @@ class _Budget:
         self.left = MAX_TARGET_ERROR_CHARS
 
     def error(self, text: str) -> str:
-        shown = self.memo.shown(text, MAX_ERROR_CHARS if self.left > 0 else SHORT_ERROR_CHARS)
+        shown = self.memo.shown(text, MAX_ERROR_CHARS if self.left > 0 else OVER_BUDGET_ERROR_CHARS)
         self.left -= len(shown)
         return shown
 

@@ -589,7 +589,7 @@ MUTANTS = (
     Mutant(
         "status-error-budget-ignored",
         "dataflow_exporter/status.py",
-        "MAX_ERROR_CHARS if self.left > 0 else SHORT_ERROR_CHARS",
+        "MAX_ERROR_CHARS if self.left > 0 else OVER_BUDGET_ERROR_CHARS",
         "MAX_ERROR_CHARS",
         ("tests/test_status.py",),
     ),

@@ -15,7 +15,7 @@ from dataflow_exporter.status import (
     API_VERSION,
     MAX_ERROR_CHARS,
     MAX_NAME_CHARS,
-    SHORT_ERROR_CHARS,
+    OVER_BUDGET_ERROR_CHARS,
     TextMemo,
     name_text,
     shown_text,
@@ -211,7 +211,12 @@ def test_past_a_targets_error_budget_errors_are_cut_short(
     )
     store.record_success("pg", snapshot(NOW), [], 0.1, broken=broken)
     lengths = [len(b.error) for b in status_view(store, NOW).broken]
-    assert lengths == [MAX_ERROR_CHARS, MAX_ERROR_CHARS, SHORT_ERROR_CHARS, SHORT_ERROR_CHARS]
+    assert lengths == [
+        MAX_ERROR_CHARS,
+        MAX_ERROR_CHARS,
+        OVER_BUDGET_ERROR_CHARS,
+        OVER_BUDGET_ERROR_CHARS,
+    ]
 
 
 def test_a_stale_target_leaves_nothing_out_of_the_nothing_it_lists(
