@@ -1,5 +1,5 @@
 """Static credentials for upstream requests: HTTP Basic and Bearer, read from inline or file
-secrets (`read_secret`). A `*_file` secret is re-read at most every few seconds so rotation needs
+secrets (`SecretReader`). A `*_file` secret is re-read at most every few seconds so rotation needs
 no restart.
 
 Secret files are read in a small pool of their own, so a slow file system or a flood of other
@@ -29,23 +29,11 @@ from dataflow_exporter.upstream import UpstreamClient, os_error_text
 MAX_SECRET_BYTES = 64 * 1024
 
 
-def read_secret(inline: SecretStr | None, path: Path | None) -> str | None:
-    """The current value of a secret: inline, or the file's content re-read now (for rotation).
-
-    Blocking: callers on the event loop run it in a worker thread. Only a regular file of at
-    most `MAX_SECRET_BYTES` is read; a FIFO, device or directory is refused (opened without
-    blocking, checked before reading), and so is a symlink to one.
-    """
-    if path is not None:
-        value = _read_secret_file(path)
-        redact.register(value)
-        return value
-    if inline is not None:
-        return inline.get_secret_value()
-    return None
-
-
-def _read_secret_file(path: Path) -> str:
+def read_secret_file(path: Path) -> str:
+    """A `*_file` secret's content, stripped. Blocking: callers on the event loop run it in a
+    worker thread. Only a regular file of at most `MAX_SECRET_BYTES` is read; a FIFO, device
+    or directory is refused (opened without blocking, checked before reading), and so is a
+    symlink to one. Registering the value for redaction is the caller's (`SecretReader`)."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
     except OSError as exc:
@@ -105,7 +93,7 @@ class SecretReader:
     async def get(self) -> str | None:
         """The secret's current value (None when the config gives none)."""
         if self._path is None:
-            return read_secret(self._inline, None)
+            return self._inline.get_secret_value() if self._inline is not None else None
         now = self._clock()
         self._forget_retired(now)
         if self._read_at is None or now - self._read_at >= SECRET_FILE_TTL_SECONDS:
@@ -133,7 +121,7 @@ class SecretReader:
     async def _read(path: Path) -> str | None:
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(_SECRET_READS, _read_secret_file, path)
+            return await loop.run_in_executor(_SECRET_READS, read_secret_file, path)
         except SecretFileError as exc:
             raise UpstreamError(Reason.CONFIG, str(exc)) from None
         except OSError as exc:

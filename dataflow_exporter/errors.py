@@ -5,7 +5,7 @@
     │                      problem with its YAML path. Startup exits 1; a reload keeps the
     │                      old config (dataflow_exporter_config_last_reload_successful 0).
     ├── WebConfigError     webconfig.py: the --web.config.file cannot be used; startup exits 2.
-    ├── SecretFileError    auth.py (read_secret): a `*_file` secret that cannot be used. Read at
+    ├── SecretFileError    auth.py (read_secret_file): an unusable `*_file` secret. Read at
     │                      poll time, it becomes UpstreamError(Reason.CONFIG) for that target.
     └── UpstreamError      upstream.py (HTTP, decoding), auth.py, sources/*: one poll failed,
         │                  classified by `reason` (a `Reason`), message redacted of secrets.

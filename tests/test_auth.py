@@ -27,7 +27,7 @@ from dataflow_exporter.auth import (
     BasicAuth,
     BearerAuth,
     SecretReader,
-    read_secret,
+    read_secret_file,
 )
 from dataflow_exporter.errors import Reason, SecretFileError, UpstreamError
 from dataflow_exporter.sources.etlworks import TOKEN_ISSUE_PATH, TokenAuth
@@ -71,32 +71,34 @@ def _client(fake: object) -> UpstreamClient:
     return cast(UpstreamClient, fake)
 
 
-# --- read_secret ---------------------------------------------------------------------------------
+# --- secret files --------------------------------------------------------------------------------
 
 
-def test_an_inline_secret_is_returned_as_given() -> None:
-    assert read_secret(SecretStr("inline-Xk9"), None) == "inline-Xk9"
-    assert read_secret(None, None) is None
+async def test_an_inline_secret_is_returned_as_given() -> None:
+    assert await SecretReader(SecretStr("inline-Xk9"), None).get() == "inline-Xk9"
+    assert await SecretReader(None, None).get() is None
 
 
-def test_a_secret_file_is_read_stripped_and_registered_for_redaction(tmp_path: Path) -> None:
+async def test_a_secret_file_is_read_stripped_and_registered_for_redaction(
+    tmp_path: Path,
+) -> None:
     path = tmp_path / "password"
     path.write_text("from-a-file-Xk9\n")
-    assert read_secret(SecretStr("inline-ignored"), path) == "from-a-file-Xk9"
+    assert await SecretReader(SecretStr("inline-ignored"), path).get() == "from-a-file-Xk9"
     assert redact.redact("echoed from-a-file-Xk9") == f"echoed {redact.MASK}"
 
 
 def test_a_secret_file_of_exactly_the_limit_is_read(tmp_path: Path) -> None:
     path = tmp_path / "password"
     path.write_bytes(b"k" * MAX_SECRET_BYTES)
-    assert read_secret(None, path) == "k" * MAX_SECRET_BYTES
+    assert read_secret_file(path) == "k" * MAX_SECRET_BYTES
 
 
 def test_a_secret_file_one_byte_over_the_limit_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "password"
     path.write_bytes(b"k" * (MAX_SECRET_BYTES + 1))
     with pytest.raises(SecretFileError, match=f"larger than {MAX_SECRET_BYTES} bytes"):
-        read_secret(None, path)
+        read_secret_file(path)
 
 
 @pytest.mark.parametrize(
@@ -114,7 +116,7 @@ def test_an_unusable_secret_file_names_the_file_and_why(
     path = tmp_path / "password"
     make(path)
     with pytest.raises(SecretFileError) as caught:
-        read_secret(None, path)
+        read_secret_file(path)
     assert str(caught.value) == f"secret file {path}: {problem}"
 
 
@@ -181,13 +183,13 @@ async def test_secret_files_are_read_in_their_own_threads(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     threads: list[str] = []
-    real = auth_mod._read_secret_file
+    real = auth_mod.read_secret_file
 
     def recording(*args: Any) -> str | None:
         threads.append(threading.current_thread().name)
         return real(*args)
 
-    monkeypatch.setattr(auth_mod, "_read_secret_file", recording)
+    monkeypatch.setattr(auth_mod, "read_secret_file", recording)
     path = tmp_path / "password"
     path.write_text("from-a-file\n")
     assert await SecretReader(None, path).get() == "from-a-file"
