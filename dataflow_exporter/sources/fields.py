@@ -16,9 +16,12 @@ a `SchemaError` naming the field, as it refuses a value of the wrong type.
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+import msgspec
 
 from dataflow_exporter.errors import SchemaError
 from dataflow_exporter.families import Family, MetricSpec
@@ -75,12 +78,16 @@ def plain_spec(name: str, help_text: str, labels: tuple[str, ...]) -> MetricSpec
 @dataclass(frozen=True, slots=True)
 class Field:
     """One metric read from one JSON field: its spec, the field's dotted path in the entity's
-    object, the conversion, and whether the field may be null or absent (no sample then)."""
+    object, the conversion, and whether the field may be null or absent (no sample then).
+    With `attr` (the dotted attribute path of a typed shape's field, see `Plain`) it reads a
+    decoded shape instead of a JSON object."""
 
     spec: MetricSpec
     path: str
     convert: Conversion
     optional: bool = False
+    attr: str | None = None
+    _attrs: tuple[str, ...] = field(init=False, repr=False, compare=False)
     _parents: tuple[tuple[str, str], ...] = field(init=False, repr=False, compare=False)
     _key: str = field(init=False, repr=False, compare=False)
     _divisor: float | None = field(init=False, repr=False, compare=False)
@@ -92,9 +99,19 @@ class Field:
         object.__setattr__(self, "_parents", tuple(zip(parents, prefixes, strict=True)))
         object.__setattr__(self, "_key", key)
         object.__setattr__(self, "_divisor", _PLAIN_NUMBERS.get(self.convert))
+        object.__setattr__(self, "_attrs", tuple(self.attr.split(".")) if self.attr else ())
 
-    def read(self, container: dict[str, Any], where: str) -> float | None:
-        """This field's value in `container` (the object at `where`), converted."""
+    def under(self, name: str, attr: str) -> Field:
+        """This row of a nested shape, read from the field `name` (`attr`) of its parent."""
+        return Field(
+            self.spec, f"{name}.{self.path}", self.convert, self.optional, f"{attr}.{self.attr}"
+        )
+
+    def read(self, container: Any, where: str) -> float | None:
+        """This field's value in `container` (the object, or decoded shape, at `where`),
+        converted."""
+        if self._attrs:
+            return self._read_shape(container, where)
         node: Any = container
         for key, prefix in self._parents:
             node = node.get(key)
@@ -112,14 +129,73 @@ class Field:
             return float(node) / self._divisor
         return self.convert(node, f"{where}.{self.path}")
 
+    def _read_shape(self, shape: Any, where: str) -> float | None:
+        node: Any = shape
+        for attr in self._attrs:
+            node = getattr(node, attr)
+            if node is None:
+                return None  # the field, or a nested shape holding it, is absent
+        if self._divisor is not None and type(node) is not bool:
+            return float(node) / self._divisor
+        return self.convert(node, f"{where}.{self.path}")
+
+
+@dataclass(frozen=True, slots=True)
+class Plain:
+    """What a typed shape's field exports, written on the field itself::
+
+        rows_synced: Annotated[int | None, Plain(MIRROR_ROWS_SYNCED)] = None
+
+    The field's value, converted (`as_is`, `msecs`, `micros`, `flag`, `unix_seconds`,
+    `rfc3339`), is the sample of `spec`; a None value gives no sample. The shape's decoder
+    (`sources.typed.Decoder`) has already checked the value's type, and whether it may be absent.
+    """
+
+    spec: MetricSpec
+    convert: Conversion = as_is
+
+
+def plain_fields(shape: type[msgspec.Struct]) -> tuple[Field, ...]:
+    """The `Plain` fields of a typed shape, in its order, as table rows; a field whose type is
+    another shape (or None) contributes that shape's `Plain` fields under its name."""
+    hints = typing.get_type_hints(shape, include_extras=True)
+    found: list[Field] = []
+    for attr, name in zip(shape.__struct_fields__, shape.__struct_encode_fields__, strict=True):
+        hint = hints[attr]
+        marks = [m for m in getattr(hint, "__metadata__", ()) if isinstance(m, Plain)]
+        if marks:
+            found.append(Field(marks[0].spec, name, marks[0].convert, optional=True, attr=attr))
+            continue
+        for nested in _shapes_in(hint):
+            found.extend(f.under(name, attr) for f in plain_fields(nested))
+    return tuple(found)
+
+
+def _shapes_in(hint: Any) -> list[type[msgspec.Struct]]:
+    """The typed shapes a field of type `hint` may hold (`S`, `S | None`), lists excluded."""
+    options = (
+        typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, _UnionType) else (hint,)
+    )
+    return [o for o in options if isinstance(o, type) and issubclass(o, msgspec.Struct)]
+
+
+_UnionType = type(int | None)
+
 
 class Metrics:
-    """The metrics of one kind of entity, in family order: `Field` rows read from its JSON,
-    and specs the source fills itself."""
+    """The metrics of one kind of entity, in family order: `Field` rows read from its JSON
+    object, the `Plain` fields of a typed shape (a row that is the shape's class), and specs the
+    source fills itself."""
 
-    def __init__(self, *rows: Field | MetricSpec) -> None:
-        self.specs = tuple(row.spec if isinstance(row, Field) else row for row in rows)
-        self.fields = tuple(row for row in rows if isinstance(row, Field))
+    def __init__(self, *rows: Field | MetricSpec | type[msgspec.Struct]) -> None:
+        expanded: list[Field | MetricSpec] = []
+        for row in rows:
+            if isinstance(row, type):
+                expanded.extend(plain_fields(row))
+            else:
+                expanded.append(row)
+        self.specs = tuple(row.spec if isinstance(row, Field) else row for row in expanded)
+        self.fields = tuple(row for row in expanded if isinstance(row, Field))
         self._index = {f.spec.name: i for i, f in enumerate(self.fields)}
         names = [spec.name for spec in self.specs]
         if len(set(names)) != len(names):
