@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple, Protocol
 
 import aiohttp
-import orjson
+import msgspec
 from aiohttp.http_exceptions import ContentLengthError
 from yarl import URL
 
@@ -67,34 +67,68 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
     return min(max(seconds, 0.0), MAX_RETRY_AFTER_SECONDS)
 
 
+_DECODER = msgspec.json.Decoder()
+# Failures of msgspec's decoder, JSON's own and the nesting limit's.
+_DECODE_ERRORS = (msgspec.DecodeError, UnicodeDecodeError, RecursionError)
+
+
 def decode_json(body: bytes, what: str) -> Any:
-    """Decode a JSON body whatever its Content-Type; HTML and truncation become `decode` errors."""
+    """Decode a JSON body whatever its Content-Type; HTML and truncation become `decode` errors.
+
+    Integers keep exact within 64 bits (signed or unsigned); longer ones become floats, and one
+    beyond a float's range is refused, as Infinity and NaN are: a metric value must be finite.
+    """
     try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        if "surrogate" in str(exc):
-            return _decode_with_lone_surrogates(body, what)
+        data = _DECODER.decode(body)
+    except _DECODE_ERRORS as exc:
+        if _SURROGATE_ESCAPE.search(body):
+            try:
+                return _decode_with_lone_surrogates(body)
+            except (ValueError, RecursionError):
+                pass  # not that: say what else is wrong with it
         head = body[:64].lstrip().lower()
         if head.startswith((b"<!doctype", b"<html", b"<")):
             raise UpstreamError(Reason.DECODE, f"{what}: HTML page instead of JSON") from None
         if not body.strip():
             raise UpstreamError(Reason.DECODE, f"{what}: empty body instead of JSON") from None
-        raise UpstreamError(Reason.DECODE, f"{what}: invalid JSON ({exc})") from None
-
-
-def _decode_with_lone_surrogates(body: bytes, what: str) -> Any:
-    """JSON that escapes a lone UTF-16 surrogate (`"\\ud800"`) is still JSON (RFC 8259 allows
-    it) but orjson refuses it; one odd entity name must not fail the whole target, so such a
-    body is decoded by the standard library (the names render with a replacement character)."""
+        raise UpstreamError(Reason.DECODE, f"{what}: invalid JSON ({_short(exc)})") from None
+    # msgspec keeps integers of any length; a body without 19 digits in a row holds none
+    # beyond 64 bits, so only the rare one with such a run is walked.
+    if _LONG_DIGITS.search(body) is None:
+        return data
     try:
-        return json.loads(
-            body, parse_constant=_not_json, parse_float=_finite_float, parse_int=_bounded_int
-        )
-    except (ValueError, RecursionError):
-        raise UpstreamError(Reason.DECODE, f"{what}: invalid JSON") from None
+        return _within_64_bits(data)
+    except (ValueError, OverflowError):
+        raise UpstreamError(Reason.DECODE, f"{what}: invalid JSON (number out of range)") from None
 
 
-# The standard library accepts what orjson refuses; the fallback must refuse it too, or a body
+# A `\uD800`-`\uDFFF` escape: msgspec refuses one that is not half of a pair.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+_LONG_DIGITS = re.compile(rb"\d{19}")
+
+
+def _within_64_bits(value: Any) -> Any:
+    """`value` with every integer beyond 64 bits turned into a float (OverflowError for one
+    beyond a float's range)."""
+    if type(value) is int:
+        return value if -(2**63) <= value < 2**64 else float(value)
+    if type(value) is dict:
+        return {key: _within_64_bits(item) for key, item in value.items()}
+    if type(value) is list:
+        return [_within_64_bits(item) for item in value]
+    return value
+
+
+def _decode_with_lone_surrogates(body: bytes) -> Any:
+    """JSON that escapes a lone UTF-16 surrogate (`"\\ud800"`) is still JSON (RFC 8259 allows
+    it) but msgspec refuses it; one odd entity name must not fail the whole target, so such a
+    body is decoded by the standard library (the names render with a replacement character)."""
+    return json.loads(
+        body, parse_constant=_not_json, parse_float=_finite_float, parse_int=_bounded_int
+    )
+
+
+# The standard library accepts what msgspec refuses; the fallback must refuse it too, or a body
 # with one odd name would let NaN, Infinity or a 400-digit number through to the metrics.
 def _not_json(constant: str) -> Any:
     raise ValueError(f"{constant} is not JSON")
@@ -109,7 +143,7 @@ def _finite_float(text: str) -> float:
 
 def _bounded_int(text: str) -> int | float:
     value = int(text)
-    # orjson's range: 64-bit integers as they are, anything longer as a (finite) float.
+    # The main path's range: 64-bit integers as they are, anything longer as a (finite) float.
     return value if -(2**63) <= value < 2**64 else _finite_float(text)
 
 
@@ -127,8 +161,8 @@ class Answer(NamedTuple):
 def _error_text(body: bytes) -> str:
     """A short, safe description of an error body for logs and the status page."""
     try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError:
+        data = _DECODER.decode(body)
+    except _DECODE_ERRORS:
         head = body[:64].lstrip().lower()
         return "HTML error page" if head.startswith(b"<") else ""
     if isinstance(data, dict):
@@ -147,8 +181,8 @@ def classify_status(
     message = f"HTTP {status} from {what}" + (f": {detail}" if detail else "")
     payload: Any = None
     try:
-        payload = orjson.loads(body) if body else None
-    except orjson.JSONDecodeError:
+        payload = _DECODER.decode(body) if body else None
+    except _DECODE_ERRORS:
         payload = None
     retry_after = parse_retry_after(headers.get("Retry-After"))
     if 300 <= status < 400:
@@ -326,7 +360,7 @@ class UpstreamClient:
             headers.update(await auth.headers(self))
         data = None
         if body is not None:
-            data = orjson.dumps(body)
+            data = msgspec.json.encode(body)
             headers["Content-Type"] = "application/json"
         async with self._limit:
             try:

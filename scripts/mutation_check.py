@@ -1545,6 +1545,70 @@ MUTANTS = (
         "        if True:\n",
         ("tests/test_exposition_cache.py",),
     ),
+    # Issue 25: one JSON library (msgspec), with orjson's refusals and integer range kept.
+    Mutant(
+        "json-long-integers-kept",
+        "dataflow_exporter/upstream.py",
+        "if _LONG_DIGITS.search(body) is None:",
+        "if True:",
+        ("tests/test_upstream.py",),
+    ),
+    Mutant(
+        "json-long-integer-run-twenty-digits",
+        "dataflow_exporter/upstream.py",
+        '_LONG_DIGITS = re.compile(rb"\\d{19}")',
+        '_LONG_DIGITS = re.compile(rb"\\d{20}")',
+        ("tests/test_upstream.py",),
+    ),
+    Mutant(
+        "json-integer-range-signed-only",
+        "dataflow_exporter/upstream.py",
+        "return value if -(2**63) <= value < 2**64 else float(value)",
+        "return value if -(2**63) <= value < 2**63 else float(value)",
+        ("tests/test_upstream.py",),
+    ),
+    Mutant(
+        "json-integer-range-top-inclusive",
+        "dataflow_exporter/upstream.py",
+        "return value if -(2**63) <= value < 2**64 else float(value)",
+        "return value if -(2**63) <= value <= 2**64 else float(value)",
+        ("tests/test_upstream.py",),
+    ),
+    Mutant(
+        "json-integer-range-bottom-exclusive",
+        "dataflow_exporter/upstream.py",
+        "return value if -(2**63) <= value < 2**64 else float(value)",
+        "return value if -(2**63) < value < 2**64 else float(value)",
+        ("tests/test_upstream.py",),
+    ),
+    Mutant(
+        "json-lone-surrogate-refused",
+        "dataflow_exporter/upstream.py",
+        "if _SURROGATE_ESCAPE.search(body):",
+        "if False:",
+        ("tests/test_upstream.py",),
+    ),
+    Mutant(
+        "json-lone-low-surrogate-refused",
+        "dataflow_exporter/upstream.py",
+        '_SURROGATE_ESCAPE = re.compile(rb"\\\\u[dD][89a-fA-F]")',
+        '_SURROGATE_ESCAPE = re.compile(rb"\\\\u[dD][89abAB]")',
+        ("tests/test_upstream.py",),
+    ),
+    Mutant(
+        "json-surrogate-fallback-hides-the-cause",
+        "dataflow_exporter/upstream.py",
+        "pass  # not that: say what else is wrong with it",
+        'raise UpstreamError(Reason.DECODE, f"{what}: invalid JSON") from None',
+        ("tests/test_upstream.py",),
+    ),
+    Mutant(
+        "json-deep-nesting-escapes",
+        "dataflow_exporter/upstream.py",
+        "_DECODE_ERRORS = (msgspec.DecodeError, UnicodeDecodeError, RecursionError)",
+        "_DECODE_ERRORS = (msgspec.DecodeError, UnicodeDecodeError)",
+        ("tests/test_upstream.py",),
+    ),
 )
 
 

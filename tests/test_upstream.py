@@ -281,6 +281,42 @@ def test_a_body_with_a_lone_surrogate_keeps_long_integers_as_orjson_does() -> No
     assert decoded["big"] == 1.8446744073709552e19
 
 
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e400", "9" * 400])
+def test_a_body_refuses_numbers_a_metric_cannot_hold(number: str) -> None:
+    with pytest.raises(UpstreamError) as caught:
+        decode_json(('{"value": ' + number + "}").encode(), "GET /x")
+    assert caught.value.reason is Reason.DECODE
+    assert "GET /x: invalid JSON" in str(caught.value)
+
+
+@pytest.mark.parametrize("number", [-(2**63), 2**63 - 1, 2**64 - 1, 10**18, -(10**18)])
+def test_integers_within_64_bits_stay_exact(number: int) -> None:
+    decoded = decode_json(b'{"n": %d, "id": "1234567890123456789012"}' % number, "GET /x")
+    assert decoded["n"] == number and isinstance(decoded["n"], int)
+
+
+@pytest.mark.parametrize("number", [-(2**63) - 1, 2**64, 10**30])
+def test_integers_beyond_64_bits_become_floats(number: int) -> None:
+    decoded = decode_json(b'{"n": [%d]}' % number, "GET /x")
+    assert decoded == {"n": [float(number)]} and isinstance(decoded["n"][0], float)
+
+
+def test_a_lone_surrogate_escape_does_not_hide_what_else_is_wrong() -> None:
+    with pytest.raises(UpstreamError) as caught:
+        decode_json(b'<html>"\\ud800"', "GET /x")
+    assert "HTML page instead of JSON" in str(caught.value)
+
+
+def test_a_lone_low_surrogate_escape_is_decoded_too() -> None:
+    assert decode_json(b'{"name": "a\\udc00b"}', "GET /x") == {"name": "a\udc00b"}
+
+
+def test_nesting_beyond_the_decoder_limit_is_a_decode_error() -> None:
+    with pytest.raises(UpstreamError) as caught:
+        decode_json(b"[" * 100_000 + b"]" * 100_000, "GET /x")
+    assert caught.value.reason is Reason.DECODE
+
+
 async def test_a_waiter_cancelled_as_it_is_handed_the_slot_passes_it_on() -> None:
     limiter = Limiter(1)
     await limiter.__aenter__()

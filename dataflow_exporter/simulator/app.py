@@ -17,7 +17,7 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping
 
-import orjson
+import msgspec
 from aiohttp import web
 
 from dataflow_exporter.simulator.base import SimulatedSystem, json_response
@@ -81,11 +81,11 @@ async def _get_faults(request: web.Request) -> web.Response:
 async def _set_faults(request: web.Request) -> web.Response:
     system = _system(request)
     try:
-        changes = orjson.loads(await request.read())
+        changes = msgspec.json.decode(await request.read())
         if not isinstance(changes, dict):
             raise ValueError("expected a JSON object")
         system.faults.update(changes)
-    except (ValueError, orjson.JSONDecodeError) as exc:
+    except (ValueError, msgspec.DecodeError) as exc:
         return json_response({"error": str(exc)}, status=400)
     return json_response(system.faults.describe())
 
@@ -99,8 +99,8 @@ async def _clear_faults(request: web.Request) -> web.Response:
 async def _set_override(request: web.Request) -> web.Response:
     system = _system(request)
     try:
-        fields = orjson.loads(await request.read())
-    except orjson.JSONDecodeError as exc:
+        fields = msgspec.json.decode(await request.read())
+    except msgspec.DecodeError as exc:
         return json_response({"error": str(exc)}, status=400)
     if not isinstance(fields, dict):
         return json_response({"error": "expected a JSON object"}, status=400)

@@ -8,7 +8,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-import orjson
+import msgspec
 from aiohttp import web
 
 from dataflow_exporter.simulator.faults import Faults
@@ -60,7 +60,7 @@ def json_response(
     data: Any, status: int = 200, content_type: str = "application/json"
 ) -> web.Response:
     """A compact JSON response."""
-    return web.Response(body=orjson.dumps(data), status=status, content_type=content_type)
+    return web.Response(body=msgspec.json.encode(data), status=status, content_type=content_type)
 
 
 def protojson(data: Any, rng: random.Random) -> bytes:
@@ -73,12 +73,14 @@ def protojson(data: Any, rng: random.Random) -> bytes:
         if isinstance(value, dict):
             return (
                 "{"
-                + sep().join(f"{orjson.dumps(k).decode()}:{enc(v)}" for k, v in value.items())
+                + sep().join(
+                    f"{msgspec.json.encode(k).decode()}:{enc(v)}" for k, v in value.items()
+                )
                 + "}"
             )
         if isinstance(value, list):
             return "[" + sep().join(enc(v) for v in value) + "]"
-        return orjson.dumps(value).decode()
+        return msgspec.json.encode(value).decode()
 
     return enc(data).encode()
 

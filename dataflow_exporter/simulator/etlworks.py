@@ -37,7 +37,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
+import msgspec
 from aiohttp import web
 
 from dataflow_exporter.simulator.base import Clock, SimulatedSystem, json_response
@@ -321,7 +321,9 @@ class EtlworksSimulator(SimulatedSystem):
     def _new_token(self, login: str, expiry: float) -> str:
         self.token_issues += 1
         header = _b64(b'{"alg":"HS512"}')
-        claims = _b64(orjson.dumps({"sub": login, "exp": int(expiry), "jti": self.token_issues}))
+        claims = _b64(
+            msgspec.json.encode({"sub": login, "exp": int(expiry), "jti": self.token_issues})
+        )
         return f"{header}.{claims}.{_b64(self.rng.randbytes(24))}"
 
     async def issue_token(self, request: web.Request) -> web.Response:
@@ -333,8 +335,8 @@ class EtlworksSimulator(SimulatedSystem):
         if "Authorization" in request.headers and self._bearer_problem(request):
             return self._spring(401, "Access token expired", request.path)
         try:
-            body = orjson.loads(await request.read())
-        except orjson.JSONDecodeError:
+            body = msgspec.json.decode(await request.read())
+        except msgspec.DecodeError:
             return self._spring(400, "Malformed JSON request", request.path)
         if not isinstance(body, dict) or not {"login", "password"} <= set(body):
             return self._spring(400, "login and password are required", request.path)

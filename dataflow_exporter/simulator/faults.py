@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-import orjson
+import msgspec
 from aiohttp import web
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -135,8 +135,8 @@ async def _apply(
     if kind == "truncated":
         return web.Response(body=body[: max(1, len(body) // 2)], content_type="application/json")
     if kind in ("wrong_types", "missing_fields"):
-        mutated = _mutate(kind, orjson.loads(body) if body.strip() else {})
-        return web.Response(body=orjson.dumps(mutated), content_type="application/json")
+        mutated = _mutate(kind, msgspec.json.decode(body) if body.strip() else {})
+        return web.Response(body=msgspec.json.encode(mutated), content_type="application/json")
     if kind == "reset":
         return await _reset_mid_body(request, body)
     return await _drip(request, body, faults.drip_interval)

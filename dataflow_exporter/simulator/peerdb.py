@@ -62,7 +62,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
+import msgspec
 from aiohttp import web
 
 from dataflow_exporter.simulator.base import Clock, Release, SimulatedSystem, protojson, release
@@ -294,8 +294,8 @@ class PeerDBSimulator(SimulatedSystem):
 
     async def _json_body(self, request: web.Request) -> dict[str, Any]:
         try:
-            data = orjson.loads(await request.read())
-        except orjson.JSONDecodeError:
+            data = msgspec.json.decode(await request.read())
+        except msgspec.DecodeError:
             return {}
         return data if isinstance(data, dict) else {}
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import json
 import subprocess
 import time
 import weakref
@@ -13,7 +12,7 @@ from types import MappingProxyType
 from typing import Any
 
 import aiohttp
-import orjson
+import msgspec
 from prometheus_client.parser import text_string_to_metric_families
 
 from dataflow_exporter import config as config_mod
@@ -138,11 +137,7 @@ def promtool_check_metrics(text: str) -> None:
 
 def answer_of(payload: Any) -> Answer:
     """A 2xx answer whose body is `payload` as JSON (integers beyond 64 bits included)."""
-    try:
-        body = orjson.dumps(payload)
-    except orjson.JSONEncodeError:  # orjson refuses integers beyond 64 bits
-        body = json.dumps(payload).encode()
-    return Answer(body, "GET /drawn")
+    return Answer(msgspec.json.encode(payload), "GET /drawn")
 
 
 def alerts_generator() -> Any:
