@@ -40,7 +40,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
-import orjson
+import msgspec
 import psutil
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import Metric
@@ -163,7 +163,7 @@ async def _floor(session: aiohttp.ClientSession, records: list[Recorded]) -> tup
             limit,
             session.request(r.method, url, data=r.body or None, headers=r.headers) as resp,
         ):
-            return orjson.loads(await resp.read())
+            return msgspec.json.decode(await resp.read())
 
     wall, cpu = time.perf_counter(), time.process_time()
     if records:
