@@ -1549,15 +1549,15 @@ MUTANTS = (
     Mutant(
         "json-long-integers-kept",
         "dataflow_exporter/upstream.py",
-        "if _LONG_DIGITS.search(body) is None:",
+        "if _LONG_RUN not in body.translate(_DIGITS_AS_ZERO):",
         "if True:",
         ("tests/test_upstream.py",),
     ),
     Mutant(
         "json-long-integer-run-twenty-digits",
         "dataflow_exporter/upstream.py",
-        '_LONG_DIGITS = re.compile(rb"\\d{19}")',
-        '_LONG_DIGITS = re.compile(rb"\\d{20}")',
+        '_LONG_RUN = b"0" * 19',
+        '_LONG_RUN = b"0" * 20',
         ("tests/test_upstream.py",),
     ),
     Mutant(
@@ -1607,6 +1607,42 @@ MUTANTS = (
         "dataflow_exporter/upstream.py",
         "_DECODE_ERRORS = (msgspec.DecodeError, UnicodeDecodeError, RecursionError)",
         "_DECODE_ERRORS = (msgspec.DecodeError, UnicodeDecodeError)",
+        ("tests/test_upstream.py",),
+    ),
+    # Issue 24: the request path builds its headers once and resolves a path once.
+    Mutant(
+        "upstream-shared-headers-mutated",
+        "dataflow_exporter/upstream.py",
+        "headers = {**headers, **credentials}",
+        "headers.update(credentials)",
+        ("tests/test_upstream.py",),
+    ),
+    Mutant(
+        "upstream-resolved-path-ignores-method",
+        "dataflow_exporter/upstream.py",
+        "key = (method, path)",
+        'key = ("", path)',
+        ("tests/test_upstream.py",),
+    ),
+    Mutant(
+        "upstream-resolved-paths-unbounded",
+        "dataflow_exporter/upstream.py",
+        "if len(self._resolved) >= _RESOLVED_PATHS:",
+        "if False:",
+        ("tests/test_upstream.py",),
+    ),
+    Mutant(
+        "upstream-resolved-paths-one-over",
+        "dataflow_exporter/upstream.py",
+        "if len(self._resolved) >= _RESOLVED_PATHS:",
+        "if len(self._resolved) > _RESOLVED_PATHS:",
+        ("tests/test_upstream.py",),
+    ),
+    Mutant(
+        "limiter-exit-frees-while-others-wait",
+        "dataflow_exporter/upstream.py",
+        "        if self._waiters:\n            self._release()\n        else:\n            self._free += 1\n",
+        "        self._free += 1\n",
         ("tests/test_upstream.py",),
     ),
 )

@@ -4,18 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import gzip
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 
 import aiohttp
 import pytest
 from aiohttp import web
 from aioresponses import aioresponses
-from multidict import CIMultiDict
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from dataflow_exporter.config_models import TargetConfig
 from dataflow_exporter.errors import Reason, SchemaError, UpstreamError
-from dataflow_exporter.upstream import Limiter, UpstreamClient, decode_json, parse_retry_after
+from dataflow_exporter.upstream import (
+    _RESOLVED_PATHS,
+    USER_AGENT,
+    Auth,
+    Limiter,
+    UpstreamClient,
+    decode_json,
+    parse_retry_after,
+)
 
 BASE = "http://upstream.test:8080"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -335,3 +343,95 @@ async def test_a_waiter_cancelled_as_it_is_handed_the_slot_passes_it_on() -> Non
     assert entered == ["second"]
     # Nothing holds the slot now: it is free again, not lost.
     await asyncio.wait_for(limiter.__aenter__(), 5)
+
+
+class _OnceAuth:
+    """Credentials for the first request only, as a token that expired and was dropped."""
+
+    def __init__(self) -> None:
+        self.given = False
+
+    async def headers(self, client: UpstreamClient) -> Mapping[str, str]:
+        if self.given:
+            return {}
+        self.given = True
+        return {"Authorization": "Bearer first"}
+
+    async def renew(self, client: UpstreamClient) -> bool:
+        return False
+
+
+@asynccontextmanager
+async def _recording(
+    seen: list[tuple[str, str, CIMultiDictProxy[str]]], auth: Auth | None = None
+) -> AsyncIterator[UpstreamClient]:
+    """A client for a loopback server under `/api` that answers any request with `{}` and
+    appends its method, raw path and headers to `seen`."""
+
+    async def anything(request: web.Request) -> web.Response:
+        seen.append((request.method, request.raw_path, request.headers))
+        return web.json_response({})
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", anything)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        url = f"http://127.0.0.1:{runner.addresses[0][1]}/api"
+        async with aiohttp.ClientSession() as session:
+            yield UpstreamClient(session, _config(url), auth)
+    finally:
+        await runner.cleanup()
+
+
+async def test_a_request_carries_only_its_own_credentials_and_content_type() -> None:
+    seen: list[tuple[str, str, CIMultiDictProxy[str]]] = []
+    async with _recording(seen, _OnceAuth()) as client:
+        await client.post_json("/status", {"name": "m1"})
+        await client.post_json("/status", {"name": "m2"})
+        await client.get_json("/status")
+    (_, _, first), (_, _, second), (_, _, got) = seen
+    assert first["Authorization"] == "Bearer first"
+    assert "Authorization" not in second and "Authorization" not in got
+    assert first["Content-Type"] == second["Content-Type"] == "application/json"
+    assert "Content-Type" not in got
+    assert got["User-Agent"] == USER_AGENT and got["Accept-Encoding"] == "gzip, deflate"
+
+
+async def test_a_path_asked_again_by_another_method_is_named_by_that_method() -> None:
+    with aioresponses() as mocked:
+        mocked.get(f"{BASE}/x", status=200, body=b"{}")
+        mocked.post(f"{BASE}/x", status=500, body=b"")
+        async with aiohttp.ClientSession() as session:
+            client = UpstreamClient(session, _config())
+            await client.get_json("/x")
+            with pytest.raises(UpstreamError, match=r"^HTTP 500 from POST /x$"):
+                await client.post_json("/x", {})
+
+
+async def test_every_path_of_a_poll_reaches_its_own_url_however_many_there_are() -> None:
+    seen: list[tuple[str, str, CIMultiDictProxy[str]]] = []
+    paths = [f"/mirrors/m{i}" for i in range(_RESOLVED_PATHS + 3)]
+    async with _recording(seen) as client:
+        for path in paths * 2:
+            await client.get_json(path)
+    assert [raw for _, raw, _ in seen] == ["/api" + path for path in paths * 2]
+
+
+async def test_a_client_keeps_a_bounded_number_of_resolved_paths() -> None:
+    async with aiohttp.ClientSession() as session:
+        client = UpstreamClient(session, _config())
+        for i in range(_RESOLVED_PATHS + 1):
+            client._resolve("GET", f"/m{i}")
+    assert len(client._resolved) <= _RESOLVED_PATHS
+    assert client._resolve("GET", f"/m{_RESOLVED_PATHS}")[1] == f"GET /m{_RESOLVED_PATHS}"
+
+
+async def test_a_refused_link_is_refused_every_time() -> None:
+    async with aiohttp.ClientSession() as session:
+        client = UpstreamClient(session, _config())
+        for _ in range(2):
+            with pytest.raises(SchemaError, match="points to another origin"):
+                await client.get_json("http://elsewhere.test/x")
