@@ -77,7 +77,7 @@ _DECODE_ERRORS = (msgspec.DecodeError, UnicodeDecodeError, RecursionError)
 def decode_json(body: bytes, what: str) -> Any:
     """Decode a JSON body whatever its Content-Type; HTML and truncation become `decode` errors.
 
-    Integers keep exact within 64 bits (signed or unsigned); longer ones become floats, and one
+    Integers stay exact within 64 bits (signed or unsigned); longer ones become floats, and one
     beyond a float's range is refused, as Infinity and NaN are: a metric value must be finite.
     """
     try:
@@ -114,14 +114,24 @@ _LONG_RUN = b"0" * 19
 
 def _within_64_bits(value: Any) -> Any:
     """`value` with every integer beyond 64 bits turned into a float (OverflowError for one
-    beyond a float's range)."""
+    beyond a float's range). Changes the freshly decoded containers in place, without
+    recursion: msgspec decodes nesting deeper than Python's recursion limit allows."""
     if type(value) is int:
-        return value if -(2**63) <= value < 2**64 else float(value)
-    if type(value) is dict:
-        return {key: _within_64_bits(item) for key, item in value.items()}
-    if type(value) is list:
-        return [_within_64_bits(item) for item in value]
+        return _as_64_bits(value)
+    pending = [value]
+    while pending:
+        container = pending.pop()
+        slots = container.items() if type(container) is dict else enumerate(container)
+        for slot, item in slots:
+            if type(item) is int:
+                container[slot] = _as_64_bits(item)
+            elif type(item) is dict or type(item) is list:
+                pending.append(item)
     return value
+
+
+def _as_64_bits(value: int) -> int | float:
+    return value if -(2**63) <= value < 2**64 else float(value)
 
 
 def _decode_with_lone_surrogates(body: bytes) -> Any:

@@ -1563,22 +1563,22 @@ MUTANTS = (
     Mutant(
         "json-integer-range-signed-only",
         "dataflow_exporter/upstream.py",
-        "return value if -(2**63) <= value < 2**64 else float(value)",
-        "return value if -(2**63) <= value < 2**63 else float(value)",
+        "    return value if -(2**63) <= value < 2**64 else float(value)\n\n\ndef _decode",
+        "    return value if -(2**63) <= value < 2**63 else float(value)\n\n\ndef _decode",
         ("tests/test_upstream.py",),
     ),
     Mutant(
         "json-integer-range-top-inclusive",
         "dataflow_exporter/upstream.py",
-        "return value if -(2**63) <= value < 2**64 else float(value)",
-        "return value if -(2**63) <= value <= 2**64 else float(value)",
+        "    return value if -(2**63) <= value < 2**64 else float(value)\n\n\ndef _decode",
+        "    return value if -(2**63) <= value <= 2**64 else float(value)\n\n\ndef _decode",
         ("tests/test_upstream.py",),
     ),
     Mutant(
         "json-integer-range-bottom-exclusive",
         "dataflow_exporter/upstream.py",
-        "return value if -(2**63) <= value < 2**64 else float(value)",
-        "return value if -(2**63) < value < 2**64 else float(value)",
+        "    return value if -(2**63) <= value < 2**64 else float(value)\n\n\ndef _decode",
+        "    return value if -(2**63) < value < 2**64 else float(value)\n\n\ndef _decode",
         ("tests/test_upstream.py",),
     ),
     Mutant(
@@ -1641,7 +1641,8 @@ MUTANTS = (
     Mutant(
         "limiter-exit-frees-while-others-wait",
         "dataflow_exporter/upstream.py",
-        "        if self._waiters:\n            self._release()\n        else:\n            self._free += 1\n",
+        "        if self._waiters:\n            self._release()\n"
+        "        else:\n            self._free += 1\n",
         "        self._free += 1\n",
         ("tests/test_upstream.py",),
     ),

@@ -309,6 +309,18 @@ def test_integers_beyond_64_bits_become_floats(number: int) -> None:
     assert decoded == {"n": [float(number)]} and isinstance(decoded["n"][0], float)
 
 
+def test_a_long_integer_deep_in_a_body_becomes_a_float() -> None:
+    decoded = decode_json(b"[" * 900 + b"%d" % 2**64 + b"]" * 900, "GET /x")
+    for _ in range(900):
+        decoded = decoded[0]
+    assert decoded == float(2**64) and isinstance(decoded, float)
+
+
+def test_a_long_integer_alone_becomes_a_float() -> None:
+    decoded = decode_json(b"%d" % 2**64, "GET /x")
+    assert decoded == float(2**64) and isinstance(decoded, float)
+
+
 def test_a_lone_surrogate_escape_does_not_hide_what_else_is_wrong() -> None:
     with pytest.raises(UpstreamError) as caught:
         decode_json(b'<html>"\\ud800"', "GET /x")
