@@ -81,3 +81,19 @@ def test_the_dump_writes_every_variant_of_every_poll_gzip_matching_plain(
             plain = (tmp_path / f"poll{poll}-om{om}-gzip0.prom").read_bytes()
             assert b"peerdb_mirror_status" in plain
             assert (tmp_path / f"poll{poll}-om{om}-gzip1.prom").read_bytes() == plain
+
+
+@pytest.mark.slow
+def test_the_request_path_benchmark_reports_the_client_beside_the_floor() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "benchmarks.request_path", "--requests", "50", "--rounds", "1"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    for case in ("floor GET", "client GET", "floor POST", "client POST"):
+        assert case in result.stdout, result.stdout
+    assert "POST over the floor" in result.stdout
