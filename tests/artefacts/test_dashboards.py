@@ -33,7 +33,6 @@ import pytest
 import yaml
 
 from dataflow_exporter.self_metrics import SELF_SPECS, all_specs
-from grafana import colours
 from tests.support.ports import free_port
 from tests.support.promql import metric_names
 from tests.support.stack import exporter_config, stop_process
@@ -439,22 +438,6 @@ def test_threshold_lines_are_the_alert_thresholds_of_the_one_config() -> None:
         alerts["FelderaCheckpointDelayed"]["threshold_seconds"],
         alerts["FelderaPipelineStorageGrowing"]["growth_bytes_per_hour"],
     }
-
-
-def test_every_state_of_the_sources_state_sets_has_a_colour() -> None:
-    for system, state_sets in colours.STATE_SETS.items():
-        for states in state_sets:
-            for name in (*states.values, *states.sparse):
-                assert name in colours.status_colors(), (system, name)
-                assert name in colours.statuses(system)
-
-
-def test_a_state_without_a_colour_stops_the_generator(monkeypatch: pytest.MonkeyPatch) -> None:
-    from dataflow_exporter.families import StateSet
-
-    monkeypatch.setitem(colours.STATE_SETS, "peerdb", (StateSet(("STATUS_HIBERNATING",)),))
-    with pytest.raises(SystemExit, match="STATUS_HIBERNATING"):
-        colours.status_colors()
 
 
 # Entity kind -> (dashboard, the labels one row of its state timeline stands for).
