@@ -1,13 +1,11 @@
 """Writes the Grafana dashboards of dataflow-exporter: grafana/*.json and the chart's copies.
 
-    .venv/bin/python -m grafana.generate [ROOT]
-
-ROOT (default: this repository) is where grafana/ and the chart are written; the alert
-thresholds are always read from this repository's alerts/config.yml.
+The alert thresholds they draw are read from this repository's alerts/config.yml.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from collections.abc import Callable, Sequence
@@ -39,7 +37,15 @@ def write(root: Path, limits: Limits) -> None:
 
 
 def main(argv: Sequence[str]) -> None:
-    root = Path(argv[0]) if argv else SOURCE
+    parser = argparse.ArgumentParser(prog="python -m grafana.generate", description=__doc__)
+    parser.add_argument(
+        "root",
+        nargs="?",
+        type=Path,
+        default=SOURCE,
+        help="where grafana/ and the chart are written (default: this repository)",
+    )
+    root: Path = parser.parse_args(argv).root
     write(root, Limits.read(SOURCE / "alerts" / "config.yml"))
 
 
