@@ -9,7 +9,7 @@ from grafana.colours import BLUE, GREEN, ORANGE, RED, YELLOW, status_colors
 from grafana.layout import CHART, COMPACT, TALL, TILE, Line, Row, dashboard
 from grafana.limits import Limits
 from grafana.panels import stat, state_timeline, status_overrides, table, target, timeseries
-from grafana.variables import LINKS, TOPICS, query_var
+from grafana.variables import LINKS, TOPICS, query_var, target_var
 
 
 def build(limits: Limits) -> dict[str, Any]:
@@ -24,11 +24,7 @@ def build(limits: Limits) -> dict[str, Any]:
             _state_over_time(),
         ],
         [
-            query_var(
-                "target",
-                "Target",
-                'label_values(dataflow_exporter_target_up{system="confluent"}, target)',
-            ),
+            target_var("confluent"),
             query_var(
                 "link",
                 "Link",

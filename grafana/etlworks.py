@@ -9,7 +9,7 @@ from grafana.colours import BLUE, GREEN, ORANGE, RED, mapping_values
 from grafana.layout import CHART, MEDIUM, TALL, TILE, Line, Row, dashboard
 from grafana.limits import Limits
 from grafana.panels import stat, state_timeline, status_overrides, table, target, timeseries
-from grafana.variables import FLOWS, TARGETS, query_var
+from grafana.variables import FLOWS, TARGETS, query_var, target_var
 
 
 def build(limits: Limits) -> dict[str, Any]:
@@ -24,11 +24,7 @@ def build(limits: Limits) -> dict[str, Any]:
             _state_over_time(),
         ],
         [
-            query_var(
-                "target",
-                "Target",
-                'label_values(dataflow_exporter_target_up{system="etlworks"}, target)',
-            ),
+            target_var("etlworks"),
             query_var(
                 "flow",
                 "Flow",

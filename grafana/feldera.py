@@ -9,7 +9,7 @@ from grafana.colours import BLUE, GREEN, GREY, ORANGE, RED, YES_NO_BAD, mapping_
 from grafana.layout import CHART, COMPACT, TILE, Line, Row, dashboard
 from grafana.limits import Limits
 from grafana.panels import Panel, stat, state_timeline, table, target, timeseries
-from grafana.variables import PIPELINES, query_var
+from grafana.variables import PIPELINES, query_var, target_var
 
 
 def build(limits: Limits) -> dict[str, Any]:
@@ -25,11 +25,7 @@ def build(limits: Limits) -> dict[str, Any]:
             _state_over_time(),
         ],
         [
-            query_var(
-                "target",
-                "Target",
-                'label_values(dataflow_exporter_target_up{system="feldera"}, target)',
-            ),
+            target_var("feldera"),
             query_var(
                 "pipeline",
                 "Pipeline",

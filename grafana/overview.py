@@ -9,7 +9,7 @@ from grafana.colours import GREEN, ORANGE, RED, STALE_MAPPING, UP_MAPPING, YELLO
 from grafana.layout import CHART, MEDIUM, SHORT, TILE, Line, Row, dashboard
 from grafana.limits import Limits
 from grafana.panels import bargauge, stat, table, target, timeseries
-from grafana.variables import TARGETS, query_var
+from grafana.variables import TARGETS, target_var
 
 
 def build(limits: Limits) -> dict[str, Any]:
@@ -23,7 +23,7 @@ def build(limits: Limits) -> dict[str, Any]:
             _entities_by_state(),
             _broken_now(limits),
         ],
-        [query_var("target", "Target", "label_values(dataflow_exporter_target_up, target)")],
+        [target_var()],
     )
 
 

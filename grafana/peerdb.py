@@ -9,7 +9,7 @@ from grafana.colours import BLUE, GREEN, ORANGE, RED, YELLOW, mapping_values, st
 from grafana.layout import CHART, TALL, TILE, Line, Row, dashboard
 from grafana.limits import Limits
 from grafana.panels import stat, state_timeline, status_overrides, table, target, timeseries
-from grafana.variables import MIRRORS, TARGETS, query_var
+from grafana.variables import MIRRORS, TARGETS, query_var, target_var
 
 
 def build(limits: Limits) -> dict[str, Any]:
@@ -26,11 +26,7 @@ def build(limits: Limits) -> dict[str, Any]:
             _state_over_time(),
         ],
         [
-            query_var(
-                "target",
-                "Target",
-                'label_values(dataflow_exporter_target_up{system="peerdb"}, target)',
-            ),
+            target_var("peerdb"),
             query_var(
                 "mirror", "Mirror", 'label_values(peerdb_mirror_status{target=~"$target"}, mirror)'
             ),

@@ -61,3 +61,11 @@ def query_var(name: str, label: str, query: str) -> dict[str, Any]:
         "sort": 1,
         "type": "query",
     }
+
+
+def target_var(system: str = "") -> dict[str, Any]:
+    """The $target variable: every target the exporters poll, or those of one system."""
+    selector = f'{{system="{system}"}}' if system else ""
+    return query_var(
+        "target", "Target", f"label_values(dataflow_exporter_target_up{selector}, target)"
+    )
