@@ -13,13 +13,13 @@ from grafana.variables import datasource_var
 GRID_WIDTH = 24
 TAGS = ["dataflow-exporter"]
 
-# Panel heights, in grid rows (about 30 px each).
+# Panel heights, in grid rows (about 30 px each), named by size; the comment says what needs it.
 TILE = 4  # a stat: one number
-SHORT = 5  # a few bars
+SHORT = 5  # the bars of a few states
 COMPACT = 6  # a state timeline of few entities
-MEDIUM = 7  # a chart or table beside others of its kind
-CHART = 8  # a time series, table or state timeline
-TALL = 9  # a table of many columns or rows
+MEDIUM = 7  # a chart or table under the main ones of its row
+CHART = 8  # the usual time series, table or state timeline
+TALL = 9  # a table of many columns
 
 
 @dataclass(frozen=True)

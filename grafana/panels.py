@@ -19,6 +19,7 @@ def target(
     instant: bool = False,
     table: bool = False,
 ) -> dict[str, Any]:
+    """One PromQL query of a panel: a range query for charts, instant for stats and tables."""
     t: dict[str, Any] = {
         "datasource": DS,
         "editorMode": "code",
@@ -41,6 +42,7 @@ def thresholds(*steps: tuple[float | None, str]) -> dict[str, Any]:
 
 
 def status_overrides(names: list[str] | None = None) -> list[dict[str, Any]]:
+    """Series named after a state drawn in that state's colour (all states, or those named)."""
     colours = status_colors()
     chosen = names or list(colours)
     return [
