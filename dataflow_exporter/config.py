@@ -28,7 +28,8 @@ from dataflow_exporter.config_models import (
     format_duration,
 )
 from dataflow_exporter.errors import ConfigError
-from dataflow_exporter.sources import REGISTRY
+from dataflow_exporter.sources.base import Source
+from dataflow_exporter.sources.registry import REGISTRY
 
 # `${NAME}`, `${NAME:-default}`, `$$`; any other `${` (unclosed, or not a name) is a mistake.
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$\$|(?P<bad>\$\{)")
@@ -42,6 +43,9 @@ class Config:
     defaults: Defaults
     targets: tuple[TargetConfig, ...]
     shard: Shard
+    # The source class of each system the targets name, resolved here so that the scheduler
+    # polls them without knowing the registry of upstreams.
+    sources: Mapping[str, type[Source[Any]]]
 
 
 # A config is a few levels deep; anything much deeper is an attack or a generated mistake, and
@@ -312,7 +316,8 @@ def _parse(
         targets.append(target)
     if found.errors or len(targets) != len(raw_targets):
         return None, found
-    return Config(defaults, tuple(targets), shard), found
+    sources = {target.system: REGISTRY[target.system] for target in targets}
+    return Config(defaults, tuple(targets), shard, sources), found
 
 
 def _parse_global(raw: Any, found: _Findings) -> tuple[Defaults, dict[str, Any]]:

@@ -18,8 +18,9 @@ A `Reason` is the `reason` label of `dataflow_exporter_target_errors_total`: the
 every failed poll under one, and `internal` for any other exception that escapes a poll (a bug).
 
 Per entity, nothing is raised: `Details.fetch` in sources/base.py turns an UpstreamError whose
-reason is about one answer (http_4xx, http_5xx, decode, schema) into a `DetailFailure` record,
-counted in `dataflow_exporter_detail_errors_total{endpoint,reason}`, and the target stays up.
+reason is one of `ENTITY_REASONS` (about one answer: http_4xx, http_5xx, decode, schema) into a
+`DetailFailure` record (records.py), counted in
+`dataflow_exporter_detail_errors_total{endpoint,reason}`, and the target stays up.
 """
 
 from __future__ import annotations
@@ -44,6 +45,11 @@ class Reason(StrEnum):
     SCHEMA = "schema"
     INTERNAL = "internal"  # a bug in the exporter, not a fault of the upstream
     CONFIG = "config"
+
+
+# Reasons that say something about one answer rather than about reaching the target at all: a
+# detail call failing with one of these fails that entity's detail, not the poll.
+ENTITY_REASONS = frozenset({Reason.HTTP_4XX, Reason.HTTP_5XX, Reason.DECODE, Reason.SCHEMA})
 
 
 class ConfigError(Exception):

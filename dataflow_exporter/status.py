@@ -16,7 +16,7 @@ from typing import Literal
 
 import msgspec
 
-from dataflow_exporter import __version__, scrub, visible
+from dataflow_exporter import __version__, backoff, scrub, visible
 from dataflow_exporter.store import Store, TargetState, broken_key, detail_key
 
 # Bumped when a field is removed or changes meaning; new fields may appear in any version.
@@ -190,7 +190,7 @@ def _target(state: TargetState, now: float, listed: int, memo: TextMemo) -> Targ
         last_poll_duration_seconds=round(state.last_duration, 4),
         last_error=error,
         consecutive_failures=state.consecutive_failures,
-        backoff_factor=state.backoff_factor,
+        backoff_factor=backoff.factor(state.consecutive_failures),
         retry_after_seconds=state.retry_after,
         next_poll=state.next_poll_at,
         series=state.snapshot.series if state.snapshot is not None and not stale else 0,

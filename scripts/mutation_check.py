@@ -157,17 +157,17 @@ MUTANTS = (
     ),
     Mutant(
         "backoff-uncapped",
-        "dataflow_exporter/store.py",
-        "min(2 ** (failures - 1), BACKOFF_FACTOR_CAP)",
+        "dataflow_exporter/backoff.py",
+        "min(2 ** (failures - 1), FACTOR_CAP)",
         "2 ** (failures - 1)",
-        ("tests/test_daemon.py", "tests/test_scheduler.py"),
+        ("tests/test_backoff.py", "tests/test_daemon.py", "tests/test_scheduler.py"),
     ),
     Mutant(
         "retry-after-ignored",
-        "dataflow_exporter/scheduler.py",
-        "delay = max(delay, retry_after)",
-        "delay = delay",
-        ("tests/test_daemon.py", "tests/test_scheduler.py"),
+        "dataflow_exporter/backoff.py",
+        "seconds = max(seconds, retry_after)",
+        "seconds = seconds",
+        ("tests/test_backoff.py", "tests/test_daemon.py", "tests/test_scheduler.py"),
     ),
     Mutant(
         "retry-after-uncapped",
@@ -943,10 +943,10 @@ MUTANTS = (
     ),
     Mutant(
         "stale-target-series-count-kept",
-        "dataflow_exporter/exposition_cache.py",
+        "dataflow_exporter/self_metrics.py",
         "series = 0 if is_stale or state.snapshot is None else state.snapshot.series",
         "series = 0 if state.snapshot is None else state.snapshot.series",
-        ("tests/test_exposition_cache.py",),
+        ("tests/test_self_metrics.py", "tests/test_exposition_cache.py"),
     ),
     Mutant(
         "reload-logs-config-errors-whole",
@@ -1544,6 +1544,36 @@ MUTANTS = (
         "        if cached.lined is None:\n",
         "        if True:\n",
         ("tests/test_exposition_cache.py",),
+    ),
+    # Issue 25: each concept in the room its name promises.
+    Mutant(
+        "backoff-before-the-first-failure",
+        "dataflow_exporter/backoff.py",
+        "if failures > 0 else 1",
+        "if failures >= 0 else 1",
+        ("tests/test_backoff.py",),
+    ),
+    Mutant(
+        "store-reads-records-from-sources",
+        "dataflow_exporter/store.py",
+        "from dataflow_exporter.records import BrokenEntity, DetailFailure",
+        "from dataflow_exporter.sources.base import BrokenEntity, DetailFailure",
+        ("tests/guarantees/test_layering.py",),
+    ),
+    Mutant(
+        "self-metrics-reasons-from-sources",
+        "dataflow_exporter/self_metrics.py",
+        "from dataflow_exporter.errors import ENTITY_REASONS, Reason",
+        "from dataflow_exporter.errors import Reason\n"
+        "from dataflow_exporter.sources.base import ENTITY_REASONS",
+        ("tests/guarantees/test_layering.py",),
+    ),
+    Mutant(
+        "scheduler-imports-the-registry",
+        "dataflow_exporter/scheduler.py",
+        "from dataflow_exporter import backoff\n",
+        "from dataflow_exporter import backoff\nfrom dataflow_exporter.sources import registry\n",
+        ("tests/guarantees/test_layering.py",),
     ),
 )
 

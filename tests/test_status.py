@@ -9,8 +9,8 @@ import pytest
 from dataflow_exporter import redact, scrub, status
 from dataflow_exporter import store as store_mod
 from dataflow_exporter.errors import Reason
+from dataflow_exporter.records import BrokenEntity, DetailFailure
 from dataflow_exporter.snapshot import Snapshot
-from dataflow_exporter.sources.base import BrokenEntity, DetailFailure
 from dataflow_exporter.status import (
     API_VERSION,
     MAX_ERROR_CHARS,
