@@ -16,6 +16,8 @@
 
 A `Reason` is the `reason` label of `dataflow_exporter_target_errors_total`: the scheduler counts
 every failed poll under one, and `internal` for any other exception that escapes a poll (a bug).
+An inventory that selects more entities than `max_entities` fails the poll as `max_entities`
+(`Source.admit` in sources/base.py), before any detail call is spent.
 
 Per entity, nothing is raised: `Details.fetch` in sources/base.py turns an UpstreamError whose
 reason is one of `ENTITY_REASONS` (about one answer: http_4xx, http_5xx, decode, schema) into a
@@ -45,6 +47,8 @@ class Reason(StrEnum):
     SCHEMA = "schema"
     INTERNAL = "internal"  # a bug in the exporter, not a fault of the upstream
     CONFIG = "config"
+    # The inventory selected more entities than the target's `max_entities` allows.
+    MAX_ENTITIES = "max_entities"
 
 
 # Reasons that say something about one answer rather than about reaching the target at all: a

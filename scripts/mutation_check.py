@@ -1545,7 +1545,15 @@ MUTANTS = (
         "        if True:\n",
         ("tests/test_exposition_cache.py",),
     ),
-    # Issue 25: each concept in the room its name promises.
+    # Issue 25: each concept in the room its name promises; an inventory over max_entities
+    # counted under its own reason.
+    Mutant(
+        "max-entities-counted-as-decode",
+        "dataflow_exporter/sources/base.py",
+        "Reason.MAX_ENTITIES,",
+        "Reason.DECODE,",
+        ("tests/guarantees/test_partial_failures.py",),
+    ),
     Mutant(
         "backoff-before-the-first-failure",
         "dataflow_exporter/backoff.py",

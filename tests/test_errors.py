@@ -35,6 +35,7 @@ DOCUMENTED_REASONS = {
     Reason.SCHEMA: "schema",
     Reason.CONFIG: "config",
     Reason.INTERNAL: "internal",
+    Reason.MAX_ENTITIES: "max_entities",
 }
 SECRET = "s3cr3t-Xk9q-value"
 

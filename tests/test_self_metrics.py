@@ -33,6 +33,7 @@ ALL_REASONS = (
     "schema",
     "internal",
     "config",
+    "max_entities",
 )
 ENTITY_REASONS = ("http_4xx", "http_5xx", "decode", "schema")
 
@@ -107,10 +108,10 @@ def test_every_own_family_is_built_even_before_any_poll() -> None:
 
 def test_a_failed_poll_counts_under_its_reason_and_every_other_reason_is_zero() -> None:
     store = store_of("pg")
-    store.record_failure("pg", Reason.DECODE, "too many", 0.1, 2.0)
+    store.record_failure("pg", Reason.MAX_ENTITIES, "too many", 0.1, 2.0)
     errors = samples(self_metrics.families(store, frozenset()), self_metrics.TARGET_ERRORS)
     assert errors == {("peerdb", "pg", reason): 0 for reason in ALL_REASONS} | {
-        ("peerdb", "pg", "decode"): 1
+        ("peerdb", "pg", "max_entities"): 1
     }
 
 

@@ -106,7 +106,7 @@ class Source(ABC, Generic[C]):
         limit = self.config.max_entities
         if count > limit:
             raise UpstreamError(
-                Reason.DECODE,
+                Reason.MAX_ENTITIES,
                 f"{what}: {count} selected, more than max_entities ({limit}); raise "
                 "max_entities or narrow the target with include/exclude",
             )
