@@ -21,7 +21,7 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from dataflow_exporter import redact
+from dataflow_exporter import known_secrets
 from dataflow_exporter.errors import Reason, SecretFileError, UpstreamError
 from dataflow_exporter.upstream import UpstreamClient, os_error_text
 
@@ -100,9 +100,11 @@ class SecretReader:
             value = await self._read(self._path)
             if value != self._cached:
                 # Registered once per value, not per read.
-                redact.register(value)
+                known_secrets.register(value)
                 if self._cached is not None:
-                    self._retired.append((now, functools.partial(redact.unregister, self._cached)))
+                    self._retired.append(
+                        (now, functools.partial(known_secrets.unregister, self._cached))
+                    )
             self._cached = value
             self._read_at = now
         return self._cached
@@ -149,10 +151,12 @@ class BasicAuth:
             return {}
         token = base64.b64encode(f"{self._username}:{password}".encode()).decode("ascii")
         # An upstream that echoes the header puts this token in its error text.
-        redact.register_basic(self._username, password)
+        known_secrets.register_basic(self._username, password)
         if seen is not None:
             # Masked for the grace period too: a request in flight may still be echoed.
-            self._password.retire(functools.partial(redact.unregister_basic, self._username, seen))
+            self._password.retire(
+                functools.partial(known_secrets.unregister_basic, self._username, seen)
+            )
         built = {"Authorization": f"Basic {token}"}
         self._built = (password, built)
         return built

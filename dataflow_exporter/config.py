@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from dataflow_exporter import config_messages, redact, thresholds
+from dataflow_exporter import config_messages, known_secrets, thresholds
 from dataflow_exporter.config_models import (
     DEFAULT_KEYS,
     Defaults,
@@ -434,7 +434,7 @@ def _register_secret_like(node: Any) -> None:
     if isinstance(node, dict):
         for key, value in node.items():
             if isinstance(key, str) and _SECRET_KEY.search(key) and isinstance(value, str):
-                redact.register(value)
+                known_secrets.register(value)
             else:
                 _register_secret_like(value)
     elif isinstance(node, list):
@@ -445,7 +445,7 @@ def _register_secret_like(node: Any) -> None:
 def _register_secrets(target: TargetConfig) -> None:
     for value in target.__dict__.values():
         if isinstance(value, SecretStr):
-            redact.register(value.get_secret_value())
+            known_secrets.register(value.get_secret_value())
 
 
 def _read(path: str | Path) -> Any:

@@ -30,7 +30,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from dataflow_exporter import redact
+from dataflow_exporter import known_secrets
 
 
 class Reason(StrEnum):
@@ -88,7 +88,7 @@ class UpstreamError(Exception):
     ) -> None:
         # The message reaches logs, the status page and the status API: an upstream that
         # echoes a credential must not carry it there.
-        super().__init__(redact.redact(message))
+        super().__init__(known_secrets.redact(message))
         self.reason = reason
         self.status = status
         self.payload = payload

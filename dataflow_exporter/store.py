@@ -22,8 +22,8 @@ from dataflow_exporter.snapshot import Snapshot
 MAX_BROKEN_KEPT = 5000
 # Characters of an upstream error text kept (broken entities, failing detail calls, failed
 # polls): one 10 MB error must not be held, nor scrubbed, whole. Longer than the status view's
-# scrub read (`scrub.read_bound`), so the view still sees that a text was cut and drops the
-# word cut in two.
+# scrub read (`credential_text.read_bound`), so the view still sees that a text was cut and
+# drops the word cut in two.
 MAX_TEXT_KEPT = 16 * 1024
 # What identifies one broken entity in one state, for "since when".
 BrokenKey = tuple[str, tuple[tuple[str, str], ...], str]

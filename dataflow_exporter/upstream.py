@@ -23,7 +23,7 @@ import orjson
 from aiohttp.http_exceptions import ContentLengthError
 from yarl import URL
 
-from dataflow_exporter import __version__, scrub
+from dataflow_exporter import __version__, credential_text
 from dataflow_exporter.config_models import TargetConfig, TLSConfig
 from dataflow_exporter.errors import Reason, SchemaError, UpstreamError
 
@@ -135,7 +135,7 @@ def _error_text(body: bytes) -> str:
         for key in ("message", "error", "errorMessage"):
             value = data.get(key)
             if isinstance(value, str) and value:
-                return scrub.shorten(value, _MESSAGE_LIMIT)
+                return credential_text.shorten(value, _MESSAGE_LIMIT)
     return ""
 
 
@@ -452,12 +452,12 @@ def os_error_text(exc: OSError) -> str:
 
 
 def _short(exc: BaseException) -> str:
-    return scrub.shorten(str(exc) or type(exc).__name__, _MESSAGE_LIMIT)
+    return credential_text.shorten(str(exc) or type(exc).__name__, _MESSAGE_LIMIT)
 
 
 def _quoted(text: str) -> str:
     """A value from an upstream payload, shortened for an error message."""
-    shown = scrub.shorten(text, 80)
+    shown = credential_text.shorten(text, 80)
     return repr(shown + ("…" if len(shown) < len(text) else ""))
 
 

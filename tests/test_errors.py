@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from dataflow_exporter import redact
+from dataflow_exporter import known_secrets
 from dataflow_exporter.errors import (
     ConfigError,
     Reason,
@@ -38,6 +38,7 @@ DOCUMENTED_REASONS = {
     Reason.MAX_ENTITIES: "max_entities",
 }
 SECRET = "s3cr3t-Xk9q-value"
+MASK = known_secrets.MASK
 
 
 def test_each_reason_is_the_label_value_the_docs_name() -> None:
@@ -57,20 +58,18 @@ def test_the_readme_lists_exactly_the_reasons_of_the_error_counter() -> None:
 
 
 def test_an_upstream_error_masks_a_registered_secret_in_every_known_form() -> None:
-    redact.register(SECRET)
+    known_secrets.register(SECRET)
     basic = base64.b64encode(f":{SECRET}".encode()).decode()
     message = f"HTTP 401: password {SECRET}, Basic {basic}, url-encoded pw%3D{SECRET}"
     error = UpstreamError(Reason.AUTH, message, status=401)
     assert SECRET not in str(error)
     assert basic not in str(error)
-    assert str(error) == (
-        f"HTTP 401: password {redact.MASK}, Basic {redact.MASK}, url-encoded pw%3D{redact.MASK}"
-    )
+    assert str(error) == (f"HTTP 401: password {MASK}, Basic {MASK}, url-encoded pw%3D{MASK}")
     assert (error.reason, error.status) == (Reason.AUTH, 401)
 
 
 def test_a_schema_error_is_redacted_too_and_carries_reason_schema() -> None:
-    redact.register(SECRET)
+    known_secrets.register(SECRET)
     error = SchemaError(f"flows[0].name: expected a string, got {SECRET!r}")
     assert SECRET not in str(error)
     assert error.reason is Reason.SCHEMA

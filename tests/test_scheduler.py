@@ -120,7 +120,7 @@ async def test_a_broken_target_leaves_other_targets_untouched() -> None:
 
 
 def test_an_internal_error_names_the_exporters_last_frame_not_a_librarys() -> None:
-    from dataflow_exporter import redact
+    from dataflow_exporter import known_secrets
     from dataflow_exporter.scheduler import internal_error
 
     try:
@@ -133,10 +133,10 @@ def test_an_internal_error_names_the_exporters_last_frame_not_a_librarys() -> No
 
     try:
         # The exporter's code calls into urllib, which raises: the bug is named where ours is.
-        redact.forms(123)  # type: ignore[arg-type]
+        known_secrets.forms(123)  # type: ignore[arg-type]
     except TypeError as exc:
         ours = internal_error(exc)
-    assert " at redact.py:" in ours
+    assert " at known_secrets.py:" in ours
 
 
 async def test_unknown_values_are_logged_up_to_a_cap_and_all_counted(

@@ -42,7 +42,7 @@ from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
 import msgspec
 
-from dataflow_exporter import scrub, thresholds
+from dataflow_exporter import credential_text, thresholds
 from dataflow_exporter.config_models import Filter, Shard, TargetConfig
 from dataflow_exporter.errors import (
     ENTITY_REASONS,
@@ -194,7 +194,7 @@ def string(value: Any, what: str) -> str:
 
 def _shown(text: str) -> str:
     """An upstream string quoted for an error message: scrubbed, then cut."""
-    return repr(scrub.shorten(text, 40))
+    return repr(credential_text.shorten(text, 40))
 
 
 def number(value: Any, what: str) -> float:
