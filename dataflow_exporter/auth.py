@@ -1,6 +1,7 @@
-"""Static credentials for upstream requests: HTTP Basic and Bearer, read from inline or file
-secrets (`SecretReader`). A `*_file` secret is re-read at most every few seconds so rotation needs
-no restart.
+"""Credentials for upstream requests: the `Auth` interface the HTTP client calls, and the static
+schemes, HTTP Basic and Bearer, read from inline or file secrets (`SecretReader`). A scheme that
+logs in to its target (Etlworks' token login) implements `Auth` in its source module. A `*_file`
+secret is re-read at most every few seconds so rotation needs no restart.
 
 Secret files are read in a small pool of their own, so a slow file system or a flood of other
 blocking work (password checks, inflation) cannot hold up the other.
@@ -18,15 +19,35 @@ import stat
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 from pydantic import SecretStr
 
 from dataflow_exporter import known_secrets
-from dataflow_exporter.errors import Reason, SecretFileError, UpstreamError
-from dataflow_exporter.upstream import UpstreamClient, os_error_text
+from dataflow_exporter.errors import Reason, SecretFileError, UpstreamError, os_error_text
+
+if TYPE_CHECKING:
+    # A type only: the client calls the auth, never the other way round at import.
+    from dataflow_exporter.upstream import UpstreamClient
 
 # A secret is a password, token or key: anything bigger is not one (a log file, /dev/zero).
 MAX_SECRET_BYTES = 64 * 1024
+
+
+class Auth(Protocol):
+    """Supplies credentials for requests; may renew them once after a 401.
+
+    Each call receives the client making the request, for credentials obtained from the
+    target itself (a login call): the auth never holds a client, so neither owns the other.
+    """
+
+    async def headers(self, client: UpstreamClient) -> Mapping[str, str]:
+        """Headers to add to the next request `client` makes."""
+        ...
+
+    async def renew(self, client: UpstreamClient) -> bool:
+        """Called after a 401: return True if new credentials are worth one retry."""
+        ...
 
 
 def read_secret_file(path: Path) -> str:

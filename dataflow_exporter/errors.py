@@ -27,10 +27,14 @@ reason is one of `ENTITY_REASONS` (about one answer: http_4xx, http_5xx, decode,
 
 from __future__ import annotations
 
+import errno
 from enum import StrEnum
 from typing import Any
 
-from dataflow_exporter import known_secrets
+from dataflow_exporter import credential_text, known_secrets
+
+# Characters of an OS error's own text kept in a message.
+_OS_ERROR_LIMIT = 200
 
 
 class Reason(StrEnum):
@@ -104,3 +108,11 @@ class SchemaError(UpstreamError):
 
 class TimeRangeError(SchemaError):
     """An upstream time outside 1970-01-01..9999-12-31: one entity's broken field."""
+
+
+def os_error_text(exc: OSError) -> str:
+    """An OS error in words (a connection, a secret file, the listener's files), naming
+    descriptor exhaustion plainly."""
+    if exc.errno in (errno.EMFILE, errno.ENFILE):
+        return "too many open files in the exporter (raise its file descriptor limit)"
+    return credential_text.shorten(str(exc) or type(exc).__name__, _OS_ERROR_LIMIT)

@@ -4,6 +4,7 @@ that never carry a registered secret."""
 from __future__ import annotations
 
 import base64
+import errno
 import re
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from dataflow_exporter.errors import (
     SecretFileError,
     UpstreamError,
     WebConfigError,
+    os_error_text,
 )
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -99,3 +101,14 @@ def test_a_config_error_lists_every_problem_and_which_the_environment_causes() -
 def test_every_failure_is_an_exception_of_its_own_kind(kind: type[Exception]) -> None:
     others = {ConfigError, WebConfigError, SecretFileError, UpstreamError} - {kind}
     assert not any(issubclass(kind, other) for other in others)
+
+
+def test_an_os_error_is_told_in_its_own_words_and_descriptor_exhaustion_plainly() -> None:
+    assert os_error_text(OSError(errno.ECONNREFUSED, "Connection refused")) == (
+        "[Errno 111] Connection refused"
+    )
+    assert os_error_text(OSError(errno.EMFILE, "Too many open files")) == (
+        "too many open files in the exporter (raise its file descriptor limit)"
+    )
+    assert os_error_text(OSError(errno.ENFILE, "File table overflow")).startswith("too many open")
+    assert os_error_text(OSError()) == "OSError"

@@ -43,6 +43,7 @@ from typing import Annotated, Any, ClassVar, Generic, TypeVar
 import msgspec
 
 from dataflow_exporter import credential_text, thresholds
+from dataflow_exporter.auth import Auth
 from dataflow_exporter.config_models import Filter, Shard, TargetConfig
 from dataflow_exporter.errors import (
     ENTITY_REASONS,
@@ -56,7 +57,7 @@ from dataflow_exporter.families import Family, MetricSpec
 # Re-exported (`as`): the four sources import the records they fill from here.
 from dataflow_exporter.records import BrokenEntity as BrokenEntity  # noqa: PLC0414
 from dataflow_exporter.records import DetailFailure as DetailFailure  # noqa: PLC0414
-from dataflow_exporter.upstream import Answer, Auth, UpstreamClient
+from dataflow_exporter.upstream import Answer, UpstreamClient
 
 Clock = Callable[[], float]
 C = TypeVar("C", bound=TargetConfig)

@@ -56,7 +56,7 @@ import orjson
 from pydantic import FilePath, SecretStr, field_validator, model_validator
 
 from dataflow_exporter import credential_text, thresholds
-from dataflow_exporter.auth import BasicAuth, SecretReader
+from dataflow_exporter.auth import Auth, BasicAuth, SecretReader
 from dataflow_exporter.config_models import Filter, TargetConfig, not_both
 from dataflow_exporter.errors import Reason, UpstreamError
 from dataflow_exporter.families import Family, MetricSpec, State, StateSet, Unknown
@@ -85,7 +85,7 @@ from dataflow_exporter.sources.base import (
     unix_time,
 )
 from dataflow_exporter.thresholds import AlertSettings
-from dataflow_exporter.upstream import Auth, UpstreamClient
+from dataflow_exporter.upstream import UpstreamClient
 
 API = "/api/v1"
 MIB = 1024 * 1024
