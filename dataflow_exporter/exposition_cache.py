@@ -10,6 +10,9 @@ gzip member of deflate pieces (`gzip_parts`), each compressed when its block was
 the poll's render thread) or, for a header, once for the process; only the exporter's own
 families and the fresh tail are compressed per build and per scrape, a few kilobytes. So the
 first scrape after a poll costs what a cached one does.
+
+This module only caches and assembles: the snapshots' blocks come rendered from the polls, and
+the exporter's own families from `self_metrics.families`.
 """
 
 from __future__ import annotations
