@@ -59,7 +59,7 @@ MUTANTS = (
     Mutant(
         "upstream-error-unredacted",
         "dataflow_exporter/errors.py",
-        "super().__init__(redact.redact(message))",
+        "super().__init__(known_secrets.redact(message))",
         "super().__init__(message)",
         ("tests/test_errors.py",),
     ),
@@ -86,16 +86,16 @@ MUTANTS = (
     ),
     Mutant(
         "redaction-off",
-        "dataflow_exporter/redact.py",
+        "dataflow_exporter/known_secrets.py",
         "    return _redact(text, len(text))\n",
         "    return text\n",
-        ("tests/test_redact.py", "tests/guarantees/test_secrets.py"),
+        ("tests/test_known_secrets.py", "tests/guarantees/test_secrets.py"),
     ),
     Mutant(
         "scrubbing-off",
-        "dataflow_exporter/scrub.py",
-        "    text = redact.redact(text)\n",
-        "    return redact.redact(text)\n",
+        "dataflow_exporter/credential_text.py",
+        "    text = known_secrets.redact(text)\n",
+        "    return known_secrets.redact(text)\n",
         ("tests/guarantees/test_secrets.py",),
     ),
     Mutant(
@@ -157,17 +157,17 @@ MUTANTS = (
     ),
     Mutant(
         "backoff-uncapped",
-        "dataflow_exporter/store.py",
-        "min(2 ** (failures - 1), BACKOFF_FACTOR_CAP)",
+        "dataflow_exporter/backoff.py",
+        "min(2 ** (failures - 1), FACTOR_CAP)",
         "2 ** (failures - 1)",
-        ("tests/test_daemon.py", "tests/test_scheduler.py"),
+        ("tests/test_backoff.py", "tests/test_daemon.py", "tests/test_scheduler.py"),
     ),
     Mutant(
         "retry-after-ignored",
-        "dataflow_exporter/scheduler.py",
-        "delay = max(delay, retry_after)",
-        "delay = delay",
-        ("tests/test_daemon.py", "tests/test_scheduler.py"),
+        "dataflow_exporter/backoff.py",
+        "seconds = max(seconds, retry_after)",
+        "seconds = seconds",
+        ("tests/test_backoff.py", "tests/test_daemon.py", "tests/test_scheduler.py"),
     ),
     Mutant(
         "retry-after-uncapped",
@@ -178,7 +178,7 @@ MUTANTS = (
     ),
     Mutant(
         "basic-token-form-forgotten",
-        "dataflow_exporter/redact.py",
+        "dataflow_exporter/known_secrets.py",
         '    found.add(_basic_token("", value))\n',
         "",
         ("tests/test_errors.py", "tests/guarantees/test_secrets.py"),
@@ -193,12 +193,12 @@ MUTANTS = (
     Mutant(
         "status-errors-not-scrubbed",
         "dataflow_exporter/status.py",
-        "shown = scrub.shorten(_valid(text), limit + 1)",
+        "shown = credential_text.shorten(_valid(text), limit + 1)",
         "shown = _valid(text)[: limit + 1]",
         (
             "tests/test_status_api.py",
             "tests/test_status_page.py",
-            "tests/test_scrub.py",
+            "tests/test_credential_text.py",
         ),
     ),
     # Caps on what a hostile upstream can make the exporter keep, show or log.
@@ -547,15 +547,15 @@ MUTANTS = (
     Mutant(
         "status-cut-before-scrub",
         "dataflow_exporter/status.py",
-        "shown = scrub.shorten(_valid(text), limit + 1)",
-        "shown = scrub.scrub(_valid(text)[: limit + 1])",
+        "shown = credential_text.shorten(_valid(text), limit + 1)",
+        "shown = credential_text.scrub(_valid(text)[: limit + 1])",
         ("tests/test_status.py",),
     ),
     Mutant(
         "status-scrub-unbounded",
         "dataflow_exporter/status.py",
-        "shown = scrub.shorten(_valid(text), limit + 1)",
-        "shown = scrub.scrub(_valid(text))[: limit + 1]",
+        "shown = credential_text.shorten(_valid(text), limit + 1)",
+        "shown = credential_text.scrub(_valid(text))[: limit + 1]",
         ("tests/test_status.py",),
     ),
     Mutant(
@@ -694,76 +694,76 @@ MUTANTS = (
     # Issue 21: scrub before every cut, credential shapes, the redaction automaton, escapes.
     Mutant(
         "scrub-bare-bearer-unmasked",
-        "dataflow_exporter/scrub.py",
+        "dataflow_exporter/credential_text.py",
         '    text = _BEARER.sub(lambda m: m["head"] + MASK, text)\n',
         "",
-        ("tests/test_scrub.py",),
+        ("tests/test_credential_text.py",),
     ),
     Mutant(
         "scrub-names-case-sensitive",
-        "dataflow_exporter/scrub.py",
+        "dataflow_exporter/credential_text.py",
         "views = [[word.lower() for word in view]",
         "views = [[word for word in view]",
-        ("tests/test_scrub.py",),
+        ("tests/test_credential_text.py",),
     ),
     Mutant(
         "scrub-cut-before-scrub",
-        "dataflow_exporter/scrub.py",
-        "return scrub(redact.head(text, read_bound(limit)))[:limit]",
+        "dataflow_exporter/credential_text.py",
+        "return scrub(known_secrets.head(text, read_bound(limit)))[:limit]",
         "return scrub(text[:limit])",
         (
-            "tests/test_scrub.py",
+            "tests/test_credential_text.py",
             "tests/guarantees/test_secrets.py",
         ),
     ),
     Mutant(
         "upstream-error-cut-before-scrub",
         "dataflow_exporter/upstream.py",
-        "return scrub.shorten(value, _MESSAGE_LIMIT)",
-        "return scrub.scrub(value[:_MESSAGE_LIMIT])",
+        "return credential_text.shorten(value, _MESSAGE_LIMIT)",
+        "return credential_text.scrub(value[:_MESSAGE_LIMIT])",
         ("tests/guarantees/test_secrets.py",),
     ),
     Mutant(
         "schema-value-cut-before-scrub",
         "dataflow_exporter/sources/base.py",
-        "return repr(scrub.shorten(text, 40))",
+        "return repr(credential_text.shorten(text, 40))",
         "return repr(text[:40])",
         ("tests/sources/test_base.py",),
     ),
     Mutant(
         "peerdb-error-cut-before-scrub",
         "dataflow_exporter/sources/peerdb.py",
-        'message = scrub.shorten(str(data.get("errorMessage") or "request failed"), 200)',
+        'message = credential_text.shorten(str(data.get("errorMessage") or "request failed"), 200)',
         'message = str(data.get("errorMessage") or "request failed")[:200]',
         ("tests/sources/peerdb/test_parse.py",),
     ),
     Mutant(
         "head-keeps-the-cut-word",
-        "dataflow_exporter/redact.py",
+        "dataflow_exporter/known_secrets.py",
         "return _whole_words(_redact(text, bound))",
         "return _redact(text, bound)",
-        ("tests/test_redact.py", "tests/test_scrub.py"),
+        ("tests/test_known_secrets.py", "tests/test_credential_text.py"),
     ),
     Mutant(
         "redact-overlap-keeps-the-longer-ones-ends",
-        "dataflow_exporter/redact.py",
+        "dataflow_exporter/known_secrets.py",
         "end = max(end, last)",
         "end = last",
-        ("tests/test_redact.py",),
+        ("tests/test_known_secrets.py",),
     ),
     Mutant(
         "redact-shortest-text-boundary",
-        "dataflow_exporter/redact.py",
+        "dataflow_exporter/known_secrets.py",
         "if len(text) < _MIN_LENGTH:",
         "if len(text) <= _MIN_LENGTH:",
-        ("tests/test_redact.py",),
+        ("tests/test_known_secrets.py",),
     ),
     Mutant(
         "redact-window-without-overlap",
-        "dataflow_exporter/redact.py",
+        "dataflow_exporter/known_secrets.py",
         "window = text[position : stop + longest - 1]",
         "window = text[position:stop]",
-        ("tests/test_redact.py",),
+        ("tests/test_known_secrets.py",),
     ),
     Mutant(
         "rotated-secret-never-forgotten",
@@ -943,10 +943,10 @@ MUTANTS = (
     ),
     Mutant(
         "stale-target-series-count-kept",
-        "dataflow_exporter/exposition_cache.py",
+        "dataflow_exporter/self_metrics.py",
         "series = 0 if is_stale or state.snapshot is None else state.snapshot.series",
         "series = 0 if state.snapshot is None else state.snapshot.series",
-        ("tests/test_exposition_cache.py",),
+        ("tests/test_self_metrics.py", "tests/test_exposition_cache.py"),
     ),
     Mutant(
         "reload-logs-config-errors-whole",
@@ -1511,8 +1511,10 @@ MUTANTS = (
     Mutant(
         "rotated-basic-token-forgotten-at-once",
         "dataflow_exporter/auth.py",
-        "self._password.retire(functools.partial(redact.unregister_basic, self._username, seen))",
-        "redact.unregister_basic(self._username, seen)",
+        "self._password.retire(\n"
+        "                functools.partial(known_secrets.unregister_basic, self._username, seen)\n"
+        "            )",
+        "known_secrets.unregister_basic(self._username, seen)",
         ("tests/test_auth.py",),
     ),
     # Issue 24: the whole-number shortcut of value formatting, taken by most changed values.
@@ -1622,6 +1624,44 @@ MUTANTS = (
         "SOURCE = Path(__file__).resolve().parent.parent\n",
         "SOURCE = Path(__file__).resolve().parent.parent\nROOT = Path(sys.argv[-1])\n",
         ("tests/guarantees/test_dashboard_generator.py",),
+    ),
+    # Issue 25: each concept in the room its name promises; an inventory over max_entities
+    # counted under its own reason.
+    Mutant(
+        "max-entities-counted-as-decode",
+        "dataflow_exporter/sources/base.py",
+        "Reason.MAX_ENTITIES,",
+        "Reason.DECODE,",
+        ("tests/guarantees/test_partial_failures.py",),
+    ),
+    Mutant(
+        "backoff-before-the-first-failure",
+        "dataflow_exporter/backoff.py",
+        "if failures > 0 else 1",
+        "if failures >= 0 else 1",
+        ("tests/test_backoff.py",),
+    ),
+    Mutant(
+        "store-reads-records-from-sources",
+        "dataflow_exporter/store.py",
+        "from dataflow_exporter.records import BrokenEntity, DetailFailure",
+        "from dataflow_exporter.sources.base import BrokenEntity, DetailFailure",
+        ("tests/guarantees/test_layering.py",),
+    ),
+    Mutant(
+        "self-metrics-reasons-from-sources",
+        "dataflow_exporter/self_metrics.py",
+        "from dataflow_exporter.errors import ENTITY_REASONS, Reason",
+        "from dataflow_exporter.errors import Reason\n"
+        "from dataflow_exporter.sources.base import ENTITY_REASONS",
+        ("tests/guarantees/test_layering.py",),
+    ),
+    Mutant(
+        "scheduler-imports-the-registry",
+        "dataflow_exporter/scheduler.py",
+        "from dataflow_exporter import backoff\n",
+        "from dataflow_exporter import backoff\nfrom dataflow_exporter.sources import registry\n",
+        ("tests/guarantees/test_layering.py",),
     ),
 )
 

@@ -42,35 +42,25 @@ from typing import Annotated, Any, ClassVar, Generic, TypeVar
 
 import msgspec
 
-from dataflow_exporter import scrub, thresholds
+from dataflow_exporter import credential_text, thresholds
+from dataflow_exporter.auth import Auth
 from dataflow_exporter.config_models import Filter, Shard, TargetConfig
-from dataflow_exporter.errors import Reason, SchemaError, TimeRangeError, UpstreamError
+from dataflow_exporter.errors import (
+    ENTITY_REASONS,
+    Reason,
+    SchemaError,
+    TimeRangeError,
+    UpstreamError,
+)
 from dataflow_exporter.families import Family, MetricSpec
-from dataflow_exporter.upstream import Answer, Auth, UpstreamClient
+
+# Re-exported (`as`): the four sources import the records they fill from here.
+from dataflow_exporter.records import BrokenEntity as BrokenEntity  # noqa: PLC0414
+from dataflow_exporter.records import DetailFailure as DetailFailure  # noqa: PLC0414
+from dataflow_exporter.upstream import Answer, UpstreamClient
 
 Clock = Callable[[], float]
 C = TypeVar("C", bound=TargetConfig)
-
-
-class DetailFailure(msgspec.Struct, frozen=True, gc=False):
-    """One entity's detail call that failed while the target's inventory answered."""
-
-    entity: str  # what the user sees it as, e.g. "mirror orders", "pipeline fraud"
-    endpoint: str  # the kind of call, one of a source's few fixed names (a label value)
-    reason: Reason
-    message: str
-
-
-class BrokenEntity(msgspec.Struct, frozen=True, gc=False):
-    """One entity that is not healthy now, in the upstream's own words (for on-call, not for
-    labels: error texts never become series)."""
-
-    kind: str  # "mirror", "pipeline", "input connector", "link", "mirror topic", "flow", ...
-    # The entity's names as its series label them, e.g. (("link", "dr"), ("topic", "orders")).
-    names: tuple[tuple[str, str], ...]
-    state: str  # the upstream's own state, or what crossed an alert threshold
-    error: str = ""  # the upstream's own error text; "" when it gives none
-    since: float | None = None  # the upstream's own state-change time, when it reports one
 
 
 @dataclass(slots=True)
@@ -117,7 +107,7 @@ class Source(ABC, Generic[C]):
         limit = self.config.max_entities
         if count > limit:
             raise UpstreamError(
-                Reason.DECODE,
+                Reason.MAX_ENTITIES,
                 f"{what}: {count} selected, more than max_entities ({limit}); raise "
                 "max_entities or narrow the target with include/exclude",
             )
@@ -205,7 +195,7 @@ def string(value: Any, what: str) -> str:
 
 def _shown(text: str) -> str:
     """An upstream string quoted for an error message: scrubbed, then cut."""
-    return repr(scrub.shorten(text, 40))
+    return repr(credential_text.shorten(text, 40))
 
 
 def number(value: Any, what: str) -> float:
@@ -409,9 +399,6 @@ CAPABILITY_RECHECK_SECONDS = 600.0
 # mid-poll) fails that entity's detail instead of hiding every entity's series until the
 # recheck. Learning it costs one poll's calls of the route per recheck.
 MISSING_ROUTE_MIN_NOT_FOUND = 2
-
-# Reasons that say something about one answer rather than about reaching the target at all.
-ENTITY_REASONS = frozenset({Reason.HTTP_4XX, Reason.HTTP_5XX, Reason.DECODE, Reason.SCHEMA})
 
 
 class Capabilities:

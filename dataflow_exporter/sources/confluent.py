@@ -52,7 +52,7 @@ import msgspec
 from pydantic import Field, FilePath, SecretStr, field_validator, model_validator
 
 from dataflow_exporter import thresholds
-from dataflow_exporter.auth import BasicAuth, BearerAuth, SecretReader
+from dataflow_exporter.auth import Auth, BasicAuth, BearerAuth, SecretReader
 from dataflow_exporter.config_models import Filter, TargetConfig, not_both
 from dataflow_exporter.errors import Reason, SchemaError, UpstreamError
 from dataflow_exporter.families import Family, MetricSpec, State, StateSet, Unknown
@@ -81,7 +81,7 @@ from dataflow_exporter.sources.base import (
     unix_time,
 )
 from dataflow_exporter.thresholds import AlertSettings
-from dataflow_exporter.upstream import Answer, Auth, UpstreamClient
+from dataflow_exporter.upstream import Answer, UpstreamClient
 
 log = get_logger("dataflow_exporter.sources.confluent")
 

@@ -50,8 +50,8 @@ from typing import Annotated, Any, Literal
 import msgspec
 from pydantic import Field, FilePath, SecretStr, field_validator, model_validator
 
-from dataflow_exporter import redact, thresholds
-from dataflow_exporter.auth import BearerAuth, SecretReader
+from dataflow_exporter import known_secrets, thresholds
+from dataflow_exporter.auth import Auth, BearerAuth, SecretReader
 from dataflow_exporter.config_models import Duration, Filter, Shard, TargetConfig, not_both
 from dataflow_exporter.errors import Reason, SchemaError, UpstreamError
 from dataflow_exporter.families import Family, MetricSpec, State, StateSet, Unknown
@@ -74,7 +74,7 @@ from dataflow_exporter.sources.base import (
     unix_time,
 )
 from dataflow_exporter.thresholds import AlertSettings
-from dataflow_exporter.upstream import Auth, UpstreamClient
+from dataflow_exporter.upstream import UpstreamClient
 
 log = get_logger("dataflow_exporter.sources.etlworks")
 
@@ -650,9 +650,9 @@ class TokenAuth:
             self._attempt += 1
             self._token, self._error = None, exc
             raise
-        redact.register(token)
+        known_secrets.register(token)
         if self._token != token:
-            redact.unregister(self._token)
+            known_secrets.unregister(self._token)
         self._attempt += 1
         self._token, self._error = token, None
         self._issued_at = self._clock()

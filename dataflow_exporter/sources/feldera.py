@@ -54,7 +54,7 @@ import msgspec
 from pydantic import FilePath, SecretStr, model_validator
 
 from dataflow_exporter import thresholds
-from dataflow_exporter.auth import BearerAuth, SecretReader
+from dataflow_exporter.auth import Auth, BearerAuth, SecretReader
 from dataflow_exporter.config_models import ConfigModel, Filter, TargetConfig, not_both
 from dataflow_exporter.errors import Reason, SchemaError, TimeRangeError, UpstreamError
 from dataflow_exporter.families import Family, MetricSpec, State, StateSet, Unknown
@@ -85,7 +85,7 @@ from dataflow_exporter.sources.fields import (
     unix_seconds,
 )
 from dataflow_exporter.thresholds import AlertSettings
-from dataflow_exporter.upstream import Auth, UpstreamClient
+from dataflow_exporter.upstream import UpstreamClient
 
 API = "/v0"
 

@@ -55,8 +55,8 @@ import msgspec.structs
 import orjson
 from pydantic import FilePath, SecretStr, field_validator, model_validator
 
-from dataflow_exporter import scrub, thresholds
-from dataflow_exporter.auth import BasicAuth, SecretReader
+from dataflow_exporter import credential_text, thresholds
+from dataflow_exporter.auth import Auth, BasicAuth, SecretReader
 from dataflow_exporter.config_models import Filter, TargetConfig, not_both
 from dataflow_exporter.errors import Reason, UpstreamError
 from dataflow_exporter.families import Family, MetricSpec, State, StateSet, Unknown
@@ -85,7 +85,7 @@ from dataflow_exporter.sources.base import (
     unix_time,
 )
 from dataflow_exporter.thresholds import AlertSettings
-from dataflow_exporter.upstream import Auth, UpstreamClient
+from dataflow_exporter.upstream import UpstreamClient
 
 API = "/api/v1"
 MIB = 1024 * 1024
@@ -367,7 +367,7 @@ def check_ok(data: dict[str, Any], what: str) -> None:
     """Servers before v0.18.3 answer errors as 200 with `ok: false` and `errorMessage`."""
     if data.get("ok") is False:
         # Scrubbed before it is cut: a cut credential would no longer be recognised.
-        message = scrub.shorten(str(data.get("errorMessage") or "request failed"), 200)
+        message = credential_text.shorten(str(data.get("errorMessage") or "request failed"), 200)
         status = 404 if "not found" in message.lower() else 500
         reason = Reason.HTTP_4XX if status == 404 else Reason.HTTP_5XX
         raise UpstreamError(reason, f"{what}: {message}", status=status)

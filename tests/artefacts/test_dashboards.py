@@ -32,7 +32,8 @@ from typing import Any
 import pytest
 import yaml
 
-from dataflow_exporter.self_metrics import SELF_SPECS, all_specs
+from dataflow_exporter.self_metrics import SELF_SPECS
+from dataflow_exporter.sources.registry import all_specs
 from tests.support.ports import free_port
 from tests.support.promql import metric_names
 from tests.support.stack import exporter_config, stop_process

@@ -15,10 +15,10 @@ import msgspec
 import pytest
 import yaml
 
+from dataflow_exporter.records import BrokenEntity
 from dataflow_exporter.simulator import Simulation
 from dataflow_exporter.snapshot import build_snapshot
 from dataflow_exporter.sources import confluent, peerdb
-from dataflow_exporter.sources.base import BrokenEntity
 from dataflow_exporter.status_page import render_status_page
 from dataflow_exporter.store import Store, TargetState
 from tests.support.helpers import poll_once

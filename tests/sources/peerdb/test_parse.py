@@ -199,11 +199,11 @@ def test_fixture_set_renders_the_golden_exposition() -> None:
 
 
 def test_an_old_servers_error_text_is_redacted_before_it_is_cut() -> None:
-    from dataflow_exporter import redact
+    from dataflow_exporter import known_secrets
     from dataflow_exporter.sources.peerdb import check_ok
 
     secret = "peer-password-Xk9-0123456789"
-    redact.register(secret)
+    known_secrets.register(secret)
     # The secret straddles the 200-character cut: cut first, its head would survive unmasked.
     text = "x" * 190 + secret
     with pytest.raises(UpstreamError) as caught:
