@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from dataflow_exporter.errors import Reason
 from grafana.colours import GREEN, ORANGE, RED, STALE_MAPPING, UP_MAPPING, YELLOW, mapping_values
 from grafana.layout import CHART, MEDIUM, SHORT, TILE, Line, Row, dashboard
 from grafana.limits import Limits
@@ -112,7 +113,7 @@ def _targets_and_failures() -> Line:
             ),
             timeseries(
                 "Failed polls by reason",
-                "Failed polls per target and reason (timeout, connect, tls, auth, rate_limited, http_4xx, http_5xx, decode, schema, config, internal).",
+                f"Failed polls per target and reason ({', '.join(reason.value for reason in Reason)}).",
                 [
                     target(
                         f"sum by (target, reason) (increase(dataflow_exporter_target_errors_total{{{TARGETS}}}[$__rate_interval])) > 0",
