@@ -26,6 +26,13 @@ release lacks is the gateway's own `404 {"code":5,"message":"Not Found"}`, namin
 (`route_missing`); any other 404 (a proxy that does not route one name) fails that mirror's
 detail alone, unless most mirrors get it at once.
 
+Reading: each answer has one typed shape (`MirrorList`, `CdcBatches`, `PeerSlots`, ...), decoded
+and checked in one pass by `sources.typed.Decoder`, which reads protojson's int64 strings as
+numbers and names a refused field in PeerDB's words. A plain field is one line on its shape,
+`num_rows: Annotated[int | None, Plain(LAST_BATCH_ROWS)] = None`, and the shape's `Metrics`
+table adds its samples; state sets, the info metric, the creation time (a broken one fails only
+its mirror) and the error-log metrics are written out below.
+
 Sample exposition::
 
     peerdb_mirror_status{target="pg",mirror="orders",status="STATUS_RUNNING"} 1.0
@@ -567,10 +574,14 @@ def read_total_rows(answer: Answer) -> Values:
 def read_batches(answer: Answer) -> Batch:
     """`POST cdc/batches` (newest first) -> the batch count and the newest batch that has
     ended."""
-    page = _decoded(_CDC_BATCHES, answer)
-    count = BATCHES_METRICS.read(page, answer.what)
+    return batch_of(_decoded(_CDC_BATCHES, answer), answer.what)
+
+
+def batch_of(page: CdcBatches, where: str) -> Batch:
+    """A `cdc/batches` answer's count and newest completed batch (`where`: the answer)."""
+    count = BATCHES_METRICS.read(page, where)
     for i, batch in enumerate(page.cdc_batches or ()):
-        newest = NEWEST_BATCH_METRICS.read(batch, f"{answer.what}: cdcBatches[{i}]")
+        newest = NEWEST_BATCH_METRICS.read(batch, f"{where}: cdcBatches[{i}]")
         if newest[LAST_BATCH_END.name] is not None:
             return Batch(count, newest)
     return Batch(count, None)
@@ -586,14 +597,14 @@ def wal_status(value: str | None) -> State | None:
 def read_slots(peer: str, answer: Answer) -> list[Slot]:
     """`GET peers/slots/{peer}` -> slots; `lagInMb` is MiB, exported as bytes."""
     return [
-        Slot(
-            peer,
-            slot.slot_name,
-            SLOT_METRICS.read(slot, f"{answer.what}: slotData[{i}]"),
-            wal_status(slot.wal_status),
-        )
+        slot_of(peer, slot, f"{answer.what}: slotData[{i}]")
         for i, slot in enumerate(_decoded(_PEER_SLOTS, answer).slot_data or ())
     ]
+
+
+def slot_of(peer: str, slot: SlotInfo, where: str) -> Slot:
+    """One slot of `peer` (`where`: the slot in its answer)."""
+    return Slot(peer, slot.slot_name, SLOT_METRICS.read(slot, where), wal_status(slot.wal_status))
 
 
 def read_mirror_logs(answer: Answer) -> list[MirrorError]:

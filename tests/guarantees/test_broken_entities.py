@@ -8,7 +8,6 @@ upstream gives them, and none of the healthy ones.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,6 @@ from dataflow_exporter.sources import confluent, peerdb
 from dataflow_exporter.sources.base import BrokenEntity
 from dataflow_exporter.status_page import render_status_page
 from dataflow_exporter.store import Store, TargetState
-from dataflow_exporter.upstream import Answer
 from tests.support.helpers import poll_once
 
 FIXED_NOW = 1_700_000_000.0
@@ -222,9 +220,9 @@ def test_a_mirror_is_erroring_only_while_running_and_up_to_the_alerts_window(sta
 def _slot(
     lag: float = 0.0, wal: str | None = "reserved", safe: float | None = None, active: bool = True
 ) -> peerdb.Slot:
-    shape = peerdb.SlotInfo("peerflow_slot_m", lag / peerdb.MIB, active, wal, safe)
-    values = peerdb.SLOT_METRICS.read(shape, "slotData[0]")
-    return peerdb.Slot("pg", shape.slot_name, values, peerdb.wal_status(wal))
+    safe_wal_size = None if safe is None else int(safe)
+    shape = peerdb.SlotInfo("peerflow_slot_m", lag / peerdb.MIB, active, wal, safe_wal_size)
+    return peerdb.slot_of("pg", shape, "slotData[0]")
 
 
 def _slot_states(slot: peerdb.Slot) -> list[str]:
@@ -264,8 +262,8 @@ def test_a_running_mirror_without_a_recent_batch_is_broken() -> None:
         (SHIPPED["PeerDBMirrorNoRecentBatch"]["threshold_seconds"] + 600, True),
     ):
         ended = datetime.fromtimestamp(FIXED_NOW - age, UTC).isoformat()
-        body = {"cdcBatches": [{"endTime": ended, "numRows": "1"}], "total": 1}
-        batch = peerdb.read_batches(Answer(json.dumps(body).encode(), "POST /cdc/batches"))
+        batches = peerdb.CdcBatches([peerdb.CdcBatch(ended, 1)], 1)
+        batch = peerdb.batch_of(batches, "cdc/batches")
         seen = peerdb.Observation([mirror], {}, {"m": batch}, [], None)
         assert bool(peerdb.broken_entities(seen, FIXED_NOW)) is listed, age
 

@@ -16,6 +16,7 @@ from dataflow_exporter.sources.peerdb import (
     FLOW_STATUSES,
     INSTANCE_STATUSES,
     MIB,
+    SPECS,
     WAL_STATUSES,
     Batch,
     Mirror,
@@ -295,6 +296,32 @@ def _fixture_exposition() -> str:
 
 def test_fixture_set_renders_the_golden_exposition() -> None:
     assert _fixture_exposition() == GOLDEN.read_text()
+
+
+# The order PeerDB's families have always been built in: a `max_series` cap keeps the first.
+FAMILY_ORDER = [
+    "peerdb_mirror_status",
+    "peerdb_mirror_info",
+    "peerdb_mirror_created_timestamp_seconds",
+    "peerdb_mirror_rows_synced_total",
+    "peerdb_mirror_cdc_batches_total",
+    "peerdb_mirror_last_batch_end_timestamp_seconds",
+    "peerdb_mirror_last_batch_rows",
+    "peerdb_slot_lag_bytes",
+    "peerdb_slot_active",
+    "peerdb_slot_wal_status",
+    "peerdb_slot_safe_wal_size_bytes",
+    "peerdb_mirror_last_error_timestamp_seconds",
+    "peerdb_mirror_recent_errors",
+    "peerdb_instance_status",
+]
+
+
+def test_families_are_built_in_their_order_and_each_is_a_declared_spec() -> None:
+    seen = Observation([], {}, {}, [], "INSTANCE_STATUS_READY", {})
+    families = build_families(seen)
+    assert [f.spec.name for f in families] == FAMILY_ORDER
+    assert [f.spec for f in families] == list(SPECS)
 
 
 def test_an_old_servers_error_text_is_redacted_before_it_is_cut() -> None:
