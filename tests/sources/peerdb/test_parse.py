@@ -233,6 +233,11 @@ def test_an_ok_false_answer_without_the_fields_a_good_one_requires_says_its_own_
     assert str(caught.value) == "GET /api/v1/mirrors/list: catalog unavailable"
 
 
+def test_an_error_answer_with_the_usual_fields_still_fails_as_an_error() -> None:
+    with pytest.raises(UpstreamError, match="mirror not found"):
+        batches_of({"ok": False, "errorMessage": "mirror not found", "cdcBatches": []})
+
+
 def test_a_list_without_its_mirrors_field_is_refused_not_empty() -> None:
     # An inventory that silently lost its list must not make every mirror vanish.
     with pytest.raises(SchemaError, match=r"mirrors/list: object missing required field mirrors"):
