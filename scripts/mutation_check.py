@@ -733,8 +733,8 @@ MUTANTS = (
     Mutant(
         "peerdb-error-cut-before-scrub",
         "dataflow_exporter/sources/peerdb.py",
-        'message = credential_text.shorten(str(data.get("errorMessage") or "request failed"), 200)',
-        'message = str(data.get("errorMessage") or "request failed")[:200]',
+        'message = credential_text.shorten(answer.error_message or "request failed", 200)',
+        'message = (answer.error_message or "request failed")[:200]',
         ("tests/sources/peerdb/test_parse.py",),
     ),
     Mutant(
@@ -825,8 +825,8 @@ MUTANTS = (
     Mutant(
         "peerdb-slot-lag-boundary",
         "dataflow_exporter/sources/peerdb.py",
-        "if slot.lag_bytes > slot_lag:",
-        "if slot.lag_bytes >= slot_lag:",
+        "lag is not None and lag > alerts",
+        "lag is not None and lag >= alerts",
         ("tests/test_thresholds.py",),
     ),
     Mutant(
@@ -1189,15 +1189,15 @@ MUTANTS = (
     Mutant(
         "peerdb-slot-lag-at-threshold-broken",
         "dataflow_exporter/sources/peerdb.py",
-        "if slot.lag_bytes > slot_lag:",
-        "if slot.lag_bytes >= slot_lag:",
+        "lag is not None and lag > alerts",
+        "lag is not None and lag >= alerts",
         ("tests/guarantees/test_broken_entities.py",),
     ),
     Mutant(
         "peerdb-slot-past-lag-not-broken",
         "dataflow_exporter/sources/peerdb.py",
-        "if slot.lag_bytes > slot_lag:",
-        "if False:",
+        "lag is not None and lag > alerts",
+        "False and lag > alerts",
         ("tests/guarantees/test_broken_entities.py",),
     ),
     Mutant(
@@ -1412,6 +1412,86 @@ MUTANTS = (
         '{"STATUS_PAUSED", "STATUS_TERMINATED"}',
         ("tests/sources/peerdb/test_detail_reuse.py",),
     ),
+    # Issue 25: PeerDB's answers read through one typed shape each, plain fields on the shape.
+    Mutant(
+        "peerdb-ok-false-unchecked",
+        "dataflow_exporter/sources/peerdb.py",
+        "    check_ok(decoded, answer.what)\n",
+        "",
+        ("tests/sources/peerdb/test_parse.py",),
+    ),
+    Mutant(
+        "peerdb-ok-false-lost-without-fields",
+        "dataflow_exporter/sources/peerdb.py",
+        "        check_ok(error, answer.what)\n",
+        "",
+        ("tests/sources/peerdb/test_parse.py",),
+    ),
+    Mutant(
+        "peerdb-mirror-list-may-be-left-out",
+        "dataflow_exporter/sources/peerdb.py",
+        "    mirrors: list[ListedMirror] | None\n",
+        "    mirrors: list[ListedMirror] | None = None\n",
+        ("tests/sources/peerdb/test_parse.py",),
+    ),
+    Mutant(
+        "peerdb-slot-lag-not-finite",
+        "dataflow_exporter/sources/peerdb.py",
+        "lag_in_mb: Annotated[Finite | None",
+        "lag_in_mb: Annotated[float | None",
+        ("tests/sources/peerdb/test_parse.py",),
+    ),
+    Mutant(
+        "peerdb-slot-lag-in-mib",
+        "dataflow_exporter/sources/peerdb.py",
+        "return as_is(value, what) * MIB",
+        "return as_is(value, what)",
+        ("tests/sources/peerdb/test_parse.py",),
+    ),
+    Mutant(
+        "peerdb-newest-batch-still-running",
+        "dataflow_exporter/sources/peerdb.py",
+        "        if newest[LAST_BATCH_END.name] is not None:\n",
+        "        if True:\n",
+        ("tests/sources/peerdb/test_parse.py",),
+    ),
+    Mutant(
+        "peerdb-row-count-left-out-refused",
+        "dataflow_exporter/sources/peerdb.py",
+        "total_count: Annotated[int, Plain(MIRROR_ROWS_SYNCED)] = 0",
+        "total_count: Annotated[int, Plain(MIRROR_ROWS_SYNCED)]",
+        ("tests/sources/peerdb/test_parse.py",),
+    ),
+    Mutant(
+        "peerdb-is-cdc-left-out-not-cdc",
+        "dataflow_exporter/sources/peerdb.py",
+        "    is_cdc: bool | None = True\n",
+        "    is_cdc: bool | None = False\n",
+        ("tests/sources/peerdb/test_parse.py",),
+    ),
+    Mutant(
+        "peerdb-peer-type-code-unnamed",
+        "dataflow_exporter/sources/peerdb.py",
+        "return DB_TYPES.get(value, str(value))",
+        "return str(value)",
+        ("tests/sources/peerdb/test_parse.py",),
+    ),
+    Mutant(
+        "peerdb-slot-families-reordered",
+        "dataflow_exporter/sources/peerdb.py",
+        "_FIRST_SLOT_FAMILIES = (SLOT_LAG, SLOT_ACTIVE, SLOT_WAL_STATUS)",
+        "_FIRST_SLOT_FAMILIES = (SLOT_LAG, SLOT_ACTIVE)",
+        ("tests/sources/peerdb/test_parse.py",),
+    ),
+    Mutant(
+        "peerdb-batch-fields-reordered",
+        "dataflow_exporter/sources/peerdb.py",
+        "    end_time: Annotated[str | None, Plain(LAST_BATCH_END, rfc3339)] = None\n"
+        "    num_rows: Annotated[int | None, Plain(LAST_BATCH_ROWS)] = None\n",
+        "    num_rows: Annotated[int | None, Plain(LAST_BATCH_ROWS)] = None\n"
+        "    end_time: Annotated[str | None, Plain(LAST_BATCH_END, rfc3339)] = None\n",
+        ("tests/sources/peerdb/test_parse.py",),
+    ),
     # Issue 24: blocks compressed once per poll and lined up into one gzip member per scrape;
     # the reuse of the last poll's rendering, which the per-poll pieces rely on.
     Mutant(
@@ -1482,8 +1562,8 @@ MUTANTS = (
     Mutant(
         "peerdb-wal-status-type-unchecked",
         "dataflow_exporter/sources/peerdb.py",
-        "    if string(value, where) in NO_WAL_STATUS:",
-        "    if value in NO_WAL_STATUS:",
+        "    wal_status: str | None = None  # Postgres' wal_status",
+        "    wal_status: Any = None  # Postgres' wal_status",
         ("tests/sources/peerdb/test_parse.py",),
     ),
     Mutant(

@@ -8,6 +8,7 @@ import json
 import re
 import tomllib
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -123,14 +124,23 @@ def test_peerdb_thresholds_are_the_rules_on_both_sides(
     rules, settings = rules_config(overrides), page_settings(overrides)
     age = float(rules["PeerDBMirrorNoRecentBatch"]["threshold_seconds"])
     for batch_age, listed in ((age, False), (age + 1, True)):
-        batch = peerdb.Batch(end_time=NOW - batch_age, rows=1, total=1)
+        ended = datetime.fromtimestamp(NOW - batch_age, UTC).isoformat()
+        batches = peerdb.CdcBatches([peerdb.CdcBatch(ended, 1)], 1)
+        batch = peerdb.batch_of(batches, "cdc/batches")
         mirror = peerdb.Mirror("m", "STATUS_RUNNING")
         seen = peerdb.Observation([mirror], {}, {"m": batch}, [], None)
         assert bool(peerdb.broken_entities(seen, NOW, settings)) is listed, batch_age
     lag = float(rules["PeerDBSlotLagHigh"]["threshold_bytes"])
     for slot_lag, listed in ((lag, False), (lag + 1, True)):
-        seen = peerdb.Observation([], {}, {}, [peerdb.Slot("p", "s", slot_lag, True)], None)
+        seen = peerdb.Observation([], {}, {}, [_slot(slot_lag / peerdb.MIB)], None)
         assert bool(peerdb.broken_entities(seen, NOW, settings)) is listed, slot_lag
+
+
+def _slot(
+    lag_in_mb: float = 0.0, wal_status: str | None = None, safe_wal_size: int | None = None
+) -> peerdb.Slot:
+    shape = peerdb.SlotInfo("s", lag_in_mb, True, wal_status, safe_wal_size)
+    return peerdb.slot_of("p", shape, "slotData[0]")
 
 
 def _topic(status: str, state_time: float) -> confluent.MirrorTopic:
@@ -143,13 +153,13 @@ def test_a_slots_wal_is_broken_when_the_rules_select_its_status_or_its_safe_size
 ) -> None:
     rules, settings = rules_config(overrides), page_settings(overrides)
     for status in WAL_STATUS:
-        slot = peerdb.Slot("p", "s", 0.0, True, wal_status=status)
+        slot = _slot(wal_status=status)
         seen = peerdb.Observation([], {}, {}, [slot], None)
         listed = bool(peerdb.broken_entities(seen, NOW, settings))
         assert listed is selects(rules, "PeerDBSlotWalLost", status), status
     safe = float(rules["PeerDBSlotSafeWalSizeLow"]["threshold_bytes"])
     for size, listed in ((safe, False), (safe - 1, True)):
-        slot = peerdb.Slot("p", "s", 0.0, True, wal_status="reserved", safe_wal_bytes=size)
+        slot = _slot(wal_status="reserved", safe_wal_size=int(size))
         seen = peerdb.Observation([], {}, {}, [slot], None)
         assert bool(peerdb.broken_entities(seen, NOW, settings)) is listed, size
 

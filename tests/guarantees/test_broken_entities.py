@@ -8,6 +8,7 @@ upstream gives them, and none of the healthy ones.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -219,7 +220,9 @@ def test_a_mirror_is_erroring_only_while_running_and_up_to_the_alerts_window(sta
 def _slot(
     lag: float = 0.0, wal: str | None = "reserved", safe: float | None = None, active: bool = True
 ) -> peerdb.Slot:
-    return peerdb.Slot("pg", "peerflow_slot_m", lag, active, wal, safe)
+    safe_wal_size = None if safe is None else int(safe)
+    shape = peerdb.SlotInfo("peerflow_slot_m", lag / peerdb.MIB, active, wal, safe_wal_size)
+    return peerdb.slot_of("pg", shape, "slotData[0]")
 
 
 def _slot_states(slot: peerdb.Slot) -> list[str]:
@@ -258,7 +261,9 @@ def test_a_running_mirror_without_a_recent_batch_is_broken() -> None:
         (600, False),
         (SHIPPED["PeerDBMirrorNoRecentBatch"]["threshold_seconds"] + 600, True),
     ):
-        batch = peerdb.Batch(end_time=FIXED_NOW - age, rows=1, total=1)
+        ended = datetime.fromtimestamp(FIXED_NOW - age, UTC).isoformat()
+        batches = peerdb.CdcBatches([peerdb.CdcBatch(ended, 1)], 1)
+        batch = peerdb.batch_of(batches, "cdc/batches")
         seen = peerdb.Observation([mirror], {}, {"m": batch}, [], None)
         assert bool(peerdb.broken_entities(seen, FIXED_NOW)) is listed, age
 

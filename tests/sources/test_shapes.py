@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 from dataflow_exporter.errors import UpstreamError
 from dataflow_exporter.sources.base import Shape
 from dataflow_exporter.sources.confluent import MIRROR_TOPICS
-from dataflow_exporter.sources.peerdb import BATCHES, MIRROR_LIST, SLOTS, TOTAL_ROWS
 from dataflow_exporter.upstream import Answer
 from tests.support.helpers import answer_of
 
@@ -86,36 +85,9 @@ confluent_pages = pages(
     "data",
     mirror_topic,
 )
-listed_mirror = {
-    "name": names,
-    "status": statuses | st.integers(-2, 20),
-    "createdAt": numbers,
-    "sourceName": names,
-    "sourceType": st.sampled_from(["POSTGRES", "MYSQL"]) | st.integers(0, 12),
-    "destinationName": names,
-    "destinationType": st.sampled_from(["CLICKHOUSE", "SNOWFLAKE"]) | st.integers(0, 12),
-    "isCdc": st.booleans(),
-}
-batch = {
-    "endTime": st.none() | st.sampled_from(["", "2026-11-23T11:27:08.751629Z", "nonsense"]),
-    "numRows": numbers,
-}
-slot = {"slotName": names, "lagInMb": numbers, "active": st.booleans()}
-ok = {"ok": st.booleans()}
 
 CASES: list[tuple[str, Shape[Any, Any], st.SearchStrategy[dict[str, Any]]]] = [
     ("confluent mirrors", MIRROR_TOPICS, confluent_pages),
-    ("peerdb mirrors/list", MIRROR_LIST, pages({**ok}, "mirrors", listed_mirror)),
-    ("peerdb cdc/batches", BATCHES, pages({**ok, "total": numbers}, "cdcBatches", batch)),
-    ("peerdb peers/slots", SLOTS, pages({**ok}, "slotData", slot)),
-    (
-        "peerdb total_rows_synced",
-        TOTAL_ROWS,
-        st.one_of(
-            st.fixed_dictionaries({"totalCount": numbers, "totalCountCDC": numbers}),
-            record({"totalCount": numbers, **ok}, "odd"),
-        ),
-    ),
 ]
 
 
@@ -151,11 +123,6 @@ def test_bytes_that_are_not_the_usual_json_take_the_checked_path(
     ("shape", "fixture"),
     [
         (MIRROR_TOPICS, "confluent/link_mirrors_list.json"),
-        (MIRROR_LIST, "peerdb/mirrors_list.json"),
-        (BATCHES, "peerdb/cdc_batches_limit1.json"),
-        (BATCHES, "peerdb/cdc_batches_running_batch.json"),
-        (SLOTS, "peerdb/peer_slots.json"),
-        (TOTAL_ROWS, "peerdb/total_rows_synced.json"),
     ],
 )
 def test_a_real_answer_takes_the_typed_path_and_reads_the_same(
@@ -165,41 +132,3 @@ def test_a_real_answer_takes_the_typed_path_and_reads_the_same(
     typed = shape.typed(answer)  # raises if the real answer is not the usual shape
     assert typed == shape.checked(answer)
     assert typed  # the fixture holds records, so the comparison compared something
-
-
-def test_an_error_answer_with_the_usual_fields_still_fails_as_an_error() -> None:
-    answer = Answer(b'{"ok": false, "errorMessage": "mirror not found", "cdcBatches": []}', "x")
-    with pytest.raises(UpstreamError, match="mirror not found"):
-        BATCHES(answer)
-
-
-def test_a_partition_beyond_64_bits_reads_alike_on_both_paths() -> None:
-    body = (
-        b'{"metadata": {}, "data": [{"link_name": "l", "mirror_topic_name": "t", '
-        b'"mirror_status": "ACTIVE", "state_time_ms": 1, "num_partitions": 1, '
-        b'"mirror_lags": [{"partition": 123456789012345678901234567890, "lag": 1, '
-        b'"last_source_fetch_offset": 2}]}]}'
-    )
-    answer = Answer(body, "x")
-    assert MIRROR_TOPICS(answer) == MIRROR_TOPICS.checked(answer)
-
-
-def test_a_deeply_nested_unread_field_takes_the_checked_path() -> None:
-    usual = (SOURCES / "confluent/fixtures/link_mirrors_list.json").read_bytes()
-    body = b'{"x": ' + b"[" * 990 + b"]" * 990 + b", " + usual.lstrip()[1:]
-    answer = Answer(body, "GET /mirrors")
-    assert _outcome(MIRROR_TOPICS, answer) == _outcome(MIRROR_TOPICS.checked, answer)
-
-
-@pytest.mark.parametrize("unread", [b'"\xff"', b"1e400"])
-def test_the_typed_path_does_not_fail_an_answer_over_a_field_no_parser_reads(
-    unread: bytes,
-) -> None:
-    usual = (SOURCES / "confluent/fixtures/link_mirrors_list.json").read_bytes()
-    body = b'{"x": ' + unread.decode("unicode_escape").encode("latin-1") + b", "
-    body += usual.lstrip()[1:]
-    answer = Answer(body, "GET /mirrors")
-    with pytest.raises(UpstreamError):
-        MIRROR_TOPICS.checked(answer)  # orjson refuses the whole body
-    topics, _ = MIRROR_TOPICS(answer)
-    assert topics == MIRROR_TOPICS.typed(Answer(usual, "GET /mirrors"))[0]
