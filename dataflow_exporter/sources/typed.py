@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Generic, TypeVar
+from collections.abc import Callable
+from typing import Generic, TypeVar, overload
 
 import msgspec
 
@@ -43,10 +44,17 @@ def worded(exc: msgspec.ValidationError, where: str) -> SchemaError:
 
 
 class Decoder(Generic[S]):
-    """Decodes and checks an answer, or one entity of it, against the typed shape `S`."""
+    """Decodes and checks an answer, or one entity of it, against the typed shape `S` (a
+    union such as `Shape | None` is not a class: annotate it, `Decoder[Shape | None]`)."""
 
-    def __init__(self, shape: type[S]) -> None:
-        self._decode = msgspec.json.Decoder(shape, strict=False).decode
+    @overload
+    def __init__(self, shape: type[S]) -> None: ...
+    @overload
+    def __init__(self, shape: object) -> None: ...
+    def __init__(self, shape: object) -> None:
+        self._decode: Callable[[bytes | msgspec.Raw], S] = msgspec.json.Decoder(
+            shape, strict=False
+        ).decode
 
     def answer(self, answer: Answer) -> S:
         """The whole answer as `S`; a `schema` error naming the field it refuses, a `decode`
