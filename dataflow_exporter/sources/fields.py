@@ -24,6 +24,7 @@ yet decoding its answers into typed shapes.
 
 from __future__ import annotations
 
+import math
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -150,8 +151,15 @@ class Row:
             node = getattr(node, attr)
             if node is None:
                 return self.absent  # the field, or a nested shape holding it, is absent
-        if self._divisor is not None and (type(node) is int or type(node) is float):
-            return float(node) / self._divisor
+        if self._divisor is not None:
+            if type(node) is int:
+                return float(node) / self._divisor
+            if type(node) is float:
+                if math.isfinite(node):
+                    return node / self._divisor
+                # JSON has no NaN or infinity, but the lax decoder reads "NaN" and "inf"
+                # strings as floats: refused, as `number` refuses them.
+                raise SchemaError(f"{where}: {self.path}: expected a finite number, got {node}")
         # Anything else (a string a field's type allows, a boolean) goes through the
         # conversion, which refuses what it cannot read with an error naming the field in the
         # words of the shape's decoder (`GET /x: data[3].lag: ...`, see `typed.worded`).
