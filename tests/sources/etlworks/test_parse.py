@@ -446,6 +446,22 @@ def test_every_status_is_emitted_one_hot_and_an_unknown_flow_only_as_not_found()
     assert not fams["etlworks_flow_executions_total"].samples  # nothing remembered yet
 
 
+def test_the_families_come_in_their_documented_order() -> None:
+    # A series cap drops families from the end: the order is part of what is exported.
+    families = build_families(_fixture_readings(), {}, NOW)
+    assert [f.spec.name for f in families] == [
+        "etlworks_flow_found",
+        "etlworks_flow_last_execution_status",
+        "etlworks_flow_last_execution_start_timestamp_seconds",
+        "etlworks_flow_last_execution_end_timestamp_seconds",
+        "etlworks_flow_last_execution_duration_seconds",
+        "etlworks_flow_last_execution_retries",
+        "etlworks_flow_last_execution_records",
+        "etlworks_flow_last_success_timestamp_seconds",
+        "etlworks_flow_executions_total",
+    ]
+
+
 def test_fixture_set_renders_the_golden_exposition() -> None:
     assert _fixture_exposition() == GOLDEN.read_text()
 
