@@ -25,6 +25,7 @@ yet decoding its answers into typed shapes.
 from __future__ import annotations
 
 import math
+import operator
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -99,9 +100,12 @@ class Row:
     attr: str | None = None
     absent: float | None = None
     _attrs: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    _get: Callable[[Any], Any] = field(init=False, repr=False, compare=False)
     _parents: tuple[tuple[str, str], ...] = field(init=False, repr=False, compare=False)
     _key: str = field(init=False, repr=False, compare=False)
     _divisor: float | None = field(init=False, repr=False, compare=False)
+    # What `Metrics.read` calls: `_read_shape` for a typed shape's field, else `read`.
+    reader: Conversion = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         *parents, key = self.path.split(".")
@@ -111,6 +115,10 @@ class Row:
         object.__setattr__(self, "_key", key)
         object.__setattr__(self, "_divisor", _PLAIN_NUMBERS.get(self.convert))
         object.__setattr__(self, "_attrs", tuple(self.attr.split(".")) if self.attr else ())
+        object.__setattr__(self, "reader", self._read_shape if self._attrs else self.read)
+        # One level (most fields): the attribute read in C; nested: walked, None-safe.
+        get = operator.attrgetter(self._attrs[0]) if len(self._attrs) == 1 else self._walk
+        object.__setattr__(self, "_get", get)
 
     def under(self, name: str, attr: str) -> Row:
         """This row of a nested shape, read from the field `name` (`attr`) of its parent."""
@@ -145,12 +153,18 @@ class Row:
             return float(node) / self._divisor
         return self.convert(node, f"{where}.{self.path}")
 
-    def _read_shape(self, shape: Any, where: str) -> float | None:
+    def _walk(self, shape: Any) -> Any:
         node: Any = shape
         for attr in self._attrs:
             node = getattr(node, attr)
             if node is None:
-                return self.absent  # the field, or a nested shape holding it, is absent
+                return None  # a nested shape holding the field is absent
+        return node
+
+    def _read_shape(self, shape: Any, where: str) -> float | None:
+        node = self._get(shape)
+        if node is None:
+            return self.absent  # the field, or a nested shape holding it, is absent
         if self._divisor is not None:
             if type(node) is int:
                 return float(node) / self._divisor
@@ -242,6 +256,7 @@ class Metrics:
         self.specs = tuple(row.spec if isinstance(row, Row) else row for row in expanded)
         self.fields = tuple(row for row in expanded if isinstance(row, Row))
         self._index = {f.spec.name: i for i, f in enumerate(self.fields)}
+        self._readers = tuple(f.reader for f in self.fields)
         names = [spec.name for spec in self.specs]
         if len(set(names)) != len(names):
             # By name: two specs of one name differing in help or labels would be two families
@@ -255,7 +270,7 @@ class Metrics:
     def read(self, container: Any, where: str) -> Values:
         """Every `Row` of the table read from one entity (its decoded shape, or its JSON
         object) at `where`."""
-        return Values(self, tuple([f.read(container, where) for f in self.fields]))
+        return Values(self, tuple([read(container, where) for read in self._readers]))
 
     def families(self) -> Families:
         """Empty families for one poll, one per row."""
