@@ -274,7 +274,8 @@ METRICS = Metrics(
     EXECUTIONS,
 )
 SPECS = METRICS.specs
-# The plain fields of an execution known only by its status and times (none exported).
+# What an execution built from its status and times alone, not read from an answer, exports
+# of the plain fields: nothing.
 NO_SAMPLES = Values(METRICS, (None,) * len(METRICS.fields))
 
 _TOKEN = Decoder(IssuedToken)
