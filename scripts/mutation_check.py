@@ -1597,6 +1597,13 @@ MUTANTS = (
         ("tests/sources/test_fields.py",),
     ),
     Mutant(
+        "plain-nested-null-value-lost",
+        "dataflow_exporter/sources/fields.py",
+        '            f"{attr}.{self.attr}",\n            self.absent,\n',
+        '            f"{attr}.{self.attr}",\n            None,\n',
+        ("tests/sources/test_fields.py",),
+    ),
+    Mutant(
         "plain-second-mark-ignored",
         "dataflow_exporter/sources/fields.py",
         "if len(marks) > 1:",

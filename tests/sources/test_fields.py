@@ -390,3 +390,21 @@ def test_two_plain_marks_on_one_field_are_refused() -> None:
 
 def test_the_row_keeps_its_earlier_name_until_every_source_uses_plain() -> None:
     assert Field is Row
+
+
+class _Attempt(msgspec.Struct):
+    retries: Annotated[float | None, Plain(spec("retries"), as_is, absent=0.0)] = None
+
+
+class _Run(msgspec.Struct):
+    last_attempt: _Attempt | None = None
+
+
+def test_a_null_that_means_a_value_keeps_its_value_in_a_nested_shape() -> None:
+    table = Metrics(_Run)
+    for body in (b"{}", b'{"last_attempt": {}}'):
+        assert table.read(Decoder(_Run).body(body, "r"), "r")["t_retries"] == 0.0
+    assert (
+        table.read(Decoder(_Run).body(b'{"last_attempt": {"retries": 2}}', "r"), "r")["t_retries"]
+        == 2.0
+    )
