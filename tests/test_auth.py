@@ -31,7 +31,7 @@ from dataflow_exporter.auth import (
 )
 from dataflow_exporter.errors import Reason, SecretFileError, UpstreamError
 from dataflow_exporter.sources.etlworks import TOKEN_ISSUE_PATH, TokenAuth
-from dataflow_exporter.upstream import UpstreamClient
+from dataflow_exporter.upstream import Answer, UpstreamClient
 
 MiB = 1024 * 1024
 
@@ -60,11 +60,13 @@ class TokenIssuer:
     def __init__(self) -> None:
         self.calls: list[tuple[str, Mapping[str, Any], bool]] = []
 
-    async def post_json(
-        self, path: str, body: Mapping[str, Any], *, authenticate: bool = True
-    ) -> Any:
+    async def request(
+        self, method: str, path: str, *, body: Mapping[str, Any], authenticate: bool = True
+    ) -> Answer:
+        assert method == "POST"
         self.calls.append((path, body, authenticate))
-        return {"token": f"token-{len(self.calls)}-Xk9q"}
+        token = f"token-{len(self.calls)}-Xk9q"
+        return Answer(b'{"token": "%s"}' % token.encode(), f"POST {path}")
 
 
 def _client(fake: object) -> UpstreamClient:

@@ -294,7 +294,7 @@ def test_a_pipeline_is_broken_when_an_alert_selects_its_state_or_program(
 def _reading(
     status: str, started: float, ended: float | None, name: str = "f"
 ) -> etlworks.FlowReading:
-    execution = etlworks.Execution(1, name, status, started, ended, None, 0)
+    execution = etlworks.Execution(1, name, status, started, ended, None)
     return etlworks.FlowReading(etlworks.FlowRef(7, name), execution)
 
 

@@ -3,7 +3,10 @@
 A shape is a `msgspec.Struct` written as the upstream documents the answer: a field an older
 release lacks is `X | None = None`, a field every release sends is required. msgspec decodes and
 type-checks the body against it in C; numbers may come as strings (protojson's int64), so the
-decoder is lax about strings for numbers and booleans. What the shape refuses becomes a
+decoder is lax: an int or float field takes a number in a string (`"42"`, `"1e3"`, `"7.0"` for
+an int; `"NaN"` and `"inf"` too, which a `Plain` field refuses), an int field a whole float
+(`7.0`), a bool field `"true"`/`"false"` in any case, `"1"`/`"0"` and 1/0. A source whose
+upstream must not send one of these says so in its docs. What the shape refuses becomes a
 `SchemaError` naming the field as the answer spells it (`GET /x: data[3].lag: expected int, got
 str`), so the user reads the upstream's words, not the decoder's. A body that is not JSON at
 all (HTML, a truncated body, an empty one) is a `decode` error, as `Answer.json` gives.
@@ -17,16 +20,20 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Generic, TypeVar
+from collections.abc import Callable
+from typing import Generic, TypeVar, overload
 
 import msgspec
 
+from dataflow_exporter import credential_text
 from dataflow_exporter.errors import SchemaError
 from dataflow_exporter.upstream import Answer, decode_json
 
 S = TypeVar("S")
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+_ENUM = "Invalid enum value "
 
 # msgspec words a refusal as "Expected `int`, got `str` - at `$.data[0].lag`".
 _REFUSAL = re.compile(r"(?s)(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?")
@@ -36,6 +43,9 @@ def worded(exc: msgspec.ValidationError, where: str) -> SchemaError:
     """msgspec's refusal as a `SchemaError` at `where` plus the field's path in the answer."""
     found = _REFUSAL.fullmatch(str(exc))
     message, path = (found["message"], found["path"] or "") if found else (str(exc), "")
+    if message.startswith(_ENUM):
+        # The one refusal quoting the upstream's value: scrubbed and cut like any other.
+        message = _ENUM + credential_text.shorten(message.removeprefix(_ENUM), 40)
     message = message.replace("`", "")
     message = message[:1].lower() + message[1:]
     field = path.removeprefix(".")
@@ -43,10 +53,17 @@ def worded(exc: msgspec.ValidationError, where: str) -> SchemaError:
 
 
 class Decoder(Generic[S]):
-    """Decodes and checks an answer, or one entity of it, against the typed shape `S`."""
+    """Decodes and checks an answer, or one entity of it, against the typed shape `S` (a
+    union such as `Shape | None` is not a class: annotate it, `Decoder[Shape | None]`)."""
 
-    def __init__(self, shape: type[S]) -> None:
-        self._decode = msgspec.json.Decoder(shape, strict=False).decode
+    @overload
+    def __init__(self, shape: type[S]) -> None: ...
+    @overload
+    def __init__(self, shape: object) -> None: ...
+    def __init__(self, shape: object) -> None:
+        self._decode: Callable[[bytes | msgspec.Raw], S] = msgspec.json.Decoder(
+            shape, strict=False
+        ).decode
 
     def answer(self, answer: Answer) -> S:
         """The whole answer as `S`; a `schema` error naming the field it refuses, a `decode`
@@ -58,6 +75,9 @@ class Decoder(Generic[S]):
         try:
             return self._decode(body)
         except msgspec.ValidationError as exc:
+            # msgspec refuses a value before it reads the rest of the body: a truncated or
+            # broken body is a `decode` error, not a field of the wrong type.
+            decode_json(bytes(body), where)
             raise worded(exc, where) from None
         except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
             # Not JSON at all: `decode_json` says what it is (HTML, empty, truncated) in the

@@ -160,7 +160,7 @@ def etlworks_failed_case() -> Case:
     for i, status in enumerate(s for s in EXECUTION_STATUS if s not in ("queued", "running")):
         labels = {"target": "t", "flow_id": str(i), "flow": status, "status": status}
         series.append(("etlworks_flow_last_execution_status", labels, "1"))
-        execution = etlworks.Execution(1, status, status, NOW - 60, NOW, 60.0, 0)
+        execution = etlworks.Execution(1, status, status, NOW - 60, NOW, 60.0)
         reading = etlworks.FlowReading(etlworks.FlowRef(i, status), execution)
         if etlworks.broken_entities([reading], NOW, page):
             listed.add(status)
@@ -177,7 +177,7 @@ def etlworks_running_case() -> Case:
         keys = {"target": "t", "flow_id": str(i), "flow": name}
         series.append(("etlworks_flow_last_execution_duration_seconds", keys, f"{ran:.0f}"))
         series.append(("etlworks_flow_last_execution_status", keys | {"status": "running"}, "1"))
-        execution = etlworks.Execution(1, name, "running", NOW - ran, None, None, 0)
+        execution = etlworks.Execution(1, name, "running", NOW - ran, None, None)
         reading = etlworks.FlowReading(etlworks.FlowRef(i, name), execution)
         if etlworks.broken_entities([reading], NOW, page):
             listed.add(name)
