@@ -1381,14 +1381,14 @@ MUTANTS = (
     Mutant(
         "feldera-filled-specs-after-their-field",
         "dataflow_exporter/sources/feldera.py",
-        "        rows.extend((*specs, row))",
-        "        rows.extend((row, *specs))",
+        "        rows.extend((*before.get(row.path, ()), row))",
+        "        rows.extend((row, *before.get(row.path, ())))",
         ("tests/sources/feldera/test_parse.py",),
     ),
     Mutant(
         "feldera-misplaced-spec-dropped",
         "dataflow_exporter/sources/feldera.py",
-        "    if placed != len(before):",
+        "    if missing:",
         "    if False:",
         ("tests/sources/feldera/test_parse.py",),
     ),

@@ -378,8 +378,7 @@ class ShortEndpointConfig(msgspec.Struct, gc=False):
 
 
 class ConnectorHealth(msgspec.Struct, gc=False):
-    """A connector's reported health (`ConnectorHealth`), its status a state: decoded as any
-    value, then normalised into `HEALTH_STATUSES` by the parser."""
+    """A connector's `health`: its status is a state (see above), its description only shown."""
 
     status: Any = None
     description: Any = ""  # why, in the connector's own words (Unhealthy)
@@ -558,14 +557,13 @@ def entity_metrics(
     the specs the builders fill placed `before` the plain field at a JSON path, or `after` them
     all. The family order is the one the exports have always had (a series cap drops families
     from the end of it)."""
+    plain = plain_fields(shape)
+    missing = sorted(set(before) - {row.path for row in plain})
+    if missing:
+        raise ValueError(f"{shape.__name__} has no plain field at {', '.join(missing)}")
     rows: list[Any] = []
-    placed = 0
-    for row in plain_fields(shape):
-        specs = before.get(row.path, ())
-        placed += 1 if specs else 0
-        rows.extend((*specs, row))
-    if placed != len(before):
-        raise ValueError(f"{shape.__name__} has no plain field at {sorted(before)}")
+    for row in plain:
+        rows.extend((*before.get(row.path, ()), row))
     return Metrics(*rows, *after)
 
 

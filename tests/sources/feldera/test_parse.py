@@ -635,5 +635,7 @@ def test_each_tables_families_keep_their_order(table: Metrics, order: list[str])
 
 
 def test_a_spec_placed_before_a_field_the_shape_lacks_is_refused() -> None:
-    with pytest.raises(ValueError, match="no plain field"):
+    with pytest.raises(
+        ValueError, match=r"^OutputEndpointStatus has no plain field at metrics\.no_such_field$"
+    ):
         entity_metrics(OutputEndpointStatus, {"metrics.no_such_field": (OUT_HEALTH,)})
