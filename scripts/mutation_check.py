@@ -334,8 +334,8 @@ MUTANTS = (
     Mutant(
         "time-unchecked-in-feldera-stats",
         "dataflow_exporter/sources/feldera.py",
-        '"start_time",\n        unix_seconds,',
-        '"start_time",\n        as_is,',
+        "            unix_seconds,\n",
+        "            msecs,\n",
         ("tests/sources/feldera/test_parse.py",),
     ),
     Mutant(
@@ -1098,8 +1098,8 @@ MUTANTS = (
     Mutant(
         "feldera-null-permanent-errors-absent",
         "dataflow_exporter/sources/feldera.py",
-        'if "permanent_checkpoint_errors" in data:',
-        'if data.get("permanent_checkpoint_errors") is not None:',
+        "if status.permanent_checkpoint_errors is not UNSET:",
+        "if status.permanent_checkpoint_errors:",
         ("tests/sources/feldera/test_checkpoints.py",),
     ),
     Mutant(
@@ -1347,6 +1347,57 @@ MUTANTS = (
         "            del self._readings[gone]",
         "            pass",
         ("tests/sources/feldera/test_storage_growth.py",),
+    ),
+    # Issue 25: Feldera's answers read through typed shapes; what each shape requires, what it
+    # leaves to older releases, how a state decodes, and the tables' family order.
+    Mutant(
+        "feldera-older-releases-field-required",
+        "dataflow_exporter/sources/feldera.py",
+        "    ] = None  # from v0.254.0\n",
+        "    ]\n",
+        ("tests/sources/feldera/test_parse.py",),
+    ),
+    Mutant(
+        "feldera-required-field-defaulted",
+        "dataflow_exporter/sources/feldera.py",
+        "    storage_bytes: Annotated[int, Plain(PIPELINE_STORAGE)]\n",
+        "    storage_bytes: Annotated[int, Plain(PIPELINE_STORAGE)] = 0\n",
+        ("tests/sources/feldera/test_parse.py",),
+    ),
+    Mutant(
+        "feldera-state-decoded-as-text",
+        "dataflow_exporter/sources/feldera.py",
+        "    deployment_status: Any = None\n",
+        "    deployment_status: str | None = None\n",
+        ("tests/sources/feldera/test_parse.py",),
+    ),
+    Mutant(
+        "feldera-uptime-not-in-seconds",
+        "dataflow_exporter/sources/feldera.py",
+        '"Time since the pipeline process started (polled)."), msecs',
+        '"Time since the pipeline process started (polled)."), micros',
+        ("tests/sources/feldera/test_parse.py",),
+    ),
+    Mutant(
+        "feldera-filled-specs-after-their-field",
+        "dataflow_exporter/sources/feldera.py",
+        "        rows.extend((*before.get(row.path, ()), row))",
+        "        rows.extend((row, *before.get(row.path, ())))",
+        ("tests/sources/feldera/test_parse.py",),
+    ),
+    Mutant(
+        "feldera-misplaced-spec-dropped",
+        "dataflow_exporter/sources/feldera.py",
+        "    if missing:",
+        "    if False:",
+        ("tests/sources/feldera/test_parse.py",),
+    ),
+    Mutant(
+        "feldera-deployment-error-words-lost",
+        "dataflow_exporter/sources/feldera.py",
+        "deployment_error=None if error is None else _words(error.message),",
+        'deployment_error=None if error is None else "",',
+        ("tests/sources/feldera/test_broken.py", "tests/sources/feldera/test_parse.py"),
     ),
     # Issue 24: PeerDB's per-mirror calls skipped only when their answer cannot have changed.
     Mutant(

@@ -24,6 +24,7 @@ from dataflow_exporter.sources import confluent, etlworks, feldera, peerdb
 from dataflow_exporter.thresholds import AlertSettings
 from tests.sources.confluent.upstream_enums import LINK_STATE, LINK_TASK_STATE, MIRROR_TOPIC_STATUS
 from tests.sources.etlworks.upstream_enums import EXECUTION_STATUS
+from tests.sources.feldera.answers import answer, pipeline_list
 from tests.sources.feldera.upstream_enums import COMBINED_STATUS, PERMANENT_SUSPEND_ERROR
 from tests.sources.peerdb.upstream_enums import FLOW_STATUS, WAL_STATUS
 from tests.support.helpers import poll_once
@@ -224,7 +225,9 @@ def test_a_link_task_is_broken_when_an_alert_selects_its_state(
 
 def _checkpointed(checkpoint: feldera.Checkpoint) -> feldera.Observation:
     fixtures = ROOT / "tests" / "sources" / "feldera" / "fixtures"
-    stats = feldera.parse_stats("p", json.loads((fixtures / "pipeline_stats.json").read_text()))
+    stats = feldera.parse_stats(
+        "p", answer(json.loads((fixtures / "pipeline_stats.json").read_text()))
+    )
     metrics = msgspec.structs.replace(stats.global_metrics, checkpoint=checkpoint)
     return feldera.Observation([], global_metrics=[metrics])
 
@@ -261,7 +264,7 @@ def test_storage_growth_is_judged_over_the_rules_window_and_threshold(
     for at in (NOW, NOW + window / 2 - 1):
         stats["global_metrics"]["storage_bytes"] = at - NOW
         seen = feldera.Observation(
-            [], global_metrics=[feldera.parse_stats("p", stats).global_metrics]
+            [], global_metrics=[feldera.parse_stats("p", answer(stats)).global_metrics]
         )
         growth = feldera.storage_growth(seen, history, at, settings)
     assert growth == {}, "under half the rules' window: no judgement yet"
@@ -270,7 +273,7 @@ def test_storage_growth_is_judged_over_the_rules_window_and_threshold(
 def _pipeline(status: str, program: str) -> feldera.Pipeline:
     fixtures = ROOT / "tests" / "sources" / "feldera" / "fixtures"
     item = json.loads((fixtures / "pipelines_list_selector_status.json").read_text())[0]
-    (pipeline,) = feldera.parse_pipeline_list([item])
+    (pipeline,) = feldera.parse_pipeline_list(pipeline_list([item]))
     return msgspec.structs.replace(pipeline, status=status, program=program, deployment_error=None)
 
 

@@ -24,6 +24,7 @@ from dataflow_exporter.sources import confluent, etlworks, feldera, peerdb
 from dataflow_exporter.thresholds import AlertSettings
 from tests.sources.confluent.upstream_enums import LINK_STATE, MIRROR_TOPIC_STATUS
 from tests.sources.etlworks.upstream_enums import EXECUTION_STATUS
+from tests.sources.feldera.answers import pipeline_list
 from tests.sources.feldera.upstream_enums import COMBINED_STATUS
 from tests.sources.peerdb.upstream_enums import FLOW_STATUS
 from tests.support.helpers import alerts_generator
@@ -119,7 +120,7 @@ def confluent_topic_case(alert: str) -> Case:
 def _pipeline(name: str, status: str, program: str) -> feldera.Pipeline:
     fixtures = Path(__file__).resolve().parents[1] / "sources" / "feldera" / "fixtures"
     item = json.loads((fixtures / "pipelines_list_selector_status.json").read_text())[0]
-    (pipeline,) = feldera.parse_pipeline_list([item])
+    (pipeline,) = feldera.parse_pipeline_list(pipeline_list([item]))
     return msgspec.structs.replace(
         pipeline, name=name, status=status, program=program, deployment_error=None
     )
