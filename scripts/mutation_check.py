@@ -1922,6 +1922,21 @@ MUTANTS = (
         "return None",
         ("tests/sources/etlworks/test_parse.py",),
     ),
+    # Issue 25: one spelling of a field's place, whoever names it.
+    Mutant(
+        "field-path-joined-with-colon-inside-entity",
+        "dataflow_exporter/sources/typed.py",
+        'return f"{where}.{path}"',
+        'return f"{where}: {path}"',
+        ("tests/sources/test_typed.py",),
+    ),
+    Mutant(
+        "field-index-path-joined-with-dot",
+        "dataflow_exporter/sources/typed.py",
+        'if not path.startswith("[") and ": " in where:',
+        'if ": " in where:',
+        ("tests/sources/test_typed.py",),
+    ),
 )
 
 

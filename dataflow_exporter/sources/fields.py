@@ -36,6 +36,7 @@ import msgspec
 from dataflow_exporter.errors import SchemaError
 from dataflow_exporter.families import Family, MetricSpec
 from dataflow_exporter.sources.base import boolean, number, obj, timestamp, unix_time
+from dataflow_exporter.sources.typed import at
 
 # How a JSON value becomes a sample value: given the value and its path for error messages,
 # a float, or None for "absent" (an empty timestamp).
@@ -173,11 +174,11 @@ class Row:
                     return node / self._divisor
                 # JSON has no NaN or infinity, but the lax decoder reads "NaN" and "inf"
                 # strings as floats: refused, as `number` refuses them.
-                raise SchemaError(f"{where}: {self.path}: expected a finite number, got {node}")
+                raise SchemaError(f"{at(where, self.path)}: expected a finite number, got {node}")
         # Anything else (a string a field's type allows, a boolean) goes through the
         # conversion, which refuses what it cannot read with an error naming the field in the
         # words of the shape's decoder (`GET /x: data[3].lag: ...`, see `typed.worded`).
-        return self.convert(node, f"{where}: {self.path}")
+        return self.convert(node, at(where, self.path))
 
 
 # The row's earlier name, until every source declares its plain fields with `Plain`.

@@ -49,7 +49,15 @@ def worded(exc: msgspec.ValidationError, where: str) -> SchemaError:
     message = message.replace("`", "")
     message = message[:1].lower() + message[1:]
     field = path.removeprefix(".")
-    return SchemaError(f"{where}: {field}: {message}" if field else f"{where}: {message}")
+    return SchemaError(f"{at(where, field)}: {message}" if field else f"{where}: {message}")
+
+
+def at(where: str, path: str) -> str:
+    """The field at `path` inside `where`, in one spelling whoever names it: `GET /x: data[3]`
+    plus `lag` is `GET /x: data[3].lag`; a request alone plus `lag` is `GET /x: lag`."""
+    if not path.startswith("[") and ": " in where:
+        return f"{where}.{path}"
+    return f"{where}{path}" if ": " in where else f"{where}: {path}"
 
 
 class Decoder(Generic[S]):

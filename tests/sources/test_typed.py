@@ -8,7 +8,7 @@ import msgspec
 import pytest
 
 from dataflow_exporter.errors import Reason, SchemaError, UpstreamError
-from dataflow_exporter.sources.typed import Decoder
+from dataflow_exporter.sources.typed import Decoder, at
 from dataflow_exporter.upstream import Answer
 
 
@@ -136,3 +136,18 @@ def test_a_union_shape_decodes_null() -> None:
     maybe: Decoder[_Entity | None] = Decoder(_Entity | None)
     assert maybe.answer(_answer(b"null")) is None
     assert maybe.answer(_answer(b'{"name":"a"}')) == _Entity("a")
+
+
+@pytest.mark.parametrize(
+    ("where", "path", "spelled"),
+    [
+        ("GET /x", "lag", "GET /x: lag"),
+        ("GET /x", "[0].id", "GET /x: [0].id"),
+        ("GET /x: data[3]", "lag", "GET /x: data[3].lag"),
+        ("GET /x: data[3]", "[0]", "GET /x: data[3][0]"),
+    ],
+)
+def test_a_field_inside_an_entity_is_spelled_as_one_path(
+    where: str, path: str, spelled: str
+) -> None:
+    assert at(where, path) == spelled

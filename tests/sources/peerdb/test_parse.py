@@ -184,7 +184,7 @@ def test_only_a_running_batch_gives_no_end_time() -> None:
 
 def test_a_batch_end_time_that_is_no_timestamp_names_that_batch() -> None:
     payload = {"cdcBatches": [{"endTime": "yesterday", "numRows": "1"}], "total": 1}
-    with pytest.raises(SchemaError, match=r"cdc/batches: cdcBatches\[0\]: endTime: invalid"):
+    with pytest.raises(SchemaError, match=r"cdc/batches: cdcBatches\[0\]\.endTime: invalid"):
         batches_of(payload)
 
 
