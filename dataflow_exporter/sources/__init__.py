@@ -2,8 +2,10 @@
 registry (`registry.py`) is imported only where a config's `system:` is resolved, so the core
 loads no upstream module.
 
-Adding a metric that reads one plain JSON field (a count, bytes, milliseconds, a boolean, an
-RFC 3339 time) is one line in the source's `Metrics` table: `Field(spec, path, conversion)`
-(`sources/fields.py`; Feldera's tables are the example). A state set, an info metric or a value
-derived from several fields is a `MetricSpec` row in the table, filled by the source's builder.
+Each answer has one typed shape (`typed.py`): a `msgspec.Struct` its decoder checks the answer
+against. Adding a metric that reads one plain field (a count, bytes, milliseconds, a boolean, an
+RFC 3339 time) is one line on that shape:
+`rows_synced: Annotated[int | None, Plain(MIRROR_ROWS_SYNCED)] = None` (`fields.py`). A state
+set, an info metric or a value derived from several fields is a `MetricSpec` row in the
+entity's `Metrics` table, filled by the source's builder.
 """
