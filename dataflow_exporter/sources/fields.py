@@ -207,8 +207,9 @@ class Metrics:
         """Where the `Field` of the metric named `metric` is in the table's values."""
         return self._index[metric]
 
-    def read(self, container: dict[str, Any], where: str) -> Values:
-        """Every `Field` of the table read from one entity's object at `where`."""
+    def read(self, container: Any, where: str) -> Values:
+        """Every `Row` of the table read from one entity (its decoded shape, or its JSON
+        object) at `where`."""
         return Values(self, tuple([f.read(container, where) for f in self.fields]))
 
     def families(self) -> Families:

@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 
 from dataflow_exporter.errors import UpstreamError
 from dataflow_exporter.sources.base import Shape
-from dataflow_exporter.sources.confluent import MIRROR_TOPICS
 from dataflow_exporter.sources.peerdb import BATCHES, MIRROR_LIST, SLOTS, TOTAL_ROWS
 from dataflow_exporter.upstream import Answer
 from tests.support.helpers import answer_of
@@ -67,25 +66,6 @@ statuses = st.sampled_from(["STATUS_RUNNING", "STATUS_PAUSED", "ACTIVE", "NEW_ST
 names = st.text(max_size=8)
 numbers = st.one_of(ints, floats, ints.map(str))
 
-lag = {
-    "partition": st.integers(-3, 5) | ints,
-    "lag": ints | floats,
-    "last_source_fetch_offset": ints | floats,
-}
-mirror_topic = {
-    "link_name": names,
-    "mirror_topic_name": names,
-    "mirror_status": statuses,
-    "state_time_ms": ints | floats,
-    "num_partitions": ints,
-    "mirror_lags": st.lists(st.fixed_dictionaries(lag), max_size=4),
-    "mirror_topic_error": st.none() | st.sampled_from(["NO_ERROR", "SOURCE_TOPIC_MAY_BE_DELETED"]),
-}
-confluent_pages = pages(
-    {"metadata": st.fixed_dictionaries({}, optional={"next": st.none() | st.just("")})},
-    "data",
-    mirror_topic,
-)
 listed_mirror = {
     "name": names,
     "status": statuses | st.integers(-2, 20),
@@ -104,7 +84,6 @@ slot = {"slotName": names, "lagInMb": numbers, "active": st.booleans()}
 ok = {"ok": st.booleans()}
 
 CASES: list[tuple[str, Shape[Any, Any], st.SearchStrategy[dict[str, Any]]]] = [
-    ("confluent mirrors", MIRROR_TOPICS, confluent_pages),
     ("peerdb mirrors/list", MIRROR_LIST, pages({**ok}, "mirrors", listed_mirror)),
     ("peerdb cdc/batches", BATCHES, pages({**ok, "total": numbers}, "cdcBatches", batch)),
     ("peerdb peers/slots", SLOTS, pages({**ok}, "slotData", slot)),
@@ -150,7 +129,6 @@ def test_bytes_that_are_not_the_usual_json_take_the_checked_path(
 @pytest.mark.parametrize(
     ("shape", "fixture"),
     [
-        (MIRROR_TOPICS, "confluent/link_mirrors_list.json"),
         (MIRROR_LIST, "peerdb/mirrors_list.json"),
         (BATCHES, "peerdb/cdc_batches_limit1.json"),
         (BATCHES, "peerdb/cdc_batches_running_batch.json"),
@@ -171,35 +149,3 @@ def test_an_error_answer_with_the_usual_fields_still_fails_as_an_error() -> None
     answer = Answer(b'{"ok": false, "errorMessage": "mirror not found", "cdcBatches": []}', "x")
     with pytest.raises(UpstreamError, match="mirror not found"):
         BATCHES(answer)
-
-
-def test_a_partition_beyond_64_bits_reads_alike_on_both_paths() -> None:
-    body = (
-        b'{"metadata": {}, "data": [{"link_name": "l", "mirror_topic_name": "t", '
-        b'"mirror_status": "ACTIVE", "state_time_ms": 1, "num_partitions": 1, '
-        b'"mirror_lags": [{"partition": 123456789012345678901234567890, "lag": 1, '
-        b'"last_source_fetch_offset": 2}]}]}'
-    )
-    answer = Answer(body, "x")
-    assert MIRROR_TOPICS(answer) == MIRROR_TOPICS.checked(answer)
-
-
-def test_a_deeply_nested_unread_field_takes_the_checked_path() -> None:
-    usual = (SOURCES / "confluent/fixtures/link_mirrors_list.json").read_bytes()
-    body = b'{"x": ' + b"[" * 990 + b"]" * 990 + b", " + usual.lstrip()[1:]
-    answer = Answer(body, "GET /mirrors")
-    assert _outcome(MIRROR_TOPICS, answer) == _outcome(MIRROR_TOPICS.checked, answer)
-
-
-@pytest.mark.parametrize("unread", [b'"\xff"', b"1e400"])
-def test_the_typed_path_does_not_fail_an_answer_over_a_field_no_parser_reads(
-    unread: bytes,
-) -> None:
-    usual = (SOURCES / "confluent/fixtures/link_mirrors_list.json").read_bytes()
-    body = b'{"x": ' + unread.decode("unicode_escape").encode("latin-1") + b", "
-    body += usual.lstrip()[1:]
-    answer = Answer(body, "GET /mirrors")
-    with pytest.raises(UpstreamError):
-        MIRROR_TOPICS.checked(answer)  # orjson refuses the whole body
-    topics, _ = MIRROR_TOPICS(answer)
-    assert topics == MIRROR_TOPICS.typed(Answer(usual, "GET /mirrors"))[0]
