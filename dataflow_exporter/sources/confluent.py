@@ -17,6 +17,14 @@ only, at most `max_pages` pages), although Confluent does not populate it in pra
 nothing has been fetched yet (no sample is exported).
 Rate limiting is a 429 with an HTML body: the core classifies it and backs off.
 
+Each answer has one typed shape (`_LinksPage`, `_LinkDetail`, `_MirrorTopicsPage`), written as
+Confluent's spec shapes it; its `Decoder` decodes and checks the answer in one pass and names a
+refused field as Confluent spells it (`GET .../mirrors: data[3].num_partitions: expected int,
+got float`). A plain field is one line on its shape, `Annotated[type, Plain(SPEC, conversion)]`:
+the topic table (`TOPIC_METRICS`) and the partition table (`PARTITION_METRICS`) list the shapes
+where their families go. State sets, the summed and maximum lag, and the per-partition loop
+that reads `PartitionLag`'s rows (see `_add_partitions`) are the only hand-written samples.
+
 Sharding: a mirror topic belongs to the replica owning `link/topic`; a link's own series belong
 to the replica owning the link's name, and so do its tasks (only that replica asks for them);
 every replica reads the same two inventory calls.
