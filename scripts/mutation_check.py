@@ -1540,10 +1540,10 @@ MUTANTS = (
         ("tests/sources/confluent/test_parse.py",),
     ),
     Mutant(
-        "confluent-partition-fast-path-takes-unknown",
+        "confluent-unknown-fetch-offset-exported",
         "dataflow_exporter/sources/confluent.py",
-        "if not values or min(values) >= 0:",
-        "if not values or min(values) >= -1:",
+        "if p.last_source_fetch_offset >= 0:",
+        "if p.last_source_fetch_offset >= -1:",
         ("tests/sources/confluent/test_parse.py",),
     ),
     Mutant(

@@ -17,6 +17,7 @@ from dataflow_exporter.families import Family, families_by_name
 from dataflow_exporter.sources.confluent import (
     LINK_STATES,
     MIRROR_STATUSES,
+    PARTITION_METRICS,
     SPECS,
     ConfluentTarget,
     Link,
@@ -234,6 +235,23 @@ def test_an_offset_of_minus_one_gets_no_fetch_offset_sample_but_keeps_its_lag() 
         ]
         == 0.0
     )
+
+
+def test_the_partition_samples_are_what_the_partition_tables_rows_read() -> None:
+    # build_families writes PartitionLag's rows out for speed; it must export what they say.
+    lags = [
+        {"partition": 0, "lag": 3, "last_source_fetch_offset": -1},
+        {"partition": 1, "lag": -1, "last_source_fetch_offset": 0},
+        {"partition": 2, "lag": 0, "last_source_fetch_offset": 12},
+    ]
+    (topic,), _ = parse_mirror_topics(page([mirror_item(mirror_lags=lags)]))
+    fams = build_families(Observation([], [topic]), CLUSTER)
+    exported = {f.spec: by_labels(f) for f in fams}
+    for p in topic.lags:
+        read = PARTITION_METRICS.read(p, "partition")
+        labels = (CLUSTER, "dr-link", "orders", str(p.partition))
+        assert read.values == tuple(exported[f.spec].get(labels) for f in PARTITION_METRICS.fields)
+    assert [f.spec for f in fams[-2:]] == [f.spec for f in PARTITION_METRICS.fields]
 
 
 def test_topic_lag_is_the_sum_and_the_max_over_partitions() -> None:
