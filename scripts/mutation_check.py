@@ -126,13 +126,6 @@ MUTANTS = (
         '("queued", "running", "success", "error", "warning", "canceled")',
         ("tests/sources/etlworks/test_parse.py",),
     ),
-    Mutant(
-        "confluent-lag-not-converted",
-        "dataflow_exporter/sources/confluent.py",
-        'lag=number(entry.get("lag"), f"{what}.lag")',
-        'lag=entry.get("lag")',
-        ("tests/sources/confluent/test_parse.py", "tests/guarantees/test_properties.py"),
-    ),
     # Core modules: counters, caps and boundaries a refactoring could break quietly.
     Mutant(
         "errors-total-assigned",
@@ -316,13 +309,6 @@ MUTANTS = (
         "return unix_time(found / 1000.0 if abs(found) >= 1e11 else found, what)",
         "return found / 1000.0 if abs(found) >= 1e11 else found",
         ("tests/sources/etlworks/test_parse.py",),
-    ),
-    Mutant(
-        "time-unchecked-in-confluent-typed-path",
-        "dataflow_exporter/sources/confluent.py",
-        'state_time, time_error = _state_time(item.state_time_ms, f"mirrors.data[{i}]")',
-        'state_time, time_error = item.state_time_ms / 1000.0, ""',
-        ("tests/sources/confluent/test_parse.py",),
     ),
     Mutant(
         "time-unchecked-in-peerdb",
@@ -1820,7 +1806,7 @@ MUTANTS = (
     Mutant(
         "plain-error-not-worded-as-decoder",
         "dataflow_exporter/sources/fields.py",
-        'return self.convert(node, f"{where}: {self.path}")',
+        "return self.convert(node, at(where, self.path))",
         'return self.convert(node, f"{where}.{self.path}")',
         ("tests/sources/test_fields.py",),
     ),
@@ -1936,6 +1922,84 @@ MUTANTS = (
         'if not path.startswith("[") and ": " in where:',
         'if ": " in where:',
         ("tests/sources/test_typed.py",),
+    ),
+    # Issue 25: Confluent's answers decoded once through typed shapes, plain fields on them.
+    Mutant(
+        "confluent-unknown-lag-exported",
+        "dataflow_exporter/sources/confluent.py",
+        "return value if value >= 0 else None",
+        "return value",
+        ("tests/sources/confluent/test_parse.py",),
+    ),
+    Mutant(
+        "confluent-unknown-fetch-offset-exported",
+        "dataflow_exporter/sources/confluent.py",
+        "if p.last_source_fetch_offset >= 0:",
+        "if p.last_source_fetch_offset >= -1:",
+        ("tests/sources/confluent/test_parse.py",),
+    ),
+    Mutant(
+        "time-unchecked-in-confluent",
+        "dataflow_exporter/sources/confluent.py",
+        "return unix_time(value / 1000.0, what)",
+        "return value / 1000.0",
+        ("tests/sources/confluent/test_parse.py",),
+    ),
+    Mutant(
+        "confluent-topic-time-fails-the-poll",
+        "dataflow_exporter/sources/confluent.py",
+        "        except TimeRangeError as exc:",
+        "        except OverflowError as exc:",
+        ("tests/sources/confluent/test_parse.py",),
+    ),
+    Mutant(
+        "confluent-nan-lag-accepted",
+        "dataflow_exporter/sources/confluent.py",
+        "_Finite = Annotated[float, msgspec.Meta(ge=-sys.float_info.max, le=sys.float_info.max)]",
+        "_Finite = float",
+        ("tests/sources/confluent/test_parse.py",),
+    ),
+    Mutant(
+        "confluent-integer-unbounded",
+        "dataflow_exporter/sources/confluent.py",
+        "_Integer = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]",
+        "_Integer = int",
+        ("tests/sources/confluent/test_parse.py",),
+    ),
+    Mutant(
+        "confluent-null-lags-refused",
+        "dataflow_exporter/sources/confluent.py",
+        "    mirror_lags: list[PartitionLag] | None\n",
+        "    mirror_lags: list[PartitionLag]\n",
+        ("tests/sources/confluent/test_parse.py",),
+    ),
+    Mutant(
+        "confluent-absent-tasks-read-as-none",
+        "dataflow_exporter/sources/confluent.py",
+        "if tasks is msgspec.UNSET:",
+        "if tasks is None:",
+        ("tests/sources/confluent/test_link_tasks.py",),
+    ),
+    Mutant(
+        "confluent-topic-plain-fields-dropped",
+        "dataflow_exporter/sources/confluent.py",
+        "topic.add(labels, t.values)",
+        "pass",
+        ("tests/sources/confluent/test_parse.py",),
+    ),
+    Mutant(
+        "confluent-partition-count-converted",
+        "dataflow_exporter/sources/confluent.py",
+        "Plain(PARTITIONS)]",
+        "Plain(PARTITIONS, msecs_time)]",
+        ("tests/sources/confluent/test_parse.py",),
+    ),
+    Mutant(
+        "typed-deep-json-crashes",
+        "dataflow_exporter/sources/typed.py",
+        "        except RecursionError:\n            # JSON nested deeper",
+        "        except MemoryError:\n            # JSON nested deeper",
+        ("tests/sources/confluent/test_parse.py",),
     ),
 )
 

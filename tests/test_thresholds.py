@@ -21,6 +21,7 @@ from dataflow_exporter import thresholds
 from dataflow_exporter.errors import ConfigError
 from dataflow_exporter.simulator import Simulation
 from dataflow_exporter.sources import confluent, etlworks, feldera, peerdb
+from dataflow_exporter.sources.fields import Values
 from dataflow_exporter.thresholds import AlertSettings
 from tests.sources.confluent.upstream_enums import LINK_STATE, LINK_TASK_STATE, MIRROR_TOPIC_STATUS
 from tests.sources.etlworks.upstream_enums import EXECUTION_STATUS
@@ -145,7 +146,8 @@ def _slot(
 
 
 def _topic(status: str, state_time: float) -> confluent.MirrorTopic:
-    return confluent.MirrorTopic("l", "t", status, "NO_ERROR", state_time, 1, ())
+    values = Values(confluent.TOPIC_METRICS, (state_time, 1.0))  # state-change time, partitions
+    return confluent.MirrorTopic("l", "t", status, "NO_ERROR", values, ())
 
 
 @CONFIGS

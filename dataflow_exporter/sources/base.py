@@ -38,9 +38,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Annotated, Any, ClassVar, Generic, TypeVar
-
-import msgspec
+from typing import Any, ClassVar, Generic, TypeVar
 
 from dataflow_exporter import credential_text, thresholds
 from dataflow_exporter.auth import Auth
@@ -287,49 +285,6 @@ def timestamp(value: Any, what: str) -> float | None:
 
 
 T = TypeVar("T")
-S = TypeVar("S")
-
-# orjson keeps integers exact within 64 bits and turns bigger ones into floats; msgspec's bounds
-# stop at int64. Typed shapes take int64 only, so any other integer goes to the checked path
-# and both paths see the same values.
-JsonInt = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
-# A number as the checked parsers' `number` takes it: also an integer in a string (protojson).
-JsonNumber = JsonInt | float | str
-
-
-class Shape(Generic[S, T]):
-    """Typed decoding of an answer's usual shape, with the checked parser for anything else.
-
-    msgspec decodes and type-checks a body against `shape` in C, skipping the Python walk over
-    every field; `convert` turns it into the records. A body of any other shape (a string for a
-    number, a null list, a missing field), or one `convert` refuses with `msgspec.ValidationError`
-    or `SchemaError`, goes to `checked`, which accepts what it tolerates and names the field it
-    rejects. For any body the checked path can decode, both give the same records or the same
-    error. The typed path is more lenient in one way: it skips fields no parser reads without
-    decoding them, so invalid UTF-8 or an out-of-range number there does not fail the answer.
-    """
-
-    def __init__(
-        self, shape: type[S], convert: Callable[[S], T], checked: Callable[[Any], T]
-    ) -> None:
-        self._decode = msgspec.json.Decoder(shape).decode
-        self._convert = convert
-        self._checked = checked
-
-    def __call__(self, answer: Answer) -> T:
-        """The answer's records, by the typed path when the body has the usual shape."""
-        try:
-            return self.typed(answer)
-        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError, SchemaError):
-            return self.checked(answer)
-
-    def typed(self, answer: Answer) -> T:
-        """The records by the typed path alone; raises on a body it leaves to the checked one."""
-        return self._convert(self._decode(answer.body))
-
-    def checked(self, answer: Answer) -> T:
-        """The records by the checked path alone."""
-        return self._checked(answer.json())
 
 
 class AnswerMemo(Generic[T]):

@@ -26,7 +26,7 @@ from typing import Generic, TypeVar, overload
 import msgspec
 
 from dataflow_exporter import credential_text
-from dataflow_exporter.errors import SchemaError
+from dataflow_exporter.errors import Reason, SchemaError, UpstreamError
 from dataflow_exporter.upstream import Answer, decode_json
 
 S = TypeVar("S")
@@ -97,8 +97,12 @@ class Decoder(Generic[S]):
             return self._reencoded(raw, where)
 
     def _reencoded(self, raw: bytes, where: str) -> S:
-        text = json.dumps(decode_json(raw, where), ensure_ascii=False, allow_nan=False)
         try:
+            text = json.dumps(decode_json(raw, where), ensure_ascii=False, allow_nan=False)
             return self._decode(_LONE_SURROGATE.sub("\ufffd", text).encode())
         except msgspec.ValidationError as exc:
             raise worded(exc, where) from None
+        except RecursionError:
+            # JSON nested deeper than Python's recursion limit: neither re-encoding nor msgspec
+            # gets through it, and no upstream's answer is shaped so.
+            raise UpstreamError(Reason.DECODE, f"{where}: JSON nested too deeply") from None

@@ -21,6 +21,7 @@ import yaml
 
 from dataflow_exporter import thresholds
 from dataflow_exporter.sources import confluent, etlworks, feldera, peerdb
+from dataflow_exporter.sources.fields import Values
 from dataflow_exporter.thresholds import AlertSettings
 from tests.sources.confluent.upstream_enums import LINK_STATE, MIRROR_TOPIC_STATUS
 from tests.sources.etlworks.upstream_enums import EXECUTION_STATUS
@@ -111,7 +112,8 @@ def confluent_topic_case(alert: str) -> Case:
         name = state.lower()
         labels = {"target": "t", "cluster_id": "lkc", "link": "l", "topic": name, "status": state}
         series.append(("confluent_mirror_topic_status", labels, "1"))
-        topic = confluent.MirrorTopic("l", name, state, "NO_ERROR", NOW, 1, ())
+        values = Values(confluent.TOPIC_METRICS, (NOW, 1.0))  # state-change time, partitions
+        topic = confluent.MirrorTopic("l", name, state, "NO_ERROR", values, ())
         if confluent.broken_entities(confluent.Observation(topics=[topic]), [0.0], NOW, page):
             listed.add(name)
     return alert, series, listed

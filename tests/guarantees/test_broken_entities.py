@@ -20,6 +20,7 @@ from dataflow_exporter.records import BrokenEntity
 from dataflow_exporter.simulator import Simulation
 from dataflow_exporter.snapshot import build_snapshot
 from dataflow_exporter.sources import confluent, peerdb
+from dataflow_exporter.sources.fields import Values
 from dataflow_exporter.status_page import render_status_page
 from dataflow_exporter.store import Store, TargetState
 from tests.support.helpers import poll_once
@@ -158,7 +159,8 @@ async def test_etlworks_lists_the_failed_flow_with_its_exception() -> None:
 
 def _topic(status: str, state_time: float, lag: float) -> confluent.MirrorTopic:
     lags = (confluent.PartitionLag(0, lag, 10.0),)
-    return confluent.MirrorTopic("l", "t", status, "NO_ERROR", state_time, 1, lags)
+    values = Values(confluent.TOPIC_METRICS, (state_time, 1.0))  # state-change time, partitions
+    return confluent.MirrorTopic("l", "t", status, "NO_ERROR", values, lags)
 
 
 def test_an_active_topic_is_broken_only_past_the_lag_threshold() -> None:
