@@ -1346,8 +1346,8 @@ MUTANTS = (
     Mutant(
         "feldera-required-field-defaulted",
         "dataflow_exporter/sources/feldera.py",
-        "    storage_bytes: Annotated[int, Plain(PIPELINE_STORAGE)]\n",
-        "    storage_bytes: Annotated[int, Plain(PIPELINE_STORAGE)] = 0\n",
+        "    storage_bytes: Annotated[Integer, Plain(PIPELINE_STORAGE)]\n",
+        "    storage_bytes: Annotated[Integer, Plain(PIPELINE_STORAGE)] = 0\n",
         ("tests/sources/feldera/test_parse.py",),
     ),
     Mutant(
@@ -1438,8 +1438,8 @@ MUTANTS = (
     Mutant(
         "peerdb-batches-digest-of-raw-bytes",
         "dataflow_exporter/sources/peerdb.py",
-        "content = orjson.dumps(orjson.loads(answer.body), option=orjson.OPT_SORT_KEYS)",
-        "content = answer.body",
+        'content = msgspec.json.encode(msgspec.json.decode(body), order="sorted")',
+        "content = body",
         ("tests/sources/peerdb/test_detail_reuse.py",),
     ),
     Mutant(
@@ -1495,8 +1495,8 @@ MUTANTS = (
     Mutant(
         "peerdb-row-count-left-out-refused",
         "dataflow_exporter/sources/peerdb.py",
-        "total_count: Annotated[int, Plain(MIRROR_ROWS_SYNCED)] = 0",
-        "total_count: Annotated[int, Plain(MIRROR_ROWS_SYNCED)]",
+        "total_count: Annotated[Integer, Plain(MIRROR_ROWS_SYNCED)] = 0",
+        "total_count: Annotated[Integer, Plain(MIRROR_ROWS_SYNCED)]",
         ("tests/sources/peerdb/test_parse.py",),
     ),
     Mutant(
@@ -1524,8 +1524,8 @@ MUTANTS = (
         "peerdb-batch-fields-reordered",
         "dataflow_exporter/sources/peerdb.py",
         "    end_time: Annotated[str | None, Plain(LAST_BATCH_END, rfc3339)] = None\n"
-        "    num_rows: Annotated[int | None, Plain(LAST_BATCH_ROWS)] = None\n",
-        "    num_rows: Annotated[int | None, Plain(LAST_BATCH_ROWS)] = None\n"
+        "    num_rows: Annotated[Integer | None, Plain(LAST_BATCH_ROWS)] = None\n",
+        "    num_rows: Annotated[Integer | None, Plain(LAST_BATCH_ROWS)] = None\n"
         "    end_time: Annotated[str | None, Plain(LAST_BATCH_END, rfc3339)] = None\n",
         ("tests/sources/peerdb/test_parse.py",),
     ),
@@ -1960,13 +1960,6 @@ MUTANTS = (
         ("tests/sources/confluent/test_parse.py",),
     ),
     Mutant(
-        "confluent-integer-unbounded",
-        "dataflow_exporter/sources/confluent.py",
-        "_Integer = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]",
-        "_Integer = int",
-        ("tests/sources/confluent/test_parse.py",),
-    ),
-    Mutant(
         "confluent-null-lags-refused",
         "dataflow_exporter/sources/confluent.py",
         "    mirror_lags: list[PartitionLag] | None\n",
@@ -2000,6 +1993,38 @@ MUTANTS = (
         "        except RecursionError:\n            # JSON nested deeper",
         "        except MemoryError:\n            # JSON nested deeper",
         ("tests/sources/confluent/test_parse.py",),
+    ),
+    Mutant(
+        "peerdb-odd-batches-body-fails-the-poll",
+        "dataflow_exporter/sources/peerdb.py",
+        "    except msgspec.MsgspecError:\n        content = body\n",
+        "    except msgspec.ValidationError:\n        content = body\n",
+        ("tests/sources/peerdb/test_parse.py",),
+    ),
+    Mutant(
+        "peerdb-envelope-refusal-hides-the-shapes",
+        "dataflow_exporter/sources/peerdb.py",
+        "raise refused from None  # the shape's refusal names the field, not the envelope's",
+        "raise  # the shape's refusal names the field, not the envelope's",
+        ("tests/sources/peerdb/test_parse.py",),
+    ),
+    Mutant(
+        "integer-unbounded-overflows",
+        "dataflow_exporter/sources/typed.py",
+        "Integer = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]",
+        "Integer = int",
+        (
+            "tests/sources/peerdb/test_parse.py",
+            "tests/sources/feldera/test_parse.py",
+            "tests/sources/confluent/test_parse.py",
+        ),
+    ),
+    Mutant(
+        "peerdb-instance-status-null-refused",
+        "dataflow_exporter/sources/peerdb.py",
+        "    status: str | Integer | None = None  # null or absent: unknown",
+        '    status: str | Integer = "INSTANCE_STATUS_UNKNOWN"',
+        ("tests/sources/peerdb/test_parse.py",),
     ),
 )
 

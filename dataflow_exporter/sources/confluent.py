@@ -82,7 +82,7 @@ from dataflow_exporter.sources.base import (
     unix_time,
 )
 from dataflow_exporter.sources.fields import Metrics, Plain, Values
-from dataflow_exporter.sources.typed import Decoder
+from dataflow_exporter.sources.typed import Decoder, Integer
 from dataflow_exporter.thresholds import AlertSettings
 from dataflow_exporter.upstream import Answer, UpstreamClient
 
@@ -281,9 +281,6 @@ class _Metadata(msgspec.Struct, frozen=True, gc=False):
     next: str | None = None
 
 
-# A number the spec calls an integer (a partition, a partition count): int64 at most, so a
-# larger one is the field's schema error rather than an overflow where it becomes a sample.
-_Integer = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
 # A lag, an offset or a time: finite, so the lax decoder's "nan" or "inf" in a string (which it
 # would read as a float) is the field's schema error, as a number out of range is.
 _Finite = Annotated[float, msgspec.Meta(ge=-sys.float_info.max, le=sys.float_info.max)]
@@ -342,7 +339,7 @@ class PartitionLag(msgspec.Struct, frozen=True, gc=False):
     """One partition of a mirror topic (a MirrorLag), decoded straight from the answer: tens of
     thousands per poll. Negative values are Confluent's "not yet known" (`known`)."""
 
-    partition: _Integer
+    partition: Integer
     lag: Annotated[_Finite, Plain(PARTITION_LAG, known)]
     last_source_fetch_offset: Annotated[_Finite, Plain(PARTITION_FETCH_OFFSET, known)]
 
@@ -355,7 +352,7 @@ class _MirrorTopicItem(msgspec.Struct, frozen=True, gc=False):
     mirror_topic_name: str
     mirror_status: str
     state_time_ms: Annotated[_Finite, Plain(STATE_CHANGE, msecs_time)]
-    num_partitions: Annotated[_Integer, Plain(PARTITIONS)]
+    num_partitions: Annotated[Integer, Plain(PARTITIONS)]
     mirror_lags: list[PartitionLag] | None
     mirror_topic_error: str | None = None
 

@@ -16,7 +16,7 @@ Each answer has one typed shape (`PipelineSelectedInfo`, `ControllerStatus`,
 `Input/OutputEndpointStatus`), written as Feldera's openapi.json describes it, and one decoder
 that checks it in one pass (`sources.typed`). A plain field is one line on its shape::
 
-    total_records: Annotated[int, Plain(_input("records_total", "Records ..."))]
+    total_records: Annotated[Integer, Plain(_input("records_total", "Records ..."))]
 
 Its metric lands in the table of its kind of entity (`PIPELINE_METRICS`, `GLOBAL_METRICS`,
 `INPUT_METRICS`, `OUTPUT_METRICS`, see `sources.fields`); state sets and derived values are
@@ -87,7 +87,7 @@ from dataflow_exporter.sources.fields import (
     rfc3339,
     unix_seconds,
 )
-from dataflow_exporter.sources.typed import Decoder
+from dataflow_exporter.sources.typed import Decoder, Integer
 from dataflow_exporter.thresholds import AlertSettings
 from dataflow_exporter.upstream import Answer, UpstreamClient
 
@@ -313,17 +313,18 @@ class GlobalControllerMetrics(msgspec.Struct, kw_only=True, gc=False):
 
     state: Any = None
     rss_bytes: Annotated[
-        int, Plain(_pipeline("rss_bytes", "Resident set size of the pipeline process (polled)."))
+        Integer,
+        Plain(_pipeline("rss_bytes", "Resident set size of the pipeline process (polled).")),
     ]
     memory_pressure: Any = None  # from v0.274.0
     uptime_msecs: Annotated[
-        int,
+        Integer,
         Plain(
             _pipeline("uptime_seconds", "Time since the pipeline process started (polled)."), msecs
         ),
     ]
     start_time: Annotated[
-        int,
+        Integer,
         Plain(
             _pipeline(
                 "start_timestamp_seconds",
@@ -334,7 +335,7 @@ class GlobalControllerMetrics(msgspec.Struct, kw_only=True, gc=False):
         ),
     ]
     total_processed_records: Annotated[
-        int,
+        Integer,
         Plain(
             _pipeline(
                 "processed_records_total",
@@ -343,9 +344,9 @@ class GlobalControllerMetrics(msgspec.Struct, kw_only=True, gc=False):
             )
         ),
     ]
-    storage_bytes: Annotated[int, Plain(PIPELINE_STORAGE)]
+    storage_bytes: Annotated[Integer, Plain(PIPELINE_STORAGE)]
     output_stall_msecs: Annotated[
-        int | None,
+        Integer | None,
         Plain(
             _pipeline(
                 "output_stall_seconds",
@@ -395,22 +396,23 @@ class InputEndpointMetrics(msgspec.Struct, kw_only=True, gc=False):
         ),
     ]
     total_records: Annotated[
-        int, Plain(_input("records_total", "Records received by the input connector (polled)."))
+        Integer, Plain(_input("records_total", "Records received by the input connector (polled)."))
     ]
     total_bytes: Annotated[
-        int, Plain(_input("bytes_total", "Bytes received by the input connector (polled)."))
+        Integer, Plain(_input("bytes_total", "Bytes received by the input connector (polled)."))
     ]
     num_parse_errors: Annotated[
-        int, Plain(_input("parse_errors_total", "Parse errors of the input connector (polled)."))
+        Integer,
+        Plain(_input("parse_errors_total", "Parse errors of the input connector (polled).")),
     ]
     num_transport_errors: Annotated[
-        int,
+        Integer,
         Plain(
             _input("transport_errors_total", "Transport errors of the input connector (polled).")
         ),
     ]
     buffered_records: Annotated[
-        int,
+        Integer,
         Plain(
             _input(
                 "buffered_records",
@@ -419,7 +421,7 @@ class InputEndpointMetrics(msgspec.Struct, kw_only=True, gc=False):
         ),
     ]
     buffered_bytes: Annotated[
-        int | None,
+        Integer | None,
         Plain(
             _input(
                 "buffered_bytes",
@@ -428,7 +430,7 @@ class InputEndpointMetrics(msgspec.Struct, kw_only=True, gc=False):
         ),
     ] = None  # from v0.125.0
     processing_latency_p99_micros: Annotated[
-        int | None,
+        Integer | None,
         Plain(
             _input(
                 "processing_latency_p99_seconds",
@@ -482,27 +484,27 @@ class OutputEndpointMetrics(msgspec.Struct, kw_only=True, gc=False):
     """An output endpoint's `metrics` (`OutputEndpointMetrics`)."""
 
     transmitted_records: Annotated[
-        int,
+        Integer,
         Plain(
             _output("transmitted_records_total", "Records sent by the output connector (polled).")
         ),
     ]
     transmitted_bytes: Annotated[
-        int,
+        Integer,
         Plain(_output("transmitted_bytes_total", "Bytes sent by the output connector (polled).")),
     ]
     num_encode_errors: Annotated[
-        int,
+        Integer,
         Plain(_output("encode_errors_total", "Encoding errors of the output connector (polled).")),
     ]
     num_transport_errors: Annotated[
-        int,
+        Integer,
         Plain(
             _output("transport_errors_total", "Transport errors of the output connector (polled).")
         ),
     ]
     total_processed_input_records: Annotated[
-        int,
+        Integer,
         Plain(
             _output(
                 "processed_input_records_total",
@@ -512,17 +514,19 @@ class OutputEndpointMetrics(msgspec.Struct, kw_only=True, gc=False):
         ),
     ]
     queued_records: Annotated[
-        int, Plain(_output("queued_records", "Records queued for the output connector (polled)."))
+        Integer,
+        Plain(_output("queued_records", "Records queued for the output connector (polled).")),
     ]
     queued_batches: Annotated[
-        int, Plain(_output("queued_batches", "Batches queued for the output connector (polled)."))
+        Integer,
+        Plain(_output("queued_batches", "Batches queued for the output connector (polled).")),
     ]
     buffered_records: Annotated[
-        int,
+        Integer,
         Plain(_output("buffered_records", "Records in the output connector's buffer (polled).")),
     ]
     buffered_batches: Annotated[
-        int,
+        Integer,
         Plain(_output("buffered_batches", "Batches in the output connector's buffer (polled).")),
     ]
 

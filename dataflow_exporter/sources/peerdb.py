@@ -29,7 +29,7 @@ detail alone, unless most mirrors get it at once.
 Reading: each answer has one typed shape (`MirrorList`, `CdcBatches`, `PeerSlots`, ...), decoded
 and checked in one pass by `sources.typed.Decoder`, which reads protojson's int64 strings as
 numbers and names a refused field in PeerDB's words. A plain field is one line on its shape,
-`num_rows: Annotated[int | None, Plain(LAST_BATCH_ROWS)] = None`, and the shape's `Metrics`
+`num_rows: Annotated[Integer | None, Plain(LAST_BATCH_ROWS)] = None`, and the shape's `Metrics`
 table adds its samples; state sets, the info metric, the creation time (a broken one fails only
 its mirror) and the error-log metrics are written out below.
 
@@ -60,7 +60,6 @@ from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
 import msgspec.structs
-import orjson
 from pydantic import FilePath, SecretStr, field_validator, model_validator
 
 from dataflow_exporter import credential_text, thresholds
@@ -83,7 +82,7 @@ from dataflow_exporter.sources.base import (
     unix_time,
 )
 from dataflow_exporter.sources.fields import Metrics, Plain, Values, as_is, flag, rfc3339
-from dataflow_exporter.sources.typed import Decoder
+from dataflow_exporter.sources.typed import Decoder, Integer
 from dataflow_exporter.thresholds import AlertSettings
 from dataflow_exporter.upstream import Answer, UpstreamClient
 
@@ -301,12 +300,12 @@ class ListedMirror(msgspec.Struct, gc=False, rename="camel"):
     """One `ListMirrorsItem` of `mirrors/list`."""
 
     name: str
-    status: str | int | None = None  # FlowStatus, by name or code; absent before v0.36.7
+    status: str | Integer | None = None  # FlowStatus, by name or code; absent before v0.36.7
     created_at: float | None = None  # epoch ms; a broken one fails only its mirror (`Mirror`)
     source_name: str | None = None
-    source_type: str | int | None = None  # DBType, by name or code
+    source_type: str | Integer | None = None  # DBType, by name or code
     destination_name: str | None = None
-    destination_type: str | int | None = None
+    destination_type: str | Integer | None = None
     is_cdc: bool | None = True
 
 
@@ -319,27 +318,27 @@ class MirrorList(_Answer):
 class MirrorStatus(_Answer):
     """`POST mirrors/status` without `includeFlowInfo`."""
 
-    current_flow_state: str | int | None = None
+    current_flow_state: str | Integer | None = None
 
 
 class TotalRows(_Answer):
     """`GET mirrors/total_rows_synced/{mirror}`: rows synced, initial load and CDC."""
 
-    total_count: Annotated[int, Plain(MIRROR_ROWS_SYNCED)] = 0
+    total_count: Annotated[Integer, Plain(MIRROR_ROWS_SYNCED)] = 0
 
 
 class CdcBatch(msgspec.Struct, gc=False, rename="camel"):
     """One `CDCBatch`; a batch still running has no `endTime` (null)."""
 
     end_time: Annotated[str | None, Plain(LAST_BATCH_END, rfc3339)] = None
-    num_rows: Annotated[int | None, Plain(LAST_BATCH_ROWS)] = None
+    num_rows: Annotated[Integer | None, Plain(LAST_BATCH_ROWS)] = None
 
 
 class CdcBatches(_Answer):
     """`POST mirrors/cdc/batches`, newest first."""
 
     cdc_batches: list[CdcBatch] | None
-    total: Annotated[int | None, Plain(MIRROR_BATCHES)] = None
+    total: Annotated[Integer | None, Plain(MIRROR_BATCHES)] = None
 
 
 class SlotInfo(msgspec.Struct, gc=False, rename="camel"):
@@ -349,7 +348,7 @@ class SlotInfo(msgspec.Struct, gc=False, rename="camel"):
     lag_in_mb: Annotated[Finite | None, Plain(SLOT_LAG, mebibytes)] = 0.0
     active: Annotated[bool, Plain(SLOT_ACTIVE, flag)] = False
     wal_status: str | None = None  # Postgres' wal_status, a state set (`wal_status`)
-    safe_wal_size: Annotated[int | None, Plain(SLOT_SAFE_WAL)] = None  # from v0.35.3
+    safe_wal_size: Annotated[Integer | None, Plain(SLOT_SAFE_WAL)] = None  # from v0.35.3
 
 
 class PeerSlots(_Answer):
@@ -377,7 +376,7 @@ class MirrorLogs(_Answer):
 class InstanceInfo(msgspec.Struct, gc=False):
     """`GET instance/info` (no `ok` there: it is newer than v0.18.3)."""
 
-    status: str | int = "INSTANCE_STATUS_UNKNOWN"
+    status: str | Integer | None = None  # null or absent: unknown
 
 
 # The plain fields of each answer, as metric tables (`sources.fields`), in family order.
@@ -505,6 +504,17 @@ def check_ok(answer: _Answer, what: str) -> None:
         raise UpstreamError(reason, f"{what}: {message}", status=status)
 
 
+def content_digest(body: bytes) -> bytes:
+    """A digest of an answer's content, not its bytes: protojson varies its spacing from answer
+    to answer. A body the plain decoder cannot take (a lone surrogate, a number beyond a double
+    in a field no shape reads) is digested as it is: at worst it reads as changed."""
+    try:
+        content = msgspec.json.encode(msgspec.json.decode(body), order="sorted")
+    except msgspec.MsgspecError:
+        content = body
+    return hashlib.blake2b(content, digest_size=16).digest()
+
+
 A = TypeVar("A", bound=_Answer)
 
 _ERROR_ANSWER = Decoder(_Answer)
@@ -515,13 +525,13 @@ def _decoded(decoder: Decoder[A], answer: Answer) -> A:
     answer lacks the fields the shape requires)."""
     try:
         decoded = decoder.answer(answer)
-    except SchemaError:
+    except SchemaError as refused:
         try:
             error = _ERROR_ANSWER.answer(answer)
         except SchemaError:
-            raise  # not JSON, or not an object: the shape's error says so
+            raise refused from None  # the shape's refusal names the field, not the envelope's
         check_ok(error, answer.what)
-        raise
+        raise refused from None
     check_ok(decoded, answer.what)
     return decoded
 
@@ -642,6 +652,8 @@ def mirror_errors(
 def read_instance(answer: Answer) -> State:
     """`GET instance/info` -> the instance status."""
     value = _INSTANCE_INFO.answer(answer).status
+    if value is None:
+        return INSTANCE_STATUSES.normalise("INSTANCE_STATUS_UNKNOWN")
     if isinstance(value, int):
         return INSTANCE_STATUSES.normalise(_INSTANCE_CODES.get(value, value))
     return INSTANCE_STATUSES.normalise(value)
@@ -1094,10 +1106,7 @@ class PeerDBSource(Source[PeerDBTarget]):
 
         async def call() -> tuple[Batch, bytes]:
             answer = await client.post(BATCHES_PATH, body)
-            batch = read_batches(answer)
-            # Of the content, not the bytes: protojson varies its spacing from answer to answer.
-            content = orjson.dumps(orjson.loads(answer.body), option=orjson.OPT_SORT_KEYS)
-            return batch, hashlib.blake2b(content, digest_size=16).digest()
+            return read_batches(answer), content_digest(answer.body)
 
         read = await details.fetch(f"mirror {name}", "cdc_batches", call, capability="cdc_batches")
         return read if isinstance(read, tuple) else None

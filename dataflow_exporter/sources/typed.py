@@ -4,16 +4,19 @@ A shape is a `msgspec.Struct` written as the upstream documents the answer: a fi
 release lacks is `X | None = None`, a field every release sends is required. msgspec decodes and
 type-checks the body against it in C; numbers may come as strings (protojson's int64), so the
 decoder is lax: an int or float field takes a number in a string (`"42"`, `"1e3"`, `"7.0"` for
-an int; `"NaN"` and `"inf"` too, which a `Plain` field refuses), an int field a whole float
+an int; a float field also `"NaN"` and `"inf"`, which a `Plain` field refuses), an int field a
+whole float
 (`7.0`), a bool field `"true"`/`"false"` in any case, `"1"`/`"0"` and 1/0. A source whose
 upstream must not send one of these says so in its docs. What the shape refuses becomes a
 `SchemaError` naming the field as the answer spells it (`GET /x: data[3].lag: expected int, got
 str`), so the user reads the upstream's words, not the decoder's. A body that is not JSON at
 all (HTML, a truncated body, an empty one) is a `decode` error, as `Answer.json` gives.
 
-To keep one broken entity from failing its siblings, a shape lists its entities as
-`list[msgspec.Raw]` and the source decodes each with its own `Decoder`: the entity's error then
-names the entity, and the others still decode.
+Integers are `Integer` (int64): the decoder takes integers of any size, and a bounded one is
+the field's error rather than an overflow later. A field one entity may break without failing
+its siblings (a time out of range) is checked where the entity's record is built, not here;
+where a page must decode entity by entity, its shape lists them as `list[msgspec.Raw]` and the
+source decodes each with `Decoder.body(raw, where)`.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from typing import Generic, TypeVar, overload
+from typing import Annotated, Generic, TypeVar, overload
 
 import msgspec
 
@@ -30,6 +33,12 @@ from dataflow_exporter.errors import Reason, SchemaError, UpstreamError
 from dataflow_exporter.upstream import Answer, decode_json
 
 S = TypeVar("S")
+
+# An upstream's integer: the lax decoder takes integers of any size, and one of 400 digits would
+# overflow where it becomes a float sample; bounded, it is the field's schema error. msgspec
+# bounds stop at int64, which no count, size or time reaches (a uint64 counter would need
+# centuries at a billion a second).
+Integer = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 

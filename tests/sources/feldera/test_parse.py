@@ -390,7 +390,8 @@ def test_a_full_feldera_config_is_accepted() -> None:
 @pytest.mark.parametrize(
     ("start_time", "why"),
     [
-        (10**20, "time out of range: 1e+20 s"),
+        (10**18, "time out of range: 1e+18 s"),
+        (10**20, "expected int <= 9223372036854775807"),
         (-1, "time out of range: -1.0 s"),
         (1e300, "expected int, got float"),  # Unix seconds are an integer (u64)
     ],
@@ -649,3 +650,12 @@ def test_a_spec_placed_before_a_field_the_shape_lacks_is_refused() -> None:
         ValueError, match=r"^OutputEndpointStatus has no plain field at metrics\.no_such_field$"
     ):
         entity_metrics(OutputEndpointStatus, {"metrics.no_such_field": (OUT_HEALTH,)})
+
+
+def test_a_count_beyond_int64_is_the_fields_schema_error_not_an_overflow() -> None:
+    payload = fixture("pipeline_stats")
+    payload["global_metrics"]["rss_bytes"] = "1" + "0" * 400
+    with pytest.raises(
+        SchemaError, match=rf"^{STATS}: global_metrics\.rss_bytes: expected int <= "
+    ):
+        parse_stats("p", answer(payload))

@@ -25,6 +25,7 @@ from dataflow_exporter.sources.peerdb import (
     Slot,
     broken_entities,
     build_families,
+    content_digest,
     flow_status,
     mirror_errors,
     read_batches,
@@ -494,3 +495,44 @@ def test_a_mirror_log_time_outside_1970_to_9999_is_a_schema_error() -> None:
     }
     with pytest.raises(UpstreamError):
         log_rows(payload)
+
+
+def test_a_batches_answer_is_digested_by_its_content_not_its_spacing() -> None:
+    tight = b'{"total":"3","cdcBatches":[{"numRows":"1"}]}'
+    loose = b'{ "cdcBatches" : [ { "numRows" : "1" } ] , "total" : "3" }'
+    assert content_digest(tight) == content_digest(loose)
+    assert content_digest(tight) != content_digest(tight.replace(b'"1"', b'"2"'))
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [b'"\\ud800"', b"1e400", b"1" + b"0" * 400, b'"\xff"'],
+    ids=["surrogate", "1e400", "big", "utf8"],
+)
+def test_a_batches_answer_the_plain_decoder_refuses_is_digested_as_it_is(odd: bytes) -> None:
+    body = b'{"total":"3","cdcBatches":[],"running":' + odd + b"}"
+    assert read_batches(Answer(body, "POST /api/v1/mirrors/cdc/batches")) is not None
+    assert content_digest(body) != content_digest(body.replace(b'"3"', b'"4"'))
+
+
+def test_the_shapes_refusal_is_reported_not_the_error_envelopes() -> None:
+    body = b'{"slotData":[{"slotName":5}],"ok":"maybe"}'
+    with pytest.raises(SchemaError, match=r"slotData\[0\]\.slotName: expected str"):
+        read_slots("pg", Answer(body, "GET /api/v1/peers/slots/pg"))
+
+
+@pytest.mark.parametrize("written", [b'"1' + b"0" * 400 + b'"', b"1" + b"0" * 30])
+def test_a_count_beyond_int64_is_the_fields_schema_error_not_an_overflow(written: bytes) -> None:
+    body = b'{"totalCount":' + written + b"}"
+    with pytest.raises(SchemaError, match=r"^GET /t: totalCount: expected int <= "):
+        read_total_rows(Answer(body, "GET /t"))
+
+
+def test_an_instance_status_of_null_is_unknown() -> None:
+    assert read_instance(Answer(b'{"status":null}', "GET /i")) == "INSTANCE_STATUS_UNKNOWN"
+
+
+def test_a_flow_status_code_beyond_int64_is_refused() -> None:
+    body = b'{"mirrors":[{"name":"m","status":' + b"9" * 30 + b"}]}"
+    with pytest.raises(SchemaError, match=r"mirrors\[0\]\.status"):
+        read_mirror_list(Answer(body, "GET /api/v1/mirrors/list"))
