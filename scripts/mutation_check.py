@@ -1855,7 +1855,7 @@ MUTANTS = (
     Mutant(
         "typed-enum-value-uncut",
         "dataflow_exporter/sources/typed.py",
-        "message = _ENUM + credential_text.shorten(message.removeprefix(_ENUM), 40)",
+        "message = quoting + credential_text.shorten(message.removeprefix(quoting), 40)",
         "pass",
         ("tests/sources/test_typed.py",),
     ),
@@ -2025,6 +2025,13 @@ MUTANTS = (
         "    status: str | Integer | None = None  # null or absent: unknown",
         '    status: str | Integer = "INSTANCE_STATUS_UNKNOWN"',
         ("tests/sources/peerdb/test_parse.py",),
+    ),
+    Mutant(
+        "typed-tag-value-unscrubbed",
+        "dataflow_exporter/sources/typed.py",
+        '_QUOTING = ("Invalid enum value ", "Invalid value ")',
+        '_QUOTING = ("Invalid enum value ",)',
+        ("tests/sources/test_typed.py",),
     ),
 )
 

@@ -42,7 +42,8 @@ Integer = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
-_ENUM = "Invalid enum value "
+# msgspec's refusals that quote the upstream's value (an enum's, a tagged union's tag).
+_QUOTING = ("Invalid enum value ", "Invalid value ")
 
 # msgspec words a refusal as "Expected `int`, got `str` - at `$.data[0].lag`".
 _REFUSAL = re.compile(r"(?s)(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?")
@@ -52,9 +53,11 @@ def worded(exc: msgspec.ValidationError, where: str) -> SchemaError:
     """msgspec's refusal as a `SchemaError` at `where` plus the field's path in the answer."""
     found = _REFUSAL.fullmatch(str(exc))
     message, path = (found["message"], found["path"] or "") if found else (str(exc), "")
-    if message.startswith(_ENUM):
-        # The one refusal quoting the upstream's value: scrubbed and cut like any other.
-        message = _ENUM + credential_text.shorten(message.removeprefix(_ENUM), 40)
+    for quoting in _QUOTING:
+        if message.startswith(quoting):
+            # The upstream's value: scrubbed and cut like any other upstream text.
+            message = quoting + credential_text.shorten(message.removeprefix(quoting), 40)
+            break
     message = message.replace("`", "")
     message = message[:1].lower() + message[1:]
     field = path.removeprefix(".")

@@ -151,3 +151,25 @@ def test_a_field_inside_an_entity_is_spelled_as_one_path(
     where: str, path: str, spelled: str
 ) -> None:
     assert at(where, path) == spelled
+
+
+class _Kafka(msgspec.Struct, tag="kafka"):
+    topic: str = ""
+
+
+class _Http(msgspec.Struct, tag="http"):
+    url: str = ""
+
+
+class _Connector(msgspec.Struct):
+    config: _Kafka | _Http
+
+
+def test_an_unknown_tag_quoted_in_a_refusal_is_scrubbed_and_cut() -> None:
+    tag = b"https://admin:hunter2@db.example/" + b"x" * 200
+    with pytest.raises(SchemaError) as caught:
+        Decoder(_Connector).answer(_answer(b'{"config": {"type": "' + tag + b'"}}'))
+    message = str(caught.value)
+    assert message.startswith("GET /api/v1/things: config.type: invalid value ")
+    assert "hunter2" not in message
+    assert len(message.removeprefix("GET /api/v1/things: config.type: invalid value ")) <= 40
