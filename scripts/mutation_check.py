@@ -1825,17 +1825,18 @@ MUTANTS = (
         ("tests/sources/test_fields.py",),
     ),
     Mutant(
+        # The union branch: dropping every nested shape fails Feldera's import instead.
         "plain-nested-shape-dropped",
         "dataflow_exporter/sources/fields.py",
-        "found.extend(f.under(name, attr) for f in plain_fields(nested))",
-        "pass",
+        "typing.get_args(hint) if typing.get_origin(hint) in (typing.Union, _UnionType) else",
+        "() if typing.get_origin(hint) in (typing.Union, _UnionType) else",
         ("tests/sources/test_fields.py",),
     ),
     Mutant(
         "plain-nested-null-value-lost",
         "dataflow_exporter/sources/fields.py",
-        '            f"{attr}.{self.attr}",\n            self.absent,\n',
-        '            f"{attr}.{self.attr}",\n            None,\n',
+        'f"{attr}.{self.attr}", self.convert, self.absent',
+        'f"{attr}.{self.attr}", self.convert, None',
         ("tests/sources/test_fields.py",),
     ),
     Mutant(
@@ -1843,6 +1844,49 @@ MUTANTS = (
         "dataflow_exporter/sources/fields.py",
         "if len(marks) > 1:",
         "if len(marks) > 2:",
+        ("tests/sources/test_fields.py",),
+    ),
+    # Issue 25: the table reads typed shapes only; what its dict-path tests pinned, on shapes.
+    Mutant(
+        "plain-nested-field-read-as-one-level",
+        "dataflow_exporter/sources/fields.py",
+        "get = operator.attrgetter(self.attr) if len(self._attrs) == 1 else self._walk",
+        "get = operator.attrgetter(self._attrs[0])",
+        ("tests/sources/test_fields.py",),
+    ),
+    Mutant(
+        "plain-absent-nested-shape-walked-into",
+        "dataflow_exporter/sources/fields.py",
+        "return None  # a nested shape holding the field is absent",
+        "pass",
+        ("tests/sources/test_fields.py",),
+    ),
+    Mutant(
+        "plain-nested-path-in-attribute-names",
+        "dataflow_exporter/sources/fields.py",
+        'self.spec, f"{name}.{self.path}", f"{attr}.{self.attr}"',
+        'self.spec, f"{attr}.{self.path}", f"{attr}.{self.attr}"',
+        ("tests/sources/test_fields.py",),
+    ),
+    Mutant(
+        "table-absent-value-sampled",
+        "dataflow_exporter/sources/fields.py",
+        "if value is not None:",
+        "if True:",
+        ("tests/sources/test_fields.py",),
+    ),
+    Mutant(
+        "table-other-tables-values-added",
+        "dataflow_exporter/sources/fields.py",
+        "if values.table is not self._table:",
+        "if False:",
+        ("tests/sources/test_fields.py",),
+    ),
+    Mutant(
+        "table-metric-listed-twice-accepted",
+        "dataflow_exporter/sources/fields.py",
+        "if len(set(names)) != len(names):",
+        "if False:",
         ("tests/sources/test_fields.py",),
     ),
     Mutant(

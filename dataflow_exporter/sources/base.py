@@ -158,30 +158,7 @@ def _quote_segment(segment: str) -> str:
     return urllib.parse.quote(segment.encode("utf-8", "surrogatepass"), safe="")
 
 
-# Helpers for walking JSON in parsers: each raises SchemaError naming the field.
-
-
-def obj(value: Any, what: str) -> dict[str, Any]:
-    """`value` as a JSON object."""
-    if not isinstance(value, dict):
-        raise SchemaError(f"{what}: expected an object, got {type(value).__name__}")
-    return value
-
-
-def arr(value: Any, what: str) -> list[Any]:
-    """`value` as a JSON array."""
-    if not isinstance(value, list):
-        raise SchemaError(f"{what}: expected an array, got {type(value).__name__}")
-    return value
-
-
-def items(container: dict[str, Any], key: str, what: str) -> list[Any]:
-    """The array under a required `key`; JSON null counts as empty, a missing key is an error
-    (an inventory that silently lost its list must not make every entity vanish)."""
-    if key not in container:
-        raise SchemaError(f"{what}: required field {key!r} is missing")
-    value = container[key]
-    return [] if value is None else arr(value, f"{what}.{key}")
+# Checks of values a source reads itself: each raises SchemaError naming the field.
 
 
 def string(value: Any, what: str) -> str:

@@ -1,7 +1,9 @@
 """Metric tables: a metric read from one plain field is one line, on the field of its typed shape.
 
-A plain field (a count, bytes, milliseconds, a boolean, a time) is declared where the answer's
-typed shape (a `msgspec.Struct`, see `sources.typed`) declares the field::
+Each upstream answer has one typed shape (a `msgspec.Struct`) and one decoder
+(`sources.typed.Decoder`) that decodes and checks the answer against it in one pass. A plain
+field (a count, bytes, milliseconds, a boolean, a time) is exported by one line, where the shape
+declares the field::
 
     rows_synced: Annotated[int | None, Plain(MIRROR_ROWS_SYNCED)] = None
 
@@ -16,10 +18,8 @@ and filled by the source's own code. The source's `specs` are the tables' specs.
 
 A field that is null or absent gives no sample (what older upstream releases lack, see
 docs/compatibility.md), unless its `Plain` names the value that stands for "none". Whether a
-field may be absent, and its type, the shape's decoder has already checked.
-
-`Row(spec, "json.path", conversion)` reads a field of a JSON object instead, for a source not
-yet decoding its answers into typed shapes.
+field may be absent, and its type, the shape's decoder has already checked. There is no other
+way to read a plain field: a table's rows are the `Plain` fields of shapes (`plain_fields`).
 """
 
 from __future__ import annotations
@@ -35,10 +35,10 @@ import msgspec
 
 from dataflow_exporter.errors import SchemaError
 from dataflow_exporter.families import Family, MetricSpec
-from dataflow_exporter.sources.base import boolean, number, obj, timestamp, unix_time
+from dataflow_exporter.sources.base import boolean, number, timestamp, unix_time
 from dataflow_exporter.sources.typed import at
 
-# How a JSON value becomes a sample value: given the value and its path for error messages,
+# How a field's value becomes a sample value: given the value and its path for error messages,
 # a float, or None for "absent" (an empty timestamp).
 Conversion = Callable[[Any, str], float | None]
 
@@ -75,7 +75,7 @@ def flag(value: Any, what: str) -> float:
 
 def rfc3339(value: Any, what: str) -> float | None:
     """An RFC 3339 timestamp, exported in Unix seconds (an empty string is absent)."""
-    if value is None:  # only a required field gets here
+    if value is None:  # never from a table (null is absent there): a source's own call
         raise SchemaError(f"{what}: expected a timestamp, got NoneType")
     return timestamp(value, what)
 
@@ -88,71 +88,32 @@ def plain_spec(name: str, help_text: str, labels: tuple[str, ...]) -> MetricSpec
 
 @dataclass(frozen=True, slots=True)
 class Row:
-    """One metric read from one field: its spec, the field's dotted path in the entity's object
-    (as the answer spells it, for error messages), the conversion, and whether the field may be
-    null or absent (then `absent` is the value: None, no sample). With `attr` (the dotted
-    attribute path of a typed shape's field, see `Plain`) it reads a decoded shape instead of a
-    JSON object."""
+    """A `Plain` field of a typed shape as a row of a `Metrics` table, made by `plain_fields`:
+    its spec, its dotted path as the answer spells it (for error messages), its dotted attribute
+    path in the decoded shape, its conversion, and the value a null or absent field stands for
+    (None: no sample)."""
 
     spec: MetricSpec
     path: str
+    attr: str
     convert: Conversion
-    optional: bool = False
-    attr: str | None = None
     absent: float | None = None
     _attrs: tuple[str, ...] = field(init=False, repr=False, compare=False)
     _get: Callable[[Any], Any] = field(init=False, repr=False, compare=False)
-    _parents: tuple[tuple[str, str], ...] = field(init=False, repr=False, compare=False)
-    _key: str = field(init=False, repr=False, compare=False)
     _divisor: float | None = field(init=False, repr=False, compare=False)
-    # What `Metrics.read` calls: `_read_shape` for a typed shape's field, else `read`.
-    reader: Conversion = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        *parents, key = self.path.split(".")
-        # Each parent object's key, and its path for the error when it is not an object.
-        prefixes = tuple(".".join(parents[: depth + 1]) for depth in range(len(parents)))
-        object.__setattr__(self, "_parents", tuple(zip(parents, prefixes, strict=True)))
-        object.__setattr__(self, "_key", key)
+        object.__setattr__(self, "_attrs", tuple(self.attr.split(".")))
         object.__setattr__(self, "_divisor", _PLAIN_NUMBERS.get(self.convert))
-        object.__setattr__(self, "_attrs", tuple(self.attr.split(".")) if self.attr else ())
-        object.__setattr__(self, "reader", self._read_shape if self._attrs else self.read)
         # One level (most fields): the attribute read in C; nested: walked, None-safe.
-        get = operator.attrgetter(self._attrs[0]) if len(self._attrs) == 1 else self._walk
+        get = operator.attrgetter(self.attr) if len(self._attrs) == 1 else self._walk
         object.__setattr__(self, "_get", get)
 
     def under(self, name: str, attr: str) -> Row:
         """This row of a nested shape, read from the field `name` (`attr`) of its parent."""
         return Row(
-            self.spec,
-            f"{name}.{self.path}",
-            self.convert,
-            self.optional,
-            f"{attr}.{self.attr}",
-            self.absent,
+            self.spec, f"{name}.{self.path}", f"{attr}.{self.attr}", self.convert, self.absent
         )
-
-    def read(self, container: Any, where: str) -> float | None:
-        """This field's value in `container` (the object, or decoded shape, at `where`),
-        converted."""
-        if self._attrs:
-            return self._read_shape(container, where)
-        node: Any = container
-        for key, prefix in self._parents:
-            node = node.get(key)
-            if node is None:
-                break  # an absent parent object: the field is absent
-            if not isinstance(node, dict):
-                obj(node, f"{where}.{prefix}")
-        else:
-            node = node.get(self._key)
-        if node is None:
-            if self.optional:
-                return self.absent
-        elif self._divisor is not None and (type(node) is int or type(node) is float):
-            # The common case, read for every counter of every connector: no error path built.
-            return float(node) / self._divisor
-        return self.convert(node, f"{where}.{self.path}")
 
     def _walk(self, shape: Any) -> Any:
         node: Any = shape
@@ -162,11 +123,13 @@ class Row:
                 return None  # a nested shape holding the field is absent
         return node
 
-    def _read_shape(self, shape: Any, where: str) -> float | None:
+    def read(self, shape: Any, where: str) -> float | None:
+        """This field's value in `shape` (the decoded shape at `where`), converted."""
         node = self._get(shape)
         if node is None:
             return self.absent  # the field, or a nested shape holding it, is absent
         if self._divisor is not None:
+            # The common case, read for every counter of every entity: no error path built.
             if type(node) is int:
                 return float(node) / self._divisor
             if type(node) is float:
@@ -179,10 +142,6 @@ class Row:
         # conversion, which refuses what it cannot read with an error naming the field in the
         # words of the shape's decoder (`GET /x: data[3].lag: ...`, see `typed.worded`).
         return self.convert(node, at(where, self.path))
-
-
-# The row's earlier name, until every source declares its plain fields with `Plain`.
-Field = Row
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,7 +173,7 @@ def plain_fields(shape: type[msgspec.Struct]) -> tuple[Row, ...]:
             raise ValueError(f"{shape.__name__}.{attr}: one Plain per field")
         if marks:
             mark = marks[0]
-            found.append(Row(mark.spec, name, mark.convert, True, attr, mark.absent))
+            found.append(Row(mark.spec, name, attr, mark.convert, mark.absent))
             continue
         for nested in _shapes_in(hint):
             found.extend(f.under(name, attr) for f in plain_fields(nested))
@@ -234,8 +193,8 @@ _UnionType = type(int | None)
 
 class Metrics:
     """The metrics of one kind of entity, in family order: the `Plain` fields of a typed shape
-    (a row that is the shape's class; a field whose spec is listed by itself sits there),
-    `Row`s read from its JSON object, and specs the source fills itself."""
+    (a row that is the shape's class, or rows `plain_fields` made; a field whose spec is listed
+    by itself sits there), and specs the source fills itself."""
 
     def __init__(self, *rows: Row | MetricSpec | type[msgspec.Struct]) -> None:
         listed = {row for row in rows if isinstance(row, MetricSpec)}
@@ -257,7 +216,7 @@ class Metrics:
         self.specs = tuple(row.spec if isinstance(row, Row) else row for row in expanded)
         self.fields = tuple(row for row in expanded if isinstance(row, Row))
         self._index = {f.spec.name: i for i, f in enumerate(self.fields)}
-        self._readers = tuple(f.reader for f in self.fields)
+        self._readers = tuple(f.read for f in self.fields)
         names = [spec.name for spec in self.specs]
         if len(set(names)) != len(names):
             # By name: two specs of one name differing in help or labels would be two families
@@ -269,8 +228,7 @@ class Metrics:
         return self._index[metric]
 
     def read(self, container: Any, where: str) -> Values:
-        """Every `Row` of the table read from one entity (its decoded shape, or its JSON
-        object) at `where`."""
+        """Every `Row` of the table read from one entity's decoded shape at `where`."""
         return Values(self, tuple([read(container, where) for read in self._readers]))
 
     def families(self) -> Families:
@@ -280,7 +238,7 @@ class Metrics:
 
 @dataclass(frozen=True, slots=True)
 class Values:
-    """What one entity's JSON gave for a table's fields, in its order (None: absent)."""
+    """What one entity's shape gave for a table's fields, in its order (None: absent)."""
 
     table: Metrics = field(repr=False)
     values: tuple[float | None, ...]
