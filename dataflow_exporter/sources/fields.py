@@ -5,7 +5,7 @@ Each upstream answer has one typed shape (a `msgspec.Struct`) and one decoder
 field (a count, bytes, milliseconds, a boolean, a time) is exported by one line, where the shape
 declares the field::
 
-    rows_synced: Annotated[int | None, Plain(MIRROR_ROWS_SYNCED)] = None
+    rows_synced: Annotated[Integer | None, Plain(MIRROR_ROWS_SYNCED)] = None
 
 A source lists the metrics of one kind of entity in a `Metrics` table, in the order of its
 families (a `max_series` cap drops families from the end). A row that is a shape's class stands
@@ -148,7 +148,7 @@ class Row:
 class Plain:
     """What a typed shape's field exports, written on the field itself::
 
-        rows_synced: Annotated[int | None, Plain(MIRROR_ROWS_SYNCED)] = None
+        rows_synced: Annotated[Integer | None, Plain(MIRROR_ROWS_SYNCED)] = None
 
     The field's value, converted (`as_is`, `msecs`, `micros`, `flag`, `unix_seconds`,
     `rfc3339`, or the source's own), is the sample of `spec`; a None value gives no sample, or
