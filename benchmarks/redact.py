@@ -3,14 +3,14 @@
   .venv/bin/python -m benchmarks.redact            # 4, 64, 65 and 500 forms
   .venv/bin/python -m benchmarks.redact --quick    # fewer repetitions
 
-Every log line, error message and status-page text goes through `redact.redact`, so its cost per
-character matters as secrets accumulate (a `*_file` secret rotated many times, hundreds of
-targets). Each row is one number of registered forms and one text size, with one known secret in
-the middle of the text (so there is work to do): microseconds per call (best of five rounds) and
-megabytes per second; then microseconds per call for the same text without the secret (most
-texts hold none). Then, with 100 secrets known, the cost of `scrub.scrub` over a whole upstream
-error text against `scrub.shorten` keeping 200 or 4,000 characters of it (bounded work however
-long the text). Compare rows with each other, not with other machines.
+Every log line, error message and status-page text goes through `known_secrets.redact`, so its cost
+per character matters as secrets accumulate (a `*_file` secret rotated many times, hundreds of
+targets). Each row is one number of registered forms and one text size, with one known secret in the
+middle of the text (so there is work to do): microseconds per call (best of five rounds) and
+megabytes per second; then microseconds per call for the same text without the secret (most texts
+hold none). Then, with 100 secrets known, the cost of `credential_text.scrub` over a whole upstream
+error text against `credential_text.shorten` keeping 200 or 4,000 characters of it (bounded work
+however long the text). Compare rows with each other, not with other machines.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import string
 import time
 from collections.abc import Callable
 
-from dataflow_exporter import redact, scrub
+from dataflow_exporter import credential_text, known_secrets
 
 FORMS = (4, 64, 65, 500)
 # A typical upstream error, a big one (the status page's kept text), and a huge one.
@@ -40,18 +40,18 @@ def _secret(rng: random.Random) -> str:
 
 def register_forms(count: int, rng: random.Random) -> str:
     """Register secrets until exactly `count` forms are known; return one of the values."""
-    redact.forget_all()
+    known_secrets.forget_all()
     known = 0
     planted = ""
     while known < count:
         value = _secret(rng)
-        new = len(redact.forms(value))
+        new = len(known_secrets.forms(value))
         if known + new > count:
             # One form short: an HTTP Basic token of a user and a password is a single form.
-            redact.register_basic("user", value)
+            known_secrets.register_basic("user", value)
             known += 1
             continue
-        redact.register(value)
+        known_secrets.register(value)
         known += new
         planted = value
     return planted
@@ -70,7 +70,7 @@ def text_of(size: int, secret: str, rng: random.Random) -> str:
 
 
 def best_of(
-    text: str, rounds: int, calls: int, call: Callable[[str], str] = redact.redact
+    text: str, rounds: int, calls: int, call: Callable[[str], str] = known_secrets.redact
 ) -> float:
     """Seconds per call, the best of `rounds` rounds of `calls` calls."""
     best = float("inf")
@@ -90,15 +90,16 @@ ERROR_LINE = (
 
 
 def scrub_rows(rounds: int) -> None:
-    """`scrub.scrub` of a whole text against `scrub.shorten` of it, 100 secrets known."""
+    """`credential_text.scrub` of a whole text against `credential_text.shorten` of it, 100
+    secrets known."""
     rng = random.Random(0)
     register_forms(200, rng)
     print(f"\n{'text':>9} {'scrub ms':>10} {'shorten 200 ms':>15} {'shorten 4000 ms':>16}")
     for size in (8 * 1024, 10 * 1024 * 1024):
         text = (ERROR_LINE * (size // len(ERROR_LINE) + 1))[:size]
-        whole = best_of(text, 1 if size > 1 << 20 else rounds, 1, scrub.scrub)
-        short = best_of(text, rounds, 20, lambda t: scrub.shorten(t, 200))
-        kept = best_of(text, rounds, 20, lambda t: scrub.shorten(t, 4000))
+        whole = best_of(text, 1 if size > 1 << 20 else rounds, 1, credential_text.scrub)
+        short = best_of(text, rounds, 20, lambda t: credential_text.shorten(t, 200))
+        kept = best_of(text, rounds, 20, lambda t: credential_text.shorten(t, 4000))
         print(f"{size:>9} {whole * 1e3:>10.2f} {short * 1e3:>15.2f} {kept * 1e3:>16.2f}")
 
 
@@ -114,7 +115,7 @@ def main() -> None:
         secret = register_forms(count, rng)
         for size in SIZES:
             text = text_of(size, secret, rng)
-            assert secret not in redact.redact(text), "the planted secret was not masked"
+            assert secret not in known_secrets.redact(text), "the planted secret was not masked"
             once = best_of(text, 1, 1)
             calls = max(1, int(budget / max(once, 1e-7)))
             seconds = best_of(text, rounds, calls)
@@ -125,7 +126,7 @@ def main() -> None:
                 f" {clean * 1e6:>14.1f}"
             )
     scrub_rows(rounds)
-    redact.forget_all()
+    known_secrets.forget_all()
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
-"""Static credentials for upstream requests: HTTP Basic and Bearer, read from inline or file
-secrets (`SecretReader`). A `*_file` secret is re-read at most every few seconds so rotation needs
-no restart.
+"""Credentials for upstream requests: the `Auth` interface the HTTP client calls, and the static
+schemes, HTTP Basic and Bearer, read from inline or file secrets (`SecretReader`). A scheme that
+logs in to its target (Etlworks' token login) implements `Auth` in its source module. A `*_file`
+secret is re-read at most every few seconds so rotation needs no restart.
 
 Secret files are read in a small pool of their own, so a slow file system or a flood of other
 blocking work (password checks, inflation) cannot hold up the other.
@@ -18,15 +19,35 @@ import stat
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 from pydantic import SecretStr
 
-from dataflow_exporter import redact
-from dataflow_exporter.errors import Reason, SecretFileError, UpstreamError
-from dataflow_exporter.upstream import UpstreamClient, os_error_text
+from dataflow_exporter import known_secrets
+from dataflow_exporter.errors import Reason, SecretFileError, UpstreamError, os_error_text
+
+if TYPE_CHECKING:
+    # A type only: the client calls the auth, never the other way round at import.
+    from dataflow_exporter.upstream import UpstreamClient
 
 # A secret is a password, token or key: anything bigger is not one (a log file, /dev/zero).
 MAX_SECRET_BYTES = 64 * 1024
+
+
+class Auth(Protocol):
+    """Supplies credentials for requests; may renew them once after a 401.
+
+    Each call receives the client making the request, for credentials obtained from the
+    target itself (a login call): the auth never holds a client, so neither owns the other.
+    """
+
+    async def headers(self, client: UpstreamClient) -> Mapping[str, str]:
+        """Headers to add to the next request `client` makes."""
+        ...
+
+    async def renew(self, client: UpstreamClient) -> bool:
+        """Called after a 401: return True if new credentials are worth one retry."""
+        ...
 
 
 def read_secret_file(path: Path) -> str:
@@ -100,9 +121,11 @@ class SecretReader:
             value = await self._read(self._path)
             if value != self._cached:
                 # Registered once per value, not per read.
-                redact.register(value)
+                known_secrets.register(value)
                 if self._cached is not None:
-                    self._retired.append((now, functools.partial(redact.unregister, self._cached)))
+                    self._retired.append(
+                        (now, functools.partial(known_secrets.unregister, self._cached))
+                    )
             self._cached = value
             self._read_at = now
         return self._cached
@@ -149,10 +172,12 @@ class BasicAuth:
             return {}
         token = base64.b64encode(f"{self._username}:{password}".encode()).decode("ascii")
         # An upstream that echoes the header puts this token in its error text.
-        redact.register_basic(self._username, password)
+        known_secrets.register_basic(self._username, password)
         if seen is not None:
             # Masked for the grace period too: a request in flight may still be echoed.
-            self._password.retire(functools.partial(redact.unregister_basic, self._username, seen))
+            self._password.retire(
+                functools.partial(known_secrets.unregister_basic, self._username, seen)
+            )
         built = {"Authorization": f"Basic {token}"}
         self._built = (password, built)
         return built

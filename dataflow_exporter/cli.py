@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import ValidationError
 
-from dataflow_exporter import __version__, config_messages, redact
+from dataflow_exporter import __version__, config_messages, known_secrets
 from dataflow_exporter import config as config_mod
 from dataflow_exporter.config import Config
 from dataflow_exporter.config_models import SHARD_RANGE, SHARD_TOGETHER, Shard, parse_duration
@@ -350,9 +350,9 @@ def _check_one(path: str, *, syntax_only: bool) -> int:
     report = config_mod.check(path, syntax_only=syntax_only)
 
     def show(heading: str, lines: list[str]) -> None:
-        print(redact.redact(heading), file=sys.stderr)
+        print(known_secrets.redact(heading), file=sys.stderr)
         for line in lines:
-            print(redact.redact(f"  {line}"), file=sys.stderr)
+            print(known_secrets.redact(f"  {line}"), file=sys.stderr)
 
     if report.errors:
         show(f"{path}: {len(report.errors)} error(s)", report.errors)
@@ -378,7 +378,7 @@ def cmd_once(args: argparse.Namespace) -> int:
         loaded = config_mod.load(args.config_file)
     except ConfigError as exc:
         for error in exc.errors:
-            print(redact.redact(error), file=sys.stderr)
+            print(known_secrets.redact(error), file=sys.stderr)
         return EXIT_INVALID
 
     async def main() -> tuple[bool, bytes]:

@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, SecretStr, ValidationError
 
-from dataflow_exporter import config_messages, redact, thresholds
+from dataflow_exporter import config_messages, known_secrets, thresholds
 from dataflow_exporter.config_models import (
     DEFAULT_KEYS,
     Defaults,
@@ -28,7 +28,8 @@ from dataflow_exporter.config_models import (
     format_duration,
 )
 from dataflow_exporter.errors import ConfigError
-from dataflow_exporter.sources import REGISTRY
+from dataflow_exporter.sources.base import Source
+from dataflow_exporter.sources.registry import REGISTRY
 
 # `${NAME}`, `${NAME:-default}`, `$$`; any other `${` (unclosed, or not a name) is a mistake.
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}|\$\$|(?P<bad>\$\{)")
@@ -42,6 +43,9 @@ class Config:
     defaults: Defaults
     targets: tuple[TargetConfig, ...]
     shard: Shard
+    # The source class of each system the targets name, resolved here so that the scheduler
+    # polls them without knowing the registry of upstreams.
+    sources: Mapping[str, type[Source[Any]]]
 
 
 # A config is a few levels deep; anything much deeper is an attack or a generated mistake, and
@@ -312,7 +316,8 @@ def _parse(
         targets.append(target)
     if found.errors or len(targets) != len(raw_targets):
         return None, found
-    return Config(defaults, tuple(targets), shard), found
+    sources = {target.system: REGISTRY[target.system] for target in targets}
+    return Config(defaults, tuple(targets), shard, sources), found
 
 
 def _parse_global(raw: Any, found: _Findings) -> tuple[Defaults, dict[str, Any]]:
@@ -429,7 +434,7 @@ def _register_secret_like(node: Any) -> None:
     if isinstance(node, dict):
         for key, value in node.items():
             if isinstance(key, str) and _SECRET_KEY.search(key) and isinstance(value, str):
-                redact.register(value)
+                known_secrets.register(value)
             else:
                 _register_secret_like(value)
     elif isinstance(node, list):
@@ -440,7 +445,7 @@ def _register_secret_like(node: Any) -> None:
 def _register_secrets(target: TargetConfig) -> None:
     for value in target.__dict__.values():
         if isinstance(value, SecretStr):
-            redact.register(value.get_secret_value())
+            known_secrets.register(value.get_secret_value())
 
 
 def _read(path: str | Path) -> Any:

@@ -212,7 +212,7 @@ def _once(seen: set[tuple[Loc, str]], loc: Loc, err: Any) -> Iterator[tuple[Loc,
 @functools.cache
 def _duration_keys() -> frozenset[str]:
     """Config keys that hold durations, so their limits read `9m`, not `540`."""
-    from dataflow_exporter.sources import REGISTRY
+    from dataflow_exporter.sources.registry import REGISTRY
 
     keys: set[str] = set()
     models: list[type[BaseModel]] = [Defaults, *(s.config_model for s in REGISTRY.values())]

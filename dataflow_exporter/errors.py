@@ -16,18 +16,25 @@
 
 A `Reason` is the `reason` label of `dataflow_exporter_target_errors_total`: the scheduler counts
 every failed poll under one, and `internal` for any other exception that escapes a poll (a bug).
+An inventory that selects more entities than `max_entities` fails the poll as `max_entities`
+(`Source.admit` in sources/base.py), before any detail call is spent.
 
 Per entity, nothing is raised: `Details.fetch` in sources/base.py turns an UpstreamError whose
-reason is about one answer (http_4xx, http_5xx, decode, schema) into a `DetailFailure` record,
-counted in `dataflow_exporter_detail_errors_total{endpoint,reason}`, and the target stays up.
+reason is one of `ENTITY_REASONS` (about one answer: http_4xx, http_5xx, decode, schema) into a
+`DetailFailure` record (records.py), counted in
+`dataflow_exporter_detail_errors_total{endpoint,reason}`, and the target stays up.
 """
 
 from __future__ import annotations
 
+import errno
 from enum import StrEnum
 from typing import Any
 
-from dataflow_exporter import redact
+from dataflow_exporter import credential_text, known_secrets
+
+# Characters of an OS error's own text kept in a message.
+_OS_ERROR_LIMIT = 200
 
 
 class Reason(StrEnum):
@@ -44,6 +51,13 @@ class Reason(StrEnum):
     SCHEMA = "schema"
     INTERNAL = "internal"  # a bug in the exporter, not a fault of the upstream
     CONFIG = "config"
+    # The inventory selected more entities than the target's `max_entities` allows.
+    MAX_ENTITIES = "max_entities"
+
+
+# Reasons that say something about one answer rather than about reaching the target at all: a
+# detail call failing with one of these fails that entity's detail, not the poll.
+ENTITY_REASONS = frozenset({Reason.HTTP_4XX, Reason.HTTP_5XX, Reason.DECODE, Reason.SCHEMA})
 
 
 class ConfigError(Exception):
@@ -78,7 +92,7 @@ class UpstreamError(Exception):
     ) -> None:
         # The message reaches logs, the status page and the status API: an upstream that
         # echoes a credential must not carry it there.
-        super().__init__(redact.redact(message))
+        super().__init__(known_secrets.redact(message))
         self.reason = reason
         self.status = status
         self.payload = payload
@@ -94,3 +108,11 @@ class SchemaError(UpstreamError):
 
 class TimeRangeError(SchemaError):
     """An upstream time outside 1970-01-01..9999-12-31: one entity's broken field."""
+
+
+def os_error_text(exc: OSError) -> str:
+    """An OS error in words (a connection, a secret file, the listener's files), naming
+    descriptor exhaustion plainly."""
+    if exc.errno in (errno.EMFILE, errno.ENFILE):
+        return "too many open files in the exporter (raise its file descriptor limit)"
+    return credential_text.shorten(str(exc) or type(exc).__name__, _OS_ERROR_LIMIT)

@@ -10,20 +10,20 @@ gzip member of deflate pieces (`gzip_parts`), each compressed when its block was
 the poll's render thread) or, for a header, once for the process; only the exporter's own
 families and the fresh tail are compressed per build and per scrape, a few kilobytes. So the
 first scrape after a poll costs what a cached one does.
+
+This module only caches and assembles: the snapshots' blocks come rendered from the polls, and
+the exporter's own families from `self_metrics.families`.
 """
 
 from __future__ import annotations
 
-import platform
 import time
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from dataflow_exporter import __version__
-from dataflow_exporter import self_metrics as m
+from dataflow_exporter import self_metrics
 from dataflow_exporter.exposition import OPENMETRICS_EOF, header, join_exposition, render_samples
-from dataflow_exporter.families import Family, MetricSpec
+from dataflow_exporter.families import MetricSpec
 from dataflow_exporter.gzip_parts import Deflated, Lined, deflate, line_up, member
 from dataflow_exporter.runtime_metrics import RuntimeMetrics
 from dataflow_exporter.store import Store
@@ -100,7 +100,9 @@ class ExpositionCache:
                     (block, snapshot.deflated.get(family_name))
                 )
                 specs.setdefault(family_name, snapshot.specs[family_name])
-        own_families = [(f.spec, [render_samples(f)]) for f in self._self_families(stale)]
+        own_families = [
+            (f.spec, [render_samples(f)]) for f in self_metrics.families(self.store, stale)
+        ]
         # `# EOF` is added per scrape, after the runtime metrics.
         own = join_exposition(own_families, openmetrics, eof=False)
         families = [(specs[name], blocks[name]) for name in sorted(blocks)]
@@ -120,48 +122,3 @@ class ExpositionCache:
             # A snapshot built without pieces (by hand) is compressed here, once per build.
             pieces.extend(piece or deflate(block) for block, piece in entries)
         return pieces
-
-    def _self_families(self, stale: frozenset[str]) -> list[Family]:
-        fams = {spec.name: Family(spec) for spec in m.SELF_SPECS}
-
-        def add(spec: MetricSpec, labels: tuple[str, ...], value: float) -> None:
-            fams[spec.name].add(labels, value)
-
-        for name, state in sorted(self.store.targets.items()):
-            key = (state.system, name)
-            is_stale = name in stale
-            add(m.TARGET_UP, key, 1 if state.up else 0)
-            if state.last_success is not None:
-                add(m.TARGET_LAST_SUCCESS, key, state.last_success)
-            add(m.TARGET_POLL_DURATION, key, state.last_duration)
-            add(m.TARGET_POLL_INTERVAL, key, state.interval)
-            series = 0 if is_stale or state.snapshot is None else state.snapshot.series
-            add(m.TARGET_SERIES, key, series)
-            add(m.TARGET_STALE, key, 1 if is_stale else 0)
-            add(m.TARGET_POLLS, key, state.polls_total)
-            for reason in m.REASONS:
-                add(m.TARGET_ERRORS, (*key, reason), state.errors_total.get(reason, 0))
-            add(m.SERIES_DROPPED, key, state.dropped_total)
-            failing = Counter(f.endpoint for f in state.detail_failures)
-            for endpoint in sorted({*state.detail_endpoints, *failing}):
-                add(m.DETAIL_FAILURES, (*key, endpoint), failing.get(endpoint, 0))
-                for reason in m.DETAIL_REASONS:
-                    count = state.detail_errors_total.get((endpoint, reason), 0)
-                    add(m.DETAIL_ERRORS, (*key, endpoint, reason), count)
-            for capability, served in state.capabilities.items():
-                add(m.CAPABILITY, (*key, capability), 1 if served else 0)
-        unknown = {
-            (state.system, field_name): 0
-            for state in self.store.targets.values()
-            for field_name in state.unknown_value_fields
-        }
-        unknown.update(self.store.unknown_values)
-        for (system, field_name), count in sorted(unknown.items()):
-            add(m.UNKNOWN_VALUES, (system, field_name), count)
-        add(m.BUILD_INFO, (__version__, platform.python_version()), 1)
-        add(m.RELOAD_OK, (), 1 if self.store.reload_ok else 0)
-        if self.store.reload_at is not None:
-            add(m.RELOAD_AT, (), self.store.reload_at)
-        shard = self.store.shard
-        add(m.SHARD_INFO, (str(shard.index), str(shard.count)), 1)
-        return list(fams.values())

@@ -1,9 +1,9 @@
 """structlog set-up: JSON lines or logfmt when not on a TTY, console lines on one, secrets always
 redacted.
 
-The redaction processor runs just before rendering, over every string in the event, so a secret
-that reaches a log call by any route (an upstream echoing it, an exception text) is masked. It
-scrubs (`scrub.scrub`), not only redacts: poll and detail failures carry upstream error texts,
+The redaction processor runs just before rendering, over every string in the event, so a secret that
+reaches a log call by any route (an upstream echoing it, an exception text) is masked. It scrubs
+(`credential_text.scrub`), not only redacts: poll and detail failures carry upstream error texts,
 which can hold credentials the exporter never knew (a database password in a peer's DSN).
 
 Then every control, bidi and zero-width character is written as an escape (`visible.escape`):
@@ -21,7 +21,7 @@ from typing import Any, Literal, TextIO
 
 import structlog
 
-from dataflow_exporter import scrub, visible
+from dataflow_exporter import credential_text, visible
 
 LogFormat = Literal["logfmt", "json", "console", "auto"]
 LEVELS = ("debug", "info", "warn", "error")
@@ -30,7 +30,7 @@ FORMATS = ("auto", "logfmt", "json", "console")
 
 def _scrub(value: Any) -> Any:
     if isinstance(value, str):
-        return scrub.scrub(value)
+        return credential_text.scrub(value)
     if isinstance(value, dict):
         return {k: _scrub(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

@@ -2,7 +2,7 @@
 
 Each poller runs its polls one after another (so never two at once), within the target's
 `timeout`, then sleeps for the jittered interval, for an exponential backoff after consecutive
-failures, and at least as long as an upstream's `Retry-After` asks.
+failures, and at least as long as an upstream's `Retry-After` asks (`backoff`).
 """
 
 from __future__ import annotations
@@ -15,20 +15,24 @@ import traceback
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
-from dataflow_exporter.config import Config
+from dataflow_exporter import backoff
 from dataflow_exporter.config_models import Shard, TargetConfig
 from dataflow_exporter.errors import Reason, UpstreamError
 from dataflow_exporter.exposition import SeriesRenderer
 from dataflow_exporter.log import get_logger
+from dataflow_exporter.records import DetailFailure
 from dataflow_exporter.snapshot import Snapshot, build_snapshot
-from dataflow_exporter.sources import REGISTRY
-from dataflow_exporter.sources.base import DetailFailure, PollResult, Source
-from dataflow_exporter.store import Store, TargetState, backoff_factor
+from dataflow_exporter.store import Store, TargetState
 from dataflow_exporter.upstream import UpstreamClient
+
+if TYPE_CHECKING:
+    # Types only: the loaded config hands the scheduler each target's source class.
+    from dataflow_exporter.config import Config
+    from dataflow_exporter.sources.base import PollResult, Source
 
 log = get_logger("dataflow_exporter.scheduler")
 
@@ -48,14 +52,6 @@ RENDER_THREADS = 2
 # A poll with fewer samples renders on the loop in a few milliseconds: cheaper than a thread
 # hop, and no contention for the interpreter lock with the loop thread.
 RENDER_INLINE_SAMPLES = 5_000
-
-
-def backoff_delay(interval: float, failures: int, retry_after: float | None) -> float:
-    """Seconds until the next poll, before jitter."""
-    delay = interval * backoff_factor(failures)
-    if retry_after is not None:
-        delay = max(delay, retry_after)
-    return delay
 
 
 # The exporter's own code: a bug is reported at its last frame here, not in a library below.
@@ -269,7 +265,7 @@ class Poller:
         """The jittered sleep before the next poll."""
         state = self.store.targets.get(self.config.name)
         failures = state.consecutive_failures if state else 0
-        delay = backoff_delay(self.config.interval, failures, self.retry_after)
+        delay = backoff.delay(self.config.interval, failures, self.retry_after)
         return delay * self.rng.uniform(1 - JITTER, 1 + JITTER)
 
     async def run(self) -> None:
@@ -310,8 +306,8 @@ class Scheduler:
             RENDER_THREADS, thread_name_prefix="render"
         )
 
-    def _make_poller(self, target: TargetConfig) -> Poller:
-        source = REGISTRY[target.system](target, self.clock, self._shard)
+    def _make_poller(self, target: TargetConfig, kind: type[Source[Any]]) -> Poller:
+        source = kind(target, self.clock, self._shard)
         client = UpstreamClient(self.session, target, source.auth())
         return Poller(target, source, client, self.store, self.clock, self.rng, self._renderers)
 
@@ -327,15 +323,16 @@ class Scheduler:
         for name, target in wanted.items():
             if name in self.pollers:
                 continue
-            self.pollers[name] = self._make_poller(target)
+            kind = config.sources[target.system]
+            self.pollers[name] = self._make_poller(target, kind)
             self.store.add(
                 TargetState(
                     name,
                     target.system,
                     target.interval,
                     target.stale_after,
-                    detail_endpoints=REGISTRY[target.system].detail_endpoints,
-                    unknown_value_fields=REGISTRY[target.system].unknown_value_fields,
+                    detail_endpoints=kind.detail_endpoints,
+                    unknown_value_fields=kind.unknown_value_fields,
                     configured_at=self.clock(),
                 )
             )

@@ -1,14 +1,20 @@
-"""The exporter's own metric families: names, help texts and label names in one place.
+"""The exporter's own metric families (`dataflow_exporter_*`): their names, help texts and label
+names, and their values read from the store (`families`).
 
-Upstream families are declared by their source modules (`Source.specs`); `all_specs()` gathers
-both, so tests, dashboards and alert rules can be checked against one list.
+Upstream families are declared by their source modules (`Source.specs`);
+`sources.registry.all_specs()` gathers both, so tests, dashboards and alert rules can be checked
+against one list.
 """
 
 from __future__ import annotations
 
-from dataflow_exporter.errors import Reason
-from dataflow_exporter.families import MetricSpec
-from dataflow_exporter.sources.base import ENTITY_REASONS
+import platform
+from collections import Counter
+
+from dataflow_exporter import __version__
+from dataflow_exporter.errors import ENTITY_REASONS, Reason
+from dataflow_exporter.families import Family, MetricSpec
+from dataflow_exporter.store import Store
 
 TARGET = ("system", "target")
 
@@ -173,11 +179,49 @@ REASONS = tuple(reason.value for reason in Reason)
 DETAIL_REASONS = tuple(reason.value for reason in Reason if reason in ENTITY_REASONS)
 
 
-def all_specs() -> dict[str, MetricSpec]:
-    """Every family the exporter can emit, by name."""
-    from dataflow_exporter.sources import REGISTRY
+def families(store: Store, stale: frozenset[str]) -> list[Family]:
+    """The exporter's own families as the store has them now; `stale` names the targets whose
+    last good snapshot is withheld (their series count is then 0)."""
+    fams = {spec.name: Family(spec) for spec in SELF_SPECS}
 
-    specs = {spec.name: spec for spec in (*SELF_SPECS, *RUNTIME_SPECS)}
-    for source in REGISTRY.values():
-        specs.update({spec.name: spec for spec in source.specs})
-    return specs
+    def add(spec: MetricSpec, labels: tuple[str, ...], value: float) -> None:
+        fams[spec.name].add(labels, value)
+
+    for name, state in sorted(store.targets.items()):
+        key = (state.system, name)
+        is_stale = name in stale
+        add(TARGET_UP, key, 1 if state.up else 0)
+        if state.last_success is not None:
+            add(TARGET_LAST_SUCCESS, key, state.last_success)
+        add(TARGET_POLL_DURATION, key, state.last_duration)
+        add(TARGET_POLL_INTERVAL, key, state.interval)
+        series = 0 if is_stale or state.snapshot is None else state.snapshot.series
+        add(TARGET_SERIES, key, series)
+        add(TARGET_STALE, key, 1 if is_stale else 0)
+        add(TARGET_POLLS, key, state.polls_total)
+        for reason in REASONS:
+            add(TARGET_ERRORS, (*key, reason), state.errors_total.get(reason, 0))
+        add(SERIES_DROPPED, key, state.dropped_total)
+        failing = Counter(f.endpoint for f in state.detail_failures)
+        for endpoint in sorted({*state.detail_endpoints, *failing}):
+            add(DETAIL_FAILURES, (*key, endpoint), failing.get(endpoint, 0))
+            for reason in DETAIL_REASONS:
+                count = state.detail_errors_total.get((endpoint, reason), 0)
+                add(DETAIL_ERRORS, (*key, endpoint, reason), count)
+        for capability, served in state.capabilities.items():
+            add(CAPABILITY, (*key, capability), 1 if served else 0)
+    unknown = {
+        (state.system, field_name): 0
+        for state in store.targets.values()
+        for field_name in state.unknown_value_fields
+    }
+    unknown.update(store.unknown_values)
+    for (system, field_name), count in sorted(unknown.items()):
+        add(UNKNOWN_VALUES, (system, field_name), count)
+    add(BUILD_INFO, (__version__, platform.python_version()), 1)
+    add(RELOAD_OK, (), 1 if store.reload_ok else 0)
+    if store.reload_at is not None:
+        add(RELOAD_AT, (), store.reload_at)
+    shard = store.shard
+    add(SHARD_INFO, (str(shard.index), str(shard.count)), 1)
+    return list(fams.values())

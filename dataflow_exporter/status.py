@@ -3,7 +3,7 @@ API (`/api/v1/status`), so the two can never disagree. `status_cache` builds it 
 change, off the event loop.
 
 Everything here is safe to show: upstream error texts are scrubbed of secrets and anything
-credential-shaped (`scrub.scrub`) before they are cut, and no URL or config value appears.
+credential-shaped (`credential_text.scrub`) before they are cut, and no URL or config value appears.
 Control, bidi and zero-width characters in upstream text are shown as `<U+202E>`, never raw, so
 a name cannot reorder or hide what the page says. What is kept is bounded: entries per target,
 characters per text and per target; the view says how many entries were left out.
@@ -16,7 +16,7 @@ from typing import Literal
 
 import msgspec
 
-from dataflow_exporter import __version__, scrub, visible
+from dataflow_exporter import __version__, backoff, credential_text, visible
 from dataflow_exporter.store import Store, TargetState, broken_key, detail_key
 
 # Bumped when a field is removed or changes meaning; new fields may appear in any version.
@@ -139,7 +139,7 @@ def shown_text(text: str, limit: int = MAX_ERROR_CHARS) -> str:
     """Upstream text as it may be shown: scrubbed, then cut (scrubbing first, so a cut never
     leaves half a credential unrecognised), with every control visible."""
     # One character more than shown, so `_cut` knows the text went on and says so.
-    shown = scrub.shorten(_valid(text), limit + 1)
+    shown = credential_text.shorten(_valid(text), limit + 1)
     return _cut(visible.mark(shown, keep_lines=True), limit)
 
 
@@ -190,7 +190,7 @@ def _target(state: TargetState, now: float, listed: int, memo: TextMemo) -> Targ
         last_poll_duration_seconds=round(state.last_duration, 4),
         last_error=error,
         consecutive_failures=state.consecutive_failures,
-        backoff_factor=state.backoff_factor,
+        backoff_factor=backoff.factor(state.consecutive_failures),
         retry_after_seconds=state.retry_after,
         next_poll=state.next_poll_at,
         series=state.snapshot.series if state.snapshot is not None and not stale else 0,

@@ -14,16 +14,16 @@ import msgspec
 
 from dataflow_exporter.config_models import Shard
 from dataflow_exporter.errors import Reason
+from dataflow_exporter.records import BrokenEntity, DetailFailure
 from dataflow_exporter.snapshot import Snapshot
-from dataflow_exporter.sources.base import BrokenEntity, DetailFailure
 
 # Broken entities kept per target (the worst upstream could report every entity broken); the
 # status page and the API say how many more there were.
 MAX_BROKEN_KEPT = 5000
 # Characters of an upstream error text kept (broken entities, failing detail calls, failed
 # polls): one 10 MB error must not be held, nor scrubbed, whole. Longer than the status view's
-# scrub read (`scrub.read_bound`), so the view still sees that a text was cut and drops the
-# word cut in two.
+# scrub read (`credential_text.read_bound`), so the view still sees that a text was cut and
+# drops the word cut in two.
 MAX_TEXT_KEPT = 16 * 1024
 # What identifies one broken entity in one state, for "since when".
 BrokenKey = tuple[str, tuple[tuple[str, str], ...], str]
@@ -33,14 +33,6 @@ BrokenKey = tuple[str, tuple[tuple[str, str], ...], str]
 # under OTHER_FIELD.
 MAX_UNKNOWN_FIELDS = 1000
 OTHER_FIELD = "(other)"
-
-
-BACKOFF_FACTOR_CAP = 8  # a failing target is polled at least every 8 intervals
-
-
-def backoff_factor(failures: int) -> int:
-    """How many intervals the next poll waits after `failures` consecutive failures."""
-    return min(2 ** (failures - 1), BACKOFF_FACTOR_CAP) if failures > 0 else 1
 
 
 @dataclass(slots=True)
@@ -88,11 +80,6 @@ class TargetState:
     def polled(self) -> bool:
         """True once a poll of the target has finished, whatever its outcome."""
         return self.last_poll_at is not None
-
-    @property
-    def backoff_factor(self) -> int:
-        """Intervals the next poll waits after the consecutive failures so far."""
-        return backoff_factor(self.consecutive_failures)
 
     def stale(self, now: float) -> bool:
         """True when the last good snapshot is too old to be shown, or when no poll has

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
-import errno
 import json
 import math
 import re
@@ -16,16 +15,17 @@ import time
 import zlib
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple
 
 import aiohttp
 import msgspec
 from aiohttp.http_exceptions import ContentLengthError
 from yarl import URL
 
-from dataflow_exporter import __version__, scrub
+from dataflow_exporter import __version__, credential_text
+from dataflow_exporter.auth import Auth
 from dataflow_exporter.config_models import TargetConfig, TLSConfig
-from dataflow_exporter.errors import Reason, SchemaError, UpstreamError
+from dataflow_exporter.errors import Reason, SchemaError, UpstreamError, os_error_text
 
 USER_AGENT = f"dataflow-exporter/{__version__}"
 # How many resolved request paths a client keeps (see `UpstreamClient._resolve`).
@@ -33,22 +33,6 @@ _RESOLVED_PATHS = 256
 MAX_RETRY_AFTER_SECONDS = 3600.0
 _MESSAGE_LIMIT = 200
 _CHUNK = 64 * 1024
-
-
-class Auth(Protocol):
-    """Supplies credentials for requests; may renew them once after a 401.
-
-    Each call receives the client making the request, for credentials obtained from the
-    target itself (a login call): the auth never holds a client, so neither owns the other.
-    """
-
-    async def headers(self, client: UpstreamClient) -> Mapping[str, str]:
-        """Headers to add to the next request `client` makes."""
-        ...
-
-    async def renew(self, client: UpstreamClient) -> bool:
-        """Called after a 401: return True if new credentials are worth one retry."""
-        ...
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
@@ -184,7 +168,7 @@ def _error_text(body: bytes) -> str:
         for key in ("message", "error", "errorMessage"):
             value = data.get(key)
             if isinstance(value, str) and value:
-                return scrub.shorten(value, _MESSAGE_LIMIT)
+                return credential_text.shorten(value, _MESSAGE_LIMIT)
     return ""
 
 
@@ -517,20 +501,13 @@ def _malformed(exc: aiohttp.ClientError, what: str) -> UpstreamError:
     return UpstreamError(Reason.DECODE, f"{what}: malformed HTTP status line or headers")
 
 
-def os_error_text(exc: OSError) -> str:
-    """An OS error in words, naming descriptor exhaustion plainly."""
-    if exc.errno in (errno.EMFILE, errno.ENFILE):
-        return "too many open files in the exporter (raise its file descriptor limit)"
-    return _short(exc)
-
-
 def _short(exc: BaseException) -> str:
-    return scrub.shorten(str(exc) or type(exc).__name__, _MESSAGE_LIMIT)
+    return credential_text.shorten(str(exc) or type(exc).__name__, _MESSAGE_LIMIT)
 
 
 def _quoted(text: str) -> str:
     """A value from an upstream payload, shortened for an error message."""
-    shown = scrub.shorten(text, 80)
+    shown = credential_text.shorten(text, 80)
     return repr(shown + ("…" if len(shown) < len(text) else ""))
 
 

@@ -32,8 +32,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from dataflow_exporter import config_messages
-from dataflow_exporter.errors import WebConfigError
-from dataflow_exporter.upstream import os_error_text
+from dataflow_exporter.errors import WebConfigError, os_error_text
 
 # A bcrypt hash of a random string nobody knows; checked for unknown users to equalise timing.
 _DUMMY_HASH = b"$2b$10$G1FGI6Em0LmWEIHYJ1wLleyXNDZDh3N1vLS0IEKcHSCJmz16.mGfm"

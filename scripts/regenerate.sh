@@ -17,5 +17,5 @@ if ! .venv/bin/python -c 'import dataflow_exporter, yaml' >/dev/null 2>&1; then
   .venv/bin/pip install -q --disable-pip-version-check -e .
 fi
 .venv/bin/python alerts/generate.py
-.venv/bin/python grafana/generate.py
+.venv/bin/python -m grafana.generate
 echo "regenerate: wrote alerts/dataflow-exporter.rules.yml, grafana/*.json and the chart's copies"

@@ -13,7 +13,7 @@ import pytest
 import structlog
 from aiohttp import ClientResponse
 
-from dataflow_exporter import redact
+from dataflow_exporter import known_secrets
 from dataflow_exporter.exporter import Exporter
 from dataflow_exporter.simulator import Simulation
 from tests.support.daemon import SECRET, write_config
@@ -43,9 +43,9 @@ def _logging_as_it_was() -> Iterator[None]:
 
 @pytest.fixture(autouse=True)
 def _clean_secrets() -> Iterator[None]:
-    redact.forget_all()
+    known_secrets.forget_all()
     yield
-    redact.forget_all()
+    known_secrets.forget_all()
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ import pytest
 from pydantic import SecretStr
 
 import dataflow_exporter.auth as auth_mod
-from dataflow_exporter import redact
+from dataflow_exporter import known_secrets
 from dataflow_exporter.auth import (
     MAX_SECRET_BYTES,
     ROTATED_SECRET_GRACE_SECONDS,
@@ -31,7 +31,7 @@ from dataflow_exporter.auth import (
 )
 from dataflow_exporter.errors import Reason, SecretFileError, UpstreamError
 from dataflow_exporter.sources.etlworks import TOKEN_ISSUE_PATH, TokenAuth
-from dataflow_exporter.upstream import UpstreamClient
+from dataflow_exporter.upstream import Answer, UpstreamClient
 
 MiB = 1024 * 1024
 
@@ -60,11 +60,13 @@ class TokenIssuer:
     def __init__(self) -> None:
         self.calls: list[tuple[str, Mapping[str, Any], bool]] = []
 
-    async def post_json(
-        self, path: str, body: Mapping[str, Any], *, authenticate: bool = True
-    ) -> Any:
+    async def request(
+        self, method: str, path: str, *, body: Mapping[str, Any], authenticate: bool = True
+    ) -> Answer:
+        assert method == "POST"
         self.calls.append((path, body, authenticate))
-        return {"token": f"token-{len(self.calls)}-Xk9q"}
+        token = f"token-{len(self.calls)}-Xk9q"
+        return Answer(b'{"token": "%s"}' % token.encode(), f"POST {path}")
 
 
 def _client(fake: object) -> UpstreamClient:
@@ -85,7 +87,7 @@ async def test_a_secret_file_is_read_stripped_and_registered_for_redaction(
     path = tmp_path / "password"
     path.write_text("from-a-file-Xk9\n")
     assert await SecretReader(SecretStr("inline-ignored"), path).get() == "from-a-file-Xk9"
-    assert redact.redact("echoed from-a-file-Xk9") == f"echoed {redact.MASK}"
+    assert known_secrets.redact("echoed from-a-file-Xk9") == f"echoed {known_secrets.MASK}"
 
 
 def test_a_secret_file_of_exactly_the_limit_is_read(tmp_path: Path) -> None:
@@ -222,8 +224,8 @@ async def test_a_secret_file_read_again_unchanged_is_registered_once(tmp_path: P
         assert await reader.get() == "same-value-Xk9"
         clock.now += SECRET_FILE_TTL_SECONDS
     # One registration: a single unregister forgets it (three would keep it masked).
-    redact.unregister("same-value-Xk9")
-    assert redact.redact("same-value-Xk9") == "same-value-Xk9"
+    known_secrets.unregister("same-value-Xk9")
+    assert known_secrets.redact("same-value-Xk9") == "same-value-Xk9"
 
 
 async def test_a_rotated_away_secret_stays_masked_for_the_grace_period(tmp_path: Path) -> None:
@@ -236,10 +238,13 @@ async def test_a_rotated_away_secret_stays_masked_for_the_grace_period(tmp_path:
     clock.now += SECRET_FILE_TTL_SECONDS
     rotated_at = clock.now
     assert await reader.get() == "new-value-Xk9"
-    assert redact.redact("old-value-Xk9 new-value-Xk9") == f"{redact.MASK} {redact.MASK}"
+    assert (
+        known_secrets.redact("old-value-Xk9 new-value-Xk9")
+        == f"{known_secrets.MASK} {known_secrets.MASK}"
+    )
     clock.now = rotated_at + ROTATED_SECRET_GRACE_SECONDS - 0.5
     await reader.get()
-    assert redact.redact("old-value-Xk9") == redact.MASK
+    assert known_secrets.redact("old-value-Xk9") == known_secrets.MASK
 
 
 async def test_a_rotated_away_secret_is_forgotten_after_the_grace_period(tmp_path: Path) -> None:
@@ -254,7 +259,9 @@ async def test_a_rotated_away_secret_is_forgotten_after_the_grace_period(tmp_pat
     await reader.get()
     clock.now = rotated_at + ROTATED_SECRET_GRACE_SECONDS  # the boundary itself forgets
     assert await reader.get() == "new-value-Xk9"
-    assert redact.redact("old-value-Xk9 new-value-Xk9") == f"old-value-Xk9 {redact.MASK}"
+    assert (
+        known_secrets.redact("old-value-Xk9 new-value-Xk9") == f"old-value-Xk9 {known_secrets.MASK}"
+    )
 
 
 async def test_a_value_rotated_back_stays_masked_after_its_old_grace(tmp_path: Path) -> None:
@@ -269,7 +276,7 @@ async def test_a_value_rotated_back_stays_masked_after_its_old_grace(tmp_path: P
         await reader.get()
     clock.now += ROTATED_SECRET_GRACE_SECONDS
     assert await reader.get() == "value-a-Xk9"
-    assert redact.redact("value-a-Xk9 value-b-Xk9") == f"{redact.MASK} value-b-Xk9"
+    assert known_secrets.redact("value-a-Xk9 value-b-Xk9") == f"{known_secrets.MASK} value-b-Xk9"
 
 
 async def test_forty_rotations_leave_only_the_current_value_known(tmp_path: Path) -> None:
@@ -281,8 +288,8 @@ async def test_forty_rotations_leave_only_the_current_value_known(tmp_path: Path
         await reader.get()
         clock.now += ROTATED_SECRET_GRACE_SECONDS
     await reader.get()
-    shown = redact.redact(" ".join(f"rotation-{n:02d}-Xk9" for n in range(40)))
-    assert shown.split() == [f"rotation-{n:02d}-Xk9" for n in range(39)] + [redact.MASK]
+    shown = known_secrets.redact(" ".join(f"rotation-{n:02d}-Xk9" for n in range(40)))
+    assert shown.split() == [f"rotation-{n:02d}-Xk9" for n in range(39)] + [known_secrets.MASK]
 
 
 async def test_an_inline_secret_needs_no_clock() -> None:
@@ -314,12 +321,12 @@ async def test_a_rotated_basic_token_stays_masked_for_the_grace_period(tmp_path:
     rotated_at = clock.now
     await auth.headers(_client(None))
     new_token = base64.b64encode(b"svc:new-pass-Xk9").decode()
-    assert redact.redact(f"echoed {new_token}") == f"echoed {redact.MASK}"
+    assert known_secrets.redact(f"echoed {new_token}") == f"echoed {known_secrets.MASK}"
     # An upstream may still echo the header of a request sent before the rotation.
-    assert redact.redact(f"echoed {old_token}") == f"echoed {redact.MASK}"
+    assert known_secrets.redact(f"echoed {old_token}") == f"echoed {known_secrets.MASK}"
     clock.now = rotated_at + ROTATED_SECRET_GRACE_SECONDS
     await auth.headers(_client(None))
-    assert redact.redact(f"echoed {old_token}") == f"echoed {old_token}"
+    assert known_secrets.redact(f"echoed {old_token}") == f"echoed {old_token}"
 
 
 async def test_basic_auth_without_a_password_sends_nothing() -> None:

@@ -11,7 +11,7 @@ import pytest
 from dataflow_exporter import config as config_mod
 from dataflow_exporter.config_models import Filter, parse_duration
 from dataflow_exporter.errors import ConfigError
-from dataflow_exporter.sources import REGISTRY
+from dataflow_exporter.sources.registry import REGISTRY
 
 CONFIGS = Path(__file__).parent / "configs"
 BAD = sorted(CONFIGS.glob("bad-*.yaml"))

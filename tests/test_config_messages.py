@@ -15,7 +15,7 @@ from dataflow_exporter import config as config_mod
 from dataflow_exporter.config_messages import INTERNAL_WORDING
 from dataflow_exporter.config_models import Defaults, TLSConfig
 from dataflow_exporter.errors import ConfigError
-from dataflow_exporter.sources import REGISTRY
+from dataflow_exporter.sources.registry import REGISTRY
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "config.example.yaml"
 SECRET = "hunter2-secret-9f1c"

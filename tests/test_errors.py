@@ -4,12 +4,13 @@ that never carry a registered secret."""
 from __future__ import annotations
 
 import base64
+import errno
 import re
 from pathlib import Path
 
 import pytest
 
-from dataflow_exporter import redact
+from dataflow_exporter import known_secrets
 from dataflow_exporter.errors import (
     ConfigError,
     Reason,
@@ -17,6 +18,7 @@ from dataflow_exporter.errors import (
     SecretFileError,
     UpstreamError,
     WebConfigError,
+    os_error_text,
 )
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -35,8 +37,10 @@ DOCUMENTED_REASONS = {
     Reason.SCHEMA: "schema",
     Reason.CONFIG: "config",
     Reason.INTERNAL: "internal",
+    Reason.MAX_ENTITIES: "max_entities",
 }
 SECRET = "s3cr3t-Xk9q-value"
+MASK = known_secrets.MASK
 
 
 def test_each_reason_is_the_label_value_the_docs_name() -> None:
@@ -56,20 +60,18 @@ def test_the_readme_lists_exactly_the_reasons_of_the_error_counter() -> None:
 
 
 def test_an_upstream_error_masks_a_registered_secret_in_every_known_form() -> None:
-    redact.register(SECRET)
+    known_secrets.register(SECRET)
     basic = base64.b64encode(f":{SECRET}".encode()).decode()
     message = f"HTTP 401: password {SECRET}, Basic {basic}, url-encoded pw%3D{SECRET}"
     error = UpstreamError(Reason.AUTH, message, status=401)
     assert SECRET not in str(error)
     assert basic not in str(error)
-    assert str(error) == (
-        f"HTTP 401: password {redact.MASK}, Basic {redact.MASK}, url-encoded pw%3D{redact.MASK}"
-    )
+    assert str(error) == (f"HTTP 401: password {MASK}, Basic {MASK}, url-encoded pw%3D{MASK}")
     assert (error.reason, error.status) == (Reason.AUTH, 401)
 
 
 def test_a_schema_error_is_redacted_too_and_carries_reason_schema() -> None:
-    redact.register(SECRET)
+    known_secrets.register(SECRET)
     error = SchemaError(f"flows[0].name: expected a string, got {SECRET!r}")
     assert SECRET not in str(error)
     assert error.reason is Reason.SCHEMA
@@ -99,3 +101,14 @@ def test_a_config_error_lists_every_problem_and_which_the_environment_causes() -
 def test_every_failure_is_an_exception_of_its_own_kind(kind: type[Exception]) -> None:
     others = {ConfigError, WebConfigError, SecretFileError, UpstreamError} - {kind}
     assert not any(issubclass(kind, other) for other in others)
+
+
+def test_an_os_error_is_told_in_its_own_words_and_descriptor_exhaustion_plainly() -> None:
+    assert os_error_text(OSError(errno.ECONNREFUSED, "Connection refused")) == (
+        "[Errno 111] Connection refused"
+    )
+    assert os_error_text(OSError(errno.EMFILE, "Too many open files")) == (
+        "too many open files in the exporter (raise its file descriptor limit)"
+    )
+    assert os_error_text(OSError(errno.ENFILE, "File table overflow")).startswith("too many open")
+    assert os_error_text(OSError()) == "OSError"

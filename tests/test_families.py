@@ -119,3 +119,13 @@ def test_families_are_indexed_by_metric_name() -> None:
 def test_a_missing_state_is_unknown_and_labelled_null_as_json_writes_it() -> None:
     state = StateSet(("RUNNING",)).normalise(None)
     assert (type(state), state) == (Unknown, "null")
+
+
+def test_an_unknown_state_spelling_a_known_one_marks_it_without_a_second_series() -> None:
+    # "STATUS RUNNING" cleans to a known name: still reported unknown, one series per state.
+    states = StateSet(("STATUS_RUNNING", "STATUS_PAUSED"))
+    state = states.normalise("STATUS RUNNING")
+    assert isinstance(state, Unknown)
+    family = Family(STATUS)
+    states.one_hot(family, ("a",), state)
+    assert family.samples == [(("a", "STATUS_RUNNING"), 1.0), (("a", "STATUS_PAUSED"), 0.0)]

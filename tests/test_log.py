@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from dataflow_exporter import redact
+from dataflow_exporter import known_secrets
 from dataflow_exporter.log import LogFormat, configure, get_logger
 
 SECRET = "S3cr3t-log-only-7d41"
@@ -26,7 +26,7 @@ def log_lines() -> Iterator[io.StringIO]:
 def test_a_registered_secret_is_masked_in_the_event_and_in_nested_fields(
     log_lines: io.StringIO,
 ) -> None:
-    redact.register(SECRET)
+    known_secrets.register(SECRET)
     get_logger("test").warning(
         f"event carrying {SECRET}",
         error=f"upstream said password={SECRET}",
@@ -35,13 +35,13 @@ def test_a_registered_secret_is_masked_in_the_event_and_in_nested_fields(
     text = log_lines.getvalue()
     assert SECRET not in text
     (line,) = [json.loads(row) for row in text.splitlines()]
-    assert line["event"] == f"event carrying {redact.MASK}"
-    assert line["error"] == f"upstream said password={redact.MASK}"
-    assert line["nested"] == {"list": [redact.MASK, 1], "text": f"x{redact.MASK}x"}
+    assert line["event"] == f"event carrying {known_secrets.MASK}"
+    assert line["error"] == f"upstream said password={known_secrets.MASK}"
+    assert line["nested"] == {"list": [known_secrets.MASK, 1], "text": f"x{known_secrets.MASK}x"}
 
 
 def test_a_secret_in_an_exception_traceback_is_masked(log_lines: io.StringIO) -> None:
-    redact.register(SECRET)
+    known_secrets.register(SECRET)
     try:
         raise RuntimeError(f"connect failed with {SECRET}")
     except RuntimeError:
@@ -52,7 +52,7 @@ def test_a_secret_in_an_exception_traceback_is_masked(log_lines: io.StringIO) ->
 
 
 def test_text_without_secrets_is_logged_unchanged(log_lines: io.StringIO) -> None:
-    redact.register(SECRET)
+    known_secrets.register(SECRET)
     get_logger("test").info("poll_finished", target="pg", url="http://pg:3000/api")
     (line,) = [json.loads(row) for row in log_lines.getvalue().splitlines()]
     assert (line["target"], line["url"]) == ("pg", "http://pg:3000/api")

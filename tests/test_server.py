@@ -26,7 +26,7 @@ from dataflow_exporter.server import (
     make_app,
 )
 from dataflow_exporter.simulator import Simulation
-from dataflow_exporter.sources import REGISTRY
+from dataflow_exporter.sources.registry import REGISTRY
 from dataflow_exporter.store import Store, TargetState
 from tests.support.daemon import SECRET, base, wait_ready, write_config
 from tests.support.helpers import value

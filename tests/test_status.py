@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-from dataflow_exporter import redact, scrub, status
+from dataflow_exporter import credential_text, known_secrets, status
 from dataflow_exporter import store as store_mod
 from dataflow_exporter.errors import Reason
+from dataflow_exporter.records import BrokenEntity, DetailFailure
 from dataflow_exporter.snapshot import Snapshot
-from dataflow_exporter.sources.base import BrokenEntity, DetailFailure
 from dataflow_exporter.status import (
     API_VERSION,
     MAX_ERROR_CHARS,
@@ -98,7 +98,7 @@ def test_without_an_upstream_time_since_is_when_the_exporter_first_saw_it() -> N
 
 
 def test_error_texts_are_scrubbed_of_secrets_and_cut() -> None:
-    redact.register("known-secret-5e1f")
+    known_secrets.register("known-secret-5e1f")
     store = Store()
     add(store, "pg")
     message = "login known-secret-5e1f failed at jdbc:postgresql://u:pw123@db/x " + "y" * 5000
@@ -163,15 +163,15 @@ def test_a_credential_the_shown_length_cuts_is_not_shown_in_part() -> None:
 
 def test_only_a_bounded_head_of_a_huge_text_is_scrubbed(monkeypatch: pytest.MonkeyPatch) -> None:
     lengths: list[int] = []
-    real = scrub.scrub
+    real = credential_text.scrub
 
     def measured(text: str) -> str:
         lengths.append(len(text))
         return real(text)
 
-    monkeypatch.setattr(scrub, "scrub", measured)
+    monkeypatch.setattr(credential_text, "scrub", measured)
     shown = shown_text("e " * 5_000_000)
-    assert len(lengths) == 1 and lengths[0] <= scrub.read_bound(MAX_ERROR_CHARS + 1)
+    assert len(lengths) == 1 and lengths[0] <= credential_text.read_bound(MAX_ERROR_CHARS + 1)
     assert len(shown) == MAX_ERROR_CHARS
 
 
@@ -179,13 +179,13 @@ def test_each_distinct_text_is_scrubbed_once_across_views(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     calls: list[str] = []
-    real = scrub.scrub
+    real = credential_text.scrub
 
     def counted(text: str) -> str:
         calls.append(text)
         return real(text)
 
-    monkeypatch.setattr(scrub, "scrub", counted)
+    monkeypatch.setattr(credential_text, "scrub", counted)
     store = Store()
     add(store, "pg")
     broken = tuple(
@@ -271,7 +271,7 @@ def test_detail_failures_fill_the_listed_cap_after_broken_entities(
 
 
 def test_the_store_keeps_more_of_a_text_than_the_view_scrubs() -> None:
-    assert scrub.read_bound(MAX_ERROR_CHARS + 1) < store_mod.MAX_TEXT_KEPT
+    assert credential_text.read_bound(MAX_ERROR_CHARS + 1) < store_mod.MAX_TEXT_KEPT
     store = Store()
     add(store, "pg")
     text = "x " * ((store_mod.MAX_TEXT_KEPT - 20) // 2) + " postgres://u:Sup3rS3cret@db/app"

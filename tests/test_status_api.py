@@ -17,10 +17,10 @@ from aiohttp import web
 from dataflow_exporter.cli import demo_config
 from dataflow_exporter.exporter import Exporter
 from dataflow_exporter.exposition_cache import ExpositionCache
+from dataflow_exporter.records import BrokenEntity
 from dataflow_exporter.server import make_app
 from dataflow_exporter.simulator import Simulation
 from dataflow_exporter.snapshot import build_snapshot
-from dataflow_exporter.sources.base import BrokenEntity
 from dataflow_exporter.status import API_VERSION
 from dataflow_exporter.status_api import (
     DEFAULT_LIMIT,

@@ -9,8 +9,8 @@ import pytest
 
 from dataflow_exporter import status, status_cache
 from dataflow_exporter.errors import Reason
+from dataflow_exporter.records import BrokenEntity
 from dataflow_exporter.snapshot import build_snapshot
-from dataflow_exporter.sources.base import BrokenEntity
 from dataflow_exporter.status import StatusView
 from dataflow_exporter.status_cache import StatusCache
 from dataflow_exporter.store import Store, TargetState

@@ -10,8 +10,8 @@ import pytest
 from dataflow_exporter import status_page
 from dataflow_exporter import store as store_mod
 from dataflow_exporter.errors import Reason
+from dataflow_exporter.records import BrokenEntity
 from dataflow_exporter.snapshot import build_snapshot
-from dataflow_exporter.sources.base import BrokenEntity
 from dataflow_exporter.status_page import SHORT_ERROR_CHARS, render_status_page
 from dataflow_exporter.store import Store, TargetState
 

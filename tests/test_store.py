@@ -11,8 +11,8 @@ import pytest
 from dataflow_exporter import store as store_mod
 from dataflow_exporter.errors import Reason
 from dataflow_exporter.families import MetricSpec
+from dataflow_exporter.records import BrokenEntity, DetailFailure
 from dataflow_exporter.snapshot import Snapshot
-from dataflow_exporter.sources.base import BrokenEntity, DetailFailure
 from dataflow_exporter.store import (
     MAX_UNKNOWN_FIELDS,
     OTHER_FIELD,
@@ -71,7 +71,7 @@ def test_what_does_not_show_in_metrics_leaves_the_version() -> None:
     store.record_success("gone", snapshot(1.0), [], 0.1)
     store.record_failure("gone", Reason.TIMEOUT, "timed out", 5.0, 2.0)
     assert store.version == before
-    assert store.targets["a"].backoff_factor == 2
+    assert store.targets["a"].consecutive_failures == 2
     assert set(store.targets) == {"a"}
 
 

@@ -8,6 +8,7 @@ import json
 import re
 import tomllib
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +21,11 @@ from dataflow_exporter import thresholds
 from dataflow_exporter.errors import ConfigError
 from dataflow_exporter.simulator import Simulation
 from dataflow_exporter.sources import confluent, etlworks, feldera, peerdb
+from dataflow_exporter.sources.fields import Values
 from dataflow_exporter.thresholds import AlertSettings
 from tests.sources.confluent.upstream_enums import LINK_STATE, LINK_TASK_STATE, MIRROR_TOPIC_STATUS
 from tests.sources.etlworks.upstream_enums import EXECUTION_STATUS
+from tests.sources.feldera.answers import answer, pipeline_list
 from tests.sources.feldera.upstream_enums import COMBINED_STATUS, PERMANENT_SUSPEND_ERROR
 from tests.sources.peerdb.upstream_enums import FLOW_STATUS, WAL_STATUS
 from tests.support.helpers import poll_once
@@ -123,18 +126,28 @@ def test_peerdb_thresholds_are_the_rules_on_both_sides(
     rules, settings = rules_config(overrides), page_settings(overrides)
     age = float(rules["PeerDBMirrorNoRecentBatch"]["threshold_seconds"])
     for batch_age, listed in ((age, False), (age + 1, True)):
-        batch = peerdb.Batch(end_time=NOW - batch_age, rows=1, total=1)
+        ended = datetime.fromtimestamp(NOW - batch_age, UTC).isoformat()
+        batches = peerdb.CdcBatches([peerdb.CdcBatch(ended, 1)], 1)
+        batch = peerdb.batch_of(batches, "cdc/batches")
         mirror = peerdb.Mirror("m", "STATUS_RUNNING")
         seen = peerdb.Observation([mirror], {}, {"m": batch}, [], None)
         assert bool(peerdb.broken_entities(seen, NOW, settings)) is listed, batch_age
     lag = float(rules["PeerDBSlotLagHigh"]["threshold_bytes"])
     for slot_lag, listed in ((lag, False), (lag + 1, True)):
-        seen = peerdb.Observation([], {}, {}, [peerdb.Slot("p", "s", slot_lag, True)], None)
+        seen = peerdb.Observation([], {}, {}, [_slot(slot_lag / peerdb.MIB)], None)
         assert bool(peerdb.broken_entities(seen, NOW, settings)) is listed, slot_lag
 
 
+def _slot(
+    lag_in_mb: float = 0.0, wal_status: str | None = None, safe_wal_size: int | None = None
+) -> peerdb.Slot:
+    shape = peerdb.SlotInfo("s", lag_in_mb, True, wal_status, safe_wal_size)
+    return peerdb.slot_of("p", shape, "slotData[0]")
+
+
 def _topic(status: str, state_time: float) -> confluent.MirrorTopic:
-    return confluent.MirrorTopic("l", "t", status, "NO_ERROR", state_time, 1, ())
+    values = Values(confluent.TOPIC_METRICS, (state_time, 1.0))  # state-change time, partitions
+    return confluent.MirrorTopic("l", "t", status, "NO_ERROR", values, ())
 
 
 @CONFIGS
@@ -143,13 +156,13 @@ def test_a_slots_wal_is_broken_when_the_rules_select_its_status_or_its_safe_size
 ) -> None:
     rules, settings = rules_config(overrides), page_settings(overrides)
     for status in WAL_STATUS:
-        slot = peerdb.Slot("p", "s", 0.0, True, wal_status=status)
+        slot = _slot(wal_status=status)
         seen = peerdb.Observation([], {}, {}, [slot], None)
         listed = bool(peerdb.broken_entities(seen, NOW, settings))
         assert listed is selects(rules, "PeerDBSlotWalLost", status), status
     safe = float(rules["PeerDBSlotSafeWalSizeLow"]["threshold_bytes"])
     for size, listed in ((safe, False), (safe - 1, True)):
-        slot = peerdb.Slot("p", "s", 0.0, True, wal_status="reserved", safe_wal_bytes=size)
+        slot = _slot(wal_status="reserved", safe_wal_size=int(size))
         seen = peerdb.Observation([], {}, {}, [slot], None)
         assert bool(peerdb.broken_entities(seen, NOW, settings)) is listed, size
 
@@ -214,7 +227,9 @@ def test_a_link_task_is_broken_when_an_alert_selects_its_state(
 
 def _checkpointed(checkpoint: feldera.Checkpoint) -> feldera.Observation:
     fixtures = ROOT / "tests" / "sources" / "feldera" / "fixtures"
-    stats = feldera.parse_stats("p", json.loads((fixtures / "pipeline_stats.json").read_text()))
+    stats = feldera.parse_stats(
+        "p", answer(json.loads((fixtures / "pipeline_stats.json").read_text()))
+    )
     metrics = msgspec.structs.replace(stats.global_metrics, checkpoint=checkpoint)
     return feldera.Observation([], global_metrics=[metrics])
 
@@ -251,7 +266,7 @@ def test_storage_growth_is_judged_over_the_rules_window_and_threshold(
     for at in (NOW, NOW + window / 2 - 1):
         stats["global_metrics"]["storage_bytes"] = at - NOW
         seen = feldera.Observation(
-            [], global_metrics=[feldera.parse_stats("p", stats).global_metrics]
+            [], global_metrics=[feldera.parse_stats("p", answer(stats)).global_metrics]
         )
         growth = feldera.storage_growth(seen, history, at, settings)
     assert growth == {}, "under half the rules' window: no judgement yet"
@@ -260,7 +275,7 @@ def test_storage_growth_is_judged_over_the_rules_window_and_threshold(
 def _pipeline(status: str, program: str) -> feldera.Pipeline:
     fixtures = ROOT / "tests" / "sources" / "feldera" / "fixtures"
     item = json.loads((fixtures / "pipelines_list_selector_status.json").read_text())[0]
-    (pipeline,) = feldera.parse_pipeline_list([item])
+    (pipeline,) = feldera.parse_pipeline_list(pipeline_list([item]))
     return msgspec.structs.replace(pipeline, status=status, program=program, deployment_error=None)
 
 
@@ -284,7 +299,7 @@ def test_a_pipeline_is_broken_when_an_alert_selects_its_state_or_program(
 def _reading(
     status: str, started: float, ended: float | None, name: str = "f"
 ) -> etlworks.FlowReading:
-    execution = etlworks.Execution(1, name, status, started, ended, None, 0)
+    execution = etlworks.Execution(1, name, status, started, ended, None)
     return etlworks.FlowReading(etlworks.FlowRef(7, name), execution)
 
 

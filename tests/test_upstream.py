@@ -13,12 +13,12 @@ from aiohttp import web
 from aioresponses import aioresponses
 from multidict import CIMultiDict, CIMultiDictProxy
 
+from dataflow_exporter.auth import Auth
 from dataflow_exporter.config_models import TargetConfig
 from dataflow_exporter.errors import Reason, SchemaError, UpstreamError
 from dataflow_exporter.upstream import (
     _RESOLVED_PATHS,
     USER_AGENT,
-    Auth,
     Limiter,
     UpstreamClient,
     decode_json,

@@ -1,24 +1,11 @@
-"""The registry of upstream systems, keyed by the config's `system:` value.
+"""The upstream systems: one module per system, `base.py` the policies they share. Their
+registry (`registry.py`) is imported only where a config's `system:` is resolved, so the core
+loads no upstream module.
 
-Adding a metric that reads one plain JSON field (a count, bytes, milliseconds, a boolean, an
-RFC 3339 time) is one line in the source's `Metrics` table: `Field(spec, path, conversion)`
-(`sources/fields.py`; Feldera's tables are the example). A state set, an info metric or a value
-derived from several fields is a `MetricSpec` row in the table, filled by the source's builder.
+Each answer has one typed shape (`typed.py`): a `msgspec.Struct` its decoder checks the answer
+against. Adding a metric that reads one plain field (a count, bytes, milliseconds, a boolean, an
+RFC 3339 time) is one line on that shape:
+`rows_synced: Annotated[Integer | None, Plain(MIRROR_ROWS_SYNCED)] = None` (`fields.py`). A state
+set, an info metric or a value derived from several fields is a `MetricSpec` row in the
+entity's `Metrics` table, filled by the source's builder.
 """
-
-from __future__ import annotations
-
-from typing import Any
-
-from dataflow_exporter.sources.base import Source
-from dataflow_exporter.sources.confluent import ConfluentSource
-from dataflow_exporter.sources.etlworks import EtlworksSource
-from dataflow_exporter.sources.feldera import FelderaSource
-from dataflow_exporter.sources.peerdb import PeerDBSource
-
-REGISTRY: dict[str, type[Source[Any]]] = {
-    PeerDBSource.system: PeerDBSource,
-    FelderaSource.system: FelderaSource,
-    ConfluentSource.system: ConfluentSource,
-    EtlworksSource.system: EtlworksSource,
-}

@@ -38,39 +38,27 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Annotated, Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
-import msgspec
-
-from dataflow_exporter import scrub, thresholds
+from dataflow_exporter import credential_text, thresholds
+from dataflow_exporter.auth import Auth
 from dataflow_exporter.config_models import Filter, Shard, TargetConfig
-from dataflow_exporter.errors import Reason, SchemaError, TimeRangeError, UpstreamError
+from dataflow_exporter.errors import (
+    ENTITY_REASONS,
+    Reason,
+    SchemaError,
+    TimeRangeError,
+    UpstreamError,
+)
 from dataflow_exporter.families import Family, MetricSpec
-from dataflow_exporter.upstream import Answer, Auth, UpstreamClient
+
+# Re-exported (`as`): the four sources import the records they fill from here.
+from dataflow_exporter.records import BrokenEntity as BrokenEntity  # noqa: PLC0414
+from dataflow_exporter.records import DetailFailure as DetailFailure  # noqa: PLC0414
+from dataflow_exporter.upstream import Answer, UpstreamClient
 
 Clock = Callable[[], float]
 C = TypeVar("C", bound=TargetConfig)
-
-
-class DetailFailure(msgspec.Struct, frozen=True, gc=False):
-    """One entity's detail call that failed while the target's inventory answered."""
-
-    entity: str  # what the user sees it as, e.g. "mirror orders", "pipeline fraud"
-    endpoint: str  # the kind of call, one of a source's few fixed names (a label value)
-    reason: Reason
-    message: str
-
-
-class BrokenEntity(msgspec.Struct, frozen=True, gc=False):
-    """One entity that is not healthy now, in the upstream's own words (for on-call, not for
-    labels: error texts never become series)."""
-
-    kind: str  # "mirror", "pipeline", "input connector", "link", "mirror topic", "flow", ...
-    # The entity's names as its series label them, e.g. (("link", "dr"), ("topic", "orders")).
-    names: tuple[tuple[str, str], ...]
-    state: str  # the upstream's own state, or what crossed an alert threshold
-    error: str = ""  # the upstream's own error text; "" when it gives none
-    since: float | None = None  # the upstream's own state-change time, when it reports one
 
 
 @dataclass(slots=True)
@@ -117,7 +105,7 @@ class Source(ABC, Generic[C]):
         limit = self.config.max_entities
         if count > limit:
             raise UpstreamError(
-                Reason.DECODE,
+                Reason.MAX_ENTITIES,
                 f"{what}: {count} selected, more than max_entities ({limit}); raise "
                 "max_entities or narrow the target with include/exclude",
             )
@@ -170,30 +158,7 @@ def _quote_segment(segment: str) -> str:
     return urllib.parse.quote(segment.encode("utf-8", "surrogatepass"), safe="")
 
 
-# Helpers for walking JSON in parsers: each raises SchemaError naming the field.
-
-
-def obj(value: Any, what: str) -> dict[str, Any]:
-    """`value` as a JSON object."""
-    if not isinstance(value, dict):
-        raise SchemaError(f"{what}: expected an object, got {type(value).__name__}")
-    return value
-
-
-def arr(value: Any, what: str) -> list[Any]:
-    """`value` as a JSON array."""
-    if not isinstance(value, list):
-        raise SchemaError(f"{what}: expected an array, got {type(value).__name__}")
-    return value
-
-
-def items(container: dict[str, Any], key: str, what: str) -> list[Any]:
-    """The array under a required `key`; JSON null counts as empty, a missing key is an error
-    (an inventory that silently lost its list must not make every entity vanish)."""
-    if key not in container:
-        raise SchemaError(f"{what}: required field {key!r} is missing")
-    value = container[key]
-    return [] if value is None else arr(value, f"{what}.{key}")
+# Checks of values a source reads itself: each raises SchemaError naming the field.
 
 
 def string(value: Any, what: str) -> str:
@@ -205,7 +170,7 @@ def string(value: Any, what: str) -> str:
 
 def _shown(text: str) -> str:
     """An upstream string quoted for an error message: scrubbed, then cut."""
-    return repr(scrub.shorten(text, 40))
+    return repr(credential_text.shorten(text, 40))
 
 
 def number(value: Any, what: str) -> float:
@@ -297,49 +262,6 @@ def timestamp(value: Any, what: str) -> float | None:
 
 
 T = TypeVar("T")
-S = TypeVar("S")
-
-# orjson keeps integers exact within 64 bits and turns bigger ones into floats; msgspec's bounds
-# stop at int64. Typed shapes take int64 only, so any other integer goes to the checked path
-# and both paths see the same values.
-JsonInt = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
-# A number as the checked parsers' `number` takes it: also an integer in a string (protojson).
-JsonNumber = JsonInt | float | str
-
-
-class Shape(Generic[S, T]):
-    """Typed decoding of an answer's usual shape, with the checked parser for anything else.
-
-    msgspec decodes and type-checks a body against `shape` in C, skipping the Python walk over
-    every field; `convert` turns it into the records. A body of any other shape (a string for a
-    number, a null list, a missing field), or one `convert` refuses with `msgspec.ValidationError`
-    or `SchemaError`, goes to `checked`, which accepts what it tolerates and names the field it
-    rejects. For any body the checked path can decode, both give the same records or the same
-    error. The typed path is more lenient in one way: it skips fields no parser reads without
-    decoding them, so invalid UTF-8 or an out-of-range number there does not fail the answer.
-    """
-
-    def __init__(
-        self, shape: type[S], convert: Callable[[S], T], checked: Callable[[Any], T]
-    ) -> None:
-        self._decode = msgspec.json.Decoder(shape).decode
-        self._convert = convert
-        self._checked = checked
-
-    def __call__(self, answer: Answer) -> T:
-        """The answer's records, by the typed path when the body has the usual shape."""
-        try:
-            return self.typed(answer)
-        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError, SchemaError):
-            return self.checked(answer)
-
-    def typed(self, answer: Answer) -> T:
-        """The records by the typed path alone; raises on a body it leaves to the checked one."""
-        return self._convert(self._decode(answer.body))
-
-    def checked(self, answer: Answer) -> T:
-        """The records by the checked path alone."""
-        return self._checked(answer.json())
 
 
 class AnswerMemo(Generic[T]):
@@ -409,9 +331,6 @@ CAPABILITY_RECHECK_SECONDS = 600.0
 # mid-poll) fails that entity's detail instead of hiding every entity's series until the
 # recheck. Learning it costs one poll's calls of the route per recheck.
 MISSING_ROUTE_MIN_NOT_FOUND = 2
-
-# Reasons that say something about one answer rather than about reaching the target at all.
-ENTITY_REASONS = frozenset({Reason.HTTP_4XX, Reason.HTTP_5XX, Reason.DECODE, Reason.SCHEMA})
 
 
 class Capabilities:

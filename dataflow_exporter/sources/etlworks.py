@@ -12,6 +12,12 @@ and `metrics` entries whose shape is undocumented (read tolerantly: numeric `rec
 summed per field name; anything else is ignored). Errors are Spring-style
 `{status, error, message, path}`; a 404 for one flow is reported on that flow, not the target.
 
+Each answer has one typed shape (`IssuedToken`, `ListedFlow`, `AuditRecord`) that decodes and
+checks it in one pass (`sources.typed`). A plain field is one line on the shape:
+`retries: Annotated[float | None, Plain(LAST_RETRIES, as_is, absent=0.0)] = None`; the status
+set, the duration (derived from three fields), the records and the remembered counters are
+filled by hand.
+
 The executions counter is the exporter's own count of executions it saw finish (one poll sees
 only the newest execution of a flow): deduplicated by `auditId`, and an execution that had already
 finished before this target's poller started is the baseline, not counted, so restarts do not
@@ -50,8 +56,8 @@ from typing import Annotated, Any, Literal
 import msgspec
 from pydantic import Field, FilePath, SecretStr, field_validator, model_validator
 
-from dataflow_exporter import redact, thresholds
-from dataflow_exporter.auth import BearerAuth, SecretReader
+from dataflow_exporter import known_secrets, thresholds
+from dataflow_exporter.auth import Auth, BearerAuth, SecretReader
 from dataflow_exporter.config_models import Duration, Filter, Shard, TargetConfig, not_both
 from dataflow_exporter.errors import Reason, SchemaError, UpstreamError
 from dataflow_exporter.families import Family, MetricSpec, State, StateSet, Unknown
@@ -63,18 +69,16 @@ from dataflow_exporter.sources.base import (
     Details,
     PollResult,
     Source,
-    arr,
     collect_pages,
     fan_out,
     number,
-    obj,
-    optional_number,
-    string,
     timestamp,
     unix_time,
 )
+from dataflow_exporter.sources.fields import Metrics, Plain, Values, as_is
+from dataflow_exporter.sources.typed import Decoder
 from dataflow_exporter.thresholds import AlertSettings
-from dataflow_exporter.upstream import Auth, UpstreamClient
+from dataflow_exporter.upstream import Answer, UpstreamClient
 
 log = get_logger("dataflow_exporter.sources.etlworks")
 
@@ -157,18 +161,6 @@ EXECUTIONS = MetricSpec(
     "Executions of the flow seen finishing by this exporter (polled), by final status.",
     (*FLOW, "status"),
 )
-SPECS = (
-    FLOW_FOUND,
-    LAST_STATUS,
-    LAST_START,
-    LAST_END,
-    LAST_DURATION,
-    LAST_RETRIES,
-    LAST_RECORDS,
-    LAST_SUCCESS,
-    EXECUTIONS,
-)
-
 FlowId = Annotated[int, Field(ge=0)]
 
 
@@ -221,7 +213,74 @@ class EtlworksTarget(TargetConfig):
 
 
 # ---------------------------------------------------------------------------------------------
-# Records and pure parsers
+# Answers, records and pure parsers
+
+
+def epoch_seconds(value: Any, what: str) -> float | None:
+    """An Etlworks time: epoch milliseconds (documented), epoch seconds or RFC 3339 text."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str) and not value.strip().lstrip("-").replace(".", "", 1).isdigit():
+        return timestamp(value, what)
+    found = number(value, what)
+    # Milliseconds since 1970 pass 1e11 in 1973; seconds will not reach it for millennia.
+    return unix_time(found / 1000.0 if abs(found) >= 1e11 else found, what)
+
+
+class IssuedToken(msgspec.Struct, frozen=True, gc=False):
+    """`POST token-auth/issue` (and `token-auth`): the access token."""
+
+    token: str
+
+
+class ListedFlow(msgspec.Struct, frozen=True, gc=False):
+    """One flow of `GET flows`. A name that is not a string is read as no name: it only labels
+    the flow, and one odd name must not hide every flow of the page."""
+
+    id: Annotated[int, msgspec.Meta(ge=0)]
+    name: object = None
+
+
+class AuditRecord(msgspec.Struct, rename="camel", frozen=True, gc=False):
+    """`GET executions/{flowId}`: the flow's newest execution (FlowAuditRecord), null if the
+    flow never ran. The fields typed `object` are read tolerantly below: their shape is
+    undocumented (`metrics`, `duration`), or they only label a series or explain an error, so an
+    odd value is ignored (a status becomes unknown), never fatal."""
+
+    audit_id: int | None = None
+    flow_id: object = None
+    flow_name: object = None
+    status: object = None
+    started: Annotated[float | str | None, Plain(LAST_START, epoch_seconds)] = None
+    ended: Annotated[float | str | None, Plain(LAST_END, epoch_seconds)] = None
+    duration: object = None
+    # Etlworks sends `"retries": null` for an execution that was not retried.
+    retries: Annotated[float | None, Plain(LAST_RETRIES, as_is, absent=0.0)] = None
+    metrics: object = None
+    records: object = None  # the Reporting API's record count
+    exception: object = None
+
+
+# The families, in their order; the start and end times and the retries are `AuditRecord`'s
+# plain fields, the duration between them is derived.
+METRICS = Metrics(
+    FLOW_FOUND,
+    LAST_STATUS,
+    AuditRecord,
+    LAST_DURATION,
+    LAST_RETRIES,
+    LAST_RECORDS,
+    LAST_SUCCESS,
+    EXECUTIONS,
+)
+SPECS = METRICS.specs
+# What an execution built from its status and times alone, not read from an answer, exports
+# of the plain fields: nothing.
+NO_SAMPLES = Values(METRICS, (None,) * len(METRICS.fields))
+
+_TOKEN = Decoder(IssuedToken)
+_FLOWS = Decoder(list[ListedFlow])
+_EXECUTION: Decoder[AuditRecord | None] = Decoder(AuditRecord | None)
 
 
 class FlowRef(msgspec.Struct, frozen=True, gc=False):
@@ -232,7 +291,8 @@ class FlowRef(msgspec.Struct, frozen=True, gc=False):
 
 
 class Execution(msgspec.Struct, frozen=True, gc=False):
-    """A flow's newest execution (FlowAuditRecord)."""
+    """A flow's newest execution (FlowAuditRecord): what the code below reasons about, and
+    `values`, its plain fields' samples."""
 
     audit_id: int | None
     flow_name: str
@@ -240,9 +300,9 @@ class Execution(msgspec.Struct, frozen=True, gc=False):
     started: float | None
     ended: float | None
     duration: float | None  # from the `duration` string, when it could be read
-    retries: float
     records: tuple[tuple[str, float], ...] = ()
     exception: str = ""  # the execution's own error text (errors only)
+    values: Values = NO_SAMPLES
 
     @property
     def identity(self) -> str | None:
@@ -273,45 +333,17 @@ class FlowReading(msgspec.Struct, frozen=True, gc=False):
         return self.latest != "not_found"
 
 
-def parse_token(payload: Any) -> str:
+def parse_token(answer: Answer) -> str:
     """`POST token-auth/issue` -> the access token."""
-    token = string(obj(payload, "token-auth/issue").get("token"), "token-auth/issue.token")
+    token = _TOKEN.answer(answer).token
     if not token:
-        raise SchemaError("token-auth/issue.token: empty")
+        raise SchemaError(f"{answer.what}: token: empty")
     return token
 
 
-def parse_flows(payload: Any) -> list[FlowRef]:
+def parse_flows(answer: Answer) -> list[FlowRef]:
     """`GET flows` (one page) -> flows."""
-    flows = []
-    for i, raw in enumerate(arr(payload, "flows")):
-        item = obj(raw, f"flows[{i}]")
-        name = item.get("name")
-        flows.append(
-            FlowRef(
-                id=_flow_id(item.get("id"), f"flows[{i}].id"),
-                name=name if isinstance(name, str) else "",
-            )
-        )
-    return flows
-
-
-def _flow_id(value: Any, what: str) -> int:
-    found = number(value, what)
-    if not found.is_integer() or found < 0:
-        raise SchemaError(f"{what}: expected a flow id, got {value!r}"[:200])
-    return int(found)
-
-
-def epoch_seconds(value: Any, what: str) -> float | None:
-    """An Etlworks time: epoch milliseconds (documented), epoch seconds or RFC 3339 text."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, str) and not value.strip().lstrip("-").replace(".", "", 1).isdigit():
-        return timestamp(value, what)
-    found = number(value, what)
-    # Milliseconds since 1970 pass 1e11 in 1973; seconds will not reach it for millennia.
-    return unix_time(found / 1000.0 if abs(found) >= 1e11 else found, what)
+    return [FlowRef(f.id, f.name if isinstance(f.name, str) else "") for f in _FLOWS.answer(answer)]
 
 
 _DURATION_PART = re.compile(
@@ -401,30 +433,30 @@ def execution_status(value: Any) -> State:
     return STATUSES.normalise(value)
 
 
-def parse_execution(payload: Any, what: str) -> Execution | None:
-    """`GET executions/{flowId}` -> the newest execution, or None if the flow never ran (null,
-    or a record of the flow without status and audit id)."""
-    if payload is None:
+def parse_execution(body: bytes, what: str) -> Execution | None:
+    """`GET executions/{flowId}` (the answer's body, `what` naming it) -> the newest execution,
+    or None if the flow never ran (null, or a record of the flow without status and audit
+    id)."""
+    record = _EXECUTION.body(body, what)
+    if record is None:
         return None
-    data = obj(payload, what)
-    if data.get("status") is None and data.get("auditId") is None:
-        if data.get("flowId") is None:
+    if record.status is None and record.audit_id is None:
+        if record.flow_id is None:
             # Not a record of this flow at all: a lost shape must not pass for "never ran".
             raise SchemaError(f"{what}: no status, auditId or flowId")
         return None
-    audit = optional_number(data.get("auditId"), f"{what}.auditId")
-    name = data.get("flowName")
-    exception = data.get("exception")
+    values = METRICS.read(record, what)
+    name, exception = record.flow_name, record.exception
     return Execution(
-        audit_id=None if audit is None else int(audit),
+        audit_id=record.audit_id,
         flow_name=name if isinstance(name, str) else "",
-        status=execution_status(data.get("status")),
-        started=epoch_seconds(data.get("started"), f"{what}.started"),
-        ended=epoch_seconds(data.get("ended"), f"{what}.ended"),
-        duration=parse_duration_text(data.get("duration")),
-        retries=optional_number(data.get("retries"), f"{what}.retries") or 0.0,
-        records=record_counts(data.get("metrics"), data.get("records")),
+        status=execution_status(record.status),
+        started=values[LAST_START.name],
+        ended=values[LAST_END.name],
+        duration=parse_duration_text(record.duration),
+        records=record_counts(record.metrics, record.records),
         exception=exception if isinstance(exception, str) else "",
+        values=values,
     )
 
 
@@ -492,15 +524,13 @@ def build_families(
     readings: Sequence[FlowReading], memory: Mapping[int, FlowMemory], now: float
 ) -> list[Family]:
     """Translate one poll's readings (and what is remembered) into Etlworks families."""
-    found = Family(FLOW_FOUND)
-    status = Family(LAST_STATUS)
-    start = Family(LAST_START)
-    end = Family(LAST_END)
-    duration = Family(LAST_DURATION)
-    retries = Family(LAST_RETRIES)
-    records = Family(LAST_RECORDS)
-    success = Family(LAST_SUCCESS)
-    executions = Family(EXECUTIONS)
+    families = METRICS.families()
+    found = families[FLOW_FOUND]
+    status = families[LAST_STATUS]
+    duration = families[LAST_DURATION]
+    records = families[LAST_RECORDS]
+    success = families[LAST_SUCCESS]
+    executions = families[EXECUTIONS]
     for reading in readings:
         flow_id = str(reading.flow.id)
         found.add((flow_id,), 1 if reading.found else 0)
@@ -509,14 +539,10 @@ def build_families(
             continue
         labels = (flow_id, reading.flow.name or e.flow_name)
         STATUSES.one_hot(status, labels, e.status)
-        if e.started is not None:
-            start.add(labels, e.started)
-        if e.ended is not None:
-            end.add(labels, e.ended)
+        families.add(labels, e.values)
         seconds = execution_duration(e, now)
         if seconds is not None:
             duration.add(labels, seconds)
-        retries.add(labels, e.retries)
         for field, count in e.records:
             records.add((*labels, field), count)
         remembered = memory.get(reading.flow.id)
@@ -526,7 +552,7 @@ def build_families(
             success.add(labels, remembered.last_success)
         for final, total in zip(FINISHED, remembered.totals, strict=True):
             executions.add((*labels, final), total)
-    return [found, status, start, end, duration, retries, records, success, executions]
+    return families.all()
 
 
 # Final statuses that need a person are those EtlworksFlowFailed selects (`error` by default:
@@ -638,21 +664,21 @@ class TokenAuth:
         try:
             # Unauthenticated: the old token may be expired, and a JWT filter rejects it.
             try:
-                payload = await client.post_json(self.route, body, authenticate=False)
+                answer = await client.request("POST", self.route, body=body, authenticate=False)
             except UpstreamError as exc:
                 # Both documented routes issue the same token; a server has at least one.
                 if exc.status not in (404, 405):
                     raise
                 self.route = TOKEN_AUTH_PATH if self.route == TOKEN_ISSUE_PATH else TOKEN_ISSUE_PATH
-                payload = await client.post_json(self.route, body, authenticate=False)
-            token = parse_token(payload)
+                answer = await client.request("POST", self.route, body=body, authenticate=False)
+            token = parse_token(answer)
         except UpstreamError as exc:
             self._attempt += 1
             self._token, self._error = None, exc
             raise
-        redact.register(token)
+        known_secrets.register(token)
         if self._token != token:
-            redact.unregister(self._token)
+            known_secrets.unregister(self._token)
         self._attempt += 1
         self._token, self._error = token, None
         self._issued_at = self._clock()
@@ -740,7 +766,7 @@ class EtlworksSource(Source[EtlworksTarget]):
 
         async def page(offset: int) -> tuple[list[FlowRef], int | None]:
             params = {"limit": str(FLOWS_PAGE_SIZE), "offset": str(offset)}
-            listed = parse_flows(await client.get_json(API + "/flows", params))
+            listed = parse_flows(await client.get(API + "/flows", params))
             fresh = [f for f in listed if f.id not in flows]
             flows.update((f.id, f) for f in fresh)
             # Nothing new: the server ignores `offset` and answered everything at once.
@@ -762,7 +788,7 @@ class EtlworksSource(Source[EtlworksTarget]):
                 if exc.status != 404:
                     raise
                 return FlowReading(flow, "not_found")
-            execution = self.answers.parse(what, answer, lambda a: parse_execution(a.json(), what))
+            execution = self.answers.parse(what, answer, lambda a: parse_execution(a.body, a.what))
             return FlowReading(flow, "no_execution" if execution is None else execution)
 
         entity = f"flow {flow.id}" + (f" ({flow.name})" if flow.name else "")

@@ -12,10 +12,15 @@ lists). An explicit `connectors:` list uses the per-connector endpoints
 A pipeline that stops between the two calls answers 503 `PipelineInteractionNotDeployed`: its
 status stays, its connector series go, and the target stays up.
 
-Metrics are declared in four tables, one per kind of entity (`PIPELINE_METRICS`,
-`GLOBAL_METRICS`, `INPUT_METRICS`, `OUTPUT_METRICS`): a new plain field of Feldera's JSON is one
-`Field(spec, "path.in.the.object", conversion)` row there (see `sources.fields`); state sets and
-derived values are rows of their spec alone, filled by the builders.
+Each answer has one typed shape (`PipelineSelectedInfo`, `ControllerStatus`,
+`Input/OutputEndpointStatus`), written as Feldera's openapi.json describes it, and one decoder
+that checks it in one pass (`sources.typed`). A plain field is one line on its shape::
+
+    total_records: Annotated[Integer, Plain(_input("records_total", "Records ..."))]
+
+Its metric lands in the table of its kind of entity (`PIPELINE_METRICS`, `GLOBAL_METRICS`,
+`INPUT_METRICS`, `OUTPUT_METRICS`, see `sources.fields`); state sets and derived values are
+specs placed in those tables and filled by the builders.
 
 Sample exposition::
 
@@ -48,13 +53,14 @@ import functools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
+from msgspec import UNSET, UnsetType
 from pydantic import FilePath, SecretStr, model_validator
 
 from dataflow_exporter import thresholds
-from dataflow_exporter.auth import BearerAuth, SecretReader
+from dataflow_exporter.auth import Auth, BearerAuth, SecretReader
 from dataflow_exporter.config_models import ConfigModel, Filter, TargetConfig, not_both
 from dataflow_exporter.errors import Reason, SchemaError, TimeRangeError, UpstreamError
 from dataflow_exporter.families import Family, MetricSpec, State, StateSet, Unknown
@@ -66,26 +72,24 @@ from dataflow_exporter.sources.base import (
     PollResult,
     Source,
     api_path,
-    arr,
     fan_out,
-    obj,
-    string,
 )
 from dataflow_exporter.sources.fields import (
     Families,
-    Field,
     Metrics,
+    Plain,
     Values,
-    as_is,
     flag,
     micros,
     msecs,
+    plain_fields,
     plain_spec,
     rfc3339,
     unix_seconds,
 )
+from dataflow_exporter.sources.typed import Decoder, Integer
 from dataflow_exporter.thresholds import AlertSettings
-from dataflow_exporter.upstream import Auth, UpstreamClient
+from dataflow_exporter.upstream import Answer, UpstreamClient
 
 API = "/v0"
 
@@ -261,197 +265,338 @@ def _output(name: str, help_text: str) -> MetricSpec:
     return plain_spec(f"feldera_output_connector_{name}", help_text, OUTPUT)
 
 
-# One row per metric, in family order. A `Field` row is a plain JSON field (see
-# `sources.fields`); a bare spec is filled by the builders below. Paths are relative to the
-# entity's object: a `PipelineSelectedInfo`, `global_metrics`, an `Input/OutputEndpointStatus`.
-PIPELINE_METRICS = Metrics(
-    PIPELINE_STATUS,
-    PIPELINE_DESIRED_STATUS,
-    Field(
-        _pipeline(
-            "status_change_timestamp_seconds",
-            "When the pipeline entered its current deployment status (polled), Unix time.",
-        ),
-        "deployment_status_since",
-        rfc3339,
-        optional=True,
-    ),
-    PIPELINE_DEPLOYMENT_ERROR,
-    PIPELINE_PROGRAM_STATUS,
-    PIPELINE_STATS_AVAILABLE,
-)
 PIPELINE_STORAGE = _pipeline(
     "storage_bytes",
     "Storage the pipeline uses now (polled); Feldera reports no limit: watch its growth.",
 )
-GLOBAL_METRICS = Metrics(
-    PIPELINE_STATE,
-    Field(
-        _pipeline("rss_bytes", "Resident set size of the pipeline process (polled)."),
-        "rss_bytes",
-        as_is,
-    ),
-    PIPELINE_MEMORY_PRESSURE,  # from v0.274.0
-    Field(
-        _pipeline("uptime_seconds", "Time since the pipeline process started (polled)."),
-        "uptime_msecs",
-        msecs,
-    ),
-    Field(
-        _pipeline(
-            "start_timestamp_seconds",
-            "When the pipeline process started (polled), Unix time; counters restart from 0 then.",
+
+
+# ---------------------------------------------------------------------------------------------
+# Typed shapes of Feldera's answers (crates/adapters/src/controller/stats.rs, openapi.json)
+#
+# Each answer is decoded and checked in one pass against its shape (`sources.typed.Decoder`).
+# A field every release sends is required; one an older release lacks is `X | None = None`.
+# A plain field is one line: its `Plain` annotation names the metric and the conversion.
+# A state is `Any`: any value, a string, a number or null, is a state (an unknown one when it
+# is not in the set), as the upstream wrote it. Text only shown (a description, a deployment
+# error's message) is `Any` too: anything but a string counts as absent.
+
+
+class DeploymentError(msgspec.Struct, gc=False):
+    """`deployment_error`: the upstream's words for why the last deployment failed."""
+
+    message: Any = None
+
+
+class PipelineSelectedInfo(msgspec.Struct, kw_only=True, gc=False):
+    """One `PipelineSelectedInfo` of `GET /v0/pipelines?selector=status`."""
+
+    name: str
+    deployment_status: Any = None
+    deployment_desired_status: Any = None
+    deployment_status_since: Annotated[
+        str | None,
+        Plain(
+            _pipeline(
+                "status_change_timestamp_seconds",
+                "When the pipeline entered its current deployment status (polled), Unix time.",
+            ),
+            rfc3339,
         ),
-        "start_time",
-        unix_seconds,
-    ),
-    Field(
-        _pipeline(
-            "processed_records_total",
-            "Input records processed by the pipeline's engine since its process started (polled).",
+    ] = None
+    deployment_error: DeploymentError | None = None
+    program_status: Any = None
+
+
+class GlobalControllerMetrics(msgspec.Struct, kw_only=True, gc=False):
+    """`global_metrics` of `/stats` (`GlobalControllerMetrics`)."""
+
+    state: Any = None
+    rss_bytes: Annotated[
+        Integer,
+        Plain(_pipeline("rss_bytes", "Resident set size of the pipeline process (polled).")),
+    ]
+    memory_pressure: Any = None  # from v0.274.0
+    uptime_msecs: Annotated[
+        Integer,
+        Plain(
+            _pipeline("uptime_seconds", "Time since the pipeline process started (polled)."), msecs
         ),
-        "total_processed_records",
-        as_is,
-    ),
-    Field(PIPELINE_STORAGE, "storage_bytes", as_is),
-    CHECKPOINT_ACTIVITY,  # from v0.288.0
-    CHECKPOINT_DELAYED_SINCE,
-    CHECKPOINT_STARTED,
-    CHECKPOINT_PERMANENT_ERRORS,
-    Field(
-        _pipeline(
-            "output_stall_seconds",
-            "How long the pipeline has been stalled by full output buffers (polled; 0 when not).",
+    ]
+    start_time: Annotated[
+        Integer,
+        Plain(
+            _pipeline(
+                "start_timestamp_seconds",
+                "When the pipeline process started (polled), Unix time; counters restart from 0 "
+                "then.",
+            ),
+            unix_seconds,
         ),
-        "output_stall_msecs",
-        msecs,
-        optional=True,  # from v0.254.0
-    ),
+    ]
+    total_processed_records: Annotated[
+        Integer,
+        Plain(
+            _pipeline(
+                "processed_records_total",
+                "Input records processed by the pipeline's engine since its process started "
+                "(polled).",
+            )
+        ),
+    ]
+    storage_bytes: Annotated[Integer, Plain(PIPELINE_STORAGE)]
+    output_stall_msecs: Annotated[
+        Integer | None,
+        Plain(
+            _pipeline(
+                "output_stall_seconds",
+                "How long the pipeline has been stalled by full output buffers (polled; 0 when "
+                "not).",
+            ),
+            msecs,
+        ),
+    ] = None  # from v0.254.0
+
+
+# A serde externally tagged variant: a unit variant is its name, a newtype one `{"Name": value}`.
+Variant = str | dict[str, Any]
+
+
+class CheckpointActivity(msgspec.Struct, gc=False):
+    """`checkpoint_activity` of `/stats` (`CheckpointActivity`, tagged by `status`): the time
+    is required in the status that carries it, which the parser checks."""
+
+    status: str
+    delayed_since: str | None = None  # while delayed
+    reasons: list[Variant] = []  # while delayed: `TemporarySuspendError` variants
+    started_at: str | None = None  # while in progress
+
+
+class ShortEndpointConfig(msgspec.Struct, gc=False):
+    """An endpoint's `config` (`ShortEndpointConfig`): `stream` is its table or view."""
+
+    stream: str
+
+
+class ConnectorHealth(msgspec.Struct, gc=False):
+    """A connector's `health`: its status is a state (see above), its description only shown."""
+
+    status: Any = None
+    description: Any = ""  # why, in the connector's own words (Unhealthy)
+
+
+class InputEndpointMetrics(msgspec.Struct, kw_only=True, gc=False):
+    """An input endpoint's `metrics` (`InputEndpointMetrics`)."""
+
+    end_of_input: Annotated[
+        bool,
+        Plain(
+            _input("end_of_input", "1 if the input connector has signalled end of input (polled)."),
+            flag,
+        ),
+    ]
+    total_records: Annotated[
+        Integer, Plain(_input("records_total", "Records received by the input connector (polled)."))
+    ]
+    total_bytes: Annotated[
+        Integer, Plain(_input("bytes_total", "Bytes received by the input connector (polled)."))
+    ]
+    num_parse_errors: Annotated[
+        Integer,
+        Plain(_input("parse_errors_total", "Parse errors of the input connector (polled).")),
+    ]
+    num_transport_errors: Annotated[
+        Integer,
+        Plain(
+            _input("transport_errors_total", "Transport errors of the input connector (polled).")
+        ),
+    ]
+    buffered_records: Annotated[
+        Integer,
+        Plain(
+            _input(
+                "buffered_records",
+                "Records buffered by the input connector, not processed (polled).",
+            )
+        ),
+    ]
+    buffered_bytes: Annotated[
+        Integer | None,
+        Plain(
+            _input(
+                "buffered_bytes",
+                "Bytes buffered by the input connector, not yet processed (polled).",
+            )
+        ),
+    ] = None  # from v0.125.0
+    processing_latency_p99_micros: Annotated[
+        Integer | None,
+        Plain(
+            _input(
+                "processing_latency_p99_seconds",
+                "99th percentile of ingest-to-processed latency over recent batches (polled; "
+                "absent before the first sample).",
+            ),
+            micros,
+        ),
+    ] = None
+
+
+class CompletedWatermark(msgspec.Struct, gc=False):
+    """An input endpoint's `completed_frontier` (`CompletedWatermark`)."""
+
+    completed_at: Annotated[
+        str | None,
+        Plain(
+            _input(
+                "completed_timestamp_seconds",
+                "When the newest input fully processed by every output was completed (polled), "
+                "Unix time.",
+            ),
+            rfc3339,
+        ),
+    ] = None
+
+
+class InputEndpointStatus(msgspec.Struct, kw_only=True, gc=False):
+    """One `InputEndpointStatus`: an entry of `/stats`' `inputs`, or a per-connector answer."""
+
+    endpoint_name: str
+    config: ShortEndpointConfig
+    paused: Annotated[
+        bool,
+        Plain(_input("paused", "1 if the input connector was paused by a user (polled)."), flag),
+    ]
+    barrier: Annotated[
+        bool,
+        Plain(
+            _input("barrier", "1 if the input connector currently blocks checkpoints (polled)."),
+            flag,
+        ),
+    ]
+    metrics: InputEndpointMetrics
+    fatal_error: str | None = None
+    health: ConnectorHealth | None = None  # from v0.265.0
+    completed_frontier: CompletedWatermark | None = None
+
+
+class OutputEndpointMetrics(msgspec.Struct, kw_only=True, gc=False):
+    """An output endpoint's `metrics` (`OutputEndpointMetrics`)."""
+
+    transmitted_records: Annotated[
+        Integer,
+        Plain(
+            _output("transmitted_records_total", "Records sent by the output connector (polled).")
+        ),
+    ]
+    transmitted_bytes: Annotated[
+        Integer,
+        Plain(_output("transmitted_bytes_total", "Bytes sent by the output connector (polled).")),
+    ]
+    num_encode_errors: Annotated[
+        Integer,
+        Plain(_output("encode_errors_total", "Encoding errors of the output connector (polled).")),
+    ]
+    num_transport_errors: Annotated[
+        Integer,
+        Plain(
+            _output("transport_errors_total", "Transport errors of the output connector (polled).")
+        ),
+    ]
+    total_processed_input_records: Annotated[
+        Integer,
+        Plain(
+            _output(
+                "processed_input_records_total",
+                "Input records whose outputs the connector has handled (polled); compare with the "
+                "pipeline's processed records for output lag.",
+            )
+        ),
+    ]
+    queued_records: Annotated[
+        Integer,
+        Plain(_output("queued_records", "Records queued for the output connector (polled).")),
+    ]
+    queued_batches: Annotated[
+        Integer,
+        Plain(_output("queued_batches", "Batches queued for the output connector (polled).")),
+    ]
+    buffered_records: Annotated[
+        Integer,
+        Plain(_output("buffered_records", "Records in the output connector's buffer (polled).")),
+    ]
+    buffered_batches: Annotated[
+        Integer,
+        Plain(_output("buffered_batches", "Batches in the output connector's buffer (polled).")),
+    ]
+
+
+class OutputEndpointStatus(msgspec.Struct, kw_only=True, gc=False):
+    """One `OutputEndpointStatus`: an entry of `/stats`' `outputs`, or a per-connector answer."""
+
+    endpoint_name: str
+    config: ShortEndpointConfig
+    metrics: OutputEndpointMetrics
+    fatal_error: str | None = None
+    health: ConnectorHealth | None = None  # from v0.265.0
+
+
+class ControllerStatus(msgspec.Struct, kw_only=True, gc=False):
+    """`GET /v0/pipelines/{p}/stats` (`ExternalControllerStatus`), less the parts not read."""
+
+    global_metrics: GlobalControllerMetrics
+    inputs: list[InputEndpointStatus]
+    outputs: list[OutputEndpointStatus]
+    checkpoint_activity: CheckpointActivity | None = None  # from v0.288.0
+    # From v0.288.0: absent (unset) before; null is an empty list.
+    permanent_checkpoint_errors: list[Variant] | UnsetType | None = UNSET
+
+
+def entity_metrics(
+    shape: type[msgspec.Struct],
+    before: Mapping[str, tuple[MetricSpec, ...]],
+    after: tuple[MetricSpec, ...] = (),
+) -> Metrics:
+    """The metrics of one kind of entity: the `Plain` fields of its shape in their order, with
+    the specs the builders fill placed `before` the plain field at a JSON path, or `after` them
+    all. The family order is the one the exports have always had (a series cap drops families
+    from the end of it)."""
+    plain = plain_fields(shape)
+    missing = sorted(set(before) - {row.path for row in plain})
+    if missing:
+        raise ValueError(f"{shape.__name__} has no plain field at {', '.join(missing)}")
+    rows: list[Any] = []
+    for row in plain:
+        rows.extend((*before.get(row.path, ()), row))
+    return Metrics(*rows, *after)
+
+
+# One table per kind of entity, in family order.
+PIPELINE_METRICS = entity_metrics(
+    PipelineSelectedInfo,
+    {"deployment_status_since": (PIPELINE_STATUS, PIPELINE_DESIRED_STATUS)},
+    (PIPELINE_DEPLOYMENT_ERROR, PIPELINE_PROGRAM_STATUS, PIPELINE_STATS_AVAILABLE),
 )
-INPUT_METRICS = Metrics(
-    Field(
-        _input("paused", "1 if the input connector was paused by a user (polled)."), "paused", flag
-    ),
-    Field(
-        _input("barrier", "1 if the input connector currently blocks checkpoints (polled)."),
-        "barrier",
-        flag,
-    ),
-    Field(
-        _input("end_of_input", "1 if the input connector has signalled end of input (polled)."),
-        "metrics.end_of_input",
-        flag,
-    ),
-    IN_FATAL_ERROR,
-    IN_HEALTH,  # from v0.265.0
-    Field(
-        _input("records_total", "Records received by the input connector (polled)."),
-        "metrics.total_records",
-        as_is,
-    ),
-    Field(
-        _input("bytes_total", "Bytes received by the input connector (polled)."),
-        "metrics.total_bytes",
-        as_is,
-    ),
-    Field(
-        _input("parse_errors_total", "Parse errors of the input connector (polled)."),
-        "metrics.num_parse_errors",
-        as_is,
-    ),
-    Field(
-        _input("transport_errors_total", "Transport errors of the input connector (polled)."),
-        "metrics.num_transport_errors",
-        as_is,
-    ),
-    Field(
-        _input(
-            "buffered_records", "Records buffered by the input connector, not processed (polled)."
+GLOBAL_METRICS = entity_metrics(
+    GlobalControllerMetrics,
+    {
+        "rss_bytes": (PIPELINE_STATE,),
+        "uptime_msecs": (PIPELINE_MEMORY_PRESSURE,),  # from v0.274.0
+        "output_stall_msecs": (
+            CHECKPOINT_ACTIVITY,  # from v0.288.0
+            CHECKPOINT_DELAYED_SINCE,
+            CHECKPOINT_STARTED,
+            CHECKPOINT_PERMANENT_ERRORS,
         ),
-        "metrics.buffered_records",
-        as_is,
-    ),
-    Field(
-        _input(
-            "buffered_bytes", "Bytes buffered by the input connector, not yet processed (polled)."
-        ),
-        "metrics.buffered_bytes",
-        as_is,
-        optional=True,  # from v0.125.0
-    ),
-    Field(
-        _input(
-            "processing_latency_p99_seconds",
-            "99th percentile of ingest-to-processed latency over recent batches (polled; absent "
-            "before the first sample).",
-        ),
-        "metrics.processing_latency_p99_micros",
-        micros,
-        optional=True,
-    ),
-    Field(
-        _input(
-            "completed_timestamp_seconds",
-            "When the newest input fully processed by every output was completed (polled), "
-            "Unix time.",
-        ),
-        "completed_frontier.completed_at",
-        rfc3339,
-        optional=True,
-    ),
+    },
 )
-OUTPUT_METRICS = Metrics(
-    OUT_FATAL_ERROR,
-    OUT_HEALTH,  # from v0.265.0
-    Field(
-        _output("transmitted_records_total", "Records sent by the output connector (polled)."),
-        "metrics.transmitted_records",
-        as_is,
-    ),
-    Field(
-        _output("transmitted_bytes_total", "Bytes sent by the output connector (polled)."),
-        "metrics.transmitted_bytes",
-        as_is,
-    ),
-    Field(
-        _output("encode_errors_total", "Encoding errors of the output connector (polled)."),
-        "metrics.num_encode_errors",
-        as_is,
-    ),
-    Field(
-        _output("transport_errors_total", "Transport errors of the output connector (polled)."),
-        "metrics.num_transport_errors",
-        as_is,
-    ),
-    Field(
-        _output(
-            "processed_input_records_total",
-            "Input records whose outputs the connector has handled (polled); compare with the "
-            "pipeline's processed records for output lag.",
-        ),
-        "metrics.total_processed_input_records",
-        as_is,
-    ),
-    Field(
-        _output("queued_records", "Records queued for the output connector (polled)."),
-        "metrics.queued_records",
-        as_is,
-    ),
-    Field(
-        _output("queued_batches", "Batches queued for the output connector (polled)."),
-        "metrics.queued_batches",
-        as_is,
-    ),
-    Field(
-        _output("buffered_records", "Records in the output connector's buffer (polled)."),
-        "metrics.buffered_records",
-        as_is,
-    ),
-    Field(
-        _output("buffered_batches", "Batches in the output connector's buffer (polled)."),
-        "metrics.buffered_batches",
-        as_is,
-    ),
+INPUT_METRICS = entity_metrics(
+    InputEndpointStatus,
+    {"metrics.total_records": (IN_FATAL_ERROR, IN_HEALTH)},  # health from v0.265.0
+)
+OUTPUT_METRICS = entity_metrics(
+    OutputEndpointStatus,
+    {"metrics.transmitted_records": (OUT_FATAL_ERROR, OUT_HEALTH)},  # health from v0.265.0
 )
 
 SPECS = (
@@ -591,39 +736,38 @@ class PipelineStats(msgspec.Struct, frozen=True, gc=False):
     outputs: tuple[OutputConnector, ...]
 
 
-def parse_pipeline(raw: Any, what: str) -> Pipeline:
-    """One `PipelineSelectedInfo` (selector=status) -> pipeline."""
-    item = obj(raw, what)
-    status = DEPLOYMENT_STATUSES.normalise(item.get("deployment_status"))
-    desired = DESIRED_STATUSES.normalise(item.get("deployment_desired_status"))
-    program = PROGRAM_STATUSES.normalise(item.get("program_status"))
-    error = item.get("deployment_error")
-    message = None
-    if error is not None:
-        message = _words(obj(error, f"{what}.deployment_error").get("message"))
+_PIPELINE_LIST = Decoder(list[PipelineSelectedInfo])
+_STATS = Decoder(ControllerStatus)
+_INPUT = Decoder(InputEndpointStatus)
+_OUTPUT = Decoder(OutputEndpointStatus)
+
+
+def parse_pipeline(info: PipelineSelectedInfo, where: str) -> Pipeline:
+    """One decoded `PipelineSelectedInfo` (selector=status) at `where` -> pipeline."""
+    error = info.deployment_error
     try:
-        values, time_error = PIPELINE_METRICS.read(item, what), ""
+        values, time_error = PIPELINE_METRICS.read(info, where), ""
     except TimeRangeError as exc:
         # The table's one time: without it the pipeline keeps its other series (see
         # `sources.base.entity_time`), and the poll reports it as this pipeline's failure.
-        values = PIPELINE_METRICS.read({**item, "deployment_status_since": None}, what)
-        time_error = str(exc)
+        timeless = msgspec.structs.replace(info, deployment_status_since=None)
+        values, time_error = PIPELINE_METRICS.read(timeless, where), str(exc)
     return Pipeline(
-        name=string(item.get("name"), f"{what}.name"),
-        status=status,
-        desired=desired,
-        program=program,
-        deployment_error=message,
+        name=info.name,
+        status=DEPLOYMENT_STATUSES.normalise(info.deployment_status),
+        desired=DESIRED_STATUSES.normalise(info.deployment_desired_status),
+        program=PROGRAM_STATUSES.normalise(info.program_status),
+        deployment_error=None if error is None else _words(error.message),
         values=values,
         time_error=time_error,
     )
 
 
-def parse_pipeline_list(payload: Any) -> list[Pipeline]:
+def parse_pipeline_list(answer: Answer) -> list[Pipeline]:
     """`GET /v0/pipelines?selector=status` -> every pipeline."""
     return [
-        parse_pipeline(raw, f"pipelines[{i}]")
-        for i, raw in enumerate(arr(payload, "GET /v0/pipelines"))
+        parse_pipeline(info, f"{answer.what}: [{i}]")
+        for i, info in enumerate(_PIPELINE_LIST.answer(answer))
     ]
 
 
@@ -643,22 +787,15 @@ def is_ephemeral(connector: str, output: bool) -> bool:
     return connector.startswith("api-" if output else "api-ingress-")
 
 
-def _health(value: Any, what: str) -> Health | None:
-    if value is None:
+def _health(health: ConnectorHealth | None) -> Health | None:
+    if health is None:
         return None
-    health = obj(value, what)
-    return Health(
-        HEALTH_STATUSES.normalise(health.get("status")), _words(health.get("description"))
-    )
+    return Health(HEALTH_STATUSES.normalise(health.status), _words(health.description))
 
 
 def _words(value: Any) -> str:
     """An optional free-text field; anything but a string counts as absent (it is only shown)."""
     return value if isinstance(value, str) else ""
-
-
-def _fatal(value: Any, what: str) -> str:
-    return "" if value is None else string(value, what)
 
 
 def unquote_identifier(name: str) -> str:
@@ -669,114 +806,111 @@ def unquote_identifier(name: str) -> str:
     return name
 
 
-def _endpoint(raw: Any, what: str) -> tuple[dict[str, Any], str, str]:
-    item = obj(raw, what)
-    name = string(item.get("endpoint_name"), f"{what}.endpoint_name")
-    config = obj(item.get("config"), f"{what}.config")
+def _split(status: InputEndpointStatus | OutputEndpointStatus) -> tuple[str, str]:
     # `stream` is the relation's sql_name(): quoted when case-sensitive, while the endpoint
     # name uses the bare name (`Trades.kafka_in`).
-    stream = unquote_identifier(string(config.get("stream"), f"{what}.config.stream"))
-    parent, connector = split_endpoint(name, stream)
-    obj(item.get("metrics"), f"{what}.metrics")  # required, even when no field of it is read
-    return item, parent, connector
+    return split_endpoint(status.endpoint_name, unquote_identifier(status.config.stream))
 
 
-def parse_input(pipeline: str, raw: Any, what: str) -> InputConnector:
-    """One `InputEndpointStatus` -> input connector (optional keys may be absent)."""
-    item, table, connector = _endpoint(raw, what)
+def input_connector(pipeline: str, status: InputEndpointStatus, where: str) -> InputConnector:
+    """One decoded `InputEndpointStatus` at `where` -> input connector."""
+    table, connector = _split(status)
     return InputConnector(
         pipeline=pipeline,
         table=table,
         connector=connector,
-        fatal_error=_fatal(item.get("fatal_error"), f"{what}.fatal_error"),
-        health=_health(item.get("health"), f"{what}.health"),
-        values=INPUT_METRICS.read(item, what),
+        fatal_error=status.fatal_error or "",
+        health=_health(status.health),
+        values=INPUT_METRICS.read(status, where),
     )
 
 
-def parse_output(pipeline: str, raw: Any, what: str) -> OutputConnector:
-    """One `OutputEndpointStatus` -> output connector."""
-    item, view, connector = _endpoint(raw, what)
+def output_connector(pipeline: str, status: OutputEndpointStatus, where: str) -> OutputConnector:
+    """One decoded `OutputEndpointStatus` at `where` -> output connector."""
+    view, connector = _split(status)
     return OutputConnector(
         pipeline=pipeline,
         view=view,
         connector=connector,
-        fatal_error=_fatal(item.get("fatal_error"), f"{what}.fatal_error"),
-        health=_health(item.get("health"), f"{what}.health"),
-        values=OUTPUT_METRICS.read(item, what),
+        fatal_error=status.fatal_error or "",
+        health=_health(status.health),
+        values=OUTPUT_METRICS.read(status, where),
     )
 
 
-def parse_global_metrics(pipeline: str, raw: Any) -> GlobalMetrics:
-    """`global_metrics` of `/stats` -> the few pipeline-wide values we export."""
-    what = "stats.global_metrics"
-    data = obj(raw, what)
-    # Absent before v0.274.0: no series, not an unknown value.
-    raw_pressure = data.get("memory_pressure")
-    return GlobalMetrics(
-        pipeline=pipeline,
-        state=PIPELINE_STATES.normalise(data.get("state")),
-        memory_pressure=None if raw_pressure is None else MEMORY_PRESSURES.normalise(raw_pressure),
-        values=GLOBAL_METRICS.read(data, what),
-    )
+def parse_input(pipeline: str, answer: Answer) -> InputConnector:
+    """A per-connector `InputEndpointStatus` answer -> input connector."""
+    return input_connector(pipeline, _INPUT.answer(answer), answer.what)
 
 
-def _variant(raw: Any, what: str) -> tuple[str, str]:
+def parse_output(pipeline: str, answer: Answer) -> OutputConnector:
+    """A per-connector `OutputEndpointStatus` answer -> output connector."""
+    return output_connector(pipeline, _OUTPUT.answer(answer), answer.what)
+
+
+def _variant(raw: Variant, where: str) -> tuple[str, str]:
     """A serde externally tagged variant -> (its name, its words): a unit variant is its name
     as a string, a newtype variant `{"Name": value}`."""
     if isinstance(raw, str):
         return raw, raw
-    item = obj(raw, what)
-    if len(item) != 1:
-        raise SchemaError(f"{what}: expected one variant, got {len(item)} keys")
-    ((name, value),) = item.items()
+    if len(raw) != 1:
+        raise SchemaError(f"{where}: expected one variant, got {len(raw)} keys")
+    ((name, value),) = raw.items()
     return name, f"{name}: {value}" if isinstance(value, str) else name
 
 
-def parse_checkpoint(data: dict[str, Any]) -> Checkpoint:
+def parse_checkpoint(status: ControllerStatus, what: str) -> Checkpoint:
     """`checkpoint_activity` and `permanent_checkpoint_errors` of `/stats` (v0.288.0 and
     later; before, neither key is there and nothing is made up)."""
-    raw_activity = data.get("checkpoint_activity")
+    raw = status.checkpoint_activity
     activity: State | None = None
     since = None
     reasons: tuple[str, ...] = ()
-    if raw_activity is not None:
-        what = "stats.checkpoint_activity"
-        item = obj(raw_activity, what)
-        activity = CHECKPOINT_ACTIVITIES.normalise(string(item.get("status"), f"{what}.status"))
+    if raw is not None:
+        where = f"{what}: checkpoint_activity"
+        activity = CHECKPOINT_ACTIVITIES.normalise(raw.status)
         if activity == "delayed":
-            since = rfc3339(item.get("delayed_since"), f"{what}.delayed_since")
+            since = rfc3339(raw.delayed_since, f"{where}.delayed_since")
             reasons = tuple(
-                _variant(r, f"{what}.reasons[{i}]")[1]
-                for i, r in enumerate(arr(item.get("reasons", []), f"{what}.reasons"))
+                _variant(r, f"{where}.reasons[{i}]")[1] for i, r in enumerate(raw.reasons)
             )
         elif activity == "in_progress":
-            since = rfc3339(item.get("started_at"), f"{what}.started_at")
+            since = rfc3339(raw.started_at, f"{where}.started_at")
     permanent = None
-    if "permanent_checkpoint_errors" in data:
-        what = "stats.permanent_checkpoint_errors"
-        raw_errors = data["permanent_checkpoint_errors"]
-        found = [] if raw_errors is None else arr(raw_errors, what)
-        named = [_variant(r, f"{what}[{i}]") for i, r in enumerate(found)]
+    if status.permanent_checkpoint_errors is not UNSET:
+        where = f"{what}: permanent_checkpoint_errors"
+        named = [
+            _variant(r, f"{where}[{i}]")
+            for i, r in enumerate(status.permanent_checkpoint_errors or ())
+        ]
         permanent = tuple(
             (PERMANENT_CHECKPOINT_ERRORS.normalise(name), words) for name, words in named
         )
     return Checkpoint(activity, since, reasons, permanent)
 
 
-def parse_stats(pipeline: str, payload: Any) -> PipelineStats:
+def parse_stats(pipeline: str, answer: Answer) -> PipelineStats:
     """`GET /v0/pipelines/{p}/stats` -> global metrics and every connector."""
-    data = obj(payload, "stats")
-    global_metrics = parse_global_metrics(pipeline, data.get("global_metrics"))
+    what = answer.what
+    status = _STATS.answer(answer)
+    data = status.global_metrics
+    # Absent before v0.274.0: no series, not an unknown value.
+    pressure = data.memory_pressure
     return PipelineStats(
-        global_metrics=msgspec.structs.replace(global_metrics, checkpoint=parse_checkpoint(data)),
+        global_metrics=GlobalMetrics(
+            pipeline=pipeline,
+            state=PIPELINE_STATES.normalise(data.state),
+            memory_pressure=None if pressure is None else MEMORY_PRESSURES.normalise(pressure),
+            values=GLOBAL_METRICS.read(data, f"{what}: global_metrics"),
+            checkpoint=parse_checkpoint(status, what),
+        ),
         inputs=tuple(
-            parse_input(pipeline, raw, f"stats.inputs[{i}]")
-            for i, raw in enumerate(arr(data.get("inputs"), "stats.inputs"))
+            input_connector(pipeline, s, f"{what}: inputs[{i}]")
+            for i, s in enumerate(status.inputs)
         ),
         outputs=tuple(
-            parse_output(pipeline, raw, f"stats.outputs[{i}]")
-            for i, raw in enumerate(arr(data.get("outputs"), "stats.outputs"))
+            output_connector(pipeline, s, f"{what}: outputs[{i}]")
+            for i, s in enumerate(status.outputs)
         ),
     )
 
@@ -1115,9 +1249,7 @@ class FelderaSource(Source[FelderaTarget]):
     async def poll(self, client: UpstreamClient) -> PollResult:
         """Pipeline list, then `/stats` (or the listed connectors) of the live ones."""
         details = self.details()
-        listed = parse_pipeline_list(
-            await client.get_json(_path("pipelines"), {"selector": "status"})
-        )
+        listed = parse_pipeline_list(await client.get(_path("pipelines"), {"selector": "status"}))
         pipelines = [
             p for p in listed if self.config.pipelines.matches(p.name) and self.shard.owns(p.name)
         ]
@@ -1168,8 +1300,7 @@ class FelderaSource(Source[FelderaTarget]):
         gone: set[str],
     ) -> None:
         async def call() -> PipelineStats:
-            payload = await client.get_json(_path("pipelines", pipeline, "stats"))
-            return parse_stats(pipeline, payload)
+            return parse_stats(pipeline, await client.get(_path("pipelines", pipeline, "stats")))
 
         # During a transition the manager forwards the pipeline's own answer (410 Terminating,
         # 503 Initializing or Suspended, 500 InitializationError) or answers 503 itself: that
@@ -1211,18 +1342,17 @@ class FelderaSource(Source[FelderaTarget]):
             ref.connector,
             "stats",
         )
-        what = f"{kind}/{parent}/connectors/{ref.connector}"
 
         async def call() -> InputConnector | OutputConnector | _Missing:
             try:
-                payload = await client.get_json(path)
+                answer = await client.get(path)
             except UpstreamError as exc:
                 if exc.status == 404 and not _pipeline_deleted(exc):
                     return MISSING
                 raise
             if output:
-                return parse_output(ref.pipeline, payload, what)
-            return parse_input(ref.pipeline, payload, what)
+                return parse_output(ref.pipeline, answer)
+            return parse_input(ref.pipeline, answer)
 
         entity = f"connector {ref.pipeline}/{parent}.{ref.connector}"
         found = await details.fetch(entity, "connector_stats", call, gone_if=_pipeline_deleted)

@@ -1,21 +1,31 @@
-"""Metric tables: a metric read from one plain JSON field is one line, `Field(spec, path, how)`.
+"""Metric tables: a metric read from one plain field is one line, on the field of its typed shape.
+
+Each upstream answer has one typed shape (a `msgspec.Struct`) and one decoder
+(`sources.typed.Decoder`) that decodes and checks the answer against it in one pass. A plain
+field (a count, bytes, milliseconds, a boolean, a time) is exported by one line, where the shape
+declares the field::
+
+    rows_synced: Annotated[Integer | None, Plain(MIRROR_ROWS_SYNCED)] = None
 
 A source lists the metrics of one kind of entity in a `Metrics` table, in the order of its
-families (a `max_series` cap drops families from the end). Plain fields are `Field` rows: the
-table reads them from the entity's JSON object (`read`) and adds their samples (`Families.add`).
-Anything else — a state set, an info metric, a value derived from several fields — is listed by
-its `MetricSpec` alone and filled by the source's own code. The source's `specs` are the tables'
-specs, so adding a plain field is one line in its table::
+families (a `max_series` cap drops families from the end). A row that is a shape's class stands
+for the shape's `Plain` fields, in declaration order (a nested shape's fields too); a `Plain`
+field whose spec is also listed by itself in the table takes that place instead, so families
+keep their order when a derived value sits between two plain ones. The table reads the fields
+of a decoded shape (`read`) and adds their samples (`Families.add`). Anything else — a state
+set, an info metric, a value derived from several fields — is listed by its `MetricSpec` alone
+and filled by the source's own code. The source's `specs` are the tables' specs.
 
-    Field(_input("records_total", "Records received ..."), "metrics.total_records", as_is),
-
-A field that is null or absent gives no sample when it is `optional` (what older upstream
-releases lack, see docs/compatibility.md); when it is required, the conversion refuses it with
-a `SchemaError` naming the field, as it refuses a value of the wrong type.
+A field that is null or absent gives no sample (what older upstream releases lack, see
+docs/compatibility.md), unless its `Plain` names the value that stands for "none". Whether a
+field may be absent, and its type, the shape's decoder has already checked. There is no other
+way to read a plain field: a table's rows are the `Plain` fields of shapes (`plain_fields`).
 """
 
 from __future__ import annotations
 
+import math
+import operator
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,9 +35,10 @@ import msgspec
 
 from dataflow_exporter.errors import SchemaError
 from dataflow_exporter.families import Family, MetricSpec
-from dataflow_exporter.sources.base import boolean, number, obj, timestamp, unix_time
+from dataflow_exporter.sources.base import boolean, number, timestamp, unix_time
+from dataflow_exporter.sources.typed import at
 
-# How a JSON value becomes a sample value: given the value and its path for error messages,
+# How a field's value becomes a sample value: given the value and its path for error messages,
 # a float, or None for "absent" (an empty timestamp).
 Conversion = Callable[[Any, str], float | None]
 
@@ -47,7 +58,7 @@ def micros(value: Any, what: str) -> float:
     return as_is(value, what) / 1e6
 
 
-# Conversions of a number that divide it by a constant, for the fast path of `Field.read`
+# Conversions of a number that divide it by a constant, for the fast path of `Row.read`
 # (dividing by 1.0 leaves every float as it is).
 _PLAIN_NUMBERS: dict[Conversion, float] = {as_is: 1.0, msecs: 1000.0, micros: 1e6}
 
@@ -64,7 +75,7 @@ def flag(value: Any, what: str) -> float:
 
 def rfc3339(value: Any, what: str) -> float | None:
     """An RFC 3339 timestamp, exported in Unix seconds (an empty string is absent)."""
-    if value is None:  # only a required field gets here
+    if value is None:  # never from a table (null is absent there): a source's own call
         raise SchemaError(f"{what}: expected a timestamp, got NoneType")
     return timestamp(value, what)
 
@@ -76,95 +87,93 @@ def plain_spec(name: str, help_text: str, labels: tuple[str, ...]) -> MetricSpec
 
 
 @dataclass(frozen=True, slots=True)
-class Field:
-    """One metric read from one JSON field: its spec, the field's dotted path in the entity's
-    object, the conversion, and whether the field may be null or absent (no sample then).
-    With `attr` (the dotted attribute path of a typed shape's field, see `Plain`) it reads a
-    decoded shape instead of a JSON object."""
+class Row:
+    """A `Plain` field of a typed shape as a row of a `Metrics` table, made by `plain_fields`:
+    its spec, its dotted path as the answer spells it (for error messages), its dotted attribute
+    path in the decoded shape, its conversion, and the value a null or absent field stands for
+    (None: no sample)."""
 
     spec: MetricSpec
     path: str
+    attr: str
     convert: Conversion
-    optional: bool = False
-    attr: str | None = None
+    absent: float | None = None
     _attrs: tuple[str, ...] = field(init=False, repr=False, compare=False)
-    _parents: tuple[tuple[str, str], ...] = field(init=False, repr=False, compare=False)
-    _key: str = field(init=False, repr=False, compare=False)
+    _get: Callable[[Any], Any] = field(init=False, repr=False, compare=False)
     _divisor: float | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        *parents, key = self.path.split(".")
-        # Each parent object's key, and its path for the error when it is not an object.
-        prefixes = tuple(".".join(parents[: depth + 1]) for depth in range(len(parents)))
-        object.__setattr__(self, "_parents", tuple(zip(parents, prefixes, strict=True)))
-        object.__setattr__(self, "_key", key)
+        object.__setattr__(self, "_attrs", tuple(self.attr.split(".")))
         object.__setattr__(self, "_divisor", _PLAIN_NUMBERS.get(self.convert))
-        object.__setattr__(self, "_attrs", tuple(self.attr.split(".")) if self.attr else ())
+        # One level (most fields): the attribute read in C; nested: walked, None-safe.
+        get = operator.attrgetter(self.attr) if len(self._attrs) == 1 else self._walk
+        object.__setattr__(self, "_get", get)
 
-    def under(self, name: str, attr: str) -> Field:
+    def under(self, name: str, attr: str) -> Row:
         """This row of a nested shape, read from the field `name` (`attr`) of its parent."""
-        return Field(
-            self.spec, f"{name}.{self.path}", self.convert, self.optional, f"{attr}.{self.attr}"
+        return Row(
+            self.spec, f"{name}.{self.path}", f"{attr}.{self.attr}", self.convert, self.absent
         )
 
-    def read(self, container: Any, where: str) -> float | None:
-        """This field's value in `container` (the object, or decoded shape, at `where`),
-        converted."""
-        if self._attrs:
-            return self._read_shape(container, where)
-        node: Any = container
-        for key, prefix in self._parents:
-            node = node.get(key)
-            if node is None:
-                break  # an absent parent object: the field is absent
-            if not isinstance(node, dict):
-                obj(node, f"{where}.{prefix}")
-        else:
-            node = node.get(self._key)
-        if node is None:
-            if self.optional:
-                return None
-        elif self._divisor is not None and (type(node) is int or type(node) is float):
-            # The common case, read for every counter of every connector: no error path built.
-            return float(node) / self._divisor
-        return self.convert(node, f"{where}.{self.path}")
-
-    def _read_shape(self, shape: Any, where: str) -> float | None:
+    def _walk(self, shape: Any) -> Any:
         node: Any = shape
         for attr in self._attrs:
             node = getattr(node, attr)
             if node is None:
-                return None  # the field, or a nested shape holding it, is absent
-        if self._divisor is not None and type(node) is not bool:
-            return float(node) / self._divisor
-        return self.convert(node, f"{where}.{self.path}")
+                return None  # a nested shape holding the field is absent
+        return node
+
+    def read(self, shape: Any, where: str) -> float | None:
+        """This field's value in `shape` (the decoded shape at `where`), converted."""
+        node = self._get(shape)
+        if node is None:
+            return self.absent  # the field, or a nested shape holding it, is absent
+        if self._divisor is not None:
+            # The common case, read for every counter of every entity: no error path built.
+            if type(node) is int:
+                return float(node) / self._divisor
+            if type(node) is float:
+                if math.isfinite(node):
+                    return node / self._divisor
+                # JSON has no NaN or infinity, but the lax decoder reads "NaN" and "inf"
+                # strings as floats: refused, as `number` refuses them.
+                raise SchemaError(f"{at(where, self.path)}: expected a finite number, got {node}")
+        # Anything else (a string a field's type allows, a boolean) goes through the
+        # conversion, which refuses what it cannot read with an error naming the field in the
+        # words of the shape's decoder (`GET /x: data[3].lag: ...`, see `typed.worded`).
+        return self.convert(node, at(where, self.path))
 
 
 @dataclass(frozen=True, slots=True)
 class Plain:
     """What a typed shape's field exports, written on the field itself::
 
-        rows_synced: Annotated[int | None, Plain(MIRROR_ROWS_SYNCED)] = None
+        rows_synced: Annotated[Integer | None, Plain(MIRROR_ROWS_SYNCED)] = None
 
     The field's value, converted (`as_is`, `msecs`, `micros`, `flag`, `unix_seconds`,
-    `rfc3339`), is the sample of `spec`; a None value gives no sample. The shape's decoder
+    `rfc3339`, or the source's own), is the sample of `spec`; a None value gives no sample, or
+    `absent` when the upstream's null means a value (`retries: null`: none). The shape's decoder
     (`sources.typed.Decoder`) has already checked the value's type, and whether it may be absent.
     """
 
     spec: MetricSpec
     convert: Conversion = as_is
+    absent: float | None = None
 
 
-def plain_fields(shape: type[msgspec.Struct]) -> tuple[Field, ...]:
+def plain_fields(shape: type[msgspec.Struct]) -> tuple[Row, ...]:
     """The `Plain` fields of a typed shape, in its order, as table rows; a field whose type is
     another shape (or None) contributes that shape's `Plain` fields under its name."""
     hints = typing.get_type_hints(shape, include_extras=True)
-    found: list[Field] = []
+    found: list[Row] = []
     for attr, name in zip(shape.__struct_fields__, shape.__struct_encode_fields__, strict=True):
         hint = hints[attr]
         marks = [m for m in getattr(hint, "__metadata__", ()) if isinstance(m, Plain)]
+        if len(marks) > 1:
+            raise ValueError(f"{shape.__name__}.{attr}: one Plain per field")
         if marks:
-            found.append(Field(marks[0].spec, name, marks[0].convert, optional=True, attr=attr))
+            mark = marks[0]
+            found.append(Row(mark.spec, name, attr, mark.convert, mark.absent))
             continue
         for nested in _shapes_in(hint):
             found.extend(f.under(name, attr) for f in plain_fields(nested))
@@ -183,20 +192,31 @@ _UnionType = type(int | None)
 
 
 class Metrics:
-    """The metrics of one kind of entity, in family order: `Field` rows read from its JSON
-    object, the `Plain` fields of a typed shape (a row that is the shape's class), and specs the
-    source fills itself."""
+    """The metrics of one kind of entity, in family order: the `Plain` fields of a typed shape
+    (a row that is the shape's class, or rows `plain_fields` made; a field whose spec is listed
+    by itself sits there), and specs the source fills itself."""
 
-    def __init__(self, *rows: Field | MetricSpec | type[msgspec.Struct]) -> None:
-        expanded: list[Field | MetricSpec] = []
+    def __init__(self, *rows: Row | MetricSpec | type[msgspec.Struct]) -> None:
+        listed = {row for row in rows if isinstance(row, MetricSpec)}
+        placed: dict[MetricSpec, Row] = {}
+        expanded: list[Row | MetricSpec] = []
         for row in rows:
-            if isinstance(row, type):
-                expanded.extend(plain_fields(row))
-            else:
+            if not isinstance(row, type):
                 expanded.append(row)
-        self.specs = tuple(row.spec if isinstance(row, Field) else row for row in expanded)
-        self.fields = tuple(row for row in expanded if isinstance(row, Field))
+                continue
+            for plain in plain_fields(row):
+                if plain.spec not in listed:
+                    expanded.append(plain)
+                elif placed.setdefault(plain.spec, plain) is not plain:
+                    raise ValueError(f"{plain.spec.name} is a Plain field of two shapes")
+        # A listed spec that names a Plain field is where that field's family goes.
+        expanded = [
+            placed.get(row, row) if isinstance(row, MetricSpec) else row for row in expanded
+        ]
+        self.specs = tuple(row.spec if isinstance(row, Row) else row for row in expanded)
+        self.fields = tuple(row for row in expanded if isinstance(row, Row))
         self._index = {f.spec.name: i for i, f in enumerate(self.fields)}
+        self._readers = tuple(f.read for f in self.fields)
         names = [spec.name for spec in self.specs]
         if len(set(names)) != len(names):
             # By name: two specs of one name differing in help or labels would be two families
@@ -204,12 +224,12 @@ class Metrics:
             raise ValueError("a metric is listed twice")
 
     def position(self, metric: str) -> int:
-        """Where the `Field` of the metric named `metric` is in the table's values."""
+        """Where the `Row` of the metric named `metric` is in the table's values."""
         return self._index[metric]
 
-    def read(self, container: dict[str, Any], where: str) -> Values:
-        """Every `Field` of the table read from one entity's object at `where`."""
-        return Values(self, tuple([f.read(container, where) for f in self.fields]))
+    def read(self, container: Any, where: str) -> Values:
+        """Every `Row` of the table read from one entity's decoded shape at `where`."""
+        return Values(self, tuple([read(container, where) for read in self._readers]))
 
     def families(self) -> Families:
         """Empty families for one poll, one per row."""
@@ -218,13 +238,13 @@ class Metrics:
 
 @dataclass(frozen=True, slots=True)
 class Values:
-    """What one entity's JSON gave for a table's fields, in its order (None: absent)."""
+    """What one entity's shape gave for a table's fields, in its order (None: absent)."""
 
     table: Metrics = field(repr=False)
     values: tuple[float | None, ...]
 
     def __getitem__(self, metric: str) -> float | None:
-        """The value of the metric named `metric` (a `Field` of the table)."""
+        """The value of the metric named `metric` (a `Row` of the table)."""
         return self.values[self.table.position(metric)]
 
 

@@ -26,6 +26,13 @@ release lacks is the gateway's own `404 {"code":5,"message":"Not Found"}`, namin
 (`route_missing`); any other 404 (a proxy that does not route one name) fails that mirror's
 detail alone, unless most mirrors get it at once.
 
+Reading: each answer has one typed shape (`MirrorList`, `CdcBatches`, `PeerSlots`, ...), decoded
+and checked in one pass by `sources.typed.Decoder`, which reads protojson's int64 strings as
+numbers and names a refused field in PeerDB's words. A plain field is one line on its shape,
+`num_rows: Annotated[Integer | None, Plain(LAST_BATCH_ROWS)] = None`, and the shape's `Metrics`
+table adds its samples; state sets, the info metric, the creation time (a broken one fails only
+its mirror) and the error-log metrics are written out below.
+
 Sample exposition::
 
     peerdb_mirror_status{target="pg",mirror="orders",status="STATUS_RUNNING"} 1.0
@@ -45,47 +52,39 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import sys
 import urllib.parse
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
 import msgspec.structs
-import orjson
 from pydantic import FilePath, SecretStr, field_validator, model_validator
 
-from dataflow_exporter import scrub, thresholds
-from dataflow_exporter.auth import BasicAuth, SecretReader
+from dataflow_exporter import credential_text, thresholds
+from dataflow_exporter.auth import Auth, BasicAuth, SecretReader
 from dataflow_exporter.config_models import Filter, TargetConfig, not_both
-from dataflow_exporter.errors import Reason, UpstreamError
+from dataflow_exporter.errors import Reason, SchemaError, UpstreamError
 from dataflow_exporter.families import Family, MetricSpec, State, StateSet, Unknown
 from dataflow_exporter.sources.base import (
     GONE,
     BrokenEntity,
     DetailFailure,
     Details,
-    JsonInt,
-    JsonNumber,
     PollResult,
-    Shape,
     Source,
     api_path,
-    boolean,
     entity_time,
     fan_out,
-    items,
     not_found,
-    number,
-    obj,
-    optional_number,
     selector,
-    string,
-    timestamp,
     unix_time,
 )
+from dataflow_exporter.sources.fields import Metrics, Plain, Values, as_is, flag, rfc3339
+from dataflow_exporter.sources.typed import Decoder, Integer
 from dataflow_exporter.thresholds import AlertSettings
-from dataflow_exporter.upstream import Auth, UpstreamClient
+from dataflow_exporter.upstream import Answer, UpstreamClient
 
 API = "/api/v1"
 MIB = 1024 * 1024
@@ -243,22 +242,6 @@ INSTANCE_STATUS = MetricSpec(
     "PeerDB instance state (polled): 1 for the current one; MAINTENANCE during upgrades.",
     ("status",),
 )
-SPECS = (
-    MIRROR_STATUS,
-    MIRROR_INFO,
-    MIRROR_CREATED,
-    MIRROR_ROWS_SYNCED,
-    MIRROR_BATCHES,
-    LAST_BATCH_END,
-    LAST_BATCH_ROWS,
-    SLOT_LAG,
-    SLOT_ACTIVE,
-    INSTANCE_STATUS,
-    SLOT_WAL_STATUS,
-    SLOT_SAFE_WAL,
-    MIRROR_LAST_ERROR,
-    MIRROR_RECENT_ERRORS,
-)
 
 
 class PeerDBTarget(TargetConfig):
@@ -293,7 +276,137 @@ class PeerDBTarget(TargetConfig):
 
 
 # ---------------------------------------------------------------------------------------------
-# Records and pure parsers
+# Answers: one typed shape each, decoded and checked in one pass (`sources.typed.Decoder`)
+
+
+def mebibytes(value: Any, what: str) -> float:
+    """MiB (PeerDB's `lagInMb`), exported in bytes."""
+    return as_is(value, what) * MIB
+
+
+# A float that is a number: the lax decoder would read "nan" or "inf" from a string.
+Finite = Annotated[float, msgspec.Meta(ge=-sys.float_info.max, le=sys.float_info.max)]
+
+
+class _Answer(msgspec.Struct, gc=False, kw_only=True, rename="camel"):
+    """What any PeerDB answer may say besides its own fields: servers before v0.18.3 answer
+    an error as 200 with `ok: false` and `errorMessage`."""
+
+    ok: bool | None = None
+    error_message: str | None = None
+
+
+class ListedMirror(msgspec.Struct, gc=False, rename="camel"):
+    """One `ListMirrorsItem` of `mirrors/list`."""
+
+    name: str
+    status: str | Integer | None = None  # FlowStatus, by name or code; absent before v0.36.7
+    created_at: float | None = None  # epoch ms; a broken one fails only its mirror (`Mirror`)
+    source_name: str | None = None
+    source_type: str | Integer | None = None  # DBType, by name or code
+    destination_name: str | None = None
+    destination_type: str | Integer | None = None
+    is_cdc: bool | None = True
+
+
+class MirrorList(_Answer):
+    """`GET mirrors/list`."""
+
+    mirrors: list[ListedMirror] | None
+
+
+class MirrorStatus(_Answer):
+    """`POST mirrors/status` without `includeFlowInfo`."""
+
+    current_flow_state: str | Integer | None = None
+
+
+class TotalRows(_Answer):
+    """`GET mirrors/total_rows_synced/{mirror}`: rows synced, initial load and CDC."""
+
+    total_count: Annotated[Integer, Plain(MIRROR_ROWS_SYNCED)] = 0
+
+
+class CdcBatch(msgspec.Struct, gc=False, rename="camel"):
+    """One `CDCBatch`; a batch still running has no `endTime` (null)."""
+
+    end_time: Annotated[str | None, Plain(LAST_BATCH_END, rfc3339)] = None
+    num_rows: Annotated[Integer | None, Plain(LAST_BATCH_ROWS)] = None
+
+
+class CdcBatches(_Answer):
+    """`POST mirrors/cdc/batches`, newest first."""
+
+    cdc_batches: list[CdcBatch] | None
+    total: Annotated[Integer | None, Plain(MIRROR_BATCHES)] = None
+
+
+class SlotInfo(msgspec.Struct, gc=False, rename="camel"):
+    """One `SlotInfo` of `peers/slots/{peer}`."""
+
+    slot_name: str
+    lag_in_mb: Annotated[Finite | None, Plain(SLOT_LAG, mebibytes)] = 0.0
+    active: Annotated[bool, Plain(SLOT_ACTIVE, flag)] = False
+    wal_status: str | None = None  # Postgres' wal_status, a state set (`wal_status`)
+    safe_wal_size: Annotated[Integer | None, Plain(SLOT_SAFE_WAL)] = None  # from v0.35.3
+
+
+class PeerSlots(_Answer):
+    """`GET peers/slots/{peer}`."""
+
+    slot_data: list[SlotInfo] | None
+
+
+class LogRow(msgspec.Struct, gc=False, rename="camel"):
+    """One `MirrorLog` of `mirrors/logs`."""
+
+    flow_name: str
+    error_timestamp: float  # epoch ms
+    id: int = 0
+    error_message: str | None = None
+    error_type: str = "error"
+
+
+class MirrorLogs(_Answer):
+    """`POST mirrors/logs`."""
+
+    errors: list[LogRow] | None
+
+
+class InstanceInfo(msgspec.Struct, gc=False):
+    """`GET instance/info` (no `ok` there: it is newer than v0.18.3)."""
+
+    status: str | Integer | None = None  # null or absent: unknown
+
+
+# The plain fields of each answer, as metric tables (`sources.fields`), in family order.
+ROWS_METRICS = Metrics(TotalRows)
+BATCHES_METRICS = Metrics(CdcBatches)
+NEWEST_BATCH_METRICS = Metrics(CdcBatch)
+SLOT_METRICS = Metrics(SlotInfo, SLOT_WAL_STATUS)
+# The slot families in the order they have always been exported (a `max_series` cap drops
+# families from the end): the WAL state after the lag and activity, any other field after it.
+_FIRST_SLOT_FAMILIES = (SLOT_LAG, SLOT_ACTIVE, SLOT_WAL_STATUS)
+SLOT_FAMILIES = (
+    *_FIRST_SLOT_FAMILIES,
+    *(spec for spec in SLOT_METRICS.specs if spec not in _FIRST_SLOT_FAMILIES),
+)
+SPECS = (
+    MIRROR_STATUS,
+    MIRROR_INFO,
+    MIRROR_CREATED,
+    *ROWS_METRICS.specs,
+    *BATCHES_METRICS.specs,
+    *NEWEST_BATCH_METRICS.specs,
+    *SLOT_FAMILIES,
+    MIRROR_LAST_ERROR,
+    MIRROR_RECENT_ERRORS,
+    INSTANCE_STATUS,
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# Records and pure readers
 
 
 class Mirror(msgspec.Struct, frozen=True, gc=False):
@@ -310,23 +423,41 @@ class Mirror(msgspec.Struct, frozen=True, gc=False):
     is_cdc: bool = True
 
 
-class Batch(msgspec.Struct, frozen=True, gc=False):
-    """The newest completed CDC batch of a mirror and the mirror's batch count."""
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """What `cdc/batches` says of a mirror: its batch count (`BATCHES_METRICS`), and its newest
+    completed batch (`NEWEST_BATCH_METRICS`; None while none has ended)."""
 
-    end_time: float | None
-    rows: float | None
-    total: float | None
+    count: Values
+    newest: Values | None
+
+    @property
+    def end_time(self) -> float | None:
+        """When the newest completed batch ended, Unix time."""
+        return None if self.newest is None else self.newest[LAST_BATCH_END.name]
 
 
-class Slot(msgspec.Struct, frozen=True, gc=False):
-    """One replication slot on a source peer (None: the release or Postgres does not say)."""
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """One replication slot on a source peer: its `SLOT_METRICS` and its WAL state (None:
+    the release or Postgres does not say)."""
 
     peer: str
     name: str
-    lag_bytes: float
-    active: bool
+    values: Values
     wal_status: State | None = None
-    safe_wal_bytes: float | None = None
+
+    @property
+    def lag_bytes(self) -> float | None:
+        return self.values[SLOT_LAG.name]
+
+    @property
+    def active(self) -> bool:
+        return self.values[SLOT_ACTIVE.name] == 1.0
+
+    @property
+    def safe_wal_bytes(self) -> float | None:
+        return self.values[SLOT_SAFE_WAL.name]
 
 
 class MirrorError(msgspec.Struct, frozen=True, gc=False):
@@ -357,159 +488,147 @@ def flow_status(value: Any) -> State:
     return FLOW_STATUSES.normalise(value)
 
 
-def _db_type(value: Any) -> str:
-    if isinstance(value, int) and not isinstance(value, bool):
+def _db_type(value: str | int | None) -> str:
+    if isinstance(value, int):
         return DB_TYPES.get(value, str(value))
-    return value if isinstance(value, str) else ""
+    return value or ""
 
 
-def check_ok(data: dict[str, Any], what: str) -> None:
+def check_ok(answer: _Answer, what: str) -> None:
     """Servers before v0.18.3 answer errors as 200 with `ok: false` and `errorMessage`."""
-    if data.get("ok") is False:
+    if answer.ok is False:
         # Scrubbed before it is cut: a cut credential would no longer be recognised.
-        message = scrub.shorten(str(data.get("errorMessage") or "request failed"), 200)
+        message = credential_text.shorten(answer.error_message or "request failed", 200)
         status = 404 if "not found" in message.lower() else 500
         reason = Reason.HTTP_4XX if status == 404 else Reason.HTTP_5XX
         raise UpstreamError(reason, f"{what}: {message}", status=status)
 
 
-def parse_mirror_list(payload: Any) -> list[Mirror]:
+def content_digest(body: bytes) -> bytes:
+    """A digest of an answer's content, not its bytes: protojson varies its spacing from answer
+    to answer. A body the plain decoder cannot take (a lone surrogate, a number beyond a double
+    in a field no shape reads) is digested as it is: at worst it reads as changed."""
+    try:
+        content = msgspec.json.encode(msgspec.json.decode(body), order="sorted")
+    except msgspec.MsgspecError:
+        content = body
+    return hashlib.blake2b(content, digest_size=16).digest()
+
+
+A = TypeVar("A", bound=_Answer)
+
+_ERROR_ANSWER = Decoder(_Answer)
+
+
+def _decoded(decoder: Decoder[A], answer: Answer) -> A:
+    """`answer` as its shape, or the error an old server's `ok: false` answer reports (such an
+    answer lacks the fields the shape requires)."""
+    try:
+        decoded = decoder.answer(answer)
+    except SchemaError as refused:
+        try:
+            error = _ERROR_ANSWER.answer(answer)
+        except SchemaError:
+            raise refused from None  # the shape's refusal names the field, not the envelope's
+        check_ok(error, answer.what)
+        raise refused from None
+    check_ok(decoded, answer.what)
+    return decoded
+
+
+_MIRROR_LIST = Decoder(MirrorList)
+_MIRROR_STATUS = Decoder(MirrorStatus)
+_TOTAL_ROWS = Decoder(TotalRows)
+_CDC_BATCHES = Decoder(CdcBatches)
+_PEER_SLOTS = Decoder(PeerSlots)
+_MIRROR_LOGS = Decoder(MirrorLogs)
+_INSTANCE_INFO = Decoder(InstanceInfo)
+
+
+def read_mirror_list(answer: Answer) -> list[Mirror]:
     """`GET mirrors/list` -> mirrors (createdAt is epoch milliseconds here)."""
-    data = obj(payload, "mirrors/list")
-    check_ok(data, "mirrors/list")
-    mirrors = []
-    for i, raw in enumerate(items(data, "mirrors", "mirrors/list")):
-        item = obj(raw, f"mirrors[{i}]")
-        mirrors.append(
-            _listed_mirror(
-                string(item.get("name"), f"mirrors[{i}].name"),
-                item.get("status"),
-                item.get("createdAt"),
-                item.get("sourceName"),
-                item.get("sourceType"),
-                item.get("destinationName"),
-                item.get("destinationType"),
-                item.get("isCdc", True),
-                f"mirrors[{i}]",
-            )
-        )
-    return mirrors
+    return [
+        _listed_mirror(item, f"mirrors[{i}]")
+        for i, item in enumerate(_decoded(_MIRROR_LIST, answer).mirrors or ())
+    ]
 
 
-def _listed_mirror(
-    name: str,
-    status: Any,  # None: absent (releases before v0.36.7)
-    created: Any,
-    source_name: Any,
-    source_type: Any,
-    destination_name: Any,
-    destination_type: Any,
-    is_cdc: Any,
-    what: str,
-) -> Mirror:
-    """One `mirrors/list` entry from its fields, however they were decoded."""
-    created_ms = optional_number(created, f"{what}.createdAt")
+def _listed_mirror(item: ListedMirror, what: str) -> Mirror:
+    created_ms = item.created_at
     created_at, time_error = entity_time(
         lambda: unix_time(created_ms / 1000.0, f"{what}.createdAt") if created_ms else None
     )
     return Mirror(
-        name=name,
-        status=None if status is None else flow_status(status),
-        source_peer=str(source_name or ""),
-        source_type=_db_type(source_type),
-        destination_peer=str(destination_name or ""),
-        destination_type=_db_type(destination_type),
+        name=item.name,
+        status=None if item.status is None else flow_status(item.status),
+        source_peer=item.source_name or "",
+        source_type=_db_type(item.source_type),
+        destination_peer=item.destination_name or "",
+        destination_type=_db_type(item.destination_type),
         created=created_at,
-        is_cdc=bool(is_cdc),
+        is_cdc=bool(item.is_cdc),
         time_error=time_error,
     )
 
 
-def parse_mirror_state(payload: Any) -> State:
+def read_mirror_state(answer: Answer) -> State:
     """`POST mirrors/status` (without flow info) -> the mirror's FlowStatus."""
-    data = obj(payload, "mirrors/status")
-    check_ok(data, "mirrors/status")
-    return flow_status(data.get("currentFlowState"))
+    return flow_status(_decoded(_MIRROR_STATUS, answer).current_flow_state)
 
 
-def parse_total_rows(payload: Any) -> float:
-    """`GET mirrors/total_rows_synced/{name}` -> rows synced, initial load and CDC."""
-    data = obj(payload, "total_rows_synced")
-    check_ok(data, "total_rows_synced")
-    return number(data.get("totalCount", "0"), "total_rows_synced.totalCount")
+def read_total_rows(answer: Answer) -> Values:
+    """`GET mirrors/total_rows_synced/{name}` -> `ROWS_METRICS`."""
+    return ROWS_METRICS.read(_decoded(_TOTAL_ROWS, answer), answer.what)
 
 
-def parse_batches(payload: Any) -> Batch:
-    """`POST cdc/batches` (newest first) -> the newest batch that has ended, and the count."""
-    data = obj(payload, "cdc/batches")
-    check_ok(data, "cdc/batches")
-    total = optional_number(data.get("total"), "cdc/batches.total")
-    for i, raw in enumerate(items(data, "cdcBatches", "cdc/batches")):
-        batch = obj(raw, f"cdcBatches[{i}]")
-        end = timestamp(batch.get("endTime"), f"cdcBatches[{i}].endTime")
-        if end is not None:
-            return Batch(
-                end, optional_number(batch.get("numRows"), f"cdcBatches[{i}].numRows"), total
-            )
-    return Batch(None, None, total)
+def read_batches(answer: Answer) -> Batch:
+    """`POST cdc/batches` (newest first) -> the batch count and the newest batch that has
+    ended."""
+    return batch_of(_decoded(_CDC_BATCHES, answer), answer.what)
 
 
-def parse_slots(peer: str, payload: Any) -> list[Slot]:
-    """`GET peers/slots/{peer}` -> slots; `lagInMb` is MiB, exported as bytes."""
-    return [Slot(peer, *entry) for entry in _slot_entries(payload)]
+def batch_of(page: CdcBatches, where: str) -> Batch:
+    """A `cdc/batches` answer's count and newest completed batch (`where`: the answer)."""
+    count = BATCHES_METRICS.read(page, where)
+    for i, batch in enumerate(page.cdc_batches or ()):
+        newest = NEWEST_BATCH_METRICS.read(batch, f"{where}: cdcBatches[{i}]")
+        if newest[LAST_BATCH_END.name] is not None:
+            return Batch(count, newest)
+    return Batch(count, None)
 
 
-# A slot's name, lag in bytes, whether it is active, WAL state and safe WAL size in bytes.
-SlotEntry = tuple[str, float, bool, State | None, float | None]
-
-
-def wal_status(value: Any, where: str = "walStatus") -> State | None:
-    """`walStatus` -> Postgres' name, `Unknown`, or None where Postgres cannot tell; anything
-    but a string is that slot's schema error."""
-    if value is None:
-        return None
-    if string(value, where) in NO_WAL_STATUS:
+def wal_status(value: str | None) -> State | None:
+    """`walStatus` -> Postgres' name, `Unknown`, or None where Postgres cannot tell."""
+    if value is None or value in NO_WAL_STATUS:
         return None
     return WAL_STATUSES.normalise(value)
 
 
-def _slot_entries(payload: Any) -> list[SlotEntry]:
-    data = obj(payload, "peers/slots")
-    check_ok(data, "peers/slots")
-    entries = []
-    for i, raw in enumerate(items(data, "slotData", "peers/slots")):
-        item = obj(raw, f"slotData[{i}]")
-        lag_mib = optional_number(item.get("lagInMb"), f"slotData[{i}].lagInMb") or 0.0
-        entries.append(
-            (
-                string(item.get("slotName"), f"slotData[{i}].slotName"),
-                lag_mib * MIB,
-                boolean(item.get("active", False), f"slotData[{i}].active"),
-                wal_status(item.get("walStatus"), f"slotData[{i}].walStatus"),
-                optional_number(item.get("safeWalSize"), f"slotData[{i}].safeWalSize"),
-            )
-        )
-    return entries
+def read_slots(peer: str, answer: Answer) -> list[Slot]:
+    """`GET peers/slots/{peer}` -> slots; `lagInMb` is MiB, exported as bytes."""
+    return [
+        slot_of(peer, slot, f"{answer.what}: slotData[{i}]")
+        for i, slot in enumerate(_decoded(_PEER_SLOTS, answer).slot_data or ())
+    ]
 
 
-def parse_mirror_logs(payload: Any) -> list[MirrorError]:
+def slot_of(peer: str, slot: SlotInfo, where: str) -> Slot:
+    """One slot of `peer` (`where`: the slot in its answer)."""
+    return Slot(peer, slot.slot_name, SLOT_METRICS.read(slot, where), wal_status(slot.wal_status))
+
+
+def read_mirror_logs(answer: Answer) -> list[MirrorError]:
     """`POST mirrors/logs` -> its error rows, newest first (`errorTimestamp` is epoch ms)."""
-    data = obj(payload, "mirrors/logs")
-    check_ok(data, "mirrors/logs")
-    rows = []
-    for i, raw in enumerate(items(data, "errors", "mirrors/logs")):
-        item = obj(raw, f"errors[{i}]")
-        millis = number(item.get("errorTimestamp"), f"errors[{i}].errorTimestamp")
-        rows.append(
-            MirrorError(
-                int(number(item.get("id", 0), f"errors[{i}].id")),
-                string(item.get("flowName"), f"errors[{i}].flowName"),
-                unix_time(millis / 1000.0, f"errors[{i}].errorTimestamp"),
-                str(item.get("errorMessage") or "")[:MAX_ERROR_TEXT],
-                str(item.get("errorType", "error")),
-            )
+    return [
+        MirrorError(
+            row.id,
+            row.flow_name,
+            unix_time(row.error_timestamp / 1000.0, f"{answer.what}: errors[{i}].errorTimestamp"),
+            (row.error_message or "")[:MAX_ERROR_TEXT],
+            row.error_type,
         )
-    return rows
+        for i, row in enumerate(_decoded(_MIRROR_LOGS, answer).errors or ())
+    ]
 
 
 def mirror_errors(
@@ -530,120 +649,14 @@ def mirror_errors(
     return {name: MirrorErrors(last, recent.get(name, 0)) for name, last in newest.items()}
 
 
-def parse_instance(payload: Any) -> State:
+def read_instance(answer: Answer) -> State:
     """`GET instance/info` -> the instance status."""
-    data = obj(payload, "instance/info")
-    value = data.get("status", "INSTANCE_STATUS_UNKNOWN")
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = _INSTANCE_CODES.get(value, value)
+    value = _INSTANCE_INFO.answer(answer).status
+    if value is None:
+        return INSTANCE_STATUSES.normalise("INSTANCE_STATUS_UNKNOWN")
+    if isinstance(value, int):
+        return INSTANCE_STATUSES.normalise(_INSTANCE_CODES.get(value, value))
     return INSTANCE_STATUSES.normalise(value)
-
-
-# The usual shapes of the larger or more frequent answers, for typed decoding (see `Shape`).
-# Fields the checked parsers take in several forms go through the same helpers in both paths.
-
-
-class _ListedMirrorShape(msgspec.Struct, gc=False, rename="camel"):
-    name: str
-    status: str | JsonInt | None = None
-    created_at: JsonNumber | None = None
-    source_name: str | None = None
-    source_type: str | JsonInt | None = None
-    destination_name: str | None = None
-    destination_type: str | JsonInt | None = None
-    is_cdc: bool | None = True
-
-
-class _MirrorListShape(msgspec.Struct, gc=False, rename="camel"):
-    mirrors: list[_ListedMirrorShape] | None
-    ok: bool | None = None
-
-
-def _mirror_list(page: _MirrorListShape) -> list[Mirror]:
-    _usual(page.ok)
-    return [
-        _listed_mirror(
-            m.name,
-            m.status,
-            m.created_at,
-            m.source_name,
-            m.source_type,
-            m.destination_name,
-            m.destination_type,
-            m.is_cdc,
-            f"mirrors[{i}]",  # as the checked path names it: both give the same records
-        )
-        for i, m in enumerate(page.mirrors or ())
-    ]
-
-
-class _BatchShape(msgspec.Struct, gc=False, rename="camel"):
-    end_time: str | None = None
-    num_rows: JsonNumber | None = None
-
-
-class _BatchesShape(msgspec.Struct, gc=False, rename="camel"):
-    cdc_batches: list[_BatchShape] | None
-    total: JsonNumber | None = None
-    ok: bool | None = None
-
-
-def _batches(page: _BatchesShape) -> Batch:
-    _usual(page.ok)
-    total = optional_number(page.total, "cdc/batches.total")
-    for batch in page.cdc_batches or ():
-        end = timestamp(batch.end_time, "cdcBatches[].endTime")
-        if end is not None:
-            return Batch(end, optional_number(batch.num_rows, "cdcBatches[].numRows"), total)
-    return Batch(None, None, total)
-
-
-class _TotalRowsShape(msgspec.Struct, gc=False, rename="camel"):
-    total_count: JsonNumber = "0"
-    ok: bool | None = None
-
-
-def _total_rows(page: _TotalRowsShape) -> float:
-    _usual(page.ok)
-    return number(page.total_count, "total_rows_synced.totalCount")
-
-
-class _SlotShape(msgspec.Struct, gc=False, rename="camel"):
-    slot_name: str
-    lag_in_mb: JsonNumber | None = None
-    active: bool = False
-    wal_status: str | None = None
-    safe_wal_size: JsonNumber | None = None
-
-
-class _SlotsShape(msgspec.Struct, gc=False, rename="camel"):
-    slot_data: list[_SlotShape] | None
-    ok: bool | None = None
-
-
-def _slots(page: _SlotsShape) -> list[SlotEntry]:
-    _usual(page.ok)
-    return [
-        (
-            slot.slot_name,
-            (optional_number(slot.lag_in_mb, "slotData[].lagInMb") or 0.0) * MIB,
-            slot.active,
-            wal_status(slot.wal_status),
-            optional_number(slot.safe_wal_size, "slotData[].safeWalSize"),
-        )
-        for slot in page.slot_data or ()
-    ]
-
-
-def _usual(ok: bool | None) -> None:
-    if ok is False:
-        raise msgspec.ValidationError("ok: false")  # an error answer: the checked path says why
-
-
-MIRROR_LIST = Shape(_MirrorListShape, _mirror_list, parse_mirror_list)
-BATCHES = Shape(_BatchesShape, _batches, parse_batches)
-SLOTS = Shape(_SlotsShape, _slots, _slot_entries)
-TOTAL_ROWS = Shape(_TotalRowsShape, _total_rows, parse_total_rows)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -655,7 +668,7 @@ class Observation:
     """Everything one poll read, ready to become families."""
 
     mirrors: list[Mirror]
-    rows: dict[str, float]
+    rows: dict[str, Values]
     batches: dict[str, Batch]
     slots: list[Slot]
     instance: str | None
@@ -668,13 +681,13 @@ def build_families(seen: Observation) -> list[Family]:
     status = Family(MIRROR_STATUS)
     info = Family(MIRROR_INFO)
     created = Family(MIRROR_CREATED)
-    rows = Family(MIRROR_ROWS_SYNCED)
-    batches = Family(MIRROR_BATCHES)
-    batch_end = Family(LAST_BATCH_END)
-    batch_rows = Family(LAST_BATCH_ROWS)
+    rows = ROWS_METRICS.families()
+    batches = BATCHES_METRICS.families()
+    newest = NEWEST_BATCH_METRICS.families()
     for m in seen.mirrors:
+        labels = (m.name,)
         if m.status is not None:
-            FLOW_STATUSES.one_hot(status, (m.name,), m.status)
+            FLOW_STATUSES.one_hot(status, labels, m.status)
         info.add(
             (
                 m.name,
@@ -687,29 +700,21 @@ def build_families(seen: Observation) -> list[Family]:
             1,
         )
         if m.created is not None:
-            created.add((m.name,), m.created)
+            created.add(labels, m.created)
         synced = seen.rows.get(m.name)
         if synced is not None:
-            rows.add((m.name,), synced)
+            rows.add(labels, synced)
         batch = seen.batches.get(m.name)
         if batch is not None:
-            if batch.total is not None:
-                batches.add((m.name,), batch.total)
-            if batch.end_time is not None:
-                batch_end.add((m.name,), batch.end_time)
-            if batch.rows is not None:
-                batch_rows.add((m.name,), batch.rows)
-    lag = Family(SLOT_LAG)
-    active = Family(SLOT_ACTIVE)
-    wal = Family(SLOT_WAL_STATUS)
-    safe = Family(SLOT_SAFE_WAL)
+            batches.add(labels, batch.count)
+            if batch.newest is not None:
+                newest.add(labels, batch.newest)
+    slots = SLOT_METRICS.families()
+    wal = slots[SLOT_WAL_STATUS]
     for slot in seen.slots:
-        lag.add((slot.peer, slot.name), slot.lag_bytes)
-        active.add((slot.peer, slot.name), 1 if slot.active else 0)
+        slots.add((slot.peer, slot.name), slot.values)
         if slot.wal_status is not None:
             WAL_STATUSES.one_hot(wal, (slot.peer, slot.name), slot.wal_status)
-        if slot.safe_wal_bytes is not None:
-            safe.add((slot.peer, slot.name), slot.safe_wal_bytes)
     last_error = Family(MIRROR_LAST_ERROR)
     recent = Family(MIRROR_RECENT_ERRORS)
     if seen.errors is not None:
@@ -718,8 +723,9 @@ def build_families(seen: Observation) -> list[Family]:
             recent.add((m.name,), found.recent if found is not None else 0)
             if found is not None:
                 last_error.add((m.name,), found.last.time)
-    families = [status, info, created, rows, batches, batch_end, batch_rows, lag, active]
-    families += [wal, safe, last_error, recent]
+    families = [status, info, created, *rows.all(), *batches.all(), *newest.all()]
+    families += [slots[spec] for spec in SLOT_FAMILIES]
+    families += [last_error, recent]
     if seen.instance is not None:
         instance = Family(INSTANCE_STATUS)
         INSTANCE_STATUSES.one_hot(instance, (), seen.instance)
@@ -796,9 +802,9 @@ def _broken_slot(slot: Slot, alerts: AlertSettings) -> BrokenEntity | None:
     safe_limit = alerts.number("PeerDBSlotSafeWalSizeLow", "threshold_bytes")
     if safe is not None and safe < safe_limit:
         notes.append(f"safe WAL {_size(safe)}")
-    slot_lag = alerts.number("PeerDBSlotLagHigh", "threshold_bytes")
-    if slot.lag_bytes > slot_lag:
-        notes.append(f"lag {_size(slot.lag_bytes)}")
+    lag = slot.lag_bytes
+    if lag is not None and lag > alerts.number("PeerDBSlotLagHigh", "threshold_bytes"):
+        notes.append(f"lag {_size(lag)}")
     if not notes:
         return None
     state = ", ".join(notes) + ("" if slot.active else ", inactive")
@@ -837,7 +843,7 @@ class _Kept:
     status: State | None
     batches: bytes | None = None  # a digest of the `cdc/batches` content, None: not read
     # Rows read in a poll whose state and batches answer were those of the poll before.
-    rows: float | None = None
+    rows: Values | None = None
     rows_at: float = 0.0
     # The batch read in a poll that found the mirror in the stopped state it had before.
     batch: Batch | None = None
@@ -850,7 +856,7 @@ class _Reading:
 
     states: dict[str, State]
     gone: set[str]
-    rows: dict[str, float]
+    rows: dict[str, Values]
     batches: dict[str, Batch]
     slots: list[Slot]
     instance: list[State]
@@ -903,7 +909,7 @@ class PeerDBSource(Source[PeerDBTarget]):
     async def poll(self, client: UpstreamClient) -> PollResult:
         """The mirror list, then each mirror's details and each source peer's slots."""
         details = self.details()
-        listed = MIRROR_LIST(await self._inventory(client))
+        listed = read_mirror_list(await self._inventory(client))
         selected = [m for m in listed if self._selected(m.name)]
         mirrors = [m for m in selected if self.shard.owns(m.name)]
         self.admit(len(mirrors), "mirrors/list: mirrors")
@@ -963,7 +969,7 @@ class PeerDBSource(Source[PeerDBTarget]):
         result.broken = broken_entities(observation, now, self.alerts)
         return details.into(result)
 
-    async def _inventory(self, client: UpstreamClient) -> Any:
+    async def _inventory(self, client: UpstreamClient) -> Answer:
         """`mirrors/list`; the gateway's routing 404 there means `url` is not the UI."""
         try:
             return await client.get(LIST_PATH)
@@ -1004,7 +1010,7 @@ class PeerDBSource(Source[PeerDBTarget]):
         body = {"flowJobName": name, "includeFlowInfo": False}
 
         async def call() -> State:
-            return parse_mirror_state(await client.post_json(STATUS_PATH, body))
+            return read_mirror_state(await client.post(STATUS_PATH, body))
 
         # 404 "flow X not found": the drop has finished and the catalog row is gone.
         state = await details.fetch(f"mirror {name}", "mirror_status", call, gone_if=not_found)
@@ -1085,12 +1091,12 @@ class PeerDBSource(Source[PeerDBTarget]):
             if steady:
                 after.rows, after.rows_at = rows, now
 
-    async def _rows(self, client: UpstreamClient, details: Details, name: str) -> float | None:
-        async def call() -> float:
-            return TOTAL_ROWS(await client.get(api_path(ROWS_PATH, name)))
+    async def _rows(self, client: UpstreamClient, details: Details, name: str) -> Values | None:
+        async def call() -> Values:
+            return read_total_rows(await client.get(api_path(ROWS_PATH, name)))
 
         rows = await details.fetch(f"mirror {name}", "rows_synced", call, capability="rows_synced")
-        return rows if isinstance(rows, float) else None
+        return rows if isinstance(rows, Values) else None
 
     async def _batch(
         self, client: UpstreamClient, details: Details, name: str
@@ -1100,10 +1106,7 @@ class PeerDBSource(Source[PeerDBTarget]):
 
         async def call() -> tuple[Batch, bytes]:
             answer = await client.post(BATCHES_PATH, body)
-            batch = BATCHES(answer)
-            # Of the content, not the bytes: protojson varies its spacing from answer to answer.
-            content = orjson.dumps(orjson.loads(answer.body), option=orjson.OPT_SORT_KEYS)
-            return batch, hashlib.blake2b(content, digest_size=16).digest()
+            return read_batches(answer), content_digest(answer.body)
 
         read = await details.fetch(f"mirror {name}", "cdc_batches", call, capability="cdc_batches")
         return read if isinstance(read, tuple) else None
@@ -1116,16 +1119,16 @@ class PeerDBSource(Source[PeerDBTarget]):
         seen: _Reading,
         filtered_upstream: bool,
     ) -> None:
-        async def call() -> list[SlotEntry]:
+        async def call() -> list[Slot]:
             path = _path("peers", "slots", peer)
-            return SLOTS(await client.get(path, {"peerdbManagedOnly": "true"}))
+            return read_slots(peer, await client.get(path, {"peerdbManagedOnly": "true"}))
 
-        entries = await details.fetch(f"peer {peer}", "slots", call)
-        if isinstance(entries, list):
+        slots = await details.fetch(f"peer {peer}", "slots", call)
+        if isinstance(slots, list):
             seen.slots.extend(
-                Slot(peer, *entry)
-                for entry in entries
-                if filtered_upstream or entry[0].startswith(DEFAULT_SLOT_PREFIX)
+                slot
+                for slot in slots
+                if filtered_upstream or slot.name.startswith(DEFAULT_SLOT_PREFIX)
             )
 
     async def _logs(self, client: UpstreamClient, details: Details, seen: _Reading) -> None:
@@ -1135,7 +1138,7 @@ class PeerDBSource(Source[PeerDBTarget]):
             rows: list[MirrorError] = []
             body: dict[str, Any] = {"level": "error", "numPerPage": MIRROR_LOG_PAGE_ROWS}
             for _ in range(MIRROR_LOG_PAGES):
-                page = parse_mirror_logs(await client.post_json(LOGS_PATH, body))
+                page = read_mirror_logs(await client.post(LOGS_PATH, body))
                 rows += page
                 if len(page) < MIRROR_LOG_PAGE_ROWS:
                     break
@@ -1148,7 +1151,7 @@ class PeerDBSource(Source[PeerDBTarget]):
 
     async def _instance(self, client: UpstreamClient, details: Details, seen: _Reading) -> None:
         async def call() -> State:
-            return parse_instance(await client.get_json(INSTANCE_PATH))
+            return read_instance(await client.get(INSTANCE_PATH))
 
         state = await details.fetch("instance", "instance_info", call, capability="instance_info")
         if isinstance(state, str):

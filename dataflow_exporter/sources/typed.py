@@ -3,30 +3,47 @@
 A shape is a `msgspec.Struct` written as the upstream documents the answer: a field an older
 release lacks is `X | None = None`, a field every release sends is required. msgspec decodes and
 type-checks the body against it in C; numbers may come as strings (protojson's int64), so the
-decoder is lax about strings for numbers and booleans. What the shape refuses becomes a
+decoder is lax: an int or float field takes a number in a string (`"42"`, `"1e3"`, `"7.0"` for
+an int; a float field also `"NaN"` and `"inf"`, which a `Plain` field refuses), an int field a
+whole float
+(`7.0`), a bool field `"true"`/`"false"` in any case, `"1"`/`"0"` and 1/0. A source whose
+upstream must not send one of these says so in its docs. What the shape refuses becomes a
 `SchemaError` naming the field as the answer spells it (`GET /x: data[3].lag: expected int, got
 str`), so the user reads the upstream's words, not the decoder's. A body that is not JSON at
 all (HTML, a truncated body, an empty one) is a `decode` error, as `Answer.json` gives.
 
-To keep one broken entity from failing its siblings, a shape lists its entities as
-`list[msgspec.Raw]` and the source decodes each with its own `Decoder`: the entity's error then
-names the entity, and the others still decode.
+Integers are `Integer` (int64): the decoder takes integers of any size, and a bounded one is
+the field's error rather than an overflow later. A field one entity may break without failing
+its siblings (a time out of range) is checked where the entity's record is built, not here;
+where a page must decode entity by entity, its shape lists them as `list[msgspec.Raw]` and the
+source decodes each with `Decoder.body(raw, where)`.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from typing import Generic, TypeVar
+from collections.abc import Callable
+from typing import Annotated, Generic, TypeVar, overload
 
 import msgspec
 
-from dataflow_exporter.errors import SchemaError
+from dataflow_exporter import credential_text
+from dataflow_exporter.errors import Reason, SchemaError, UpstreamError
 from dataflow_exporter.upstream import Answer, decode_json
 
 S = TypeVar("S")
 
+# An upstream's integer: the lax decoder takes integers of any size, and one of 400 digits would
+# overflow where it becomes a float sample; bounded, it is the field's schema error. msgspec
+# bounds stop at int64, which no count, size or time reaches (a uint64 counter would need
+# centuries at a billion a second).
+Integer = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
+
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+# msgspec's refusals that quote the upstream's value (an enum's, a tagged union's tag).
+_QUOTING = ("Invalid enum value ", "Invalid value ")
 
 # msgspec words a refusal as "Expected `int`, got `str` - at `$.data[0].lag`".
 _REFUSAL = re.compile(r"(?s)(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?")
@@ -36,17 +53,37 @@ def worded(exc: msgspec.ValidationError, where: str) -> SchemaError:
     """msgspec's refusal as a `SchemaError` at `where` plus the field's path in the answer."""
     found = _REFUSAL.fullmatch(str(exc))
     message, path = (found["message"], found["path"] or "") if found else (str(exc), "")
+    for quoting in _QUOTING:
+        if message.startswith(quoting):
+            # The upstream's value: scrubbed and cut like any other upstream text.
+            message = quoting + credential_text.shorten(message.removeprefix(quoting), 40)
+            break
     message = message.replace("`", "")
     message = message[:1].lower() + message[1:]
     field = path.removeprefix(".")
-    return SchemaError(f"{where}: {field}: {message}" if field else f"{where}: {message}")
+    return SchemaError(f"{at(where, field)}: {message}" if field else f"{where}: {message}")
+
+
+def at(where: str, path: str) -> str:
+    """The field at `path` inside `where`, in one spelling whoever names it: `GET /x: data[3]`
+    plus `lag` is `GET /x: data[3].lag`; a request alone plus `lag` is `GET /x: lag`."""
+    if not path.startswith("[") and ": " in where:
+        return f"{where}.{path}"
+    return f"{where}{path}" if ": " in where else f"{where}: {path}"
 
 
 class Decoder(Generic[S]):
-    """Decodes and checks an answer, or one entity of it, against the typed shape `S`."""
+    """Decodes and checks an answer, or one entity of it, against the typed shape `S` (a
+    union such as `Shape | None` is not a class: annotate it, `Decoder[Shape | None]`)."""
 
-    def __init__(self, shape: type[S]) -> None:
-        self._decode = msgspec.json.Decoder(shape, strict=False).decode
+    @overload
+    def __init__(self, shape: type[S]) -> None: ...
+    @overload
+    def __init__(self, shape: object) -> None: ...
+    def __init__(self, shape: object) -> None:
+        self._decode: Callable[[bytes | msgspec.Raw], S] = msgspec.json.Decoder(
+            shape, strict=False
+        ).decode
 
     def answer(self, answer: Answer) -> S:
         """The whole answer as `S`; a `schema` error naming the field it refuses, a `decode`
@@ -58,6 +95,9 @@ class Decoder(Generic[S]):
         try:
             return self._decode(body)
         except msgspec.ValidationError as exc:
+            # msgspec refuses a value before it reads the rest of the body: a truncated or
+            # broken body is a `decode` error, not a field of the wrong type.
+            decode_json(bytes(body), where)
             raise worded(exc, where) from None
         except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
             # Not JSON at all: `decode_json` says what it is (HTML, empty, truncated) in the
@@ -69,8 +109,12 @@ class Decoder(Generic[S]):
             return self._reencoded(raw, where)
 
     def _reencoded(self, raw: bytes, where: str) -> S:
-        text = json.dumps(decode_json(raw, where), ensure_ascii=False, allow_nan=False)
         try:
+            text = json.dumps(decode_json(raw, where), ensure_ascii=False, allow_nan=False)
             return self._decode(_LONE_SURROGATE.sub("\ufffd", text).encode())
         except msgspec.ValidationError as exc:
             raise worded(exc, where) from None
+        except RecursionError:
+            # JSON nested deeper than Python's recursion limit: neither re-encoding nor msgspec
+            # gets through it, and no upstream's answer is shaped so.
+            raise UpstreamError(Reason.DECODE, f"{where}: JSON nested too deeply") from None

@@ -21,7 +21,8 @@ from typing import Any
 import pytest
 import yaml
 
-from dataflow_exporter.self_metrics import SELF_SPECS, all_specs
+from dataflow_exporter.self_metrics import SELF_SPECS
+from dataflow_exporter.sources.registry import all_specs
 from tests.support.helpers import alerts_generator
 from tests.support.promql import metric_names, metric_names_by_parser, metric_names_by_tokens
 from tests.support.tools import require_module, require_tool

@@ -32,7 +32,8 @@ from typing import Any
 import pytest
 import yaml
 
-from dataflow_exporter.self_metrics import SELF_SPECS, all_specs
+from dataflow_exporter.self_metrics import SELF_SPECS
+from dataflow_exporter.sources.registry import all_specs
 from tests.support.ports import free_port
 from tests.support.promql import metric_names
 from tests.support.stack import exporter_config, stop_process
@@ -400,11 +401,12 @@ def test_committed_dashboards_are_what_the_generator_writes(tmp_path: Path) -> N
     root = Path(__file__).resolve().parents[2]
     (tmp_path / "grafana").mkdir()
     (tmp_path / "helm" / "dataflow-exporter" / "files" / "dashboards").mkdir(parents=True)
-    shutil.copy(root / "grafana" / "generate.py", tmp_path / "grafana" / "generate.py")
+    for module in (root / "grafana").glob("*.py"):
+        shutil.copy(module, tmp_path / "grafana" / module.name)
     (tmp_path / "alerts").mkdir()
     shutil.copy(root / "alerts" / "config.yml", tmp_path / "alerts" / "config.yml")
     subprocess.run(
-        [sys.executable, str(tmp_path / "grafana" / "generate.py"), str(tmp_path)], check=True
+        [sys.executable, "-m", "grafana.generate", str(tmp_path)], cwd=tmp_path, check=True
     )
     for generated in sorted((tmp_path / "grafana").glob("*.json")):
         assert generated.read_text() == (root / "grafana" / generated.name).read_text(), (
@@ -415,16 +417,6 @@ def test_committed_dashboards_are_what_the_generator_writes(tmp_path: Path) -> N
 # --- one config, state colours, state timelines -------------------------------------------------
 
 ALERTS_CONFIG = yaml.safe_load((ROOT / "alerts" / "config.yml").read_text(encoding="utf-8"))
-
-
-def _generator() -> Any:
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("grafana_generate", GRAFANA / "generate.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_threshold_lines_are_the_alert_thresholds_of_the_one_config() -> None:
@@ -447,24 +439,6 @@ def test_threshold_lines_are_the_alert_thresholds_of_the_one_config() -> None:
         alerts["FelderaCheckpointDelayed"]["threshold_seconds"],
         alerts["FelderaPipelineStorageGrowing"]["growth_bytes_per_hour"],
     }
-
-
-def test_every_state_of_the_sources_state_sets_has_a_colour() -> None:
-    generate = _generator()
-    for system, state_sets in generate.STATE_SETS.items():
-        for states in state_sets:
-            for name in (*states.values, *states.sparse):
-                assert name in generate.STATUS_COLORS, (system, name)
-                assert name in generate.statuses(system)
-
-
-def test_a_state_without_a_colour_stops_the_generator(monkeypatch: pytest.MonkeyPatch) -> None:
-    from dataflow_exporter.families import StateSet
-
-    generate = _generator()
-    monkeypatch.setitem(generate.STATE_SETS, "peerdb", (StateSet(("STATUS_HIBERNATING",)),))
-    with pytest.raises(SystemExit, match="STATUS_HIBERNATING"):
-        generate._status_colors()
 
 
 # Entity kind -> (dashboard, the labels one row of its state timeline stands for).

@@ -130,3 +130,20 @@ def test_contributing_names_every_module_of_the_package() -> None:
     modules = {p.stem for p in package.glob("*.py") if p.stem != "__init__"}
     modules |= {p.name for p in package.iterdir() if (p / "__init__.py").is_file()}
     assert named == modules
+
+
+def test_the_readmes_diagram_names_the_modules_that_do_the_work() -> None:
+    """The "How it works" diagram is where a newcomer first meets the module names: each it
+    names exists, and the core's path from config to `/metrics` is all there."""
+    section = README[README.index("## How it works") :]
+    diagram = section.split("```", 2)[1]
+    package = ROOT / "dataflow_exporter"
+    modules = {p.stem for p in package.glob("*.py")} | {
+        f"sources/{p.stem}" for p in (package / "sources").glob("*.py")
+    }
+    path = {"config", "scheduler", "upstream", "auth", "snapshot", "store", "records"}
+    path |= {"exposition_cache", "exposition", "gzip_parts", "self_metrics", "server"}
+    path |= {"status_cache", "backoff", "sources/registry", "sources/base"}
+    named = set(re.findall(r"\b(?:sources/)?[a-z]+(?:_[a-z]+)*\b", diagram))
+    assert path <= named & modules, sorted(path - named)
+    assert "collector" not in diagram

@@ -21,9 +21,11 @@ import yaml
 
 from dataflow_exporter import thresholds
 from dataflow_exporter.sources import confluent, etlworks, feldera, peerdb
+from dataflow_exporter.sources.fields import Values
 from dataflow_exporter.thresholds import AlertSettings
 from tests.sources.confluent.upstream_enums import LINK_STATE, MIRROR_TOPIC_STATUS
 from tests.sources.etlworks.upstream_enums import EXECUTION_STATUS
+from tests.sources.feldera.answers import pipeline_list
 from tests.sources.feldera.upstream_enums import COMBINED_STATUS
 from tests.sources.peerdb.upstream_enums import FLOW_STATUS
 from tests.support.helpers import alerts_generator
@@ -110,7 +112,8 @@ def confluent_topic_case(alert: str) -> Case:
         name = state.lower()
         labels = {"target": "t", "cluster_id": "lkc", "link": "l", "topic": name, "status": state}
         series.append(("confluent_mirror_topic_status", labels, "1"))
-        topic = confluent.MirrorTopic("l", name, state, "NO_ERROR", NOW, 1, ())
+        values = Values(confluent.TOPIC_METRICS, (NOW, 1.0))  # state-change time, partitions
+        topic = confluent.MirrorTopic("l", name, state, "NO_ERROR", values, ())
         if confluent.broken_entities(confluent.Observation(topics=[topic]), [0.0], NOW, page):
             listed.add(name)
     return alert, series, listed
@@ -119,7 +122,7 @@ def confluent_topic_case(alert: str) -> Case:
 def _pipeline(name: str, status: str, program: str) -> feldera.Pipeline:
     fixtures = Path(__file__).resolve().parents[1] / "sources" / "feldera" / "fixtures"
     item = json.loads((fixtures / "pipelines_list_selector_status.json").read_text())[0]
-    (pipeline,) = feldera.parse_pipeline_list([item])
+    (pipeline,) = feldera.parse_pipeline_list(pipeline_list([item]))
     return msgspec.structs.replace(
         pipeline, name=name, status=status, program=program, deployment_error=None
     )
@@ -160,7 +163,7 @@ def etlworks_failed_case() -> Case:
     for i, status in enumerate(s for s in EXECUTION_STATUS if s not in ("queued", "running")):
         labels = {"target": "t", "flow_id": str(i), "flow": status, "status": status}
         series.append(("etlworks_flow_last_execution_status", labels, "1"))
-        execution = etlworks.Execution(1, status, status, NOW - 60, NOW, 60.0, 0)
+        execution = etlworks.Execution(1, status, status, NOW - 60, NOW, 60.0)
         reading = etlworks.FlowReading(etlworks.FlowRef(i, status), execution)
         if etlworks.broken_entities([reading], NOW, page):
             listed.add(status)
@@ -177,7 +180,7 @@ def etlworks_running_case() -> Case:
         keys = {"target": "t", "flow_id": str(i), "flow": name}
         series.append(("etlworks_flow_last_execution_duration_seconds", keys, f"{ran:.0f}"))
         series.append(("etlworks_flow_last_execution_status", keys | {"status": "running"}, "1"))
-        execution = etlworks.Execution(1, name, "running", NOW - ran, None, None, 0)
+        execution = etlworks.Execution(1, name, "running", NOW - ran, None, None)
         reading = etlworks.FlowReading(etlworks.FlowRef(i, name), execution)
         if etlworks.broken_entities([reading], NOW, page):
             listed.add(name)

@@ -8,6 +8,7 @@ upstream gives them, and none of the healthy ones.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +16,11 @@ import msgspec
 import pytest
 import yaml
 
+from dataflow_exporter.records import BrokenEntity
 from dataflow_exporter.simulator import Simulation
 from dataflow_exporter.snapshot import build_snapshot
 from dataflow_exporter.sources import confluent, peerdb
-from dataflow_exporter.sources.base import BrokenEntity
+from dataflow_exporter.sources.fields import Values
 from dataflow_exporter.status_page import render_status_page
 from dataflow_exporter.store import Store, TargetState
 from tests.support.helpers import poll_once
@@ -157,7 +159,8 @@ async def test_etlworks_lists_the_failed_flow_with_its_exception() -> None:
 
 def _topic(status: str, state_time: float, lag: float) -> confluent.MirrorTopic:
     lags = (confluent.PartitionLag(0, lag, 10.0),)
-    return confluent.MirrorTopic("l", "t", status, "NO_ERROR", state_time, 1, lags)
+    values = Values(confluent.TOPIC_METRICS, (state_time, 1.0))  # state-change time, partitions
+    return confluent.MirrorTopic("l", "t", status, "NO_ERROR", values, lags)
 
 
 def test_an_active_topic_is_broken_only_past_the_lag_threshold() -> None:
@@ -219,7 +222,9 @@ def test_a_mirror_is_erroring_only_while_running_and_up_to_the_alerts_window(sta
 def _slot(
     lag: float = 0.0, wal: str | None = "reserved", safe: float | None = None, active: bool = True
 ) -> peerdb.Slot:
-    return peerdb.Slot("pg", "peerflow_slot_m", lag, active, wal, safe)
+    safe_wal_size = None if safe is None else int(safe)
+    shape = peerdb.SlotInfo("peerflow_slot_m", lag / peerdb.MIB, active, wal, safe_wal_size)
+    return peerdb.slot_of("pg", shape, "slotData[0]")
 
 
 def _slot_states(slot: peerdb.Slot) -> list[str]:
@@ -258,7 +263,9 @@ def test_a_running_mirror_without_a_recent_batch_is_broken() -> None:
         (600, False),
         (SHIPPED["PeerDBMirrorNoRecentBatch"]["threshold_seconds"] + 600, True),
     ):
-        batch = peerdb.Batch(end_time=FIXED_NOW - age, rows=1, total=1)
+        ended = datetime.fromtimestamp(FIXED_NOW - age, UTC).isoformat()
+        batches = peerdb.CdcBatches([peerdb.CdcBatch(ended, 1)], 1)
+        batch = peerdb.batch_of(batches, "cdc/batches")
         seen = peerdb.Observation([mirror], {}, {"m": batch}, [], None)
         assert bool(peerdb.broken_entities(seen, FIXED_NOW)) is listed, age
 

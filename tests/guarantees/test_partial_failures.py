@@ -261,7 +261,8 @@ async def test_an_inventory_past_max_entities_fails_the_poll_before_any_detail_c
     name = data["targets"][0]["name"]
     state = polled.store.targets[name]
     assert not polled.ok
-    assert state.last_error_reason == "decode"
+    assert state.last_error_reason == "max_entities"
+    assert state.errors_total == {"max_entities": 1}
     assert "more than max_entities (3)" in (state.last_error or "")
     assert sent == inventory_calls  # the list (and the token or second list), nothing per entity
 

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from dataflow_exporter import config as config_mod
 from dataflow_exporter.errors import Reason, UpstreamError
 from dataflow_exporter.snapshot import build_snapshot
-from dataflow_exporter.sources import REGISTRY
+from dataflow_exporter.sources.registry import REGISTRY
 from dataflow_exporter.upstream import Answer
 from tests.support.helpers import answer_of
 

@@ -36,7 +36,7 @@ from aioresponses import aioresponses
 from pydantic import SecretStr
 from structlog.testing import capture_logs
 
-from dataflow_exporter import cli, lifecycle, redact, webconfig
+from dataflow_exporter import cli, known_secrets, lifecycle, webconfig
 from dataflow_exporter import scheduler as scheduler_mod
 from dataflow_exporter.auth import BasicAuth, SecretReader
 from dataflow_exporter.config import load
@@ -784,7 +784,7 @@ async def test_an_echoed_basic_authorization_header_is_redacted() -> None:
             await UpstreamClient(session, _target(url), auth).get("/x")
     token = base64.b64encode(f"svc:{password}".encode()).decode()
     assert token[:12] not in str(caught.value)
-    assert redact.MASK in str(caught.value)
+    assert known_secrets.MASK in str(caught.value)
 
 
 class _Fixed:
@@ -806,13 +806,13 @@ class _Fixed:
 )
 def test_every_encoding_of_a_secret_is_redacted(shown: Callable[[str], str]) -> None:
     secret = "p@ss/w0rd+Xk9?"
-    redact.register(secret)
-    assert shown(secret) not in redact.redact(f"echoed: {shown(secret)} end")
+    known_secrets.register(secret)
+    assert shown(secret) not in known_secrets.redact(f"echoed: {shown(secret)} end")
 
 
 async def test_error_text_is_redacted_before_it_is_cut() -> None:
     secret = "cut-me-Xk9q-0123456789"
-    redact.register(secret)
+    known_secrets.register(secret)
 
     async def padded(_request: web.Request) -> web.Response:
         return web.json_response({"message": "p" * 188 + secret}, status=500)
@@ -828,18 +828,18 @@ async def test_error_text_is_redacted_before_it_is_cut() -> None:
 @pytest.mark.slow
 def test_registering_many_secrets_stays_linear() -> None:
     def timed(count: int) -> float:
-        redact.forget_all()
+        known_secrets.forget_all()
         values = [f"secret-{i:06d}-Xk9" for i in range(count)]
         started = time.perf_counter()
         for value in values:
-            redact.register(value)
-        redact.redact("x" * 200 + values[-1])
+            known_secrets.register(value)
+        known_secrets.redact("x" * 200 + values[-1])
         return time.perf_counter() - started
 
     small, large = timed(10_000), timed(100_000)
     # Linear work is a ratio near 10; a set copied per registration is near 100.
     assert large / small < 35
-    assert redact.redact("key secret-099999-Xk9") == f"key {redact.MASK}"
+    assert known_secrets.redact("key secret-099999-Xk9") == f"key {known_secrets.MASK}"
 
 
 # --- 7. config files ---------------------------------------------------------------------------

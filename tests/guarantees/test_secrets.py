@@ -23,8 +23,8 @@ from aiohttp import web
 
 from dataflow_exporter.config_models import TargetConfig
 from dataflow_exporter.errors import UpstreamError
+from dataflow_exporter.known_secrets import MASK
 from dataflow_exporter.log import configure, get_logger
-from dataflow_exporter.redact import MASK
 from dataflow_exporter.simulator import Simulation
 from dataflow_exporter.upstream import UpstreamClient
 from tests.support.daemon import wait_ready

@@ -15,9 +15,9 @@ import pytest
 from aiohttp import web
 
 from dataflow_exporter.exposition_cache import ExpositionCache
+from dataflow_exporter.records import BrokenEntity
 from dataflow_exporter.server import STATUS_KEY, make_app
 from dataflow_exporter.snapshot import Snapshot
-from dataflow_exporter.sources.base import BrokenEntity
 from dataflow_exporter.store import Store, TargetState
 
 pytestmark = pytest.mark.slow

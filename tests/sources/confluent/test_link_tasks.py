@@ -8,10 +8,12 @@ Shapes from Confluent's Kafka REST v3 spec (ccloud-sdk-go-v2 kafkarest/v3/api/op
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
+from dataflow_exporter.errors import SchemaError
 from dataflow_exporter.families import families_by_name
 from dataflow_exporter.simulator import Simulation
 from dataflow_exporter.sources.confluent import (
@@ -20,13 +22,13 @@ from dataflow_exporter.sources.confluent import (
     LinkTask,
     MirrorTopic,
     Observation,
-    PartitionLag,
     broken_entities,
     build_families,
-    parse_link_tasks,
+    read_link_tasks,
+    read_mirror_topics,
     unknown_values,
 )
-from dataflow_exporter.upstream import new_session
+from dataflow_exporter.upstream import Answer, new_session
 from tests.sources.confluent.upstream_enums import LINK_STATE, LINK_TASK_STATE, MIRROR_TOPIC_STATUS
 from tests.support.helpers import poll_once, series_of, value
 
@@ -51,8 +53,23 @@ def link(state: str = "ACTIVE", tasks: tuple[LinkTask, ...] | None = None) -> Li
     return Link("dr", state, "NO_ERROR", "", tasks)
 
 
+def parse_link_tasks(payload: dict[str, Any]) -> tuple[LinkTask, ...] | None:
+    return read_link_tasks(Answer(json.dumps(payload).encode(), f"GET {LINKS}/dr"))
+
+
 def topic(status: str) -> MirrorTopic:
-    return MirrorTopic("dr", "orders", status, "NO_ERROR", NOW, 1, (PartitionLag(0, 0.0, 5.0),))
+    item = {
+        "link_name": "dr",
+        "mirror_topic_name": "orders",
+        "mirror_status": status,
+        "mirror_topic_error": "NO_ERROR",
+        "state_time_ms": NOW * 1000,
+        "num_partitions": 1,
+        "mirror_lags": [{"partition": 0, "lag": 0, "last_source_fetch_offset": 5}],
+    }
+    body = json.dumps({"metadata": {}, "data": [item]}).encode()
+    (found,), _ = read_mirror_topics(Answer(body, f"GET {LINKS}/-/mirrors"))
+    return found
 
 
 def broken_of(seen: Observation) -> list[tuple[str, str]]:
@@ -76,6 +93,25 @@ def test_tasks_and_their_errors_are_read_in_confluents_words() -> None:
 def test_an_answer_without_a_tasks_key_is_not_an_empty_task_list() -> None:
     assert parse_link_tasks({"link_name": "dr"}) is None
     assert parse_link_tasks({"link_name": "dr", "tasks": None}) == ()
+    assert parse_link_tasks({"link_name": "dr", "tasks": []}) == ()
+
+
+def test_a_task_with_null_errors_has_none_and_one_without_the_key_is_a_schema_error() -> None:
+    (found,) = parse_link_tasks({"tasks": [{**task("ACTIVE"), "errors": None}]}) or ()
+    assert found.errors == ()
+    without = {"task_name": "AclSync", "state": "ACTIVE"}
+    with pytest.raises(SchemaError) as caught:
+        parse_link_tasks({"tasks": [without]})
+    assert str(caught.value) == f"GET {LINKS}/dr: tasks[0]: object missing required field errors"
+
+
+def test_task_error_words_that_are_not_strings_count_as_absent() -> None:
+    errors = [
+        {"error_code": 7, "error_message": "denied"},
+        {"error_code": "X", "error_message": {}},
+    ]
+    (found,) = parse_link_tasks({"tasks": [{**task("IN_ERROR"), "errors": errors}]}) or ()
+    assert found.errors == ("denied", "X")
 
 
 @pytest.mark.parametrize("state", LINK_TASK_STATE)

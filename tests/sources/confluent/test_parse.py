@@ -12,20 +12,22 @@ import pytest
 
 from dataflow_exporter import config as config_mod
 from dataflow_exporter.config_models import Filter
-from dataflow_exporter.errors import ConfigError, SchemaError
+from dataflow_exporter.errors import ConfigError, Reason, SchemaError, UpstreamError
 from dataflow_exporter.families import Family, families_by_name
 from dataflow_exporter.sources.confluent import (
     LINK_STATES,
     MIRROR_STATUSES,
-    MIRROR_TOPICS,
+    PARTITION_METRICS,
+    SPECS,
     ConfluentTarget,
+    Link,
+    MirrorTopic,
     Observation,
     broken_entities,
     build_families,
     entity_counts,
-    integer,
-    parse_links,
-    parse_mirror_topics,
+    read_links,
+    read_mirror_topics,
     unknown_values,
 )
 from dataflow_exporter.upstream import Answer
@@ -46,11 +48,31 @@ def mirror_item(**fields: Any) -> dict[str, Any]:
     return item
 
 
+MIRRORS = f"GET /kafka/v3/clusters/{CLUSTER}/links/-/mirrors"
+
+
+def answer(payload: Any, what: str = MIRRORS) -> Answer:
+    return Answer(json.dumps(payload).encode(), what)
+
+
+def page(items: list[dict[str, Any]]) -> dict[str, Any]:
+    """A `ResourceCollection` envelope around `items`."""
+    return {"kind": "x", "metadata": {"self": "s"}, "data": items}
+
+
+def parse_mirror_topics(payload: Any) -> tuple[list[MirrorTopic], str | None]:
+    return read_mirror_topics(answer(payload))
+
+
+def parse_links(payload: Any) -> tuple[list[Link], str | None]:
+    return read_links(answer(payload, f"GET /kafka/v3/clusters/{CLUSTER}/links"))
+
+
 def families_of(
     items: list[dict[str, Any]], links: list[dict[str, Any]] | None = None, partitions: bool = True
 ) -> dict[str, Family]:
-    topics, _ = parse_mirror_topics({"kind": "x", "metadata": {"self": "s"}, "data": items})
-    parsed_links, _ = parse_links({"kind": "x", "metadata": {"self": "s"}, "data": links or []})
+    topics, _ = parse_mirror_topics(page(items))
+    parsed_links, _ = parse_links(page(links or []))
     return families_by_name(build_families(Observation(parsed_links, topics), CLUSTER, partitions))
 
 
@@ -215,6 +237,23 @@ def test_an_offset_of_minus_one_gets_no_fetch_offset_sample_but_keeps_its_lag() 
     )
 
 
+def test_the_partition_samples_are_what_the_partition_tables_rows_read() -> None:
+    # build_families writes PartitionLag's rows out for speed; it must export what they say.
+    lags = [
+        {"partition": 0, "lag": 3, "last_source_fetch_offset": -1},
+        {"partition": 1, "lag": -1, "last_source_fetch_offset": 0},
+        {"partition": 2, "lag": 0, "last_source_fetch_offset": 12},
+    ]
+    (topic,), _ = parse_mirror_topics(page([mirror_item(mirror_lags=lags)]))
+    fams = build_families(Observation([], [topic]), CLUSTER)
+    exported = {f.spec: by_labels(f) for f in fams}
+    for p in topic.lags:
+        read = PARTITION_METRICS.read(p, "partition")
+        labels = (CLUSTER, "dr-link", "orders", str(p.partition))
+        assert read.values == tuple(exported[f.spec].get(labels) for f in PARTITION_METRICS.fields)
+    assert [f.spec for f in fams[-2:]] == [f.spec for f in PARTITION_METRICS.fields]
+
+
 def test_topic_lag_is_the_sum_and_the_max_over_partitions() -> None:
     fams = families_of(fixture("link_mirrors_list")["data"])
     orders = (CLUSTER, "dr-link", "orders")
@@ -286,28 +325,128 @@ def test_next_page_link_is_read_from_the_envelope() -> None:
 @pytest.mark.parametrize(
     ("field", "value", "message"),
     [
-        ("mirror_status", None, "mirrors.data[0].mirror_status: expected a string"),
-        ("state_time_ms", "soon", "mirrors.data[0].state_time_ms: expected a number"),
-        ("num_partitions", 2.5, "mirrors.data[0].num_partitions: expected an integer"),
+        ("mirror_status", None, "data[0].mirror_status: expected str, got null"),
+        ("state_time_ms", "soon", "data[0].state_time_ms: expected float, got str"),
+        ("num_partitions", 2.5, "data[0].num_partitions: expected int, got float"),
         (
             "mirror_lags",
             [{"partition": 0, "lag": 1}],
-            "last_source_fetch_offset: expected a number",
+            "data[0].mirror_lags[0]: object missing required field last_source_fetch_offset",
+        ),
+        (
+            "mirror_lags",
+            [{"partition": 0, "lag": True, "last_source_fetch_offset": 1}],
+            "data[0].mirror_lags[0].lag: expected float, got bool",
         ),
     ],
 )
 def test_a_malformed_item_is_a_schema_error_naming_the_field(
     field: str, value: Any, message: str
 ) -> None:
-    with pytest.raises(SchemaError, match=re.escape(message)):
-        parse_mirror_topics(
-            {"kind": "x", "metadata": {"self": "s"}, "data": [mirror_item(**{field: value})]}
-        )
+    with pytest.raises(SchemaError) as caught:
+        parse_mirror_topics(page([mirror_item(**{field: value})]))
+    assert str(caught.value) == f"{MIRRORS}: {message}"
 
 
-def test_an_envelope_without_data_is_a_schema_error() -> None:
-    with pytest.raises(SchemaError, match=re.escape("mirrors.data: expected an array")):
-        parse_mirror_topics({"kind": "x", "metadata": {"self": "s"}})
+@pytest.mark.parametrize("key", ["data", "metadata"])
+def test_an_envelope_without_data_or_metadata_is_a_schema_error(key: str) -> None:
+    payload = page([])
+    del payload[key]
+    with pytest.raises(SchemaError) as caught:
+        parse_mirror_topics(payload)
+    assert str(caught.value) == f"{MIRRORS}: object missing required field {key}"
+
+
+def test_a_topic_without_mirror_lags_is_a_schema_error_but_null_lags_are_no_partitions() -> None:
+    item = mirror_item()
+    del item["mirror_lags"]
+    with pytest.raises(SchemaError, match=re.escape("data[0]: object missing required field")):
+        parse_mirror_topics(page([item]))
+    (topic,), _ = parse_mirror_topics(page([mirror_item(mirror_lags=None)]))
+    assert topic.lags == ()
+
+
+@pytest.mark.parametrize("field", ["lag", "last_source_fetch_offset"])
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+def test_a_lag_or_offset_that_is_not_finite_is_refused(field: str, value: str) -> None:
+    lags = [{"partition": 0, "lag": 1, "last_source_fetch_offset": 2, field: value}]
+    with pytest.raises(SchemaError, match=re.escape(f"data[0].mirror_lags[0].{field}: expected")):
+        parse_mirror_topics(page([mirror_item(mirror_lags=lags)]))
+
+
+@pytest.mark.parametrize("value", ['"nan"', '"inf"'])
+def test_a_state_time_that_is_not_finite_is_refused(value: str) -> None:
+    body = json.dumps(page([mirror_item(state_time_ms=0)]))
+    body = body.replace('"state_time_ms": 0', f'"state_time_ms": {value}')
+    with pytest.raises(SchemaError, match=re.escape("data[0].state_time_ms: ")):
+        read_mirror_topics(Answer(body.encode(), MIRRORS))
+
+
+def test_numbers_in_strings_are_read_as_the_numbers() -> None:
+    # Confluent sends JSON numbers; the decoder is lax like every source's (protojson's int64).
+    lags = [{"partition": "1", "lag": "42", "last_source_fetch_offset": "7"}]
+    families = families_of([mirror_item(mirror_lags=lags, num_partitions="3", state_time_ms="5")])
+    labels = (CLUSTER, "dr-link", "orders")
+    assert by_labels(families["confluent_mirror_partition_lag"]) == {(*labels, "1"): 42.0}
+    assert by_labels(families["confluent_mirror_topic_partitions"]) == {labels: 3.0}
+    assert by_labels(families["confluent_mirror_topic_state_change_timestamp_seconds"]) == {
+        labels: 0.005
+    }
+
+
+def test_a_number_beyond_a_double_is_no_json_the_exporter_reads() -> None:
+    body = json.dumps(page([mirror_item(state_time_ms=0)]))
+    body = body.replace('"state_time_ms": 0', '"state_time_ms": 1e400')
+    with pytest.raises(UpstreamError) as caught:
+        read_mirror_topics(Answer(body.encode(), MIRRORS))
+    assert caught.value.reason is Reason.DECODE
+    assert str(caught.value).startswith(f"{MIRRORS}: invalid JSON")
+
+
+@pytest.mark.parametrize("field", ["partition", "num_partitions"])
+def test_an_integer_beyond_64_bits_is_refused_rather_than_overflowing(field: str) -> None:
+    lags = [{"partition": 0, "lag": 1, "last_source_fetch_offset": 2}]
+    item = mirror_item(mirror_lags=lags, num_partitions=1)
+    if field == "partition":
+        lags[0]["partition"] = 2**70
+    else:
+        item["num_partitions"] = 2**70
+    with pytest.raises(SchemaError, match=re.escape(f"{field}: expected int <= {2**63 - 1}")):
+        parse_mirror_topics(page([item]))
+
+
+def test_the_families_are_exported_in_the_order_of_the_specs() -> None:
+    fams = build_families(Observation(*_fixture_records()), CLUSTER)
+    assert [f.spec for f in fams] == list(SPECS)
+    assert [s.name for s in SPECS] == [
+        "confluent_link_status",
+        "confluent_link_error",
+        "confluent_link_task_status",
+        "confluent_mirror_topic_status",
+        "confluent_mirror_topic_error",
+        "confluent_mirror_topic_state_change_timestamp_seconds",
+        "confluent_mirror_topic_partitions",
+        "confluent_mirror_topic_lag",
+        "confluent_mirror_topic_max_partition_lag",
+        "confluent_mirror_partition_lag",
+        "confluent_mirror_partition_last_source_fetch_offset",
+    ]
+
+
+def _fixture_records() -> tuple[list[Link], list[MirrorTopic]]:
+    links, _ = parse_links(fixture("links_list"))
+    topics, _ = parse_mirror_topics(fixture("link_mirrors_list"))
+    return links, topics
+
+
+def test_a_links_error_message_that_is_not_a_string_counts_as_none() -> None:
+    links, _ = parse_links(page([{"link_name": "l", "link_error_message": 5}]))
+    assert links == [Link("l", None, None, "")]
+
+
+def test_a_link_without_a_name_is_a_schema_error_naming_the_field() -> None:
+    with pytest.raises(SchemaError, match=re.escape("data[0]: object missing required field")):
+        parse_links(page([{"link_state": "ACTIVE"}]))
 
 
 def test_entity_counts_group_links_and_topics_by_state() -> None:
@@ -377,16 +516,13 @@ def test_config_rejects_inconsistent_credentials_and_bad_keys(
     assert any(message in e for e in errors), errors
 
 
-@pytest.mark.parametrize("path", ["typed", "checked"])
-def test_partitions_come_sorted_and_a_repeated_partition_keeps_its_first_entry(path: str) -> None:
+def test_partitions_come_sorted_and_a_repeated_partition_keeps_its_first_entry() -> None:
     lags = [
         {"partition": 2, "lag": 5, "last_source_fetch_offset": 9},
         {"partition": 0, "lag": 1, "last_source_fetch_offset": 3},
         {"partition": 2, "lag": 7, "last_source_fetch_offset": 11},
     ]
-    payload = {"kind": "x", "metadata": {"self": "s"}, "data": [mirror_item(mirror_lags=lags)]}
-    answer = Answer(json.dumps(payload).encode(), "GET /mirrors")
-    topics, _ = MIRROR_TOPICS.typed(answer) if path == "typed" else MIRROR_TOPICS.checked(answer)
+    topics, _ = parse_mirror_topics(page([mirror_item(mirror_lags=lags)]))
     assert [(p.partition, p.lag, p.last_source_fetch_offset) for p in topics[0].lags] == [
         (0, 1.0, 3.0),
         (2, 5.0, 9.0),
@@ -394,26 +530,52 @@ def test_partitions_come_sorted_and_a_repeated_partition_keeps_its_first_entry(p
 
 
 def test_an_integer_beyond_float_precision_stays_exact() -> None:
-    assert integer(2**60 + 1, "partition") == 2**60 + 1
-    assert integer("7", "partition") == 7
-    assert integer(3.0, "partition") == 3
+    lags = [{"partition": 2**60 + 1, "lag": 1, "last_source_fetch_offset": 2}]
+    families = families_of([mirror_item(mirror_lags=lags, num_partitions=3.0)])
+    ((labels, _),) = families["confluent_mirror_partition_lag"].samples
+    assert labels[-1] == str(2**60 + 1)
+    assert by_labels(families["confluent_mirror_topic_partitions"]) == {
+        (CLUSTER, "dr-link", "orders"): 3.0
+    }
 
 
-@pytest.mark.parametrize("path", ["typed", "checked"])
 @pytest.mark.parametrize("state_time_ms", [1e300, -1, 253_402_300_800_000])
-def test_an_absurd_state_time_is_that_topics_error_on_either_path(
-    path: str, state_time_ms: float
-) -> None:
+def test_an_absurd_state_time_is_that_topics_error(state_time_ms: float) -> None:
     items = [mirror_item(), mirror_item(mirror_topic_name="bad", state_time_ms=state_time_ms)]
-    payload = {"kind": "x", "metadata": {"self": "s"}, "data": items}
-    answer = Answer(json.dumps(payload).encode(), "GET /mirrors")
-    parse = MIRROR_TOPICS.typed if path == "typed" else MIRROR_TOPICS.checked
-    good, bad = parse(answer)[0]
+    good, bad = parse_mirror_topics(page(items))[0]
     assert (good.time_error, bad.state_time) == ("", None)
-    assert bad.time_error.startswith("mirrors.data[1].state_time_ms: time out of range")
+    # The answer's words, as the decoder's refusals: which answer, which topic, which field.
+    where = rf"{re.escape(MIRRORS)}: data\[1\](\.|: )state_time_ms"
+    assert re.match(rf"{where}: time out of range", bad.time_error)
     assert good.state_time is not None
     # The topic keeps every other series; only its state-change time is absent.
     families = families_of([items[1]])
     labels = (CLUSTER, "dr-link", "bad")
     assert by_labels(families["confluent_mirror_topic_partitions"]) == {labels: 3}
     assert by_labels(families["confluent_mirror_topic_state_change_timestamp_seconds"]) == {}
+
+
+@pytest.mark.parametrize(
+    "unread",
+    [b'"\xff"', b"1e400", b'"\\ud800"'],
+    ids=["invalid UTF-8", "out of range", "lone surrogate"],
+)
+def test_a_field_the_source_does_not_read_never_fails_the_answer(unread: bytes) -> None:
+    usual = (FIXTURES / "link_mirrors_list.json").read_bytes()
+    body = b'{"x": ' + unread + b", " + usual.lstrip()[1:]
+    topics, _ = read_mirror_topics(Answer(body, MIRRORS))
+    assert topics == read_mirror_topics(Answer(usual, MIRRORS))[0]
+    assert topics  # the fixture holds topics, so the comparison compared something
+
+
+def test_an_answer_nested_deeper_than_python_recurses_is_a_decode_error() -> None:
+    # Deeper than the recursion limit wherever the decoder is called from, but JSON orjson
+    # reads (up to 1024 levels): an error naming the answer, not a crash.
+    usual = (FIXTURES / "link_mirrors_list.json").read_bytes()
+    body = b'{"x": ' + b"[" * 1020 + b"]" * 1020 + b", " + usual.lstrip()[1:]
+    with pytest.raises(UpstreamError) as caught:
+        read_mirror_topics(Answer(body, MIRRORS))
+    assert (caught.value.reason, str(caught.value)) == (
+        Reason.DECODE,
+        f"{MIRRORS}: JSON nested too deeply",
+    )

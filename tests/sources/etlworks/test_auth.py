@@ -140,7 +140,7 @@ async def test_secrets_are_read_from_files(tmp_path: Path) -> None:
 
 
 async def test_a_replaced_token_is_masked_no_longer_and_the_new_one_is() -> None:
-    from dataflow_exporter import redact
+    from dataflow_exporter import known_secrets
 
     async with rig(token_ttl=3600) as r:
         assert (await r.poll()).ok
@@ -148,4 +148,4 @@ async def test_a_replaced_token_is_masked_no_longer_and_the_new_one_is() -> None
         r.clock.advance(540)
         assert (await r.poll()).ok
         second = next(t for t in r.etl.tokens if t != first)
-    assert redact.redact(f"{first} {second}") == f"{first} {redact.MASK}"
+    assert known_secrets.redact(f"{first} {second}") == f"{first} {known_secrets.MASK}"

@@ -22,7 +22,7 @@ FLOW = FlowRef(5010, "Sync customers")
 
 def execution(status: str, started: float = NOW - 60) -> Execution:
     state = StateSet(EXECUTION_STATUS).normalise(status)
-    return Execution(1, "Sync customers", state, started, None, None, 0, (), "boom")
+    return Execution(1, "Sync customers", state, started, None, None, (), "boom")
 
 
 def broken(latest: Execution | NoExecution) -> list[tuple[str, str]]:

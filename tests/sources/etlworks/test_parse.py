@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 
 from dataflow_exporter import config as config_mod
@@ -15,6 +16,9 @@ from dataflow_exporter.families import Unknown, families_by_name
 from dataflow_exporter.snapshot import Snapshot, build_snapshot
 from dataflow_exporter.sources.etlworks import (
     FINISHED,
+    LAST_END,
+    LAST_RETRIES,
+    LAST_START,
     STATUSES,
     EtlworksTarget,
     Execution,
@@ -34,6 +38,7 @@ from dataflow_exporter.sources.etlworks import (
     record_counts,
     remember,
 )
+from dataflow_exporter.upstream import Answer
 from tests.sources.etlworks.upstream_enums import EXECUTION_STATUS
 from tests.support.helpers import promtool_check_metrics
 
@@ -47,14 +52,31 @@ def fixture(name: str) -> Any:
     return json.loads((FIXTURES / f"{name}.json").read_text())
 
 
+def parse(payload: Any, what: str = "x") -> Execution | None:
+    """`payload` as the body of an executions answer named `what`."""
+    return parse_execution(msgspec.json.encode(payload), what)
+
+
 def execution(name: str) -> Execution:
-    parsed = parse_execution(fixture(name), name)
+    parsed = parse(fixture(name), name)
     assert parsed is not None
     return parsed
 
 
+def answer(payload: Any, what: str) -> Answer:
+    return Answer(msgspec.json.encode(payload), what)
+
+
+def flows(payload: Any) -> list[FlowRef]:
+    return parse_flows(answer(payload, "GET /rest/v1/flows"))
+
+
+def token(payload: Any) -> str:
+    return parse_token(answer(payload, "POST /rest/v1/token-auth/issue"))
+
+
 def finished(audit: int | None, status: str = "success", ended: float = 2000.0) -> Execution:
-    return Execution(audit, "f", status, ended - 10, ended, None, 0.0)
+    return Execution(audit, "f", status, ended - 10, ended, None)
 
 
 def kind(state: object) -> tuple[type, object]:
@@ -75,7 +97,9 @@ def test_a_successful_execution_reads_times_duration_and_record_fields() -> None
     assert e.started == pytest.approx(1742471700.012)
     assert e.ended == pytest.approx(1742471763.544)
     assert execution_duration(e, NOW) == pytest.approx(63.532)
-    assert e.retries == 0
+    assert e.values[LAST_START.name] == e.started
+    assert e.values[LAST_END.name] == e.ended
+    assert e.values[LAST_RETRIES.name] == 0  # the fixture's `"retries": null`
     assert dict(e.records) == {
         "recordsAdded": 15230,
         "recordsDeleted": 0,
@@ -87,7 +111,7 @@ def test_a_successful_execution_reads_times_duration_and_record_fields() -> None
 
 def test_an_execution_that_failed_after_retries_reads_its_retries() -> None:
     e = execution("execution_error_after_retries")
-    assert (e.status, e.retries, e.records) == ("error", 2, ())
+    assert (e.status, e.values[LAST_RETRIES.name], e.records) == ("error", 2, ())
     assert execution_duration(e, NOW) == pytest.approx(31.867)
 
 
@@ -100,9 +124,9 @@ def test_a_running_execution_lasts_from_its_start_until_now() -> None:
 
 def test_the_duration_string_is_used_only_when_the_times_cannot_give_one() -> None:
     payload = fixture("execution_success") | {"ended": None, "duration": "2 min 3.5 sec"}
-    assert execution_duration(parse_execution(payload, "x") or finished(1), NOW) == 123.5
+    assert execution_duration(parse(payload) or finished(1), NOW) == 123.5
     wrong_text = fixture("execution_success") | {"duration": "1 hour"}
-    assert execution_duration(parse_execution(wrong_text, "x") or finished(1), NOW) == 63.532
+    assert execution_duration(parse(wrong_text) or finished(1), NOW) == 63.532
 
 
 @pytest.mark.parametrize(
@@ -161,7 +185,7 @@ def test_an_unknown_status_keeps_a_sanitised_value_and_is_flagged(raw: object, l
 )
 def test_metrics_of_unknown_shape_give_no_records_and_no_error(metrics: object) -> None:
     payload = fixture("execution_success") | {"metrics": metrics}
-    e = parse_execution(payload, "x")
+    e = parse(payload)
     assert e is not None
     assert e.records == ()
 
@@ -181,7 +205,7 @@ def test_records_are_summed_per_field_over_entries_of_any_usable_shape() -> None
 
 def test_a_reporting_api_execution_with_a_record_count_parses() -> None:
     raw = fixture("reporting_metrics_executions")[0]["executions"][0]
-    e = parse_execution(raw, "x")
+    e = parse(raw)
     assert e is not None
     assert (e.status, e.records) == ("success", (("records", 15230.0),))
 
@@ -205,55 +229,118 @@ def test_times_are_epoch_milliseconds_or_tolerated_alternatives(
 
 
 def test_an_empty_answer_means_the_flow_has_not_run() -> None:
-    assert parse_execution(None, "x") is None
-    assert parse_execution({"flowId": 1, "status": None, "auditId": None}, "x") is None
+    assert parse(None) is None
+    assert parse({"flowId": 1, "status": None, "auditId": None}) is None
 
 
 def test_an_object_with_no_field_of_an_execution_is_a_schema_error() -> None:
-    with pytest.raises(SchemaError):
-        parse_execution({}, "x")
+    with pytest.raises(SchemaError, match=r"^x: no status, auditId or flowId$"):
+        parse({})
+
+
+_SUCCESS = fixture("execution_success")
 
 
 @pytest.mark.parametrize(
-    ("payload", "parse"),
+    ("payload", "message"),
     [
-        ([fixture("execution_success")], lambda p: parse_execution(p, "x")),
-        (fixture("execution_success") | {"started": {"ms": 1}}, lambda p: parse_execution(p, "x")),
-        (fixture("execution_success") | {"retries": "two"}, lambda p: parse_execution(p, "x")),
-        ({"flows": []}, parse_flows),
-        ([{"id": "abc", "name": "x"}], parse_flows),
-        ([{"id": 1.5, "name": "x"}], parse_flows),
-        (["flow"], parse_flows),
-        ({"access_token": "x"}, parse_token),
-        ({"token": ""}, parse_token),
+        ([_SUCCESS], "x: expected object | null, got array"),
+        (_SUCCESS | {"started": {"ms": 1}}, "x: started: expected float | str | null, got object"),
+        (_SUCCESS | {"ended": True}, "x: ended: expected float | str | null, got bool"),
+        (_SUCCESS | {"retries": "two"}, "x: retries: expected float | null, got str"),
+        (_SUCCESS | {"retries": "NaN"}, "x: retries: expected a finite number, got nan"),
+        (_SUCCESS | {"auditId": 7.5}, "x: auditId: expected int | null, got float"),
+        (_SUCCESS | {"auditId": "7a"}, "x: auditId: expected int | null, got str"),
     ],
     ids=[
         "execution list",
         "started object",
+        "ended boolean",
         "retries text",
-        "flows object",
-        "flow id text",
-        "flow id fraction",
-        "flow not object",
-        "token key",
-        "token empty",
+        "retries NaN text",
+        "audit id fraction",
+        "audit id text",
     ],
 )
-def test_documented_fields_of_the_wrong_shape_are_schema_errors(payload: Any, parse: Any) -> None:
-    with pytest.raises(SchemaError):
+def test_execution_fields_of_the_wrong_shape_are_schema_errors_naming_them(
+    payload: Any, message: str
+) -> None:
+    with pytest.raises(SchemaError) as caught:
         parse(payload)
+    assert str(caught.value) == message
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        ({"flows": []}, "expected array, got object"),
+        ([{"id": "abc", "name": "x"}], "[0].id: expected int, got str"),
+        ([{"id": 4921}, {"id": 1.5, "name": "x"}], "[1].id: expected int, got float"),
+        ([{"id": -1}], "[0].id: expected int >= 0"),
+        ([{"name": "x"}], "[0]: object missing required field id"),
+        (["flow"], "[0]: expected object, got str"),
+    ],
+    ids=["flows object", "id text", "id fraction", "id negative", "id missing", "not object"],
+)
+def test_a_flow_list_of_the_wrong_shape_is_a_schema_error_naming_the_flow(
+    payload: Any, message: str
+) -> None:
+    with pytest.raises(SchemaError) as caught:
+        flows(payload)
+    assert str(caught.value) == f"GET /rest/v1/flows: {message}"
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        ({"access_token": "x"}, "object missing required field token"),
+        ({"token": ""}, "token: empty"),
+        ({"token": 42}, "token: expected str, got int"),
+    ],
+    ids=["token key", "token empty", "token number"],
+)
+def test_a_token_answer_of_the_wrong_shape_is_a_schema_error(payload: Any, message: str) -> None:
+    with pytest.raises(SchemaError) as caught:
+        token(payload)
+    assert str(caught.value) == f"POST /rest/v1/token-auth/issue: {message}"
+
+
+def test_numbers_in_strings_are_read_as_numbers() -> None:
+    # Etlworks sends JSON numbers; a proxy or an older release quoting them loses nothing.
+    e = parse(_SUCCESS | {"auditId": "1843211", "retries": "3", "started": "1742471700012"})
+    assert e is not None
+    assert (e.audit_id, e.values[LAST_RETRIES.name]) == (1843211, 3.0)
+    assert e.started == pytest.approx(1742471700.012)
+
+
+def test_retries_absent_or_null_are_none_and_exported_as_zero() -> None:
+    without = {k: v for k, v in _SUCCESS.items() if k != "retries"}
+    for payload in (without, _SUCCESS | {"retries": None}):
+        e = parse(payload)
+        assert e is not None
+        assert e.values[LAST_RETRIES.name] == 0.0
+
+
+def test_a_flow_name_or_exception_that_is_not_text_is_ignored() -> None:
+    e = parse(_SUCCESS | {"flowName": 42, "exception": {"message": "boom"}})
+    assert e is not None
+    assert (e.flow_name, e.exception) == ("", "")
 
 
 def test_the_flow_list_reads_ids_and_names() -> None:
-    assert parse_flows(fixture("flows_list")) == [
+    assert flows(fixture("flows_list")) == [
         FlowRef(4921, "Load orders to Snowflake"),
         FlowRef(5003, "CDC orders (MySQL -> S3)"),
     ]
-    assert parse_flows([{"id": "7"}]) == [FlowRef(7, "")]
+    assert flows([{"id": "7"}, {"id": 8.0, "name": None}, {"id": 9, "name": 9}]) == [
+        FlowRef(7, ""),
+        FlowRef(8, ""),
+        FlowRef(9, ""),
+    ]
 
 
 def test_the_token_issue_answer_gives_the_token() -> None:
-    assert parse_token(fixture("token_issue_response")).startswith("eyJhbGciOiJIUzUxMiJ9.")
+    assert token(fixture("token_issue_response")).startswith("eyJhbGciOiJIUzUxMiJ9.")
 
 
 # -- memory across polls ------------------------------------------------------------------------
@@ -273,7 +360,7 @@ def test_a_new_execution_is_counted_under_its_final_status() -> None:
 
 
 def test_an_execution_is_counted_when_it_finishes_not_while_it_runs() -> None:
-    running = Execution(5, "f", "running", 100.0, None, None, 0.0)
+    running = Execution(5, "f", "running", 100.0, None, None)
     memory = fold_execution(FlowMemory(), running, since=0)
     assert memory.totals == (0, 0, 0, 0)
     memory = fold_execution(memory, finished(5, "success"), since=0)
@@ -303,13 +390,13 @@ def test_an_execution_without_an_audit_id_is_told_apart_by_its_start() -> None:
 def test_the_last_success_survives_later_runs_that_did_not_succeed() -> None:
     memory = fold_execution(None, finished(1, "success", ended=100.0), since=0)
     memory = fold_execution(memory, finished(2, "error", ended=200.0), since=0)
-    memory = fold_execution(memory, Execution(3, "f", "running", 300.0, None, None, 0), 0)
+    memory = fold_execution(memory, Execution(3, "f", "running", 300.0, None, None), 0)
     assert memory.last_success == 100.0
 
 
 def test_a_flow_whose_newest_execution_has_an_unknown_status_is_broken() -> None:
     payload = fixture("execution_success") | {"status": "on hold"}
-    latest = parse_execution(payload, "x")
+    latest = parse(payload)
     assert latest is not None
     (broken,) = broken_entities([FlowReading(FlowRef(4921), latest)], NOW)
     assert (broken.names[0], broken.state) == (("flow_id", "4921"), "on_hold")
@@ -357,6 +444,22 @@ def test_every_status_is_emitted_one_hot_and_an_unknown_flow_only_as_not_found()
     ]
     assert fams["etlworks_flow_found"].samples[-1] == (("999",), 0.0)
     assert not fams["etlworks_flow_executions_total"].samples  # nothing remembered yet
+
+
+def test_the_families_come_in_their_documented_order() -> None:
+    # A series cap drops families from the end: the order is part of what is exported.
+    families = build_families(_fixture_readings(), {}, NOW)
+    assert [f.spec.name for f in families] == [
+        "etlworks_flow_found",
+        "etlworks_flow_last_execution_status",
+        "etlworks_flow_last_execution_start_timestamp_seconds",
+        "etlworks_flow_last_execution_end_timestamp_seconds",
+        "etlworks_flow_last_execution_duration_seconds",
+        "etlworks_flow_last_execution_retries",
+        "etlworks_flow_last_execution_records",
+        "etlworks_flow_last_success_timestamp_seconds",
+        "etlworks_flow_executions_total",
+    ]
 
 
 def test_fixture_set_renders_the_golden_exposition() -> None:
@@ -414,5 +517,5 @@ def test_invalid_etlworks_targets_are_rejected(keys: dict[str, Any], error: str)
 def test_an_absurd_execution_time_is_a_schema_error_naming_the_field(
     field: str, raw: object
 ) -> None:
-    with pytest.raises(SchemaError, match=rf"x\.{field}: .*out of range"):
-        parse_execution({"auditId": 1, "status": "success", field: raw}, "x")
+    with pytest.raises(SchemaError, match=rf"^x: {field}: .*out of range"):
+        parse({"auditId": 1, "status": "success", field: raw})

@@ -316,9 +316,9 @@ async def test_only_execution_answers_that_changed_are_parsed_again(
     parsed: list[str] = []
     original = etlworks_source.parse_execution
 
-    def counting(payload: object, what: str) -> object:
+    def counting(body: bytes, what: str) -> etlworks_source.Execution | None:
         parsed.append(what)
-        return original(payload, what)
+        return original(body, what)
 
     monkeypatch.setattr(etlworks_source, "parse_execution", counting)
     async with rig() as r:
@@ -329,7 +329,7 @@ async def test_only_execution_answers_that_changed_are_parsed_again(
         await r.override(5052, auditId=9002, status="error", started=ms(now - 9), ended=ms(now))
         second = await r.poll()
     assert flows > 10
-    assert parsed == ["executions/5052"]
+    assert parsed == ["GET /rest/v1/executions/5052"]
     assert current_status(first.text, "5052") == ["success"]
     assert current_status(second.text, "5052") == ["error"]
     # Unchanged flows keep exporting what their (unparsed) answers said.

@@ -17,6 +17,7 @@ from dataflow_exporter.sources.feldera import (
     parse_output,
     parse_pipeline_list,
 )
+from tests.sources.feldera.answers import connector_stats, pipeline_list
 from tests.sources.feldera.upstream_enums import COMBINED_STATUS
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -33,7 +34,7 @@ def fixture(name: str) -> Any:
 def pipeline(**fields: Any) -> Observation:
     item = copy.deepcopy(fixture("pipelines_list_selector_status")[0])
     item.update(fields)
-    return Observation(parse_pipeline_list([item]))
+    return Observation(parse_pipeline_list(pipeline_list([item])))
 
 
 def health(status: str, description: str = "") -> dict[str, Any]:
@@ -61,8 +62,8 @@ def test_an_unhealthy_input_connector_without_a_fatal_error_is_listed() -> None:
     raw = copy.deepcopy(fixture("input_connector_stats"))
     raw["fatal_error"] = None
     raw["health"] = health("Unhealthy", "Kafka broker unreachable")
-    connector = parse_input("p", raw, "x")
-    (entity,) = broken_entities(Observation([], inputs=[connector]))
+    found = parse_input("p", connector_stats(raw))
+    (entity,) = broken_entities(Observation([], inputs=[found]))
     assert (entity.kind, entity.state, entity.error) == (
         "input connector",
         "Unhealthy",
@@ -74,8 +75,8 @@ def test_an_unhealthy_output_connector_without_a_fatal_error_is_listed() -> None
     raw = copy.deepcopy(fixture("output_connector_stats"))
     raw["fatal_error"] = None
     raw["health"] = health("Unhealthy", "sink rejected the batch")
-    connector = parse_output("p", raw, "x")
-    (entity,) = broken_entities(Observation([], outputs=[connector]))
+    found = parse_output("p", connector_stats(raw))
+    (entity,) = broken_entities(Observation([], outputs=[found]))
     assert (entity.kind, entity.state, entity.error) == (
         "output connector",
         "Unhealthy",
@@ -87,12 +88,12 @@ def test_a_healthy_connector_without_a_fatal_error_is_not_listed() -> None:
     raw = copy.deepcopy(fixture("input_connector_stats"))
     raw["fatal_error"] = None
     raw["health"] = health("Healthy")
-    assert broken_entities(Observation([], inputs=[parse_input("p", raw, "x")])) == []
+    assert broken_entities(Observation([], inputs=[parse_input("p", connector_stats(raw))])) == []
 
 
 def test_a_fatal_connector_that_reports_no_health_is_listed() -> None:
     raw = copy.deepcopy(fixture("input_connector_stats"))
     raw["fatal_error"] = "Broker: Unknown topic or partition"
     raw.pop("health", None)
-    (entity,) = broken_entities(Observation([], inputs=[parse_input("p", raw, "x")]))
+    (entity,) = broken_entities(Observation([], inputs=[parse_input("p", connector_stats(raw))]))
     assert (entity.state, entity.error) == ("fatal error", "Broker: Unknown topic or partition")

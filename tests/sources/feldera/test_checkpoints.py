@@ -28,6 +28,7 @@ from dataflow_exporter.sources.feldera import (
     parse_stats,
     summarise,
 )
+from tests.sources.feldera.answers import STATS, answer
 from tests.sources.feldera.upstream_enums import CHECKPOINT_ACTIVITY, PERMANENT_SUSPEND_ERROR
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -50,7 +51,7 @@ def stats_with(**top: Any) -> dict[str, Any]:
 
 
 def observed(payload: dict[str, Any]) -> Observation:
-    stats = parse_stats(P, payload)
+    stats = parse_stats(P, answer(payload))
     return Observation([], global_metrics=[stats.global_metrics])
 
 
@@ -147,8 +148,11 @@ def test_an_unknown_activity_is_counted_and_listed() -> None:
 
 
 def test_a_delay_without_its_time_is_a_schema_error_naming_the_field() -> None:
-    with pytest.raises(SchemaError, match=r"stats\.checkpoint_activity\.delayed_since"):
-        parse_stats(P, stats_with(checkpoint_activity={"status": "delayed", "reasons": []}))
+    with pytest.raises(
+        SchemaError,
+        match=rf"^{STATS}: checkpoint_activity\.delayed_since: expected a timestamp, got NoneType$",
+    ):
+        parse_stats(P, answer(stats_with(checkpoint_activity={"status": "delayed", "reasons": []})))
 
 
 # -- permanent checkpoint errors ------------------------------------------------------------------
@@ -190,7 +194,7 @@ def test_an_unknown_permanent_error_is_counted_not_exported() -> None:
 
 def test_a_variant_object_with_two_keys_is_a_schema_error() -> None:
     with pytest.raises(SchemaError, match=r"permanent_checkpoint_errors\[0\]"):
-        parse_stats(P, stats_with(permanent_checkpoint_errors=[{"A": "x", "B": "y"}]))
+        parse_stats(P, answer(stats_with(permanent_checkpoint_errors=[{"A": "x", "B": "y"}])))
 
 
 # -- broken now: every state that is, and those that are not, each its own case -------------------

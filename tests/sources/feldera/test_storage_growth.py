@@ -17,6 +17,7 @@ from dataflow_exporter.sources.feldera import (
     parse_stats,
     storage_growth,
 )
+from tests.sources.feldera.answers import answer
 
 FIXTURES = Path(__file__).parent / "fixtures"
 HOUR = 3600.0
@@ -28,7 +29,9 @@ SHIPPED = thresholds.defaults()
 def reading(pipeline: str, used: float) -> GlobalMetrics:
     stats = json.loads((FIXTURES / "pipeline_stats.json").read_text())
     stats["global_metrics"]["storage_bytes"] = used
-    return msgspec.structs.replace(parse_stats(pipeline, stats).global_metrics, pipeline=pipeline)
+    return msgspec.structs.replace(
+        parse_stats(pipeline, answer(stats)).global_metrics, pipeline=pipeline
+    )
 
 
 def test_no_judgement_until_the_readings_span_half_the_window() -> None:

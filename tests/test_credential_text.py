@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dataflow_exporter import redact, scrub
-from dataflow_exporter.redact import MASK
+from dataflow_exporter import credential_text, known_secrets
+from dataflow_exporter.known_secrets import MASK
 
 LEAKS = [
     ("jdbc:postgresql://etl:Hunter2pw@db:5432/app failed", "Hunter2pw"),
@@ -65,7 +65,7 @@ LEAKS = [
 
 @pytest.mark.parametrize(("text", "secret"), LEAKS)
 def test_credential_shaped_text_is_masked(text: str, secret: str) -> None:
-    shown = scrub.scrub(text)
+    shown = credential_text.scrub(text)
     assert secret not in shown
     assert MASK in shown
 
@@ -88,39 +88,39 @@ def test_credential_shaped_text_is_masked(text: str, secret: str) -> None:
     ],
 )
 def test_ordinary_error_text_is_left_as_the_upstream_wrote_it(text: str) -> None:
-    assert scrub.scrub(text) == text
+    assert credential_text.scrub(text) == text
 
 
 def test_a_quoted_value_keeps_its_quotes_around_the_mask() -> None:
-    assert scrub.scrub('{"password": "pw 1"}') == f'{{"password": "{MASK}"}}'
-    assert scrub.scrub('{\\"token\\":\\"t-1\\"}') == f'{{\\"token\\":\\"{MASK}\\"}}'
+    assert credential_text.scrub('{"password": "pw 1"}') == f'{{"password": "{MASK}"}}'
+    assert credential_text.scrub('{\\"token\\":\\"t-1\\"}') == f'{{\\"token\\":\\"{MASK}\\"}}'
 
 
 def test_the_name_of_a_url_credential_stays_and_only_the_userinfo_goes() -> None:
-    assert scrub.scrub("jdbc:oracle:thin:scott/tiger@//ora:1521/XE") == (
+    assert credential_text.scrub("jdbc:oracle:thin:scott/tiger@//ora:1521/XE") == (
         f"jdbc:oracle:thin:{MASK}@//ora:1521/XE"
     )
-    assert scrub.scrub("a postgres://u:p/w@db/x b") == f"a postgres://{MASK}@db/x b"
+    assert credential_text.scrub("a postgres://u:p/w@db/x b") == f"a postgres://{MASK}@db/x b"
 
 
 def test_a_bare_bearer_credential_is_masked() -> None:
-    assert scrub.scrub("sent bearer abcDEF123456 twice") == f"sent bearer {MASK} twice"
+    assert credential_text.scrub("sent bearer abcDEF123456 twice") == f"sent bearer {MASK} twice"
 
 
 def test_credential_names_match_in_any_letter_case() -> None:
     for name in ("Password", "PASSWORD", "PWD", "pWd", "Token", "APIKEY", "ClientSecret"):
-        assert scrub.scrub(f"{name}=v-123456;") == f"{name}={MASK};", name
+        assert credential_text.scrub(f"{name}=v-123456;") == f"{name}={MASK};", name
 
 
 def test_secrets_the_process_knows_are_masked_too() -> None:
-    redact.register("plain-known-secret")
-    assert scrub.scrub("echoed plain-known-secret back") == f"echoed {MASK} back"
+    known_secrets.register("plain-known-secret")
+    assert credential_text.scrub("echoed plain-known-secret back") == f"echoed {MASK} back"
 
 
 def test_scrubbing_twice_changes_nothing_more() -> None:
     for text, _ in LEAKS:
-        once = scrub.scrub(text)
-        assert scrub.scrub(once) == once
+        once = credential_text.scrub(text)
+        assert credential_text.scrub(once) == once
 
 
 # --- shorten: scrub, then cut --------------------------------------------------------------------
@@ -129,7 +129,7 @@ def test_scrubbing_twice_changes_nothing_more() -> None:
 def test_a_credential_straddling_the_limit_shows_no_part_of_itself() -> None:
     password = "Straddle-Pw-0123456789"
     text = "x" * 180 + f" postgres://etl:{password}@db:5432/app"
-    shown = scrub.shorten(text, 200)
+    shown = credential_text.shorten(text, 200)
     assert len(shown) <= 200
     assert not any(password[:n] in shown for n in range(3, len(password)))
     assert shown == ("x" * 180 + f" postgres://{MASK}@db:5432/app")[:200]
@@ -142,27 +142,27 @@ def test_a_credential_straddling_the_first_cut_of_a_huge_text_is_masked() -> Non
     limit = 100
     for at in range(limit, 8 * limit, 7):
         text = "y" * at + f" postgres://etl:{password}@db/app " + "z " * 5000
-        shown = scrub.shorten(text, 5 * limit)
+        shown = credential_text.shorten(text, 5 * limit)
         assert "First-Cut" not in shown, at
         assert "First" not in shown.rsplit(" ", 1)[-1], at
 
 
 def test_shorten_keeps_a_short_text_whole_and_scrubbed() -> None:
-    assert scrub.shorten("password=abc def", 200) == f"password={MASK} def"
-    assert scrub.shorten("x" * 200, 200) == "x" * 200
+    assert credential_text.shorten("password=abc def", 200) == f"password={MASK} def"
+    assert credential_text.shorten("x" * 200, 200) == "x" * 200
 
 
 def test_shorten_cuts_to_the_limit() -> None:
-    assert scrub.shorten("word " * 100, 12) == "word word wo"
+    assert credential_text.shorten("word " * 100, 12) == "word word wo"
 
 
 def test_shorten_of_a_huge_text_is_bounded_work() -> None:
     text = "name:1 " * 1_500_000  # 10 MB of name-value pairs, each looked at if scrubbed whole
-    assert scrub.shorten(text, 200) == text[:200]
+    assert credential_text.shorten(text, 200) == text[:200]
 
 
 def test_shorten_of_one_huge_word_is_a_mask() -> None:
-    assert scrub.shorten("w" * 10_000, 200) == MASK
+    assert credential_text.shorten("w" * 10_000, 200) == MASK
 
 
 # --- properties --------------------------------------------------------------------------------
@@ -212,7 +212,7 @@ def test_any_credential_name_in_any_case_separator_and_quoting_is_masked(
     key = f"{quote}{name}{quote}" if quote and assign.strip() == ":" else name
     text = f"login failed ({key}{assign}{quote}{value}{quote}) code 28P01"
     expected = f"login failed ({key}{assign}{quote}{MASK}{quote}) code 28P01"
-    assert scrub.scrub(text) == expected
+    assert credential_text.scrub(text) == expected
 
 
 @pytest.mark.slow
@@ -227,7 +227,7 @@ def test_any_credential_name_in_any_case_separator_and_quoting_is_masked(
 def test_any_url_userinfo_is_masked(scheme: str, user: str, password: str) -> None:
     host = "db.internal:5432/app?ssl=1 now"
     text = f"cannot connect to {scheme}://{user}:{password}@{host}"
-    assert scrub.scrub(text) == f"cannot connect to {scheme}://{MASK}@{host}"
+    assert credential_text.scrub(text) == f"cannot connect to {scheme}://{MASK}@{host}"
 
 
 @pytest.mark.slow
@@ -238,7 +238,7 @@ def test_any_url_userinfo_is_masked(scheme: str, user: str, password: str) -> No
 )
 def test_any_oracle_thin_credential_is_masked(user: str, password: str) -> None:
     text = f"ORA-01017 jdbc:oracle:thin:{user}/{password}@//ora:1521/XE"
-    assert scrub.scrub(text) == f"ORA-01017 jdbc:oracle:thin:{MASK}@//ora:1521/XE"
+    assert credential_text.scrub(text) == f"ORA-01017 jdbc:oracle:thin:{MASK}@//ora:1521/XE"
 
 
 @pytest.mark.slow
@@ -256,7 +256,7 @@ def test_any_oracle_thin_credential_is_masked(user: str, password: str) -> None:
 )  # fmt: skip
 def test_counts_and_ordinary_keys_are_not_masked(words: str, separator: str, number: int) -> None:
     text = f"stats {words.replace('_', separator)}={number} ok"
-    assert scrub.scrub(text) == text
+    assert credential_text.scrub(text) == text
 
 
 BASE64URL = string.ascii_letters + string.digits + "-_"
@@ -271,7 +271,7 @@ BASE64URL = string.ascii_letters + string.digits + "-_"
 )
 def test_any_bare_json_web_token_is_masked(header: str, payload: str, signature: str) -> None:
     text = f"rejected eyJ{header}.{payload}.{signature} (expired?)"
-    assert scrub.scrub(text) == f"rejected {MASK} (expired?)"
+    assert credential_text.scrub(text) == f"rejected {MASK} (expired?)"
 
 
 @pytest.mark.slow
@@ -289,4 +289,4 @@ def test_any_pem_private_key_block_is_masked(
     body = newline + newline.join(lines) + newline
     tail = f"{end} in keystore" if ended else ""
     expected = f"key: {begin}{MASK}{tail}"
-    assert scrub.scrub(f"key: {begin}{body}{tail}") == expected
+    assert credential_text.scrub(f"key: {begin}{body}{tail}") == expected

@@ -1,10 +1,10 @@
 """Scrubbing of credential-shaped text from what upstreams write in their error messages.
 
-`redact.redact` removes the secrets this process knows. Upstream error texts (a Java exception,
-a Kafka client's message) can carry credentials the exporter never saw: a database password in
-a JDBC URL, `password=...` in a connection string, an `Authorization:` header echoed back. So
-text from an upstream is shown only through `scrub`, which masks those shapes as well, and is
-shortened only through `shorten`, which scrubs before it cuts.
+`known_secrets.redact` removes the secrets this process knows. Upstream error texts (a Java
+exception, a Kafka client's message) can carry credentials the exporter never saw: a database
+password in a JDBC URL, `password=...` in a connection string, an `Authorization:` header echoed
+back. So text from an upstream is shown only through `scrub`, which masks those shapes as well, and
+is shortened only through `shorten`, which scrubs before it cuts.
 
 What counts as a credential's name (`key=value`, `key: value`, quoted, JSON-escaped): a name,
 split into words at `_`, `-`, `.` and camelCase, that holds `password`, `passwd`, `passphrase`,
@@ -22,9 +22,9 @@ from __future__ import annotations
 import functools
 import re
 
-from dataflow_exporter import redact
+from dataflow_exporter import known_secrets
 
-MASK = redact.MASK
+MASK = known_secrets.MASK
 
 # A text longer than this many times the limit is cut (at a word) before it is scrubbed: the
 # work stays bounded for a 10 MB error text, and the part shown is scrubbed exactly as if the
@@ -108,7 +108,7 @@ _DESCRIBING = frozenset(
 
 def scrub(text: str) -> str:
     """`text` without the process's known secrets and without anything credential-shaped."""
-    text = redact.redact(text)
+    text = known_secrets.redact(text)
     text = _PEM.sub(lambda m: m["head"] + MASK + (m["end"] or ""), text)
     text = _AUTHORIZATION.sub(lambda m: m["head"] + MASK, text)
     text = _BEARER.sub(lambda m: m["head"] + MASK, text)
@@ -125,9 +125,9 @@ def shorten(text: str, limit: int) -> str:
 
     Scrubbing first: a cut can leave part of a credential that no longer looks like one (a URL's
     `user:pass` without its `@`). A huge text is first cut to a few times `limit`, at a word and
-    past any known secret (`redact.head`), so the part that is shown is the same.
+    past any known secret (`known_secrets.head`), so the part that is shown is the same.
     """
-    return scrub(redact.head(text, read_bound(limit)))[:limit]
+    return scrub(known_secrets.head(text, read_bound(limit)))[:limit]
 
 
 def read_bound(limit: int) -> int:
