@@ -282,7 +282,7 @@ def test_a_body_with_a_lone_surrogate_still_refuses_what_json_does_not_allow(num
     assert caught.value.reason is Reason.DECODE
 
 
-def test_a_body_with_a_lone_surrogate_keeps_long_integers_as_orjson_does() -> None:
+def test_a_body_with_a_lone_surrogate_keeps_long_integers_as_the_usual_path_does() -> None:
     body = b'{"name": "\\ud800", "small": 7, "big": 18446744073709551616}'
     decoded = decode_json(body, "GET /x")
     assert decoded["small"] == 7 and isinstance(decoded["small"], int)

@@ -569,7 +569,7 @@ def test_a_field_the_source_does_not_read_never_fails_the_answer(unread: bytes) 
 
 
 def test_an_answer_nested_deeper_than_python_recurses_is_a_decode_error() -> None:
-    # Deeper than the recursion limit wherever the decoder is called from, but JSON orjson
+    # Deeper than the recursion limit wherever the decoder is called from, but JSON a parser
     # reads (up to 1024 levels): an error naming the answer, not a crash.
     usual = (FIXTURES / "link_mirrors_list.json").read_bytes()
     body = b'{"x": ' + b"[" * 1020 + b"]" * 1020 + b", " + usual.lstrip()[1:]
