@@ -67,6 +67,10 @@ def decode_json(body: bytes, what: str) -> Any:
     try:
         data = _DECODER.decode(body)
     except _DECODE_ERRORS as exc:
+        if isinstance(exc, RecursionError):
+            # How deep a decoder gets depends on the stack it starts from: one wording whoever
+            # meets the limit (see `sources.typed.Decoder`).
+            raise UpstreamError(Reason.DECODE, f"{what}: JSON nested too deeply") from None
         if _SURROGATE_ESCAPE.search(body):
             try:
                 return _decode_with_lone_surrogates(body)

@@ -2178,6 +2178,13 @@ MUTANTS = (
         '_QUOTING = ("Invalid enum value ",)',
         ("tests/sources/test_typed.py",),
     ),
+    Mutant(
+        "deep-json-worded-by-whoever-fails",
+        "dataflow_exporter/upstream.py",
+        "        if isinstance(exc, RecursionError):\n",
+        "        if False:\n",
+        ("tests/test_upstream.py",),
+    ),
 )
 
 

@@ -447,3 +447,10 @@ async def test_a_refused_link_is_refused_every_time() -> None:
         for _ in range(2):
             with pytest.raises(SchemaError, match="points to another origin"):
                 await client.get_json("http://elsewhere.test/x")
+
+
+def test_a_body_nested_beyond_the_stack_is_a_decode_error_in_one_wording() -> None:
+    with pytest.raises(UpstreamError) as caught:
+        decode_json(b"[" * 100_000 + b"]" * 100_000, "GET /x")
+    assert caught.value.reason is Reason.DECODE
+    assert str(caught.value) == "GET /x: JSON nested too deeply"
