@@ -2137,7 +2137,7 @@ MUTANTS = (
         "dataflow_exporter/sources/typed.py",
         "        except RecursionError:\n            # JSON nested deeper",
         "        except MemoryError:\n            # JSON nested deeper",
-        ("tests/sources/confluent/test_parse.py",),
+        ("tests/sources/confluent/test_parse.py", "tests/sources/test_typed.py"),
     ),
     Mutant(
         "peerdb-odd-batches-body-fails-the-poll",

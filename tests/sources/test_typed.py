@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Literal
 
 import msgspec
@@ -173,3 +174,15 @@ def test_an_unknown_tag_quoted_in_a_refusal_is_scrubbed_and_cut() -> None:
     assert message.startswith("GET /api/v1/things: config.type: invalid value ")
     assert "hunter2" not in message
     assert len(message.removeprefix("GET /api/v1/things: config.type: invalid value ")) <= 40
+
+
+def test_an_answer_too_deep_to_re_encode_is_a_decode_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The stack a decoder starts from decides where the limit is met; this pins the last place.
+    def too_deep(*args: object, **kwargs: object) -> str:
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr(json, "dumps", too_deep)
+    with pytest.raises(UpstreamError) as caught:
+        DECODER.answer(_answer(b'{"name": "a\\ud800b"}'))
+    assert caught.value.reason is Reason.DECODE
+    assert str(caught.value) == "GET /api/v1/things: JSON nested too deeply"
