@@ -41,4 +41,8 @@ def test_each_limit_is_read_from_its_alert(tmp_path: Path) -> None:
 
 def test_the_repository_config_has_every_limit() -> None:
     config = Path(__file__).resolve().parents[2] / "alerts" / "config.yml"
-    assert Limits.read(config).batch_seconds > 0
+    limits = Limits.read(config)
+    numbers = {name: value for name, value in vars(limits).items() if isinstance(value, int)}
+    assert len(numbers) == 9
+    assert all(value > 0 for value in numbers.values()), numbers
+    assert limits.storage_growth_window
