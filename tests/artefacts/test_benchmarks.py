@@ -97,3 +97,19 @@ def test_the_request_path_benchmark_reports_the_client_beside_the_floor() -> Non
     for case in ("floor GET", "client GET", "floor POST", "client POST"):
         assert case in result.stdout, result.stdout
     assert "POST over the floor" in result.stdout
+
+
+@pytest.mark.slow
+def test_the_poll_cpu_benchmark_reports_each_measured_poll() -> None:
+    command = ["benchmarks.poll_cpu", "confluent", "--set", "topics=5", "--polls", "3"]
+    result = subprocess.run(
+        [sys.executable, "-m", *command],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    line = next(line for line in result.stdout.splitlines() if line.startswith("CPU per poll"))
+    assert len(line.split(":", 1)[1].split(",")) == 3
