@@ -29,6 +29,7 @@ import aiohttp
 import msgspec
 from aiohttp import web
 
+from benchmarks.run import _wait_port
 from dataflow_exporter.config_models import TargetConfig
 from dataflow_exporter.upstream import UpstreamClient, new_session
 
@@ -63,18 +64,6 @@ def _free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
-
-
-async def _wait_port(port: int) -> None:
-    for _ in range(200):
-        try:
-            _, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.close()
-            await writer.wait_closed()
-            return
-        except OSError:
-            await asyncio.sleep(0.05)
-    raise RuntimeError("server did not start")
 
 
 async def _timed(count: int, one: Callable[[int], Awaitable[Any]]) -> float:

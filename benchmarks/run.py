@@ -208,7 +208,7 @@ async def _wait_port(port: int) -> None:
             return
         except OSError:
             await asyncio.sleep(0.05)
-    raise RuntimeError("simulator did not start")
+    raise RuntimeError(f"nothing listens on port {port}")
 
 
 def _start_simulator(knobs: dict[str, dict[str, int]], port: int) -> subprocess.Popen[bytes]:

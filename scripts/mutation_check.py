@@ -2098,11 +2098,11 @@ MUTANTS = (
         ("tests/sources/confluent/test_parse.py",),
     ),
     Mutant(
-        "confluent-nan-lag-accepted",
-        "dataflow_exporter/sources/confluent.py",
-        "_Finite = Annotated[float, msgspec.Meta(ge=-sys.float_info.max, le=sys.float_info.max)]",
-        "_Finite = float",
-        ("tests/sources/confluent/test_parse.py",),
+        "nan-lag-accepted",
+        "dataflow_exporter/sources/typed.py",
+        "Finite = Annotated[float, msgspec.Meta(ge=-sys.float_info.max, le=sys.float_info.max)]",
+        "Finite = float",
+        ("tests/sources/confluent/test_parse.py", "tests/sources/peerdb/test_parse.py"),
     ),
     Mutant(
         "confluent-null-lags-refused",

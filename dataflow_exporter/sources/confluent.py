@@ -52,7 +52,6 @@ from __future__ import annotations
 
 import functools
 import operator
-import sys
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, TypeVar
@@ -82,7 +81,7 @@ from dataflow_exporter.sources.base import (
     unix_time,
 )
 from dataflow_exporter.sources.fields import Metrics, Plain, Values
-from dataflow_exporter.sources.typed import Decoder, Integer
+from dataflow_exporter.sources.typed import Decoder, Finite, Integer
 from dataflow_exporter.thresholds import AlertSettings
 from dataflow_exporter.upstream import Answer, UpstreamClient
 
@@ -281,11 +280,6 @@ class _Metadata(msgspec.Struct, frozen=True, gc=False):
     next: str | None = None
 
 
-# A lag, an offset or a time: finite, so the lax decoder's "nan" or "inf" in a string (which it
-# would read as a float) is the field's schema error, as a number out of range is.
-_Finite = Annotated[float, msgspec.Meta(ge=-sys.float_info.max, le=sys.float_info.max)]
-
-
 def known(value: float, what: str) -> float | None:
     """A lag or an offset: a negative one is Confluent's "not yet known" (no sample)."""
     return value if value >= 0 else None
@@ -340,8 +334,8 @@ class PartitionLag(msgspec.Struct, frozen=True, gc=False):
     thousands per poll. Negative values are Confluent's "not yet known" (`known`)."""
 
     partition: Integer
-    lag: Annotated[_Finite, Plain(PARTITION_LAG, known)]
-    last_source_fetch_offset: Annotated[_Finite, Plain(PARTITION_FETCH_OFFSET, known)]
+    lag: Annotated[Finite, Plain(PARTITION_LAG, known)]
+    last_source_fetch_offset: Annotated[Finite, Plain(PARTITION_FETCH_OFFSET, known)]
 
 
 class _MirrorTopicItem(msgspec.Struct, frozen=True, gc=False):
@@ -351,7 +345,7 @@ class _MirrorTopicItem(msgspec.Struct, frozen=True, gc=False):
     link_name: str
     mirror_topic_name: str
     mirror_status: str
-    state_time_ms: Annotated[_Finite, Plain(STATE_CHANGE, msecs_time)]
+    state_time_ms: Annotated[Finite, Plain(STATE_CHANGE, msecs_time)]
     num_partitions: Annotated[Integer, Plain(PARTITIONS)]
     mirror_lags: list[PartitionLag] | None
     mirror_topic_error: str | None = None

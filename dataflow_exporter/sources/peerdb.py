@@ -52,7 +52,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import sys
 import urllib.parse
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -82,7 +81,7 @@ from dataflow_exporter.sources.base import (
     unix_time,
 )
 from dataflow_exporter.sources.fields import Metrics, Plain, Values, as_is, flag, rfc3339
-from dataflow_exporter.sources.typed import Decoder, Integer
+from dataflow_exporter.sources.typed import Decoder, Finite, Integer
 from dataflow_exporter.thresholds import AlertSettings
 from dataflow_exporter.upstream import Answer, UpstreamClient
 
@@ -282,10 +281,6 @@ class PeerDBTarget(TargetConfig):
 def mebibytes(value: Any, what: str) -> float:
     """MiB (PeerDB's `lagInMb`), exported in bytes."""
     return as_is(value, what) * MIB
-
-
-# A float that is a number: the lax decoder would read "nan" or "inf" from a string.
-Finite = Annotated[float, msgspec.Meta(ge=-sys.float_info.max, le=sys.float_info.max)]
 
 
 class _Answer(msgspec.Struct, gc=False, kw_only=True, rename="camel"):

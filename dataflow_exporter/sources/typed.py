@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections.abc import Callable
-from typing import Annotated, Generic, TypeVar, overload
+from typing import Annotated, Any, Generic, TypeVar, overload
 
 import msgspec
 
@@ -39,6 +40,9 @@ S = TypeVar("S")
 # bounds stop at int64, which no count, size or time reaches (a uint64 counter would need
 # centuries at a billion a second).
 Integer = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
+# An upstream's float that is a number: the lax decoder reads "nan" or "inf" in a string as a
+# float; bounded, it is the field's schema error, as a number out of range is.
+Finite = Annotated[float, msgspec.Meta(ge=-sys.float_info.max, le=sys.float_info.max)]
 
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -102,15 +106,14 @@ class Decoder(Generic[S]):
         except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
             # Not JSON at all: `decode_json` says what it is (HTML, empty, truncated) in the
             # same words as every other answer, and decodes JSON msgspec alone refuses.
-            raw = bytes(body)
-            decode_json(raw, where)
+            data = decode_json(bytes(body), where)
             # JSON msgspec refuses but the standard library takes (a lone surrogate escaped):
             # re-encoded by the standard library's rules, it is decoded against the shape.
-            return self._reencoded(raw, where)
+            return self._reencoded(data, where)
 
-    def _reencoded(self, raw: bytes, where: str) -> S:
+    def _reencoded(self, data: Any, where: str) -> S:
         try:
-            text = json.dumps(decode_json(raw, where), ensure_ascii=False, allow_nan=False)
+            text = json.dumps(data, ensure_ascii=False, allow_nan=False)
             return self._decode(_LONE_SURROGATE.sub("\ufffd", text).encode())
         except msgspec.ValidationError as exc:
             raise worded(exc, where) from None
