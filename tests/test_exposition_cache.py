@@ -5,8 +5,8 @@ from __future__ import annotations
 import gzip
 
 import pytest
+from isal import isal_zlib
 
-from dataflow_exporter import gzip_parts
 from dataflow_exporter.errors import Reason
 from dataflow_exporter.exposition_cache import ExpositionCache
 from dataflow_exporter.families import Family, MetricSpec
@@ -117,8 +117,8 @@ def two_target_store() -> Store:
     store = Store()
     for name in ("a", "b"):
         store.add(TargetState(name, "peerdb", 30.0, 300.0))
-        lag = Family(LAG, [(("orders",), 1.0), (("users",), 2.0)])
-        rows = Family(ROWS, [(("orders",), 5.0)])
+        lag = Family.of(LAG, [(("orders",), 1.0), (("users",), 2.0)])
+        rows = Family.of(ROWS, [(("orders",), 5.0)])
         snapshot = build_snapshot([lag, rows], (("target", name),), 10, {}, 1.0)
         store.record_success(name, snapshot, [], 0.1)
     return store
@@ -140,13 +140,13 @@ def test_a_repeated_gzip_scrape_combines_only_its_fresh_tail(
     cache = ExpositionCache(two_target_store(), clock=lambda: 2.0)
     first = gzip.decompress(cache.exposition(gzipped=True))
     combined: list[int] = []
-    real = gzip_parts.crc32_combine
+    real = isal_zlib.crc32_combine
 
     def counted(crc1: int, crc2: int, shift2: int) -> int:
         combined.append(crc2)
         return real(crc1, crc2, shift2)
 
-    monkeypatch.setattr(gzip_parts, "crc32_combine", counted)
+    monkeypatch.setattr(isal_zlib, "crc32_combine", counted)
     assert gzip.decompress(cache.exposition(gzipped=True)) == first
     assert len(combined) <= 1, "the cached pieces' CRC is combined once per build, not per scrape"
 
