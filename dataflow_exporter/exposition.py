@@ -8,11 +8,12 @@ target's sample lines are rendered once when its poll completes and every scrape
 from __future__ import annotations
 
 import itertools
+import operator
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-from dataflow_exporter.families import Family, MetricSpec, Sample, bound_label_value
+from dataflow_exporter.families import Family, LabelValues, MetricSpec, bound_label_value
 
 TEXT_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 OPENMETRICS_CONTENT_TYPE = "application/openmetrics-text; version=1.0.0; charset=utf-8"
@@ -31,7 +32,8 @@ def _escape_help(text: str) -> str:
 
 
 # Go (and so the exposition format) writes 1e6 <= x < 1e16 with an exponent; Python's repr
-# does not. Their exponent suffixes, by the position of repr's decimal point.
+# does not. Their exponent suffixes, by the position of repr's decimal point (the number of
+# digits before it).
 _EXPONENTS = {dot: f"e+{dot - 1:02d}" for dot in range(7, 17)}
 
 
@@ -45,18 +47,22 @@ def format_value(value: float) -> str:
         return "0.0"
     if value == 1.0:
         return "1.0"
-    text = repr(float(value))  # an int slipped into a sample still prints as a float
     if 1e6 <= value < 1e16:
-        if text[-2:] == ".0":
-            # A whole number (offsets, counts: most values here): its digits are all before
-            # the point, so the mantissa is them without their trailing zeros.
-            tail = text[1:-2].rstrip("0")
-            exponent = _EXPONENTS[len(text) - 2]
-            return f"{text[0]}.{tail}{exponent}" if tail else text[0] + exponent
+        whole = int(value)
+        if whole == value:
+            # A whole number (offsets, counts: most values here): below 1e16 its shortest
+            # repr is all its digits, so the mantissa is them without their trailing zeros,
+            # and `str` of the int finds them in a third of `repr`'s time.
+            digits = str(whole)
+            tail = digits[1:].rstrip("0")
+            exponent = _EXPONENTS[len(digits)]
+            return f"{digits[0]}.{tail}{exponent}" if tail else digits[0] + exponent
+        text = repr(float(value))
         dot = text.find(".")
         digits = (text[1:dot] + text[dot + 1 :]).rstrip("0")
         mantissa = f"{text[0]}.{digits}" if digits else text[0]
         return mantissa + _EXPONENTS[dot]
+    text = repr(float(value))  # an int slipped into a sample still prints as a float
     if value > 0:
         return "+Inf" if text == "inf" else text
     if text == "nan":
@@ -79,9 +85,6 @@ def header(spec: MetricSpec, openmetrics: bool) -> bytes:
 def label_prefix(pairs: Sequence[tuple[str, str]]) -> str:
     """Pre-render constant labels (`target` and static labels) once per target."""
     return ",".join(f'{k}="{escape_label_value(bound_label_value(v))}"' for k, v in pairs)
-
-
-LabelValues = tuple[str, ...]
 
 
 @dataclass(slots=True)
@@ -137,7 +140,7 @@ class SeriesRenderer:
         previous = self._previous.get(name)
         earlier = self._current.get(name)
         if previous is not None and earlier is None:
-            reused = _reuse(family.samples, previous)
+            reused = _reuse(family, previous)
             if reused is not None:
                 self._current[name] = reused
                 return reused.block, len(reused.keys)
@@ -173,7 +176,7 @@ class SeriesRenderer:
         values: list[float] = []
         lines: list[bytes] = []
         cuts = array("I")
-        for labels, value in family.samples:
+        for labels, value in zip(family.keys, family.values, strict=True):
             i = where.get(labels)
             line = None
             if i is None:
@@ -220,45 +223,32 @@ class SeriesRenderer:
         return make
 
 
-def _reuse(samples: list[Sample], previous: _Rendered) -> _Rendered | None:
+def _reuse(family: Family, previous: _Rendered) -> _Rendered | None:
     """This poll's block from the previous one when the label sets are exactly the same, in the
-    same order, splicing in the values that changed; None as soon as a label set differs.
-    The hottest loop of a poll."""
-    if len(samples) != len(previous.keys):
+    same order, splicing in the values that changed; None if a label set differs.
+    The hottest code of a poll: all but the changed values is compared in C, list against
+    list, so an unchanged series costs tens of nanoseconds."""
+    keys, values = family.keys, family.values
+    if len(keys) != len(previous.keys) or keys != previous.keys:
         return None
-    block = previous.block
-    values: list[float] = []
-    keep = values.append
+    # Where the value changed (NaN never equals itself: it is written again, the same bytes).
+    changed = list(itertools.compress(itertools.count(), map(operator.ne, values, previous.values)))
+    if not changed:
+        return _Rendered(previous.keys, values, previous.block, previous.lengths, previous.cuts)
+    block, cuts, lengths = previous.block, previous.cuts, array("I", previous.lengths)
+    starts = list(itertools.accumulate(lengths, initial=0))
     parts: list[bytes] = []
     cut_out = parts.append
-    lengths: array[int] | None = None  # copied on the first change
     run = 0  # where the old bytes not yet copied start
-    start = 0  # where the current line starts
-    for index, (labels, value), key, last, length, cut in zip(
-        itertools.count(),
-        samples,
-        previous.keys,
-        previous.values,
-        previous.lengths,
-        previous.cuts,
-        strict=False,  # count() is endless; the others have the same length
-    ):
-        if labels != key:
-            return None
-        keep(value)
-        if value != last:
-            text = format_value(value).encode()
-            cut_out(block[run : start + cut])
-            cut_out(text)
-            run = start + length - 1  # the line's newline is copied with what follows
-            if lengths is None:
-                lengths = array("I", previous.lengths)
-            lengths[index] = cut + len(text) + 1
-        start += length
-    if lengths is None:
-        return _Rendered(previous.keys, values, block, previous.lengths, previous.cuts)
+    for index in changed:
+        text = format_value(values[index]).encode()
+        cut = cuts[index]
+        cut_out(block[run : starts[index] + cut])
+        cut_out(text)
+        run = starts[index + 1] - 1  # the line's newline is copied with what follows
+        lengths[index] = cut + len(text) + 1
     cut_out(block[run:])
-    return _Rendered(previous.keys, values, b"".join(parts), lengths, previous.cuts)
+    return _Rendered(previous.keys, values, b"".join(parts), lengths, cuts)
 
 
 def _heads(rendered: _Rendered) -> Iterator[bytes]:

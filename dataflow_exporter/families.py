@@ -1,8 +1,8 @@
 """Metric specifications and the plain records sources fill with samples.
 
 Sources describe every family they emit with a `MetricSpec` (name, type, help, label names) and
-return `Family` objects: a spec plus samples as (label values, value). The core adds the `target`
-and static labels and renders them; sources never format exposition text themselves.
+return `Family` objects: a spec plus its samples' label values and values. The core adds the
+`target` and static labels and renders them; sources never format exposition text themselves.
 """
 
 from __future__ import annotations
@@ -45,22 +45,41 @@ class MetricSpec:
                 raise ValueError(f"invalid label name {label!r} in {self.name}")
 
 
-Sample = tuple[tuple[str, ...], float]
+LabelValues = tuple[str, ...]
+Sample = tuple[LabelValues, float]
 
 
 @dataclass(slots=True)
 class Family:
-    """A spec and its samples for one poll of one target.
+    """A spec and its samples for one poll of one target: each sample's label values (in the
+    spec's label order) in `keys`, its value at the same place in `values`.
 
-    Samples appended directly (hot loops do) must hold float values, as `add` makes them.
+    Two lists rather than a list of pairs: a million-series poll then allocates a million
+    fewer tuples, which the garbage collector would also walk while the poll is rendered.
+    Samples appended directly (hot loops do) must append to both, a float value.
     """
 
     spec: MetricSpec
-    samples: list[Sample] = field(default_factory=list)
+    keys: list[LabelValues] = field(default_factory=list)
+    values: list[float] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, spec: MetricSpec, samples: Iterable[Sample]) -> Family:
+        """A family of (label values, value) pairs."""
+        family = cls(spec)
+        for labels, value in samples:
+            family.add(labels, value)
+        return family
+
+    @property
+    def samples(self) -> list[Sample]:
+        """The samples as (label values, value) pairs: a copy, to read."""
+        return list(zip(self.keys, self.values, strict=True))
 
     def add(self, label_values: Sequence[str], value: float) -> None:
         """Append one sample; label values are given in the spec's label order."""
-        self.samples.append((tuple(label_values), float(value)))
+        self.keys.append(tuple(label_values))
+        self.values.append(float(value))
 
 
 def bound_label_value(value: str) -> str:
@@ -103,10 +122,12 @@ class StateSet:
     values: tuple[str, ...]
     sparse: frozenset[str] = frozenset()
     _suffixes: tuple[tuple[str], ...] = field(init=False, repr=False, compare=False)
+    _zeros: tuple[float, ...] = field(init=False, repr=False, compare=False)
     _index: dict[str, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_suffixes", tuple((state,) for state in self.values))
+        object.__setattr__(self, "_zeros", (0.0,) * len(self.values))
         object.__setattr__(self, "_index", {state: i for i, state in enumerate(self.values)})
 
     def normalise(self, raw: object) -> State:
@@ -122,14 +143,16 @@ class StateSet:
         """Add one sample per known state (1 for `current`, else 0), plus `current` if it is
         sparse or unknown."""
         base = tuple(prefix)
-        start = len(family.samples)
-        # Runs once per entity per poll: all zeros in one comprehension, then the one 1.
-        family.samples += [(base + suffix, 0.0) for suffix in self._suffixes]
+        start = len(family.values)
+        # Runs once per entity per poll: every state's labels in one comprehension, all
+        # zeros at once, then the one 1.
+        family.keys += [base + suffix for suffix in self._suffixes]
+        family.values += self._zeros
         index = self._index.get(current)
         if index is None:
-            family.samples.append(((*base, current), 1.0))
+            family.add((*base, current), 1.0)
         else:
-            family.samples[start + index] = (base + self._suffixes[index], 1.0)
+            family.values[start + index] = 1.0
 
 
 def families_by_name(families: Iterable[Family]) -> dict[str, Family]:

@@ -234,7 +234,7 @@ class Poller:
             # Its blocks that did not change keep their gzip members.
             state.snapshot if (state := self.store.targets.get(self.config.name)) else None,
         )
-        if sum(len(family.samples) for family in result.families) < RENDER_INLINE_SAMPLES:
+        if sum(len(family.values) for family in result.families) < RENDER_INLINE_SAMPLES:
             return build_snapshot(*args)
         future = asyncio.get_running_loop().run_in_executor(self._renderers, build_snapshot, *args)
         self._rendering = future

@@ -60,10 +60,10 @@ def build_snapshot(
                 dropped += len(_first_samples(family))
                 continue
             kept = family
-            if len(family.samples) > budget:
+            if len(family.values) > budget:
                 first = _first_samples(family)
                 if len(first) > budget:
-                    kept = Family(family.spec, sorted(first.items())[:budget])
+                    kept = Family.of(family.spec, sorted(first.items())[:budget])
                     dropped += len(first) - budget
             rendered, count = renderer.render(kept)
             if count == 0:
@@ -111,6 +111,6 @@ def _same(old: bytes | None, new: bytes) -> bool:
 def _first_samples(family: Family) -> dict[tuple[str, ...], float]:
     """Each label set's first value: what the renderer keeps, and what the cap counts."""
     first: dict[tuple[str, ...], float] = {}
-    for labels, value in family.samples:
+    for labels, value in zip(family.keys, family.values, strict=True):
         first.setdefault(labels, value)
     return first

@@ -996,8 +996,8 @@ MUTANTS = (
     Mutant(
         "splice-keeps-a-changed-value",
         "dataflow_exporter/exposition.py",
-        "        if value != last:",
-        "        if False:",
+        "map(operator.ne, values, previous.values)",
+        "map(operator.is_, values, previous.values)",
         ("tests/test_exposition.py",),
     ),
     # Issue 22 (Feldera, Confluent): storage, checkpoints and link tasks; every state each
@@ -1562,8 +1562,8 @@ MUTANTS = (
     Mutant(
         "crc-combine-swapped",
         "dataflow_exporter/gzip_parts.py",
-        "return _multiply(shift2, crc1) ^ crc2",
-        "return _multiply(shift2, crc2) ^ crc1",
+        "crc = isal_zlib.crc32_combine(crc, piece.crc, piece.size)",
+        "crc = isal_zlib.crc32_combine(piece.crc, crc, piece.size)",
         ("tests/test_gzip_parts.py",),
     ),
     Mutant(
@@ -1574,17 +1574,38 @@ MUTANTS = (
         ("tests/test_exposition_cache.py",),
     ),
     Mutant(
+        "reuse-splice-at-the-wrong-line",
+        "dataflow_exporter/exposition.py",
+        "cut_out(block[run : starts[index] + cut])",
+        "cut_out(block[run : starts[index]])",
+        ("tests/test_exposition.py",),
+    ),
+    Mutant(
+        "one-hot-marks-the-wrong-state",
+        "dataflow_exporter/families.py",
+        "family.values[start + index] = 1.0",
+        "family.values[index] = 1.0",
+        ("tests/test_families.py",),
+    ),
+    Mutant(
+        "family-pairs-drop-the-last-sample",
+        "dataflow_exporter/families.py",
+        "        for labels, value in samples:\n            family.add(labels, value)",
+        "        for labels, value in list(samples)[:-1]:\n            family.add(labels, value)",
+        ("tests/test_families.py",),
+    ),
+    Mutant(
         "reuse-splice-drops-a-newline",
         "dataflow_exporter/exposition.py",
-        "run = start + length - 1",
-        "run = start + length",
+        "run = starts[index + 1] - 1",
+        "run = starts[index + 1]",
         ("tests/test_exposition.py",),
     ),
     Mutant(
         "reuse-ignores-changed-label-sets",
         "dataflow_exporter/exposition.py",
-        "        if labels != key:\n            return None",
-        "        if False:\n            return None",
+        "if len(keys) != len(previous.keys) or keys != previous.keys:",
+        "if len(keys) != len(previous.keys):",
         ("tests/test_exposition.py",),
     ),
     # Review of the merged change: a kept PeerDB value counts as its route serving, and a
@@ -1638,22 +1659,22 @@ MUTANTS = (
     Mutant(
         "format-whole-keeps-trailing-zeros",
         "dataflow_exporter/exposition.py",
-        'tail = text[1:-2].rstrip("0")',
-        "tail = text[1:-2]",
+        'tail = digits[1:].rstrip("0")',
+        "tail = digits[1:]",
         ("tests/test_exposition.py",),
     ),
     Mutant(
         "format-whole-exponent-off-by-one",
         "dataflow_exporter/exposition.py",
-        "exponent = _EXPONENTS[len(text) - 2]",
-        "exponent = _EXPONENTS[len(text) - 1]",
+        "exponent = _EXPONENTS[len(digits)]",
+        "exponent = _EXPONENTS[len(digits) + 1]",
         ("tests/test_exposition.py",),
     ),
     Mutant(
         "format-whole-shortcut-for-fractions",
         "dataflow_exporter/exposition.py",
-        'if text[-2:] == ".0":',
-        'if text[-2:] != "":',
+        "if whole == value:",
+        "if whole <= value:",
         ("tests/test_exposition.py",),
     ),
     # Review: the cached pieces of a gzip body are lined up once per build, not per scrape.

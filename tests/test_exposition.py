@@ -169,7 +169,7 @@ sample_lists = st.lists(st.tuples(st.tuples(label_values, label_values), float_v
 
 
 def _family(spec: MetricSpec, items: Sequence[tuple[tuple[str, ...], float]]) -> Family:
-    return Family(spec, list(items))
+    return Family.of(spec, items)
 
 
 @given(float_values)

@@ -55,6 +55,13 @@ def test_add_stores_label_values_as_a_tuple_and_the_value_as_a_float() -> None:
     assert type(value) is float
 
 
+def test_a_family_of_pairs_keeps_every_sample_in_order_with_float_values() -> None:
+    family = Family.of(STATUS, [(("a", "UP"), 1), (("b", "UP"), 0.5)])
+    assert family.keys == [("a", "UP"), ("b", "UP")]
+    assert family.values == [1.0, 0.5]
+    assert [type(value) for value in family.values] == [float, float]
+
+
 def test_short_label_values_are_kept_as_they_are() -> None:
     value = "x" * MAX_LABEL_VALUE_LENGTH
     assert bound_label_value(value) == value
@@ -99,6 +106,19 @@ def test_one_hot_gives_every_known_state_and_a_one_for_the_current() -> None:
     family = Family(STATUS)
     StateSet(("UP", "DOWN", "PAUSED")).one_hot(family, ("a",), "DOWN")
     assert family.samples == [(("a", "UP"), 0.0), (("a", "DOWN"), 1.0), (("a", "PAUSED"), 0.0)]
+
+
+def test_one_hot_marks_each_entitys_own_state_in_a_shared_family() -> None:
+    family = Family(STATUS)
+    states = StateSet(("UP", "DOWN"))
+    states.one_hot(family, ("a",), "UP")
+    states.one_hot(family, ("b",), "DOWN")
+    assert family.samples == [
+        (("a", "UP"), 1.0),
+        (("a", "DOWN"), 0.0),
+        (("b", "UP"), 0.0),
+        (("b", "DOWN"), 1.0),
+    ]
 
 
 @pytest.mark.parametrize("current", ["PAUSING", "SOMETHING_NEW"])

@@ -19,11 +19,11 @@ LABELS = (("target", "t"),)
 
 
 def _lag(topics: list[str]) -> Family:
-    return Family(LAG, [((topic, "0"), float(i)) for i, topic in enumerate(topics)])
+    return Family.of(LAG, [((topic, "0"), float(i)) for i, topic in enumerate(topics)])
 
 
 def _rows(topics: list[str]) -> Family:
-    return Family(ROWS, [((topic,), 1.0) for topic in topics])
+    return Family.of(ROWS, [((topic,), 1.0) for topic in topics])
 
 
 def _lines(snapshot: Snapshot) -> set[bytes]:
@@ -47,7 +47,7 @@ def test_the_family_crossing_the_cap_keeps_its_lowest_label_sets() -> None:
 
 
 def test_families_after_the_cap_are_dropped_whole_and_counted() -> None:
-    families = [_lag(["a", "b"]), _rows(["x", "y", "z"]), Family(UP, [((), 1.0)])]
+    families = [_lag(["a", "b"]), _rows(["x", "y", "z"]), Family.of(UP, [((), 1.0)])]
     snapshot = build_snapshot(families, LABELS, 2, {}, 0.0)
     assert set(snapshot.blocks) == {LAG.name}
     assert set(snapshot.specs) == {LAG.name}
@@ -61,7 +61,7 @@ def test_the_series_cap_counts_label_sets_not_repeated_samples() -> None:
         (("b", "0"), 2.0),
         (("c", "0"), 3.0),
     ]
-    snapshot = build_snapshot([Family(LAG, repeated)], LABELS, 2, {}, 0.0)
+    snapshot = build_snapshot([Family.of(LAG, repeated)], LABELS, 2, {}, 0.0)
     assert (snapshot.series, snapshot.dropped) == (2, 1)
     assert snapshot.blocks[LAG.name].count(b"\n") == 2
     assert b'topic="a",partition="0"} 1.0' in snapshot.blocks[LAG.name]
@@ -98,7 +98,7 @@ def test_the_snapshot_carries_the_entities_and_time_read_only() -> None:
 def test_a_renderer_made_for_other_labels_is_refused() -> None:
     renderer = SeriesRenderer((("target", "other"),))
     with pytest.raises(ValueError, match="constant labels"):
-        build_snapshot([Family(UP, [((), 1.0)])], LABELS, 10, {}, 0.0, renderer)
+        build_snapshot([Family.of(UP, [((), 1.0)])], LABELS, 10, {}, 0.0, renderer)
 
 
 def test_a_failed_render_leaves_the_renderer_as_a_fresh_one() -> None:
@@ -106,7 +106,12 @@ def test_a_failed_render_leaves_the_renderer_as_a_fresh_one() -> None:
     build_snapshot([_lag(["a"])], LABELS, 10, {}, 0.0, renderer)
     with pytest.raises(ValueError, match="label values"):
         build_snapshot(
-            [_lag(["b"]), Family(LAG, [(("x", "0", "extra"), 1.0)])], LABELS, 10, {}, 0.0, renderer
+            [_lag(["b"]), Family.of(LAG, [(("x", "0", "extra"), 1.0)])],
+            LABELS,
+            10,
+            {},
+            0.0,
+            renderer,
         )
     again = build_snapshot([_lag(["c"])], LABELS, 10, {}, 0.0, renderer)
     assert again.blocks == build_snapshot([_lag(["c"])], LABELS, 10, {}, 0.0).blocks
@@ -129,7 +134,7 @@ def test_each_block_is_compressed_with_its_crc_and_size() -> None:
 def test_a_block_unchanged_since_the_previous_snapshot_is_not_compressed_again() -> None:
     renderer = SeriesRenderer(LABELS)
     first = build_snapshot([_lag(["a", "b"]), _rows(["a"])], LABELS, 10, {}, 0.0, renderer)
-    moved = Family(LAG, [(("a", "0"), 7.0), (("b", "0"), 1.0)])
+    moved = Family.of(LAG, [(("a", "0"), 7.0), (("b", "0"), 1.0)])
     second = build_snapshot([moved, _rows(["a"])], LABELS, 10, {}, 1.0, renderer, first)
     assert second.deflated[ROWS.name] is first.deflated[ROWS.name]
     assert _inflate(second.deflated[LAG.name].data) == second.blocks[LAG.name]

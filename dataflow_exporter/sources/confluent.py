@@ -526,8 +526,9 @@ def build_families(
     partition = PARTITION_METRICS.families()
     # The hottest loop of a poll (every partition of every topic), written out for
     # PartitionLag's two rows (see `_PARTITION_ROWS`): appending samples directly.
-    add_lag = partition[PARTITION_LAG].samples.append
-    add_fetched = partition[PARTITION_FETCH_OFFSET].samples.append
+    lag, fetched = partition[PARTITION_LAG], partition[PARTITION_FETCH_OFFSET]
+    lag_key, lag_value = lag.keys.append, lag.values.append
+    fetched_key, fetched_value = fetched.keys.append, fetched.values.append
     for t in seen.topics:
         labels = (cluster_id, t.link, t.name)
         MIRROR_STATUSES.one_hot(status, labels, t.status)
@@ -543,9 +544,11 @@ def build_families(
             partition_labels = (*labels, str(p.partition))
             # `known` inlined: a negative value is Confluent's "not yet known", no sample.
             if p.lag >= 0:
-                add_lag((partition_labels, p.lag))
+                lag_key(partition_labels)
+                lag_value(p.lag)
             if p.last_source_fetch_offset >= 0:
-                add_fetched((partition_labels, p.last_source_fetch_offset))
+                fetched_key(partition_labels)
+                fetched_value(p.last_source_fetch_offset)
     families = [link_status, link_error, task_status, *topic.all()]
     if partition_metrics:
         families.extend(partition.all())
@@ -722,7 +725,7 @@ class ConfluentSource(Source[ConfluentTarget]):
         seen.links = await self._with_tasks(client, seen.links, details)
         families = build_families(seen, self.config.cluster_id, self.config.partition_metrics)
         # The summed lags were just exported (TOPIC_LAG, one per topic in order): reuse them.
-        topic_lags = next(f for f in families if f.spec is TOPIC_LAG).samples
+        topic_lags = next(f for f in families if f.spec is TOPIC_LAG).values
         details.failures.extend(
             DetailFailure(f"mirror topic {t.key}", "mirrors", Reason.SCHEMA, t.time_error)
             for t in seen.topics
@@ -732,7 +735,7 @@ class ConfluentSource(Source[ConfluentTarget]):
             families=families,
             entities=entity_counts(seen),
             unknown_values=unknown_values(seen),
-            broken=broken_entities(seen, [lag for _, lag in topic_lags], self.clock(), self.alerts),
+            broken=broken_entities(seen, topic_lags, self.clock(), self.alerts),
         )
         return details.into(result)
 

@@ -236,11 +236,11 @@ class Metrics:
         return Families(self)
 
 
-@dataclass(frozen=True, slots=True)
-class Values:
-    """What one entity's shape gave for a table's fields, in its order (None: absent)."""
+class Values(msgspec.Struct, frozen=True, gc=False):
+    """What one entity's shape gave for a table's fields, in its order (None: absent).
+    A struct the collector does not track: one is made per entity and table every poll."""
 
-    table: Metrics = field(repr=False)
+    table: Metrics
     values: tuple[float | None, ...]
 
     def __getitem__(self, metric: str) -> float | None:
@@ -255,7 +255,10 @@ class Families:
     def __init__(self, table: Metrics) -> None:
         self._table = table
         self._by_spec = {spec: Family(spec) for spec in table.specs}
-        self._fields = [self._by_spec[f.spec] for f in table.fields]
+        self._fields = [
+            (self._by_spec[f.spec].keys.append, self._by_spec[f.spec].values.append)
+            for f in table.fields
+        ]
 
     def __getitem__(self, spec: MetricSpec) -> Family:
         return self._by_spec[spec]
@@ -264,9 +267,10 @@ class Families:
         """One entity's samples: a sample per field present in `values`."""
         if values.table is not self._table:
             raise ValueError("values read by another table")
-        for family, value in zip(self._fields, values.values, strict=True):
+        for (add_key, add_value), value in zip(self._fields, values.values, strict=True):
             if value is not None:
-                family.samples.append((labels, value))
+                add_key(labels)
+                add_value(value)
 
     def all(self) -> list[Family]:
         """Every family, in the table's order."""
