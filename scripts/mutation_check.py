@@ -804,8 +804,8 @@ MUTANTS = (
     Mutant(
         "peerdb-batch-age-boundary",
         "dataflow_exporter/sources/peerdb.py",
-        "now - end > batch_age:",
-        "now - end >= batch_age:",
+        "now - end > limits.batch_age:",
+        "now - end >= limits.batch_age:",
         ("tests/test_thresholds.py",),
     ),
     Mutant(
@@ -1189,8 +1189,8 @@ MUTANTS = (
     Mutant(
         "peerdb-erroring-window-edge-missed",
         "dataflow_exporter/sources/peerdb.py",
-        "now - errors.last.time <= window",
-        "now - errors.last.time < window",
+        "now - errors.last.time <= limits.error_window",
+        "now - errors.last.time < limits.error_window",
         ("tests/guarantees/test_broken_entities.py",),
     ),
     Mutant(
@@ -1222,10 +1222,24 @@ MUTANTS = (
         ("tests/guarantees/test_broken_entities.py",),
     ),
     Mutant(
+        "peerdb-broken-state-cache-answers-unasked",
+        "dataflow_exporter/sources/peerdb.py",
+        "broken = self._states.get(state)",
+        "broken = self._states.get(state, False)",
+        ("tests/guarantees/test_broken_entities.py",),
+    ),
+    Mutant(
+        "peerdb-ended-batch-skipped",
+        "dataflow_exporter/sources/peerdb.py",
+        "        if not batch.end_time:\n            # Still running",
+        "        if batch.end_time:\n            # Still running",
+        ("tests/sources/peerdb/test_parse.py",),
+    ),
+    Mutant(
         "peerdb-unknown-value-mirror-not-broken",
         "dataflow_exporter/sources/peerdb.py",
-        "if isinstance(m.status, Unknown) or _broken_mirror_state(m.status, alerts):",
-        "if _broken_mirror_state(m.status, alerts):",
+        "if isinstance(m.status, Unknown) or limits.broken_state(m.status):",
+        "if limits.broken_state(m.status):",
         ("tests/guarantees/test_broken_entities.py",),
     ),
     Mutant(
@@ -2096,6 +2110,20 @@ MUTANTS = (
         "return value if value >= 0 else None",
         "return value",
         ("tests/sources/confluent/test_parse.py",),
+    ),
+    Mutant(
+        "confluent-partition-lag-takes-the-offset",
+        "dataflow_exporter/sources/confluent.py",
+        "                lag_value(p.lag)",
+        "                lag_value(p.last_source_fetch_offset)",
+        ("tests/sources/confluent/test_parse.py",),
+    ),
+    Mutant(
+        "table-value-without-its-labels",
+        "dataflow_exporter/sources/fields.py",
+        "                add_key(labels)\n                add_value(value)",
+        "                add_value(value)",
+        ("tests/sources/test_fields.py",),
     ),
     Mutant(
         "confluent-unknown-fetch-offset-exported",

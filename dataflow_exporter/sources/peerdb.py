@@ -54,7 +54,7 @@ import functools
 import hashlib
 import urllib.parse
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, TypeVar
 
 import msgspec
@@ -586,6 +586,10 @@ def batch_of(page: CdcBatches, where: str) -> Batch:
     """A `cdc/batches` answer's count and newest completed batch (`where`: the answer)."""
     count = BATCHES_METRICS.read(page, where)
     for i, batch in enumerate(page.cdc_batches or ()):
+        if not batch.end_time:
+            # Still running (null, or empty as absent): its table would read no end, and
+            # nothing in it could fail, so it is not read.
+            continue
         newest = NEWEST_BATCH_METRICS.read(batch, f"{where}: cdcBatches[{i}]")
         if newest[LAST_BATCH_END.name] is not None:
             return Batch(count, newest)
@@ -752,31 +756,54 @@ def broken_entities(
     and slots losing their WAL or past the alert thresholds, with PeerDB's newest error text
     (`alerts`: the shipped settings if not given)."""
     alerts = alerts or thresholds.defaults()
-    broken = [b for m in seen.mirrors if (b := _broken_mirror(m, seen, now, alerts)) is not None]
+    # Read once a poll, not once a mirror: a fleet has tens of thousands of mirrors in a
+    # dozen states.
+    limits = _MirrorLimits(
+        alerts,
+        alerts.number("PeerDBMirrorNoRecentBatch", "threshold_seconds"),
+        alerts.number("PeerDBMirrorErroring", "window_seconds"),
+    )
+    broken = [b for m in seen.mirrors if (b := _broken_mirror(m, seen, now, limits)) is not None]
     broken += [b for slot in seen.slots if (b := _broken_slot(slot, alerts)) is not None]
     return broken
 
 
+@dataclass(slots=True)
+class _MirrorLimits:
+    """The mirror alerts' settings for one poll: the batch age, the error window, and whether
+    a state is broken, worked out once per state met."""
+
+    alerts: AlertSettings
+    batch_age: float
+    error_window: float
+    _states: dict[str, bool] = field(default_factory=dict)
+
+    def broken_state(self, state: str) -> bool:
+        """Whether a mirror in `state` is broken whatever else is known of it."""
+        broken = self._states.get(state)
+        if broken is None:
+            broken = self._states[state] = _broken_mirror_state(state, self.alerts)
+        return broken
+
+
 def _broken_mirror(
-    m: Mirror, seen: Observation, now: float, alerts: AlertSettings
+    m: Mirror, seen: Observation, now: float, limits: _MirrorLimits
 ) -> BrokenEntity | None:
     if m.status is None:
         return None
     errors = (seen.errors or {}).get(m.name)
     text = errors.last.message if errors is not None else ""
     names = (("mirror", m.name),)
-    if isinstance(m.status, Unknown) or _broken_mirror_state(m.status, alerts):
+    if isinstance(m.status, Unknown) or limits.broken_state(m.status):
         return BrokenEntity("mirror", names, str(m.status), text)
     if m.status != "STATUS_RUNNING":
         return None
     notes = []
     batch = seen.batches.get(m.name)
     end = batch.end_time if batch is not None else None
-    batch_age = alerts.number("PeerDBMirrorNoRecentBatch", "threshold_seconds")
-    if end is not None and now - end > batch_age:
+    if end is not None and now - end > limits.batch_age:
         notes.append(f"no CDC batch for {(now - end) / 3600:.1f}h")
-    window = alerts.number("PeerDBMirrorErroring", "window_seconds")
-    if errors is not None and now - errors.last.time <= window:
+    if errors is not None and now - errors.last.time <= limits.error_window:
         notes.append("erroring")
     if not notes:
         return None
