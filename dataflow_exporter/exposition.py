@@ -48,8 +48,9 @@ def format_value(value: float) -> str:
     if value == 1.0:
         return "1.0"
     if 1e6 <= value < 1e16:
-        whole = int(value)
-        if whole == value:
+        exact = float(value)  # an int slipped into a sample prints as the float it becomes
+        whole = int(exact)
+        if whole == exact:
             # A whole number (offsets, counts: most values here): below 1e16 its shortest
             # repr is all its digits, so the mantissa is them without their trailing zeros,
             # and `str` of the int finds them in a third of `repr`'s time.
@@ -229,6 +230,9 @@ def _reuse(family: Family, previous: _Rendered) -> _Rendered | None:
     The hottest code of a poll: all but the changed values is compared in C, list against
     list, so an unchanged series costs tens of nanoseconds."""
     keys, values = family.keys, family.values
+    if len(values) != len(keys):
+        # The comparisons below would stop at the shorter list and keep a value unchecked.
+        raise ValueError(f"{family.spec.name}: {len(keys)} label sets for {len(values)} values")
     if len(keys) != len(previous.keys) or keys != previous.keys:
         return None
     # Where the value changed (NaN never equals itself: it is written again, the same bytes).

@@ -56,7 +56,8 @@ class Family:
 
     Two lists rather than a list of pairs: a million-series poll then allocates a million
     fewer tuples, which the garbage collector would also walk while the poll is rendered.
-    Samples appended directly (hot loops do) must append to both, a float value.
+    Samples appended directly (hot loops do) must append to both, a float value. Once
+    rendered, a family is not changed: the renderer keeps its lists for the next poll.
     """
 
     spec: MetricSpec
@@ -78,8 +79,9 @@ class Family:
 
     def add(self, label_values: Sequence[str], value: float) -> None:
         """Append one sample; label values are given in the spec's label order."""
+        number = float(value)  # first: a value that is no number leaves both lists as they were
         self.keys.append(tuple(label_values))
-        self.values.append(float(value))
+        self.values.append(number)
 
 
 def bound_label_value(value: str) -> str:

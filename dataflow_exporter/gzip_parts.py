@@ -6,12 +6,13 @@ any order. A body is the gzip header, the pieces, an empty final block and the t
 gzip member (RFC 1952), which every client reads whole. Concatenated members would be valid
 too, but curl's `--compressed` and a plain `zlib.decompress` stop after the first member.
 
-The trailer's CRC-32 of the whole body is combined from the pieces' own CRCs (`crc32_combine`),
-a few microseconds per piece, so lining pieces up never reads their text again.
+The trailer's CRC-32 of the whole body is combined from the pieces' own CRCs (`crc32_combine`,
+under a microsecond per piece), so lining pieces up never reads their text again.
 
-Compression and CRCs are ISA-L's (`isal`): on exposition text its fastest deflate is about
-five times zlib's level 1 with a smaller output, and its CRC-32 ten times Python's `zlib`; every
-piece that changed is compressed in each poll, so this is poll CPU saved at every size.
+Compression and CRCs are ISA-L's (`isal`): on exposition text its level 1 is about five times
+as fast as zlib's level 1 with a smaller output, and its CRC-32 about twelve times Python's
+`zlib`; every piece that changed is compressed in each poll, so this is poll CPU saved at every
+size.
 """
 
 from __future__ import annotations

@@ -1609,6 +1609,20 @@ MUTANTS = (
         ("tests/test_families.py",),
     ),
     Mutant(
+        "reuse-keeps-values-out-of-step",
+        "dataflow_exporter/exposition.py",
+        "    if len(values) != len(keys):\n",
+        "    if False:\n",
+        ("tests/test_exposition.py",),
+    ),
+    Mutant(
+        "format-big-int-not-made-a-float",
+        "dataflow_exporter/exposition.py",
+        "exact = float(value)",
+        "exact = value",
+        ("tests/test_exposition.py",),
+    ),
+    Mutant(
         "reuse-splice-drops-a-newline",
         "dataflow_exporter/exposition.py",
         "run = starts[index + 1] - 1",
@@ -1687,8 +1701,8 @@ MUTANTS = (
     Mutant(
         "format-whole-shortcut-for-fractions",
         "dataflow_exporter/exposition.py",
-        "if whole == value:",
-        "if whole <= value:",
+        "if whole == exact:",
+        "if whole <= exact:",
         ("tests/test_exposition.py",),
     ),
     # Review: the cached pieces of a gzip body are lined up once per build, not per scrape.

@@ -300,3 +300,19 @@ def test_label_values_that_render_alike_are_one_series() -> None:
 def test_a_sample_with_the_wrong_number_of_label_values_fails_the_render() -> None:
     with pytest.raises(ValueError, match="label values"):
         build_snapshot([_family(LAG, [(("a", "0", "extra"), 1.0)])], LABELS, 10, {}, 0.0)
+
+
+@pytest.mark.parametrize("values", [[5.0], [5.0, 6.0, 7.0]], ids=["fewer", "more"])
+def test_a_family_whose_values_and_label_sets_differ_in_number_fails_the_render(
+    values: list[float],
+) -> None:
+    renderer = SeriesRenderer(LABELS)
+    keys = [("a", "0"), ("b", "0")]
+    build_snapshot([_family(LAG, [(key, 1.0) for key in keys])], LABELS, 10, {}, 0.0, renderer)
+    with pytest.raises(ValueError, match="2 label sets for"):
+        build_snapshot([Family(LAG, list(keys), values)], LABELS, 10, {}, 0.0, renderer)
+
+
+def test_an_int_beyond_a_doubles_precision_prints_as_the_float_it_becomes() -> None:
+    big = 2**53 + 1
+    assert format_value(big) == floatToGoString(float(big)) == "9.007199254740992e+15"  # type: ignore[no-untyped-call]

@@ -142,9 +142,9 @@ def test_a_repeated_gzip_scrape_combines_only_its_fresh_tail(
     combined: list[int] = []
     real = isal_zlib.crc32_combine
 
-    def counted(crc1: int, crc2: int, shift2: int) -> int:
+    def counted(crc1: int, crc2: int, length2: int) -> int:
         combined.append(crc2)
-        return real(crc1, crc2, shift2)
+        return real(crc1, crc2, length2)
 
     monkeypatch.setattr(isal_zlib, "crc32_combine", counted)
     assert gzip.decompress(cache.exposition(gzipped=True)) == first

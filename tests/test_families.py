@@ -149,3 +149,10 @@ def test_an_unknown_state_spelling_a_known_one_marks_it_without_a_second_series(
     family = Family(STATUS)
     states.one_hot(family, ("a",), state)
     assert family.samples == [(("a", "STATUS_RUNNING"), 1.0), (("a", "STATUS_PAUSED"), 0.0)]
+
+
+def test_a_value_that_is_no_number_leaves_the_family_as_it_was() -> None:
+    family = Family(STATUS)
+    with pytest.raises(ValueError):
+        family.add(["a", "UP"], "not a number")  # type: ignore[arg-type]
+    assert (family.keys, family.values) == ([], [])

@@ -776,7 +776,7 @@ class _MirrorLimits:
     alerts: AlertSettings
     batch_age: float
     error_window: float
-    _states: dict[str, bool] = field(default_factory=dict)
+    _states: dict[str, bool] = field(default_factory=dict, init=False, repr=False)
 
     def broken_state(self, state: str) -> bool:
         """Whether a mirror in `state` is broken whatever else is known of it."""
