@@ -1231,8 +1231,8 @@ MUTANTS = (
     Mutant(
         "peerdb-ended-batch-skipped",
         "dataflow_exporter/sources/peerdb.py",
-        "        if not batch.end_time:\n            # Still running",
-        "        if batch.end_time:\n            # Still running",
+        "            return Batch(count, NEWEST_BATCH_METRICS.read(",
+        "            continue\n            return Batch(count, NEWEST_BATCH_METRICS.read(",
         ("tests/sources/peerdb/test_parse.py",),
     ),
     Mutant(
@@ -1502,8 +1502,8 @@ MUTANTS = (
     Mutant(
         "peerdb-newest-batch-still-running",
         "dataflow_exporter/sources/peerdb.py",
-        "        if newest[LAST_BATCH_END.name] is not None:\n",
-        "        if True:\n",
+        "        if batch.end_time:\n",
+        "        if batch.end_time is not None:\n",
         ("tests/sources/peerdb/test_parse.py",),
     ),
     Mutant(

@@ -586,13 +586,10 @@ def batch_of(page: CdcBatches, where: str) -> Batch:
     """A `cdc/batches` answer's count and newest completed batch (`where`: the answer)."""
     count = BATCHES_METRICS.read(page, where)
     for i, batch in enumerate(page.cdc_batches or ()):
-        if not batch.end_time:
-            # Still running (null, or empty as absent): its table would read no end, and
-            # nothing in it could fail, so it is not read.
-            continue
-        newest = NEWEST_BATCH_METRICS.read(batch, f"{where}: cdcBatches[{i}]")
-        if newest[LAST_BATCH_END.name] is not None:
-            return Batch(count, newest)
+        # A batch still running has no end (null, or empty as absent): its table would read
+        # none, and nothing in it could fail, so it is not read.
+        if batch.end_time:
+            return Batch(count, NEWEST_BATCH_METRICS.read(batch, f"{where}: cdcBatches[{i}]"))
     return Batch(count, None)
 
 

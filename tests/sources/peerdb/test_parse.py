@@ -179,6 +179,15 @@ def test_newest_completed_batch_is_used_when_the_newest_is_still_running() -> No
     assert total == 9124.0
 
 
+def test_a_batch_with_an_empty_end_time_counts_as_still_running() -> None:
+    running = fixture("cdc_batches_running_batch")
+    running["cdcBatches"][0]["endTime"] = ""
+    running["cdcBatches"].append(fixture("cdc_batches_limit1")["cdcBatches"][0])
+    _total, end, rows = batch_fields(batches_of(running))
+    assert rows == 812.0
+    assert end == pytest.approx(1742471944.118942)
+
+
 def test_only_a_running_batch_gives_no_end_time() -> None:
     assert batch_fields(batches_of(fixture("cdc_batches_running_batch"))) == (9124.0, None, None)
 
