@@ -53,6 +53,7 @@ from dataflow_exporter.config import Config
 from dataflow_exporter.daemon import tune_gc
 from dataflow_exporter.exporter import Exporter
 from dataflow_exporter.simulator import SIMULATORS
+from tests.support.loopback import serving
 from tests.support.ports import free_port
 
 SCALES = {
@@ -396,21 +397,13 @@ async def _measure_floor(body: bytes, headers: dict[str, str], scrapes: int) -> 
 
     app = web.Application()
     app.router.add_get("/metrics", handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
     times = []
-    try:
-        async with aiohttp.ClientSession(auto_decompress=False) as client:
-            for _ in range(scrapes):
-                t0 = time.perf_counter()
-                async with client.get(f"http://127.0.0.1:{port}/metrics", headers=headers) as r:
-                    await r.read()
-                times.append(time.perf_counter() - t0)
-    finally:
-        await runner.cleanup()
+    async with serving(app) as url, aiohttp.ClientSession(auto_decompress=False) as client:
+        for _ in range(scrapes):
+            t0 = time.perf_counter()
+            async with client.get(url + "/metrics", headers=headers) as r:
+                await r.read()
+            times.append(time.perf_counter() - t0)
     return {"p50": _percentile(times, 0.5), "p99": _percentile(times, 0.99), "bytes": len(body)}
 
 

@@ -9,7 +9,6 @@ from contextlib import asynccontextmanager
 
 import aiohttp
 import pytest
-from aiohttp import web
 
 from dataflow_exporter import lifecycle
 from dataflow_exporter.cli import build_parser
@@ -17,6 +16,7 @@ from dataflow_exporter.exposition_cache import ExpositionCache
 from dataflow_exporter.lifecycle import ReloadQueue
 from dataflow_exporter.server import make_app
 from dataflow_exporter.store import Store
+from tests.support import loopback
 
 ReloadFn = Callable[[], Awaitable[list[str]]]
 
@@ -37,14 +37,8 @@ class Reloads:
 async def serving(reload_fn: ReloadFn, *, enabled: bool) -> AsyncIterator[str]:
     store = Store()
     app = make_app(store, ExpositionCache(store), reload_fn, enable_lifecycle=enabled)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    try:
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
-    finally:
-        await runner.cleanup()
+    async with loopback.serving(app, access_log=None) as url:
+        yield url
 
 
 async def _ask(

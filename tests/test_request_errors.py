@@ -12,6 +12,7 @@ from aiohttp import web
 
 from dataflow_exporter import request_errors
 from dataflow_exporter.log import configure
+from tests.support.loopback import serving
 
 
 async def _failing(_request: web.Request) -> web.Response:
@@ -29,17 +30,10 @@ async def test_a_handlers_exception_is_a_500_logged_as_one_scrubbed_structured_l
     configure("info", "json", out)
     app = web.Application(middlewares=[request_errors.middleware])
     app.router.add_get("/boom", _failing)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    try:
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        url = f"http://127.0.0.1:{runner.addresses[0][1]}/boom"
+    async with serving(app) as base:
         with caplog.at_level(logging.DEBUG, logger="aiohttp"):
-            async with aiohttp.ClientSession() as session, session.get(url) as resp:
+            async with aiohttp.ClientSession() as session, session.get(base + "/boom") as resp:
                 body = await resp.text()
-    finally:
-        await runner.cleanup()
     assert resp.status == 500
     assert body == request_errors.ANSWER
     assert [r for r in caplog.records if r.name == "aiohttp.server"] == []
@@ -55,15 +49,11 @@ async def test_aiohttps_own_answers_pass_through() -> None:
     configure("info", "json", out)
     app = web.Application(middlewares=[request_errors.middleware])
     app.router.add_get("/gone", _not_found)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    try:
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        url = f"http://127.0.0.1:{runner.addresses[0][1]}/gone"
-        async with aiohttp.ClientSession() as session, session.get(url) as resp:
-            body = await resp.text()
-    finally:
-        await runner.cleanup()
+    async with (
+        serving(app) as base,
+        aiohttp.ClientSession() as session,
+        session.get(base + "/gone") as resp,
+    ):
+        body = await resp.text()
     assert (resp.status, body) == (404, "no such thing\n")
     assert out.getvalue() == ""

@@ -9,13 +9,13 @@ from pathlib import Path
 import aiohttp
 import pytest
 import yaml
-from aiohttp import web
 
 from dataflow_exporter import runbooks
 from dataflow_exporter.exposition_cache import ExpositionCache
 from dataflow_exporter.server import make_app
 from dataflow_exporter.store import Store
 from tests.support.helpers import alerts_generator
+from tests.support.loopback import serving
 
 ROOT = Path(__file__).resolve().parents[1]
 RULES = ROOT / "alerts" / "dataflow-exporter.rules.yml"
@@ -30,12 +30,8 @@ async def no_reload() -> list[str]:
 async def exporter() -> AsyncIterator[str]:
     """host:port of a running exporter app, as Prometheus' `instance` label names it."""
     store = Store()
-    runner = web.AppRunner(make_app(store, ExpositionCache(store), no_reload))
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    yield f"127.0.0.1:{runner.addresses[0][1]}"
-    await runner.cleanup()
+    async with serving(make_app(store, ExpositionCache(store), no_reload)) as url:
+        yield url.removeprefix("http://")
 
 
 def ids(page: str) -> set[str]:

@@ -21,6 +21,7 @@ from dataflow_exporter.sources.base import PollResult
 from dataflow_exporter.sources.registry import REGISTRY
 from dataflow_exporter.upstream import new_session
 from tests.support.helpers import poll_once, series_of, value
+from tests.support.loopback import serving
 
 
 @pytest.fixture
@@ -62,12 +63,8 @@ async def behind_a_proxy_prefix() -> AsyncIterator[str]:
     systems = {"peerdb": SIMULATORS["peerdb"](time.time, seed=1)}
     root = web.Application()
     root.add_subapp("/proxy", build_app(systems))
-    runner = web.AppRunner(root)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    yield f"http://127.0.0.1:{runner.addresses[0][1]}"
-    await runner.cleanup()
+    async with serving(root) as url:
+        yield url
 
 
 async def test_a_path_prefix_in_url_is_kept_on_every_request(behind_a_proxy_prefix: str) -> None:

@@ -30,6 +30,7 @@ from dataflow_exporter.sources.registry import REGISTRY
 from dataflow_exporter.store import Store, TargetState
 from tests.support.daemon import SECRET, base, wait_ready, write_config
 from tests.support.helpers import value
+from tests.support.loopback import serving
 
 
 async def no_reload() -> list[str]:
@@ -52,12 +53,8 @@ def app(store: Store) -> web.Application:
 
 @pytest.fixture
 async def base_url(app: web.Application) -> AsyncIterator[str]:
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    yield f"http://127.0.0.1:{runner.addresses[0][1]}"
-    await runner.cleanup()
+    async with serving(app) as url:
+        yield url
 
 
 @pytest.mark.parametrize("encoding", ["gzip", "identity"])
@@ -182,19 +179,14 @@ async def test_the_status_pages_read_the_time_from_the_same_clock_as_metrics(sto
     # Configured long ago and never polled: stale by the cache's clock, not by the wall clock.
     store.targets["pg"].configured_at = 1_000.0
     cache = ExpositionCache(store, clock=lambda: 5_000.0)
-    runner = web.AppRunner(make_app(store, cache, no_reload))
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    base = f"http://127.0.0.1:{runner.addresses[0][1]}"
-    try:
-        async with aiohttp.ClientSession() as session:
-            async with session.get(f"{base}/api/v1/status") as resp:
-                doc = await resp.json()
-            async with session.get(f"{base}/metrics") as resp:
-                text = await resp.text()
-    finally:
-        await runner.cleanup()
+    async with (
+        serving(make_app(store, cache, no_reload)) as base,
+        aiohttp.ClientSession() as session,
+    ):
+        async with session.get(f"{base}/api/v1/status") as resp:
+            doc = await resp.json()
+        async with session.get(f"{base}/metrics") as resp:
+            text = await resp.text()
     assert doc["generated_at"] == 5_000.0
     (pg,) = [t for t in doc["targets"] if t["name"] == "pg"]
     assert pg["stale"] is True
@@ -315,16 +307,13 @@ async def test_every_body_waits_for_a_slot_then_gets_a_503(store: Store, path: s
     limits = ServerLimits(max_concurrent_scrapes=1, slot_wait_seconds=0.1)
     app = make_app(store, ExpositionCache(store), no_reload, limits=limits)
     await app[SLOTS_KEY].acquire("another client")  # every slot is held
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    try:
-        url = f"http://127.0.0.1:{runner.addresses[0][1]}{path}"
-        async with aiohttp.ClientSession() as session, session.get(url) as resp:
-            assert resp.status == 503
-            assert resp.headers["Retry-After"] == "1"
-    finally:
-        await runner.cleanup()
+    async with (
+        serving(app) as base,
+        aiohttp.ClientSession() as session,
+        session.get(base + path) as resp,
+    ):
+        assert resp.status == 503
+        assert resp.headers["Retry-After"] == "1"
 
 
 async def test_a_scrape_builds_its_body_only_once_it_holds_a_slot(store: Store) -> None:
@@ -341,13 +330,9 @@ async def test_a_scrape_builds_its_body_only_once_it_holds_a_slot(store: Store) 
     app = make_app(store, cache, no_reload, limits=limits)
     slots = app[SLOTS_KEY]
     await slots.acquire("another client")  # every slot is held
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    try:
-        url = f"http://127.0.0.1:{runner.addresses[0][1]}/metrics"
+    async with serving(app) as base:
         async with aiohttp.ClientSession() as session:
-            scrape = asyncio.create_task(session.get(url))
+            scrape = asyncio.create_task(session.get(base + "/metrics"))
             for _ in range(1000):  # until the scrape waits for its slot (10 s at most)
                 if slots.users("127.0.0.1"):
                     break
@@ -359,8 +344,6 @@ async def test_a_scrape_builds_its_body_only_once_it_holds_a_slot(store: Store) 
             async with await scrape as resp:
                 assert resp.status == 200
         assert built == [store.version], "the body is the one current when the slot came"
-    finally:
-        await runner.cleanup()
 
 
 @pytest.mark.parametrize(

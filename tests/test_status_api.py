@@ -12,7 +12,6 @@ import aiohttp
 import jsonschema
 import pytest
 import yaml
-from aiohttp import web
 
 from dataflow_exporter.cli import demo_config
 from dataflow_exporter.exporter import Exporter
@@ -31,6 +30,7 @@ from dataflow_exporter.status_api import (
 )
 from dataflow_exporter.status_page import render_status_page
 from dataflow_exporter.store import Store, TargetState
+from tests.support.loopback import serving
 
 PEERDB_SECRET = "pg-ui-Pa55-status-api-7f3a"
 
@@ -135,11 +135,8 @@ def _many_broken(counts: dict[str, int]) -> Store:
 @pytest.fixture
 async def paged_url() -> AsyncIterator[str]:
     store = _many_broken({"a": 5, "b": 3})
-    runner = web.AppRunner(make_app(store, ExpositionCache(store), _no_reload))
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    yield f"http://127.0.0.1:{runner.addresses[0][1]}"
-    await runner.cleanup()
+    async with serving(make_app(store, ExpositionCache(store), _no_reload)) as url:
+        yield url
 
 
 async def _no_reload() -> list[str]:

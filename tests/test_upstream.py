@@ -24,6 +24,7 @@ from dataflow_exporter.upstream import (
     decode_json,
     parse_retry_after,
 )
+from tests.support.loopback import serving
 
 BASE = "http://upstream.test:8080"
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -143,16 +144,8 @@ async def _served(handler: Handler, **config: object) -> AsyncIterator[UpstreamC
     """A client for a real loopback server answering `GET /x` with `handler`."""
     app = web.Application()
     app.router.add_get("/x", handler)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    try:
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        url = f"http://127.0.0.1:{runner.addresses[0][1]}"
-        async with aiohttp.ClientSession() as session:
-            yield UpstreamClient(session, _config(url, **config))
-    finally:
-        await runner.cleanup()
+    async with serving(app) as url, aiohttp.ClientSession() as session:
+        yield UpstreamClient(session, _config(url, **config))
 
 
 @asynccontextmanager
@@ -166,16 +159,8 @@ async def _under_prefix(seen: list[str]) -> AsyncIterator[UpstreamClient]:
 
     app = web.Application()
     app.router.add_route("GET", "/{tail:.*}", anything)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    try:
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        url = f"http://127.0.0.1:{runner.addresses[0][1]}/api/v1"
-        async with aiohttp.ClientSession() as session:
-            yield UpstreamClient(session, _config(url))
-    finally:
-        await runner.cleanup()
+    async with serving(app) as url, aiohttp.ClientSession() as session:
+        yield UpstreamClient(session, _config(url + "/api/v1"))
 
 
 @pytest.mark.parametrize(
@@ -386,16 +371,8 @@ async def _recording(
 
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", anything)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    try:
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        url = f"http://127.0.0.1:{runner.addresses[0][1]}/api"
-        async with aiohttp.ClientSession() as session:
-            yield UpstreamClient(session, _config(url), auth)
-    finally:
-        await runner.cleanup()
+    async with serving(app) as url, aiohttp.ClientSession() as session:
+        yield UpstreamClient(session, _config(url + "/api"), auth)
 
 
 async def test_a_request_carries_only_its_own_credentials_and_content_type() -> None:

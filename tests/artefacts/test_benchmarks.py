@@ -16,21 +16,28 @@ from dataflow_exporter.simulator import SIMULATORS
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def _run(*argv: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """`python -m ARGV...` from the repository root, as the docs run the benchmarks; it must
+    exit 0 (its stderr tail is the failure message)."""
+    result = subprocess.run(
+        [sys.executable, "-m", *argv],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
 @pytest.mark.slow
 def test_a_tiny_benchmark_run_reports_requests_and_series_for_every_system(
     tmp_path: Path,
 ) -> None:
     figures = tmp_path / "figures.json"
-    command = [sys.executable, "-m", "benchmarks.run", "--scale", "tiny", "--cycles", "2"]
-    result = subprocess.run(
-        [*command, "--scrapes", "3", "--json", str(figures)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    command = ["benchmarks.run", "--scale", "tiny", "--cycles", "2"]
+    result = _run(*command, "--scrapes", "3", "--json", str(figures))
     assert "generate_latest / rebuilt text scrape" in result.stdout
     raw = json.loads(figures.read_text())
     systems = raw["systems"]
@@ -51,15 +58,7 @@ def test_a_tiny_benchmark_run_reports_requests_and_series_for_every_system(
 
 @pytest.mark.slow
 def test_the_redaction_benchmark_runs_and_masks_what_it_plants() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "benchmarks.redact", "--quick"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    result = _run("benchmarks.redact", "--quick", timeout=300)
     rows = [line.split() for line in result.stdout.splitlines() if line.strip()]
     forms = {row[0] for row in rows if len(row) == 5 and row[0].isdigit()}
     assert forms == {"4", "64", "65", "500"}
@@ -85,15 +84,7 @@ def test_the_dump_writes_every_variant_of_every_poll_gzip_matching_plain(
 
 @pytest.mark.slow
 def test_the_request_path_benchmark_reports_the_client_beside_the_floor() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "benchmarks.request_path", "--requests", "50", "--rounds", "1"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    result = _run("benchmarks.request_path", "--requests", "50", "--rounds", "1")
     for case in ("floor GET", "client GET", "floor POST", "client POST"):
         assert case in result.stdout, result.stdout
     assert "POST over the floor" in result.stdout
@@ -101,15 +92,6 @@ def test_the_request_path_benchmark_reports_the_client_beside_the_floor() -> Non
 
 @pytest.mark.slow
 def test_the_poll_cpu_benchmark_reports_each_measured_poll() -> None:
-    command = ["benchmarks.poll_cpu", "confluent", "--set", "topics=5", "--polls", "3"]
-    result = subprocess.run(
-        [sys.executable, "-m", *command],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    result = _run("benchmarks.poll_cpu", "confluent", "--set", "topics=5", "--polls", "3")
     line = next(line for line in result.stdout.splitlines() if line.startswith("CPU per poll"))
     assert len(line.split(":", 1)[1].split(",")) == 3

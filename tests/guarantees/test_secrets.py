@@ -29,6 +29,7 @@ from dataflow_exporter.simulator import Simulation
 from dataflow_exporter.upstream import UpstreamClient
 from tests.support.daemon import wait_ready
 from tests.support.helpers import poll_once
+from tests.support.loopback import serving
 from tests.support.ports import free_port
 
 CLI = [sys.executable, "-m", "dataflow_exporter.cli"]
@@ -279,14 +280,8 @@ async def _answering(message: str) -> AsyncIterator[str]:
 
     app = web.Application()
     app.router.add_get("/x", fail)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}"
-    finally:
-        await runner.cleanup()
+    async with serving(app, access_log=None) as url:
+        yield url
 
 
 async def _echoed_error(message: str) -> tuple[str, str]:

@@ -19,6 +19,7 @@ from dataflow_exporter.records import BrokenEntity
 from dataflow_exporter.server import STATUS_KEY, make_app
 from dataflow_exporter.snapshot import Snapshot
 from dataflow_exporter.store import Store, TargetState
+from tests.support.loopback import serving
 
 pytestmark = pytest.mark.slow
 
@@ -45,13 +46,8 @@ async def served() -> AsyncIterator[tuple[str, Store, web.Application]]:
     store.add(TargetState("t", "feldera", 3600, 3600))
     _record(store, 0)
     app = make_app(store, ExpositionCache(store), _no_reload)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}", store, app
-    finally:
-        await runner.cleanup()
+    async with serving(app, access_log=None) as url:
+        yield url, store, app
 
 
 async def _no_reload() -> list[str]:

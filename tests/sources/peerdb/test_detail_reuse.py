@@ -16,6 +16,7 @@ from aiohttp import web
 from dataflow_exporter.sources.peerdb import REUSE_SECONDS
 from dataflow_exporter.upstream import new_session
 from tests.support.helpers import Polled, poll_once, value
+from tests.support.loopback import serving
 
 NAME = "orders"
 ROWS = "peerdb_mirror_rows_synced_total"
@@ -75,15 +76,8 @@ async def fake() -> AsyncIterator[FakePeerDB]:
     app.router.add_get("/api/v1/mirrors/total_rows_synced/{name}", upstream.total_rows)
     app.router.add_post("/api/v1/mirrors/cdc/batches", upstream.batches)
     app.router.add_get("/api/v1/instance/info", upstream.instance)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    upstream.url = f"http://127.0.0.1:{runner.addresses[0][1]}"
-    try:
+    async with serving(app) as upstream.url:
         yield upstream
-    finally:
-        await runner.cleanup()
 
 
 @pytest.fixture

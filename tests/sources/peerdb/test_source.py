@@ -16,6 +16,7 @@ from dataflow_exporter.sources import peerdb as peerdb_source
 from dataflow_exporter.upstream import new_session
 from tests.sources.peerdb.upstream_enums import FLOW_STATUS
 from tests.support.helpers import poll_once, promtool_check_metrics, samples, series_of, value
+from tests.support.loopback import serving
 
 PASSWORD = "pdb-secret-7f3a9c"
 
@@ -277,14 +278,8 @@ async def proxy_refusing(sim: Simulation, path: str, answer: web.Response) -> As
 
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", forward)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        try:
-            site = web.TCPSite(runner, "127.0.0.1", 0)
-            await site.start()
-            yield f"http://127.0.0.1:{runner.addresses[0][1]}"
-        finally:
-            await runner.cleanup()
+        async with serving(app) as url:
+            yield url
 
 
 ROWS_OF_ORDERS = "/api/v1/mirrors/total_rows_synced/orders_pg_to_ch"
