@@ -14,7 +14,7 @@ import ssl
 import time
 import zlib
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from typing import Any, NamedTuple
 
 import aiohttp
@@ -289,19 +289,25 @@ class UpstreamClient:
         # same path thousands of times a poll (PeerDB's mirror status, a POST), and resolving
         # and checking it again costs more than the rest of the client's work for a request.
         self._resolved: dict[tuple[str, str], tuple[URL, str]] = {}
+        self._direct = _direct_parts(self._base, self.base_url)
 
     async def get_json(self, path: str, params: Mapping[str, str] | None = None) -> Any:
         """GET `path` (relative to the target URL, or an absolute URL on the same origin, as
         pagination links are) and return its decoded JSON."""
         return (await self.request("GET", path, params=params)).json()
 
-    async def get(self, path: str, params: Mapping[str, str] | None = None) -> Answer:
+    # `get` and `post` hand back `request`'s own coroutine rather than await it in one more:
+    # each level of coroutines is passed through every time a request resumes, tens of
+    # thousands of times a poll.
+    def get(
+        self, path: str, params: Mapping[str, str] | None = None
+    ) -> Coroutine[Any, Any, Answer]:
         """GET `path` and return the answer undecoded, for a source that decodes it itself."""
-        return await self.request("GET", path, params=params)
+        return self.request("GET", path, params=params)
 
-    async def post(self, path: str, body: Mapping[str, Any]) -> Answer:
+    def post(self, path: str, body: Mapping[str, Any]) -> Coroutine[Any, Any, Answer]:
         """POST a JSON body to `path` and return the answer undecoded."""
-        return await self.request("POST", path, body=body)
+        return self.request("POST", path, body=body)
 
     async def post_json(
         self, path: str, body: Mapping[str, Any], *, authenticate: bool = True
@@ -315,6 +321,12 @@ class UpstreamClient:
         goes under the target URL's path prefix; anything else, such as a pagination link, is
         resolved against the target URL as a browser would. The result must keep the target's
         scheme, host, port and path prefix: credentials never go anywhere else."""
+        if self._direct is not None and _PLAIN_PATH.fullmatch(path):
+            # Nothing in it to quote or resolve, so it is the prefix's path plus this one:
+            # built from the target URL's parts rather than parsed and checked again (a
+            # source asks tens of thousands of such paths per poll, one per entity).
+            scheme, authority, prefix = self._direct
+            return URL.build(scheme=scheme, authority=authority, path=prefix + path, encoded=True)
         if path.startswith("/") and not path.startswith("//"):
             url = URL(self.base_url + path)
         else:
@@ -525,6 +537,27 @@ def _same_place(base: URL, url: URL) -> bool:
     # yarl resolves `.` and `..` segments when it builds or joins a URL, so `path` is the
     # normalised, decoded path; encoded separators and dots are refused before (`_url`).
     return url.path.startswith(base.path) or url.path + "/" == base.path
+
+
+# A path starting with `/` whose segments hold only characters a path takes as they are (no
+# `%` escape, no `?` or `#`), none of them empty, `.` or `..`: the URL for it is the target
+# URL's with the path appended.
+_PLAIN_PATH = re.compile(r"(?:/(?!\.\.?(?:/|$))[A-Za-z0-9\-._~!$&'()*+,;=:@]+)+/?")
+
+
+def _direct_parts(base: URL, base_url: str) -> tuple[str, str, str] | None:
+    """The target URL's scheme, authority and path prefix, to build the URL of a plain path
+    from (`UpstreamClient._url`); None unless that gives exactly the URL parsing the target
+    URL with the path appended gives (a URL with credentials or a query never does)."""
+    if base.user is not None or base.password is not None or base.query_string or base.fragment:
+        return None
+    if not base.raw_path.endswith("/"):
+        return None
+    parts = (base.scheme, base.raw_authority, base.raw_path[:-1])
+    scheme, authority, prefix = parts
+    probe = "/api/v1/probe"
+    built = URL.build(scheme=scheme, authority=authority, path=prefix + probe, encoded=True)
+    return parts if str(built) == str(URL(base_url + probe)) else None
 
 
 # Percent-encoded `/`, `\` and `.` in a link's raw path: refused rather than trusted to be

@@ -11,7 +11,10 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aioresponses import aioresponses
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 from multidict import CIMultiDict, CIMultiDictProxy
+from yarl import URL
 
 from dataflow_exporter.auth import Auth
 from dataflow_exporter.config_models import TargetConfig
@@ -416,6 +419,41 @@ async def test_a_client_keeps_a_bounded_number_of_resolved_paths() -> None:
             client._resolve("GET", f"/m{i}")
     assert len(client._resolved) <= _RESOLVED_PATHS
     assert client._resolve("GET", f"/m{_RESOLVED_PATHS}")[1] == f"GET /m{_RESOLVED_PATHS}"
+
+
+_PATH_SEGMENTS = st.text(
+    st.sampled_from("AZaz09-._~!$&'()*+,;=:@%?#/ \u00e9"), min_size=1, max_size=6
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    base=st.sampled_from(
+        [
+            "http://127.0.0.1:3000",
+            "https://peerdb.example.com",
+            "http://peerdb.example.com:80/ui",
+            "https://[::1]:8443/a/b",
+            "http://bücher.example:8080",
+            "http://host.test/p%20q",
+        ]
+    ),
+    segments=st.lists(_PATH_SEGMENTS, min_size=1, max_size=4),
+)
+async def test_a_path_reaches_the_url_the_target_url_with_it_appended_parses_to(
+    base: str, segments: list[str]
+) -> None:
+    # Plain paths are built from the target URL's parts; every path must reach the URL that
+    # parsing the target URL with the path appended gives, the same origin under its prefix.
+    path = "/" + "/".join(segments)
+    assume(not path.startswith("//"))  # a network-path reference: a link, resolved as one
+    async with aiohttp.ClientSession() as session:
+        client = UpstreamClient(session, _config(base))
+        try:
+            url = client._url(path)
+        except SchemaError:
+            return  # refused: no request is made (`..` and the like, checked elsewhere)
+    assert str(url) == str(URL(base + path))
 
 
 async def test_a_refused_link_is_refused_every_time() -> None:
