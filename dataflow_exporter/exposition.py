@@ -13,6 +13,8 @@ from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
+import msgspec
+
 from dataflow_exporter.families import Family, LabelValues, MetricSpec, bound_label_value
 
 TEXT_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
@@ -71,6 +73,55 @@ def format_value(value: float) -> str:
     return "-Inf" if text == "-inf" else text
 
 
+def format_values(values: Sequence[float]) -> list[bytes]:
+    """Each value as `format_value` writes it, in bytes, for many values at once.
+
+    msgspec writes a whole list in C, each float in its shortest round-trip digits as `repr`
+    does, and as plain decimals where `repr` does: from 1e-4 to below 1e16 in size. Below 1e6
+    that is the exposition's spelling; from 1e6 its digits are moved behind an exponent here;
+    the rest (non-floats, NaN, the infinities, -0.0, tiny and huge values) is written by
+    `format_value`.
+    """
+    if not values:
+        return []
+    try:
+        written = msgspec.json.encode(values)
+    except (TypeError, OverflowError):  # a number of a type msgspec does not write
+        return [format_value(value).encode() for value in values]
+    texts = written[1:-1].split(b",")
+    if (
+        # Finite floats all: an int, a boolean and NaN or an infinity (`null`) have no point.
+        written.count(b".") == len(texts)
+        and b'"' not in written  # nor a number msgspec writes as a string (a Decimal)
+        and b"e" not in written  # no exponent: none huge, none tiny
+        and b"0.0000" not in written  # none below 1e-4 (or one alike: the loop below sees)
+        and b"-0.0" not in written  # no -0.0 (or a small negative value: the same)
+        and max(values) < 1e6
+    ):
+        return texts  # the common case, all in C: counts, lags, states, small sizes
+    for i, value in enumerate(values):
+        if type(value) is not float:
+            texts[i] = format_value(value).encode()
+        elif -1e16 < value < 1e6:
+            if -1e-4 < value < 1e-4 and (value != 0.0 or texts[i] == b"-0.0"):
+                texts[i] = format_value(value).encode()
+        elif 1e6 <= value < 1e16:
+            # As `format_value` does from `repr`: "1742471944.5" is "1.7424719445e+09".
+            text = texts[i]
+            dot = text.find(b".")
+            digits = (text[:dot] + text[dot + 1 :]).rstrip(b"0")
+            exponent = _EXPONENT_BYTES[dot]
+            texts[i] = (
+                digits[:1] + b"." + digits[1:] + exponent if len(digits) > 1 else digits + exponent
+            )
+        else:
+            texts[i] = format_value(value).encode()
+    return texts
+
+
+_EXPONENT_BYTES = {dot: exponent.encode() for dot, exponent in _EXPONENTS.items()}
+
+
 def header(spec: MetricSpec, openmetrics: bool) -> bytes:
     """HELP and TYPE lines of a family for one format."""
     name, kind = spec.name, spec.kind
@@ -95,10 +146,13 @@ class _Rendered:
     length of `name{labels} `), all in bytes."""
 
     keys: list[LabelValues]
-    values: list[float]
+    values: array[float]  # not a list: the collector walks a list of a million floats
     block: bytes
     lengths: array[int]
     cuts: array[int]
+    # The block with each value a `%s` (and `%` doubled): kept while most values change from
+    # one poll to the next, so that the block is refilled in C (`_reuse`).
+    template: bytes | None = None
 
 
 class SeriesRenderer:
@@ -162,10 +216,14 @@ class SeriesRenderer:
     def _render_by_label_set(
         self, family: Family, previous: _Rendered | None, earlier: _Rendered | None
     ) -> _Rendered:
+        if previous is not None and previous.keys and earlier is None:
+            known = self._render_moved(family, previous)
+            if known is not None:
+                return known
         # A label set rendered last poll keeps its head, and its whole line if its value is
         # unchanged: found by its position in the last poll's block.
         where = {labels: i for i, labels in enumerate(previous.keys)} if previous else {}
-        old = previous or _Rendered([], [], b"", array("I"), array("I"))
+        old = previous or _Rendered([], array("d"), b"", array("I"), array("I"))
         starts = list(itertools.accumulate(old.lengths, initial=0))
         # Repeats are recognised by their rendered head, not their raw label values: two raw
         # values may render alike (a lone surrogate and "?" both encode as "?"), and a scrape
@@ -196,7 +254,45 @@ class SeriesRenderer:
             values.append(value)
             lines.append(line or head + format_value(value).encode() + b"\n")
             cuts.append(len(head))
-        return _Rendered(keys, values, b"".join(lines), array("I", map(len, lines)), cuts)
+        lengths = array("I", map(len, lines))
+        return _Rendered(keys, array("d", values), b"".join(lines), lengths, cuts)
+
+    def _render_moved(self, family: Family, previous: _Rendered) -> _Rendered | None:
+        """The family's lines when its label sets are not exactly the last poll's (some came,
+        some went, the order changed), in C-level passes: a label set rendered last poll
+        keeps its head, and its value's text while the value is unchanged. None if two label
+        sets render alike: `_render_by_label_set` keeps the first of them, line by line."""
+        keys, values = family.keys, family.values  # as many of each: `_reuse` checked
+        where = {labels: i for i, labels in enumerate(previous.keys)}
+        positions = list(map(where.get, keys, itertools.repeat(-1)))
+        new = [i for i, position in enumerate(positions) if position < 0]
+        for i in new:
+            positions[i] = 0  # a stand-in, its head and text written below
+        block, starts = previous.block, list(itertools.accumulate(previous.lengths, initial=0))
+        line_starts = list(map(starts.__getitem__, positions))
+        cuts = array("I", map(previous.cuts.__getitem__, positions))
+        value_starts = list(map(operator.add, line_starts, cuts))
+        heads = list(map(block.__getitem__, map(slice, line_starts, value_starts)))
+        value_ends = map(_BEFORE, map(starts.__getitem__, map(_NEXT, positions)))
+        texts = list(map(block.__getitem__, map(slice, value_starts, value_ends)))
+        old_values = map(previous.values.__getitem__, positions)
+        changed = list(itertools.compress(itertools.count(), map(operator.ne, values, old_values)))
+        for i, text in zip(changed, format_values([values[i] for i in changed]), strict=True):
+            texts[i] = text
+        if new:
+            spec = family.spec
+            new_head = self._head_maker(spec)
+            for i, text in zip(new, format_values([values[i] for i in new]), strict=True):
+                labels = keys[i]
+                if len(labels) != len(spec.labels):
+                    raise ValueError(f"{spec.name}: {len(labels)} label values for {spec.labels}")
+                head = new_head(labels).encode("utf-8", "replace")
+                heads[i], cuts[i], texts[i] = head, len(head), text
+        if len(set(heads)) != len(heads):
+            return None
+        lines = itertools.chain.from_iterable(zip(heads, texts, itertools.repeat(b"\n")))
+        lengths = array("I", map(_NEXT, map(operator.add, cuts, map(len, texts))))
+        return _Rendered(keys, array("d", values), b"".join(lines), lengths, cuts)
 
     def _head_maker(self, spec: MetricSpec) -> Callable[[tuple[str, ...]], str]:
         template = self._templates.get(spec)
@@ -226,7 +322,7 @@ class SeriesRenderer:
 
 def _reuse(family: Family, previous: _Rendered) -> _Rendered | None:
     """This poll's block from the previous one when the label sets are exactly the same, in the
-    same order, splicing in the values that changed; None if a label set differs.
+    same order, with the values that changed written in; None if a label set differs.
     The hottest code of a poll: all but the changed values is compared in C, list against
     list, so an unchanged series costs tens of nanoseconds."""
     keys, values = family.keys, family.values
@@ -235,24 +331,43 @@ def _reuse(family: Family, previous: _Rendered) -> _Rendered | None:
         raise ValueError(f"{family.spec.name}: {len(keys)} label sets for {len(values)} values")
     if len(keys) != len(previous.keys) or keys != previous.keys:
         return None
-    # Where the value changed (NaN never equals itself: it is written again, the same bytes).
+    # How many values changed (NaN never equals itself: it is written again, the same bytes).
+    changes = sum(map(operator.ne, values, previous.values))
+    block, cuts = previous.block, previous.cuts
+    if not changes:
+        return previous
+    now = array("d", values)
+    if 2 * changes > len(values):
+        # Most values changed (offsets, lags, sizes): every value is written into the
+        # family's template at once, rather than spliced in one by one.
+        template = previous.template or _template(previous)
+        texts = format_values(values)
+        lengths = array("I", map(_NEXT, map(operator.add, cuts, map(len, texts))))
+        return _Rendered(previous.keys, now, template % tuple(texts), lengths, cuts, template)
     changed = list(itertools.compress(itertools.count(), map(operator.ne, values, previous.values)))
-    if not changed:
-        return _Rendered(previous.keys, values, previous.block, previous.lengths, previous.cuts)
-    block, cuts, lengths = previous.block, previous.cuts, array("I", previous.lengths)
+    lengths = array("I", previous.lengths)
     starts = list(itertools.accumulate(lengths, initial=0))
     parts: list[bytes] = []
     cut_out = parts.append
     run = 0  # where the old bytes not yet copied start
-    for index in changed:
-        text = format_value(values[index]).encode()
+    for index, text in zip(changed, format_values([values[i] for i in changed]), strict=True):
         cut = cuts[index]
         cut_out(block[run : starts[index] + cut])
         cut_out(text)
         run = starts[index + 1] - 1  # the line's newline is copied with what follows
         lengths[index] = cut + len(text) + 1
     cut_out(block[run:])
-    return _Rendered(previous.keys, values, b"".join(parts), lengths, cuts)
+    return _Rendered(previous.keys, now, b"".join(parts), lengths, cuts)
+
+
+_NEXT = (1).__add__  # a line's length: its head, its value and the newline
+_BEFORE = (-1).__add__
+
+
+def _template(rendered: _Rendered) -> bytes:
+    """`rendered`'s block with each value a `%s` and each `%` of its heads doubled."""
+    heads = (head.replace(b"%", b"%%") for head in _heads(rendered))
+    return b"".join(itertools.chain.from_iterable(zip(heads, itertools.repeat(b"%s\n"))))
 
 
 def _heads(rendered: _Rendered) -> Iterator[bytes]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 import math
 from collections.abc import Sequence
+from decimal import Decimal
 
 import pytest
 from hypothesis import given, settings
@@ -16,7 +17,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as om_families
 from prometheus_client.utils import floatToGoString
 
-from dataflow_exporter.exposition import SeriesRenderer, format_value, header
+from dataflow_exporter.exposition import SeriesRenderer, format_value, format_values, header
 from dataflow_exporter.exposition_cache import ExpositionCache
 from dataflow_exporter.families import MAX_LABEL_VALUE_LENGTH, Family, MetricSpec, StateSet
 from dataflow_exporter.snapshot import build_snapshot
@@ -215,6 +216,48 @@ def test_whole_numbers_from_a_million_are_written_with_an_exponent_and_no_traili
     ]
 
 
+@given(st.lists(float_values | st.floats(-1e-3, 1e-3) | st.floats(0, 1e6), max_size=40))
+def test_many_values_are_formatted_as_each_is_alone(values: list[float]) -> None:
+    assert format_values(values) == [format_value(v).encode() for v in values]
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (0.0, b"0.0"),
+        (-0.0, b"0.0"),
+        (5e-5, b"5e-05"),
+        (1e-4, b"0.0001"),
+        (-0.05, b"-0.05"),
+        (999999.5, b"999999.5"),
+        (1e6, b"1e+06"),
+        (1742471944.5, b"1.7424719445e+09"),
+        (1e16, b"1e+16"),
+        (math.nan, b"NaN"),
+        (-math.inf, b"-Inf"),
+        (7, b"7.0"),  # an int slipped into a sample
+        (Decimal("2.50"), b"2.5"),  # a number msgspec would write as a string
+    ],
+)
+def test_each_spelling_the_exposition_differs_in_is_kept_among_many_values(
+    value: float, text: bytes
+) -> None:
+    # Among values that take the all-in-C path, one of each spelling that must not.
+    assert format_values([12.5, value, 3.0]) == [b"12.5", text, b"3.0"]
+
+
+def test_a_family_whose_values_all_change_renders_as_fresh_poll_after_poll() -> None:
+    # Most values changed: the block is refilled from a template of the label sets, whose
+    # label values may hold the template's own `%`.
+    keys = [("a", "0"), ("100%", "%s"), ("%%d", "{}")]
+    renderer = SeriesRenderer(LABELS)
+    polls = ([1.0, 2.0, 3.0], [4.0, 5e-7, 6.0], [4.0, 5e-7, 6.0], [7.0, 8e9, 9.0], [7.0, 8e9, 1.0])
+    for poll in polls:
+        families = [_family(LAG, list(zip(keys, poll, strict=True)))]
+        again = build_snapshot(families, LABELS, 10_000, {}, 0.0, renderer)
+        assert again.blocks == build_snapshot(families, LABELS, 10_000, {}, 0.0).blocks
+
+
 @pytest.mark.slow
 @settings(max_examples=200, deadline=None)
 @given(st.lists(sample_lists, min_size=1, max_size=5))
@@ -236,7 +279,7 @@ def test_a_reused_renderer_renders_every_poll_as_a_fresh_one_would(
 def test_unchanged_label_sets_with_changing_values_render_as_fresh(
     polls: list[list[float]],
 ) -> None:
-    keys = [("a", "0"), ("a", "1"), ('q"uote', "0"), ("b", "0"), ("{x}", "9"), ("ü", "0")]
+    keys = [("a", "0"), ("a", "1"), ('q"uote', "0"), ("%s", "9%"), ("{x}", "9"), ("ü", "0")]
     reused = SeriesRenderer(LABELS)
     for poll in polls:
         families = [_family(LAG, list(zip(keys, poll, strict=True)))]
@@ -255,6 +298,37 @@ def test_a_remembered_series_whose_value_changed_renders_the_new_value(order: st
     for items in polls:
         again = build_snapshot([_family(LAG, items)], LABELS, 10_000, {}, 0.0, renderer)
     assert again.blocks == build_snapshot([_family(LAG, polls[-1])], LABELS, 10_000, {}, 0.0).blocks
+
+
+def test_label_sets_that_came_went_and_moved_render_as_fresh_poll_after_poll() -> None:
+    polls = [
+        [(("a", "0"), 1.0), (("b", "0"), 2e9), (("c", "0"), 3.0)],
+        [(("c", "0"), 3.0), (("new", "1"), 4.5), (("a", "0"), 1.5)],  # b went, new came
+        [(("c", "0"), 3.0), (("new", "1"), 4.5), (("a", "0"), 7.0)],  # then one value moves
+        [(("b", "0"), 2e9), (("c", "0"), 3.0), (("a", "0"), 7.0), (("new", "1"), 8.0)],
+    ]
+    renderer = SeriesRenderer(LABELS)
+    for items in polls:
+        again = build_snapshot([_family(LAG, items)], LABELS, 10_000, {}, 0.0, renderer)
+        assert again.blocks == build_snapshot([_family(LAG, items)], LABELS, 10_000, {}, 0.0).blocks
+
+
+def test_a_new_label_set_that_renders_like_a_remembered_one_is_not_a_second_series() -> None:
+    renderer = SeriesRenderer(LABELS)
+    build_snapshot(
+        [_family(LAG, [(("?", "0"), 1.0), (("b", "0"), 2.0)])], LABELS, 10, {}, 0.0, renderer
+    )
+    moved = [(("b", "0"), 2.0), (("?", "0"), 3.0), (("\ud800", "0"), 4.0)]
+    snapshot = build_snapshot([_family(LAG, moved)], LABELS, 10, {}, 0.0, renderer)
+    assert snapshot.series == 2
+    assert snapshot.blocks[LAG.name].endswith(b'topic="?",partition="0"} 3.0\n')
+
+
+def test_a_new_label_set_with_the_wrong_number_of_label_values_fails_the_render() -> None:
+    renderer = SeriesRenderer(LABELS)
+    build_snapshot([_family(LAG, [(("a", "0"), 1.0)])], LABELS, 10, {}, 0.0, renderer)
+    with pytest.raises(ValueError, match="label values"):
+        build_snapshot([_family(LAG, [(("b", "0", "x"), 1.0)])], LABELS, 10, {}, 0.0, renderer)
 
 
 def test_a_repeated_label_set_keeps_its_first_sample_even_when_remembered() -> None:
@@ -303,14 +377,16 @@ def test_a_sample_with_the_wrong_number_of_label_values_fails_the_render() -> No
 
 
 @pytest.mark.parametrize("values", [[5.0], [5.0, 6.0, 7.0]], ids=["fewer", "more"])
+@pytest.mark.parametrize("order", ["same", "moved"])
 def test_a_family_whose_values_and_label_sets_differ_in_number_fails_the_render(
-    values: list[float],
+    values: list[float], order: str
 ) -> None:
     renderer = SeriesRenderer(LABELS)
     keys = [("a", "0"), ("b", "0")]
     build_snapshot([_family(LAG, [(key, 1.0) for key in keys])], LABELS, 10, {}, 0.0, renderer)
+    now = keys if order == "same" else keys[::-1]
     with pytest.raises(ValueError, match="2 label sets for"):
-        build_snapshot([Family(LAG, list(keys), values)], LABELS, 10, {}, 0.0, renderer)
+        build_snapshot([Family(LAG, list(now), values)], LABELS, 10, {}, 0.0, renderer)
 
 
 def test_an_int_beyond_a_doubles_precision_prints_as_the_float_it_becomes() -> None:
