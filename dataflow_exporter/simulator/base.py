@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import random
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any, ClassVar
@@ -63,23 +62,23 @@ def json_response(
     return web.Response(body=msgspec.json.encode(data), status=status, content_type=content_type)
 
 
-def protojson(data: Any, rng: random.Random) -> bytes:
-    """JSON as grpc-gateway's protojson writes it: compact, with random spaces after commas."""
-
-    def sep() -> str:
-        return ", " if rng.random() < 0.5 else ","
+def protojson(data: Any, spaced: bool) -> bytes:
+    """JSON as grpc-gateway's protojson writes it: compact, with a space after every comma or
+    after none. protobuf-go's `detrand` makes that choice once per binary (seeded by the
+    binary's own hash), so one flow-api build writes the same content as the same bytes."""
+    comma = ", " if spaced else ","
 
     def enc(value: Any) -> str:
         if isinstance(value, dict):
             return (
                 "{"
-                + sep().join(
+                + comma.join(
                     f"{msgspec.json.encode(k).decode()}:{enc(v)}" for k, v in value.items()
                 )
                 + "}"
             )
         if isinstance(value, list):
-            return "[" + sep().join(enc(v) for v in value) + "]"
+            return "[" + comma.join(enc(v) for v in value) + "]"
         return msgspec.json.encode(value).decode()
 
     return enc(data).encode()

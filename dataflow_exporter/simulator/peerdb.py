@@ -1,7 +1,8 @@
 """A fake PeerDB UI/API: the `/api/v1` endpoints the exporter reads, as grpc-gateway writes them.
 
 Faithful where it matters: int64 values as strings, enums by name, `null` for unset messages,
-random spaces after commas, google.rpc.Status error bodies, and the UI's auth (Basic with an
+a space after every comma or none (one choice per simulator, as protobuf-go makes it once per
+binary), google.rpc.Status error bodies, and the UI's auth (Basic with an
 empty username; a wrong password gets 403 with an empty body, no credentials a redirect to the
 sign-in page).
 
@@ -156,7 +157,8 @@ class PeerDBSimulator(SimulatedSystem):
         self.log_requests: list[dict[str, Any]] = []
         self.churn_period = churn_period
         self.batch_period = batch_period
-        self.rng = random.Random(seed)
+        # protobuf-go's detrand: whether a space follows each comma is fixed per binary.
+        self.spaced = random.Random(seed).random() < 0.5
         # Bodies of mirrors/status requests, so tests can check what the exporter asks for.
         self.status_requests: list[dict[str, Any]] = []
         generated = tuple(
@@ -246,7 +248,7 @@ class PeerDBSimulator(SimulatedSystem):
 
     def _body(self, data: Any, status: int = 200) -> web.Response:
         return web.Response(
-            body=protojson(data, self.rng), status=status, content_type="application/json"
+            body=protojson(data, self.spaced), status=status, content_type="application/json"
         )
 
     def error_response(self, status: int) -> web.Response:

@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import itertools
 import urllib.parse
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -65,7 +66,15 @@ from dataflow_exporter import credential_text, thresholds
 from dataflow_exporter.auth import Auth, BasicAuth, SecretReader
 from dataflow_exporter.config_models import Filter, TargetConfig, not_both
 from dataflow_exporter.errors import Reason, SchemaError, UpstreamError
-from dataflow_exporter.families import Family, MetricSpec, State, StateSet, Unknown
+from dataflow_exporter.families import (
+    Family,
+    LabelMemo,
+    LabelValues,
+    MetricSpec,
+    State,
+    StateSet,
+    Unknown,
+)
 from dataflow_exporter.sources.base import (
     GONE,
     BrokenEntity,
@@ -80,7 +89,15 @@ from dataflow_exporter.sources.base import (
     selector,
     unix_time,
 )
-from dataflow_exporter.sources.fields import Metrics, Plain, Values, as_is, flag, rfc3339
+from dataflow_exporter.sources.fields import (
+    Metrics,
+    Plain,
+    Values,
+    as_is,
+    flag,
+    plain_number,
+    rfc3339,
+)
 from dataflow_exporter.sources.typed import Decoder, Finite, Integer
 from dataflow_exporter.thresholds import AlertSettings
 from dataflow_exporter.upstream import Answer, UpstreamClient
@@ -278,6 +295,7 @@ class PeerDBTarget(TargetConfig):
 # Answers: one typed shape each, decoded and checked in one pass (`sources.typed.Decoder`)
 
 
+@plain_number(1 / MIB)  # a power of two: dividing by its inverse is multiplying, exactly
 def mebibytes(value: Any, what: str) -> float:
     """MiB (PeerDB's `lagInMb`), exported in bytes."""
     return as_is(value, what) * MIB
@@ -418,10 +436,10 @@ class Mirror(msgspec.Struct, frozen=True, gc=False):
     is_cdc: bool = True
 
 
-@dataclass(frozen=True, slots=True)
-class Batch:
+class Batch(msgspec.Struct, frozen=True, gc=False):
     """What `cdc/batches` says of a mirror: its batch count (`BATCHES_METRICS`), and its newest
-    completed batch (`NEWEST_BATCH_METRICS`; None while none has ended)."""
+    completed batch (`NEWEST_BATCH_METRICS`; None while none has ended). A struct the collector
+    does not track: one is read per mirror every poll."""
 
     count: Values
     newest: Values | None
@@ -432,10 +450,9 @@ class Batch:
         return None if self.newest is None else self.newest[LAST_BATCH_END.name]
 
 
-@dataclass(frozen=True, slots=True)
-class Slot:
+class Slot(msgspec.Struct, frozen=True, gc=False):
     """One replication slot on a source peer: its `SLOT_METRICS` and its WAL state (None:
-    the release or Postgres does not say)."""
+    the release or Postgres does not say). Untracked by the collector, as `Batch` is."""
 
     peer: str
     name: str
@@ -500,14 +517,11 @@ def check_ok(answer: _Answer, what: str) -> None:
 
 
 def content_digest(body: bytes) -> bytes:
-    """A digest of an answer's content, not its bytes: protojson varies its spacing from answer
-    to answer. A body the plain decoder cannot take (a lone surrogate, a number beyond a double
-    in a field no shape reads) is digested as it is: at worst it reads as changed."""
-    try:
-        content = msgspec.json.encode(msgspec.json.decode(body), order="sorted")
-    except msgspec.MsgspecError:
-        content = body
-    return hashlib.blake2b(content, digest_size=16).digest()
+    """A digest of an answer's bytes. protojson's spacing is fixed per flow-api binary
+    (protobuf-go's `detrand` is seeded by the binary), so one server writes the same content as
+    the same bytes; an upgraded server's other spacing reads as a change, which costs a call,
+    never a stale value."""
+    return hashlib.blake2b(body, digest_size=16).digest()
 
 
 A = TypeVar("A", bound=_Answer)
@@ -527,7 +541,8 @@ def _decoded(decoder: Decoder[A], answer: Answer) -> A:
             raise refused from None  # the shape's refusal names the field, not the envelope's
         check_ok(error, answer.what)
         raise refused from None
-    check_ok(decoded, answer.what)
+    if decoded.ok is False:
+        check_ok(decoded, answer.what)
     return decoded
 
 
@@ -672,53 +687,72 @@ class Observation:
     errors: dict[str, MirrorErrors] | None = None
 
 
-def build_families(seen: Observation) -> list[Family]:
-    """Translate one poll's records into PeerDB families."""
+def build_families(seen: Observation, memo: LabelMemo | None = None) -> list[Family]:
+    """Translate one poll's records into PeerDB families (`memo`: the source's label sets of
+    its last poll, `StateSet.one_hot_many`)."""
+    # Family by family over the whole fleet, each in a few C-level passes: tens of thousands
+    # of mirrors, where a call per mirror and family cost most of the translation.
+    mirrors = seen.mirrors
+    labels: list[LabelValues] = [(m.name,) for m in mirrors]
     status = Family(MIRROR_STATUS)
+    stated = [m.status is not None for m in mirrors]
+    FLOW_STATUSES.one_hot_many(
+        status,
+        list(itertools.compress(labels, stated)),
+        [m.status for m in mirrors if m.status is not None],
+        memo,
+    )
     info = Family(MIRROR_INFO)
+    info.keys = [
+        (
+            m.name,
+            m.source_peer,
+            m.source_type,
+            m.destination_peer,
+            m.destination_type,
+            "true" if m.is_cdc else "false",
+        )
+        for m in mirrors
+    ]
+    info.values = [1.0] * len(mirrors)
     created = Family(MIRROR_CREATED)
+    dated = [m.created is not None for m in mirrors]
+    created.keys = list(itertools.compress(labels, dated))
+    created.values = [m.created for m in mirrors if m.created is not None]
     rows = ROWS_METRICS.families()
+    synced = [seen.rows.get(m.name) for m in mirrors]
+    counted = [values is not None for values in synced]
+    rows.add_many(list(itertools.compress(labels, counted)), [v for v in synced if v is not None])
     batches = BATCHES_METRICS.families()
     newest = NEWEST_BATCH_METRICS.families()
-    for m in seen.mirrors:
-        labels = (m.name,)
-        if m.status is not None:
-            FLOW_STATUSES.one_hot(status, labels, m.status)
-        info.add(
-            (
-                m.name,
-                m.source_peer,
-                m.source_type,
-                m.destination_peer,
-                m.destination_type,
-                "true" if m.is_cdc else "false",
-            ),
-            1,
-        )
-        if m.created is not None:
-            created.add(labels, m.created)
-        synced = seen.rows.get(m.name)
-        if synced is not None:
-            rows.add(labels, synced)
-        batch = seen.batches.get(m.name)
-        if batch is not None:
-            batches.add(labels, batch.count)
-            if batch.newest is not None:
-                newest.add(labels, batch.newest)
+    read = [seen.batches.get(m.name) for m in mirrors]
+    batched = [batch is not None for batch in read]
+    found = [batch for batch in read if batch is not None]
+    batches.add_many(list(itertools.compress(labels, batched)), [b.count for b in found])
+    completed = [b is not None and b.newest is not None for b in read]
+    newest.add_many(
+        list(itertools.compress(labels, completed)),
+        [b.newest for b in itertools.compress(read, completed) if b is not None and b.newest],
+    )
     slots = SLOT_METRICS.families()
-    wal = slots[SLOT_WAL_STATUS]
-    for slot in seen.slots:
-        slots.add((slot.peer, slot.name), slot.values)
-        if slot.wal_status is not None:
-            WAL_STATUSES.one_hot(wal, (slot.peer, slot.name), slot.wal_status)
+    slot_labels = [(slot.peer, slot.name) for slot in seen.slots]
+    slots.add_many(slot_labels, [slot.values for slot in seen.slots])
+    told = [slot.wal_status is not None for slot in seen.slots]
+    WAL_STATUSES.one_hot_many(
+        slots[SLOT_WAL_STATUS],
+        list(itertools.compress(slot_labels, told)),
+        [slot.wal_status for slot in seen.slots if slot.wal_status is not None],
+        memo,
+    )
     last_error = Family(MIRROR_LAST_ERROR)
     recent = Family(MIRROR_RECENT_ERRORS)
     if seen.errors is not None:
-        for m in seen.mirrors:
-            found = seen.errors.get(m.name)
-            recent.add((m.name,), found.recent if found is not None else 0)
-            if found is not None:
-                last_error.add((m.name,), found.last.time)
+        errors = [seen.errors.get(m.name) for m in mirrors]
+        recent.keys = labels.copy()
+        recent.values = [0.0 if e is None else float(e.recent) for e in errors]
+        erring = [e is not None for e in errors]
+        last_error.keys = list(itertools.compress(labels, erring))
+        last_error.values = [e.last.time for e in errors if e is not None]
     families = [status, info, created, *rows.all(), *batches.all(), *newest.all()]
     families += [slots[spec] for spec in SLOT_FAMILIES]
     families += [last_error, recent]
@@ -854,13 +888,15 @@ STOPPED_STATES = frozenset({"STATUS_PAUSED", "STATUS_COMPLETED", "STATUS_TERMINA
 REUSE_SECONDS = 300.0
 
 
-@dataclass(slots=True)
-class _Kept:
+class _Kept(msgspec.Struct, gc=False):
     """What one mirror's detail calls gave in the last poll, to skip the calls of the next poll
-    that can only give the same answer."""
+    that can only give the same answer. Untracked by the collector: one per mirror, anew
+    every poll, holding untracked records only."""
 
     status: State | None
-    batches: bytes | None = None  # a digest of the `cdc/batches` content, None: not read
+    batches: bytes | None = None  # a digest of the `cdc/batches` answer, None: not read
+    # What that answer says: the same bytes in the next poll are not read again.
+    read: Batch | None = None
     # Rows read in a poll whose state and batches answer were those of the poll before.
     rows: Values | None = None
     rows_at: float = 0.0
@@ -981,7 +1017,7 @@ class PeerDBSource(Source[PeerDBTarget]):
         if seen.errors:
             errors = self._remember_errors(seen.errors[0], {m.name for m in live}, now)
         observation = Observation(live, seen.rows, seen.batches, seen.slots, instance, errors)
-        result.families = build_families(observation)
+        result.families = build_families(observation, self.labels)
         for slot in seen.slots:
             if isinstance(slot.wal_status, Unknown):
                 result.unknown_values.append(("wal_status", str(slot.wal_status)))
@@ -1075,12 +1111,12 @@ class PeerDBSource(Source[PeerDBTarget]):
             ):
                 after.batch, after.batch_at = before.batch, before.batch_at
                 seen.batches[name] = before.batch
-                after.batches = before.batches
+                after.batches, after.read = before.batches, before.read
             else:
-                read = await self._batch(client, details, name)
+                read = await self._batch(client, details, name, before)
                 if read is not None:
                     batch, after.batches = read
-                    seen.batches[name] = batch
+                    seen.batches[name] = after.read = batch
                     if stopped:
                         after.batch, after.batch_at = batch, now
         if not self.config.rows_synced:
@@ -1118,14 +1154,18 @@ class PeerDBSource(Source[PeerDBTarget]):
         return rows if isinstance(rows, Values) else None
 
     async def _batch(
-        self, client: UpstreamClient, details: Details, name: str
+        self, client: UpstreamClient, details: Details, name: str, before: _Kept | None
     ) -> tuple[Batch, bytes] | None:
-        """The newest ended batch and a digest of the whole answer."""
+        """The newest ended batch and a digest of the whole answer; an answer whose bytes are
+        those of the last poll's (`before`) is what that one said, and is not read again."""
         body = {"flowJobName": name, "limit": 2}  # newest first; the newest may still be running
 
         async def call() -> tuple[Batch, bytes]:
             answer = await client.post(BATCHES_PATH, body)
-            return read_batches(answer), content_digest(answer.body)
+            digest = content_digest(answer.body)
+            if before is not None and before.read is not None and before.batches == digest:
+                return before.read, digest
+            return read_batches(answer), digest
 
         read = await details.fetch(f"mirror {name}", "cdc_batches", call, capability="cdc_batches")
         return read if isinstance(read, tuple) else None

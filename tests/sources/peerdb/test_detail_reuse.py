@@ -13,8 +13,9 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from dataflow_exporter.sources.peerdb import REUSE_SECONDS
-from dataflow_exporter.upstream import new_session
+from dataflow_exporter.sources import peerdb
+from dataflow_exporter.sources.peerdb import REUSE_SECONDS, Batch, read_batches
+from dataflow_exporter.upstream import Answer, new_session
 from tests.support.helpers import Polled, poll_once, value
 from tests.support.loopback import serving
 
@@ -33,6 +34,8 @@ class FakePeerDB:
     running_rows: int = 0  # rows of the newest batch, still running
     ended_at: str = "2026-01-01T00:00:10Z"
     batches_fail: bool = False
+    # protojson's spacing: fixed per flow-api binary (protobuf-go's detrand).
+    spacing: tuple[str, str] = (", ", ":")
     calls: Counter[str] = field(default_factory=Counter)
     url: str = ""
 
@@ -60,9 +63,9 @@ class FakePeerDB:
         running = {"batchId": "8", "numRows": str(self.running_rows), "startTime": "x"}
         ended = {"batchId": "7", "numRows": "40", "endTime": self.ended_at}
         answer = {"cdcBatches": [running, ended], "total": 8, "page": 1}
-        # As protojson does, the spacing differs from one answer to the next.
-        spacing = (", ", ": ") if self.calls["batches"] % 2 else (",", ":")
-        return web.json_response(answer, dumps=lambda data: json.dumps(data, separators=spacing))
+        return web.json_response(
+            answer, dumps=lambda data: json.dumps(data, separators=self.spacing)
+        )
 
     async def instance(self, _request: web.Request) -> web.Response:
         return web.json_response({"status": "INSTANCE_STATUS_READY"})
@@ -136,6 +139,16 @@ async def test_the_running_batchs_rows_changing_makes_the_rows_asked_again(
     fake.running_rows, fake.rows = 25, 1025  # the batch synced: its rows and the counts grew
     assert await poller.poll() == {"batches": 1, "rows": 1}
     assert value(poller.text, ROWS, mirror=NAME) == 1025
+
+
+async def test_an_upgraded_servers_other_spacing_makes_the_rows_asked_again(
+    fake: FakePeerDB, session: aiohttp.ClientSession
+) -> None:
+    poller = Poller(fake, session)
+    for _ in range(3):
+        await poller.poll()
+    fake.spacing = (",", ":")  # another flow-api build: the same content, other bytes
+    assert await poller.poll() == {"batches": 1, "rows": 1}
 
 
 async def test_rows_read_in_the_poll_that_saw_the_batch_change_are_not_kept(
@@ -215,6 +228,37 @@ async def test_a_failed_batches_call_makes_the_rows_asked(
     fake.batches_fail = True
     for _ in range(3):  # an unread answer never counts as one that held
         assert await poller.poll() == {"batches": 1, "rows": 1}
+
+
+async def test_a_running_mirrors_new_batch_shows_the_poll_it_ends(
+    fake: FakePeerDB, session: aiohttp.ClientSession
+) -> None:
+    poller = Poller(fake, session)
+    for _ in range(3):
+        await poller.poll()
+    fake.ended_at = "2026-01-01T00:05:00Z"
+    await poller.poll()
+    assert value(poller.text, BATCH_END, mirror=NAME) == 1767225900
+
+
+async def test_a_batches_answer_byte_identical_to_the_last_is_not_read_again(
+    fake: FakePeerDB, session: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    read = Counter[str]()
+
+    def counted(answer: Answer) -> Batch:
+        read["batches"] += 1
+        return read_batches(answer)
+
+    monkeypatch.setattr(peerdb, "read_batches", counted)
+    poller = Poller(fake, session)
+    await poller.poll()
+    assert await poller.poll() == {"batches": 1, "rows": 1}
+    assert read["batches"] == 1
+    assert value(poller.text, BATCH_END, mirror=NAME) == 1767225610
+    fake.running_rows = 25
+    await poller.poll()
+    assert read["batches"] == 2
 
 
 async def test_a_kept_value_is_asked_again_once_it_is_reuse_seconds_old(

@@ -506,11 +506,12 @@ def test_a_mirror_log_time_outside_1970_to_9999_is_a_schema_error() -> None:
         log_rows(payload)
 
 
-def test_a_batches_answer_is_digested_by_its_content_not_its_spacing() -> None:
-    tight = b'{"total":"3","cdcBatches":[{"numRows":"1"}]}'
-    loose = b'{ "cdcBatches" : [ { "numRows" : "1" } ] , "total" : "3" }'
-    assert content_digest(tight) == content_digest(loose)
-    assert content_digest(tight) != content_digest(tight.replace(b'"1"', b'"2"'))
+def test_a_batches_answer_is_digested_by_its_bytes() -> None:
+    body = b'{"total":"3","cdcBatches":[{"numRows":"1"}]}'
+    assert content_digest(body) == content_digest(bytes(body))
+    assert content_digest(body) != content_digest(body.replace(b'"1"', b'"2"'))
+    # Another build's spacing reads as a change: one more rows call, never a stale value.
+    assert content_digest(body) != content_digest(body.replace(b",", b", "))
 
 
 @pytest.mark.parametrize(
@@ -518,10 +519,9 @@ def test_a_batches_answer_is_digested_by_its_content_not_its_spacing() -> None:
     [b'"\\ud800"', b"1e400", b"1" + b"0" * 400, b'"\xff"'],
     ids=["surrogate", "1e400", "big", "utf8"],
 )
-def test_a_batches_answer_the_plain_decoder_refuses_is_digested_as_it_is(odd: bytes) -> None:
+def test_a_batches_answer_with_odd_json_where_no_shape_reads_is_read(odd: bytes) -> None:
     body = b'{"total":"3","cdcBatches":[],"running":' + odd + b"}"
-    assert read_batches(Answer(body, "POST /api/v1/mirrors/cdc/batches")) is not None
-    assert content_digest(body) != content_digest(body.replace(b'"3"', b'"4"'))
+    assert read_batches(Answer(body, "POST /api/v1/mirrors/cdc/batches")).count.values == (3.0,)
 
 
 def test_the_shapes_refusal_is_reported_not_the_error_envelopes() -> None:
