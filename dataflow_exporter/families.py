@@ -8,10 +8,11 @@ return `Family` objects: a spec plus its samples' label values and values. The c
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal, TypeVar
 
 Kind = Literal["gauge", "counter", "info"]
 
@@ -155,6 +156,69 @@ class StateSet:
             family.add((*base, current), 1.0)
         else:
             family.values[start + index] = 1.0
+
+    def one_hot_many(
+        self,
+        family: Family,
+        prefixes: Sequence[LabelValues],
+        currents: Sequence[State],
+        memo: LabelMemo | None = None,
+    ) -> None:
+        """`one_hot` for many entities at once, in order: `prefixes[i]` in `currents[i]`.
+
+        A fleet's states are built in a few C-level passes rather than a call per entity; an
+        entity whose state is sparse or unknown sends the whole batch the entity-by-entity
+        way, as its extra sample sits among the others. With a `memo`, an entity's label sets
+        are those of the last poll, not new ones."""
+        if len(prefixes) != len(currents):
+            raise ValueError(f"{len(prefixes)} label sets for {len(currents)} states")
+        index = self._index
+        try:
+            positions = [index[current] for current in currents]
+        except KeyError:
+            for prefix, current in zip(prefixes, currents, strict=True):
+                self.one_hot(family, prefix, current)
+            return
+        suffixes = self._suffixes
+
+        def states(prefix: LabelValues) -> tuple[LabelValues, ...]:
+            return tuple([prefix + suffix for suffix in suffixes])
+
+        if memo is None:
+            blocks = list(map(states, prefixes))
+        else:
+            blocks = memo.label_sets(family.spec.name, prefixes, states)
+        width, start = len(suffixes), len(family.values)
+        family.keys += itertools.chain.from_iterable(blocks)
+        values = family.values
+        values += self._zeros * len(prefixes)
+        for first, position in zip(itertools.count(start, width), positions):
+            values[first + position] = 1.0
+
+
+K = TypeVar("K", bound=Hashable)
+
+
+@dataclass(slots=True)
+class LabelMemo:
+    """A source's label sets of its last poll, by family and entity, for its next poll
+    (`StateSet.one_hot_many`, `label_sets`): a fleet's families then reuse their label sets
+    rather than allocate them anew every poll, which the garbage collector would also walk,
+    and the renderer finds them unchanged by identity. It holds the entities of the last
+    poll only."""
+
+    kept: dict[str, dict[Any, tuple[LabelValues, ...]]] = field(default_factory=dict)
+
+    def label_sets(
+        self, family: str, keys: Sequence[K], make: Callable[[K], tuple[LabelValues, ...]]
+    ) -> list[tuple[LabelValues, ...]]:
+        """Each entity's label sets in `family` (`make(key)` makes them from the entity's
+        `key`, which must say everything they are made of): the last poll's where it had the
+        key. Remembered for the next poll, for these keys only."""
+        get = self.kept.get(family, {}).get
+        blocks = [get(key) or make(key) for key in keys]
+        self.kept[family] = dict(zip(keys, blocks, strict=True))
+        return blocks
 
 
 def families_by_name(families: Iterable[Family]) -> dict[str, Family]:

@@ -9,6 +9,7 @@ from dataflow_exporter.families import (
     MAX_LABEL_VALUE_LENGTH,
     MAX_UNKNOWN_STATE_LENGTH,
     Family,
+    LabelMemo,
     MetricSpec,
     StateSet,
     Unknown,
@@ -119,6 +120,51 @@ def test_one_hot_marks_each_entitys_own_state_in_a_shared_family() -> None:
         (("b", "UP"), 0.0),
         (("b", "DOWN"), 1.0),
     ]
+
+
+@pytest.mark.parametrize("odd", [None, "PAUSING", "SOMETHING_NEW"])
+def test_many_entities_states_at_once_give_the_samples_one_by_one_would(odd: str | None) -> None:
+    states = StateSet(("UP", "DOWN", "PAUSED"), sparse=frozenset({"PAUSING"}))
+    currents = ["DOWN", "UP", "PAUSED", *([odd] if odd else [])]
+    prefixes = [(f"t{i}",) for i in range(len(currents))]
+    one_by_one, at_once = Family(STATUS), Family(STATUS)
+    for prefix, current in zip(prefixes, currents, strict=True):
+        states.one_hot(one_by_one, prefix, states.normalise(current))
+    states.one_hot_many(at_once, prefixes, [states.normalise(c) for c in currents], LabelMemo())
+    assert at_once.samples == one_by_one.samples
+
+
+def test_many_entities_states_need_a_state_each() -> None:
+    with pytest.raises(ValueError, match="2 label sets for 1 states"):
+        StateSet(("UP",)).one_hot_many(Family(STATUS), [("a",), ("b",)], ["UP"])
+
+
+def test_an_entitys_state_label_sets_are_the_last_polls_while_it_stays() -> None:
+    states, memo = StateSet(("UP", "DOWN")), LabelMemo()
+    first, second = Family(STATUS), Family(STATUS)
+    states.one_hot_many(first, [("a",), ("b",)], ["UP", "UP"], memo)
+    states.one_hot_many(second, [("b",), ("c",)], ["DOWN", "UP"], memo)
+    assert second.keys[0] is first.keys[2]  # b's, made last poll
+    assert second.samples == [
+        (("b", "UP"), 0.0),
+        (("b", "DOWN"), 1.0),
+        (("c", "UP"), 1.0),
+        (("c", "DOWN"), 0.0),
+    ]
+    assert set(memo.kept[STATUS.name]) == {("b",), ("c",)}  # a is gone: forgotten
+
+
+def test_label_sets_are_made_again_for_a_key_the_last_poll_did_not_have() -> None:
+    memo, made = LabelMemo(), []
+
+    def make(key: tuple[str, int]) -> tuple[tuple[str, ...], ...]:
+        made.append(key)
+        return tuple((key[0], str(n)) for n in range(key[1]))
+
+    memo.label_sets("f", [("t", 2)], make)
+    again = memo.label_sets("f", [("t", 2), ("t", 3)], make)
+    assert made == [("t", 2), ("t", 3)]
+    assert again[1] == (("t", "0"), ("t", "1"), ("t", "2"))
 
 
 @pytest.mark.parametrize("current", ["PAUSING", "SOMETHING_NEW"])

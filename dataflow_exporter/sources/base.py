@@ -50,7 +50,7 @@ from dataflow_exporter.errors import (
     TimeRangeError,
     UpstreamError,
 )
-from dataflow_exporter.families import Family, MetricSpec
+from dataflow_exporter.families import Family, LabelMemo, MetricSpec
 
 # Re-exported (`as`): the four sources import the records they fill from here.
 from dataflow_exporter.records import BrokenEntity as BrokenEntity  # noqa: PLC0414
@@ -98,6 +98,8 @@ class Source(ABC, Generic[C]):
         self.capabilities = Capabilities(clock)
         # The alert settings that call an entity broken: the shipped ones and global.alerts.
         self.alerts = thresholds.settings(config.alerts)
+        # The label sets of the last poll's families, for the next poll to reuse.
+        self.labels = LabelMemo()
 
     def admit(self, count: int, what: str) -> None:
         """Fail the poll as soon as the inventory is read if it lists more selected entities

@@ -51,6 +51,7 @@ Sample exposition::
 from __future__ import annotations
 
 import functools
+import itertools
 import operator
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
@@ -63,7 +64,15 @@ from dataflow_exporter import thresholds
 from dataflow_exporter.auth import Auth, BasicAuth, BearerAuth, SecretReader
 from dataflow_exporter.config_models import Filter, TargetConfig, not_both
 from dataflow_exporter.errors import Reason, TimeRangeError, UpstreamError
-from dataflow_exporter.families import Family, MetricSpec, State, StateSet, Unknown
+from dataflow_exporter.families import (
+    Family,
+    LabelMemo,
+    LabelValues,
+    MetricSpec,
+    State,
+    StateSet,
+    Unknown,
+)
 from dataflow_exporter.log import get_logger
 from dataflow_exporter.sources.base import (
     GONE,
@@ -508,9 +517,13 @@ class Observation:
 
 
 def build_families(
-    seen: Observation, cluster_id: str, partition_metrics: bool = True
+    seen: Observation,
+    cluster_id: str,
+    partition_metrics: bool = True,
+    memo: LabelMemo | None = None,
 ) -> list[Family]:
-    """Translate one poll's records into Confluent families; linear in topics + partitions."""
+    """Translate one poll's records into Confluent families; linear in topics + partitions
+    (`memo`: the source's label sets of its last poll, `LabelMemo`)."""
     link_status, link_error = Family(LINK_STATUS), Family(LINK_ERROR)
     task_status = Family(LINK_TASK_STATUS)
     for link in seen.links:
@@ -520,45 +533,62 @@ def build_families(
             link_error.add((cluster_id, link.name, link.error), 1)
         for task in link.tasks or ():
             LINK_TASK_STATES.one_hot(task_status, (cluster_id, link.name, task.name), task.state)
+    # Family by family over every topic and partition, each in a few C-level passes: a call
+    # per topic or partition and family cost most of the translation.
+    topics = seen.topics
+    labels: list[LabelValues] = [(cluster_id, t.link, t.name) for t in topics]
     topic = TOPIC_METRICS.families()
-    status, error = topic[MIRROR_STATUS], topic[MIRROR_ERROR]
+    MIRROR_STATUSES.one_hot_many(topic[MIRROR_STATUS], labels, [t.status for t in topics], memo)
+    error = topic[MIRROR_ERROR]
+    erring = [
+        (label, t.error) for label, t in zip(labels, topics, strict=True) if t.error is not None
+    ]
+    error.keys = [(*label, state) for label, state in erring]
+    error.values = [1.0] * len(error.keys)
+    topic.add_many(labels, [t.values for t in topics])
+    known = [[p.lag for p in t.lags if p.lag >= 0] for t in topics]
     lag_sum, lag_max = topic[TOPIC_LAG], topic[TOPIC_MAX_LAG]
-    partition = PARTITION_METRICS.families()
-    # The hottest loop of a poll (every partition of every topic), written out for
-    # PartitionLag's two rows (see `_PARTITION_ROWS`): appending samples directly.
-    lag, fetched = partition[PARTITION_LAG], partition[PARTITION_FETCH_OFFSET]
-    lag_key, lag_value = lag.keys.append, lag.values.append
-    fetched_key, fetched_value = fetched.keys.append, fetched.values.append
-    for t in seen.topics:
-        labels = (cluster_id, t.link, t.name)
-        MIRROR_STATUSES.one_hot(status, labels, t.status)
-        if t.error is not None:
-            error.add((*labels, t.error), 1)
-        topic.add(labels, t.values)
-        known_lags = [p.lag for p in t.lags if p.lag >= 0]
-        lag_sum.add(labels, sum(known_lags))
-        lag_max.add(labels, max(known_lags, default=0.0))
-        if not partition_metrics:
-            continue
-        for p in t.lags:
-            partition_labels = (*labels, str(p.partition))
-            # `known` inlined: a negative value is Confluent's "not yet known", no sample.
-            if p.lag >= 0:
-                lag_key(partition_labels)
-                lag_value(p.lag)
-            if p.last_source_fetch_offset >= 0:
-                fetched_key(partition_labels)
-                fetched_value(p.last_source_fetch_offset)
+    lag_sum.keys, lag_sum.values = labels.copy(), [float(sum(lags)) for lags in known]
+    lag_max.keys, lag_max.values = labels.copy(), [float(max(lags, default=0.0)) for lags in known]
     families = [link_status, link_error, task_status, *topic.all()]
-    if partition_metrics:
-        families.extend(partition.all())
-    return families
+    if not partition_metrics:
+        return families
+    # A topic's partition label sets are made of its labels and partition numbers.
+    keys = [
+        (label, tuple(map(_PARTITION, t.lags))) for label, t in zip(labels, topics, strict=True)
+    ]
+    if memo is None:
+        blocks = list(map(_partition_labels, keys))
+    else:
+        blocks = memo.label_sets(PARTITION_LAG.name, keys, _partition_labels)
+    partition_labels = list(itertools.chain.from_iterable(blocks))
+    partitions = [p for t in topics for p in t.lags]
+    partition = PARTITION_METRICS.families()
+    # `known` in C: a negative value is Confluent's "not yet known", no sample.
+    for spec, read in ((PARTITION_LAG, _LAG), (PARTITION_FETCH_OFFSET, _FETCH_OFFSET)):
+        family, values = partition[spec], list(map(read, partitions))
+        if min(values, default=0.0) >= 0:
+            family.keys, family.values = partition_labels.copy(), values
+        else:
+            present = [value >= 0 for value in values]
+            family.keys = list(itertools.compress(partition_labels, present))
+            family.values = list(itertools.compress(values, present))
+    return [*families, *partition.all()]
 
 
-# The loop above is what PARTITION_METRICS' rows say, written out: reading the rows generically
-# (a `Values` per partition, or each row over a topic's partitions at once) made building the
-# families 7-50% slower, depending on partitions per topic. A row added to PartitionLag
-# without the loop learning it would be silently unexported, so the rows are checked here.
+def _partition_labels(key: tuple[LabelValues, tuple[int, ...]]) -> tuple[LabelValues, ...]:
+    labels, partitions = key
+    return tuple([(*labels, str(partition)) for partition in partitions])
+
+
+_LAG = operator.attrgetter("lag")
+_FETCH_OFFSET = operator.attrgetter("last_source_fetch_offset")
+
+
+# The columns above are what PARTITION_METRICS' rows say, written out: reading the rows
+# generically (a `Values` per partition) made building the families slower. A row added to
+# PartitionLag without the columns learning it would be silently unexported, so the rows are
+# checked here.
 _PARTITION_ROWS = (
     (PARTITION_LAG, "lag", known),
     (PARTITION_FETCH_OFFSET, "last_source_fetch_offset", known),
@@ -723,7 +753,9 @@ class ConfluentSource(Source[ConfluentTarget]):
         self.admit(len(seen.links) + len(seen.topics), "links and mirror topics")
         # Only once the inventory is admitted: one call per link for its tasks.
         seen.links = await self._with_tasks(client, seen.links, details)
-        families = build_families(seen, self.config.cluster_id, self.config.partition_metrics)
+        families = build_families(
+            seen, self.config.cluster_id, self.config.partition_metrics, self.labels
+        )
         # The summed lags were just exported (TOPIC_LAG, one per topic in order): reuse them.
         topic_lags = next(f for f in families if f.spec is TOPIC_LAG).values
         details.failures.extend(

@@ -24,17 +24,18 @@ way to read a plain field: a table's rows are the `Plain` fields of shapes (`pla
 
 from __future__ import annotations
 
+import itertools
 import math
 import operator
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 
 from dataflow_exporter.errors import SchemaError
-from dataflow_exporter.families import Family, MetricSpec
+from dataflow_exporter.families import Family, LabelValues, MetricSpec
 from dataflow_exporter.sources.base import boolean, number, timestamp, unix_time
 from dataflow_exporter.sources.typed import at
 
@@ -43,24 +44,41 @@ from dataflow_exporter.sources.typed import at
 Conversion = Callable[[Any, str], float | None]
 
 
+# Conversions of a number that divide it by a constant, for the fast path of `Row.read`
+# (dividing by 1.0 leaves every float as it is).
+_PLAIN_NUMBERS: dict[Conversion, float] = {}
+
+
+C = TypeVar("C", bound=Conversion)
+
+
+def plain_number(divisor: float) -> Callable[[C], C]:
+    """Mark a conversion as a number divided by `divisor` (exactly what it computes): `Row.read`
+    divides an int or a finite float itself, and calls the conversion for anything else."""
+
+    def mark(conversion: C) -> C:
+        _PLAIN_NUMBERS[conversion] = divisor
+        return conversion
+
+    return mark
+
+
+@plain_number(1.0)
 def as_is(value: Any, what: str) -> float:
     """A count, a size in bytes or Unix seconds, as it is (an integer in a string too)."""
     return number(value, what)
 
 
+@plain_number(1000.0)
 def msecs(value: Any, what: str) -> float:
     """Milliseconds, exported in seconds."""
     return as_is(value, what) / 1000.0
 
 
+@plain_number(1e6)
 def micros(value: Any, what: str) -> float:
     """Microseconds, exported in seconds."""
     return as_is(value, what) / 1e6
-
-
-# Conversions of a number that divide it by a constant, for the fast path of `Row.read`
-# (dividing by 1.0 leaves every float as it is).
-_PLAIN_NUMBERS: dict[Conversion, float] = {as_is: 1.0, msecs: 1000.0, micros: 1e6}
 
 
 def unix_seconds(value: Any, what: str) -> float:
@@ -101,10 +119,12 @@ class Row:
     _attrs: tuple[str, ...] = field(init=False, repr=False, compare=False)
     _get: Callable[[Any], Any] = field(init=False, repr=False, compare=False)
     _divisor: float | None = field(init=False, repr=False, compare=False)
+    _flag: bool = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_attrs", tuple(self.attr.split(".")))
         object.__setattr__(self, "_divisor", _PLAIN_NUMBERS.get(self.convert))
+        object.__setattr__(self, "_flag", self.convert is flag)
         # One level (most fields): the attribute read in C; nested: walked, None-safe.
         get = operator.attrgetter(self.attr) if len(self._attrs) == 1 else self._walk
         object.__setattr__(self, "_get", get)
@@ -138,6 +158,8 @@ class Row:
                 # JSON has no NaN or infinity, but the lax decoder reads "NaN" and "inf"
                 # strings as floats: refused, as `number` refuses them.
                 raise SchemaError(f"{at(where, self.path)}: expected a finite number, got {node}")
+        elif self._flag and type(node) is bool:
+            return 1.0 if node else 0.0  # `flag`'s own answer, without its checks
         # Anything else (a string a field's type allows, a boolean) goes through the
         # conversion, which refuses what it cannot read with an error naming the field in the
         # words of the shape's decoder (`GET /x: data[3].lag: ...`, see `typed.worded`).
@@ -248,6 +270,10 @@ class Values(msgspec.Struct, frozen=True, gc=False):
         return self.values[self.table.position(metric)]
 
 
+_TABLE = operator.attrgetter("table")
+_VALUES = operator.attrgetter("values")
+
+
 class Families:
     """One poll's families of a table: the source fills its own specs by index, `add` the
     fields' samples."""
@@ -255,10 +281,8 @@ class Families:
     def __init__(self, table: Metrics) -> None:
         self._table = table
         self._by_spec = {spec: Family(spec) for spec in table.specs}
-        self._fields = [
-            (self._by_spec[f.spec].keys.append, self._by_spec[f.spec].values.append)
-            for f in table.fields
-        ]
+        self._columns = [self._by_spec[f.spec] for f in table.fields]
+        self._fields = [(family.keys.append, family.values.append) for family in self._columns]
 
     def __getitem__(self, spec: MetricSpec) -> Family:
         return self._by_spec[spec]
@@ -271,6 +295,25 @@ class Families:
             if value is not None:
                 add_key(labels)
                 add_value(value)
+
+    def add_many(self, labels: Sequence[LabelValues], values: Sequence[Values]) -> None:
+        """`add` for many entities at once, in order: each field's column in C-level passes
+        rather than a call per entity."""
+        if len(labels) != len(values):
+            raise ValueError(f"{len(labels)} label sets for {len(values)} entities' values")
+        if any(map(operator.is_not, map(_TABLE, values), itertools.repeat(self._table))):
+            raise ValueError("values read by another table")
+        if not values:
+            return
+        columns = zip(*map(_VALUES, values), strict=True)
+        for family, column in zip(self._columns, columns, strict=True):
+            if None in column:
+                present = [value is not None for value in column]
+                family.keys += itertools.compress(labels, present)
+                family.values += itertools.compress(column, present)
+            else:
+                family.keys += labels
+                family.values += column
 
     def all(self) -> list[Family]:
         """Every family, in the table's order."""

@@ -92,7 +92,10 @@ class Decoder(Generic[S]):
     def answer(self, answer: Answer) -> S:
         """The whole answer as `S`; a `schema` error naming the field it refuses, a `decode`
         error if the body is not JSON."""
-        return self.body(answer.body, answer.what)
+        try:
+            return self._decode(answer.body)  # as `body` does, a call fewer on the hot path
+        except (msgspec.MsgspecError, UnicodeDecodeError, RecursionError):
+            return self.body(answer.body, answer.what)
 
     def body(self, body: bytes | msgspec.Raw, where: str) -> S:
         """`body` (an answer's, or one entity's `msgspec.Raw`) as `S`; errors name `where`."""

@@ -158,6 +158,28 @@ def test_an_absent_field_gives_no_series_beside_a_present_one(body: bytes) -> No
     ]
 
 
+def test_many_entities_added_at_once_give_the_samples_one_by_one_would() -> None:
+    table, decoder = Metrics(_Pair), Decoder(_Pair)
+    bodies = [b'{"x": 1000, "y": 3}', b'{"y": 4}', b'{"x": 3000}', b"{}"]
+    values = [table.read(decoder.body(body, "p"), "p") for body in bodies]
+    labels = [("a",), ("b",), ("c",), ("d",)]
+    one_by_one, at_once = table.families(), table.families()
+    for label, read in zip(labels, values, strict=True):
+        one_by_one.add(label, read)
+    at_once.add_many(labels, values)
+    assert [f.samples for f in at_once.all()] == [f.samples for f in one_by_one.all()]
+    assert at_once.all()[0].samples == [(("a",), 1.0), (("c",), 3.0)]
+
+
+def test_many_entities_need_a_value_each_read_by_the_same_table() -> None:
+    table, other = Metrics(_Pair), Metrics(_Pair)
+    read = table.read(Decoder(_Pair).body(b'{"y": 1}', "p"), "p")
+    with pytest.raises(ValueError, match="2 label sets for 1"):
+        table.families().add_many([("a",), ("b",)], [read])
+    with pytest.raises(ValueError, match="another table"):
+        other.families().add_many([("a",)], [read])
+
+
 class _Retried(msgspec.Struct):
     retries: Annotated[float | None, Plain(spec("retries"), as_is, absent=0.0)] = None
 

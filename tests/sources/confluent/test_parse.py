@@ -13,7 +13,7 @@ import pytest
 from dataflow_exporter import config as config_mod
 from dataflow_exporter.config_models import Filter
 from dataflow_exporter.errors import ConfigError, Reason, SchemaError, UpstreamError
-from dataflow_exporter.families import Family, families_by_name
+from dataflow_exporter.families import Family, LabelMemo, families_by_name
 from dataflow_exporter.sources.confluent import (
     LINK_STATES,
     MIRROR_STATUSES,
@@ -235,6 +235,18 @@ def test_an_offset_of_minus_one_gets_no_fetch_offset_sample_but_keeps_its_lag() 
         ]
         == 0.0
     )
+
+
+def test_a_topics_partitions_of_the_last_poll_are_exported_as_this_polls_are() -> None:
+    memo = LabelMemo()
+    lags = [{"partition": 0, "lag": 1, "last_source_fetch_offset": 5}]
+    grown = [*lags, {"partition": 1, "lag": 2, "last_source_fetch_offset": 6}]
+    for partitions, expected in [(lags, ["0"]), (grown, ["0", "1"]), (lags, ["0"])]:
+        topics, _ = parse_mirror_topics(page([mirror_item(mirror_lags=partitions)]))
+        fams = families_by_name(build_families(Observation([], topics), CLUSTER, memo=memo))
+        lag = fams["confluent_mirror_partition_lag"]
+        assert [key[-1] for key in lag.keys] == expected
+        assert lag.values == [1.0, 2.0][: len(expected)]
 
 
 def test_the_partition_samples_are_what_the_partition_tables_rows_read() -> None:
