@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import itertools
 import math
 import re
 import time
@@ -60,7 +61,15 @@ from dataflow_exporter import known_secrets, thresholds
 from dataflow_exporter.auth import Auth, BearerAuth, SecretReader
 from dataflow_exporter.config_models import Duration, Filter, Shard, TargetConfig, not_both
 from dataflow_exporter.errors import Reason, SchemaError, UpstreamError
-from dataflow_exporter.families import Family, MetricSpec, State, StateSet, Unknown
+from dataflow_exporter.families import (
+    Family,
+    LabelMemo,
+    LabelValues,
+    MetricSpec,
+    State,
+    StateSet,
+    Unknown,
+)
 from dataflow_exporter.log import get_logger
 from dataflow_exporter.sources.base import (
     AnswerMemo,
@@ -521,38 +530,65 @@ def remember(
 
 
 def build_families(
-    readings: Sequence[FlowReading], memory: Mapping[int, FlowMemory], now: float
+    readings: Sequence[FlowReading],
+    memory: Mapping[int, FlowMemory],
+    now: float,
+    memo: LabelMemo | None = None,
 ) -> list[Family]:
-    """Translate one poll's readings (and what is remembered) into Etlworks families."""
+    """Translate one poll's readings (and what is remembered) into Etlworks families
+    (`memo`: the source's label sets of its last poll, `LabelMemo`)."""
+    # Family by family over every flow, each in a few C-level passes rather than a call per
+    # flow and family.
     families = METRICS.families()
+    flow_ids = [str(reading.flow.id) for reading in readings]
     found = families[FLOW_FOUND]
-    status = families[LAST_STATUS]
+    found.keys = [(flow_id,) for flow_id in flow_ids]
+    found.values = [1.0 if reading.found else 0.0 for reading in readings]
+    ran = [
+        (flow_id, reading.flow, e)
+        for flow_id, reading in zip(flow_ids, readings, strict=True)
+        if (e := reading.execution) is not None
+    ]
+    labels: list[LabelValues] = [(flow_id, flow.name or e.flow_name) for flow_id, flow, e in ran]
+    executions = [e for _, _, e in ran]
+    STATUSES.one_hot_many(families[LAST_STATUS], labels, [e.status for e in executions], memo)
+    families.add_many(labels, [e.values for e in executions])
+    seconds = [execution_duration(e, now) for e in executions]
+    timed = [s is not None for s in seconds]
     duration = families[LAST_DURATION]
+    duration.keys = list(itertools.compress(labels, timed))
+    duration.values = [s for s in seconds if s is not None]
     records = families[LAST_RECORDS]
+    records.keys = [
+        (*label, field)
+        for label, e in zip(labels, executions, strict=True)
+        for field, _ in e.records
+    ]
+    records.values = [float(count) for e in executions for _, count in e.records]
+    remembered = [memory.get(flow.id) for _, flow, _ in ran]
+    succeeded = [m is not None and m.last_success is not None for m in remembered]
     success = families[LAST_SUCCESS]
-    executions = families[EXECUTIONS]
-    for reading in readings:
-        flow_id = str(reading.flow.id)
-        found.add((flow_id,), 1 if reading.found else 0)
-        e = reading.execution
-        if e is None:
-            continue
-        labels = (flow_id, reading.flow.name or e.flow_name)
-        STATUSES.one_hot(status, labels, e.status)
-        families.add(labels, e.values)
-        seconds = execution_duration(e, now)
-        if seconds is not None:
-            duration.add(labels, seconds)
-        for field, count in e.records:
-            records.add((*labels, field), count)
-        remembered = memory.get(reading.flow.id)
-        if remembered is None:
-            continue
-        if remembered.last_success is not None:
-            success.add(labels, remembered.last_success)
-        for final, total in zip(FINISHED, remembered.totals, strict=True):
-            executions.add((*labels, final), total)
+    success.keys = list(itertools.compress(labels, succeeded))
+    success.values = [
+        m.last_success for m in remembered if m is not None and m.last_success is not None
+    ]
+    kept = [m is not None for m in remembered]
+    totals = [m.totals for m in remembered if m is not None]
+    counted = families[EXECUTIONS]
+    kept_labels = list(itertools.compress(labels, kept))
+    if memo is None:
+        blocks = list(map(_finished_labels, kept_labels))
+    else:
+        blocks = memo.label_sets(EXECUTIONS.name, kept_labels, _finished_labels)
+    counted.keys = list(itertools.chain.from_iterable(blocks))
+    # One total per status of FINISHED (`fold_execution`); were it not, the renderer would
+    # refuse the family's label sets and values for differing in number.
+    counted.values = [float(total) for flow_totals in totals for total in flow_totals]
     return families.all()
+
+
+def _finished_labels(labels: LabelValues) -> tuple[LabelValues, ...]:
+    return tuple([(*labels, final) for final in FINISHED])
 
 
 # Final statuses that need a person are those EtlworksFlowFailed selects (`error` by default:
@@ -734,7 +770,7 @@ class EtlworksSource(Source[EtlworksTarget]):
         memory = remember(self.memory, readings, self.since, {f.id for f in flows})
         now = self.clock()
         result = PollResult(
-            families=build_families(readings, memory, now),
+            families=build_families(readings, memory, now, self.labels),
             broken=broken_entities(readings, now, self.alerts),
         )
         missing = [r.flow.id for r in readings if not r.found]

@@ -54,7 +54,7 @@ import functools
 import hashlib
 import itertools
 import urllib.parse
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -121,6 +121,9 @@ MIRROR_LOG_PAGE_ROWS = 100
 MIRROR_LOG_PAGES = 3
 # `peerdb_mirror_recent_errors` counts the error rows read that are younger than this.
 RECENT_ERRORS_SECONDS = 900.0
+# A batches answer longer than this is remembered by a digest, a shorter one as it is (the
+# answer of two batches PeerDB gives is about 350 bytes).
+DIGEST_FROM_BYTES = 1024
 # A remembered error text is kept to this length: the status page scrubs and shows less.
 MAX_ERROR_TEXT = 16384
 
@@ -309,8 +312,8 @@ class _Answer(msgspec.Struct, gc=False, kw_only=True, rename="camel"):
     error_message: str | None = None
 
 
-class ListedMirror(msgspec.Struct, gc=False, rename="camel"):
-    """One `ListMirrorsItem` of `mirrors/list`."""
+class ListedMirror(msgspec.Struct, frozen=True, gc=False, rename="camel"):
+    """One `ListMirrorsItem` of `mirrors/list` (hashable: the last poll's are remembered)."""
 
     name: str
     status: str | Integer | None = None  # FlowStatus, by name or code; absent before v0.36.7
@@ -517,10 +520,13 @@ def check_ok(answer: _Answer, what: str) -> None:
 
 
 def content_digest(body: bytes) -> bytes:
-    """A digest of an answer's bytes. protojson's spacing is fixed per flow-api binary
-    (protobuf-go's `detrand` is seeded by the binary), so one server writes the same content as
-    the same bytes; an upgraded server's other spacing reads as a change, which costs a call,
-    never a stale value."""
+    """What tells an answer from the last poll's: its bytes themselves while short (comparing
+    a few hundred bytes costs less than hashing them), else a digest of them. protojson's
+    spacing is fixed per flow-api binary (protobuf-go's `detrand` is seeded by the binary),
+    so one server writes the same content as the same bytes; an upgraded server's other
+    spacing reads as a change, which costs a call, never a stale value."""
+    if len(body) <= DIGEST_FROM_BYTES:
+        return body
     return hashlib.blake2b(body, digest_size=16).digest()
 
 
@@ -557,10 +563,19 @@ _INSTANCE_INFO = Decoder(InstanceInfo)
 
 def read_mirror_list(answer: Answer) -> list[Mirror]:
     """`GET mirrors/list` -> mirrors (createdAt is epoch milliseconds here)."""
-    return [
-        _listed_mirror(item, f"mirrors[{i}]")
-        for i, item in enumerate(_decoded(_MIRROR_LIST, answer).mirrors or ())
-    ]
+    return mirror_list(answer, {})[0]
+
+
+def mirror_list(
+    answer: Answer, last: Mapping[ListedMirror, Mirror]
+) -> tuple[list[Mirror], dict[ListedMirror, Mirror]]:
+    """`read_mirror_list`, where an item equal to one of the last poll's (`last`, by item)
+    is the mirror read from it then; and this poll's mirrors by item, for the next poll. A
+    mirror whose item fails its own field is read again: its error names its place."""
+    items = _decoded(_MIRROR_LIST, answer).mirrors or ()
+    get = last.get
+    mirrors = [get(item) or _listed_mirror(item, f"mirrors[{i}]") for i, item in enumerate(items)]
+    return mirrors, {item: m for item, m in zip(items, mirrors, strict=True) if not m.time_error}
 
 
 def _listed_mirror(item: ListedMirror, what: str) -> Mirror:
@@ -822,11 +837,10 @@ def _broken_mirror(
 ) -> BrokenEntity | None:
     if m.status is None:
         return None
-    errors = (seen.errors or {}).get(m.name)
-    text = errors.last.message if errors is not None else ""
-    names = (("mirror", m.name),)
+    errors = seen.errors.get(m.name) if seen.errors else None
     if isinstance(m.status, Unknown) or limits.broken_state(m.status):
-        return BrokenEntity("mirror", names, str(m.status), text)
+        text = errors.last.message if errors is not None else ""
+        return BrokenEntity("mirror", (("mirror", m.name),), str(m.status), text)
     if m.status != "STATUS_RUNNING":
         return None
     notes = []
@@ -838,7 +852,10 @@ def _broken_mirror(
         notes.append("erroring")
     if not notes:
         return None
-    return BrokenEntity("mirror", names, ", ".join(["STATUS_RUNNING", *notes]), text)
+    text = errors.last.message if errors is not None else ""
+    return BrokenEntity(
+        "mirror", (("mirror", m.name),), ", ".join(["STATUS_RUNNING", *notes]), text
+    )
 
 
 def _size(size: float) -> str:
@@ -894,7 +911,7 @@ class _Kept(msgspec.Struct, gc=False):
     every poll, holding untracked records only."""
 
     status: State | None
-    batches: bytes | None = None  # a digest of the `cdc/batches` answer, None: not read
+    batches: bytes | None = None  # the `cdc/batches` answer's `content_digest`, None: unread
     # What that answer says: the same bytes in the next poll are not read again.
     read: Batch | None = None
     # Rows read in a poll whose state and batches answer were those of the poll before.
@@ -943,6 +960,8 @@ class PeerDBSource(Source[PeerDBTarget]):
         # rows read keeps its last error time (pruned to the mirrors listed).
         self._last_errors: dict[str, MirrorError] = {}
         self._kept: dict[str, _Kept] = {}
+        # The last poll's mirrors by their `mirrors/list` item: an unchanged item is not read.
+        self._listed: dict[ListedMirror, Mirror] = {}
 
     def route_missing(self, exc: UpstreamError) -> bool:
         """grpc-gateway's routing 404 (`{"code":5,"message":"Not Found"}`): the release has no
@@ -964,7 +983,7 @@ class PeerDBSource(Source[PeerDBTarget]):
     async def poll(self, client: UpstreamClient) -> PollResult:
         """The mirror list, then each mirror's details and each source peer's slots."""
         details = self.details()
-        listed = read_mirror_list(await self._inventory(client))
+        listed, self._listed = mirror_list(await self._inventory(client), self._listed)
         selected = [m for m in listed if self._selected(m.name)]
         mirrors = [m for m in selected if self.shard.owns(m.name)]
         self.admit(len(mirrors), "mirrors/list: mirrors")

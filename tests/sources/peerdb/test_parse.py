@@ -13,6 +13,7 @@ from dataflow_exporter.families import State, Unknown, families_by_name
 from dataflow_exporter.snapshot import build_snapshot
 from dataflow_exporter.sources.fields import Values
 from dataflow_exporter.sources.peerdb import (
+    DIGEST_FROM_BYTES,
     FLOW_STATUSES,
     INSTANCE_STATUSES,
     MIB,
@@ -28,6 +29,7 @@ from dataflow_exporter.sources.peerdb import (
     content_digest,
     flow_status,
     mirror_errors,
+    mirror_list,
     read_batches,
     read_instance,
     read_mirror_list,
@@ -360,6 +362,25 @@ def test_an_absurd_creation_time_is_that_mirrors_error(created_ms: object) -> No
     assert bad.time_error.startswith("mirrors[1].createdAt: time out of range")
 
 
+def test_an_unchanged_list_item_is_the_mirror_read_from_it_the_poll_before() -> None:
+    items = [
+        {"name": "a", "status": "STATUS_RUNNING", "createdAt": 1742471944000},
+        {"name": "b", "status": "STATUS_RUNNING", "createdAt": 1742471944000},
+    ]
+    first, last = mirror_list(answer({"mirrors": items}), {})
+    items[1]["status"] = "STATUS_PAUSED"
+    again, _ = mirror_list(answer({"mirrors": items}), last)
+    assert again[0] is first[0]
+    assert again[1].status == "STATUS_PAUSED"
+
+
+def test_a_list_item_whose_time_fails_is_read_again_and_named_by_its_new_place() -> None:
+    broken = {"name": "m", "createdAt": 1e300}
+    _, last = mirror_list(answer({"mirrors": [{"name": "ok"}, broken]}), {})
+    (moved,), _ = mirror_list(answer({"mirrors": [broken]}), last)
+    assert moved.time_error.startswith("mirrors[0].createdAt: time out of range")
+
+
 def test_an_old_servers_error_text_is_scrubbed_before_it_is_cut() -> None:
     # A peer's password the exporter never knew, straddling the 200-character cut.
     text = "x" * 180 + " postgres://etl:Peer-Dsn-Pw-0123@db/app"
@@ -506,12 +527,20 @@ def test_a_mirror_log_time_outside_1970_to_9999_is_a_schema_error() -> None:
         log_rows(payload)
 
 
-def test_a_batches_answer_is_digested_by_its_bytes() -> None:
+def test_a_batches_answer_is_told_apart_by_its_bytes() -> None:
     body = b'{"total":"3","cdcBatches":[{"numRows":"1"}]}'
     assert content_digest(body) == content_digest(bytes(body))
     assert content_digest(body) != content_digest(body.replace(b'"1"', b'"2"'))
     # Another build's spacing reads as a change: one more rows call, never a stale value.
     assert content_digest(body) != content_digest(body.replace(b",", b", "))
+
+
+def test_a_short_answer_is_its_own_digest_and_a_longer_one_is_hashed() -> None:
+    short = b"x" * DIGEST_FROM_BYTES
+    assert content_digest(short) == short
+    long = short + b"y"
+    assert len(content_digest(long)) == 16
+    assert content_digest(long) != content_digest(short + b"z")  # the end counts too
 
 
 @pytest.mark.parametrize(
