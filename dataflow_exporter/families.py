@@ -215,9 +215,15 @@ class LabelMemo:
         """Each entity's label sets in `family` (`make(key)` makes them from the entity's
         `key`, which must say everything they are made of): the last poll's where it had the
         key. Remembered for the next poll, for these keys only."""
-        get = self.kept.get(family, {}).get
-        blocks = [get(key) or make(key) for key in keys]
-        self.kept[family] = dict(zip(keys, blocks, strict=True))
+        # Changed in place rather than made anew: entries that stay are then old objects the
+        # collector's young generation does not walk again, poll after poll.
+        kept = self.kept.setdefault(family, {})
+        get, add = kept.get, kept.setdefault
+        blocks = [get(key) or add(key, make(key)) for key in keys]
+        now = set(keys)
+        if len(kept) != len(now):
+            for gone in kept.keys() - now:
+                del kept[gone]
         return blocks
 
 

@@ -1074,15 +1074,15 @@ MUTANTS = (
     Mutant(
         "label-memo-never-reuses",
         "dataflow_exporter/families.py",
-        "blocks = [get(key) or make(key) for key in keys]",
+        "blocks = [get(key) or add(key, make(key)) for key in keys]",
         "blocks = [make(key) for key in keys]",
         ("tests/test_families.py",),
     ),
     Mutant(
         "label-memo-keeps-entities-gone",
         "dataflow_exporter/families.py",
-        "self.kept[family] = dict(zip(keys, blocks, strict=True))",
-        "self.kept.setdefault(family, {}).update(zip(keys, blocks, strict=True))",
+        "        if len(kept) != len(now):\n",
+        "        if False:\n",
         ("tests/test_families.py",),
     ),
     Mutant(

@@ -165,6 +165,8 @@ def test_label_sets_are_made_again_for_a_key_the_last_poll_did_not_have() -> Non
     again = memo.label_sets("f", [("t", 2), ("t", 3)], make)
     assert made == [("t", 2), ("t", 3)]
     assert again[1] == (("t", "0"), ("t", "1"), ("t", "2"))
+    memo.label_sets("f", [("t", 3), ("u", 1)], make)  # as many as before, one gone
+    assert set(memo.kept["f"]) == {("t", 3), ("u", 1)}
 
 
 @pytest.mark.parametrize("current", ["PAUSING", "SOMETHING_NEW"])
