@@ -1669,6 +1669,20 @@ MUTANTS = (
         ("tests/sources/peerdb/test_parse.py",),
     ),
     Mutant(
+        "peerdb-changed-rows-answer-reused",
+        "dataflow_exporter/sources/peerdb.py",
+        "before.rows_read is not None and before.rows_answer == digest",
+        "before.rows_read is not None and before.rows_answer != digest",
+        ("tests/sources/peerdb/test_detail_reuse.py",),
+    ),
+    Mutant(
+        "peerdb-same-rows-answer-read-again",
+        "dataflow_exporter/sources/peerdb.py",
+        "                return before.rows_read, digest\n",
+        "                return read_total_rows(answer), digest\n",
+        ("tests/sources/peerdb/test_detail_reuse.py",),
+    ),
+    Mutant(
         "peerdb-changed-batches-answer-reused",
         "dataflow_exporter/sources/peerdb.py",
         "before.read is not None and before.batches == digest",

@@ -914,6 +914,9 @@ class _Kept(msgspec.Struct, gc=False):
     batches: bytes | None = None  # the `cdc/batches` answer's `content_digest`, None: unread
     # What that answer says: the same bytes in the next poll are not read again.
     read: Batch | None = None
+    # The last `total_rows_synced` answer read (its `content_digest`) and what it says.
+    rows_answer: bytes | None = None
+    rows_read: Values | None = None
     # Rows read in a poll whose state and batches answer were those of the poll before.
     rows: Values | None = None
     rows_at: float = 0.0
@@ -1157,20 +1160,31 @@ class PeerDBSource(Source[PeerDBTarget]):
             and details.reused("rows_synced")
         ):
             after.rows, after.rows_at = before.rows, before.rows_at
+            after.rows_answer, after.rows_read = before.rows_answer, before.rows_read
             seen.rows[name] = before.rows
             return
-        rows = await self._rows(client, details, name)
-        if rows is not None:
-            seen.rows[name] = rows
+        read_rows = await self._rows(client, details, name, before)
+        if read_rows is not None:
+            rows, after.rows_answer = read_rows
+            seen.rows[name] = after.rows_read = rows
             if steady:
                 after.rows, after.rows_at = rows, now
 
-    async def _rows(self, client: UpstreamClient, details: Details, name: str) -> Values | None:
-        async def call() -> Values:
-            return read_total_rows(await client.get(api_path(ROWS_PATH, name)))
+    async def _rows(
+        self, client: UpstreamClient, details: Details, name: str, before: _Kept | None
+    ) -> tuple[Values, bytes] | None:
+        """The rows synced and the answer's digest; an answer whose bytes are those of the
+        last one read (`before`) says what that one said, and is not read again."""
+
+        async def call() -> tuple[Values, bytes]:
+            answer = await client.get(api_path(ROWS_PATH, name))
+            digest = content_digest(answer.body)
+            if before is not None and before.rows_read is not None and before.rows_answer == digest:
+                return before.rows_read, digest
+            return read_total_rows(answer), digest
 
         rows = await details.fetch(f"mirror {name}", "rows_synced", call, capability="rows_synced")
-        return rows if isinstance(rows, Values) else None
+        return rows if isinstance(rows, tuple) else None
 
     async def _batch(
         self, client: UpstreamClient, details: Details, name: str, before: _Kept | None

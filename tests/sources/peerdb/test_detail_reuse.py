@@ -14,7 +14,13 @@ import pytest
 from aiohttp import web
 
 from dataflow_exporter.sources import peerdb
-from dataflow_exporter.sources.peerdb import REUSE_SECONDS, Batch, read_batches
+from dataflow_exporter.sources.fields import Values
+from dataflow_exporter.sources.peerdb import (
+    REUSE_SECONDS,
+    Batch,
+    read_batches,
+    read_total_rows,
+)
 from dataflow_exporter.upstream import Answer, new_session
 from tests.support.helpers import Polled, poll_once, value
 from tests.support.loopback import serving
@@ -259,6 +265,28 @@ async def test_a_batches_answer_byte_identical_to_the_last_is_not_read_again(
     fake.running_rows = 25
     await poller.poll()
     assert read["batches"] == 2
+
+
+async def test_a_rows_answer_byte_identical_to_the_last_is_not_read_again(
+    fake: FakePeerDB, session: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    read = Counter[str]()
+
+    def counted(answer: Answer) -> Values:
+        read["rows"] += 1
+        return read_total_rows(answer)
+
+    monkeypatch.setattr(peerdb, "read_total_rows", counted)
+    fake.status = "STATUS_SNAPSHOT"  # rows asked every poll
+    poller = Poller(fake, session)
+    await poller.poll()
+    assert await poller.poll() == {"batches": 1, "rows": 1}
+    assert read["rows"] == 1
+    assert value(poller.text, ROWS, mirror=NAME) == 1000
+    fake.rows = 1200
+    await poller.poll()
+    assert read["rows"] == 2
+    assert value(poller.text, ROWS, mirror=NAME) == 1200
 
 
 async def test_a_kept_value_is_asked_again_once_it_is_reuse_seconds_old(
