@@ -1114,6 +1114,30 @@ MUTANTS = (
         ("tests/sources/etlworks/test_parse.py", "tests/sources/etlworks/test_source.py"),
     ),
     Mutant(
+        "rfc3339-fast-path-takes-local-times",
+        "dataflow_exporter/sources/base.py",
+        "if parsed.tzinfo is None or not EARLIEST_TIME <= seconds <= LATEST_TIME:",
+        "if not EARLIEST_TIME <= seconds <= LATEST_TIME:",
+        (
+            "tests/sources/test_fields.py",
+            "tests/sources/test_base.py",
+            "tests/sources/peerdb/test_parse.py",
+            "tests/sources/feldera",
+        ),
+    ),
+    Mutant(
+        "rfc3339-fast-path-takes-any-year",
+        "dataflow_exporter/sources/base.py",
+        "if parsed.tzinfo is None or not EARLIEST_TIME <= seconds <= LATEST_TIME:",
+        "if parsed.tzinfo is None:",
+        (
+            "tests/sources/test_fields.py",
+            "tests/sources/test_base.py",
+            "tests/sources/peerdb/test_parse.py",
+            "tests/sources/feldera",
+        ),
+    ),
+    Mutant(
         "reuse-sees-no-change",
         "dataflow_exporter/exposition.py",
         "changes = sum(map(operator.ne, values, previous.values))",

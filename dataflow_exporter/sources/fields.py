@@ -36,7 +36,7 @@ import msgspec
 
 from dataflow_exporter.errors import SchemaError
 from dataflow_exporter.families import Family, LabelValues, MetricSpec
-from dataflow_exporter.sources.base import boolean, number, timestamp, unix_time
+from dataflow_exporter.sources.base import boolean, number, rfc3339_seconds, timestamp, unix_time
 from dataflow_exporter.sources.typed import at
 
 # How a field's value becomes a sample value: given the value and its path for error messages,
@@ -120,11 +120,13 @@ class Row:
     _get: Callable[[Any], Any] = field(init=False, repr=False, compare=False)
     _divisor: float | None = field(init=False, repr=False, compare=False)
     _flag: bool = field(init=False, repr=False, compare=False)
+    _rfc3339: bool = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_attrs", tuple(self.attr.split(".")))
         object.__setattr__(self, "_divisor", _PLAIN_NUMBERS.get(self.convert))
         object.__setattr__(self, "_flag", self.convert is flag)
+        object.__setattr__(self, "_rfc3339", self.convert is rfc3339)
         # One level (most fields): the attribute read in C; nested: walked, None-safe.
         get = operator.attrgetter(self.attr) if len(self._attrs) == 1 else self._walk
         object.__setattr__(self, "_get", get)
@@ -160,6 +162,10 @@ class Row:
                 raise SchemaError(f"{at(where, self.path)}: expected a finite number, got {node}")
         elif self._flag and type(node) is bool:
             return 1.0 if node else 0.0  # `flag`'s own answer, without its checks
+        elif self._rfc3339 and type(node) is str:
+            seconds = rfc3339_seconds(node)  # `rfc3339`'s answer when it has one to give
+            if seconds is not None:
+                return seconds
         # Anything else (a string a field's type allows, a boolean) goes through the
         # conversion, which refuses what it cannot read with an error naming the field in the
         # words of the shape's decoder (`GET /x: data[3].lag: ...`, see `typed.worded`).
