@@ -273,12 +273,16 @@ class SeriesRenderer:
         cuts = array("I", map(previous.cuts.__getitem__, positions))
         value_starts = list(map(operator.add, line_starts, cuts))
         heads = list(map(block.__getitem__, map(slice, line_starts, value_starts)))
-        value_ends = map(_BEFORE, map(starts.__getitem__, map(_NEXT, positions)))
-        texts = list(map(block.__getitem__, map(slice, value_starts, value_ends)))
-        old_values = map(previous.values.__getitem__, positions)
-        changed = list(itertools.compress(itertools.count(), map(operator.ne, values, old_values)))
-        for i, text in zip(changed, format_values([values[i] for i in changed]), strict=True):
-            texts[i] = text
+        old_values = list(map(previous.values.__getitem__, positions))
+        if 2 * sum(map(operator.ne, values, old_values)) > len(values):
+            texts = format_values(values)  # most values changed: all written anew at once
+        else:
+            value_ends = map(_BEFORE, map(starts.__getitem__, map(_NEXT, positions)))
+            texts = list(map(block.__getitem__, map(slice, value_starts, value_ends)))
+            moved = map(operator.ne, values, old_values)
+            changed = list(itertools.compress(itertools.count(), moved))
+            for i, text in zip(changed, format_values([values[i] for i in changed]), strict=True):
+                texts[i] = text
         if new:
             spec = family.spec
             new_head = self._head_maker(spec)
@@ -290,9 +294,9 @@ class SeriesRenderer:
                 heads[i], cuts[i], texts[i] = head, len(head), text
         if len(set(heads)) != len(heads):
             return None
-        lines = itertools.chain.from_iterable(zip(heads, texts, itertools.repeat(b"\n")))
+        block = b"\n".join(map(operator.add, heads, texts)) + b"\n" if heads else b""
         lengths = array("I", map(_NEXT, map(operator.add, cuts, map(len, texts))))
-        return _Rendered(keys, array("d", values), b"".join(lines), lengths, cuts)
+        return _Rendered(keys, array("d", values), block, lengths, cuts)
 
     def _head_maker(self, spec: MetricSpec) -> Callable[[tuple[str, ...]], str]:
         template = self._templates.get(spec)

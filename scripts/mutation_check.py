@@ -1138,6 +1138,20 @@ MUTANTS = (
         ),
     ),
     Mutant(
+        "moved-empty-family-renders-a-newline",
+        "dataflow_exporter/exposition.py",
+        'b"\\n".join(map(operator.add, heads, texts)) + b"\\n" if heads else b""',
+        'b"\\n".join(map(operator.add, heads, texts)) + b"\\n"',
+        ("tests/test_exposition.py",),
+    ),
+    Mutant(
+        "metrics-one-row-read-from-nothing",
+        "dataflow_exporter/sources/fields.py",
+        "return Values(self, (readers[0](container, where),))",
+        "return Values(self, (None,))",
+        ("tests/sources/test_fields.py",),
+    ),
+    Mutant(
         "reuse-sees-no-change",
         "dataflow_exporter/exposition.py",
         "changes = sum(map(operator.ne, values, previous.values))",

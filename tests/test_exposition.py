@@ -313,6 +313,12 @@ def test_label_sets_that_came_went_and_moved_render_as_fresh_poll_after_poll() -
         assert again.blocks == build_snapshot([_family(LAG, items)], LABELS, 10_000, {}, 0.0).blocks
 
 
+def test_a_family_whose_series_all_went_renders_nothing() -> None:
+    renderer = SeriesRenderer(LABELS)
+    build_snapshot([_family(LAG, [(("a", "0"), 1.0)])], LABELS, 10, {}, 0.0, renderer)
+    assert renderer.render(_family(LAG, [])) == (b"", 0)
+
+
 def test_a_new_label_set_that_renders_like_a_remembered_one_is_not_a_second_series() -> None:
     renderer = SeriesRenderer(LABELS)
     build_snapshot(

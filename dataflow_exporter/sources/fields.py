@@ -257,7 +257,10 @@ class Metrics:
 
     def read(self, container: Any, where: str) -> Values:
         """Every `Row` of the table read from one entity's decoded shape at `where`."""
-        return Values(self, tuple([read(container, where) for read in self._readers]))
+        readers = self._readers
+        if len(readers) == 1:  # most answers' tables: a comprehension's call fewer
+            return Values(self, (readers[0](container, where),))
+        return Values(self, tuple([read(container, where) for read in readers]))
 
     def families(self) -> Families:
         """Empty families for one poll, one per row."""
