@@ -1778,13 +1778,6 @@ MUTANTS = (
         ("tests/sources/peerdb/test_parse.py",),
     ),
     Mutant(
-        "peerdb-slot-lag-not-finite",
-        "dataflow_exporter/sources/peerdb.py",
-        "lag_in_mb: Annotated[Finite | None",
-        "lag_in_mb: Annotated[float | None",
-        ("tests/sources/peerdb/test_parse.py",),
-    ),
-    Mutant(
         "peerdb-slot-lag-in-mib",
         "dataflow_exporter/sources/peerdb.py",
         "return as_is(value, what) * MIB",

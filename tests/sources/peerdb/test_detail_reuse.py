@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,13 +14,7 @@ import pytest
 from aiohttp import web
 
 from dataflow_exporter.sources import peerdb
-from dataflow_exporter.sources.fields import Values
-from dataflow_exporter.sources.peerdb import (
-    REUSE_SECONDS,
-    Batch,
-    read_batches,
-    read_total_rows,
-)
+from dataflow_exporter.sources.peerdb import REUSE_SECONDS
 from dataflow_exporter.upstream import Answer, new_session
 from tests.support.helpers import Polled, poll_once, value
 from tests.support.loopback import serving
@@ -247,45 +241,46 @@ async def test_a_running_mirrors_new_batch_shows_the_poll_it_ends(
     assert value(poller.text, BATCH_END, mirror=NAME) == 1767225900
 
 
+def _counting(monkeypatch: pytest.MonkeyPatch, reader: str) -> Counter[str]:
+    """Count the answers the PeerDB reader named `reader` decodes, under its name."""
+    read = Counter[str]()
+    original: Callable[[Answer], Any] = getattr(peerdb, reader)
+
+    def counted(answer: Answer) -> Any:
+        read[reader] += 1
+        return original(answer)
+
+    monkeypatch.setattr(peerdb, reader, counted)
+    return read
+
+
 async def test_a_batches_answer_byte_identical_to_the_last_is_not_read_again(
     fake: FakePeerDB, session: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    read = Counter[str]()
-
-    def counted(answer: Answer) -> Batch:
-        read["batches"] += 1
-        return read_batches(answer)
-
-    monkeypatch.setattr(peerdb, "read_batches", counted)
+    read = _counting(monkeypatch, "read_batches")
     poller = Poller(fake, session)
     await poller.poll()
     assert await poller.poll() == {"batches": 1, "rows": 1}
-    assert read["batches"] == 1
+    assert read["read_batches"] == 1
     assert value(poller.text, BATCH_END, mirror=NAME) == 1767225610
     fake.running_rows = 25
     await poller.poll()
-    assert read["batches"] == 2
+    assert read["read_batches"] == 2
 
 
 async def test_a_rows_answer_byte_identical_to_the_last_is_not_read_again(
     fake: FakePeerDB, session: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    read = Counter[str]()
-
-    def counted(answer: Answer) -> Values:
-        read["rows"] += 1
-        return read_total_rows(answer)
-
-    monkeypatch.setattr(peerdb, "read_total_rows", counted)
+    read = _counting(monkeypatch, "read_total_rows")
     fake.status = "STATUS_SNAPSHOT"  # rows asked every poll
     poller = Poller(fake, session)
     await poller.poll()
     assert await poller.poll() == {"batches": 1, "rows": 1}
-    assert read["rows"] == 1
+    assert read["read_total_rows"] == 1
     assert value(poller.text, ROWS, mirror=NAME) == 1000
     fake.rows = 1200
     await poller.poll()
-    assert read["rows"] == 2
+    assert read["read_total_rows"] == 2
     assert value(poller.text, ROWS, mirror=NAME) == 1200
 
 

@@ -28,6 +28,7 @@ from dataflow_exporter.sources.peerdb import (
     build_families,
     content_digest,
     flow_status,
+    mebibytes,
     mirror_errors,
     mirror_list,
     read_batches,
@@ -439,6 +440,13 @@ def test_safe_wal_size_is_an_int64_string_in_bytes_and_absent_when_not_sent() ->
     assert missing.safe_wal_bytes is None
     family = families_by_name(build_families(Observation([], {}, {}, [missing], None)))
     assert family["peerdb_slot_safe_wal_size_bytes"].samples == []
+
+
+def test_the_mib_conversion_computes_what_its_fast_path_divides_by() -> None:
+    # `Row.read` divides a decoded number by 1 / MIB itself (`plain_number`); the conversion,
+    # called for anything else, must give the same.
+    assert mebibytes(3, "w") == 3 / (1 / MIB) == 3 * MIB
+    assert mebibytes("2.5", "w") == 2.5 * MIB
 
 
 @pytest.mark.parametrize("lag", ["nan", "inf", "-inf", "many"])
