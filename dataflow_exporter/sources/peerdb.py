@@ -77,6 +77,7 @@ from dataflow_exporter.families import (
 )
 from dataflow_exporter.sources.base import (
     GONE,
+    AnswerMemo,
     BrokenEntity,
     DetailFailure,
     Details,
@@ -912,11 +913,6 @@ class _Kept(msgspec.Struct, gc=False):
 
     status: State | None
     batches: bytes | None = None  # the `cdc/batches` answer's `content_digest`, None: unread
-    # What that answer says: the same bytes in the next poll are not read again.
-    read: Batch | None = None
-    # The last `total_rows_synced` answer read (its `content_digest`) and what it says.
-    rows_answer: bytes | None = None
-    rows_read: Values | None = None
     # Rows read in a poll whose state and batches answer were those of the poll before.
     rows: Values | None = None
     rows_at: float = 0.0
@@ -965,6 +961,9 @@ class PeerDBSource(Source[PeerDBTarget]):
         self._kept: dict[str, _Kept] = {}
         # The last poll's mirrors by their `mirrors/list` item: an unchanged item is not read.
         self._listed: dict[ListedMirror, Mirror] = {}
+        # Each mirror's last batches and rows answers and what they say (`AnswerMemo`).
+        self._batch_answers: AnswerMemo[Batch] = AnswerMemo()
+        self._rows_answers: AnswerMemo[Values] = AnswerMemo()
 
     def route_missing(self, exc: UpstreamError) -> bool:
         """grpc-gateway's routing 404 (`{"code":5,"message":"Not Found"}`): the release has no
@@ -986,6 +985,8 @@ class PeerDBSource(Source[PeerDBTarget]):
     async def poll(self, client: UpstreamClient) -> PollResult:
         """The mirror list, then each mirror's details and each source peer's slots."""
         details = self.details()
+        self._batch_answers.begin()
+        self._rows_answers.begin()
         listed, self._listed = mirror_list(await self._inventory(client), self._listed)
         selected = [m for m in listed if self._selected(m.name)]
         mirrors = [m for m in selected if self.shard.owns(m.name)]
@@ -1044,6 +1045,8 @@ class PeerDBSource(Source[PeerDBTarget]):
             if isinstance(slot.wal_status, Unknown):
                 result.unknown_values.append(("wal_status", str(slot.wal_status)))
         result.broken = broken_entities(observation, now, self.alerts)
+        self._batch_answers.finish()
+        self._rows_answers.finish()
         return details.into(result)
 
     async def _inventory(self, client: UpstreamClient) -> Answer:
@@ -1133,12 +1136,12 @@ class PeerDBSource(Source[PeerDBTarget]):
             ):
                 after.batch, after.batch_at = before.batch, before.batch_at
                 seen.batches[name] = before.batch
-                after.batches, after.read = before.batches, before.read
+                after.batches = before.batches
             else:
-                read = await self._batch(client, details, name, before)
+                read = await self._batch(client, details, name)
                 if read is not None:
                     batch, after.batches = read
-                    seen.batches[name] = after.read = batch
+                    seen.batches[name] = batch
                     if stopped:
                         after.batch, after.batch_at = batch, now
         if not self.config.rows_synced:
@@ -1160,45 +1163,35 @@ class PeerDBSource(Source[PeerDBTarget]):
             and details.reused("rows_synced")
         ):
             after.rows, after.rows_at = before.rows, before.rows_at
-            after.rows_answer, after.rows_read = before.rows_answer, before.rows_read
             seen.rows[name] = before.rows
             return
-        read_rows = await self._rows(client, details, name, before)
-        if read_rows is not None:
-            rows, after.rows_answer = read_rows
-            seen.rows[name] = after.rows_read = rows
+        rows = await self._rows(client, details, name)
+        if rows is not None:
+            seen.rows[name] = rows
             if steady:
                 after.rows, after.rows_at = rows, now
 
-    async def _rows(
-        self, client: UpstreamClient, details: Details, name: str, before: _Kept | None
-    ) -> tuple[Values, bytes] | None:
-        """The rows synced and the answer's digest; an answer whose bytes are those of the
-        last one read (`before`) says what that one said, and is not read again."""
+    async def _rows(self, client: UpstreamClient, details: Details, name: str) -> Values | None:
+        """The rows synced; an answer byte-identical to the last poll's is not read again."""
 
-        async def call() -> tuple[Values, bytes]:
+        async def call() -> Values:
             answer = await client.get(api_path(ROWS_PATH, name))
-            digest = content_digest(answer.body)
-            if before is not None and before.rows_read is not None and before.rows_answer == digest:
-                return before.rows_read, digest
-            return read_total_rows(answer), digest
+            return self._rows_answers.parse(name, answer, read_total_rows)
 
         rows = await details.fetch(f"mirror {name}", "rows_synced", call, capability="rows_synced")
-        return rows if isinstance(rows, tuple) else None
+        return rows if isinstance(rows, Values) else None
 
     async def _batch(
-        self, client: UpstreamClient, details: Details, name: str, before: _Kept | None
+        self, client: UpstreamClient, details: Details, name: str
     ) -> tuple[Batch, bytes] | None:
-        """The newest ended batch and a digest of the whole answer; an answer whose bytes are
-        those of the last poll's (`before`) is what that one said, and is not read again."""
+        """The newest ended batch and a digest of the whole answer; an answer byte-identical
+        to the last poll's is not read again."""
         body = {"flowJobName": name, "limit": 2}  # newest first; the newest may still be running
 
         async def call() -> tuple[Batch, bytes]:
             answer = await client.post(BATCHES_PATH, body)
-            digest = content_digest(answer.body)
-            if before is not None and before.read is not None and before.batches == digest:
-                return before.read, digest
-            return read_batches(answer), digest
+            batch = self._batch_answers.parse(name, answer, read_batches)
+            return batch, content_digest(answer.body)
 
         read = await details.fetch(f"mirror {name}", "cdc_batches", call, capability="cdc_batches")
         return read if isinstance(read, tuple) else None
