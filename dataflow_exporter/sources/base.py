@@ -38,7 +38,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar, TypeVarTuple
 
 from dataflow_exporter import credential_text, thresholds
 from dataflow_exporter.auth import Auth
@@ -280,6 +280,7 @@ def timestamp(value: Any, what: str) -> float | None:
 
 
 T = TypeVar("T")
+Ts = TypeVarTuple("Ts")
 
 
 class AnswerMemo(Generic[T]):
@@ -443,19 +444,35 @@ class Details:
         except UpstreamError as exc:
             if gone_if is not None and gone_if(exc):
                 return GONE
-            if exc.reason not in ENTITY_REASONS:
-                raise
-            failure = DetailFailure(entity, endpoint, exc.reason, str(exc))
-            self.failures.append(failure)
-            if exc.status == 404 and capability is not None:
-                self._not_found.setdefault(capability, []).append(failure)
-                if self._route_missing(exc):
-                    self._said_missing.add(capability)
+            self._failed(entity, endpoint, exc, capability)
             return None
         if capability is not None:
             self._served.add(capability)
             self.capabilities.has(capability)
         return result
+
+    def read(self, entity: str, endpoint: str, read: Callable[[*Ts], T], *args: *Ts) -> T | None:
+        """`read(*args)`: the record an answer `fetch` got gives; None if `read` refuses the
+        answer, recorded as the entity's failure as `fetch` records a failed call. For
+        answers read in one pass after the fan-out rather than each as it arrives."""
+        try:
+            return read(*args)
+        except UpstreamError as exc:
+            self._failed(entity, endpoint, exc, None)
+            return None
+
+    def _failed(
+        self, entity: str, endpoint: str, exc: UpstreamError, capability: str | None
+    ) -> None:
+        """Record `exc` as the entity's failure; raise it if it is not the entity's alone."""
+        if exc.reason not in ENTITY_REASONS:
+            raise exc
+        failure = DetailFailure(entity, endpoint, exc.reason, str(exc))
+        self.failures.append(failure)
+        if exc.status == 404 and capability is not None:
+            self._not_found.setdefault(capability, []).append(failure)
+            if self._route_missing(exc):
+                self._said_missing.add(capability)
 
     def reused(self, capability: str) -> bool:
         """Whether a value an earlier poll's call to `capability` served may stand for this

@@ -34,6 +34,7 @@ class FakePeerDB:
     running_rows: int = 0  # rows of the newest batch, still running
     ended_at: str = "2026-01-01T00:00:10Z"
     batches_fail: bool = False
+    batches_refused: bool = False  # a 200 whose newest ended batch has a number for a time
     # protojson's spacing: fixed per flow-api binary (protobuf-go's detrand).
     spacing: tuple[str, str] = (", ", ":")
     calls: Counter[str] = field(default_factory=Counter)
@@ -61,7 +62,9 @@ class FakePeerDB:
         if self.batches_fail:
             return web.json_response({"code": 13, "message": "catalog down"}, status=500)
         running = {"batchId": "8", "numRows": str(self.running_rows), "startTime": "x"}
-        ended = {"batchId": "7", "numRows": "40", "endTime": self.ended_at}
+        ended: dict[str, str | int] = {"batchId": "7", "numRows": "40", "endTime": self.ended_at}
+        if self.batches_refused:
+            ended["endTime"] = 7
         answer = {"cdcBatches": [running, ended], "total": 8, "page": 1}
         return web.json_response(
             answer, dumps=lambda data: json.dumps(data, separators=self.spacing)
@@ -228,6 +231,20 @@ async def test_a_failed_batches_call_makes_the_rows_asked(
     fake.batches_fail = True
     for _ in range(3):  # an unread answer never counts as one that held
         assert await poller.poll() == {"batches": 1, "rows": 1}
+
+
+async def test_a_refused_batches_answer_makes_the_rows_asked(
+    fake: FakePeerDB, session: aiohttp.ClientSession
+) -> None:
+    poller = Poller(fake, session)
+    for _ in range(3):
+        await poller.poll()
+    fake.batches_refused = True
+    for _ in range(3):  # the same refused bytes poll after poll never count as held
+        assert await poller.poll() == {"batches": 1, "rows": 1}
+        assert value(poller.text, BATCH_END) is None
+        failing = "dataflow_exporter_target_detail_failures"
+        assert value(poller.text, failing, endpoint="cdc_batches") == 1
 
 
 async def test_a_running_mirrors_new_batch_shows_the_poll_it_ends(
