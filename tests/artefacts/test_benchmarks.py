@@ -95,3 +95,15 @@ def test_the_poll_cpu_benchmark_reports_each_measured_poll() -> None:
     result = _run("benchmarks.poll_cpu", "confluent", "--set", "topics=5", "--polls", "3")
     line = next(line for line in result.stdout.splitlines() if line.startswith("CPU per poll"))
     assert len(line.split(":", 1)[1].split(",")) == 3
+
+
+@pytest.mark.slow
+def test_the_poll_cpu_benchmark_replays_the_floor_after_each_poll() -> None:
+    result = _run(
+        "benchmarks.poll_cpu", "confluent", "--set", "topics=5", "--polls", "3", "--floor"
+    )
+    lines = result.stdout.splitlines()
+    floors = next(line for line in lines if line.startswith("CPU per floor"))
+    assert len(floors.split(":", 1)[1].split(",")) == 3
+    ratio = next(line for line in lines if line.startswith("poll / floor"))
+    assert float(ratio.rsplit(" ", 1)[1]) > 0
