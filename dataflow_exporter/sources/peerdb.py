@@ -806,36 +806,29 @@ def broken_entities(
     # Read once a poll, not once a mirror: a fleet has tens of thousands of mirrors in a
     # dozen states.
     limits = _MirrorLimits(
-        alerts,
         alerts.number("PeerDBMirrorNoRecentBatch", "threshold_seconds"),
         alerts.number("PeerDBMirrorErroring", "window_seconds"),
+        functools.cache(functools.partial(_broken_mirror_state, alerts=alerts)),
     )
     broken = [b for m in seen.mirrors if (b := _broken_mirror(m, seen, now, limits)) is not None]
     slot_limits = _SlotLimits(
-        alerts,
         alerts.number("PeerDBSlotSafeWalSizeLow", "threshold_bytes"),
         alerts.number("PeerDBSlotLagHigh", "threshold_bytes"),
+        functools.cache(functools.partial(alerts.selects, "PeerDBSlotWalLost")),
     )
     broken += [b for slot in seen.slots if (b := _broken_slot(slot, slot_limits)) is not None]
     return broken
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class _MirrorLimits:
     """The mirror alerts' settings for one poll: the batch age, the error window, and whether
-    a state is broken, worked out once per state met."""
+    a mirror in a state is broken whatever else is known of it (worked out once per state
+    met: a fleet has tens of thousands of mirrors in a dozen states)."""
 
-    alerts: AlertSettings
     batch_age: float
     error_window: float
-    _states: dict[str, bool] = field(default_factory=dict, init=False, repr=False)
-
-    def broken_state(self, state: str) -> bool:
-        """Whether a mirror in `state` is broken whatever else is known of it."""
-        broken = self._states.get(state)
-        if broken is None:
-            broken = self._states[state] = _broken_mirror_state(state, self.alerts)
-        return broken
+    broken_state: Callable[[str], bool]
 
 
 def _broken_mirror(
@@ -869,22 +862,14 @@ def _size(size: float) -> str:
     return f"{size / 2**30:.1f} GiB" if size >= 2**30 else f"{size / 2**20:.0f} MiB"
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class _SlotLimits:
     """The slot alerts' settings for one poll: the safe WAL size and lag thresholds, and
-    whether a WAL status is lost, worked out once per status met."""
+    whether PeerDBSlotWalLost selects a WAL status (worked out once per status met)."""
 
-    alerts: AlertSettings
     safe_wal: float
     lag: float
-    _lost: dict[str, bool] = field(default_factory=dict, init=False, repr=False)
-
-    def wal_lost(self, wal_status: str) -> bool:
-        """Whether PeerDBSlotWalLost selects `wal_status`."""
-        lost = self._lost.get(wal_status)
-        if lost is None:
-            lost = self._lost[wal_status] = self.alerts.selects("PeerDBSlotWalLost", wal_status)
-        return lost
+    wal_lost: Callable[[str], bool]
 
 
 _SAFE_WAL_AT = SLOT_METRICS.position(SLOT_SAFE_WAL.name)

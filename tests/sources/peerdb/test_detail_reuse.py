@@ -222,25 +222,16 @@ async def test_a_query_replication_mirror_is_asked_its_rows_every_poll(
         assert await poller.poll() == {"rows": 1}
 
 
-async def test_a_failed_batches_call_makes_the_rows_asked(
-    fake: FakePeerDB, session: aiohttp.ClientSession
+@pytest.mark.parametrize("breakage", ["batches_fail", "batches_refused"])
+async def test_a_failed_call_or_refused_batches_answer_makes_the_rows_asked(
+    fake: FakePeerDB, session: aiohttp.ClientSession, breakage: str
 ) -> None:
     poller = Poller(fake, session)
     for _ in range(3):
         await poller.poll()
-    fake.batches_fail = True
-    for _ in range(3):  # an unread answer never counts as one that held
-        assert await poller.poll() == {"batches": 1, "rows": 1}
-
-
-async def test_a_refused_batches_answer_makes_the_rows_asked(
-    fake: FakePeerDB, session: aiohttp.ClientSession
-) -> None:
-    poller = Poller(fake, session)
+    setattr(fake, breakage, True)
+    # An unread answer never counts as one that held, nor the same refused bytes poll after poll.
     for _ in range(3):
-        await poller.poll()
-    fake.batches_refused = True
-    for _ in range(3):  # the same refused bytes poll after poll never count as held
         assert await poller.poll() == {"batches": 1, "rows": 1}
         assert value(poller.text, BATCH_END) is None
         failing = "dataflow_exporter_target_detail_failures"
