@@ -184,12 +184,8 @@ class StateSet:
         def states(prefix: LabelValues) -> tuple[LabelValues, ...]:
             return tuple([prefix + suffix for suffix in suffixes])
 
-        if memo is None:
-            blocks = list(map(states, prefixes))
-        else:
-            blocks = memo.label_sets(family.spec.name, prefixes, states)
         width, start = len(suffixes), len(family.values)
-        family.keys += itertools.chain.from_iterable(blocks)
+        family.keys += remembered_label_sets(memo, family.spec.name, prefixes, states)
         values = family.values
         values += self._zeros * len(prefixes)
         for first, position in zip(itertools.count(start, width), positions):
@@ -225,6 +221,18 @@ class LabelMemo:
             for gone in kept.keys() - now:
                 del kept[gone]
         return blocks
+
+
+def remembered_label_sets(
+    memo: LabelMemo | None,
+    family: str,
+    keys: Sequence[K],
+    make: Callable[[K], tuple[LabelValues, ...]],
+) -> list[LabelValues]:
+    """Every entity's label sets in `family`, in order, in one list: `memo.label_sets`'s, or
+    each entity's made anew where the caller keeps no memo."""
+    blocks = list(map(make, keys)) if memo is None else memo.label_sets(family, keys, make)
+    return list(itertools.chain.from_iterable(blocks))
 
 
 def families_by_name(families: Iterable[Family]) -> dict[str, Family]:

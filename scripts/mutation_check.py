@@ -1451,10 +1451,10 @@ MUTANTS = (
         ("tests/guarantees/test_broken_entities.py",),
     ),
     Mutant(
-        "peerdb-broken-state-cache-answers-unasked",
+        "peerdb-broken-state-verdict-never-asked",
         "dataflow_exporter/sources/peerdb.py",
-        "broken = self._states.get(state)",
-        "broken = self._states.get(state, False)",
+        "functools.cache(functools.partial(_broken_mirror_state, alerts=alerts))",
+        "lambda _state: False",
         ("tests/guarantees/test_broken_entities.py",),
     ),
     Mutant(
@@ -1677,6 +1677,20 @@ MUTANTS = (
         "            self._failed(entity, endpoint, exc, None)\n            return None",
         "            raise",
         ("tests/sources/peerdb/test_detail_reuse.py",),
+    ),
+    Mutant(
+        "rfc3339-fast-path-latest-time-excluded",
+        "dataflow_exporter/sources/base.py",
+        "if parsed.tzinfo is None or not EARLIEST_TIME <= seconds <= LATEST_TIME:",
+        "if parsed.tzinfo is None or not EARLIEST_TIME <= seconds < LATEST_TIME:",
+        ("tests/sources/test_base.py",),
+    ),
+    Mutant(
+        "rfc3339-fast-path-takes-a-time-without-zone",
+        "dataflow_exporter/sources/base.py",
+        "if parsed.tzinfo is None or not EARLIEST_TIME <= seconds <= LATEST_TIME:",
+        "if not EARLIEST_TIME <= seconds <= LATEST_TIME:",
+        ("tests/sources/test_base.py",),
     ),
     Mutant(
         "peerdb-batches-answer-not-compared",

@@ -247,7 +247,8 @@ def entity_time(read: Callable[[], float | None]) -> tuple[float | None, str]:
 
 def rfc3339_seconds(text: str) -> float | None:
     """An RFC 3339 timestamp with a time zone, in range, as epoch seconds; None for any other
-    text, which `timestamp` refuses in words (the path a table's rows take first)."""
+    text, which `timestamp` refuses in words. `timestamp`'s answer without its error paths,
+    for a table's rows (`fields.Row.read`) to try first."""
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
         seconds = parsed.timestamp()
@@ -263,9 +264,6 @@ def timestamp(value: Any, what: str) -> float | None:
     if value is None or value == "":
         return None
     text = string(value, what)
-    seconds = rfc3339_seconds(text)
-    if seconds is not None:
-        return seconds
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
@@ -452,9 +450,9 @@ class Details:
         return result
 
     def read(self, entity: str, endpoint: str, read: Callable[[*Ts], T], *args: *Ts) -> T | None:
-        """`read(*args)`: the record an answer `fetch` got gives; None if `read` refuses the
-        answer, recorded as the entity's failure as `fetch` records a failed call. For
-        answers read in one pass after the fan-out rather than each as it arrives."""
+        """`read(*args)`, reading an answer `fetch` got; None if it refuses the answer, which is
+        then the entity's failure as a failed call is. For answers read in one pass after the
+        fan-out rather than each as it arrives."""
         try:
             return read(*args)
         except UpstreamError as exc:

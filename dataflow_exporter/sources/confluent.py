@@ -72,6 +72,7 @@ from dataflow_exporter.families import (
     State,
     StateSet,
     Unknown,
+    remembered_label_sets,
 )
 from dataflow_exporter.log import get_logger
 from dataflow_exporter.sources.base import (
@@ -557,11 +558,7 @@ def build_families(
     keys = [
         (label, tuple(map(_PARTITION, t.lags))) for label, t in zip(labels, topics, strict=True)
     ]
-    if memo is None:
-        blocks = list(map(_partition_labels, keys))
-    else:
-        blocks = memo.label_sets(PARTITION_LAG.name, keys, _partition_labels)
-    partition_labels = list(itertools.chain.from_iterable(blocks))
+    partition_labels = remembered_label_sets(memo, PARTITION_LAG.name, keys, _partition_labels)
     partitions = [p for t in topics for p in t.lags]
     partition = PARTITION_METRICS.families()
     # `known` in C: a negative value is Confluent's "not yet known", no sample.

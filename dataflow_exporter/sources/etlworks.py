@@ -69,6 +69,7 @@ from dataflow_exporter.families import (
     State,
     StateSet,
     Unknown,
+    remembered_label_sets,
 )
 from dataflow_exporter.log import get_logger
 from dataflow_exporter.sources.base import (
@@ -576,11 +577,7 @@ def build_families(
     totals = [m.totals for m in remembered if m is not None]
     counted = families[EXECUTIONS]
     kept_labels = list(itertools.compress(labels, kept))
-    if memo is None:
-        blocks = list(map(_finished_labels, kept_labels))
-    else:
-        blocks = memo.label_sets(EXECUTIONS.name, kept_labels, _finished_labels)
-    counted.keys = list(itertools.chain.from_iterable(blocks))
+    counted.keys = remembered_label_sets(memo, EXECUTIONS.name, kept_labels, _finished_labels)
     # One total per status of FINISHED (`fold_execution`); were it not, the renderer would
     # refuse the family's label sets and values for differing in number.
     counted.values = [float(total) for flow_totals in totals for total in flow_totals]

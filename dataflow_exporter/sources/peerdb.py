@@ -401,6 +401,9 @@ ROWS_METRICS = Metrics(TotalRows)
 BATCHES_METRICS = Metrics(CdcBatches)
 NEWEST_BATCH_METRICS = Metrics(CdcBatch)
 SLOT_METRICS = Metrics(SlotInfo, SLOT_WAL_STATUS)
+_LAG_AT = SLOT_METRICS.position(SLOT_LAG.name)
+_ACTIVE_AT = SLOT_METRICS.position(SLOT_ACTIVE.name)
+_SAFE_WAL_AT = SLOT_METRICS.position(SLOT_SAFE_WAL.name)
 # The slot families in the order they have always been exported (a `max_series` cap drops
 # families from the end): the WAL state after the lag and activity, any other field after it.
 _FIRST_SLOT_FAMILIES = (SLOT_LAG, SLOT_ACTIVE, SLOT_WAL_STATUS)
@@ -463,17 +466,18 @@ class Slot(msgspec.Struct, frozen=True, gc=False):
     values: Values
     wal_status: State | None = None
 
+    # By position, not by name: read for every slot of every poll (`broken_entities`).
     @property
     def lag_bytes(self) -> float | None:
-        return self.values[SLOT_LAG.name]
+        return self.values.values[_LAG_AT]
 
     @property
     def active(self) -> bool:
-        return self.values[SLOT_ACTIVE.name] == 1.0
+        return self.values.values[_ACTIVE_AT] == 1.0
 
     @property
     def safe_wal_bytes(self) -> float | None:
-        return self.values[SLOT_SAFE_WAL.name]
+        return self.values.values[_SAFE_WAL_AT]
 
 
 class MirrorError(msgspec.Struct, frozen=True, gc=False):
@@ -748,7 +752,7 @@ def build_families(seen: Observation, memo: LabelMemo | None = None) -> list[Fam
     completed = [b is not None and b.newest is not None for b in read]
     newest.add_many(
         list(itertools.compress(labels, completed)),
-        [b.newest for b in itertools.compress(read, completed) if b is not None and b.newest],
+        [b.newest for b in read if b is not None and b.newest is not None],
     )
     slots = SLOT_METRICS.families()
     slot_labels = [(slot.peer, slot.name) for slot in seen.slots]
@@ -872,14 +876,8 @@ class _SlotLimits:
     wal_lost: Callable[[str], bool]
 
 
-_SAFE_WAL_AT = SLOT_METRICS.position(SLOT_SAFE_WAL.name)
-_LAG_AT = SLOT_METRICS.position(SLOT_LAG.name)
-
-
 def _broken_slot(slot: Slot, limits: _SlotLimits) -> BrokenEntity | None:
-    # The values by position, not by name: read for every slot of every poll.
-    values, wal_status = slot.values.values, slot.wal_status
-    safe, lag = values[_SAFE_WAL_AT], values[_LAG_AT]
+    wal_status, safe, lag = slot.wal_status, slot.safe_wal_bytes, slot.lag_bytes
     notes = []
     if wal_status is not None and limits.wal_lost(wal_status):
         notes.append(f"wal_status {slot.wal_status}")

@@ -22,6 +22,7 @@ from dataflow_exporter.sources.base import (
     fan_out,
     not_found,
     number,
+    rfc3339_seconds,
     timestamp,
     unix_time,
 )
@@ -394,3 +395,26 @@ def test_a_timestamp_without_a_time_zone_is_refused_not_read_in_local_time() -> 
     with pytest.raises(SchemaError, match="has no time zone"):
         timestamp("2025-03-20T12:00:00", "cdcBatches[0].endTime")
     assert timestamp("2025-03-20T12:00:00+01:00", "t") == 1742468400.0
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2026-01-01T00:00:10Z",
+        "2026-01-01T00:00:10.250+02:00",
+        "1970-01-01T00:00:00Z",  # the earliest time taken
+        "1969-12-31T23:59:59Z",  # a second before it
+        "9999-12-31T23:59:59Z",  # the latest
+        "9999-12-31T23:59:59-00:01",  # a minute past it
+        "0001-01-01T00:00:00+01:00",  # before year 1 in UTC: no timestamp at all
+        "2026-01-01T00:00:10",  # no time zone
+        "2026-13-01T00:00:00Z",
+        "yesterday",
+    ],
+)
+def test_rfc3339_seconds_is_timestamps_answer_or_none_where_timestamp_refuses(text: str) -> None:
+    try:
+        expected: float | None = timestamp(text, "GET /x: t")
+    except SchemaError:
+        expected = None
+    assert rfc3339_seconds(text) == expected
